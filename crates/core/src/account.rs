@@ -1,0 +1,100 @@
+//! Accounts and their users.
+
+use crate::{AccountId, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+
+/// A group of users. Any user of an account may see and join any session of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+/// What a user may do inside their account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// May invite users and administer the account.
+    Admin,
+    /// May create, watch and end sessions.
+    Member,
+}
+
+impl Role {
+    /// The stored form of the role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    /// Parses the stored form; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+/// A person who signs in. The password hash never leaves the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub account_id: AccountId,
+    pub username: String,
+    #[serde(skip_serializing)]
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+/// Why a username is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsernameError {
+    #[error("username must be 3 to 64 characters long")]
+    Length,
+    #[error("username may contain only letters, digits, '.', '_', '-' and '@'")]
+    Characters,
+}
+
+/// Checks a username: 3–64 characters of letters, digits and `._-@`.
+pub fn validate_username(name: &str) -> Result<(), UsernameError> {
+    let len = name.chars().count();
+    if !(3..=64).contains(&len) {
+        return Err(UsernameError::Length);
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err(UsernameError::Characters);
+    }
+    Ok(())
+}
+
+/// Minimum password length; long passphrases are welcome, short ones are not.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(validate_username("dr.house").is_ok());
+        assert_eq!(validate_username("ab"), Err(UsernameError::Length));
+        assert_eq!(validate_username("a b c"), Err(UsernameError::Characters));
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for r in [Role::Admin, Role::Member] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

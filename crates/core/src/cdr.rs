@@ -1,0 +1,108 @@
+//! Call-detail records: one per ended session, for billing and reports.
+
+use crate::{AccountId, DeviceId, DeviceInfo, EndReason, Session, SessionKind, Suid, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+
+/// One ended session. Written exactly once; the database row is the source of truth and the
+/// daily JSON Lines files are written from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cdr {
+    pub suid: Suid,
+    pub account_id: AccountId,
+    pub created_by: UserId,
+    pub kind: SessionKind,
+    pub label: Option<String>,
+    pub device_id: Option<DeviceId>,
+    pub device: Option<DeviceInfo>,
+    pub created_at: Timestamp,
+    pub live_at: Option<Timestamp>,
+    pub ended_at: Timestamp,
+    pub end_reason: EndReason,
+    /// Seconds from going live to the end; zero if the device never came.
+    pub duration_seconds: f64,
+    pub frames: u64,
+    pub bytes: u64,
+    pub peak_viewers: u32,
+    pub viewer_seconds: f64,
+    /// The ticket was never redeemed.
+    pub incomplete: bool,
+}
+
+impl Cdr {
+    /// The record for an ended session; `None` while it is still open.
+    pub fn for_session(s: &Session) -> Option<Cdr> {
+        let ended_at = s.ended_at?;
+        let end_reason = s.end_reason?;
+        let duration_seconds = s
+            .live_at
+            .map(|l| (ended_at - l).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        Some(Cdr {
+            suid: s.suid,
+            account_id: s.account_id,
+            created_by: s.created_by,
+            kind: s.kind,
+            label: s.label.clone(),
+            device_id: s.device_id,
+            device: s.device.clone(),
+            created_at: s.created_at,
+            live_at: s.live_at,
+            ended_at,
+            end_reason,
+            duration_seconds,
+            frames: s.stats.frames,
+            bytes: s.stats.bytes,
+            peak_viewers: s.stats.peak_viewers,
+            viewer_seconds: s.stats.viewer_seconds,
+            incomplete: s.live_at.is_none(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TicketCode;
+    use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn cdr_of_a_call() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut s = Session::new(
+            AccountId::new(),
+            UserId::new(),
+            SessionKind::Video,
+            Some("Room 4".into()),
+            TicketCode::parse("ABCDEFGH").unwrap(),
+            t0,
+            std::time::Duration::from_secs(600),
+        );
+        assert!(Cdr::for_session(&s).is_none());
+        s.go_live(DeviceId::new(), DeviceInfo::default(), t0 + Duration::seconds(30))
+            .unwrap();
+        s.stats.frames = 900;
+        s.end(EndReason::EndedByUser, t0 + Duration::seconds(90)).unwrap();
+        let cdr = Cdr::for_session(&s).unwrap();
+        assert_eq!(cdr.duration_seconds, 60.0);
+        assert_eq!(cdr.frames, 900);
+        assert!(!cdr.incomplete);
+    }
+
+    #[test]
+    fn an_expired_ticket_is_an_incomplete_attempt() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut s = Session::new(
+            AccountId::new(),
+            UserId::new(),
+            SessionKind::Video,
+            None,
+            TicketCode::parse("ABCDEFGH").unwrap(),
+            t0,
+            std::time::Duration::from_secs(600),
+        );
+        s.end(EndReason::TicketExpired, t0 + Duration::minutes(10)).unwrap();
+        let cdr = Cdr::for_session(&s).unwrap();
+        assert!(cdr.incomplete);
+        assert_eq!(cdr.duration_seconds, 0.0);
+    }
+}
