@@ -1,1 +1,120 @@
-fn main() {}
+//! `switchboard`: the command line. A thin layer: it parses flags, builds the configuration
+//! and calls into the library crates.
+
+mod admin;
+mod settings;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use settings::ServeArgs;
+
+/// Switchboard: a self-hosted real-time session server.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (embedded defaults: SQLite under ./data, HTTP on 127.0.0.1:8080).
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(ServeArgs),
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Administration that works on the database directly, with or without a running server.
+    Admin(admin::AdminArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (defaults, file, environment, flags) with secrets masked.
+    Print(ServeArgs),
+    /// Print a commented example configuration file.
+    Example,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            settings::init_logging(args.log_format);
+            let config = args.load()?;
+            serve(config).await
+        }
+        Command::Migrate(args) => {
+            settings::init_logging(args.log_format);
+            let config = args.load()?;
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+            switchboard_store::migrate(&config.database_url())
+                .await
+                .context("migrations failed")?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Config { command } => {
+            match command {
+                ConfigCommand::Print(args) => print!("{}", args.load()?.to_masked_toml()),
+                ConfigCommand::Example => print!("{}", switchboard_server::config::EXAMPLE_TOML),
+            }
+            Ok(())
+        }
+        Command::Admin(args) => admin::run(args).await,
+    }
+}
+
+async fn serve(config: switchboard_server::Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let server = switchboard_server::Server::start(config)
+        .await
+        .context("the server could not start")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {listen}: is another server running there? (use --listen)")
+        })?;
+    server.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,6 +1,8 @@
 //! Call-detail records: one per ended session, for billing and reports.
 
-use crate::{AccountId, DeviceId, DeviceInfo, EndReason, Session, SessionKind, Suid, Timestamp, UserId};
+use crate::{
+    AccountId, DeviceId, DeviceInfo, EndReason, Session, SessionKind, Suid, Timestamp, UserId,
+};
 use serde::{Deserialize, Serialize};
 
 /// One ended session. Written exactly once; the database row is the source of truth and the
@@ -78,10 +80,15 @@ mod tests {
             std::time::Duration::from_secs(600),
         );
         assert!(Cdr::for_session(&s).is_none());
-        s.go_live(DeviceId::new(), DeviceInfo::default(), t0 + Duration::seconds(30))
-            .unwrap();
+        s.go_live(
+            DeviceId::new(),
+            DeviceInfo::default(),
+            t0 + Duration::seconds(30),
+        )
+        .unwrap();
         s.stats.frames = 900;
-        s.end(EndReason::EndedByUser, t0 + Duration::seconds(90)).unwrap();
+        s.end(EndReason::EndedByUser, t0 + Duration::seconds(90))
+            .unwrap();
         let cdr = Cdr::for_session(&s).unwrap();
         assert_eq!(cdr.duration_seconds, 60.0);
         assert_eq!(cdr.frames, 900);
@@ -100,7 +107,8 @@ mod tests {
             t0,
             std::time::Duration::from_secs(600),
         );
-        s.end(EndReason::TicketExpired, t0 + Duration::minutes(10)).unwrap();
+        s.end(EndReason::TicketExpired, t0 + Duration::minutes(10))
+            .unwrap();
         let cdr = Cdr::for_session(&s).unwrap();
         assert!(cdr.incomplete);
         assert_eq!(cdr.duration_seconds, 0.0);

@@ -26,10 +26,14 @@ pub enum ControlError {
 /// Checks a control's action name: short and machine-readable.
 pub fn validate_action(action: &str) -> Result<(), ControlError> {
     let ok = (1..=64).contains(&action.len())
-        && action
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.'));
-    if ok { Ok(()) } else { Err(ControlError::BadAction) }
+        && action.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ControlError::BadAction)
+    }
 }
 
 #[cfg(test)]

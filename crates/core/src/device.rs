@@ -83,7 +83,10 @@ impl fmt::Display for AppVersion {
 pub enum VersionCheck {
     Accepted,
     /// The app is older than the minimum, or says no version while one is required.
-    TooOld { minimum: String, found: Option<String> },
+    TooOld {
+        minimum: String,
+        found: Option<String>,
+    },
 }
 
 /// Checks a device's declared app version against an optional minimum.
@@ -121,12 +124,18 @@ mod tests {
     fn minimum_version_check() {
         let min = v("2.0");
         assert_eq!(check_app_version(None, None), VersionCheck::Accepted);
-        assert_eq!(check_app_version(Some(&min), Some("2.0.1")), VersionCheck::Accepted);
+        assert_eq!(
+            check_app_version(Some(&min), Some("2.0.1")),
+            VersionCheck::Accepted
+        );
         assert!(matches!(
             check_app_version(Some(&min), Some("1.9")),
             VersionCheck::TooOld { .. }
         ));
-        assert!(matches!(check_app_version(Some(&min), None), VersionCheck::TooOld { .. }));
+        assert!(matches!(
+            check_app_version(Some(&min), None),
+            VersionCheck::TooOld { .. }
+        ));
     }
 
     #[test]

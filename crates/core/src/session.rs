@@ -254,14 +254,19 @@ mod tests {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
         let mut s = session(t0);
         assert_eq!(s.ticket_expires_at, t0 + Duration::minutes(10));
-        s.go_live(DeviceId::new(), DeviceInfo::default(), t0 + Duration::minutes(1))
-            .unwrap();
+        s.go_live(
+            DeviceId::new(),
+            DeviceInfo::default(),
+            t0 + Duration::minutes(1),
+        )
+        .unwrap();
         assert_eq!(s.state, SessionState::Live);
         assert_eq!(
             s.go_live(DeviceId::new(), DeviceInfo::default(), t0),
             Err(Transition::TicketUsed)
         );
-        s.end(EndReason::NoViewers, t0 + Duration::minutes(9)).unwrap();
+        s.end(EndReason::NoViewers, t0 + Duration::minutes(9))
+            .unwrap();
         assert_eq!(s.end(EndReason::EndedByUser, t0), Err(Transition::Ended));
         assert_eq!(s.end_reason, Some(EndReason::NoViewers));
     }
@@ -274,7 +279,8 @@ mod tests {
             s.check_redeemable(t0 + Duration::minutes(10)),
             Err(Transition::TicketExpired)
         );
-        s.end(EndReason::TicketExpired, t0 + Duration::minutes(10)).unwrap();
+        s.end(EndReason::TicketExpired, t0 + Duration::minutes(10))
+            .unwrap();
         assert_eq!(s.check_redeemable(t0), Err(Transition::TicketExpired));
     }
 

@@ -1,1 +1,179 @@
-//! placeholder
+//! Switchboard's server: HTTP and WebSocket routes, live session actors, configuration.
+//!
+//! [`Server::start`] connects the store and bus and restores open sessions; [`Server::serve`]
+//! runs on a listener the caller bound until a shutdown future completes. Tests bind port 0
+//! and run it in-process.
+//!
+//! Architecture invariant: handlers reach the database only through `switchboard_store::Store`
+//! and other nodes only through `switchboard_bus::Bus`; no SQL lives here.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod live;
+pub mod protocol;
+mod rate_limit;
+mod routes;
+
+pub use config::Config;
+
+use crate::auth::TokenService;
+use crate::live::{ActorDeps, CdrLog, SessionRegistry};
+use crate::rate_limit::RateLimits;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use switchboard_bus::{Bus, InProcessBus};
+use switchboard_core::AppVersion;
+use switchboard_media::mjpeg::MjpegWriter;
+use switchboard_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Shared state of a running node, handed to every handler.
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub sessions: SessionRegistry,
+    pub tokens: TokenService,
+    pub min_app_version: Option<AppVersion>,
+    pub mjpeg: MjpegWriter,
+    /// Cancelled when the node begins to stop: streams and sockets close, actors save state.
+    pub shutdown: CancellationToken,
+    limits: RateLimits,
+    public_url: String,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("listen", &self.config.listen)
+            .field("sessions", &self.sessions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the server could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("cannot use data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Store(#[from] switchboard_store::StoreError),
+    #[error("server I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A node, ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    app: Arc<App>,
+    tracker: TaskTracker,
+}
+
+impl Server {
+    /// Opens the data directory and database (running migrations), loads the token secret
+    /// and revoked tokens, and restores the sessions that were open.
+    pub async fn start(config: Config) -> Result<Server, ServerError> {
+        config.validate()?;
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).map_err(|source| ServerError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let store = switchboard_store::connect(&config.database_url()).await?;
+        let secret =
+            auth::load_or_create_secret(&data_dir).map_err(|source| ServerError::DataDir {
+                path: data_dir.clone(),
+                source,
+            })?;
+        let tokens = TokenService::new(&secret);
+        let now = chrono::Utc::now();
+        for jti in store.revoked_tokens(now).await? {
+            // Revoked ids are kept until expiry; the exact expiry does not matter for checks.
+            tokens.revoked.insert(jti, i64::MAX);
+        }
+        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::default());
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let sessions = SessionRegistry::new(ActorDeps {
+            store: store.clone(),
+            bus: bus.clone(),
+            policy: config.timeout_policy(),
+            cdr_log: CdrLog::new(data_dir.join("cdr")),
+            stats_interval: config.stats_interval,
+            max_viewers: config.max_viewers_per_session,
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+        });
+        let restored = sessions.restore().await?;
+        if restored > 0 {
+            tracing::info!(restored, "restored open sessions");
+        }
+        let min_app_version = config
+            .min_device_app_version
+            .as_deref()
+            .and_then(|v| AppVersion::parse(v).ok());
+        let app = Arc::new(App {
+            limits: RateLimits::new(&config),
+            public_url: config.public_url(),
+            config,
+            store,
+            bus,
+            sessions,
+            tokens,
+            min_app_version,
+            mjpeg: MjpegWriter::new("switchboard-frame"),
+            shutdown,
+        });
+        Ok(Server { app, tracker })
+    }
+
+    /// The node's shared state (for tests and tools).
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then closes every stream and socket,
+    /// lets session actors save their state, and returns.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let app = self.app.clone();
+        let token = app.shutdown.clone();
+        let router = routes::router(app.clone());
+        tracing::info!(address = %listener.local_addr()?, "listening");
+        let stop = async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            token.cancel();
+        };
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop)
+        .await?;
+        app.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+        Ok(())
+    }
+}
+
+impl App {
+    /// Base URL for links to this node.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+}

@@ -1,0 +1,79 @@
+//! The embedded bus: a broadcast channel per subject inside one process.
+
+use crate::{Bus, BusError, Delivery, Subscription};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+/// Delivers within the process. Payloads are `Bytes`, so a message reaches every subscriber
+/// without a copy.
+#[derive(Debug)]
+pub struct InProcessBus {
+    subjects: Mutex<HashMap<String, broadcast::Sender<Bytes>>>,
+    capacity: usize,
+}
+
+impl InProcessBus {
+    /// A bus whose subscribers may fall `capacity` messages behind before losing the oldest.
+    pub fn new(capacity: usize) -> Self {
+        InProcessBus {
+            subjects: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Number of subjects with at least one live subscriber (for tests and metrics).
+    pub fn active_subjects(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|s| s.receiver_count() > 0)
+            .count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Bytes>>> {
+        // A panic while holding this lock cannot leave the map inconsistent (each operation
+        // is a single insert, lookup or retain), so a poisoned lock is safe to reuse.
+        self.subjects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Default for InProcessBus {
+    fn default() -> Self {
+        InProcessBus::new(1024)
+    }
+}
+
+#[async_trait]
+impl Bus for InProcessBus {
+    async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
+        let mut subjects = self.lock();
+        if let Some(tx) = subjects.get(subject) {
+            if tx.send(payload).is_err() {
+                // Every subscriber went away: forget the subject so the map stays small.
+                subjects.remove(subject);
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, subject: &str) -> Result<Subscription, BusError> {
+        let rx = self
+            .lock()
+            .entry(subject.to_owned())
+            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .subscribe();
+        Ok(BroadcastStream::new(rx)
+            .map(|item| match item {
+                Ok(b) => Delivery::Message(b),
+                Err(BroadcastStreamRecvError::Lagged(n)) => Delivery::Lagged(n),
+            })
+            .boxed())
+    }
+}

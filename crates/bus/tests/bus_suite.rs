@@ -1,0 +1,88 @@
+//! The shared bus suite: every `Bus` implementation must pass these.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use std::time::Duration;
+use switchboard_bus::{Bus, Delivery, InProcessBus};
+
+async fn next(sub: &mut switchboard_bus::Subscription) -> Delivery {
+    tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("delivery within 5 s")
+        .expect("subscription open")
+}
+
+async fn delivers_in_order_to_every_subscriber(bus: &dyn Bus) {
+    let mut a = bus.subscribe("sb.test.events").await.unwrap();
+    let mut b = bus.subscribe("sb.test.events").await.unwrap();
+    for i in 0..100u32 {
+        bus.publish("sb.test.events", Bytes::from(i.to_string()))
+            .await
+            .unwrap();
+    }
+    for sub in [&mut a, &mut b] {
+        for i in 0..100u32 {
+            assert_eq!(
+                next(sub).await,
+                Delivery::Message(Bytes::from(i.to_string()))
+            );
+        }
+    }
+}
+
+async fn subjects_are_separate(bus: &dyn Bus) {
+    let mut a = bus.subscribe("sb.one.controls").await.unwrap();
+    bus.publish("sb.two.controls", Bytes::from_static(b"not for a"))
+        .await
+        .unwrap();
+    bus.publish("sb.one.controls", Bytes::from_static(b"for a"))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut a).await,
+        Delivery::Message(Bytes::from_static(b"for a"))
+    );
+}
+
+async fn publishing_without_subscribers_is_fine(bus: &dyn Bus) {
+    bus.publish("sb.nobody.frames", Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+}
+
+async fn run_suite(bus: &dyn Bus) {
+    delivers_in_order_to_every_subscriber(bus).await;
+    subjects_are_separate(bus).await;
+    publishing_without_subscribers_is_fine(bus).await;
+}
+
+#[tokio::test]
+async fn in_process_bus_passes_the_suite() {
+    run_suite(&InProcessBus::default()).await;
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_is_told_it_lagged_and_the_publisher_never_waits() {
+    let bus = InProcessBus::new(4);
+    let mut slow = bus.subscribe("sb.s.frames").await.unwrap();
+    for i in 0..10u8 {
+        bus.publish("sb.s.frames", Bytes::from(vec![i]))
+            .await
+            .unwrap();
+    }
+    assert_eq!(next(&mut slow).await, Delivery::Lagged(6));
+    assert_eq!(
+        next(&mut slow).await,
+        Delivery::Message(Bytes::from(vec![6u8]))
+    );
+}
+
+#[tokio::test]
+async fn dropped_subscriptions_free_their_subject() {
+    let bus = InProcessBus::default();
+    let sub = bus.subscribe("sb.x.events").await.unwrap();
+    assert_eq!(bus.active_subjects(), 1);
+    drop(sub);
+    bus.publish("sb.x.events", Bytes::new()).await.unwrap();
+    assert_eq!(bus.active_subjects(), 0);
+}

@@ -1,0 +1,147 @@
+//! Serve flags and their layering: defaults → TOML file → `SWITCHBOARD_*` environment →
+//! flags (clap reads the environment for each flag, and flags win over it).
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use switchboard_server::Config;
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (use e.g. 300ms, 90s, 5m, 24h)"))
+}
+
+fn size(s: &str) -> Result<bytesize::ByteSize, String> {
+    s.parse::<bytesize::ByteSize>()
+        .map_err(|e| format!("{e} (use e.g. 512KiB, 4MiB)"))
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum LogFormat {
+    /// For people.
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Every server setting as a flag; each is also read from the environment variable shown.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (see `switchboard config example`).
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite database, the token secret and CDR files.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Base URL that devices and browsers use to reach this server.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// How long a ticket stays redeemable.
+    #[arg(long, env = "SWITCHBOARD_TICKET_TTL", value_parser = duration)]
+    pub ticket_ttl: Option<Duration>,
+    /// The longest a session may live.
+    #[arg(long, env = "SWITCHBOARD_MAX_LIFETIME", value_parser = duration)]
+    pub max_lifetime: Option<Duration>,
+    /// End a live session this long after its last viewer leaves.
+    #[arg(long, env = "SWITCHBOARD_NO_VIEWERS_TIMEOUT", value_parser = duration)]
+    pub no_viewers_timeout: Option<Duration>,
+    /// End a live session this long after its last frame.
+    #[arg(long, env = "SWITCHBOARD_DEVICE_IDLE_TIMEOUT", value_parser = duration)]
+    pub device_idle_timeout: Option<Duration>,
+    /// Refuse devices whose app is older than this version (426).
+    #[arg(long, env = "SWITCHBOARD_MIN_DEVICE_APP_VERSION")]
+    pub min_device_app_version: Option<String>,
+    /// Largest accepted frame.
+    #[arg(long, env = "SWITCHBOARD_MAX_FRAME_BYTES", value_parser = size)]
+    pub max_frame_bytes: Option<bytesize::ByteSize>,
+    /// Largest accepted JSON body.
+    #[arg(long, env = "SWITCHBOARD_MAX_JSON_BYTES", value_parser = size)]
+    pub max_json_bytes: Option<bytesize::ByteSize>,
+    /// How long a sign-in token lasts.
+    #[arg(long, env = "SWITCHBOARD_TOKEN_TTL", value_parser = duration)]
+    pub token_ttl: Option<Duration>,
+    /// Ticket redemptions allowed per client address per minute.
+    #[arg(long, env = "SWITCHBOARD_TICKET_REDEMPTIONS_PER_MINUTE")]
+    pub ticket_redemptions_per_minute: Option<u32>,
+    /// Sign-in and sign-up attempts allowed per client address per minute.
+    #[arg(long, env = "SWITCHBOARD_AUTH_ATTEMPTS_PER_MINUTE")]
+    pub auth_attempts_per_minute: Option<u32>,
+    /// Viewers allowed on one session at once.
+    #[arg(long, env = "SWITCHBOARD_MAX_VIEWERS_PER_SESSION")]
+    pub max_viewers_per_session: Option<u32>,
+    /// How often live session totals are saved.
+    #[arg(long, env = "SWITCHBOARD_STATS_INTERVAL", value_parser = duration)]
+    pub stats_interval: Option<Duration>,
+    /// Longest wait a long poll may ask for.
+    #[arg(long, env = "SWITCHBOARD_MAX_LONG_POLL", value_parser = duration)]
+    pub max_long_poll: Option<Duration>,
+    /// Mark the session cookie Secure (behind HTTPS).
+    #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
+    /// Log format.
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// The effective configuration.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let mut c = match &self.config {
+            Some(path) => Config::from_toml_file(path)?,
+            None => Config::default(),
+        };
+        macro_rules! overlay {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { c.$field = v; } )* };
+        }
+        macro_rules! overlay_opt {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { c.$field = Some(v); } )* };
+        }
+        overlay!(
+            listen,
+            data_dir,
+            ticket_ttl,
+            max_lifetime,
+            no_viewers_timeout,
+            device_idle_timeout,
+            max_frame_bytes,
+            max_json_bytes,
+            token_ttl,
+            ticket_redemptions_per_minute,
+            auth_attempts_per_minute,
+            max_viewers_per_session,
+            stats_interval,
+            max_long_poll,
+            secure_cookies
+        );
+        overlay_opt!(database_url, public_url, min_device_app_version);
+        c.validate().context("invalid configuration")?;
+        Ok(c)
+    }
+}
+
+/// Sets up `tracing` output. `RUST_LOG` (or `SWITCHBOARD_LOG`) picks what is shown.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("SWITCHBOARD_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        // The default timer prints RFC 3339 UTC timestamps.
+        .with_env_filter(filter);
+    // A second initialisation (tests) is harmless; ignore it.
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,135 @@
+//! Extractors that authenticate a request: [`CurrentUser`] for people, [`DeviceCaller`] for
+//! devices. A token comes from `Authorization: Bearer …`, the `sb_token` cookie, or (for
+//! media and WebSocket URLs that cannot carry headers) a `token` query parameter.
+
+use super::{COOKIE_NAME, Claims, TokenKind};
+use crate::App;
+use crate::error::ApiError;
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use std::sync::Arc;
+use switchboard_core::{AccountId, DeviceId, Suid, User};
+
+/// Finds the caller's token in the request, if any.
+pub fn bearer_token(parts: &Parts) -> Option<String> {
+    if let Some(v) = parts.headers.get(header::AUTHORIZATION)
+        && let Ok(v) = v.to_str()
+    {
+        let mut it = v.splitn(2, ' ');
+        if let (Some(scheme), Some(tok)) = (it.next(), it.next())
+            && (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
+        {
+            return Some(tok.trim().to_owned());
+        }
+    }
+    for v in parts.headers.get_all(header::COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        for pair in v.split(';') {
+            if let Some((k, val)) = pair.trim().split_once('=')
+                && k == COOKIE_NAME
+                && !val.is_empty()
+            {
+                return Some(val.to_owned());
+            }
+        }
+    }
+    parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "token")
+            .map(|(_, v)| v.to_owned())
+    })
+}
+
+fn claims_of(parts: &Parts, app: &App, kind: TokenKind) -> Result<Claims, ApiError> {
+    let token = bearer_token(parts)
+        .ok_or_else(|| ApiError::unauthorized("sign in first: no token was sent"))?;
+    let claims = app
+        .tokens
+        .verify(&token)
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    if claims.kind != kind {
+        return Err(ApiError::unauthorized(match kind {
+            TokenKind::User => "this route needs a user's token, not a device's",
+            TokenKind::Device => "this route needs the device token from registration",
+        }));
+    }
+    Ok(claims)
+}
+
+/// A signed-in user whose token is valid and not revoked, and who still exists.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub claims: Claims,
+}
+
+impl CurrentUser {
+    pub fn account_id(&self) -> AccountId {
+        self.user.account_id
+    }
+}
+
+impl FromRequestParts<Arc<App>> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let claims = claims_of(parts, app, TokenKind::User)?;
+        let id = claims
+            .sub
+            .parse()
+            .map_err(|_| ApiError::unauthorized("the token names no valid user"))?;
+        // Checking the user still exists makes deleting a user end their tokens at once.
+        let user = match app.store.user(id).await {
+            Ok(u) => u,
+            Err(switchboard_store::StoreError::NotFound) => {
+                return Err(ApiError::unauthorized("this user no longer exists"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(CurrentUser { user, claims })
+    }
+}
+
+/// A device calling with the token it got at registration.
+#[derive(Debug, Clone)]
+pub struct DeviceCaller {
+    pub device_id: DeviceId,
+    pub suid: Suid,
+    pub claims: Claims,
+}
+
+impl DeviceCaller {
+    /// Refuses a device token issued for another session.
+    pub fn require_session(&self, suid: Suid) -> Result<(), ApiError> {
+        if self.suid == suid {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "this device token belongs to another session",
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<Arc<App>> for DeviceCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let claims = claims_of(parts, app, TokenKind::Device)?;
+        let bad = || ApiError::unauthorized("malformed device token");
+        let device_id = claims.sub.parse().map_err(|_| bad())?;
+        let suid = claims
+            .suid
+            .as_deref()
+            .ok_or_else(bad)?
+            .parse()
+            .map_err(|_| bad())?;
+        Ok(DeviceCaller {
+            device_id,
+            suid,
+            claims,
+        })
+    }
+}

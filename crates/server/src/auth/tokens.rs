@@ -1,0 +1,162 @@
+//! Issuing and checking JWTs, and the set of revoked token ids.
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use switchboard_core::Timestamp;
+
+/// Whom a token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    User,
+    Device,
+}
+
+/// What a token says. `sub` is the user or device id; device tokens also name their session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub kind: TokenKind,
+    /// The account the caller belongs to.
+    pub acc: String,
+    /// Unique token id, so one token can be revoked.
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suid: Option<String>,
+}
+
+impl Claims {
+    /// When the token expires.
+    pub fn expires_at(&self) -> Timestamp {
+        chrono::DateTime::from_timestamp(self.exp, 0).unwrap_or_else(Utc::now)
+    }
+}
+
+/// Revoked token ids with their expiry; expired entries are dropped as they stop mattering.
+#[derive(Debug, Default)]
+pub struct Revoked(Mutex<HashMap<String, i64>>);
+
+impl Revoked {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        // Every operation is a single map call, so a poisoned map is still consistent.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Marks a token id revoked until `exp` (Unix seconds).
+    pub fn insert(&self, jti: String, exp: i64) {
+        let mut map = self.lock();
+        if map.len() > 10_000 {
+            let now = Utc::now().timestamp();
+            map.retain(|_, e| *e > now);
+        }
+        map.insert(jti, exp);
+    }
+
+    /// Whether a token id is revoked.
+    pub fn contains(&self, jti: &str) -> bool {
+        self.lock().contains_key(jti)
+    }
+}
+
+/// Signs and verifies tokens with the node's secret.
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    pub revoked: Revoked,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenService { .. }")
+    }
+}
+
+/// Why a token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is invalid or expired")]
+    Invalid,
+    #[error("the token has been revoked")]
+    Revoked,
+}
+
+impl TokenService {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        TokenService {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            revoked: Revoked::default(),
+        }
+    }
+
+    /// Signs a new token. Returns it with its claims.
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        sub: String,
+        acc: String,
+        suid: Option<String>,
+        ttl: std::time::Duration,
+    ) -> Result<(String, Claims), jsonwebtoken::errors::Error> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub,
+            kind,
+            acc,
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2)),
+            suid,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok((token, claims))
+    }
+
+    /// Checks signature, expiry and revocation.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| TokenError::Invalid)?;
+        if self.revoked.contains(&data.claims.jti) {
+            return Err(TokenError::Revoked);
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn issue_verify_revoke() {
+        let svc = TokenService::new(b"secret-secret-secret-secret-secret");
+        let (tok, claims) = svc
+            .issue(
+                TokenKind::User,
+                "u".into(),
+                "a".into(),
+                None,
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        assert_eq!(svc.verify(&tok).unwrap().jti, claims.jti);
+        svc.revoked.insert(claims.jti.clone(), claims.exp);
+        assert!(matches!(svc.verify(&tok), Err(TokenError::Revoked)));
+        let other = TokenService::new(b"another-secret-another-secret-12");
+        assert!(matches!(other.verify(&tok), Err(TokenError::Invalid)));
+        assert!(matches!(svc.verify("garbage"), Err(TokenError::Invalid)));
+    }
+}

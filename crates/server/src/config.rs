@@ -1,0 +1,237 @@
+//! Server configuration: every setting with its default, read from a TOML file and then
+//! overridden by environment variables and flags (the CLI does that layering).
+
+use bytesize::ByteSize;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use switchboard_core::TimeoutPolicy;
+
+/// The effective configuration of a node. Unknown keys in a file are an error, so a typo
+/// never silently falls back to a default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the SQLite database, the token secret and CDR files live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data_dir>/switchboard.db`.
+    pub database_url: Option<String>,
+    /// Base URL devices and browsers use to reach this server, for links such as the device
+    /// URL; defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// How long a ticket stays redeemable.
+    #[serde(with = "humantime_serde")]
+    pub ticket_ttl: Duration,
+    /// The longest a session may live.
+    #[serde(with = "humantime_serde")]
+    pub max_lifetime: Duration,
+    /// A live session ends this long after its last viewer leaves.
+    #[serde(with = "humantime_serde")]
+    pub no_viewers_timeout: Duration,
+    /// A live session ends this long after its last frame.
+    #[serde(with = "humantime_serde")]
+    pub device_idle_timeout: Duration,
+    /// Devices whose app reports an older version are refused with 426.
+    pub min_device_app_version: Option<String>,
+    /// Largest accepted frame (one JPEG).
+    pub max_frame_bytes: ByteSize,
+    /// Largest accepted JSON request body.
+    pub max_json_bytes: ByteSize,
+    /// How long a sign-in token lasts.
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// Ticket redemptions allowed per client address per minute (guessing defence).
+    pub ticket_redemptions_per_minute: u32,
+    /// Sign-in and sign-up attempts allowed per client address per minute.
+    pub auth_attempts_per_minute: u32,
+    /// Viewers allowed on one session at once.
+    pub max_viewers_per_session: u32,
+    /// How often a live session's totals are saved (so a restart loses little).
+    #[serde(with = "humantime_serde")]
+    pub stats_interval: Duration,
+    /// Longest `wait=` a long poll may ask for.
+    #[serde(with = "humantime_serde")]
+    pub max_long_poll: Duration,
+    /// Marks the session cookie `Secure` (set when serving HTTPS or behind a TLS proxy).
+    pub secure_cookies: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let policy = TimeoutPolicy::default();
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            public_url: None,
+            ticket_ttl: policy.ticket_ttl,
+            max_lifetime: policy.max_lifetime,
+            no_viewers_timeout: policy.no_viewers,
+            device_idle_timeout: policy.device_idle,
+            min_device_app_version: None,
+            max_frame_bytes: ByteSize::mib(4),
+            max_json_bytes: ByteSize::kib(64),
+            token_ttl: Duration::from_secs(12 * 3600),
+            ticket_redemptions_per_minute: 20,
+            auth_attempts_per_minute: 30,
+            max_viewers_per_session: 1000,
+            stats_interval: Duration::from_secs(5),
+            max_long_poll: Duration::from_secs(60),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// A configuration that cannot work, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML file over the defaults.
+    pub fn from_toml_file(path: &std::path::Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(v) = &self.min_device_app_version {
+            switchboard_core::AppVersion::parse(v)
+                .map_err(|e| ConfigError::Invalid(format!("min_device_app_version: {e}")))?;
+        }
+        if self.max_frame_bytes.as_u64() < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_frame_bytes must be at least 1KiB".into(),
+            ));
+        }
+        for (name, d) in [
+            ("ticket_ttl", self.ticket_ttl),
+            ("max_lifetime", self.max_lifetime),
+            ("no_viewers_timeout", self.no_viewers_timeout),
+            ("device_idle_timeout", self.device_idle_timeout),
+            ("stats_interval", self.stats_interval),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::Invalid(format!("{name} must be above zero")));
+            }
+        }
+        if self.ticket_redemptions_per_minute == 0 || self.auth_attempts_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "rate limits must allow at least one attempt per minute".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.data_dir.join("switchboard.db").display()
+            )
+        })
+    }
+
+    /// The base URL for links, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The session timeout policy.
+    pub fn timeout_policy(&self) -> TimeoutPolicy {
+        TimeoutPolicy {
+            ticket_ttl: self.ticket_ttl,
+            max_lifetime: self.max_lifetime,
+            no_viewers: self.no_viewers_timeout,
+            device_idle: self.device_idle_timeout,
+        }
+    }
+
+    /// The configuration as TOML with secrets masked, for `switchboard config print`.
+    pub fn to_masked_toml(&self) -> String {
+        let mut shown = self.clone();
+        if let Some(url) = &shown.database_url {
+            shown.database_url = Some(mask_url_password(url));
+        }
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot print: {e}"))
+    }
+}
+
+/// Replaces the password in `scheme://user:password@host/...` with `****`.
+fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((creds, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match creds.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// The example configuration shipped in the binary: every key, commented.
+pub const EXAMPLE_TOML: &str = include_str!("../switchboard.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let parsed: Config = toml::from_str(EXAMPLE_TOML).unwrap();
+        parsed.validate().unwrap();
+        assert_eq!(parsed.listen, Config::default().listen);
+        assert_eq!(parsed.ticket_ttl, Config::default().ticket_ttl);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = toml::from_str::<Config>("listn = \"127.0.0.1:1\"").unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn durations_and_sizes_are_human() {
+        let c: Config =
+            toml::from_str("ticket_ttl = \"90s\"\nmax_frame_bytes = \"2 MiB\"").unwrap();
+        assert_eq!(c.ticket_ttl, Duration::from_secs(90));
+        assert_eq!(c.max_frame_bytes.as_u64(), 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        let c = Config {
+            database_url: Some("postgres://sb:hunter2@db:5432/sb".into()),
+            ..Config::default()
+        };
+        let printed = c.to_masked_toml();
+        assert!(!printed.contains("hunter2"));
+        assert!(printed.contains("sb:****@db"));
+    }
+}

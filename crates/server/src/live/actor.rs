@@ -1,0 +1,272 @@
+//! The session actor: owns one open session's state and timers.
+//!
+//! It wakes for a command (viewer joined or left, device registered, end) or when the
+//! earliest deadline of the timeout policy passes, and then asks the policy again with fresh
+//! facts: a device that kept sending frames has moved its idle deadline, so waking early is
+//! harmless. On shutdown it saves its totals and stops without ending the session, which the
+//! next start restores.
+
+use super::{LiveStatus, SessionHandle, SessionRegistry};
+use crate::protocol::{AccountEvent, WatchEvent};
+use bytes::Bytes;
+use chrono::Utc;
+use std::time::Duration;
+use switchboard_bus::subjects;
+use switchboard_core::{
+    DeviceId, DeviceInfo, EndReason, Session, SessionClock, SessionState, SessionStats, Timestamp,
+    ViewerLedger,
+};
+use switchboard_store::StoreError;
+use tokio::sync::{mpsc, oneshot};
+
+/// What handlers ask of a session.
+#[derive(Debug)]
+pub(super) enum Command {
+    ViewerJoined,
+    ViewerLeft,
+    DeviceRegistered {
+        device_id: DeviceId,
+        info: DeviceInfo,
+        at: Timestamp,
+    },
+    End {
+        reason: EndReason,
+        reply: oneshot::Sender<Session>,
+    },
+}
+
+pub(super) struct SessionActor {
+    session: Session,
+    ledger: ViewerLedger,
+    handle: SessionHandle,
+    registry: SessionRegistry,
+    commands: mpsc::UnboundedReceiver<Command>,
+    saved: SessionStats,
+}
+
+/// Current wall-clock time at the store's precision.
+pub(crate) fn now() -> Timestamp {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(3)
+}
+
+impl SessionActor {
+    pub(super) fn new(
+        session: Session,
+        mut ledger: ViewerLedger,
+        handle: SessionHandle,
+        registry: SessionRegistry,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Self {
+        if session.state == SessionState::Live {
+            ledger.reset_idle_clock(now());
+        }
+        let saved = session.stats.clone();
+        SessionActor {
+            session,
+            ledger,
+            handle,
+            registry,
+            commands,
+            saved,
+        }
+    }
+
+    fn clock(&self) -> SessionClock {
+        let last_frame = self
+            .handle
+            .stats()
+            .last_frame_ms()
+            .and_then(chrono::DateTime::from_timestamp_millis);
+        SessionClock {
+            state: self.session.state,
+            created_at: self.session.created_at,
+            ticket_expires_at: self.session.ticket_expires_at,
+            live_at: self.session.live_at,
+            last_frame_at: last_frame.or(self.session.stats.last_frame_at),
+            viewers_zero_since: self.ledger.zero_since(),
+        }
+    }
+
+    fn current_stats(&self, at: Timestamp) -> SessionStats {
+        let s = self.handle.stats();
+        SessionStats {
+            frames: s.frames(),
+            bytes: s.bytes(),
+            peak_viewers: self.ledger.peak(),
+            viewer_seconds: self.ledger.viewer_seconds(at),
+            last_frame_at: s
+                .last_frame_ms()
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .or(self.session.stats.last_frame_at),
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let deps = self.registry.deps().clone();
+        let mut persist = tokio::time::interval(deps.stats_interval);
+        persist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        persist.tick().await;
+        self.handle.set_status(self.status());
+        loop {
+            let deadline = deps.policy.next_deadline(&self.clock());
+            let sleep_for = deadline
+                .map(|d| (d.at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                cmd = self.commands.recv() => match cmd {
+                    Some(Command::End { reason, reply }) => {
+                        let ended = self.finish(reason).await;
+                        let _ = reply.send(ended);
+                        return;
+                    }
+                    Some(cmd) => self.apply(cmd).await,
+                    // Every handle is gone: only happens when the registry dropped us.
+                    None => return,
+                },
+                () = tokio::time::sleep(sleep_for) => {
+                    if let Some(reason) = deps.policy.expired(&self.clock(), now()) {
+                        self.finish(reason).await;
+                        return;
+                    }
+                }
+                _ = persist.tick() => self.save_stats().await,
+                () = deps.shutdown.cancelled() => {
+                    self.save_stats().await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn apply(&mut self, cmd: Command) {
+        let at = now();
+        match cmd {
+            Command::ViewerJoined => {
+                self.ledger.join(at);
+                self.publish_viewers().await;
+            }
+            Command::ViewerLeft => {
+                self.ledger.leave(at);
+                self.publish_viewers().await;
+            }
+            Command::DeviceRegistered {
+                device_id,
+                info,
+                at,
+            } => {
+                if let Err(e) = self.session.go_live(device_id, info, at) {
+                    tracing::warn!(suid = %self.session.suid, error = %e, "device registration out of order");
+                    return;
+                }
+                self.ledger.reset_idle_clock(at);
+                tracing::info!(suid = %self.session.suid, %device_id, "session live");
+                self.publish_state().await;
+            }
+            Command::End { .. } => {}
+        }
+    }
+
+    async fn save_stats(&mut self) {
+        let stats = self.current_stats(now());
+        if stats == self.saved {
+            return;
+        }
+        let deps = self.registry.deps();
+        match deps.store.update_stats(self.session.suid, &stats).await {
+            Ok(()) => self.saved = stats,
+            Err(e) => {
+                tracing::warn!(suid = %self.session.suid, error = %e, "saving session totals failed")
+            }
+        }
+    }
+
+    /// Ends the session: records it and its CDR, tells everyone, leaves the registry.
+    async fn finish(&mut self, reason: EndReason) -> Session {
+        let at = now();
+        self.session.stats = self.current_stats(at);
+        if self.session.end(reason, at).is_err() {
+            return self.session.clone();
+        }
+        let deps = self.registry.deps().clone();
+        // The end must be recorded: retry while the database is unreachable, unless the node
+        // is stopping (then the session stays open in the store and is restored later).
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match deps.store.end_session(&self.session).await {
+                Ok(cdr) => {
+                    if let Err(e) = deps.cdr_log.append(&cdr).await {
+                        tracing::error!(suid = %cdr.suid, error = %e, "writing the CDR file failed; the database keeps the record");
+                    }
+                    break;
+                }
+                Err(StoreError::Conflict(_)) => {
+                    tracing::info!(suid = %self.session.suid, "session was already ended elsewhere");
+                    break;
+                }
+                Err(e) if deps.shutdown.is_cancelled() => {
+                    tracing::error!(suid = %self.session.suid, error = %e, "could not record the end before shutdown");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(suid = %self.session.suid, error = %e, "recording the end failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        tracing::info!(suid = %self.session.suid, reason = %reason, frames = self.session.stats.frames, "session ended");
+        self.registry.remove(self.session.suid);
+        self.publish_state().await;
+        self.session.clone()
+    }
+
+    fn status(&self) -> LiveStatus {
+        LiveStatus {
+            state: self.session.state,
+            end_reason: self.session.end_reason,
+            viewers: self.ledger.current(),
+            viewers_zero_since: self.ledger.zero_since(),
+        }
+    }
+
+    async fn publish_viewers(&self) {
+        self.handle.set_status(self.status());
+        self.publish(WatchEvent::Viewers {
+            count: self.ledger.current(),
+        })
+        .await;
+    }
+
+    async fn publish_state(&self) {
+        self.handle.set_status(self.status());
+        self.publish(WatchEvent::State {
+            state: self.session.state,
+            reason: self.session.end_reason,
+        })
+        .await;
+    }
+
+    /// Publishes a session event and the matching account event for dashboards.
+    async fn publish(&self, event: WatchEvent) {
+        let bus = &self.registry.deps().bus;
+        let suid = self.session.suid;
+        let account_event = AccountEvent::Session {
+            suid,
+            state: self.session.state,
+            viewers: self.ledger.current(),
+        };
+        for (subject, payload) in [
+            (subjects::events(suid), serde_json::to_vec(&event)),
+            (
+                subjects::account_events(self.session.account_id),
+                serde_json::to_vec(&account_event),
+            ),
+        ] {
+            let Ok(payload) = payload else { continue };
+            if let Err(e) = bus.publish(&subject, Bytes::from(payload)).await {
+                tracing::warn!(%suid, error = %e, "publishing a session event failed");
+            }
+        }
+    }
+}

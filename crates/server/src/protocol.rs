@@ -1,0 +1,245 @@
+//! The wire protocol's types: request and response bodies and every WebSocket message, in one
+//! place. PROTOCOL.md documents them and a test checks the two agree.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::{
+    Control, DeviceId, DeviceInfo, EndReason, SessionKind, SessionState, Suid, Timestamp, User,
+};
+
+/// `POST /api/v1/auth/register`: a new account (`account_name`) or joining one (`invite`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub username: String,
+    pub password: String,
+    pub account_name: Option<String>,
+    pub invite: Option<String>,
+}
+
+/// `POST /api/v1/auth/login`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// A signed-in user's token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub token: String,
+    pub expires_at: Timestamp,
+    pub user: UserView,
+}
+
+/// A user as others may see them.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: switchboard_core::UserId,
+    pub username: String,
+    pub role: switchboard_core::Role,
+    pub account_id: switchboard_core::AccountId,
+    pub account_name: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl UserView {
+    pub fn of(user: &User, account_name: Option<String>) -> Self {
+        UserView {
+            id: user.id,
+            username: user.username.clone(),
+            role: user.role,
+            account_id: user.account_id,
+            account_name,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// `POST /api/v1/account/invites` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InviteResponse {
+    pub invite: String,
+    pub expires_at: Timestamp,
+}
+
+/// `POST /api/v1/sessions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSessionRequest {
+    #[serde(default = "default_kind")]
+    pub kind: SessionKind,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+fn default_kind() -> SessionKind {
+    SessionKind::Video
+}
+
+/// The next timeout that applies to a session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeadlineView {
+    pub at: Timestamp,
+    pub reason: EndReason,
+}
+
+/// A session as the API shows it: stored facts plus live figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionView {
+    pub suid: Suid,
+    pub kind: SessionKind,
+    pub label: Option<String>,
+    pub state: SessionState,
+    pub end_reason: Option<EndReason>,
+    /// The ticket (only while it can still be redeemed).
+    pub ticket: Option<String>,
+    pub ticket_expires_at: Timestamp,
+    /// Opens the phone page with the ticket filled in (only while waiting).
+    pub device_url: Option<String>,
+    pub created_by: switchboard_core::UserId,
+    pub created_at: Timestamp,
+    pub live_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub device_id: Option<DeviceId>,
+    pub device: Option<DeviceInfo>,
+    pub viewers: u32,
+    pub peak_viewers: u32,
+    pub fps: f64,
+    pub frames: u64,
+    pub bytes: u64,
+    pub last_frame_at: Option<Timestamp>,
+    /// When the session will end unless something happens, and why.
+    pub deadline: Option<DeadlineView>,
+}
+
+/// `GET /api/v1/sessions` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+/// `POST /api/v1/devices/register`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRegisterRequest {
+    pub ticket: String,
+    #[serde(default)]
+    pub device: DeviceInfo,
+}
+
+/// What a device needs to stream.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeviceRegistered {
+    pub suid: Suid,
+    pub device_id: DeviceId,
+    pub device_token: String,
+    pub token_expires_at: Timestamp,
+    pub frames_url: String,
+    pub stream_url: String,
+    pub websocket_url: String,
+    pub controls_url: String,
+    pub max_frame_bytes: u64,
+}
+
+/// `POST /api/v1/sessions/{suid}/controls`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlRequest {
+    pub action: String,
+    #[serde(default)]
+    pub args: serde_json::Value,
+}
+
+/// `GET /api/v1/sessions/{suid}/controls` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ControlList {
+    pub controls: Vec<Control>,
+}
+
+/// `POST /api/v1/sessions/{suid}/frames` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FrameAccepted {
+    pub seq: u64,
+    pub width: u16,
+    pub height: u16,
+}
+
+/// `POST /api/v1/sessions/{suid}/stream` answer, when the device closes the stream.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StreamSummary {
+    pub frames: u64,
+    pub bytes: u64,
+}
+
+/// Text messages a viewer's watch WebSocket receives (frames arrive as binary messages).
+/// These are also what a session publishes on its `events` bus subject.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WatchEvent {
+    /// First message: where the session stands.
+    Hello {
+        suid: Suid,
+        state: SessionState,
+        viewers: u32,
+    },
+    /// The session changed state.
+    State {
+        state: SessionState,
+        reason: Option<EndReason>,
+    },
+    /// The number of viewers changed.
+    Viewers { count: u32 },
+    /// Once a second while watching: rates and totals.
+    Stats {
+        fps: f64,
+        frames: u64,
+        bytes: u64,
+        viewers: u32,
+        seq: Option<u64>,
+    },
+    /// The device reported something about itself (camera, torch, battery…).
+    Device { status: serde_json::Value },
+    /// A control a viewer sent, so every viewer sees it.
+    Control { control: Control },
+}
+
+/// Text messages the device WebSocket receives (the device sends frames as binary messages
+/// and may send `{"type":"status", ...}` text messages that viewers see as `device` events).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DeviceEvent {
+    /// A control from a viewer, in the order sent.
+    Control {
+        id: i64,
+        action: String,
+        args: serde_json::Value,
+        sent_at: Timestamp,
+    },
+    /// A frame was refused; the connection stays open.
+    Error { error: String, message: String },
+    /// The session ended; the server closes the connection next.
+    Ended { reason: Option<EndReason> },
+}
+
+impl DeviceEvent {
+    pub fn control(c: &Control) -> Self {
+        DeviceEvent::Control {
+            id: c.id,
+            action: c.action.clone(),
+            args: c.args.clone(),
+            sent_at: c.sent_at,
+        }
+    }
+}
+
+/// A change to one of an account's sessions, published for live dashboards.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AccountEvent {
+    Session {
+        suid: Suid,
+        state: SessionState,
+        viewers: u32,
+    },
+}

@@ -1,0 +1,279 @@
+//! Accounts, users, sign-in and invites.
+
+use crate::App;
+use crate::auth::{COOKIE_NAME, CurrentUser, TokenKind, hash_password, verify_password};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::live::now;
+use crate::protocol::{InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserView};
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use rand::Rng;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use switchboard_bus::subjects;
+use switchboard_core::account::{MIN_PASSWORD_LEN, validate_username};
+use switchboard_core::{Account, AccountId, Role, User, UserId};
+use switchboard_store::{Invite, StoreError};
+
+/// How long an invite stays valid.
+const INVITE_TTL: chrono::Duration = chrono::Duration::days(7);
+
+fn session_cookie(app: &App, token: &str, max_age: i64) -> HeaderValue {
+    let secure = if app.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Issues a token for `user` and answers with it and the cookie carrying it.
+async fn signed_in(app: &App, user: &User, status: StatusCode) -> ApiResult<Response> {
+    let ttl = app.config.token_ttl;
+    let (token, claims) = app
+        .tokens
+        .issue(
+            TokenKind::User,
+            user.id.to_string(),
+            user.account_id.to_string(),
+            None,
+            ttl,
+        )
+        .map_err(ApiError::internal)?;
+    let account_name = app
+        .store
+        .account(user.account_id)
+        .await
+        .ok()
+        .map(|a| a.name);
+    let body = TokenResponse {
+        token: token.clone(),
+        expires_at: claims.expires_at(),
+        user: UserView::of(user, account_name),
+    };
+    let cookie = session_cookie(
+        app,
+        &token,
+        i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
+    );
+    Ok((status, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// `POST /api/v1/auth/register`: a new account with its first admin, or a user joining an
+/// account with an invite.
+pub(super) async fn register(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> ApiResult<Response> {
+    app.limits.auth(peer.ip())?;
+    validate_username(&req.username)
+        .map_err(|e| ApiError::unprocessable("invalid_username", e.to_string()))?;
+    if req.password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ApiError::unprocessable(
+            "weak_password",
+            format!("password must be at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    let created_at = now();
+    let password_hash = hash_password(req.password)
+        .await
+        .map_err(ApiError::internal)?;
+    let taken = |e: StoreError| match e {
+        StoreError::Conflict(_) => {
+            ApiError::conflict("username_taken", "this username is already taken")
+        }
+        other => other.into(),
+    };
+    let user = match (req.account_name, req.invite) {
+        (Some(name), None) => {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 100 {
+                return Err(ApiError::unprocessable(
+                    "invalid_account_name",
+                    "account_name must be 1 to 100 characters",
+                ));
+            }
+            let account = Account {
+                id: AccountId::new(),
+                name,
+                created_at,
+            };
+            let user = User {
+                id: UserId::new(),
+                account_id: account.id,
+                username: req.username,
+                password_hash,
+                role: Role::Admin,
+                created_at,
+            };
+            app.store
+                .create_account(&account, &user)
+                .await
+                .map_err(taken)?;
+            tracing::info!(account = %account.id, user = %user.id, "account created");
+            user
+        }
+        (None, Some(code)) => {
+            let user = User {
+                id: UserId::new(),
+                account_id: AccountId::new(),
+                username: req.username,
+                password_hash,
+                role: Role::Member,
+                created_at,
+            };
+            let user = match app
+                .store
+                .create_user_with_invite(code.trim(), &user, created_at)
+                .await
+            {
+                Err(StoreError::NotFound) => {
+                    return Err(ApiError::not_found(
+                        "invalid_invite",
+                        "this invite is unknown, used or expired",
+                    ));
+                }
+                other => other.map_err(taken)?,
+            };
+            tracing::info!(account = %user.account_id, user = %user.id, "user joined with invite");
+            user
+        }
+        _ => {
+            return Err(ApiError::unprocessable(
+                "invalid_field",
+                "give either account_name (a new account) or invite (join one), not both",
+            ));
+        }
+    };
+    signed_in(&app, &user, StatusCode::CREATED).await
+}
+
+/// `POST /api/v1/auth/login`.
+pub(super) async fn login(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
+    app.limits.auth(peer.ip())?;
+    let wrong = || ApiError::unauthorized("wrong username or password");
+    let user = match app.store.user_by_name(&req.username).await {
+        Ok(u) => u,
+        Err(StoreError::NotFound) => {
+            // Hash anyway so timing does not tell which usernames exist.
+            let _ = hash_password(req.password).await;
+            return Err(wrong());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !verify_password(req.password, user.password_hash.clone()).await {
+        tracing::info!(username = %user.username, "failed sign-in");
+        return Err(wrong());
+    }
+    signed_in(&app, &user, StatusCode::OK).await
+}
+
+/// Revokes the caller's token everywhere, now and after restarts.
+async fn revoke(app: &App, caller: &CurrentUser) -> ApiResult<()> {
+    let claims = &caller.claims;
+    app.store
+        .revoke_token(&claims.jti, claims.expires_at())
+        .await?;
+    app.tokens.revoked.insert(claims.jti.clone(), claims.exp);
+    if let Err(e) = app
+        .bus
+        .publish(subjects::REVOKED_TOKENS, Bytes::from(claims.jti.clone()))
+        .await
+    {
+        tracing::warn!(error = %e, "announcing a revoked token failed");
+    }
+    Ok(())
+}
+
+fn signed_out(app: &App) -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, session_cookie(app, "", 0))],
+    )
+        .into_response()
+}
+
+/// `POST /api/v1/auth/logout`: the token stops working at once.
+pub(super) async fn logout(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+) -> ApiResult<Response> {
+    revoke(&app, &caller).await?;
+    Ok(signed_out(&app))
+}
+
+/// `GET /api/v1/me`.
+pub(super) async fn me(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+) -> ApiResult<Json<UserView>> {
+    let account = app.store.account(caller.account_id()).await?;
+    Ok(Json(UserView::of(&caller.user, Some(account.name))))
+}
+
+/// `DELETE /api/v1/me`: deletes the caller's user; their sessions and CDRs stay.
+pub(super) async fn delete_me(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+) -> ApiResult<Response> {
+    app.store.delete_user(caller.user.id).await?;
+    revoke(&app, &caller).await?;
+    tracing::info!(user = %caller.user.id, "user deleted");
+    Ok(signed_out(&app))
+}
+
+/// `POST /api/v1/account/invites` (admins): a single-use code for a new user.
+pub(super) async fn create_invite(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+) -> ApiResult<(StatusCode, Json<InviteResponse>)> {
+    if caller.user.role != Role::Admin {
+        return Err(ApiError::forbidden(
+            "only an account admin can invite users",
+        ));
+    }
+    const ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
+    let code: String = {
+        let mut rng = rand::rng();
+        (0..20)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect()
+    };
+    let created_at = now();
+    let invite = Invite {
+        code: code.clone(),
+        account_id: caller.account_id(),
+        created_by: caller.user.id,
+        created_at,
+        expires_at: created_at + INVITE_TTL,
+    };
+    app.store.create_invite(&invite).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(InviteResponse {
+            invite: code,
+            expires_at: invite.expires_at,
+        }),
+    ))
+}
+
+/// `GET /api/v1/account/users`.
+pub(super) async fn list_users(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+) -> ApiResult<Json<serde_json::Value>> {
+    let users = app.store.list_users(caller.account_id()).await?;
+    let views: Vec<UserView> = users.iter().map(|u| UserView::of(u, None)).collect();
+    Ok(Json(serde_json::json!({ "users": views })))
+}

@@ -1,0 +1,154 @@
+//! Frames from devices: one JPEG per POST, or one long MJPEG POST. (The device WebSocket in
+//! `devices` uses the same [`accept_frame`].)
+
+use super::devices::device_session;
+use crate::App;
+use crate::auth::DeviceCaller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiQuery;
+use crate::live::SessionHandle;
+use crate::protocol::{FrameAccepted, StreamSummary};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use std::sync::Arc;
+use switchboard_media::{jpeg, mjpeg};
+
+fn unsupported(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        message,
+    )
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "frame_too_large",
+        format!("a frame may be at most {limit} bytes"),
+    )
+}
+
+/// Validates one JPEG (markers and dimensions; no decoding) and hands it to the viewers.
+pub(super) fn accept_frame(
+    app: &App,
+    handle: &SessionHandle,
+    seq: Option<u64>,
+    data: Bytes,
+) -> ApiResult<FrameAccepted> {
+    let limit = app.config.max_frame_bytes.as_u64();
+    if data.len() as u64 > limit {
+        return Err(too_large(limit));
+    }
+    let info = jpeg::inspect(&data).map_err(|e| unsupported(format!("not a valid JPEG: {e}")))?;
+    let seq = handle
+        .push_frame(seq, data, chrono::Utc::now().timestamp_millis())
+        .map_err(|_| ApiError::session_ended())?;
+    Ok(FrameAccepted {
+        seq,
+        width: info.width,
+        height: info.height,
+    })
+}
+
+fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct FrameQuery {
+    seq: Option<u64>,
+}
+
+/// `POST /api/v1/sessions/{suid}/frames?seq=N` with an `image/jpeg` body.
+pub(super) async fn post_frame(
+    State(app): State<Arc<App>>,
+    device: DeviceCaller,
+    Path(suid): Path<String>,
+    ApiQuery(q): ApiQuery<FrameQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<FrameAccepted>> {
+    let handle = device_session(&app, &device, &suid).await?;
+    let ct = content_type(&headers);
+    if !ct.trim().to_ascii_lowercase().starts_with("image/jpeg") {
+        return Err(unsupported("send the frame as Content-Type: image/jpeg"));
+    }
+    let limit = app.config.max_frame_bytes.as_u64();
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit
+    {
+        return Err(too_large(limit));
+    }
+    let data = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large(limit)
+            } else {
+                ApiError::bad_request("body_read_failed", "the frame could not be read")
+            }
+        })?
+        .to_bytes();
+    accept_frame(&app, &handle, q.seq, data).map(Json)
+}
+
+/// `POST /api/v1/sessions/{suid}/stream`: one long `multipart/x-mixed-replace` body of JPEG
+/// parts, as `ffmpeg -f mpjpeg -method POST` sends. Answers when the device closes it.
+pub(super) async fn post_stream(
+    State(app): State<Arc<App>>,
+    device: DeviceCaller,
+    Path(suid): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<StreamSummary>> {
+    let handle = device_session(&app, &device, &suid).await?;
+    let ct = content_type(&headers);
+    let boundary = mjpeg::boundary_from_content_type(ct).ok_or_else(|| {
+        unsupported("send a multipart/x-mixed-replace body with a boundary parameter")
+    })?;
+    let limit = usize::try_from(app.config.max_frame_bytes.as_u64()).unwrap_or(usize::MAX);
+    let mut parts = std::pin::pin!(mjpeg::parts(body.into_data_stream(), boundary, limit));
+    let mut summary = StreamSummary {
+        frames: 0,
+        bytes: 0,
+    };
+    loop {
+        let next = tokio::select! {
+            next = parts.next() => next,
+            () = app.shutdown.cancelled() => {
+                return Err(ApiError::unavailable("the server is restarting; reconnect"));
+            }
+        };
+        let Some(part) = next else { break };
+        let part = match part {
+            Ok(p) => p,
+            Err(mjpeg::MjpegError::PartTooLarge { .. }) => {
+                return Err(too_large(app.config.max_frame_bytes.as_u64()));
+            }
+            Err(mjpeg::MjpegError::Transport(e)) => {
+                tracing::debug!(suid = %handle.suid(), error = %e, "stream closed by device");
+                break;
+            }
+            Err(e) => return Err(ApiError::bad_request("malformed_stream", e.to_string())),
+        };
+        let len = part.body.len() as u64;
+        accept_frame(&app, &handle, None, part.body)?;
+        summary.frames += 1;
+        summary.bytes += len;
+    }
+    Ok(Json(summary))
+}

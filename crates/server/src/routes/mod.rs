@@ -1,0 +1,83 @@
+//! The HTTP surface, one module per area. Every error answers through [`crate::error::ApiError`].
+
+mod accounts;
+mod controls;
+mod devices;
+mod frames;
+mod sessions;
+mod viewers;
+
+use crate::App;
+use crate::error::ApiError;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path};
+use axum::http::StatusCode;
+use axum::routing::{any, get, post};
+use serde_json::json;
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+/// Protocol versions this server speaks.
+pub const SUPPORTED_VERSIONS: [&str; 1] = ["v1"];
+
+pub(crate) fn router(app: Arc<App>) -> Router {
+    let json_limit = usize::try_from(app.config.max_json_bytes.as_u64()).unwrap_or(usize::MAX);
+    let v1 = Router::new()
+        .route("/auth/register", post(accounts::register))
+        .route("/auth/login", post(accounts::login))
+        .route("/auth/logout", post(accounts::logout))
+        .route("/me", get(accounts::me).delete(accounts::delete_me))
+        .route("/account/invites", post(accounts::create_invite))
+        .route("/account/users", get(accounts::list_users))
+        .route("/sessions", post(sessions::create).get(sessions::list))
+        .route("/sessions/{suid}", get(sessions::get).delete(sessions::end))
+        .route("/devices/register", post(devices::register))
+        .route("/sessions/{suid}/frames", post(frames::post_frame))
+        .route("/sessions/{suid}/stream", post(frames::post_stream))
+        .route("/sessions/{suid}/device", get(devices::device_socket))
+        .route("/sessions/{suid}/video.mjpeg", get(viewers::mjpeg))
+        .route("/sessions/{suid}/frame.jpg", get(viewers::latest_frame))
+        .route("/sessions/{suid}/watch", get(viewers::watch_socket))
+        .route(
+            "/sessions/{suid}/controls",
+            post(controls::send).get(controls::poll),
+        )
+        .layer(DefaultBodyLimit::max(json_limit));
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/api/{version}", any(unsupported_version))
+        .route("/api/{version}/{*rest}", any(unsupported_version))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn unsupported_version(Path(params): Path<Vec<(String, String)>>) -> ApiError {
+    let version = params
+        .iter()
+        .find(|(k, _)| k == "version")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    if SUPPORTED_VERSIONS.contains(&version) {
+        return ApiError::not_found("not_found", "no such route");
+    }
+    ApiError::new(
+        StatusCode::UPGRADE_REQUIRED,
+        "unsupported_protocol_version",
+        format!("protocol version {version:?} is not supported; use v1"),
+    )
+    .with_extra(json!({ "supported": SUPPORTED_VERSIONS }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such route")
+}
+
+async fn readyz(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+) -> Result<&'static str, ApiError> {
+    app.store.ping().await?;
+    Ok("ready")
+}

@@ -1,0 +1,235 @@
+//! Viewers: the MJPEG stream, the latest frame, and the watch WebSocket.
+
+use super::devices::close;
+use super::sessions::{running, session_of};
+use crate::App;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::live::{Frame, LiveStatus, SessionHandle, ViewerGuard, ViewerRefused};
+use crate::protocol::WatchEvent;
+use axum::body::Body;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::StreamExt;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_bus::{Delivery, subjects};
+use switchboard_core::SessionState;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+fn join(handle: &SessionHandle) -> ApiResult<ViewerGuard> {
+    handle.join_viewer().map_err(|e| match e {
+        ViewerRefused::Ended => ApiError::session_ended(),
+        ViewerRefused::Full(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_viewers",
+            e.to_string(),
+        ),
+    })
+}
+
+/// `GET /api/v1/sessions/{suid}/frame.jpg`: the newest frame.
+pub(super) async fn latest_frame(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(suid): Path<String>,
+) -> ApiResult<Response> {
+    let session = session_of(&app, &caller, &suid).await?;
+    let handle = running(&app, &session)?;
+    let frame = handle.frames().latest().ok_or_else(|| {
+        ApiError::not_found("no_frame_yet", "the device has not sent a frame yet")
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                header::HeaderName::from_static("x-frame-seq"),
+                HeaderValue::from(frame.seq),
+            ),
+        ],
+        frame.data,
+    )
+        .into_response())
+}
+
+/// What an MJPEG response stream needs between chunks.
+struct MjpegStream {
+    frames: watch::Receiver<Option<Frame>>,
+    status: watch::Receiver<LiveStatus>,
+    shutdown: CancellationToken,
+    tail: Bytes,
+    /// The part headers to send after the current frame.
+    pending: Option<Bytes>,
+    _viewer: ViewerGuard,
+}
+
+/// `GET /api/v1/sessions/{suid}/video.mjpeg`: `multipart/x-mixed-replace` for `<img>`,
+/// ffplay and VLC. A slow reader skips frames; it never holds anyone else up.
+pub(super) async fn mjpeg(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(suid): Path<String>,
+) -> ApiResult<Response> {
+    let session = session_of(&app, &caller, &suid).await?;
+    let handle = running(&app, &session)?;
+    let viewer = join(&handle)?;
+    let [_, tail] = app.mjpeg.frame(&Bytes::new());
+    let state = MjpegStream {
+        frames: handle.frames().subscribe(),
+        status: handle.subscribe_status(),
+        shutdown: app.shutdown.clone(),
+        tail,
+        pending: Some(app.mjpeg.preamble()),
+        _viewer: viewer,
+    };
+    let stream = futures::stream::unfold(state, |mut st| async move {
+        if let Some(chunk) = st.pending.take() {
+            return Some((Ok::<_, Infallible>(chunk), st));
+        }
+        loop {
+            tokio::select! {
+                changed = st.frames.changed() => {
+                    if changed.is_err() { return None; }
+                    let frame = st.frames.borrow_and_update().clone();
+                    if let Some(frame) = frame {
+                        // Advance headers: the next part's headers follow each frame at once.
+                        st.pending = Some(st.tail.clone());
+                        return Some((Ok(frame.data), st));
+                    }
+                }
+                changed = st.status.changed() => {
+                    if changed.is_err() || st.status.borrow_and_update().state == SessionState::Ended {
+                        return None;
+                    }
+                }
+                () = st.shutdown.cancelled() => return None,
+            }
+        }
+    });
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(&app.mjpeg.content_type()).map_err(ApiError::internal)?,
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store, no-cache"),
+            ),
+            (
+                header::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/sessions/{suid}/watch`: frames as binary messages, events as JSON text.
+pub(super) async fn watch_socket(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(suid): Path<String>,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let session = session_of(&app, &caller, &suid).await?;
+    let handle = running(&app, &session)?;
+    let viewer = join(&handle)?;
+    Ok(ws.on_upgrade(move |socket| watch_loop(app, handle, viewer, socket)))
+}
+
+async fn send_event(socket: &mut WebSocket, event: &WatchEvent) -> bool {
+    match serde_json::to_string(event) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(_) => true,
+    }
+}
+
+/// One viewer connection: a loop over new frames, session events, a once-a-second stats
+/// tick, the client's messages, and shutdown.
+async fn watch_loop(
+    app: Arc<App>,
+    handle: SessionHandle,
+    _viewer: ViewerGuard,
+    mut socket: WebSocket,
+) {
+    let suid = handle.suid();
+    let mut events = match app.bus.subscribe(&subjects::events(suid)).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(%suid, error = %e, "cannot subscribe to session events");
+            let _ = socket
+                .send(Message::Close(Some(close(1011, "try again"))))
+                .await;
+            return;
+        }
+    };
+    let mut frames = handle.frames().subscribe();
+    let mut status = handle.subscribe_status();
+    let st = status.borrow_and_update().clone();
+    let hello = WatchEvent::Hello {
+        suid,
+        state: st.state,
+        viewers: st.viewers,
+    };
+    if !send_event(&mut socket, &hello).await {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            changed = frames.changed() => {
+                if changed.is_err() { break; }
+                let frame = frames.borrow_and_update().clone();
+                if let Some(frame) = frame
+                    && socket.send(Message::Binary(frame.data)).await.is_err()
+                {
+                    break;
+                }
+            }
+            delivery = events.next() => match delivery {
+                Some(Delivery::Message(payload)) => {
+                    let Ok(text) = std::str::from_utf8(&payload) else { continue };
+                    if socket.send(Message::Text(text.to_owned().into())).await.is_err() { break; }
+                }
+                Some(Delivery::Lagged(_)) => {}
+                None => break,
+            },
+            _ = tick.tick() => {
+                let s = handle.stats();
+                let ev = WatchEvent::Stats {
+                    fps: (s.fps() * 10.0).round() / 10.0,
+                    frames: s.frames(),
+                    bytes: s.bytes(),
+                    viewers: handle.status().viewers,
+                    seq: s.last_seq(),
+                };
+                if !send_event(&mut socket, &ev).await { break; }
+            }
+            changed = status.changed() => {
+                let st = status.borrow_and_update().clone();
+                if changed.is_err() || st.state == SessionState::Ended {
+                    let ev = WatchEvent::State { state: SessionState::Ended, reason: st.end_reason };
+                    let _ = send_event(&mut socket, &ev).await;
+                    let _ = socket.send(Message::Close(Some(close(1000, "session ended")))).await;
+                    break;
+                }
+            }
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            () = app.shutdown.cancelled() => {
+                let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
+                break;
+            }
+        }
+    }
+}

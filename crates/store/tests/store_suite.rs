@@ -1,0 +1,1268 @@
+//! The shared store suite: every `Store` implementation must pass these.
+//!
+//! Each test function takes a `&dyn Store` (or, for the few that reopen or tamper with the
+//! database, the [`TestDb`] around it) and runs once per backend: always on SQLite, in a fresh
+//! file; on PostgreSQL whenever it is reachable, in a fresh database `sb_test_<random>` that is
+//! dropped afterwards. Set `SWITCHBOARD_TEST_DATABASE_URL` to point at another server; with `CI`
+//! set, an unreachable PostgreSQL fails the tests instead of skipping them.
+
+// The suite's functions are test code, but clippy only knows `#[test]` functions as such
+// (`allow-unwrap-in-tests`); a failed unwrap here is a failed test, which is what we want.
+#![allow(clippy::unwrap_used)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+use sqlx::Connection;
+use std::io::Write;
+use std::str::FromStr;
+use std::sync::Arc;
+use switchboard_core::{
+    Account, AccountId, DeviceId, DeviceInfo, EndReason, Role, Session, SessionKind, SessionState,
+    SessionStats, Suid, TicketCode, Timestamp, User, UserId,
+};
+use switchboard_store::{Invite, SessionFilter, Store, StoreError, connect, migrate};
+use tempfile::TempDir;
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A fresh database holding one store, removed when dropped.
+struct TestDb {
+    url: String,
+    store: Arc<dyn Store>,
+    /// Keeps the SQLite file's directory alive for the test.
+    _dir: Option<TempDir>,
+    /// The PostgreSQL server's `postgres` database and the name of ours, to drop on exit.
+    pg_cleanup: Option<(sqlx::postgres::PgConnectOptions, String)>,
+}
+
+impl TestDb {
+    /// A new SQLite file in a directory that does not exist yet (so `connect` must create it).
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data").join("switchboard.db");
+        let url = format!("sqlite://{}", path.display());
+        let store = connect(&url).await.unwrap();
+        TestDb {
+            url,
+            store,
+            _dir: Some(dir),
+            pg_cleanup: None,
+        }
+    }
+
+    /// A new database on the test PostgreSQL server, or `None` (after saying so) when the
+    /// server is unreachable outside CI.
+    async fn postgres() -> Option<TestDb> {
+        let base = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
+        let admin = sqlx::postgres::PgConnectOptions::from_str(&base)
+            .unwrap()
+            .database("postgres");
+        let reached = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            sqlx::PgConnection::connect_with(&admin),
+        )
+        .await;
+        let mut conn = match reached {
+            Ok(Ok(conn)) => conn,
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".to_owned(),
+                };
+                if std::env::var_os("CI").is_some() {
+                    panic!("PostgreSQL at {base} is unreachable ({why}) but CI requires it");
+                }
+                // Written past the test harness's output capture, once, so it is seen.
+                static NOTICE: std::sync::Once = std::sync::Once::new();
+                NOTICE.call_once(|| {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "SKIPPED: the PostgreSQL store tests, because {base} is unreachable \
+                         ({why}); start it or set SWITCHBOARD_TEST_DATABASE_URL"
+                    );
+                });
+                return None;
+            }
+        };
+        let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let url = with_database(&base, &name);
+        let store = connect(&url).await.unwrap();
+        Some(TestDb {
+            url,
+            store,
+            _dir: None,
+            pg_cleanup: Some((admin, name)),
+        })
+    }
+
+    fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Runs a statement straight on the database, behind the store's back.
+    async fn raw(&self, sql: &'static str) {
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg_cleanup.take() else {
+            return;
+        };
+        // Drop runs outside async context (and maybe while panicking), so clean up on a
+        // thread with its own runtime. FORCE ends the store's pooled connections.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect_with(&admin).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await
+            })
+        });
+        if let Ok(Err(e)) = cleanup.join() {
+            eprintln!("could not drop test database: {e}");
+        }
+    }
+}
+
+/// `url` with its database name replaced, keeping any query parameters.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// Runs each named test against SQLite and PostgreSQL. `store:` tests take `&dyn Store`;
+/// `database:` tests take the whole `&TestDb`.
+macro_rules! suite {
+    (store: [$($store_test:ident),* $(,)?], database: [$($db_test:ident),* $(,)?] $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $store_test() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$store_test(db.store()).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $db_test() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$db_test(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $store_test() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$store_test(db.store()).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $db_test() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$db_test(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+suite! {
+    store: [
+        ping_answers,
+        accounts_and_users_round_trip,
+        a_taken_username_is_a_conflict_and_creates_nothing,
+        usernames_are_case_sensitive,
+        missing_rows_are_not_found,
+        deleting_a_user_keeps_their_sessions_and_cdrs,
+        an_invite_creates_a_user_in_its_account_once,
+        expired_and_unknown_invites_are_not_found,
+        a_taken_username_leaves_the_invite_usable,
+        racing_redemptions_of_one_invite_have_one_winner,
+        invites_need_an_account_and_a_unique_code,
+        revoked_tokens_are_listed_until_they_expire,
+        sessions_round_trip,
+        timestamps_keep_milliseconds,
+        an_open_ticket_cannot_be_reused_until_its_session_ends,
+        a_duplicate_session_id_is_a_conflict,
+        sessions_are_listed_newest_first_with_filters,
+        open_sessions_span_accounts_oldest_first,
+        mark_live_only_from_waiting,
+        racing_mark_live_has_one_winner,
+        device_info_extra_fields_round_trip,
+        update_stats_saves_totals_and_ignores_ended_sessions,
+        counters_too_large_to_store_are_refused,
+        end_session_writes_exactly_one_cdr,
+        racing_end_session_writes_exactly_one_cdr,
+        an_expired_ticket_ends_as_an_incomplete_cdr,
+        end_session_needs_an_ended_session,
+        cdrs_cover_a_half_open_range_oldest_first,
+        controls_come_back_in_order_after_a_cursor,
+        controls_need_a_session,
+    ],
+    database: [
+        data_survives_a_restart_and_migrations_rerun,
+        corrupt_rows_are_errors_not_panics,
+    ],
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// A fixed instant with whole milliseconds, plus `secs` seconds.
+fn at(secs: i64) -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap() + Duration::seconds(secs)
+}
+
+/// A fresh random ticket, so tests never collide on one by accident.
+fn ticket() -> TicketCode {
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTWXYZ";
+    let code: String = uuid::Uuid::new_v4().as_bytes()[..8]
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    TicketCode::parse(&code).unwrap()
+}
+
+fn user(account_id: AccountId, username: &str, role: Role, created_at: Timestamp) -> User {
+    User {
+        id: UserId::new(),
+        account_id,
+        username: username.to_owned(),
+        password_hash: format!("$argon2id$hash-of-{username}"),
+        role,
+        created_at,
+    }
+}
+
+/// Creates an account with an admin named `admin_name`.
+async fn account(s: &dyn Store, admin_name: &str) -> (Account, User) {
+    let account = Account {
+        id: AccountId::new(),
+        name: format!("Clinic of {admin_name}"),
+        created_at: at(0),
+    };
+    let admin = user(account.id, admin_name, Role::Admin, at(0));
+    s.create_account(&account, &admin).await.unwrap();
+    (account, admin)
+}
+
+fn session_by(creator: &User, created_at: Timestamp) -> Session {
+    Session::new(
+        creator.account_id,
+        creator.id,
+        SessionKind::Video,
+        Some("Room 4".to_owned()),
+        ticket(),
+        created_at,
+        std::time::Duration::from_secs(600),
+    )
+}
+
+/// Stores a new session and returns it.
+async fn stored_session(s: &dyn Store, creator: &User, created_at: Timestamp) -> Session {
+    let session = session_by(creator, created_at);
+    s.insert_session(&session).await.unwrap();
+    session
+}
+
+fn device() -> DeviceInfo {
+    serde_json::from_value(json!({
+        "model": "Pixel 9",
+        "os": "Android 16",
+        "app_version": "2.4.1",
+        "battery": 81,
+        "cameras": [{"facing": "back", "mp": 50.0}, {"facing": "front", "mp": 10.5}],
+        "locale": "de-CH",
+        "note": "Ärztin 🩺"
+    }))
+    .unwrap()
+}
+
+/// Takes the session live in memory and in the store.
+async fn go_live(s: &dyn Store, session: &mut Session, when: Timestamp) {
+    let device_id = DeviceId::new();
+    session.go_live(device_id, device(), when).unwrap();
+    s.mark_live(session.suid, device_id, &device(), when)
+        .await
+        .unwrap();
+}
+
+/// Ends a session in memory and in the store, returning its CDR.
+async fn end(
+    s: &dyn Store,
+    session: &mut Session,
+    reason: EndReason,
+    when: Timestamp,
+) -> switchboard_core::Cdr {
+    session.end(reason, when).unwrap();
+    s.end_session(session).await.unwrap()
+}
+
+fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
+    matches!(result, Err(StoreError::Conflict(_)))
+}
+
+fn is_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
+    matches!(result, Err(StoreError::NotFound))
+}
+
+fn all(states: &[SessionState], limit: u32) -> SessionFilter {
+    SessionFilter {
+        states: states.to_vec(),
+        limit,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts and users
+// ---------------------------------------------------------------------------------------------
+
+async fn ping_answers(s: &dyn Store) {
+    s.ping().await.unwrap();
+}
+
+async fn accounts_and_users_round_trip(s: &dyn Store) {
+    let (acct, admin) = account(s, "dr.house").await;
+    assert_eq!(s.account(acct.id).await.unwrap(), acct);
+    assert_eq!(s.user(admin.id).await.unwrap(), admin);
+    assert_eq!(s.user_by_name("dr.house").await.unwrap(), admin);
+
+    for (i, name) in ["wilson", "cuddy"].into_iter().enumerate() {
+        let code = format!("invite-{name}");
+        s.create_invite(&Invite {
+            code: code.clone(),
+            account_id: acct.id,
+            created_by: admin.id,
+            created_at: at(1),
+            expires_at: at(3600),
+        })
+        .await
+        .unwrap();
+        let member = user(acct.id, name, Role::Member, at(10 + i as i64));
+        s.create_user_with_invite(&code, &member, at(5))
+            .await
+            .unwrap();
+    }
+    let (_, other_admin) = account(s, "someone.else").await;
+
+    let names: Vec<String> = s
+        .list_users(acct.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(
+        names,
+        ["dr.house", "wilson", "cuddy"],
+        "oldest first, own account only"
+    );
+    assert_eq!(
+        s.list_users(other_admin.account_id).await.unwrap(),
+        [other_admin]
+    );
+    assert!(s.list_users(AccountId::new()).await.unwrap().is_empty());
+}
+
+async fn a_taken_username_is_a_conflict_and_creates_nothing(s: &dyn Store) {
+    account(s, "taken").await;
+    let second = Account {
+        id: AccountId::new(),
+        name: "Second".into(),
+        created_at: at(0),
+    };
+    let clash = user(second.id, "taken", Role::Admin, at(0));
+    match s.create_account(&second, &clash).await {
+        Err(StoreError::Conflict(what)) => assert!(what.contains("username"), "{what}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(
+        is_not_found(s.account(second.id).await),
+        "the account was rolled back"
+    );
+    assert!(is_not_found(s.user(clash.id).await));
+}
+
+async fn usernames_are_case_sensitive(s: &dyn Store) {
+    account(s, "alice").await;
+    assert!(is_not_found(s.user_by_name("Alice").await));
+    account(s, "Alice").await;
+    assert_eq!(s.user_by_name("Alice").await.unwrap().username, "Alice");
+}
+
+async fn missing_rows_are_not_found(s: &dyn Store) {
+    let (_, admin) = account(s, "present").await;
+    assert!(is_not_found(s.account(AccountId::new()).await));
+    assert!(is_not_found(s.user(UserId::new()).await));
+    assert!(is_not_found(s.user_by_name("absent").await));
+    assert!(is_not_found(s.delete_user(UserId::new()).await));
+    assert!(is_not_found(s.session(Suid::new()).await));
+    assert!(is_not_found(s.session_by_ticket(&ticket()).await));
+    let ghost = session_by(&admin, at(0));
+    assert!(is_not_found(
+        s.mark_live(ghost.suid, DeviceId::new(), &device(), at(1))
+            .await
+    ));
+    assert!(is_not_found(
+        s.update_stats(ghost.suid, &SessionStats::default()).await
+    ));
+    let mut ended_ghost = ghost.clone();
+    ended_ghost.end(EndReason::EndedByUser, at(2)).unwrap();
+    assert!(is_not_found(s.end_session(&ended_ghost).await));
+    assert!(s.cdrs(at(0), at(100)).await.unwrap().is_empty());
+    assert!(
+        s.controls_after(ghost.suid, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn deleting_a_user_keeps_their_sessions_and_cdrs(s: &dyn Store) {
+    let (acct, admin) = account(s, "leaver").await;
+    let mut done = stored_session(s, &admin, at(0)).await;
+    let cdr = end(s, &mut done, EndReason::EndedByUser, at(60)).await;
+    let open = stored_session(s, &admin, at(10)).await;
+
+    s.delete_user(admin.id).await.unwrap();
+    assert!(is_not_found(s.user(admin.id).await));
+    assert!(
+        is_not_found(s.delete_user(admin.id).await),
+        "deleting twice"
+    );
+    assert_eq!(s.session(open.suid).await.unwrap(), open);
+    assert_eq!(s.session(done.suid).await.unwrap(), done);
+    assert_eq!(s.cdrs(at(0), at(100)).await.unwrap(), [cdr]);
+    assert_eq!(
+        s.list_sessions(acct.id, &SessionFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invites
+// ---------------------------------------------------------------------------------------------
+
+fn invite(account_id: AccountId, created_by: UserId, code: &str, expires_at: Timestamp) -> Invite {
+    Invite {
+        code: code.to_owned(),
+        account_id,
+        created_by,
+        created_at: at(0),
+        expires_at,
+    }
+}
+
+async fn an_invite_creates_a_user_in_its_account_once(s: &dyn Store) {
+    let (acct, admin) = account(s, "inviter").await;
+    s.create_invite(&invite(acct.id, admin.id, "welcome-1", at(600)))
+        .await
+        .unwrap();
+
+    // The user's own account id is overridden by the invite's.
+    let newcomer = user(AccountId::new(), "newcomer", Role::Member, at(30));
+    let created = s
+        .create_user_with_invite("welcome-1", &newcomer, at(30))
+        .await
+        .unwrap();
+    assert_eq!(created.account_id, acct.id);
+    assert_eq!(created.id, newcomer.id);
+    assert_eq!(created.role, Role::Member);
+    assert_eq!(s.user(newcomer.id).await.unwrap(), created);
+
+    let again = user(AccountId::new(), "second.try", Role::Member, at(31));
+    assert!(
+        is_not_found(s.create_user_with_invite("welcome-1", &again, at(31)).await),
+        "an invite works once"
+    );
+    assert!(is_not_found(s.user_by_name("second.try").await));
+}
+
+async fn expired_and_unknown_invites_are_not_found(s: &dyn Store) {
+    let (acct, admin) = account(s, "inviter").await;
+    s.create_invite(&invite(acct.id, admin.id, "short-lived", at(600)))
+        .await
+        .unwrap();
+    let late = user(acct.id, "late", Role::Member, at(600));
+    assert!(
+        is_not_found(
+            s.create_user_with_invite("short-lived", &late, at(600))
+                .await
+        ),
+        "expired at exactly expires_at"
+    );
+    assert!(is_not_found(
+        s.create_user_with_invite("no-such-code", &late, at(1))
+            .await
+    ));
+    assert!(is_not_found(s.user(late.id).await));
+    // A millisecond before expiry it still works.
+    s.create_user_with_invite("short-lived", &late, at(600) - Duration::milliseconds(1))
+        .await
+        .unwrap();
+}
+
+async fn a_taken_username_leaves_the_invite_usable(s: &dyn Store) {
+    let (acct, admin) = account(s, "inviter").await;
+    s.create_invite(&invite(acct.id, admin.id, "code", at(600)))
+        .await
+        .unwrap();
+    let clash = user(acct.id, "inviter", Role::Member, at(1));
+    match s.create_user_with_invite("code", &clash, at(1)).await {
+        Err(StoreError::Conflict(what)) => assert!(what.contains("username"), "{what}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let fine = user(acct.id, "fine", Role::Member, at(2));
+    s.create_user_with_invite("code", &fine, at(2))
+        .await
+        .unwrap();
+}
+
+async fn racing_redemptions_of_one_invite_have_one_winner(s: &dyn Store) {
+    let (acct, admin) = account(s, "inviter").await;
+    s.create_invite(&invite(acct.id, admin.id, "contested", at(600)))
+        .await
+        .unwrap();
+    let a = user(acct.id, "racer.a", Role::Member, at(1));
+    let b = user(acct.id, "racer.b", Role::Member, at(1));
+    let (ra, rb) = tokio::join!(
+        s.create_user_with_invite("contested", &a, at(1)),
+        s.create_user_with_invite("contested", &b, at(1)),
+    );
+    let winners = [ra.is_ok(), rb.is_ok()]
+        .into_iter()
+        .filter(|ok| *ok)
+        .count();
+    assert_eq!(winners, 1, "{ra:?} {rb:?}");
+    assert!(is_not_found(if ra.is_ok() { rb } else { ra }));
+    assert_eq!(s.list_users(acct.id).await.unwrap().len(), 2);
+}
+
+async fn invites_need_an_account_and_a_unique_code(s: &dyn Store) {
+    let (acct, admin) = account(s, "inviter").await;
+    assert!(is_not_found(
+        s.create_invite(&invite(AccountId::new(), admin.id, "orphan", at(600)))
+            .await
+    ));
+    s.create_invite(&invite(acct.id, admin.id, "dup", at(600)))
+        .await
+        .unwrap();
+    assert!(is_conflict(
+        s.create_invite(&invite(acct.id, admin.id, "dup", at(900)))
+            .await
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revoked tokens
+// ---------------------------------------------------------------------------------------------
+
+async fn revoked_tokens_are_listed_until_they_expire(s: &dyn Store) {
+    assert!(s.revoked_tokens(at(0)).await.unwrap().is_empty());
+    s.revoke_token("jti-short", at(100)).await.unwrap();
+    s.revoke_token("jti-long", at(1000)).await.unwrap();
+    s.revoke_token("jti-long", at(1000)).await.unwrap(); // twice is fine
+
+    let mut listed = s.revoked_tokens(at(50)).await.unwrap();
+    listed.sort();
+    assert_eq!(listed, ["jti-long", "jti-short"]);
+    assert_eq!(
+        s.revoked_tokens(at(100)).await.unwrap(),
+        ["jti-long"],
+        "expired at expires_at"
+    );
+    assert!(s.revoked_tokens(at(1000)).await.unwrap().is_empty());
+
+    // Revoking again with a later expiry extends it; an earlier one does not shorten it.
+    s.revoke_token("jti-short", at(2000)).await.unwrap();
+    s.revoke_token("jti-short", at(10)).await.unwrap();
+    assert_eq!(s.revoked_tokens(at(1500)).await.unwrap(), ["jti-short"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+// ---------------------------------------------------------------------------------------------
+
+async fn sessions_round_trip(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let labelled = stored_session(s, &admin, at(0)).await;
+    let mut unlabelled = session_by(&admin, at(1));
+    unlabelled.label = None;
+    s.insert_session(&unlabelled).await.unwrap();
+
+    for session in [&labelled, &unlabelled] {
+        assert_eq!(&s.session(session.suid).await.unwrap(), session);
+        assert_eq!(
+            &s.session_by_ticket(&session.ticket).await.unwrap(),
+            session
+        );
+    }
+    let stored = s.session(labelled.suid).await.unwrap();
+    assert_eq!(stored.state, SessionState::Waiting);
+    assert_eq!(stored.ticket_expires_at, at(600));
+    assert_eq!(stored.device, None);
+    assert_eq!(stored.stats, SessionStats::default());
+}
+
+async fn timestamps_keep_milliseconds(s: &dyn Store) {
+    let (_, admin) = account(s, "precise").await;
+    // 123.456789 ms past the second: the store keeps 123 ms.
+    let fine = at(0) + Duration::nanoseconds(123_456_789);
+    let kept = at(0) + Duration::milliseconds(123);
+    let mut session = session_by(&admin, fine);
+    s.insert_session(&session).await.unwrap();
+    let stored = s.session(session.suid).await.unwrap();
+    assert_eq!(stored.created_at, kept);
+    assert_eq!(stored.ticket_expires_at, kept + Duration::seconds(600));
+
+    let live_at = at(7) + Duration::microseconds(999_999);
+    session.go_live(DeviceId::new(), device(), live_at).unwrap();
+    s.mark_live(session.suid, session.device_id.unwrap(), &device(), live_at)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.session(session.suid).await.unwrap().live_at,
+        Some(at(7) + Duration::milliseconds(999))
+    );
+
+    let control = s
+        .insert_control(session.suid, "torch", &json!(null), admin.id, fine)
+        .await
+        .unwrap();
+    assert_eq!(
+        control.sent_at, kept,
+        "the returned control is what is stored"
+    );
+    assert_eq!(
+        s.controls_after(session.suid, 0, 1).await.unwrap(),
+        [control]
+    );
+
+    // Far from the epoch in both directions.
+    let ancient = DateTime::from_timestamp_millis(-86_400_000 * 365 * 50 + 7).unwrap();
+    let future =
+        Utc.with_ymd_and_hms(2999, 12, 31, 23, 59, 59).unwrap() + Duration::milliseconds(1);
+    s.revoke_token("old", ancient).await.unwrap();
+    s.revoke_token("new", future).await.unwrap();
+    assert_eq!(
+        s.revoked_tokens(future - Duration::milliseconds(1))
+            .await
+            .unwrap(),
+        ["new"]
+    );
+    let mut both = s
+        .revoked_tokens(ancient - Duration::milliseconds(1))
+        .await
+        .unwrap();
+    both.sort();
+    assert_eq!(both, ["new", "old"]);
+}
+
+async fn an_open_ticket_cannot_be_reused_until_its_session_ends(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let mut first = stored_session(s, &admin, at(0)).await;
+    let mut second = session_by(&admin, at(1));
+    second.ticket = first.ticket.clone();
+    match s.insert_session(&second).await {
+        Err(StoreError::Conflict(what)) => assert!(what.contains("ticket"), "{what}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(is_not_found(s.session(second.suid).await));
+
+    // Live still holds the ticket.
+    go_live(s, &mut first, at(2)).await;
+    assert!(is_conflict(s.insert_session(&second).await));
+
+    // Once the first session ended, the code may be drawn again, and lookups find the open one.
+    end(s, &mut first, EndReason::EndedByUser, at(3)).await;
+    assert_eq!(s.session_by_ticket(&first.ticket).await.unwrap(), first);
+    s.insert_session(&second).await.unwrap();
+    assert_eq!(s.session_by_ticket(&first.ticket).await.unwrap(), second);
+    // With both ended, the newest one.
+    end(s, &mut second, EndReason::TicketExpired, at(4)).await;
+    assert_eq!(s.session_by_ticket(&first.ticket).await.unwrap(), second);
+}
+
+async fn a_duplicate_session_id_is_a_conflict(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let first = stored_session(s, &admin, at(0)).await;
+    let mut copy = first.clone();
+    copy.ticket = ticket();
+    assert!(is_conflict(s.insert_session(&copy).await));
+    assert_eq!(s.session(first.suid).await.unwrap(), first);
+}
+
+async fn sessions_are_listed_newest_first_with_filters(s: &dyn Store) {
+    let (acct, admin) = account(s, "lister").await;
+    let (other_acct, other_admin) = account(s, "neighbour").await;
+    // Created out of order on purpose: listing must sort by creation time, not insertion.
+    let waiting = stored_session(s, &admin, at(30)).await;
+    let mut live = stored_session(s, &admin, at(10)).await;
+    let mut ended = stored_session(s, &admin, at(20)).await;
+    let oldest = stored_session(s, &admin, at(0)).await;
+    stored_session(s, &other_admin, at(15)).await;
+    go_live(s, &mut live, at(40)).await;
+    end(s, &mut ended, EndReason::NoViewers, at(50)).await;
+
+    let suids = |list: Vec<Session>| list.into_iter().map(|s| s.suid).collect::<Vec<_>>();
+    assert_eq!(
+        suids(
+            s.list_sessions(acct.id, &SessionFilter::default())
+                .await
+                .unwrap()
+        ),
+        [waiting.suid, ended.suid, live.suid, oldest.suid]
+    );
+    assert_eq!(
+        s.list_sessions(acct.id, &all(&[SessionState::Live], 100))
+            .await
+            .unwrap(),
+        [live.clone()]
+    );
+    assert_eq!(
+        suids(
+            s.list_sessions(
+                acct.id,
+                &all(&[SessionState::Waiting, SessionState::Live], 100)
+            )
+            .await
+            .unwrap()
+        ),
+        [waiting.suid, live.suid, oldest.suid]
+    );
+    assert_eq!(
+        suids(
+            s.list_sessions(
+                acct.id,
+                &all(
+                    &[
+                        SessionState::Ended,
+                        SessionState::Waiting,
+                        SessionState::Live
+                    ],
+                    100
+                )
+            )
+            .await
+            .unwrap()
+        ),
+        [waiting.suid, ended.suid, live.suid, oldest.suid]
+    );
+    assert_eq!(
+        s.list_sessions(acct.id, &all(&[SessionState::Ended], 100))
+            .await
+            .unwrap(),
+        [ended.clone()]
+    );
+    assert_eq!(
+        suids(s.list_sessions(acct.id, &all(&[], 2)).await.unwrap()),
+        [waiting.suid, ended.suid],
+        "limit keeps the newest"
+    );
+    assert!(
+        s.list_sessions(acct.id, &all(&[], 0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.list_sessions(other_acct.id, &all(&[], 100))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        s.list_sessions(AccountId::new(), &SessionFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn open_sessions_span_accounts_oldest_first(s: &dyn Store) {
+    let (_, a) = account(s, "first").await;
+    let (_, b) = account(s, "second").await;
+    let mut live = stored_session(s, &a, at(5)).await;
+    let waiting = stored_session(s, &b, at(1)).await;
+    let mut ended = stored_session(s, &a, at(0)).await;
+    go_live(s, &mut live, at(6)).await;
+    end(s, &mut ended, EndReason::EndedByUser, at(7)).await;
+    assert_eq!(s.open_sessions().await.unwrap(), [waiting, live]);
+}
+
+async fn mark_live_only_from_waiting(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let mut session = stored_session(s, &admin, at(0)).await;
+    go_live(s, &mut session, at(20)).await;
+    let stored = s.session(session.suid).await.unwrap();
+    assert_eq!(stored, session);
+    assert_eq!(stored.state, SessionState::Live);
+    assert_eq!(stored.live_at, Some(at(20)));
+    assert_eq!(stored.device, Some(device()));
+
+    match s
+        .mark_live(
+            session.suid,
+            DeviceId::new(),
+            &DeviceInfo::default(),
+            at(21),
+        )
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("a second device must not take over: {other:?}"),
+    }
+    assert_eq!(s.session(session.suid).await.unwrap(), session, "unchanged");
+
+    let mut ended = stored_session(s, &admin, at(1)).await;
+    end(s, &mut ended, EndReason::TicketExpired, at(601)).await;
+    assert!(is_conflict(
+        s.mark_live(ended.suid, DeviceId::new(), &device(), at(602))
+            .await
+    ));
+}
+
+async fn racing_mark_live_has_one_winner(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let session = stored_session(s, &admin, at(0)).await;
+    let (one, two) = (DeviceId::new(), DeviceId::new());
+    let info = device();
+    let (r1, r2) = tokio::join!(
+        s.mark_live(session.suid, one, &info, at(1)),
+        s.mark_live(session.suid, two, &info, at(1)),
+    );
+    assert!(r1.is_ok() != r2.is_ok(), "{r1:?} {r2:?}");
+    assert!(is_conflict(if r1.is_ok() { r2 } else { r1 }));
+    let winner = s.session(session.suid).await.unwrap().device_id;
+    assert!(winner == Some(one) || winner == Some(two));
+}
+
+async fn device_info_extra_fields_round_trip(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let mut session = stored_session(s, &admin, at(0)).await;
+    go_live(s, &mut session, at(1)).await;
+    let stored = s.session(session.suid).await.unwrap().device.unwrap();
+    assert_eq!(stored.model.as_deref(), Some("Pixel 9"));
+    assert_eq!(stored.extra["battery"], 81);
+    assert_eq!(stored.extra["cameras"][1]["mp"], 10.5);
+    assert_eq!(stored.extra["note"], "Ärztin 🩺");
+    assert_eq!(stored, device());
+
+    let cdr = end(s, &mut session, EndReason::EndedByUser, at(2)).await;
+    assert_eq!(cdr.device, Some(device()));
+    assert_eq!(
+        s.cdrs(at(0), at(3)).await.unwrap()[0].device,
+        Some(device())
+    );
+}
+
+async fn update_stats_saves_totals_and_ignores_ended_sessions(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let mut session = stored_session(s, &admin, at(0)).await;
+    go_live(s, &mut session, at(1)).await;
+    let stats = SessionStats {
+        frames: 1_234_567,
+        bytes: 9_876_543_210,
+        peak_viewers: 7,
+        viewer_seconds: 1234.567,
+        last_frame_at: Some(at(59) + Duration::milliseconds(250)),
+    };
+    s.update_stats(session.suid, &stats).await.unwrap();
+    assert_eq!(s.session(session.suid).await.unwrap().stats, stats);
+
+    session.stats = stats.clone();
+    end(s, &mut session, EndReason::DeviceIdle, at(60)).await;
+    let late = SessionStats {
+        frames: 1,
+        ..SessionStats::default()
+    };
+    s.update_stats(session.suid, &late).await.unwrap();
+    assert_eq!(
+        s.session(session.suid).await.unwrap().stats,
+        stats,
+        "ended totals are final"
+    );
+}
+
+async fn counters_too_large_to_store_are_refused(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let session = stored_session(s, &admin, at(0)).await;
+    let huge = SessionStats {
+        bytes: u64::MAX,
+        ..SessionStats::default()
+    };
+    assert!(matches!(
+        s.update_stats(session.suid, &huge).await,
+        Err(StoreError::Other(_))
+    ));
+    let largest = SessionStats {
+        bytes: i64::MAX as u64,
+        peak_viewers: u32::MAX,
+        ..SessionStats::default()
+    };
+    s.update_stats(session.suid, &largest).await.unwrap();
+    assert_eq!(s.session(session.suid).await.unwrap().stats, largest);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ending sessions and CDRs
+// ---------------------------------------------------------------------------------------------
+
+async fn end_session_writes_exactly_one_cdr(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let mut session = stored_session(s, &admin, at(0)).await;
+    go_live(s, &mut session, at(30)).await;
+    session.stats = SessionStats {
+        frames: 900,
+        bytes: 45_000_000,
+        peak_viewers: 3,
+        viewer_seconds: 150.5,
+        last_frame_at: Some(at(89)),
+    };
+    let cdr = end(s, &mut session, EndReason::EndedByUser, at(90)).await;
+    assert_eq!(cdr.suid, session.suid);
+    assert_eq!(cdr.duration_seconds, 60.0);
+    assert_eq!(cdr.frames, 900);
+    assert_eq!(cdr.peak_viewers, 3);
+    assert_eq!(cdr.end_reason, EndReason::EndedByUser);
+    assert!(!cdr.incomplete);
+    assert_eq!(
+        s.cdrs(at(0), at(91)).await.unwrap(),
+        std::slice::from_ref(&cdr)
+    );
+
+    let stored = s.session(session.suid).await.unwrap();
+    assert_eq!(
+        stored, session,
+        "the row takes the ended session's state and totals"
+    );
+
+    // Ending again (another node, another reason) conflicts and writes no second CDR.
+    let mut again = session.clone();
+    again.state = SessionState::Live;
+    again.end(EndReason::NoViewers, at(95)).unwrap();
+    match s.end_session(&again).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(s.cdrs(at(0), at(100)).await.unwrap(), [cdr]);
+    assert_eq!(
+        s.session(session.suid).await.unwrap().end_reason,
+        Some(EndReason::EndedByUser)
+    );
+}
+
+async fn racing_end_session_writes_exactly_one_cdr(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let mut session = stored_session(s, &admin, at(0)).await;
+    go_live(s, &mut session, at(1)).await;
+    let mut by_user = session.clone();
+    by_user.end(EndReason::EndedByUser, at(10)).unwrap();
+    let mut by_timer = session.clone();
+    by_timer.end(EndReason::MaxLifetime, at(10)).unwrap();
+    let (a, b) = tokio::join!(s.end_session(&by_user), s.end_session(&by_timer));
+    assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+    let (winner, loser) = if a.is_ok() { (a, b) } else { (b, a) };
+    assert!(is_conflict(loser));
+    assert_eq!(s.cdrs(at(0), at(11)).await.unwrap(), [winner.unwrap()]);
+}
+
+async fn an_expired_ticket_ends_as_an_incomplete_cdr(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let mut session = stored_session(s, &admin, at(0)).await;
+    let cdr = end(s, &mut session, EndReason::TicketExpired, at(600)).await;
+    assert!(cdr.incomplete);
+    assert_eq!(cdr.duration_seconds, 0.0);
+    assert_eq!(cdr.live_at, None);
+    assert_eq!(cdr.device, None);
+    assert_eq!(cdr.label.as_deref(), Some("Room 4"));
+    assert_eq!(s.cdrs(at(600), at(601)).await.unwrap(), [cdr]);
+    assert_eq!(s.session(session.suid).await.unwrap(), session);
+}
+
+async fn end_session_needs_an_ended_session(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let session = stored_session(s, &admin, at(0)).await;
+    assert!(matches!(
+        s.end_session(&session).await,
+        Err(StoreError::Other(_))
+    ));
+    assert_eq!(
+        s.session(session.suid).await.unwrap().state,
+        SessionState::Waiting
+    );
+    assert!(s.cdrs(at(0), at(1000)).await.unwrap().is_empty());
+}
+
+async fn cdrs_cover_a_half_open_range_oldest_first(s: &dyn Store) {
+    let (_, admin) = account(s, "reporter").await;
+    let mut ended_at = Vec::new();
+    // Ended out of creation order, to check the order is by end time.
+    for (created, ends) in [(0, 300), (10, 100), (20, 200), (30, 400)] {
+        let mut session = stored_session(s, &admin, at(created)).await;
+        end(s, &mut session, EndReason::EndedByUser, at(ends)).await;
+        ended_at.push(at(ends));
+    }
+    let ends =
+        |cdrs: Vec<switchboard_core::Cdr>| cdrs.into_iter().map(|c| c.ended_at).collect::<Vec<_>>();
+    assert_eq!(
+        ends(s.cdrs(at(100), at(400)).await.unwrap()),
+        [at(100), at(200), at(300)]
+    );
+    assert_eq!(
+        ends(s.cdrs(at(0), at(1000)).await.unwrap()),
+        [at(100), at(200), at(300), at(400)]
+    );
+    assert_eq!(
+        ends(
+            s.cdrs(
+                at(100) + Duration::milliseconds(1),
+                at(300) + Duration::milliseconds(1)
+            )
+            .await
+            .unwrap()
+        ),
+        [at(200), at(300)]
+    );
+    assert!(s.cdrs(at(400), at(400)).await.unwrap().is_empty());
+    assert!(s.cdrs(at(500), at(100)).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Controls
+// ---------------------------------------------------------------------------------------------
+
+async fn controls_come_back_in_order_after_a_cursor(s: &dyn Store) {
+    let (_, admin) = account(s, "viewer").await;
+    let one = stored_session(s, &admin, at(0)).await;
+    let other = stored_session(s, &admin, at(1)).await;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let args = json!({"step": i, "nested": {"list": [1, 2.5, "three", null, true]}});
+        let control = s
+            .insert_control(one.suid, "switch_camera", &args, admin.id, at(10 + i))
+            .await
+            .unwrap();
+        assert_eq!(control.args, args);
+        assert_eq!(control.suid, one.suid);
+        sent.push(control);
+        // Controls of another session interleave and must not show up.
+        s.insert_control(
+            other.suid,
+            "torch",
+            &json!({"on": true}),
+            admin.id,
+            at(10 + i),
+        )
+        .await
+        .unwrap();
+    }
+    assert!(sent.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+
+    assert_eq!(s.controls_after(one.suid, 0, 100).await.unwrap(), sent);
+    assert_eq!(
+        s.controls_after(one.suid, sent[1].id, 100).await.unwrap(),
+        sent[2..]
+    );
+    assert_eq!(
+        s.controls_after(one.suid, sent[1].id, 2).await.unwrap(),
+        sent[2..4]
+    );
+    assert!(
+        s.controls_after(one.suid, sent[4].id, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.controls_after(one.suid, 0, 0).await.unwrap().is_empty());
+    assert_eq!(s.controls_after(other.suid, 0, 100).await.unwrap().len(), 5);
+
+    let bare = s
+        .insert_control(
+            one.suid,
+            "message",
+            &json!("plain string"),
+            admin.id,
+            at(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        s.controls_after(one.suid, sent[4].id, 10).await.unwrap(),
+        [bare]
+    );
+}
+
+async fn controls_need_a_session(s: &dyn Store) {
+    let (_, admin) = account(s, "viewer").await;
+    assert!(is_not_found(
+        s.insert_control(Suid::new(), "torch", &json!({}), admin.id, at(0))
+            .await
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database itself
+// ---------------------------------------------------------------------------------------------
+
+async fn data_survives_a_restart_and_migrations_rerun(db: &TestDb) {
+    let s = db.store();
+    let (acct, admin) = account(s, "persistent").await;
+    let mut session = stored_session(s, &admin, at(0)).await;
+    go_live(s, &mut session, at(1)).await;
+    let control = s
+        .insert_control(session.suid, "torch", &json!({"on": true}), admin.id, at(2))
+        .await
+        .unwrap();
+
+    // A second process (or the same one after a restart) opens the same database: migrations
+    // run again without error, and everything is there.
+    migrate(&db.url).await.unwrap();
+    let reopened = connect(&db.url).await.unwrap();
+    assert_eq!(reopened.account(acct.id).await.unwrap(), acct);
+    assert_eq!(reopened.user_by_name("persistent").await.unwrap(), admin);
+    assert_eq!(reopened.open_sessions().await.unwrap(), [session.clone()]);
+    assert_eq!(
+        reopened.controls_after(session.suid, 0, 10).await.unwrap(),
+        std::slice::from_ref(&control)
+    );
+
+    // Both handles work on the same data, and ids keep increasing across them.
+    let next = reopened
+        .insert_control(
+            session.suid,
+            "torch",
+            &json!({"on": false}),
+            admin.id,
+            at(3),
+        )
+        .await
+        .unwrap();
+    assert!(next.id > control.id);
+    let cdr = end(&*reopened, &mut session, EndReason::EndedByUser, at(4)).await;
+    assert_eq!(s.cdrs(at(0), at(5)).await.unwrap(), [cdr]);
+}
+
+async fn corrupt_rows_are_errors_not_panics(db: &TestDb) {
+    let s = db.store();
+    let (_, admin) = account(s, "victim").await;
+    let session = stored_session(s, &admin, at(0)).await;
+    s.insert_control(session.suid, "torch", &json!({}), admin.id, at(1))
+        .await
+        .unwrap();
+
+    let other = |r: Result<_, StoreError>, column: &str| match r {
+        Err(StoreError::Other(message)) => assert!(message.contains(column), "{message}"),
+        other => panic!("expected Other naming {column}, got {other:?}"),
+    };
+    db.raw("UPDATE controls SET args = '{broken'").await;
+    other(
+        s.controls_after(session.suid, 0, 10).await.map(drop),
+        "args",
+    );
+    db.raw("UPDATE sessions SET frames = -5").await;
+    other(s.session(session.suid).await.map(drop), "frames");
+    db.raw("UPDATE sessions SET frames = 0, device = '{not json'")
+        .await;
+    other(s.open_sessions().await.map(drop), "device");
+    db.raw("UPDATE sessions SET device = NULL, ticket = 'lower-case!'")
+        .await;
+    other(
+        s.list_sessions(admin.account_id, &SessionFilter::default())
+            .await
+            .map(drop),
+        "ticket",
+    );
+    db.raw("UPDATE users SET role = 'emperor'").await;
+    other(s.user(admin.id).await.map(drop), "role");
+    db.raw("UPDATE users SET role = 'admin', created_at = 9223372036854775807")
+        .await;
+    other(s.user_by_name("victim").await.map(drop), "created_at");
+}
+
+#[tokio::test]
+async fn an_unknown_url_scheme_is_refused() {
+    match connect("mysql://root:secret@localhost/switchboard").await {
+        Err(StoreError::Other(message)) => {
+            assert!(message.contains("mysql"), "{message}");
+            assert!(
+                !message.contains("secret"),
+                "never echo credentials: {message}"
+            );
+        }
+        Err(other) => panic!("expected Other, got {other:?}"),
+        Ok(_) => panic!("expected Other, got a store"),
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    match connect("postgres://postgres@127.0.0.1:1/none").await {
+        Err(StoreError::Unavailable(_)) => {}
+        Err(other) => panic!("expected Unavailable, got {other:?}"),
+        Ok(_) => panic!("nothing listens on port 1"),
+    }
+}
+
+#[tokio::test]
+async fn an_in_memory_database_works_across_calls() {
+    let s = connect("sqlite::memory:").await.unwrap();
+    let (acct, _) = account(&*s, "ephemeral").await;
+    // Concurrent calls that would open more connections (each its own empty database) if the
+    // pool allowed it.
+    let lookups: Vec<_> = (0..8)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.account(acct.id).await })
+        })
+        .collect();
+    for lookup in lookups {
+        assert_eq!(lookup.await.unwrap().unwrap(), acct);
+    }
+}
