@@ -65,7 +65,7 @@ impl Backend {
     /// password.
     fn of(url: &str) -> Result<Backend> {
         let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
-        match scheme.to_ascii_lowercase().as_str() {
+        match scheme {
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" | "postgresql" => Ok(Backend::Postgres),
             _ => Err(StoreError::Other(format!(

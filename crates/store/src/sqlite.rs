@@ -275,7 +275,7 @@ impl Store for SqliteStore {
     }
 
     async fn revoked_tokens(&self, now: Timestamp) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT jti FROM revoked_tokens WHERE expires_at > ? ORDER BY jti")
+        sqlx::query_scalar("SELECT jti FROM revoked_tokens WHERE expires_at > ?")
             .bind(millis(now))
             .fetch_all(&self.pool)
             .await

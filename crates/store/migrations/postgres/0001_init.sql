@@ -23,7 +23,7 @@ CREATE TABLE users (
 );
 
 -- list_users: an account's users, oldest first.
-CREATE INDEX users_account_created ON users (account_id, created_at);
+CREATE INDEX users_account_created ON users (account_id, created_at, id);
 
 CREATE TABLE invites (
     code       TEXT PRIMARY KEY NOT NULL,
@@ -69,9 +69,9 @@ CREATE INDEX sessions_ticket ON sessions (ticket);
 -- A ticket identifies at most one open session; ended sessions may share a reused code.
 CREATE UNIQUE INDEX sessions_open_ticket ON sessions (ticket) WHERE state <> 'ended';
 -- list_sessions: an account's sessions, newest first.
-CREATE INDEX sessions_account_created ON sessions (account_id, created_at DESC);
+CREATE INDEX sessions_account_created ON sessions (account_id, created_at DESC, suid DESC);
 -- open_sessions: the few open sessions among many ended ones.
-CREATE INDEX sessions_open ON sessions (created_at) WHERE state <> 'ended';
+CREATE INDEX sessions_open ON sessions (created_at, suid) WHERE state <> 'ended';
 
 CREATE TABLE controls (
     -- Identity: ids are never reused, so a device's "after" cursor stays valid.
@@ -107,4 +107,4 @@ CREATE TABLE cdrs (
 );
 
 -- cdrs(from, to): reports over a time range.
-CREATE INDEX cdrs_ended ON cdrs (ended_at);
+CREATE INDEX cdrs_ended ON cdrs (ended_at, suid);

@@ -1,0 +1,324 @@
+//! The test harness: a real server on a loopback port with its own data directory, and
+//! clients that speak to it the way devices and viewers do.
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_server::{Config, Server};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Every wait in the tests is bounded by this, so a bug fails a test instead of hanging it.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+fn init_logs() {
+    // Quiet unless TEST_LOG is set.
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                std::env::var("TEST_LOG").unwrap_or_else(|_| "debug".into()),
+            ))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub api: String,
+    pub http: reqwest::Client,
+    pub config: Config,
+    pub dir: Arc<tempfile::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A server with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server with settings changed by `tweak` (e.g. millisecond timeouts).
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let mut config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    start(config, dir, "127.0.0.1:0".parse().unwrap()).await
+}
+
+async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr) -> TestApp {
+    init_logs();
+    let listener = TcpListener::bind(addr).await.expect("bind");
+    let addr = listener.local_addr().unwrap();
+    config.listen = addr;
+    config.public_url = Some(format!("http://{addr}"));
+    let server = Server::start(config.clone()).await.expect("server starts");
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        server
+            .serve(listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server ran");
+    });
+    TestApp {
+        addr,
+        api: format!("http://{addr}/api/v1"),
+        http: reqwest::Client::builder()
+            .timeout(PATIENCE)
+            .build()
+            .unwrap(),
+        config,
+        dir,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// Stops the server the way SIGTERM does and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(PATIENCE, task)
+                .await
+                .expect("server stops in time")
+                .expect("server task");
+        }
+    }
+
+    /// Stops the server and starts a new one on the same address and data directory.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        start(self.config.clone(), self.dir.clone(), self.addr).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}/api/v1{path}", self.addr)
+    }
+
+    /// Creates an account with its first admin; returns the token.
+    pub async fn signup(&self, username: &str) -> String {
+        let resp = self
+            .http
+            .post(self.url("/auth/register"))
+            .json(&json!({"username": username, "password": "correct horse battery", "account_name": format!("{username}'s clinic")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates a video session; returns its JSON view.
+    pub async fn create_session(&self, token: &str) -> Value {
+        let resp = self
+            .http
+            .post(self.url("/sessions"))
+            .bearer_auth(token)
+            .json(&json!({"kind": "video", "label": "Room 1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json().await.unwrap()
+    }
+
+    /// Redeems a ticket; returns the raw response.
+    pub async fn register_device_raw(&self, ticket: &str, device: Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/devices/register"))
+            .json(&json!({"ticket": ticket, "device": device}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a session and registers a device to it: (suid, device token).
+    pub async fn live_session(&self, token: &str) -> (String, String) {
+        let s = self.create_session(token).await;
+        let resp = self
+            .register_device_raw(
+                s["ticket"].as_str().unwrap(),
+                json!({"model": "Pixel 9", "os": "Android 16", "app_version": "3.1.0"}),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let d: Value = resp.json().await.unwrap();
+        (
+            s["suid"].as_str().unwrap().to_owned(),
+            d["device_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Posts one frame.
+    pub async fn post_frame(
+        &self,
+        suid: &str,
+        device_token: &str,
+        seq: u64,
+        jpeg: Bytes,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/sessions/{suid}/frames?seq={seq}")))
+            .bearer_auth(device_token)
+            .header("content-type", "image/jpeg")
+            .body(jpeg)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The session's JSON view; with `wait`, a long poll until the state differs from `state`.
+    pub async fn session(&self, token: &str, suid: &str, wait: Option<(&str, u64)>) -> Value {
+        let mut url = self.url(&format!("/sessions/{suid}"));
+        if let Some((state, secs)) = wait {
+            url.push_str(&format!("?state={state}&wait={secs}"));
+        }
+        let resp = self.http.get(url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+
+    /// Waits (long poll, bounded) until the session has ended; returns its view.
+    pub async fn until_ended(&self, token: &str, suid: &str) -> Value {
+        for _ in 0..10 {
+            let v = self.session(token, suid, Some(("live", 5))).await;
+            if v["state"] == "ended" {
+                return v;
+            }
+            let v = self.session(token, suid, Some(("waiting", 5))).await;
+            if v["state"] == "ended" {
+                return v;
+            }
+        }
+        panic!("session {suid} did not end");
+    }
+
+    /// Opens a WebSocket with a bearer token.
+    pub async fn ws(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let mut req = self.ws_url(path).into_client_request().unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tokio_tungstenite::connect_async(req)
+            .await
+            .map(|(ws, _)| ws)
+    }
+
+    /// The CDR lines written so far.
+    pub fn cdr_lines(&self) -> Vec<Value> {
+        let dir = self.dir.path().join("cdr");
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return vec![];
+        };
+        let mut lines = vec![];
+        for e in entries {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            lines.extend(
+                text.lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+            );
+        }
+        lines
+    }
+}
+
+/// A small real JPEG showing `n`.
+pub fn jpeg(n: u64) -> Bytes {
+    Bytes::from(switchboard_media::synth::TestCard::new(64, 48, 70).render(n))
+}
+
+/// Next message of a WebSocket, bounded in time.
+pub async fn next_msg(ws: &mut Ws) -> Message {
+    tokio::time::timeout(PATIENCE, ws.next())
+        .await
+        .expect("a message in time")
+        .expect("socket open")
+        .expect("no socket error")
+}
+
+/// Next JSON text message (skipping binary frames), bounded in time.
+pub async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        match next_msg(ws).await {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            Message::Close(c) => panic!("socket closed: {c:?}"),
+            _ => continue,
+        }
+    }
+}
+
+/// Waits for a JSON event of `kind` (skipping others), bounded in time.
+pub async fn next_event(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let v = next_json(ws).await;
+        if v["type"] == kind {
+            return v;
+        }
+    }
+}
+
+/// Next binary frame (skipping text events), bounded in time.
+pub async fn next_frame(ws: &mut Ws) -> Bytes {
+    loop {
+        match next_msg(ws).await {
+            Message::Binary(b) => return b,
+            Message::Close(c) => panic!("socket closed: {c:?}"),
+            _ => continue,
+        }
+    }
+}
+
+/// Sends a binary frame on a device socket.
+pub async fn send_frame(ws: &mut Ws, jpeg: Bytes) {
+    ws.send(Message::Binary(jpeg)).await.unwrap();
+}
+
+/// Reads MJPEG parts from a `video.mjpeg` response until `n` frames have arrived.
+pub async fn read_mjpeg(resp: reqwest::Response, n: usize) -> Vec<Bytes> {
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    let boundary = switchboard_media::mjpeg::boundary_from_content_type(&ct).unwrap();
+    let mut parser = switchboard_media::mjpeg::MultipartParser::new(boundary, 8 << 20);
+    let mut body = resp.bytes_stream();
+    let mut frames = vec![];
+    while frames.len() < n {
+        let chunk = tokio::time::timeout(PATIENCE, body.next())
+            .await
+            .expect("MJPEG data in time")
+            .expect("stream open")
+            .unwrap();
+        parser.push(chunk);
+        while let Some(part) = parser.next_part().unwrap() {
+            frames.push(part.body);
+        }
+    }
+    frames
+}
