@@ -54,11 +54,11 @@ impl Default for InProcessBus {
 impl Bus for InProcessBus {
     async fn publish(&self, subject: &str, payload: Bytes) -> Result<(), BusError> {
         let mut subjects = self.lock();
-        if let Some(tx) = subjects.get(subject) {
-            if tx.send(payload).is_err() {
-                // Every subscriber went away: forget the subject so the map stays small.
-                subjects.remove(subject);
-            }
+        if let Some(tx) = subjects.get(subject)
+            && tx.send(payload).is_err()
+        {
+            // Every subscriber went away: forget the subject so the map stays small.
+            subjects.remove(subject);
         }
         Ok(())
     }

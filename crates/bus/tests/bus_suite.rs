@@ -1,4 +1,5 @@
 //! The shared bus suite: every `Bus` implementation must pass these.
+#![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
 use futures::StreamExt;

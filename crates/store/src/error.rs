@@ -35,8 +35,13 @@ impl StoreError {
 
     /// Classifies a failed migration; a connection lost while migrating is still `Unavailable`.
     pub(crate) fn from_migrate(err: sqlx::migrate::MigrateError) -> StoreError {
+        use sqlx::migrate::MigrateError as M;
         match err {
-            sqlx::migrate::MigrateError::Execute(e) => StoreError::from_sqlx(e),
+            M::Execute(e) => StoreError::from_sqlx(e),
+            M::ExecuteMigration(e, version) => match StoreError::from_sqlx(e) {
+                unavailable @ StoreError::Unavailable(_) => unavailable,
+                other => StoreError::Other(format!("migration {version} failed: {other}")),
+            },
             other => StoreError::Other(format!("migration failed: {other}")),
         }
     }

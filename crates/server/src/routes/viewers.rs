@@ -116,7 +116,7 @@ pub(super) async fn mjpeg(
         [
             (
                 header::CONTENT_TYPE,
-                HeaderValue::from_str(&app.mjpeg.content_type()).map_err(ApiError::internal)?,
+                HeaderValue::from_str(app.mjpeg.content_type()).map_err(ApiError::internal)?,
             ),
             (
                 header::CACHE_CONTROL,

@@ -1,5 +1,7 @@
 //! Integration tests of the server over real HTTP and WebSockets, one binary.
 
+#![allow(clippy::unwrap_used)]
+
 mod helpers;
 mod lifecycle;
 mod restart;
