@@ -104,6 +104,8 @@ pub struct SessionView {
     pub device_id: Option<DeviceId>,
     pub device: Option<DeviceInfo>,
     pub viewers: u32,
+    /// Usernames of those watching now.
+    pub viewer_names: Vec<String>,
     pub peak_viewers: u32,
     pub fps: f64,
     pub frames: u64,
@@ -188,8 +190,8 @@ pub enum WatchEvent {
         state: SessionState,
         reason: Option<EndReason>,
     },
-    /// The number of viewers changed.
-    Viewers { count: u32 },
+    /// Viewers joined or left: how many watch, and who.
+    Viewers { count: u32, names: Vec<String> },
     /// Once a second while watching: rates and totals.
     Stats {
         fps: f64,

@@ -10,6 +10,7 @@ use super::{LiveStatus, SessionHandle, SessionRegistry};
 use crate::protocol::{AccountEvent, WatchEvent};
 use bytes::Bytes;
 use chrono::Utc;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use switchboard_bus::subjects;
 use switchboard_core::{
@@ -22,8 +23,12 @@ use tokio::sync::{mpsc, oneshot};
 /// What handlers ask of a session.
 #[derive(Debug)]
 pub(super) enum Command {
-    ViewerJoined,
-    ViewerLeft,
+    ViewerJoined {
+        name: String,
+    },
+    ViewerLeft {
+        name: String,
+    },
     DeviceRegistered {
         device_id: DeviceId,
         info: DeviceInfo,
@@ -42,6 +47,8 @@ pub(super) struct SessionActor {
     registry: SessionRegistry,
     commands: mpsc::UnboundedReceiver<Command>,
     saved: SessionStats,
+    /// Connections per viewer name (one person may watch in two tabs).
+    names: BTreeMap<String, u32>,
 }
 
 /// Current wall-clock time at the store's precision.
@@ -69,6 +76,7 @@ impl SessionActor {
             registry,
             commands,
             saved,
+            names: BTreeMap::new(),
         }
     }
 
@@ -107,7 +115,8 @@ impl SessionActor {
         let mut persist = tokio::time::interval(deps.stats_interval);
         persist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         persist.tick().await;
-        self.handle.set_status(self.status());
+        // Announces the new (or restored) session to dashboards.
+        self.publish_state().await;
         loop {
             let deadline = deps.policy.next_deadline(&self.clock());
             let sleep_for = deadline
@@ -142,12 +151,19 @@ impl SessionActor {
     async fn apply(&mut self, cmd: Command) {
         let at = now();
         match cmd {
-            Command::ViewerJoined => {
+            Command::ViewerJoined { name } => {
                 self.ledger.join(at);
+                *self.names.entry(name).or_default() += 1;
                 self.publish_viewers().await;
             }
-            Command::ViewerLeft => {
+            Command::ViewerLeft { name } => {
                 self.ledger.leave(at);
+                if let Some(n) = self.names.get_mut(&name) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.names.remove(&name);
+                    }
+                }
                 self.publish_viewers().await;
             }
             Command::DeviceRegistered {
@@ -226,6 +242,7 @@ impl SessionActor {
             state: self.session.state,
             end_reason: self.session.end_reason,
             viewers: self.ledger.current(),
+            viewer_names: self.names.keys().cloned().collect(),
             viewers_zero_since: self.ledger.zero_since(),
         }
     }
@@ -234,6 +251,7 @@ impl SessionActor {
         self.handle.set_status(self.status());
         self.publish(WatchEvent::Viewers {
             count: self.ledger.current(),
+            names: self.names.keys().cloned().collect(),
         })
         .await;
     }

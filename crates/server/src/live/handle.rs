@@ -16,6 +16,8 @@ pub struct LiveStatus {
     pub state: SessionState,
     pub end_reason: Option<EndReason>,
     pub viewers: u32,
+    /// Who watches now (usernames, each once, sorted).
+    pub viewer_names: Vec<String>,
     /// Since when nobody has watched (drives the `no_viewers` timeout).
     pub viewers_zero_since: Option<Timestamp>,
 }
@@ -67,6 +69,7 @@ impl SessionHandle {
                 state: session.state,
                 end_reason: session.end_reason,
                 viewers: 0,
+                viewer_names: Vec::new(),
                 viewers_zero_since: None,
             }),
             viewers: AtomicU32::new(0),
@@ -125,8 +128,9 @@ impl SessionHandle {
         Ok(seq)
     }
 
-    /// Registers a viewer. The guard unregisters it when dropped, however the connection ends.
-    pub fn join_viewer(&self) -> Result<ViewerGuard, ViewerRefused> {
+    /// Registers a viewer (named for the others to see). The guard unregisters it when
+    /// dropped, however the connection ends.
+    pub fn join_viewer(&self, name: String) -> Result<ViewerGuard, ViewerRefused> {
         if !self.is_open() {
             return Err(ViewerRefused::Ended);
         }
@@ -137,11 +141,19 @@ impl SessionHandle {
                 (n < max).then_some(n + 1)
             })
             .map_err(|_| ViewerRefused::Full(max))?;
-        if self.0.commands.send(Command::ViewerJoined).is_err() {
+        if self
+            .0
+            .commands
+            .send(Command::ViewerJoined { name: name.clone() })
+            .is_err()
+        {
             self.0.viewers.fetch_sub(1, Ordering::AcqRel);
             return Err(ViewerRefused::Ended);
         }
-        Ok(ViewerGuard(self.clone()))
+        Ok(ViewerGuard {
+            session: self.clone(),
+            name,
+        })
     }
 
     /// Tells the actor the device redeemed the ticket (already recorded in the store).
@@ -167,11 +179,16 @@ impl SessionHandle {
 
 /// Holds a viewer's place; dropping it tells the session the viewer left.
 #[derive(Debug)]
-pub struct ViewerGuard(SessionHandle);
+pub struct ViewerGuard {
+    session: SessionHandle,
+    name: String,
+}
 
 impl Drop for ViewerGuard {
     fn drop(&mut self) {
-        self.0.0.viewers.fetch_sub(1, Ordering::AcqRel);
-        let _ = self.0.0.commands.send(Command::ViewerLeft);
+        let inner = &self.session.0;
+        inner.viewers.fetch_sub(1, Ordering::AcqRel);
+        let name = std::mem::take(&mut self.name);
+        let _ = inner.commands.send(Command::ViewerLeft { name });
     }
 }

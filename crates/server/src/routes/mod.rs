@@ -3,7 +3,9 @@
 mod accounts;
 mod controls;
 mod devices;
+mod events;
 mod frames;
+mod qr;
 mod sessions;
 mod viewers;
 
@@ -31,6 +33,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/account/users", get(accounts::list_users))
         .route("/sessions", post(sessions::create).get(sessions::list))
         .route("/sessions/{suid}", get(sessions::get).delete(sessions::end))
+        .route("/sessions/{suid}/qr.svg", get(qr::device_qr))
+        .route("/events", get(events::account_events))
         .route("/devices/register", post(devices::register))
         .route("/sessions/{suid}/frames", post(frames::post_frame))
         .route("/sessions/{suid}/stream", post(frames::post_stream))

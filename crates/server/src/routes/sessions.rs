@@ -52,13 +52,14 @@ pub(super) fn view(app: &App, s: &Session) -> SessionView {
         .sessions
         .get(s.suid)
         .filter(|_| s.state != SessionState::Ended);
-    let (state, viewers, fps, frames, bytes, last_frame_at) = match &live {
+    let (state, viewers, viewer_names, fps, frames, bytes, last_frame_at) = match &live {
         Some(h) => {
             let st = h.status();
             let stats = h.stats();
             (
                 st.state,
                 st.viewers,
+                st.viewer_names,
                 stats.fps(),
                 stats.frames(),
                 stats.bytes(),
@@ -71,6 +72,7 @@ pub(super) fn view(app: &App, s: &Session) -> SessionView {
         None => (
             s.state,
             0,
+            Vec::new(),
             0.0,
             s.stats.frames,
             s.stats.bytes,
@@ -104,6 +106,7 @@ pub(super) fn view(app: &App, s: &Session) -> SessionView {
         device_id: s.device_id,
         device: s.device.clone(),
         viewers,
+        viewer_names,
         peak_viewers: s.stats.peak_viewers.max(viewers),
         fps: (fps * 10.0).round() / 10.0,
         frames,

@@ -22,15 +22,17 @@ use switchboard_core::SessionState;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-fn join(handle: &SessionHandle) -> ApiResult<ViewerGuard> {
-    handle.join_viewer().map_err(|e| match e {
-        ViewerRefused::Ended => ApiError::session_ended(),
-        ViewerRefused::Full(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_viewers",
-            e.to_string(),
-        ),
-    })
+fn join(handle: &SessionHandle, caller: &CurrentUser) -> ApiResult<ViewerGuard> {
+    handle
+        .join_viewer(caller.user.username.clone())
+        .map_err(|e| match e {
+            ViewerRefused::Ended => ApiError::session_ended(),
+            ViewerRefused::Full(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_viewers",
+                e.to_string(),
+            ),
+        })
 }
 
 /// `GET /api/v1/sessions/{suid}/frame.jpg`: the newest frame.
@@ -78,7 +80,7 @@ pub(super) async fn mjpeg(
 ) -> ApiResult<Response> {
     let session = session_of(&app, &caller, &suid).await?;
     let handle = running(&app, &session)?;
-    let viewer = join(&handle)?;
+    let viewer = join(&handle, &caller)?;
     let [_, tail] = app.mjpeg.frame(&Bytes::new());
     let state = MjpegStream {
         frames: handle.frames().subscribe(),
@@ -141,7 +143,7 @@ pub(super) async fn watch_socket(
 ) -> ApiResult<Response> {
     let session = session_of(&app, &caller, &suid).await?;
     let handle = running(&app, &session)?;
-    let viewer = join(&handle)?;
+    let viewer = join(&handle, &caller)?;
     Ok(ws.on_upgrade(move |socket| watch_loop(app, handle, viewer, socket)))
 }
 

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod dashboard;
 mod helpers;
 mod lifecycle;
 mod restart;

@@ -1,0 +1,68 @@
+//! `GET /api/v1/events`: a WebSocket of changes to the caller's account's sessions, so a
+//! dashboard updates without polling.
+
+use super::devices::close;
+use crate::App;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_bus::{Delivery, Subscription, subjects};
+
+/// Upgrades to the account events socket.
+pub(super) async fn account_events(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let events = app
+        .bus
+        .subscribe(&subjects::account_events(caller.account_id()))
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    Ok(ws.on_upgrade(move |socket| events_loop(app, events, socket)))
+}
+
+/// Forwards account events until the client goes away or the node stops. A ping every 30 s
+/// keeps idle proxies from closing the connection.
+async fn events_loop(app: Arc<App>, mut events: Subscription, mut socket: WebSocket) {
+    let mut ping = tokio::time::interval(Duration::from_secs(30));
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            delivery = events.next() => match delivery {
+                Some(Delivery::Message(payload)) => {
+                    let Ok(text) = std::str::from_utf8(&payload) else { continue };
+                    if socket.send(Message::Text(text.to_owned().into())).await.is_err() {
+                        break;
+                    }
+                }
+                // Events only say "look again"; a client that lagged refetches anyway.
+                Some(Delivery::Lagged(_)) => {
+                    let resync = r#"{"type":"resync"}"#;
+                    if socket.send(Message::Text(resync.into())).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            () = app.shutdown.cancelled() => {
+                let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
+                break;
+            }
+        }
+    }
+}
