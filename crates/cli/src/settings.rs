@@ -86,7 +86,17 @@ pub struct ServeArgs {
     pub max_long_poll: Option<Duration>,
     /// Mark the session cookie Secure (behind HTTPS).
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
-    pub secure_cookies: Option<bool>,
+    pub secure_cookies: bool,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate made once and kept in the data directory
+    /// (to try the phone page on a local network; browsers will warn).
+    #[arg(long, env = "SWITCHBOARD_TLS_SELF_SIGNED")]
+    pub tls_self_signed: bool,
     /// Log format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -119,10 +129,18 @@ impl ServeArgs {
             auth_attempts_per_minute,
             max_viewers_per_session,
             stats_interval,
-            max_long_poll,
-            secure_cookies
+            max_long_poll
         );
-        overlay_opt!(database_url, public_url, min_device_app_version);
+        // Switches only ever turn a setting on, so a file's `true` is not undone by their absence.
+        c.secure_cookies |= self.secure_cookies;
+        c.tls_self_signed |= self.tls_self_signed;
+        overlay_opt!(
+            database_url,
+            public_url,
+            min_device_app_version,
+            tls_cert,
+            tls_key
+        );
         c.validate().context("invalid configuration")?;
         Ok(c)
     }

@@ -55,8 +55,15 @@ pub struct Config {
     /// Longest `wait=` a long poll may ask for.
     #[serde(with = "humantime_serde")]
     pub max_long_poll: Duration,
-    /// Marks the session cookie `Secure` (set when serving HTTPS or behind a TLS proxy).
+    /// Marks the session cookie `Secure` (implied when serving HTTPS; set it behind a TLS proxy).
     pub secure_cookies: bool,
+    /// PEM certificate chain to serve HTTPS with (needs `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate kept in the data directory (for trying
+    /// Switchboard with a phone on the local network; browsers will warn).
+    pub tls_self_signed: bool,
 }
 
 impl Default for Config {
@@ -81,6 +88,9 @@ impl Default for Config {
             stats_interval: Duration::from_secs(5),
             max_long_poll: Duration::from_secs(60),
             secure_cookies: false,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
         }
     }
 }
@@ -134,6 +144,11 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{name} must be above zero")));
             }
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key go together: give both or neither".into(),
+            ));
+        }
         if self.ticket_redemptions_per_minute == 0 || self.auth_attempts_per_minute == 0 {
             return Err(ConfigError::Invalid(
                 "rate limits must allow at least one attempt per minute".into(),
@@ -152,11 +167,17 @@ impl Config {
         })
     }
 
+    /// Whether this node serves HTTPS itself.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_cert.is_some() || self.tls_self_signed
+    }
+
     /// The base URL for links, without a trailing slash.
     pub fn public_url(&self) -> String {
+        let scheme = if self.tls_enabled() { "https" } else { "http" };
         self.public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .unwrap_or_else(|| format!("{scheme}://{}", self.listen))
             .trim_end_matches('/')
             .to_owned()
     }

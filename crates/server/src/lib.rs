@@ -15,6 +15,7 @@ pub mod live;
 pub mod protocol;
 mod rate_limit;
 mod routes;
+pub mod tls;
 
 pub use config::Config;
 
@@ -22,7 +23,6 @@ use crate::auth::TokenService;
 use crate::live::{ActorDeps, CdrLog, SessionRegistry};
 use crate::rate_limit::RateLimits;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use switchboard_bus::{Bus, InProcessBus};
 use switchboard_core::AppVersion;
@@ -70,6 +70,8 @@ pub enum ServerError {
     Store(#[from] switchboard_store::StoreError),
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// A node, ready to serve.
@@ -77,6 +79,7 @@ pub enum ServerError {
 pub struct Server {
     app: Arc<App>,
     tracker: TaskTracker,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Server {
@@ -84,6 +87,7 @@ impl Server {
     /// and revoked tokens, and restores the sessions that were open.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         config.validate()?;
+        let tls = tls::server_config(&config)?;
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir).map_err(|source| ServerError::DataDir {
             path: data_dir.clone(),
@@ -122,6 +126,8 @@ impl Server {
             .min_device_app_version
             .as_deref()
             .and_then(|v| AppVersion::parse(v).ok());
+        let mut config = config;
+        config.secure_cookies |= tls.is_some();
         let app = Arc::new(App {
             limits: RateLimits::new(&config),
             public_url: config.public_url(),
@@ -134,7 +140,7 @@ impl Server {
             mjpeg: MjpegWriter::new("switchboard-frame"),
             shutdown,
         });
-        Ok(Server { app, tracker })
+        Ok(Server { app, tracker, tls })
     }
 
     /// The node's shared state (for tests and tools).
@@ -158,12 +164,20 @@ impl Server {
             tracing::info!("shutting down");
             token.cancel();
         };
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop)
-        .await?;
+        let service = router.into_make_service_with_connect_info::<tls::ClientAddr>();
+        match self.tls {
+            Some(tls) => {
+                let listener = tls::TlsListener::new(listener, tls)?;
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(stop)
+                    .await?;
+            }
+            None => {
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(stop)
+                    .await?;
+            }
+        }
         app.shutdown.cancel();
         self.tracker.close();
         self.tracker.wait().await;

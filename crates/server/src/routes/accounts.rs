@@ -6,13 +6,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::live::now;
 use crate::protocol::{InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserView};
+use crate::tls::ClientAddr;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use rand::Rng;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use switchboard_bus::subjects;
 use switchboard_core::account::{MIN_PASSWORD_LEN, validate_username};
@@ -69,7 +69,7 @@ async fn signed_in(app: &App, user: &User, status: StatusCode) -> ApiResult<Resp
 /// account with an invite.
 pub(super) async fn register(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Response> {
     app.limits.auth(peer.ip())?;
@@ -158,7 +158,7 @@ pub(super) async fn register(
 /// `POST /api/v1/auth/login`.
 pub(super) async fn login(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     app.limits.auth(peer.ip())?;

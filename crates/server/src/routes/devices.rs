@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::live::{SessionHandle, now};
 use crate::protocol::{DeviceEvent, DeviceRegisterRequest, DeviceRegistered, WatchEvent};
+use crate::tls::ClientAddr;
 use axum::Json;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
@@ -15,7 +16,6 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use switchboard_bus::{Delivery, subjects};
 use switchboard_core::device::{VersionCheck, check_app_version};
@@ -26,7 +26,7 @@ use switchboard_store::StoreError;
 /// `POST /api/v1/devices/register`: redeem a ticket, get the session id and a device token.
 pub(super) async fn register(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
     ApiJson(req): ApiJson<DeviceRegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<DeviceRegistered>)> {
     app.limits.ticket(peer.ip())?;

@@ -279,7 +279,11 @@ async fn a_device_token_on_a_user_route_is_401() {
     let app = spawn_app().await;
     let token = app.signup("clinician").await;
     let (suid, device) = app.live_session(&token).await;
-    for path in ["/me".to_owned(), "/sessions".to_owned(), format!("/sessions/{suid}")] {
+    for path in [
+        "/me".to_owned(),
+        "/sessions".to_owned(),
+        format!("/sessions/{suid}"),
+    ] {
         let resp = app
             .http
             .get(app.url(&path))
@@ -591,7 +595,11 @@ async fn frames_to_an_ended_session_are_410() {
 async fn malformed_json_is_400() {
     let app = spawn_app().await;
     let token = app.signup("clinician").await;
-    for text in ["{\"ticket\": \"ABCD-", "not json", "{\"ticket\": \"ABCD-EFGH\",}"] {
+    for text in [
+        "{\"ticket\": \"ABCD-",
+        "not json",
+        "{\"ticket\": \"ABCD-EFGH\",}",
+    ] {
         let resp = post_json_text(&app, "/devices/register", None, text).await;
         expect_error(resp, StatusCode::BAD_REQUEST, "malformed_json").await;
     }
@@ -692,7 +700,10 @@ async fn other_protocol_versions_are_426_naming_v1() {
     ] {
         let resp = app
             .http
-            .request(method.parse().unwrap(), format!("http://{}{path}", app.addr))
+            .request(
+                method.parse().unwrap(),
+                format!("http://{}{path}", app.addr),
+            )
             .bearer_auth(&token)
             .send()
             .await

@@ -65,7 +65,12 @@ async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr
     let listener = TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().unwrap();
     config.listen = addr;
-    config.public_url = Some(format!("http://{addr}"));
+    let scheme = if config.tls_enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    config.public_url = Some(format!("{scheme}://{addr}"));
     let server = Server::start(config.clone()).await.expect("server starts");
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

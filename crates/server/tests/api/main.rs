@@ -2,9 +2,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod accounts;
+mod bad_input;
+mod controls;
 mod dashboard;
+mod expect;
+mod ffmpeg;
 mod helpers;
 mod lifecycle;
 mod restart;
 mod streaming;
 mod timeouts;
+mod tls;
