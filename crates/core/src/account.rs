@@ -19,6 +19,8 @@ pub enum Role {
     Admin,
     /// May create, watch and end sessions.
     Member,
+    /// Runs the installation: sees every account and every node in the admin views.
+    Operator,
 }
 
 impl Role {
@@ -27,7 +29,13 @@ impl Role {
         match self {
             Role::Admin => "admin",
             Role::Member => "member",
+            Role::Operator => "operator",
         }
+    }
+
+    /// Whether the role may use an account's admin views.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Role::Admin | Role::Operator)
     }
 
     /// Parses the stored form; `None` for anything else.
@@ -35,6 +43,7 @@ impl Role {
         match s {
             "admin" => Some(Role::Admin),
             "member" => Some(Role::Member),
+            "operator" => Some(Role::Operator),
             _ => None,
         }
     }
@@ -92,7 +101,7 @@ mod tests {
 
     #[test]
     fn roles_round_trip() {
-        for r in [Role::Admin, Role::Member] {
+        for r in [Role::Admin, Role::Member, Role::Operator] {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
         assert_eq!(Role::parse("root"), None);

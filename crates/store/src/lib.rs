@@ -10,12 +10,15 @@
 
 mod convert;
 mod error;
+mod ops;
+mod ops_sql;
 mod postgres;
 mod rows;
 mod sqlite;
 mod types;
 
 pub use error::StoreError;
+pub use ops::{EndCount, OpsStore, Pruned};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::{Invite, SessionFilter};
@@ -86,7 +89,7 @@ impl Backend {
 /// - A database that cannot be reached is [`StoreError::Unavailable`]; callers may retry.
 /// - Timestamps come back with millisecond precision.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OpsStore + Send + Sync + 'static {
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

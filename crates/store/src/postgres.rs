@@ -30,7 +30,7 @@ const MAX_CONNECTIONS: u32 = 10;
 /// condition and then changes nothing, which is how the loser learns it lost.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 impl PgStore {

@@ -20,6 +20,7 @@ use switchboard_core::{
     Account, AccountId, DeviceId, DeviceInfo, EndReason, Role, Session, SessionKind, SessionState,
     SessionStats, Suid, TicketCode, Timestamp, User, UserId,
 };
+use switchboard_core::{Service, ServiceStatus};
 use switchboard_store::{Invite, SessionFilter, Store, StoreError, connect, migrate};
 use tempfile::TempDir;
 
@@ -239,6 +240,11 @@ suite! {
         cdrs_cover_a_half_open_range_oldest_first,
         controls_come_back_in_order_after_a_cursor,
         controls_need_a_session,
+        services_register_stop_and_stop_by_node,
+        status_rows_are_capped_per_service,
+        end_counts_by_reason_and_account,
+        operators_and_users_can_be_created_in_existing_accounts,
+        prune_removes_expired_tokens_and_old_services,
     ],
     database: [
         data_survives_a_restart_and_migrations_rerun,
@@ -1265,4 +1271,131 @@ async fn an_in_memory_database_works_across_calls() {
     for lookup in lookups {
         assert_eq!(lookup.await.unwrap().unwrap(), acct);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations: services, status history, reports
+// ---------------------------------------------------------------------------------------------
+
+fn service(node: &str, pid: u32, started: Timestamp) -> Service {
+    Service {
+        id: format!("{node}/server/{pid}/{}", started.timestamp_millis()),
+        node: node.into(),
+        kind: "server".into(),
+        address: "127.0.0.1".into(),
+        port: 8080,
+        pid,
+        started_at: started,
+        stopped_at: None,
+        running: true,
+    }
+}
+
+fn sample(service_id: &str, at: Timestamp, sessions: u32) -> ServiceStatus {
+    ServiceStatus {
+        service_id: service_id.into(),
+        at,
+        load: 0.5,
+        cpu_percent: 12.5,
+        memory_percent: 1.25,
+        cpu_seconds: 3.0,
+        wall_seconds: 60.0,
+        virtual_bytes: 1 << 30,
+        resident_bytes: 50 << 20,
+        sessions,
+        viewers: sessions * 2,
+        devices: sessions,
+        kernels: 0,
+    }
+}
+
+async fn services_register_stop_and_stop_by_node(s: &dyn Store) {
+    let a1 = service("n1", 10, at(0));
+    let a2 = service("n1", 11, at(1));
+    let b = service("n2", 12, at(2));
+    for svc in [&a1, &a2, &b] {
+        s.register_service(svc).await.unwrap();
+    }
+    // Registering again updates in place.
+    s.register_service(&a1).await.unwrap();
+    assert_eq!(s.services().await.unwrap().len(), 3);
+    s.mark_service_stopped(&a2.id, at(5)).await.unwrap();
+    assert!(is_not_found(s.mark_service_stopped("nope", at(5)).await));
+    assert_eq!(s.mark_node_stopped("n1", at(6)).await.unwrap(), 1);
+    let all = s.services().await.unwrap();
+    assert_eq!(all[0], b, "running services come first");
+    let stopped: Vec<_> = all.iter().filter(|x| !x.running).collect();
+    assert_eq!(stopped.len(), 2);
+    assert!(stopped.iter().all(|x| x.node == "n1" && x.stopped_at.is_some()));
+}
+
+async fn status_rows_are_capped_per_service(s: &dyn Store) {
+    let a = service("n1", 10, at(0));
+    let b = service("n2", 11, at(0));
+    s.register_service(&a).await.unwrap();
+    s.register_service(&b).await.unwrap();
+    for i in 0..10 {
+        s.record_status(&sample(&a.id, at(i), i as u32), 4).await.unwrap();
+    }
+    s.record_status(&sample(&b.id, at(3), 7), 4).await.unwrap();
+    let history = s.status_history(&a.id, at(0)).await.unwrap();
+    assert_eq!(history.len(), 4, "only the newest 4 are kept");
+    assert_eq!(history.first().unwrap().sessions, 6);
+    assert_eq!(history.last().unwrap(), &sample(&a.id, at(9), 9));
+    assert_eq!(s.status_history(&a.id, at(8)).await.unwrap().len(), 2);
+    let latest = s.latest_statuses().await.unwrap();
+    assert_eq!(latest.len(), 2);
+    assert_eq!(latest.iter().find(|x| x.service_id == a.id).unwrap().sessions, 9);
+    assert_eq!(latest.iter().find(|x| x.service_id == b.id).unwrap().sessions, 7);
+}
+
+async fn end_counts_by_reason_and_account(s: &dyn Store) {
+    let (_, alice) = account(s, "alice").await;
+    let (_, bob) = account(s, "bob").await;
+    let mut a1 = stored_session(s, &alice, at(0)).await;
+    go_live(s, &mut a1, at(1)).await;
+    end(s, &mut a1, EndReason::NoViewers, at(100)).await;
+    let mut a2 = stored_session(s, &alice, at(0)).await;
+    end(s, &mut a2, EndReason::TicketExpired, at(200)).await;
+    let mut b1 = stored_session(s, &bob, at(0)).await;
+    end(s, &mut b1, EndReason::TicketExpired, at(300)).await;
+
+    let everyone = s.end_counts(None, at(0)).await.unwrap();
+    let expired = everyone.iter().find(|c| c.reason == EndReason::TicketExpired).unwrap();
+    assert_eq!((expired.count, expired.incomplete), (2, 2));
+    let alices = s.end_counts(Some(alice.account_id), at(0)).await.unwrap();
+    assert_eq!(alices.iter().map(|c| c.count).sum::<u64>(), 2);
+    let recent = s.end_counts(None, at(150)).await.unwrap();
+    assert_eq!(recent.iter().map(|c| c.count).sum::<u64>(), 2);
+}
+
+async fn operators_and_users_can_be_created_in_existing_accounts(s: &dyn Store) {
+    let (acc, admin) = account(s, "admin").await;
+    let op = user(acc.id, "operator", Role::Operator, at(5));
+    s.create_user(&op).await.unwrap();
+    assert_eq!(s.user_by_name("operator").await.unwrap().role, Role::Operator);
+    assert!(is_conflict(s.create_user(&user(acc.id, "admin", Role::Member, at(6))).await));
+    assert!(is_not_found(
+        s.create_user(&user(AccountId::new(), "orphan", Role::Member, at(6))).await
+    ));
+    let users = s.all_users().await.unwrap();
+    assert_eq!(users.len(), 2);
+    assert_eq!(users[0].id, admin.id);
+    assert_eq!(s.accounts().await.unwrap(), vec![acc]);
+}
+
+async fn prune_removes_expired_tokens_and_old_services(s: &dyn Store) {
+    s.revoke_token("old", at(10)).await.unwrap();
+    s.revoke_token("fresh", at(1000)).await.unwrap();
+    let gone = service("n1", 1, at(0));
+    let alive = service("n1", 2, at(1));
+    s.register_service(&gone).await.unwrap();
+    s.register_service(&alive).await.unwrap();
+    s.record_status(&sample(&gone.id, at(1), 1), 10).await.unwrap();
+    s.mark_service_stopped(&gone.id, at(20)).await.unwrap();
+    let pruned = s.prune(at(100), at(50)).await.unwrap();
+    assert_eq!((pruned.revoked_tokens, pruned.services), (1, 1));
+    assert_eq!(s.revoked_tokens(at(0)).await.unwrap(), vec!["fresh".to_owned()]);
+    assert_eq!(s.services().await.unwrap(), vec![alive]);
+    assert!(s.status_history(&gone.id, at(0)).await.unwrap().is_empty());
 }
