@@ -6,6 +6,10 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
 
 use crate::settings::ServeArgs;
+use std::sync::Arc;
+use switchboard_core::{Account, AccountId, EndReason, Role, SessionState, Suid, User, UserId};
+use switchboard_server::live::CdrLog;
+use switchboard_store::Store;
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
@@ -15,8 +19,72 @@ pub struct AdminArgs {
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
+    /// Nodes and their newest status, open sessions, and ends over the last hour and day.
+    Status(ListArgs),
+    /// Open sessions of every account.
+    Sessions(ListArgs),
+    /// End a session now (`ended_by_user`), writing its CDR.
+    End(EndArgs),
+    /// Every user of every account.
+    Users(ListArgs),
+    /// Create a user: an account admin, a member, or an operator who sees everything.
+    CreateUser(CreateUserArgs),
     /// Export call-detail records of sessions that ended in [from, to).
     Cdr(CdrArgs),
+    /// Delete expired token revocations and services stopped long ago.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct EndArgs {
+    /// The session to end.
+    suid: String,
+    #[command(flatten)]
+    server: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct CreateUserArgs {
+    /// The new user's name.
+    #[arg(long)]
+    username: String,
+    /// The password; prefer --password-stdin or SWITCHBOARD_NEW_PASSWORD so it stays out of
+    /// shell history.
+    #[arg(long, env = "SWITCHBOARD_NEW_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// The account to add the user to; created (with this user as its admin) if it does not
+    /// exist. Default: "Operators" for --operator.
+    #[arg(long)]
+    account: Option<String>,
+    /// Make the user an admin of the account.
+    #[arg(long)]
+    admin: bool,
+    /// Make the user an operator: sees every account and node in the admin views.
+    #[arg(long, conflicts_with = "admin")]
+    operator: bool,
+    #[command(flatten)]
+    server: ServeArgs,
+}
+
+#[derive(Debug, Args)]
+struct PruneArgs {
+    /// Delete services stopped longer ago than this (with their status history).
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+    stopped_for: std::time::Duration,
+    #[command(flatten)]
+    server: ServeArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -51,7 +119,353 @@ fn parse_time(s: &str) -> anyhow::Result<DateTime<Utc>> {
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     match args.command {
+        AdminCommand::Status(a) => status(a).await,
+        AdminCommand::Sessions(a) => sessions(a).await,
+        AdminCommand::End(a) => end(a).await,
+        AdminCommand::Users(a) => users(a).await,
+        AdminCommand::CreateUser(a) => create_user(a).await,
         AdminCommand::Cdr(a) => cdr(a).await,
+        AdminCommand::Prune(a) => prune(a).await,
+    }
+}
+
+/// Opens the configured database (running migrations, so a fresh one works too).
+async fn open(server: &ServeArgs) -> anyhow::Result<(switchboard_server::Config, Arc<dyn Store>)> {
+    let config = server.load()?;
+    let store = switchboard_store::connect(&config.database_url())
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database_url()))?;
+    Ok((config, store))
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn ago(t: DateTime<Utc>) -> String {
+    let secs = (Utc::now() - t).num_seconds().max(0);
+    match secs {
+        0..=119 => format!("{secs}s"),
+        120..=7199 => format!("{}m", secs / 60),
+        _ => format!("{}h", secs / 3600),
+    }
+}
+
+async fn status(a: ListArgs) -> anyhow::Result<()> {
+    let (_, store) = open(&a.server).await?;
+    let services = store.services().await?;
+    let latest = store.latest_statuses().await?;
+    let open_sessions = store.open_sessions().await?;
+    let now = Utc::now();
+    let hour = store
+        .end_counts(None, now - chrono::Duration::hours(1))
+        .await?;
+    let day = store
+        .end_counts(None, now - chrono::Duration::days(1))
+        .await?;
+    if a.json {
+        let nodes: Vec<_> = services
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "service": s,
+                    "status": latest.iter().find(|st| st.service_id == s.id),
+                })
+            })
+            .collect();
+        let ends = |c: &[switchboard_store::EndCount]| -> serde_json::Value {
+            c.iter()
+                .map(|e| {
+                    (
+                        e.reason.as_str().to_owned(),
+                        serde_json::json!({"count": e.count, "incomplete": e.incomplete}),
+                    )
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        return print_json(&serde_json::json!({
+            "nodes": nodes,
+            "open_sessions": open_sessions.len(),
+            "live_sessions": open_sessions.iter().filter(|s| s.state == SessionState::Live).count(),
+            "ends_last_hour": ends(&hour),
+            "ends_last_day": ends(&day),
+        }));
+    }
+    let mut t = Table::new(&[
+        "node", "kind", "pid", "address", "running", "started", "cpu%", "mem%", "rss MiB", "load",
+        "sessions", "viewers", "sample",
+    ]);
+    for s in &services {
+        let st = latest.iter().find(|st| st.service_id == s.id);
+        t.row(vec![
+            s.node.clone(),
+            s.kind.clone(),
+            s.pid.to_string(),
+            format!("{}:{}", s.address, s.port),
+            if s.running { "yes".into() } else { "no".into() },
+            ago(s.started_at),
+            st.map(|x| format!("{:.1}", x.cpu_percent))
+                .unwrap_or_default(),
+            st.map(|x| format!("{:.1}", x.memory_percent))
+                .unwrap_or_default(),
+            st.map(|x| format!("{:.1}", x.resident_bytes as f64 / 1048576.0))
+                .unwrap_or_default(),
+            st.map(|x| format!("{:.2}", x.load)).unwrap_or_default(),
+            st.map(|x| x.sessions.to_string()).unwrap_or_default(),
+            st.map(|x| x.viewers.to_string()).unwrap_or_default(),
+            st.map(|x| ago(x.at)).unwrap_or_default(),
+        ]);
+    }
+    t.print();
+    let live = open_sessions
+        .iter()
+        .filter(|s| s.state == SessionState::Live)
+        .count();
+    println!(
+        "\nopen sessions: {} ({live} live, {} waiting)",
+        open_sessions.len(),
+        open_sessions.len() - live
+    );
+    for (period, counts) in [("last hour", &hour), ("last day", &day)] {
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|c| format!("{} {}", c.reason, c.count))
+            .collect();
+        let incomplete: u64 = counts.iter().map(|c| c.incomplete).sum();
+        println!(
+            "ended {period}: {} (incomplete attempts: {incomplete})",
+            if parts.is_empty() {
+                "none".into()
+            } else {
+                parts.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+async fn sessions(a: ListArgs) -> anyhow::Result<()> {
+    let (_, store) = open(&a.server).await?;
+    let open_sessions = store.open_sessions().await?;
+    if a.json {
+        return print_json(&open_sessions);
+    }
+    let names: std::collections::HashMap<_, _> = store
+        .accounts()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let mut t = Table::new(&[
+        "suid",
+        "account",
+        "state",
+        "label",
+        "device",
+        "age",
+        "frames",
+        "peak viewers",
+    ]);
+    for s in &open_sessions {
+        t.row(vec![
+            s.suid.to_string(),
+            names.get(&s.account_id).cloned().unwrap_or_default(),
+            s.state.to_string(),
+            s.label.clone().unwrap_or_default(),
+            s.device
+                .as_ref()
+                .and_then(|d| d.model.clone())
+                .unwrap_or_default(),
+            ago(s.created_at),
+            s.stats.frames.to_string(),
+            s.stats.peak_viewers.to_string(),
+        ]);
+    }
+    t.print();
+    Ok(())
+}
+
+async fn end(a: EndArgs) -> anyhow::Result<()> {
+    let (config, store) = open(&a.server).await?;
+    let suid: Suid = a.suid.parse().context("that is not a session id")?;
+    let mut session = store.session(suid).await.context("no such session")?;
+    if session.end(EndReason::EndedByUser, Utc::now()).is_err() {
+        anyhow::bail!(
+            "session {suid} has already ended ({:?})",
+            session.end_reason
+        );
+    }
+    let cdr = store.end_session(&session).await?;
+    CdrLog::new(config.data_dir.join("cdr"))
+        .append(&cdr)
+        .await?;
+    println!("ended {suid}; a running node stops serving it within its stats interval");
+    Ok(())
+}
+
+async fn users(a: ListArgs) -> anyhow::Result<()> {
+    let (_, store) = open(&a.server).await?;
+    let users = store.all_users().await?;
+    if a.json {
+        let views: Vec<_> = users
+            .iter()
+            .map(|u| serde_json::json!({"id": u.id, "username": u.username, "role": u.role, "account_id": u.account_id, "created_at": u.created_at}))
+            .collect();
+        return print_json(&views);
+    }
+    let names: std::collections::HashMap<_, _> = store
+        .accounts()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let mut t = Table::new(&["username", "role", "account", "created"]);
+    for u in &users {
+        t.row(vec![
+            u.username.clone(),
+            u.role.as_str().to_owned(),
+            names.get(&u.account_id).cloned().unwrap_or_default(),
+            u.created_at.to_rfc3339(),
+        ]);
+    }
+    t.print();
+    Ok(())
+}
+
+async fn create_user(a: CreateUserArgs) -> anyhow::Result<()> {
+    let (_, store) = open(&a.server).await?;
+    let password = match (a.password_stdin, a.password) {
+        (true, _) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+        (false, Some(p)) => p,
+        (false, None) => {
+            anyhow::bail!("give the password with --password-stdin or SWITCHBOARD_NEW_PASSWORD")
+        }
+    };
+    switchboard_core::account::validate_username(&a.username)?;
+    if password.chars().count() < switchboard_core::account::MIN_PASSWORD_LEN {
+        anyhow::bail!(
+            "the password must be at least {} characters",
+            switchboard_core::account::MIN_PASSWORD_LEN
+        );
+    }
+    let role = if a.operator {
+        Role::Operator
+    } else if a.admin {
+        Role::Admin
+    } else {
+        Role::Member
+    };
+    let account_name = a
+        .account
+        .or_else(|| a.operator.then(|| "Operators".to_owned()))
+        .context("give --account NAME (an existing account, or a new one to create)")?;
+    let password_hash = switchboard_server::auth::hash_password(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))?;
+    let now = Utc::now();
+    let existing = store
+        .accounts()
+        .await?
+        .into_iter()
+        .find(|acc| acc.name == account_name);
+    let mut user = User {
+        id: UserId::new(),
+        account_id: AccountId::new(),
+        username: a.username.clone(),
+        password_hash,
+        role,
+        created_at: now,
+    };
+    match existing {
+        Some(acc) => {
+            user.account_id = acc.id;
+            store
+                .create_user(&user)
+                .await
+                .context("cannot create the user")?;
+        }
+        None => {
+            let acc = Account {
+                id: AccountId::new(),
+                name: account_name.clone(),
+                created_at: now,
+            };
+            user.account_id = acc.id;
+            // The first user of a new account administers it, whatever else they are.
+            if user.role == Role::Member {
+                user.role = Role::Admin;
+            }
+            store
+                .create_account(&acc, &user)
+                .await
+                .context("cannot create the user")?;
+        }
+    }
+    println!(
+        "created {} ({}) in account {account_name:?}",
+        a.username,
+        user.role.as_str()
+    );
+    Ok(())
+}
+
+async fn prune(a: PruneArgs) -> anyhow::Result<()> {
+    let (_, store) = open(&a.server).await?;
+    let now = Utc::now();
+    let before = now - chrono::Duration::from_std(a.stopped_for).context("duration too long")?;
+    let pruned = store.prune(now, before).await?;
+    println!(
+        "removed {} expired token revocations and {} stopped services",
+        pruned.revoked_tokens, pruned.services
+    );
+    Ok(())
+}
+
+/// A plain text table with aligned columns.
+struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(headers: &[&str]) -> Self {
+        Table {
+            rows: vec![headers.iter().map(|h| h.to_uppercase()).collect()],
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn print(&self) {
+        let cols = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..cols)
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|s| s.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for r in &self.rows {
+            let line: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, cell)| format!("{cell:<w$}", w = widths[i]))
+                .collect();
+            println!("{}", line.join("  ").trim_end());
+        }
+        if self.rows.len() == 1 {
+            println!("(none)");
+        }
     }
 }
 

@@ -2,7 +2,10 @@
 //! and calls into the library crates.
 
 mod admin;
+mod bench;
+mod load;
 mod settings;
+mod simulate;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -29,6 +32,10 @@ enum Command {
     },
     /// Administration that works on the database directly, with or without a running server.
     Admin(admin::AdminArgs),
+    /// Load a running server with simulated devices and viewers, and report what viewers saw.
+    Simulate(simulate::SimulateArgs),
+    /// Start a server and measure it against the product's targets.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +81,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(args) => admin::run(args).await,
+        Command::Simulate(args) => simulate::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 

@@ -87,6 +87,18 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (behind HTTPS).
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// This node's name in the services registry (default: the host name).
+    #[arg(long, env = "SWITCHBOARD_NODE_NAME")]
+    pub node_name: Option<String>,
+    /// How often the node records its load.
+    #[arg(long, env = "SWITCHBOARD_MONITOR_INTERVAL", value_parser = duration)]
+    pub monitor_interval: Option<Duration>,
+    /// Status samples kept per service.
+    #[arg(long, env = "SWITCHBOARD_STATUS_ROWS_KEPT")]
+    pub status_rows_kept: Option<u32>,
+    /// On SIGTERM/SIGINT, how long to wait for connections and sessions to wind down.
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", value_parser = duration)]
+    pub shutdown_grace: Option<Duration>,
     /// PEM certificate chain: serve HTTPS (with --tls-key).
     #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -129,7 +141,10 @@ impl ServeArgs {
             auth_attempts_per_minute,
             max_viewers_per_session,
             stats_interval,
-            max_long_poll
+            max_long_poll,
+            monitor_interval,
+            status_rows_kept,
+            shutdown_grace
         );
         // Switches only ever turn a setting on, so a file's `true` is not undone by their absence.
         c.secure_cookies |= self.secure_cookies;
@@ -139,7 +154,8 @@ impl ServeArgs {
             public_url,
             min_device_app_version,
             tls_cert,
-            tls_key
+            tls_key,
+            node_name
         );
         c.validate().context("invalid configuration")?;
         Ok(c)

@@ -115,7 +115,13 @@ mod tests {
             status(1.0, 0, now - Duration::minutes(5)),
         );
         let all = [(&a, &sa), (&b, &sb), (&c, &sc), (&d, &sd)];
-        assert_eq!(least_loaded(all, "server", now - Duration::seconds(30)), Some("b"));
-        assert_eq!(least_loaded(all, "kernel", now - Duration::seconds(30)), None);
+        assert_eq!(
+            least_loaded(all, "server", now - Duration::seconds(30)),
+            Some("b")
+        );
+        assert_eq!(
+            least_loaded(all, "kernel", now - Duration::seconds(30)),
+            None
+        );
     }
 }

@@ -15,6 +15,8 @@ use switchboard_core::TimeoutPolicy;
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// This node's name in the services registry; defaults to the host name.
+    pub node_name: Option<String>,
     /// Where the SQLite database, the token secret and CDR files live.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data_dir>/switchboard.db`.
@@ -57,6 +59,14 @@ pub struct Config {
     pub max_long_poll: Duration,
     /// Marks the session cookie `Secure` (implied when serving HTTPS; set it behind a TLS proxy).
     pub secure_cookies: bool,
+    /// How often the node samples its own load into the `service_status` table.
+    #[serde(with = "humantime_serde")]
+    pub monitor_interval: Duration,
+    /// Status samples kept per service (older ones are pruned).
+    pub status_rows_kept: u32,
+    /// How long a stopping node waits for connections and sessions to wind down.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
     /// PEM certificate chain to serve HTTPS with (needs `tls_key`).
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
@@ -71,6 +81,7 @@ impl Default for Config {
         let policy = TimeoutPolicy::default();
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            node_name: None,
             data_dir: PathBuf::from("./data"),
             database_url: None,
             public_url: None,
@@ -88,6 +99,9 @@ impl Default for Config {
             stats_interval: Duration::from_secs(5),
             max_long_poll: Duration::from_secs(60),
             secure_cookies: false,
+            monitor_interval: Duration::from_secs(5),
+            status_rows_kept: 720,
+            shutdown_grace: Duration::from_secs(10),
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,
@@ -139,6 +153,7 @@ impl Config {
             ("no_viewers_timeout", self.no_viewers_timeout),
             ("device_idle_timeout", self.device_idle_timeout),
             ("stats_interval", self.stats_interval),
+            ("monitor_interval", self.monitor_interval),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::Invalid(format!("{name} must be above zero")));
@@ -165,6 +180,14 @@ impl Config {
                 self.data_dir.join("switchboard.db").display()
             )
         })
+    }
+
+    /// This node's name: the configured one or the host name.
+    pub fn node_name(&self) -> String {
+        self.node_name
+            .clone()
+            .or_else(|| sysinfo::System::host_name().ok())
+            .unwrap_or_else(|| "switchboard".to_owned())
     }
 
     /// Whether this node serves HTTPS itself.

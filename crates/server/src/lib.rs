@@ -12,6 +12,8 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod live;
+pub mod metrics;
+pub mod monitor;
 pub mod protocol;
 mod rate_limit;
 mod routes;
@@ -43,6 +45,10 @@ pub struct App {
     pub mjpeg: MjpegWriter,
     /// Cancelled when the node begins to stop: streams and sockets close, actors save state.
     pub shutdown: CancellationToken,
+    /// This node's registration and everyone's newest status.
+    pub monitor: Arc<monitor::Monitor>,
+    /// Renders `/metrics`.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     limits: RateLimits,
     public_url: String,
 }
@@ -122,6 +128,15 @@ impl Server {
         if restored > 0 {
             tracing::info!(restored, "restored open sessions");
         }
+        let monitor = monitor::Monitor::start(
+            store.clone(),
+            config.node_name(),
+            config.listen,
+            config.monitor_interval,
+            config.status_rows_kept,
+        )
+        .await?;
+        tracker.spawn(monitor.clone().run(sessions.clone(), shutdown.clone()));
         let min_app_version = config
             .min_device_app_version
             .as_deref()
@@ -139,6 +154,8 @@ impl Server {
             min_app_version,
             mjpeg: MjpegWriter::new("switchboard-frame"),
             shutdown,
+            monitor,
+            metrics: metrics::install(),
         });
         Ok(Server { app, tracker, tls })
     }
@@ -157,6 +174,7 @@ impl Server {
     ) -> Result<(), ServerError> {
         let app = self.app.clone();
         let token = app.shutdown.clone();
+        let grace = app.config.shutdown_grace;
         let router = routes::router(app.clone());
         tracing::info!(address = %listener.local_addr()?, "listening");
         let stop = async move {
@@ -165,22 +183,39 @@ impl Server {
             token.cancel();
         };
         let service = router.into_make_service_with_connect_info::<tls::ClientAddr>();
-        match self.tls {
-            Some(tls) => {
-                let listener = tls::TlsListener::new(listener, tls)?;
-                axum::serve(listener, service)
-                    .with_graceful_shutdown(stop)
-                    .await?;
+        let serving = async move {
+            match self.tls {
+                Some(tls) => {
+                    let listener = tls::TlsListener::new(listener, tls)?;
+                    axum::serve(listener, service)
+                        .with_graceful_shutdown(stop)
+                        .await
+                }
+                None => {
+                    axum::serve(listener, service)
+                        .with_graceful_shutdown(stop)
+                        .await
+                }
             }
-            None => {
-                axum::serve(listener, service)
-                    .with_graceful_shutdown(stop)
-                    .await?;
+        };
+        // Streams and sockets close when shutdown begins; a client that still holds a
+        // connection after the grace period is cut off rather than keeping the node alive.
+        let stopping = app.shutdown.clone();
+        tokio::select! {
+            result = serving => result?,
+            () = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "connections still open after the grace period; closing them");
             }
         }
         app.shutdown.cancel();
-        self.tracker.close();
-        self.tracker.wait().await;
+        let tracker = self.tracker;
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "background tasks did not finish within the grace period"
+            );
+        }
         Ok(())
     }
 }

@@ -46,10 +46,18 @@ pub trait OpsStore: Send + Sync {
     async fn latest_statuses(&self) -> Result<Vec<ServiceStatus>>;
 
     /// A service's samples since `since`, oldest first.
-    async fn status_history(&self, service_id: &str, since: Timestamp) -> Result<Vec<ServiceStatus>>;
+    async fn status_history(
+        &self,
+        service_id: &str,
+        since: Timestamp,
+    ) -> Result<Vec<ServiceStatus>>;
 
     /// Sessions that ended since `since`, counted by reason, for one account or all.
-    async fn end_counts(&self, account: Option<AccountId>, since: Timestamp) -> Result<Vec<EndCount>>;
+    async fn end_counts(
+        &self,
+        account: Option<AccountId>,
+        since: Timestamp,
+    ) -> Result<Vec<EndCount>>;
 
     /// Creates a user in an existing account. `Conflict` if the username is taken,
     /// `NotFound` if the account does not exist.

@@ -27,8 +27,9 @@ pub(crate) struct ServiceRow {
 impl ServiceRow {
     fn into_service(self) -> Result<Service> {
         Ok(Service {
-            port: u16::try_from(self.port)
-                .map_err(|_| StoreError::Other(format!("services.port out of range: {}", self.port)))?,
+            port: u16::try_from(self.port).map_err(|_| {
+                StoreError::Other(format!("services.port out of range: {}", self.port))
+            })?,
             pid: to_u32(self.pid, "services.pid")?,
             started_at: timestamp(self.started_at, "services.started_at")?,
             stopped_at: timestamp_opt(self.stopped_at, "services.stopped_at")?,

@@ -1326,7 +1326,11 @@ async fn services_register_stop_and_stop_by_node(s: &dyn Store) {
     assert_eq!(all[0], b, "running services come first");
     let stopped: Vec<_> = all.iter().filter(|x| !x.running).collect();
     assert_eq!(stopped.len(), 2);
-    assert!(stopped.iter().all(|x| x.node == "n1" && x.stopped_at.is_some()));
+    assert!(
+        stopped
+            .iter()
+            .all(|x| x.node == "n1" && x.stopped_at.is_some())
+    );
 }
 
 async fn status_rows_are_capped_per_service(s: &dyn Store) {
@@ -1335,7 +1339,9 @@ async fn status_rows_are_capped_per_service(s: &dyn Store) {
     s.register_service(&a).await.unwrap();
     s.register_service(&b).await.unwrap();
     for i in 0..10 {
-        s.record_status(&sample(&a.id, at(i), i as u32), 4).await.unwrap();
+        s.record_status(&sample(&a.id, at(i), i as u32), 4)
+            .await
+            .unwrap();
     }
     s.record_status(&sample(&b.id, at(3), 7), 4).await.unwrap();
     let history = s.status_history(&a.id, at(0)).await.unwrap();
@@ -1345,8 +1351,22 @@ async fn status_rows_are_capped_per_service(s: &dyn Store) {
     assert_eq!(s.status_history(&a.id, at(8)).await.unwrap().len(), 2);
     let latest = s.latest_statuses().await.unwrap();
     assert_eq!(latest.len(), 2);
-    assert_eq!(latest.iter().find(|x| x.service_id == a.id).unwrap().sessions, 9);
-    assert_eq!(latest.iter().find(|x| x.service_id == b.id).unwrap().sessions, 7);
+    assert_eq!(
+        latest
+            .iter()
+            .find(|x| x.service_id == a.id)
+            .unwrap()
+            .sessions,
+        9
+    );
+    assert_eq!(
+        latest
+            .iter()
+            .find(|x| x.service_id == b.id)
+            .unwrap()
+            .sessions,
+        7
+    );
 }
 
 async fn end_counts_by_reason_and_account(s: &dyn Store) {
@@ -1361,7 +1381,10 @@ async fn end_counts_by_reason_and_account(s: &dyn Store) {
     end(s, &mut b1, EndReason::TicketExpired, at(300)).await;
 
     let everyone = s.end_counts(None, at(0)).await.unwrap();
-    let expired = everyone.iter().find(|c| c.reason == EndReason::TicketExpired).unwrap();
+    let expired = everyone
+        .iter()
+        .find(|c| c.reason == EndReason::TicketExpired)
+        .unwrap();
     assert_eq!((expired.count, expired.incomplete), (2, 2));
     let alices = s.end_counts(Some(alice.account_id), at(0)).await.unwrap();
     assert_eq!(alices.iter().map(|c| c.count).sum::<u64>(), 2);
@@ -1373,10 +1396,17 @@ async fn operators_and_users_can_be_created_in_existing_accounts(s: &dyn Store) 
     let (acc, admin) = account(s, "admin").await;
     let op = user(acc.id, "operator", Role::Operator, at(5));
     s.create_user(&op).await.unwrap();
-    assert_eq!(s.user_by_name("operator").await.unwrap().role, Role::Operator);
-    assert!(is_conflict(s.create_user(&user(acc.id, "admin", Role::Member, at(6))).await));
+    assert_eq!(
+        s.user_by_name("operator").await.unwrap().role,
+        Role::Operator
+    );
+    assert!(is_conflict(
+        s.create_user(&user(acc.id, "admin", Role::Member, at(6)))
+            .await
+    ));
     assert!(is_not_found(
-        s.create_user(&user(AccountId::new(), "orphan", Role::Member, at(6))).await
+        s.create_user(&user(AccountId::new(), "orphan", Role::Member, at(6)))
+            .await
     ));
     let users = s.all_users().await.unwrap();
     assert_eq!(users.len(), 2);
@@ -1391,11 +1421,16 @@ async fn prune_removes_expired_tokens_and_old_services(s: &dyn Store) {
     let alive = service("n1", 2, at(1));
     s.register_service(&gone).await.unwrap();
     s.register_service(&alive).await.unwrap();
-    s.record_status(&sample(&gone.id, at(1), 1), 10).await.unwrap();
+    s.record_status(&sample(&gone.id, at(1), 1), 10)
+        .await
+        .unwrap();
     s.mark_service_stopped(&gone.id, at(20)).await.unwrap();
     let pruned = s.prune(at(100), at(50)).await.unwrap();
     assert_eq!((pruned.revoked_tokens, pruned.services), (1, 1));
-    assert_eq!(s.revoked_tokens(at(0)).await.unwrap(), vec!["fresh".to_owned()]);
+    assert_eq!(
+        s.revoked_tokens(at(0)).await.unwrap(),
+        vec!["fresh".to_owned()]
+    );
     assert_eq!(s.services().await.unwrap(), vec![alive]);
     assert!(s.status_history(&gone.id, at(0)).await.unwrap().is_empty());
 }

@@ -47,7 +47,6 @@ pub struct SimulatedDevice {
 /// What a device did.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceReport {
-    pub session: usize,
     pub frames_sent: u64,
     pub bytes_sent: u64,
     /// Frames sent inside the measurement window.
@@ -89,10 +88,7 @@ impl SimulatedDevice {
     /// Streams until `stop` is cancelled (or the connection breaks), then closes the
     /// connection the way a well-behaved device does.
     pub async fn run(self, stop: CancellationToken) -> DeviceReport {
-        let mut report = DeviceReport {
-            session: self.session,
-            ..DeviceReport::default()
-        };
+        let mut report = DeviceReport::default();
         let errors = &self.progress.errors;
         let mut uplink = match self.connect().await {
             Ok(uplink) => uplink,
@@ -152,16 +148,14 @@ impl SimulatedDevice {
                     .websocket_url
                     .as_str()
                     .into_client_request()?;
-                request
-                    .headers_mut()
-                    .insert(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}"))?);
+                request.headers_mut().insert(
+                    AUTHORIZATION,
+                    HeaderValue::from_str(&format!("Bearer {token}"))?,
+                );
                 // Nagle's algorithm would hold back the tail of each frame: latency is measured.
-                let (socket, _) =
-                    tokio_tungstenite::connect_async_with_config(request, None, true)
-                        .await
-                        .with_context(|| {
-                            format!("cannot open {}", self.registered.websocket_url)
-                        })?;
+                let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+                    .await
+                    .with_context(|| format!("cannot open {}", self.registered.websocket_url))?;
                 Ok(Uplink::Ws(Box::new(socket)))
             }
             Transport::Http => Ok(Uplink::Http {
@@ -248,7 +242,12 @@ impl Uplink {
         }
     }
 
-    async fn send(&mut self, http: &reqwest::Client, seq: u64, frame: Bytes) -> Result<(), SendError> {
+    async fn send(
+        &mut self,
+        http: &reqwest::Client,
+        seq: u64,
+        frame: Bytes,
+    ) -> Result<(), SendError> {
         match self {
             Uplink::Ws(socket) => socket
                 .send(Message::Binary(frame))
@@ -298,7 +297,7 @@ impl Uplink {
         match self {
             Uplink::Ws(mut socket) => {
                 // The server may have closed first; that is fine.
-                let _ = socket.close(None).await;
+                let _ = socket.send(Message::Close(None)).await;
                 let drain = async { while socket.next().await.is_some() {} };
                 let _ = tokio::time::timeout(FINISH_PATIENCE, drain).await;
                 Ok(())

@@ -106,9 +106,8 @@ impl Stamp {
     pub fn parse(text: &[u8]) -> Option<Stamp> {
         let text = std::str::from_utf8(text).ok()?;
         let mut fields = text.strip_prefix("sbsim ")?.split(' ');
-        let mut field = |name: &str| -> Option<u64> {
-            fields.next()?.strip_prefix(name)?.parse().ok()
-        };
+        let mut field =
+            |name: &str| -> Option<u64> { fields.next()?.strip_prefix(name)?.parse().ok() };
         Some(Stamp {
             session: usize::try_from(field("s=")?).ok()?,
             seq: field("q=")?,
@@ -128,7 +127,11 @@ mod tests {
         assert_ne!(ring.frame(0, 0), ring.frame(0, 1));
         let (frame, stamp) = ring.stamped(4, 17);
         assert!(jpeg::inspect(&frame).is_ok());
-        assert!(frame.len() >= 5_000 && frame.len() < 5_100, "{}", frame.len());
+        assert!(
+            frame.len() >= 5_000 && frame.len() < 5_100,
+            "{}",
+            frame.len()
+        );
         assert_eq!(Stamp::of_jpeg(&frame), Some(stamp));
         assert_eq!((stamp.session, stamp.seq), (4, 17));
     }
@@ -141,7 +144,12 @@ mod tests {
             sent_micros: 1_700_000_000_000_000,
         };
         assert_eq!(Stamp::parse(s.to_string().as_bytes()), Some(s));
-        for bad in [&b"sbsim s=1 q=2"[..], b"hello", b"sbsim s=x q=1 t=2", b"\xff"] {
+        for bad in [
+            &b"sbsim s=1 q=2"[..],
+            b"hello",
+            b"sbsim s=x q=1 t=2",
+            b"\xff",
+        ] {
             assert_eq!(Stamp::parse(bad), None);
         }
     }

@@ -66,7 +66,11 @@ pub fn parse_head(head: &[u8]) -> anyhow::Result<ResponseHead> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ChunkState {
     /// Reading the hexadecimal size; `extension` once a `;` started chunk extensions.
-    Size { size: u64, digits: u8, extension: bool },
+    Size {
+        size: u64,
+        digits: u8,
+        extension: bool,
+    },
     /// Expecting the LF after the size line's CR.
     SizeLf { size: u64 },
     /// Inside a chunk's payload, with this many bytes to go.
@@ -188,7 +192,8 @@ mod tests {
 
     #[test]
     fn decodes_chunks_split_anywhere() {
-        let data = b"5\r\nhello\r\n1a;name=value\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX: y\r\n\r\n";
+        let data =
+            b"5\r\nhello\r\n1a;name=value\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX: y\r\n\r\n";
         for piece in 1..data.len() {
             let (out, done) = decode_in_pieces(data, piece);
             assert_eq!(out, b"helloabcdefghijklmnopqrstuvwxyz", "piece {piece}");
@@ -200,7 +205,13 @@ mod tests {
 
     #[test]
     fn refuses_broken_coding() {
-        for bad in [&b"zz\r\n"[..], b"\r\n", b"3\r\nabcX", b"3\rX", b"fffffffffffffffff\r\n"] {
+        for bad in [
+            &b"zz\r\n"[..],
+            b"\r\n",
+            b"3\r\nabcX",
+            b"3\rX",
+            b"fffffffffffffffff\r\n",
+        ] {
             let mut decoder = ChunkedDecoder::default();
             assert!(decoder.feed(bad, |_| {}).is_err(), "{bad:?}");
         }

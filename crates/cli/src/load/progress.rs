@@ -88,6 +88,12 @@ impl Progress {
         self.phase.send_replace(phase);
     }
 
+    /// Marks the run as over, whether it completed or failed, so watchers (the progress bar,
+    /// the benchmark's sampler) stop.
+    pub fn finish(&self) {
+        self.phase.send_replace(Phase::Done);
+    }
+
     /// The measurement window, once the devices have started.
     pub fn window(&self) -> Option<Window> {
         self.window.get().copied()

@@ -194,7 +194,9 @@ impl SimulatedViewer {
                 break end;
             }
             if buf.len() > MAX_HEAD_BYTES {
-                return Err(fail("viewer_bad_response")("no end to the response head".into()));
+                return Err(fail("viewer_bad_response")(
+                    "no end to the response head".into(),
+                ));
             }
             buf.reserve(read_size);
             let n = stream
@@ -207,7 +209,8 @@ impl SimulatedViewer {
                 ));
             }
         };
-        let head = parse_head(&buf[..end]).map_err(|e| fail("viewer_bad_response")(format!("{e:#}")))?;
+        let head =
+            parse_head(&buf[..end]).map_err(|e| fail("viewer_bad_response")(format!("{e:#}")))?;
         if head.status != 200 {
             let body = String::from_utf8_lossy(&buf[end..buf.len().min(end + 300)]).into_owned();
             return Err(fail(&format!("viewer_http_{}", head.status))(body));
@@ -285,8 +288,9 @@ impl SimulatedViewer {
             .join(&format!("api/v1/sessions/{}/watch", self.suid))
             .map_err(|e| fail("viewer_connect")(e.to_string()))?;
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
-        url.set_scheme(scheme)
-            .map_err(|()| fail("viewer_connect")(format!("cannot make a WebSocket URL of {url}")))?;
+        url.set_scheme(scheme).map_err(|()| {
+            fail("viewer_connect")(format!("cannot make a WebSocket URL of {url}"))
+        })?;
         let mut request = url
             .as_str()
             .into_client_request()
@@ -325,7 +329,11 @@ impl SimulatedViewer {
 
 /// Reads at most `limit` bytes into `buf`: the slow viewer must not drain a large socket
 /// buffer in one go, or it would not be slow.
-async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut, limit: usize) -> std::io::Result<usize> {
+async fn read_some(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    limit: usize,
+) -> std::io::Result<usize> {
     let mut limited = (&mut *stream).take(limit as u64);
     limited.read_buf(buf).await
 }
@@ -379,7 +387,10 @@ impl FrameChecker<'_> {
         if stamp.session != report.session {
             errors.record(
                 "viewer_wrong_session",
-                format!("session {}'s viewer got a frame of session {}", report.session, stamp.session),
+                format!(
+                    "session {}'s viewer got a frame of session {}",
+                    report.session, stamp.session
+                ),
             );
         }
         if let Some(last) = self.last_seq

@@ -71,6 +71,9 @@ pub struct TokenService {
     decoding: DecodingKey,
     validation: Validation,
     pub revoked: Revoked,
+    /// User tokens this process issued that have neither expired nor been revoked, by id,
+    /// with their user: the "signed in" figures of metrics and admin views.
+    active: Mutex<HashMap<String, (String, i64)>>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -98,6 +101,7 @@ impl TokenService {
             decoding: DecodingKey::from_secret(secret),
             validation,
             revoked: Revoked::default(),
+            active: Mutex::new(HashMap::new()),
         }
     }
 
@@ -121,7 +125,45 @@ impl TokenService {
             suid,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        if kind == TokenKind::User {
+            let mut active = self.active_map();
+            active.retain(|_, (_, exp)| *exp > now);
+            active.insert(claims.jti.clone(), (claims.sub.clone(), claims.exp));
+        }
         Ok((token, claims))
+    }
+
+    fn active_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, i64)>> {
+        // Single map operations only: a poisoned map is still consistent.
+        self.active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Forgets a token for the signed-in figures (it was revoked).
+    pub fn forget(&self, jti: &str) {
+        self.active_map().remove(jti);
+    }
+
+    /// User tokens issued here that are still valid.
+    pub fn active_count(&self) -> usize {
+        let now = Utc::now().timestamp();
+        self.active_map()
+            .values()
+            .filter(|(_, exp)| *exp > now)
+            .count()
+    }
+
+    /// Distinct users holding a valid token issued here.
+    pub fn signed_in_users(&self) -> usize {
+        let now = Utc::now().timestamp();
+        let map = self.active_map();
+        let users: std::collections::HashSet<_> = map
+            .values()
+            .filter(|(_, exp)| *exp > now)
+            .map(|(u, _)| u)
+            .collect();
+        users.len()
     }
 
     /// Checks signature, expiry and revocation.

@@ -139,7 +139,12 @@ impl SessionActor {
                         return;
                     }
                 }
-                _ = persist.tick() => self.save_stats().await,
+                _ = persist.tick() => {
+                    if self.ended_elsewhere().await {
+                        return;
+                    }
+                    self.save_stats().await;
+                }
                 () = deps.shutdown.cancelled() => {
                     self.save_stats().await;
                     return;
@@ -181,6 +186,21 @@ impl SessionActor {
             }
             Command::End { .. } => {}
         }
+    }
+
+    /// Whether the stored session was ended by someone else (`switchboard admin end` on the
+    /// database, or another node); if so, adopts that end and stops.
+    async fn ended_elsewhere(&mut self) -> bool {
+        let deps = self.registry.deps();
+        let stored = match deps.store.session(self.session.suid).await {
+            Ok(s) if s.state == SessionState::Ended => s,
+            _ => return false,
+        };
+        tracing::info!(suid = %stored.suid, reason = ?stored.end_reason, "session was ended elsewhere");
+        self.session = stored;
+        self.registry.remove(self.session.suid);
+        self.publish_state().await;
+        true
     }
 
     async fn save_stats(&mut self) {
@@ -232,6 +252,7 @@ impl SessionActor {
             }
         }
         tracing::info!(suid = %self.session.suid, reason = %reason, frames = self.session.stats.frames, "session ended");
+        crate::metrics::session_ended(reason, self.session.live_at.is_none());
         self.registry.remove(self.session.suid);
         self.publish_state().await;
         self.session.clone()

@@ -13,6 +13,8 @@ pub struct Frame {
     pub seq: u64,
     /// The complete JPEG.
     pub data: Bytes,
+    /// When the server received it, to measure delivery latency.
+    pub received: std::time::Instant,
 }
 
 /// Holds a session's newest frame.

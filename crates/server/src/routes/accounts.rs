@@ -168,14 +168,17 @@ pub(super) async fn login(
         Err(StoreError::NotFound) => {
             // Hash anyway so timing does not tell which usernames exist.
             let _ = hash_password(req.password).await;
+            crate::metrics::login(false);
             return Err(wrong());
         }
         Err(e) => return Err(e.into()),
     };
     if !verify_password(req.password, user.password_hash.clone()).await {
         tracing::info!(username = %user.username, "failed sign-in");
+        crate::metrics::login(false);
         return Err(wrong());
     }
+    crate::metrics::login(true);
     signed_in(&app, &user, StatusCode::OK).await
 }
 
@@ -186,6 +189,7 @@ async fn revoke(app: &App, caller: &CurrentUser) -> ApiResult<()> {
         .revoke_token(&claims.jti, claims.expires_at())
         .await?;
     app.tokens.revoked.insert(claims.jti.clone(), claims.exp);
+    app.tokens.forget(&claims.jti);
     if let Err(e) = app
         .bus
         .publish(subjects::REVOKED_TOKENS, Bytes::from(claims.jti.clone()))

@@ -1,10 +1,12 @@
 //! The HTTP surface, one module per area. Every error answers through [`crate::error::ApiError`].
 
 mod accounts;
+mod admin;
 mod controls;
 mod devices;
 mod events;
 mod frames;
+mod pages;
 mod qr;
 mod sessions;
 mod viewers;
@@ -17,6 +19,7 @@ use axum::http::StatusCode;
 use axum::routing::{any, get, post};
 use serde_json::json;
 use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 /// Protocol versions this server speaks.
@@ -35,6 +38,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/sessions/{suid}", get(sessions::get).delete(sessions::end))
         .route("/sessions/{suid}/qr.svg", get(qr::device_qr))
         .route("/events", get(events::account_events))
+        .route("/admin/overview", get(admin::overview))
+        .route("/admin/nodes", get(admin::nodes))
+        .route("/admin/history", get(admin::node_history))
+        .route("/admin/sessions/{suid}/end", post(admin::end_session))
         .route("/devices/register", post(devices::register))
         .route("/sessions/{suid}/frames", post(frames::post_frame))
         .route("/sessions/{suid}/stream", post(frames::post_stream))
@@ -53,8 +60,16 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/{version}/{*rest}", any(unsupported_version))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::render))
+        .merge(pages::router())
         .fallback(not_found)
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
         .with_state(app)
 }
 
@@ -84,4 +99,14 @@ async fn readyz(
 ) -> Result<&'static str, ApiError> {
     app.store.ping().await?;
     Ok("ready")
+}
+
+/// Every log line of a request carries its id (also sent back as `x-request-id`).
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
 }

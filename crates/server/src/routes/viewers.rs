@@ -68,6 +68,7 @@ struct MjpegStream {
     tail: Bytes,
     /// The part headers to send after the current frame.
     pending: Option<Bytes>,
+    meters: crate::metrics::ViewerMeters,
     _viewer: ViewerGuard,
 }
 
@@ -88,6 +89,7 @@ pub(super) async fn mjpeg(
         shutdown: app.shutdown.clone(),
         tail,
         pending: Some(app.mjpeg.preamble()),
+        meters: crate::metrics::ViewerMeters::new("mjpeg"),
         _viewer: viewer,
     };
     let stream = futures::stream::unfold(state, |mut st| async move {
@@ -102,6 +104,7 @@ pub(super) async fn mjpeg(
                     if let Some(frame) = frame {
                         // Advance headers: the next part's headers follow each frame at once.
                         st.pending = Some(st.tail.clone());
+                        st.meters.sent(frame.data.len(), frame.received);
                         return Some((Ok(frame.data), st));
                     }
                 }
@@ -185,15 +188,18 @@ async fn watch_loop(
         return;
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let meters = crate::metrics::ViewerMeters::new("websocket");
     loop {
         tokio::select! {
             changed = frames.changed() => {
                 if changed.is_err() { break; }
                 let frame = frames.borrow_and_update().clone();
-                if let Some(frame) = frame
-                    && socket.send(Message::Binary(frame.data)).await.is_err()
-                {
-                    break;
+                if let Some(frame) = frame {
+                    let len = frame.data.len();
+                    if socket.send(Message::Binary(frame.data)).await.is_err() {
+                        break;
+                    }
+                    meters.sent(len, frame.received);
                 }
             }
             delivery = events.next() => match delivery {

@@ -184,6 +184,55 @@ async fn ffmpeg_pushes_mjpeg_that_viewers_receive() {
     );
 }
 
+#[tokio::test]
+async fn a_push_without_a_content_type_as_ffmpeg_sends_it_is_accepted() {
+    // ffmpeg 5.1's `-f mpjpeg -method POST` sends no Content-Type at all: the body starts
+    // with its delimiter `--ffmpeg`, and that is the only place the boundary appears.
+    let app = spawn_app().await;
+    let token = app.signup("clinician").await;
+    let (suid, device) = app.live_session(&token).await;
+    let mut viewer = app
+        .ws(&format!("/sessions/{suid}/watch"), &token)
+        .await
+        .unwrap();
+    next_event(&mut viewer, "hello").await;
+    let mut body = vec![];
+    for n in 1..=3 {
+        let frame = jpeg(n);
+        body.extend_from_slice(
+            format!(
+                "--ffmpeg\r\nContent-type: image/jpeg\r\nContent-length: {}\r\n\r\n",
+                frame.len()
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&frame);
+        body.extend_from_slice(b"\r\n");
+    }
+    let resp = app
+        .http
+        .post(app.url(&format!("/sessions/{suid}/stream")))
+        .bearer_auth(&device)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert_eq!(
+        status,
+        reqwest::StatusCode::OK,
+        "an MJPEG push framed as ffmpeg frames it, without a Content-Type: {text}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(summary["frames"], 3, "{summary}");
+    let got = next_frame(&mut viewer).await;
+    assert!(
+        (1..=3).any(|n| got == jpeg(n)),
+        "the viewer receives a pushed frame"
+    );
+}
+
 /// Posts 320x240 frames every 20 ms as `device` until `stop` fires (at most a minute).
 fn post_frames_until(
     app: &TestApp,

@@ -4,12 +4,14 @@
 
 mod accounts;
 mod bad_input;
+mod browser;
 mod controls;
 mod dashboard;
 mod expect;
 mod ffmpeg;
 mod helpers;
 mod lifecycle;
+mod protocol_doc;
 mod restart;
 mod streaming;
 mod timeouts;

@@ -1,0 +1,160 @@
+//! The server under test, run as a child process of the benchmark so that its CPU time and
+//! memory can be read from `/proc` apart from the load generator's.
+
+use anyhow::{Context, bail};
+use reqwest::Url;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long the server may take to answer `/healthz` after it was started.
+const START_PATIENCE: Duration = Duration::from_secs(30);
+
+/// How often `/healthz` is polled while waiting.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// A `switchboard serve` child process with its own data directory and loopback port.
+/// It is killed when this value is dropped.
+#[derive(Debug)]
+pub struct ServerChild {
+    child: tokio::process::Child,
+    pid: u32,
+    base: Url,
+    log: PathBuf,
+    /// Removed (with the database and log) when the child is dropped.
+    _dir: tempfile::TempDir,
+}
+
+impl ServerChild {
+    /// Starts this very binary as `serve` with `args` added, and waits until it is healthy.
+    ///
+    /// Every `SWITCHBOARD_*` variable is removed from the child's environment, so that the
+    /// settings of whoever runs the benchmark cannot change what is measured; logging is set
+    /// to warnings only, so the server does not spend the benchmark writing log lines.
+    pub async fn start(args: &[&str]) -> anyhow::Result<ServerChild> {
+        let exe = std::env::current_exe().context("cannot find this program's own path")?;
+        let dir = tempfile::Builder::new()
+            .prefix("switchboard-bench-")
+            .tempdir()
+            .context("cannot create a temporary directory")?;
+        let listen = format!("127.0.0.1:{}", free_port()?);
+        let log = dir.path().join("server.log");
+        let log_file = std::fs::File::create(&log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
+        let mut command = tokio::process::Command::new(&exe);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("SWITCHBOARD_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .arg("serve")
+            .args(["--listen", &listen, "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(args)
+            .env("SWITCHBOARD_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .kill_on_drop(true);
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {} serve", exe.display()))?;
+        let pid = child.id().context("the server exited at once")?;
+        let mut server = ServerChild {
+            child,
+            pid,
+            base: format!("http://{listen}/").parse()?,
+            log,
+            _dir: dir,
+        };
+        server.wait_until_healthy().await?;
+        Ok(server)
+    }
+
+    async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
+        let http = reqwest::Client::new();
+        let url = self.base.join("healthz")?;
+        let deadline = Instant::now() + START_PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "the server exited ({status}) before it was ready; its log:\n{}",
+                    self.log_tail(20)
+                );
+            }
+            let answer = http
+                .get(url.clone())
+                .timeout(POLL_INTERVAL * 10)
+                .send()
+                .await;
+            if answer.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the server did not answer {url} within {START_PATIENCE:?}; its log:\n{}",
+                    self.log_tail(20)
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// The server's base URL, ending with `/`.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The server's peak resident memory (VmHWM) in bytes.
+    pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
+        let path = format!("/proc/{}/status", self.pid);
+        let status =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no VmHWM in {path}"))?;
+        Ok(kib * 1024)
+    }
+
+    /// Log lines at warning level or above, and panics, that the server wrote.
+    pub fn complaints(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("panicked"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The last `n` lines of the server's log.
+    fn log_tail(&self, n: usize) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Kills the server and waits for it to exit. (The benchmark's data is thrown away, so
+    /// a graceful stop would buy nothing.)
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.child
+            .kill()
+            .await
+            .context("cannot stop the server process")
+    }
+}
+
+/// A TCP port on the loopback interface that was free a moment ago. The child binds it
+/// itself; if something takes it in between, the child fails and says so.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(listener.local_addr()?.port())
+}

@@ -1,0 +1,198 @@
+//! The kernel's private folder and its Jupyter connection file.
+//!
+//! Layout of `<runtime_dir>/<kernel id>/` (mode 0700, owned by the kernel's user):
+//! `connection.json` (0600; IPC transport, random HMAC-SHA256 key), the five IPC sockets
+//! `ipc-1` … `ipc-5` that the kernel binds, `home/` (the kernel's working directory and
+//! `HOME`) and `tmp/` (`TMPDIR`). The folder is removed when the kernel is dropped.
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use jupyter_protocol::ConnectionInfo;
+use jupyter_protocol::connection_info::Transport;
+
+use crate::error::{KernelError, Result};
+use crate::wire::random_key;
+
+/// Longest Unix socket path Linux accepts (`sun_path` is 108 bytes with the final NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// A kernel's private folder. Removed on drop.
+#[derive(Debug)]
+pub(crate) struct KernelDir {
+    path: PathBuf,
+}
+
+impl KernelDir {
+    /// Creates `<runtime_dir>/<id>/` with `home/` and `tmp/`, owned by `owner` (uid, gid)
+    /// when given. The runtime folder itself is made traversable (0711) but not listable.
+    pub(crate) fn create(runtime_dir: &Path, id: &str, owner: Option<(u32, u32)>) -> Result<Self> {
+        let path = runtime_dir.join(id);
+        let socket = path.join("ipc-5");
+        if socket.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(KernelError::Launch(format!(
+                "runtime dir {} is too long for Unix socket paths ({} bytes > {MAX_SOCKET_PATH}); \
+                 choose a shorter one",
+                runtime_dir.display(),
+                socket.as_os_str().len()
+            )));
+        }
+        if !runtime_dir.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o711)
+                .create(runtime_dir)
+                .map_err(|e| {
+                    KernelError::io(format!("creating runtime dir {}", runtime_dir.display()), e)
+                })?;
+        }
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(|e| KernelError::io(format!("creating {}", path.display()), e))?;
+        let dir = KernelDir { path };
+        for sub in ["home", "tmp"] {
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir.path.join(sub))
+                .map_err(|e| KernelError::io(format!("creating {sub} in kernel dir"), e))?;
+        }
+        if let Some((uid, gid)) = owner {
+            for p in [dir.path.clone(), dir.home(), dir.tmp()] {
+                std::os::unix::fs::chown(&p, Some(uid), Some(gid))
+                    .map_err(|e| KernelError::io(format!("chown {}", p.display()), e))?;
+            }
+        }
+        Ok(dir)
+    }
+
+    /// The folder.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `home/`: working directory and `HOME` of the kernel.
+    pub(crate) fn home(&self) -> PathBuf {
+        self.path.join("home")
+    }
+
+    /// `tmp/`: the kernel's `TMPDIR`.
+    pub(crate) fn tmp(&self) -> PathBuf {
+        self.path.join("tmp")
+    }
+
+    /// `connection.json`.
+    pub(crate) fn connection_file(&self) -> PathBuf {
+        self.path.join("connection.json")
+    }
+
+    /// A fresh connection description: IPC sockets in this folder, a random key.
+    pub(crate) fn new_connection_info(&self, kernel_name: &str) -> ConnectionInfo {
+        ConnectionInfo {
+            ip: self.path.join("ipc").display().to_string(),
+            transport: Transport::IPC,
+            shell_port: 1,
+            iopub_port: 2,
+            stdin_port: 3,
+            control_port: 4,
+            hb_port: 5,
+            key: random_key(),
+            signature_scheme: "hmac-sha256".into(),
+            kernel_name: Some(kernel_name.to_owned()),
+        }
+    }
+
+    /// The socket files the kernel binds for `info`.
+    pub(crate) fn socket_paths(info: &ConnectionInfo) -> Vec<PathBuf> {
+        [
+            info.shell_port,
+            info.iopub_port,
+            info.stdin_port,
+            info.control_port,
+            info.hb_port,
+        ]
+        .iter()
+        .map(|port| PathBuf::from(format!("{}-{port}", info.ip)))
+        .collect()
+    }
+
+    /// Writes `connection.json` (0600, owned by `owner`), removing stale sockets first.
+    pub(crate) fn write_connection(
+        &self,
+        info: &ConnectionInfo,
+        owner: Option<(u32, u32)>,
+    ) -> Result<PathBuf> {
+        for socket in Self::socket_paths(info) {
+            let _ = fs::remove_file(socket);
+        }
+        let file = self.connection_file();
+        let json = serde_json::to_vec_pretty(info)
+            .map_err(|e| KernelError::Launch(format!("serializing connection info: {e}")))?;
+        write_private(&file, &json, owner)?;
+        Ok(file)
+    }
+}
+
+impl Drop for KernelDir {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_dir_all(&self.path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %self.path.display(), error = %e, "could not remove kernel dir");
+        }
+    }
+}
+
+/// Writes `bytes` to `path` with mode 0600 and the given owner.
+pub(crate) fn write_private(path: &Path, bytes: &[u8], owner: Option<(u32, u32)>) -> Result<()> {
+    fs::write(path, bytes)
+        .map_err(|e| KernelError::io(format!("writing {}", path.display()), e))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .map_err(|e| KernelError::io(format!("chmod {}", path.display()), e))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))
+            .map_err(|e| KernelError::io(format!("chown {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn private_folder_and_connection_file() {
+        let root = tempfile::tempdir().unwrap();
+        let runtime = root.path().join("rt");
+        let dir = KernelDir::create(&runtime, "k1", None).unwrap();
+        assert_eq!(fs::metadata(&runtime).unwrap().mode() & 0o777, 0o711);
+        assert_eq!(fs::metadata(dir.path()).unwrap().mode() & 0o777, 0o700);
+        let info = dir.new_connection_info("python3");
+        let other = dir.new_connection_info("python3");
+        assert_ne!(info.key, other.key, "keys are random");
+        assert_eq!(info.key.len(), 64);
+        let file = dir.write_connection(&info, None).unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+        let back: ConnectionInfo = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+        assert_eq!(back, info);
+        assert_eq!(
+            info.shell_url(),
+            format!("ipc://{}/ipc-1", dir.path().display())
+        );
+        let path = dir.path().to_path_buf();
+        drop(dir);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn overlong_runtime_dir_is_refused() {
+        let long = PathBuf::from("/tmp").join("x".repeat(100));
+        assert!(matches!(
+            KernelDir::create(&long, "k", None),
+            Err(KernelError::Launch(_))
+        ));
+    }
+}

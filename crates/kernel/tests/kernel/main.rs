@@ -1,0 +1,6 @@
+//! Integration tests against real ipykernel kernels (installed by `scripts/test`).
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod basics;

@@ -1,0 +1,147 @@
+//! Prometheus metrics. Counters and histograms are recorded where things happen; gauges that
+//! describe current state (sessions by state, viewers, per-session fps) are computed from the
+//! registry when `/metrics` is scraped, so they can never drift.
+
+use crate::App;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use switchboard_core::{EndReason, ServiceStatus, SessionState};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder (once; later calls reuse it, as when tests run several
+/// servers in one process).
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                // A session's gauges disappear a while after it ends.
+                .idle_timeout(
+                    metrics_util::MetricKindMask::GAUGE,
+                    Some(Duration::from_secs(300)),
+                )
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".into()),
+                    &[
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                        5.0, 10.0,
+                    ],
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Times every request by its route pattern (not its path, which would explode cardinality).
+pub async fn track_http(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("switchboard_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status).increment(1);
+    metrics::histogram!("switchboard_http_request_duration_seconds", "route" => route, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// A frame arrived from a device.
+pub fn frame_in(bytes: usize) {
+    metrics::counter!("switchboard_frames_in_total").increment(1);
+    metrics::counter!("switchboard_frame_bytes_in_total").increment(bytes as u64);
+}
+
+/// Counters a viewer connection bumps per frame, looked up once per connection.
+#[derive(Clone)]
+pub struct ViewerMeters {
+    frames: metrics::Counter,
+    bytes: metrics::Counter,
+    delivery: metrics::Histogram,
+}
+
+impl ViewerMeters {
+    pub fn new(transport: &'static str) -> Self {
+        ViewerMeters {
+            frames: metrics::counter!("switchboard_frames_out_total", "transport" => transport),
+            bytes: metrics::counter!("switchboard_frame_bytes_out_total", "transport" => transport),
+            delivery: metrics::histogram!("switchboard_frame_delivery_seconds", "transport" => transport),
+        }
+    }
+
+    /// A frame went out `since` after the device's frame arrived.
+    pub fn sent(&self, bytes: usize, since: Instant) {
+        self.frames.increment(1);
+        self.bytes.increment(bytes as u64);
+        self.delivery.record(since.elapsed().as_secs_f64());
+    }
+}
+
+/// A session ended.
+pub fn session_ended(reason: EndReason, incomplete: bool) {
+    metrics::counter!("switchboard_sessions_ended_total", "reason" => reason.as_str()).increment(1);
+    if incomplete {
+        metrics::counter!("switchboard_incomplete_attempts_total").increment(1);
+    }
+}
+
+/// A sign-in attempt.
+pub fn login(success: bool) {
+    let result = if success { "success" } else { "failure" };
+    metrics::counter!("switchboard_logins_total", "result" => result).increment(1);
+}
+
+/// The process figures of the monitor's newest sample.
+pub fn record_process(st: &ServiceStatus) {
+    metrics::gauge!("switchboard_process_cpu_percent").set(st.cpu_percent);
+    metrics::gauge!("switchboard_process_resident_bytes").set(st.resident_bytes as f64);
+    metrics::gauge!("switchboard_load_average_1m").set(st.load);
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn render(State(app): State<Arc<App>>) -> Response {
+    let mut by_state = [0u64; 3];
+    let mut viewers = 0u64;
+    for h in app.sessions.all() {
+        let st = h.status();
+        let i = match st.state {
+            SessionState::Waiting => 0,
+            SessionState::Live => 1,
+            SessionState::Ended => 2,
+        };
+        by_state[i] += 1;
+        viewers += u64::from(st.viewers);
+        if st.state == SessionState::Live {
+            metrics::gauge!("switchboard_session_fps", "suid" => h.suid().to_string())
+                .set(h.stats().fps());
+        }
+    }
+    for (state, n) in [("waiting", by_state[0]), ("live", by_state[1])] {
+        metrics::gauge!("switchboard_sessions", "state" => state, "kind" => "video").set(n as f64);
+    }
+    metrics::gauge!("switchboard_viewers").set(viewers as f64);
+    metrics::gauge!("switchboard_active_user_tokens").set(app.tokens.active_count() as f64);
+    let body = app.metrics.render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}

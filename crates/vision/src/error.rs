@@ -1,0 +1,45 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while loading a model or detecting objects.
+///
+/// The server maps [`VisionError::Busy`] to `503 Service Unavailable` with `Retry-After`,
+/// [`VisionError::Decode`] to `422` (the upload is not a usable JPEG), and the rest to `500`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VisionError {
+    /// The input is not a JPEG this crate can decode (corrupt, truncated, unsupported coding).
+    #[error("cannot decode image: {0}")]
+    Decode(String),
+    /// The model file could not be read or is not a detector this crate understands.
+    #[error("cannot load model {path}: {reason}")]
+    Model {
+        /// The model file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The requested inference backend is not available (e.g. ONNX Runtime's library is
+    /// missing or too old).
+    #[error("inference backend unavailable: {0}")]
+    BackendUnavailable(String),
+    /// The inference backend failed while running the model.
+    #[error("inference failed: {0}")]
+    Inference(String),
+    /// The model produced an output this crate cannot interpret.
+    #[error("unexpected model output: {0}")]
+    Output(String),
+    /// The detection queue is full; the caller should retry later.
+    #[error("the detector is busy, try again later")]
+    Busy,
+    /// The detector pool has shut down (its workers are gone).
+    #[error("the detector pool has shut down")]
+    Closed,
+    /// The pool's worker threads could not be started.
+    #[error("cannot start detector workers: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// Encoding an output image failed.
+    #[error("cannot encode image: {0}")]
+    Encode(String),
+}

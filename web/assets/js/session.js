@@ -1,0 +1,435 @@
+// /s/{suid}: the viewmaster. Frames arrive as binary messages on the watch socket and are
+// drawn on a canvas; text messages carry the session's events. The socket reconnects by
+// itself after a drop or a server restart.
+import {
+  announce, api, backoff, clock, confirmDialog, currentUser, deadlineLabel, el, endReason, ms,
+  serverNow, setupTopbar, showMain, showPageError, toLogin, wsUrl,
+} from './common.js';
+
+const suid = decodeURIComponent(location.pathname.split('/')[2] ?? '');
+const $ = (id) => document.getElementById(id);
+const canvas = $('video');
+const ctx = canvas.getContext('2d');
+const stage = canvas.parentElement;
+const overlay = $('overlay');
+
+let view = null; // the latest SessionView
+let ended = false;
+let ws = null;
+let attempts = 0;
+const usernames = new Map(); // user id -> username
+let deviceStatus = {}; // the latest status the phone reported, merged
+
+// ---------- the session view (timestamps, device, deadline) ----------
+
+async function loadSession() {
+  try {
+    view = await api(`/sessions/${encodeURIComponent(suid)}`);
+  } catch (e) {
+    if (e.status === 401) return toLogin();
+    if (e.status === 404) {
+      ended = true;
+      ws?.close();
+      showPageError('There is no such session in your account.');
+      return;
+    }
+    return; // Transient; the next refresh tries again.
+  }
+  const name = view.label || 'Untitled session';
+  $('title').textContent = name;
+  document.title = `${name} · Switchboard`;
+  const d = view.device ?? {};
+  $('dev-model').textContent = d.model || '—';
+  $('dev-os').textContent = d.os || '—';
+  $('dev-app').textContent = [d.client, d.app_version].filter(Boolean).join(' ') || '—';
+  if (view.state === 'ended') showEnded(view.end_reason);
+  else setState(view.state);
+  renderClock();
+}
+
+let reloadTimer = null;
+function reloadSoon() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => { if (!ended) loadSession(); }, 250);
+}
+
+function setState(state) {
+  const badge = $('state');
+  badge.dataset.state = state;
+  badge.textContent = state;
+  const live = state === 'live';
+  for (const c of document.querySelectorAll('[data-control]')) c.disabled = !live || ended;
+  if (!ended) {
+    if (state === 'waiting') overlay.textContent = 'Waiting for the phone to join…';
+    else if (canvas.dataset.empty === 'true') overlay.textContent = 'Connected; waiting for the first frame…';
+  }
+}
+
+/** Session clock and the next timeout, once a second. */
+let lastFrameServerTime = null;
+function renderClock() {
+  if (!view) return;
+  const now = serverNow();
+  if (view.state === 'ended' || ended) {
+    const from = ms(view.live_at ?? view.created_at);
+    $('clock-label').textContent = 'Lasted';
+    $('clock').textContent = view.ended_at ? clock(ms(view.ended_at) - from) : '—';
+    $('deadline').textContent = '—';
+    return;
+  }
+  const live = view.state === 'live';
+  $('clock-label').textContent = live ? 'Live for' : 'Waiting for';
+  $('clock').textContent = clock(now - ms(live ? view.live_at : view.created_at));
+  const dl = view.deadline;
+  if (!dl) {
+    $('deadline').textContent = '—';
+    return;
+  }
+  let at = ms(dl.at);
+  if (dl.reason === 'device_idle' && view.last_frame_at && lastFrameServerTime) {
+    // The idle clock restarts with every frame; we see frames as they come.
+    at = Math.max(at, lastFrameServerTime + (at - ms(view.last_frame_at)));
+  }
+  $('deadline').textContent = `${clock(at - now)} · ${deadlineLabel(dl.reason)}`;
+  $('deadline').title = new Date(at).toLocaleString();
+}
+
+// ---------- frames ----------
+
+let framesReceived = 0;
+let decoding = false;
+let queued = null; // the newest frame that arrived while one was decoding
+let lastBlob = null;
+const recent = []; // the last few decoded frames, to find a snapshot among them
+let pendingSnapshot = null;
+
+function onFrame(data) {
+  framesReceived += 1;
+  $('frames').textContent = String(framesReceived);
+  lastFrameServerTime = serverNow();
+  if (decoding) {
+    queued = data; // Older queued frames are simply skipped.
+    return;
+  }
+  draw(data);
+}
+
+async function draw(data) {
+  decoding = true;
+  try {
+    const blob = new Blob([data], { type: 'image/jpeg' });
+    const bitmap = await createImageBitmap(blob);
+    if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+      canvas.width = bitmap.width;
+      canvas.height = bitmap.height;
+      stage.style.aspectRatio = `${bitmap.width} / ${bitmap.height}`;
+      $('resolution').textContent = `${bitmap.width}×${bitmap.height}`;
+    }
+    ctx.drawImage(bitmap, 0, 0);
+    bitmap.close();
+    lastBlob = blob;
+    recent.push({ blob, width: canvas.width, height: canvas.height });
+    if (recent.length > 4) recent.shift();
+    if (canvas.dataset.empty === 'true') {
+      canvas.dataset.empty = 'false';
+      $('save-frame').disabled = false;
+    }
+    if (!ended) overlay.textContent = '';
+    if (pendingSnapshot) matchSnapshot();
+  } catch {
+    // A frame that does not decode is skipped; the next one replaces it anyway.
+  } finally {
+    decoding = false;
+    if (queued) {
+      const next = queued;
+      queued = null;
+      draw(next);
+    }
+  }
+}
+
+// ---------- the watch socket ----------
+
+function setConn(text) {
+  $('conn').textContent = text;
+}
+
+function connect() {
+  if (ended) return;
+  const socket = new WebSocket(wsUrl(`/api/v1/sessions/${encodeURIComponent(suid)}/watch`));
+  socket.binaryType = 'arraybuffer';
+  ws = socket;
+  socket.addEventListener('open', () => {
+    attempts = 0;
+    setConn('');
+  });
+  socket.addEventListener('message', (e) => {
+    if (typeof e.data !== 'string') {
+      onFrame(e.data);
+      return;
+    }
+    let event;
+    try {
+      event = JSON.parse(e.data);
+    } catch {
+      return;
+    }
+    onEvent(event);
+  });
+  socket.addEventListener('close', async (e) => {
+    if (ws !== socket || ended) return;
+    // 1000: the session ended. Anything else: find out where things stand, then retry.
+    await loadSession();
+    if (ended || view?.state === 'ended') return;
+    const wait = (e.code === 1012 ? 500 : 0) + backoff(attempts++);
+    overlay.textContent = e.code === 1012 ? 'The server is restarting; reconnecting…' : 'Connection lost; reconnecting…';
+    setConn('Reconnecting…');
+    setTimeout(connect, wait);
+  });
+}
+
+function onEvent(ev) {
+  switch (ev.type) {
+    case 'hello':
+      setViewers(ev.viewers, null);
+      reloadSoon();
+      break;
+    case 'state':
+      if (ev.state === 'ended') {
+        if (view) view.state = 'ended';
+        showEnded(ev.reason);
+        loadSession();
+      } else {
+        addLog(ev.state === 'live' ? 'The phone joined.' : `State: ${ev.state}`);
+        loadSession();
+      }
+      break;
+    case 'viewers':
+      setViewers(ev.count, ev.names);
+      reloadSoon(); // Who watches decides which timeout applies next.
+      break;
+    case 'stats':
+      onStats(ev);
+      break;
+    case 'device':
+      onDeviceStatus(ev.status);
+      break;
+    case 'control':
+      onControl(ev.control);
+      break;
+    default:
+      break;
+  }
+}
+
+function setViewers(count, names) {
+  $('viewers').textContent = String(count);
+  if (names) $('viewer-names').textContent = names.length ? `(${names.join(', ')})` : '';
+}
+
+let lastBytes = null;
+function onStats(s) {
+  $('fps').textContent = s.fps.toFixed(1);
+  $('total-frames').textContent = String(s.frames);
+  if (lastBytes !== null) $('rate').textContent = String(Math.max(0, Math.round((s.bytes - lastBytes) / 1024)));
+  lastBytes = s.bytes;
+  $('viewers').textContent = String(s.viewers);
+}
+
+// ---------- what the phone reports ----------
+
+function onDeviceStatus(status) {
+  if (!status || typeof status !== 'object') {
+    addLog(`Phone: ${String(status)}`);
+    return;
+  }
+  const wasPaused = deviceStatus.paused === true;
+  deviceStatus = { ...deviceStatus, ...status };
+  const s = deviceStatus;
+  if (s.camera) $('dev-camera').textContent = s.camera === 'back' ? 'back' : s.camera === 'front' ? 'front' : s.camera;
+  if (s.torch !== undefined) {
+    $('dev-torch').textContent = s.torch === 'unsupported' ? 'not available' : s.torch ? 'on' : 'off';
+    $('ctl-torch').setAttribute('aria-pressed', String(s.torch === true));
+  }
+  if (s.width && s.height) {
+    const q = s.quality ? ` · q ${Math.round(s.quality * 100)}%` : '';
+    $('dev-stream').textContent = `${s.width}×${s.height} @ ${s.fps ?? '?'} fps${q}${s.paused ? ' · paused' : ''}`;
+  }
+  if (status.paused === true && !wasPaused) addLog('The patient paused the video.');
+  if (status.paused === false && wasPaused) addLog('The patient resumed the video.');
+  if (status.result) {
+    const r = status.result;
+    const action = String(r.action ?? 'control').replaceAll('_', ' ');
+    addLog(`Phone: ${action}${r.ok ? '' : ' failed'}${r.detail ? ` — ${r.detail}` : ''}`);
+  }
+  if (status.snapshot) {
+    pendingSnapshot = { ...status.snapshot, until: Date.now() + 5000 };
+    matchSnapshot();
+  }
+}
+
+function matchSnapshot() {
+  if (!pendingSnapshot) return;
+  if (Date.now() > pendingSnapshot.until) {
+    pendingSnapshot = null;
+    return;
+  }
+  const found = [...recent].reverse().find((f) => f.width === pendingSnapshot.width && f.height === pendingSnapshot.height);
+  if (!found) return;
+  pendingSnapshot = null;
+  const url = URL.createObjectURL(found.blob);
+  const at = new Date();
+  const name = `snapshot-${at.toISOString().replaceAll(':', '-').slice(0, 19)}.jpg`;
+  $('snapshots').prepend(el('a', { href: url, download: name, title: `Download ${name}` },
+    el('img', { src: url, alt: `Snapshot, ${found.width}×${found.height}, taken ${at.toLocaleTimeString()}` })));
+  $('snapshots-box').hidden = false;
+  addLog(`Snapshot received (${found.width}×${found.height}).`);
+}
+
+function describe(c) {
+  const a = c.args ?? {};
+  switch (c.action) {
+    case 'message': return `message “${a.text ?? ''}”`;
+    case 'torch': return `torch ${a.on ? 'on' : 'off'}`;
+    case 'switch_camera': return a.facing ? `switch to the ${a.facing === 'user' ? 'front' : 'back'} camera` : 'switch camera';
+    case 'quality': return `quality ${Math.round((a.quality ?? 0) * 100)}%, ${a.fps ?? '?'} fps${a.width ? `, ${a.width} px` : ''}`;
+    default: return c.action.replaceAll('_', ' ');
+  }
+}
+
+function onControl(c) {
+  const who = usernames.get(c.sent_by) ?? 'A viewer';
+  addLog(`${who}: ${describe(c)}`);
+}
+
+function addLog(text) {
+  const log = $('log');
+  const now = new Date();
+  log.prepend(el('li', {}, el('time', { datetime: now.toISOString(), text: now.toLocaleTimeString() }), text));
+  while (log.children.length > 50) log.lastChild.remove();
+}
+
+// ---------- controls ----------
+
+async function sendControl(action, args = {}) {
+  const errorBox = $('control-error');
+  errorBox.textContent = '';
+  try {
+    await api(`/sessions/${encodeURIComponent(suid)}/controls`, { method: 'POST', body: { action, args } });
+    return true;
+  } catch (e) {
+    if (e.status === 401) return toLogin();
+    errorBox.textContent = e.message;
+    if (e.status === 410) loadSession();
+    return false;
+  }
+}
+
+$('ctl-switch').addEventListener('click', () => {
+  const facing = deviceStatus.camera === 'front' ? 'environment' : deviceStatus.camera === 'back' ? 'user' : undefined;
+  sendControl('switch_camera', facing ? { facing } : {});
+});
+$('ctl-torch').addEventListener('click', () => {
+  const on = $('ctl-torch').getAttribute('aria-pressed') !== 'true';
+  sendControl('torch', { on });
+});
+$('ctl-snapshot').addEventListener('click', async () => {
+  if (await sendControl('snapshot', {})) announce('Snapshot requested.');
+});
+$('quality-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sendControl('quality', {
+    quality: Number($('q-quality').value),
+    fps: Number($('q-fps').value),
+    width: Number($('q-width').value),
+  });
+});
+$('message-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const input = $('message-text');
+  const text = input.value.trim();
+  if (!text) {
+    input.focus();
+    return;
+  }
+  if (await sendControl('message', { text })) {
+    input.value = '';
+    announce('Message sent.');
+  }
+});
+
+$('save-frame').addEventListener('click', () => {
+  if (!lastBlob) return;
+  const url = URL.createObjectURL(lastBlob);
+  const a = el('a', { href: url, download: `frame-${new Date().toISOString().replaceAll(':', '-').slice(0, 19)}.jpg` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+});
+
+$('fullscreen').addEventListener('click', () => {
+  if (document.fullscreenElement) document.exitFullscreen();
+  else stage.requestFullscreen?.().catch(() => {});
+});
+
+$('end').addEventListener('click', async () => {
+  const ok = await confirmDialog({
+    title: 'End this session?',
+    body: 'The phone stops streaming, everyone watching is disconnected, and the session cannot be resumed.',
+    confirmLabel: 'End session',
+    danger: true,
+  });
+  if (!ok) return;
+  try {
+    view = await api(`/sessions/${encodeURIComponent(suid)}`, { method: 'DELETE' });
+    showEnded(view.end_reason);
+  } catch (e) {
+    if (e.status === 401) return toLogin();
+    $('control-error').textContent = e.message;
+  }
+});
+
+function showEnded(reason) {
+  const first = !ended;
+  ended = true;
+  const badge = $('state');
+  badge.dataset.state = 'ended';
+  badge.textContent = 'ended';
+  overlay.textContent = `Session ended — ${endReason(reason)}.`;
+  for (const c of document.querySelectorAll('[data-control]')) c.disabled = true;
+  $('end').disabled = true;
+  $('fps').textContent = '0.0';
+  setConn('');
+  if (first) {
+    addLog(`Session ended — ${endReason(reason)}.`);
+    announce(`The session ended: ${endReason(reason)}.`);
+  }
+  const socket = ws;
+  ws = null;
+  socket?.close(1000);
+  renderClock();
+}
+
+// ---------- start ----------
+
+async function main() {
+  const user = await currentUser();
+  setupTopbar(user);
+  api('/account/users').then(({ users }) => {
+    for (const u of users) usernames.set(u.id, u.username);
+  }, () => {});
+  await loadSession();
+  if (!view) {
+    showMain();
+    return;
+  }
+  showMain();
+  if (ended) return;
+  connect();
+  setInterval(renderClock, 1000);
+  // Timestamps and the deadline move with events we do not all get (e.g. viewers elsewhere).
+  setInterval(() => { if (!ended) loadSession(); }, 10000);
+}
+
+main().catch((e) => showPageError(e.message));
