@@ -40,6 +40,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub config: Config,
     pub dir: Arc<tempfile::TempDir>,
+    /// The node's store, for arranging and checking what the API cannot.
+    pub store: Arc<dyn switchboard_store::Store>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -72,6 +74,7 @@ async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr
     };
     config.public_url = Some(format!("{scheme}://{addr}"));
     let server = Server::start(config.clone()).await.expect("server starts");
+    let store = server.app().store.clone();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         server
@@ -90,6 +93,7 @@ async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr
             .unwrap(),
         config,
         dir,
+        store,
         stop: Some(tx),
         task: Some(task),
     }

@@ -11,6 +11,7 @@ mod expect;
 mod ffmpeg;
 mod helpers;
 mod lifecycle;
+mod operations;
 mod protocol_doc;
 mod restart;
 mod streaming;
