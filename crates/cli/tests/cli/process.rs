@@ -1,0 +1,156 @@
+//! Process life: SIGTERM during a live call, and the admin CLI on a stopped server's data.
+
+use crate::support::*;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+/// Signs up, creates a session, registers a device and posts a frame: (user token, suid,
+/// device token).
+fn live_call(c: &Client, base: &str) -> (String, String, String) {
+    let api = format!("{base}/api/v1");
+    let reg: Value = c
+        .post(format!("{api}/auth/register"))
+        .json(&json!({"username": "dr.who", "password": "correct horse", "account_name": "Tardis"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = reg["token"].as_str().unwrap().to_owned();
+    let s: Value = c
+        .post(format!("{api}/sessions"))
+        .bearer_auth(&token)
+        .json(&json!({"label": "Bay 2"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let d: Value = c
+        .post(format!("{api}/devices/register"))
+        .json(&json!({"ticket": s["ticket"], "device": {"model": "Pi Camera"}}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let suid = s["suid"].as_str().unwrap().to_owned();
+    let device = d["device_token"].as_str().unwrap().to_owned();
+    post_frame(c, base, &suid, &device, 1);
+    (token, suid, device)
+}
+
+fn post_frame(c: &Client, base: &str, suid: &str, device: &str, seq: u64) -> reqwest::StatusCode {
+    let jpeg = switchboard_media::synth::TestCard::new(64, 48, 70).render(seq);
+    c.post(format!("{base}/api/v1/sessions/{suid}/frames?seq={seq}"))
+        .bearer_auth(device)
+        .header("content-type", "image/jpeg")
+        .body(jpeg)
+        .send()
+        .unwrap()
+        .status()
+}
+
+#[test]
+fn sigterm_during_a_live_call_exits_cleanly_and_the_call_carries_on_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = ServerProcess::start(dir.path(), port);
+    let c = Client::new();
+    let (token, suid, device) = live_call(&c, &server.base);
+
+    let status = server.terminate();
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+
+    // The stopped node's data says the call is still live and the node stopped.
+    let sessions: Value =
+        serde_json::from_str(&cli_ok(dir.path(), &["admin", "sessions", "--json"])).unwrap();
+    assert_eq!(sessions[0]["suid"], suid.as_str());
+    assert_eq!(sessions[0]["state"], "live");
+    let status: Value =
+        serde_json::from_str(&cli_ok(dir.path(), &["admin", "status", "--json"])).unwrap();
+    assert_eq!(status["nodes"][0]["service"]["running"], false);
+
+    let server = ServerProcess::start(dir.path(), port);
+    assert_eq!(
+        post_frame(&c, &server.base, &suid, &device, 2),
+        reqwest::StatusCode::OK
+    );
+    let view: Value = c
+        .get(format!("{}/api/v1/sessions/{suid}", server.base))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(view["state"], "live");
+    assert_eq!(view["frames"], 2, "totals saved at shutdown carry on");
+}
+
+#[test]
+fn the_admin_cli_works_on_a_stopped_servers_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), free_port());
+    let c = Client::new();
+    let (_, suid, _) = live_call(&c, &server.base);
+    assert!(server.terminate().success());
+
+    let users = cli_ok(dir.path(), &["admin", "users"]);
+    assert!(
+        users.contains("dr.who") && users.contains("admin"),
+        "{users}"
+    );
+    let out = cli(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "--username",
+            "ops",
+            "--operator",
+            "--password-stdin",
+        ],
+        Some("a long operator password\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let users: Value =
+        serde_json::from_str(&cli_ok(dir.path(), &["admin", "users", "--json"])).unwrap();
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["username"] == "ops" && u["role"] == "operator")
+    );
+
+    let table = cli_ok(dir.path(), &["admin", "sessions"]);
+    assert!(
+        table.contains(&suid) && table.contains("Tardis") && table.contains("Pi Camera"),
+        "{table}"
+    );
+    cli_ok(dir.path(), &["admin", "end", &suid]);
+    let again = cli(dir.path(), &["admin", "end", &suid], None);
+    assert!(!again.status.success(), "ending twice is refused");
+
+    let csv = cli_ok(dir.path(), &["admin", "cdr", "--format", "csv"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[0].starts_with("suid,account_id"));
+    assert!(lines[1].starts_with(&suid) && lines[1].contains("ended_by_user"));
+    let jsonl = cli_ok(
+        dir.path(),
+        &["admin", "cdr", "--format", "jsonl", "--from", "2000-01-01"],
+    );
+    let cdr: Value = serde_json::from_str(jsonl.trim()).unwrap();
+    assert_eq!(cdr["suid"], suid.as_str());
+    assert_eq!(cdr["frames"], 1);
+    let none = cli_ok(dir.path(), &["admin", "cdr", "--to", "2000-01-01"]);
+    assert!(none.is_empty());
+    // The CDR file was written too.
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("cdr")).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let pruned = cli_ok(dir.path(), &["admin", "prune", "--stopped-for", "0s"]);
+    assert!(pruned.contains("1 stopped services"), "{pruned}");
+    cli_ok(dir.path(), &["migrate"]);
+}
