@@ -1,4 +1,5 @@
-//! Fan-out between nodes: the [`Bus`] trait and its in-process implementation.
+//! Fan-out between nodes: the [`Bus`] trait, its in-process implementation for one node, and
+//! NATS for clusters.
 //!
 //! A node publishes what other nodes may need (session events, controls, and later frames) on
 //! subjects; whoever subscribed gets it. Embedded deployments use [`InProcessBus`]; clusters
@@ -8,9 +9,11 @@
 //! HTTP; [`subjects`] only names the subjects.
 
 mod in_process;
+mod nats;
 pub mod subjects;
 
 pub use in_process::InProcessBus;
+pub use nats::NatsBus;
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use futures::StreamExt;
 use std::time::Duration;
-use switchboard_bus::{Bus, Delivery, InProcessBus};
+use switchboard_bus::{Bus, Delivery, InProcessBus, NatsBus};
 
 async fn next(sub: &mut switchboard_bus::Subscription) -> Delivery {
     tokio::time::timeout(Duration::from_secs(5), sub.next())
@@ -60,6 +60,71 @@ async fn run_suite(bus: &dyn Bus) {
 #[tokio::test]
 async fn in_process_bus_passes_the_suite() {
     run_suite(&InProcessBus::default()).await;
+}
+
+/// The NATS server the cluster tests use: `SWITCHBOARD_TEST_NATS_URL`, or the local one.
+/// Unreachable, it skips the test with a note, except in CI, where it fails.
+async fn nats() -> Option<NatsBus> {
+    let url = std::env::var("SWITCHBOARD_TEST_NATS_URL")
+        .unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    match NatsBus::connect(&url, 1024).await {
+        Ok(bus) => Some(bus),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping NATS test: {e}");
+            None
+        }
+        Err(e) => panic!("NATS must be reachable in CI: {e}"),
+    }
+}
+
+/// Subjects unique to one test run, so parallel runs on one server never mix.
+fn unique(subject: &str) -> String {
+    format!("{subject}.{}", std::process::id())
+}
+
+#[tokio::test]
+async fn nats_bus_passes_the_suite() {
+    let Some(bus) = nats().await else { return };
+    run_suite(&bus).await;
+}
+
+#[tokio::test]
+async fn nats_carries_payloads_above_its_message_limit() {
+    let Some(bus) = nats().await else { return };
+    let subject = unique("sb.big.frames");
+    let mut sub = bus.subscribe(&subject).await.unwrap();
+    bus.flush().await.unwrap();
+    // 3 MiB: three times NATS' default 1 MB limit.
+    let big: Bytes = (0..3 * 1024 * 1024)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    bus.publish(&subject, big.clone()).await.unwrap();
+    bus.publish(&subject, Bytes::from_static(b"small"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut sub).await, Delivery::Message(big));
+    assert_eq!(
+        next(&mut sub).await,
+        Delivery::Message(Bytes::from_static(b"small"))
+    );
+}
+
+#[tokio::test]
+async fn two_nats_connections_see_each_others_messages() {
+    let (Some(a), Some(b)) = (nats().await, nats().await) else {
+        return;
+    };
+    let subject = unique("sb.cross.controls");
+    let mut sub = b.subscribe(&subject).await.unwrap();
+    b.flush().await.unwrap();
+    a.publish(&subject, Bytes::from_static(b"from a"))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut sub).await,
+        Delivery::Message(Bytes::from_static(b"from a"))
+    );
 }
 
 #[tokio::test]
