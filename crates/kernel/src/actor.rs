@@ -46,7 +46,8 @@ pub(crate) struct Actor {
     pub(crate) dir: KernelDir,
     pub(crate) identity: Option<Identity>,
     pub(crate) uid_lease: Option<UidLease>,
-    pub(crate) permit: OwnedSemaphorePermit,
+    /// Held for its `Drop`: frees the node capacity slot.
+    pub(crate) _permit: OwnedSemaphorePermit,
     pub(crate) session: String,
     pub(crate) pid_file: std::path::PathBuf,
     pub(crate) generation: Option<Generation>,
@@ -92,10 +93,9 @@ impl Actor {
             }
         }
         let _ = std::fs::remove_file(&self.pid_file);
+        let _ = std::fs::remove_file(self.pid_file.with_extension("plan.json"));
         tracing::debug!(kernel = %self.id, "kernel actor finished");
-        // Folder, uid lease and capacity permit are released as `self` drops.
-        drop(self.uid_lease.take());
-        let _ = &self.permit;
+        // The folder, uid lease and capacity permit are released as `self` drops here.
     }
 
     async fn handle(&mut self, command: Command) {
@@ -239,7 +239,7 @@ impl Actor {
         self.replay.publish(Arc::new(msg), size);
     }
 
-    /// Publishes a status message of our own (`dead`, `restarting`, `idle`).
+    /// Publishes a status message of our own (`restarting`, `idle`).
     fn publish_status(&self, state: &str, parent: &Map<String, Value>) {
         let msg = WireMessage::new(
             Channel::Iopub,
@@ -250,6 +250,24 @@ impl Actor {
         .with_parent_header(parent);
         let size = msg.encoded_len();
         self.replay.publish(Arc::new(msg), size);
+    }
+
+    /// Publishes a notice and a `dead` status carrying the reason in its metadata
+    /// (`{"switchboard": {"reason": …}}`), then marks the kernel dead.
+    fn publish_death(&self, reason: DeathReason, parent: &Map<String, Value>) {
+        self.publish_notice("dead", &format!("kernel stopped: {reason}"), parent);
+        let mut msg = WireMessage::new(
+            Channel::Iopub,
+            "status",
+            json!({ "execution_state": "dead" }),
+            &self.session,
+        )
+        .with_parent_header(parent);
+        msg.metadata
+            .insert("switchboard".into(), json!({ "reason": reason }));
+        let size = msg.encoded_len();
+        self.replay.publish(Arc::new(msg), size);
+        self.state.send_replace(KernelState::Dead(reason));
     }
 
     fn exit_reason(&self, status: Option<std::process::ExitStatus>) -> DeathReason {
@@ -289,9 +307,7 @@ impl Actor {
         tracing::info!(kernel = %self.id, %reason, "kernel died");
         let parent = std::mem::take(&mut self.busy_parent);
         self.governor.end_episode();
-        self.publish_notice("dead", &format!("kernel stopped: {reason}"), &parent);
-        self.publish_status("dead", &parent);
-        self.state.send_replace(KernelState::Dead(reason));
+        self.publish_death(reason, &parent);
     }
 
     /// Asks the current process to shut down and waits (shutdown timeout) for it to exit,
@@ -375,9 +391,7 @@ impl Actor {
                 let reason = DeathReason::RestartFailed {
                     message: e.to_string(),
                 };
-                self.publish_notice("dead", &format!("kernel stopped: {reason}"), &Map::new());
-                self.publish_status("dead", &Map::new());
-                self.state.send_replace(KernelState::Dead(reason));
+                self.publish_death(reason, &Map::new());
                 Err(e)
             }
         }
@@ -390,17 +404,12 @@ impl Actor {
         } else if let Some(generation) = self.generation.take() {
             generation.group.kill();
         }
+        let already_dead = matches!(&*self.state.borrow(), KernelState::Dead(_));
         if reason != DeathReason::Shutdown {
             tracing::info!(kernel = %self.id, %reason, "kernel stopped");
-            self.publish_notice(
-                "dead",
-                &format!("kernel stopped: {reason}"),
-                &self.busy_parent.clone(),
-            );
-            self.publish_status("dead", &Map::new());
-        }
-        if !matches!(&*self.state.borrow(), KernelState::Dead(_)) || reason != DeathReason::Shutdown
-        {
+            let parent = std::mem::take(&mut self.busy_parent);
+            self.publish_death(reason, &parent);
+        } else if !already_dead {
             self.state.send_replace(KernelState::Dead(reason));
         }
         self.replay.close();

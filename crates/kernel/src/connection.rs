@@ -26,7 +26,7 @@ pub(crate) struct KernelDir {
 
 impl KernelDir {
     /// Creates `<runtime_dir>/<id>/` with `home/` and `tmp/`, owned by `owner` (uid, gid)
-    /// when given. The runtime folder itself is made traversable (0711) but not listable.
+    /// when given. The runtime folder must exist (the launcher makes it, 0711).
     pub(crate) fn create(runtime_dir: &Path, id: &str, owner: Option<(u32, u32)>) -> Result<Self> {
         let path = runtime_dir.join(id);
         let socket = path.join("ipc-5");
@@ -37,15 +37,6 @@ impl KernelDir {
                 runtime_dir.display(),
                 socket.as_os_str().len()
             )));
-        }
-        if !runtime_dir.exists() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o711)
-                .create(runtime_dir)
-                .map_err(|e| {
-                    KernelError::io(format!("creating runtime dir {}", runtime_dir.display()), e)
-                })?;
         }
         fs::DirBuilder::new()
             .mode(0o700)
@@ -144,17 +135,34 @@ impl Drop for KernelDir {
     }
 }
 
-/// Writes `bytes` to `path` with mode 0600 and the given owner.
+/// Writes `bytes` to a new file at `path` (mode 0600, owned by `owner`), replacing what was
+/// there. The kernel can write in its folder, so the old entry is removed (never followed:
+/// it could be a symlink planted to make the server overwrite another file) and the new
+/// file is created exclusively, without following links, and changed through its handle.
 pub(crate) fn write_private(path: &Path, bytes: &[u8], owner: Option<(u32, u32)>) -> Result<()> {
-    fs::write(path, bytes)
-        .map_err(|e| KernelError::io(format!("writing {}", path.display()), e))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-        .map_err(|e| KernelError::io(format!("chmod {}", path.display()), e))?;
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::chown(path, Some(uid), Some(gid))
-            .map_err(|e| KernelError::io(format!("chown {}", path.display()), e))?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let context = |what: &str| format!("{what} {}", path.display());
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(KernelError::io(context("removing"), e)),
     }
-    Ok(())
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| KernelError::io(context("creating"), e))?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(|e| KernelError::io(context("chmod"), e))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
+            .map_err(|e| KernelError::io(context("chown"), e))?;
+    }
+    file.write_all(bytes)
+        .map_err(|e| KernelError::io(context("writing"), e))
 }
 
 #[cfg(test)]
@@ -167,8 +175,12 @@ mod tests {
     fn private_folder_and_connection_file() {
         let root = tempfile::tempdir().unwrap();
         let runtime = root.path().join("rt");
+        assert!(
+            KernelDir::create(&runtime, "k1", None).is_err(),
+            "no runtime dir"
+        );
+        fs::create_dir(&runtime).unwrap();
         let dir = KernelDir::create(&runtime, "k1", None).unwrap();
-        assert_eq!(fs::metadata(&runtime).unwrap().mode() & 0o777, 0o711);
         assert_eq!(fs::metadata(dir.path()).unwrap().mode() & 0o777, 0o700);
         let info = dir.new_connection_info("python3");
         let other = dir.new_connection_info("python3");
@@ -185,6 +197,24 @@ mod tests {
         let path = dir.path().to_path_buf();
         drop(dir);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_planted_symlink_is_replaced_not_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let victim = root.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let planted = root.path().join("connection.json");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_private(&planted, b"{}", None).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(fs::read_to_string(&planted).unwrap(), "{}");
+        assert!(
+            !fs::symlink_metadata(&planted)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl KernelError {
 pub type Result<T, E = KernelError> = std::result::Result<T, E>;
 
 /// Why a kernel stopped. Shown to users, so every variant reads as a sentence.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DeathReason {

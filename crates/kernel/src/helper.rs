@@ -3,8 +3,11 @@
 //! [`SandboxPlan`] to itself, writes one report line on stderr, and `exec`s the kernel.
 //! It never returns to its caller.
 //!
-//! A binary becomes a helper by calling [`run_if_requested`] first thing in `main`
-//! (the `switchboard` binary does; so does this crate's `switchboard-kernel-helper`).
+//! A binary becomes a helper by calling [`run_if_requested`] first thing in `main`, best
+//! before any thread or async runtime is started (so not inside `#[tokio::main]`'s body
+//! but in a plain `main` that builds the runtime afterwards): the helper then is the
+//! single-threaded process the sandbox steps expect. This crate's
+//! `switchboard-kernel-helper` binary is such a helper too.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;

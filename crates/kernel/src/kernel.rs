@@ -583,10 +583,15 @@ impl Execution {
                 }
                 "dead" => {
                     self.finished = true;
-                    let reason = match &*self.state.borrow() {
-                        KernelState::Dead(reason) => reason.clone(),
-                        _ => DeathReason::Shutdown,
-                    };
+                    let reason = msg
+                        .metadata
+                        .get("switchboard")
+                        .and_then(|s| s.get("reason"))
+                        .and_then(|r| serde_json::from_value(r.clone()).ok())
+                        .unwrap_or_else(|| match &*self.state.borrow() {
+                            KernelState::Dead(reason) => reason.clone(),
+                            _ => DeathReason::Shutdown,
+                        });
                     return Some(Err(KernelError::Died(reason)));
                 }
                 _ => return None,

@@ -134,7 +134,8 @@ pub(crate) async fn start_generation(
     let connection = request.dir.new_connection_info(&request.spec.name);
     let connection_file = request.dir.write_connection(&connection, owner)?;
     let plan = sandbox_plan(request, &connection_file);
-    let plan_file = request.dir.path().join("sandbox.json");
+    // Beside the kernel's folder, not in it: the kernel cannot touch the runtime folder.
+    let plan_file = request.pid_file.with_extension("plan.json");
     let plan_json = serde_json::to_vec_pretty(&plan)
         .map_err(|e| KernelError::Launch(format!("serializing the sandbox plan: {e}")))?;
     write_private(&plan_file, &plan_json, None)?;
@@ -395,7 +396,11 @@ fn sandbox_plan(request: &LaunchRequest<'_>, connection_file: &Path) -> SandboxP
         tracing::debug!("namespaces off: the kernel's uid must be able to reach its interpreter");
     }
     if wants(config.landlock) {
-        plan.landlock = Some(crate::sandbox::landlock::LandlockPlan { read, read_write });
+        plan.landlock = Some(crate::sandbox::landlock::LandlockPlan {
+            read,
+            read_write,
+            abi: request.host.landlock_abi,
+        });
     }
     plan.seccomp = wants(config.seccomp);
     plan.required = RequiredLayers {

@@ -34,8 +34,11 @@ struct LauncherInner {
 }
 
 impl KernelLauncher {
-    /// A launcher for `node`. Detects and logs what the host can enforce.
+    /// A launcher for `node`. Creates the runtime folder (0711) or checks that the existing
+    /// one belongs to this user and is not writable by others; detects and logs what the
+    /// host can enforce.
     pub fn new(node: NodeConfig) -> Result<Self> {
+        prepare_runtime_dir(&node.runtime_dir)?;
         let host = HostSupport::detect();
         tracing::info!(%host, runtime_dir = %node.runtime_dir.display(), max_kernels = node.max_kernels, "kernel launcher ready");
         if !host.root {
@@ -119,6 +122,7 @@ impl KernelLauncher {
             Ok(generation) => generation,
             Err(e) => {
                 let _ = std::fs::remove_file(&pid_file);
+                let _ = std::fs::remove_file(pid_file.with_extension("plan.json"));
                 return Err(e);
             }
         };
@@ -165,7 +169,7 @@ impl KernelLauncher {
             dir,
             identity,
             uid_lease,
-            permit,
+            _permit: permit,
             session,
             pid_file,
             generation: Some(generation),
@@ -218,4 +222,27 @@ impl KernelLauncher {
     pub fn reap_orphans(&self, sandbox: &Sandbox) -> usize {
         crate::orphans::reap(&self.inner.node.runtime_dir, sandbox, self.inner.host.root)
     }
+}
+
+/// Creates `dir` (0711) or checks an existing one: owned by us, not writable by others (a
+/// folder someone else controls could redirect kernel files).
+fn prepare_runtime_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(dir)
+            .map_err(|e| KernelError::io(format!("creating runtime dir {}", dir.display()), e))?;
+    }
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| KernelError::io(format!("checking runtime dir {}", dir.display()), e))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+        return Err(KernelError::Launch(format!(
+            "runtime dir {} must be a folder owned by uid {me} and writable only by it",
+            dir.display()
+        )));
+    }
+    Ok(())
 }

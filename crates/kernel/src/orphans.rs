@@ -33,7 +33,10 @@ pub(crate) fn reap(runtime_dir: &Path, sandbox: &Sandbox, root: bool) -> usize {
                     killed += 1;
                 }
                 let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(path.with_extension("plan.json"));
                 let _ = std::fs::remove_dir_all(&kernel_dir);
+            } else if name.ends_with(".plan.json") {
+                let _ = std::fs::remove_file(&path);
             } else if uuid::Uuid::parse_str(&name).is_ok() && path.is_dir() {
                 let _ = std::fs::remove_dir_all(&path);
             }

@@ -367,10 +367,11 @@ fn load_spec(dir: &Path, name: &str, python: Option<&PythonInfo>) -> Result<Opti
                 });
             }
         }
-    } else if let Some(install) = Path::new(&argv[0]).parent().and_then(Path::parent) {
-        if install.is_absolute() && install != Path::new("/") {
-            runtime_paths.push(install.to_path_buf());
-        }
+    } else if let Some(install) = Path::new(&argv[0]).parent().and_then(Path::parent)
+        && install.is_absolute()
+        && install != Path::new("/")
+    {
+        runtime_paths.push(install.to_path_buf());
     }
     Ok(Some(KernelSpec {
         name: name.to_owned(),
@@ -454,7 +455,7 @@ mod tests {
         let py = specs.get("PYTHON3").unwrap();
         assert_eq!(py.display_name, "A");
         assert_eq!(py.argv[0], "/opt/py/bin/python3.11");
-        assert!(py.runtime_paths.contains(&PathBuf::from("/opt/py")));
+        assert!(py.runtime_paths.contains(&a.path().join("Python3")));
         assert_eq!(
             py.command(Path::new("/k/c.json")),
             vec![

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use switchboard_vision::{BackendChoice, Detector, DetectorOptions, annotate};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber_init();
     let mut args = std::env::args().skip(1);
     let model = args.next().ok_or("usage: detect MODEL.onnx PHOTO.jpg…")?;
     let backend: BackendChoice = std::env::var("BACKEND")
@@ -53,6 +52,3 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
-
-/// Logs go to stderr when `RUST_LOG` is set; the example needs no subscriber crate for that.
-fn tracing_subscriber_init() {}

@@ -104,6 +104,7 @@ impl Detector {
         options: &DetectorOptions,
     ) -> Result<Detector, VisionError> {
         let path = path.as_ref();
+        check_thresholds(options, path)?;
         let proto = read_proto(path)?;
         let info = ModelInfo::from_proto(path, &proto)?;
         let library = resolve_library(options.onnxruntime_library.as_deref());
@@ -146,18 +147,7 @@ impl Detector {
         info: ModelInfo,
         options: &DetectorOptions,
     ) -> Result<Detector, VisionError> {
-        if !(options.confidence > 0.0 && options.confidence <= 1.0) {
-            return Err(VisionError::Model {
-                path: info.path,
-                reason: format!("confidence {} is not in (0, 1]", options.confidence),
-            });
-        }
-        if !(0.0..=1.0).contains(&options.iou) {
-            return Err(VisionError::Model {
-                path: info.path,
-                reason: format!("IoU threshold {} is not in [0, 1]", options.iou),
-            });
-        }
+        check_thresholds(options, &info.path)?;
         Ok(Detector {
             inner: Arc::new(Inner {
                 backend,
@@ -209,7 +199,66 @@ impl Detector {
     }
 }
 
+/// Refuses thresholds that would make every picture empty or every box survive.
+fn check_thresholds(options: &DetectorOptions, path: &Path) -> Result<(), VisionError> {
+    let reason = if !(options.confidence > 0.0 && options.confidence <= 1.0) {
+        format!("confidence {} is not in (0, 1]", options.confidence)
+    } else if !(0.0..=1.0).contains(&options.iou) {
+        format!("IoU threshold {} is not in [0, 1]", options.iou)
+    } else {
+        return Ok(());
+    };
+    Err(VisionError::Model {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
 /// The number of cores this process may use (1 if unknown).
 pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/yolov12n.onnx")
+    }
+
+    // This test binary never loads ONNX Runtime (the integration tests do), so a missing
+    // library really is missing here.
+    #[test]
+    fn auto_falls_back_to_tract_when_onnxruntime_is_missing() {
+        let options = DetectorOptions {
+            onnxruntime_library: Some("/nonexistent/libonnxruntime.so".into()),
+            ..DetectorOptions::default()
+        };
+        let detector = Detector::load_with(model(), &options).unwrap();
+        assert_eq!(detector.backend(), BackendKind::Tract);
+        assert_eq!(detector.info().labels.len(), 80);
+
+        let forced = DetectorOptions {
+            backend: BackendChoice::OnnxRuntime,
+            ..options
+        };
+        assert!(matches!(
+            Detector::load_with(model(), &forced),
+            Err(VisionError::BackendUnavailable(_))
+        ));
+    }
+
+    #[test]
+    fn thresholds_are_checked() {
+        let bad = DetectorOptions {
+            backend: BackendChoice::Tract,
+            confidence: 0.0,
+            ..DetectorOptions::default()
+        };
+        assert!(matches!(
+            Detector::load_with(model(), &bad),
+            Err(VisionError::Model { .. })
+        ));
+    }
 }

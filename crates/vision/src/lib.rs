@@ -27,6 +27,8 @@
 //! Architecture invariant: this crate knows nothing of HTTP, accounts or storage. Its only
 //! async surface is [`DetectorPool`]; everything else is blocking and synchronous.
 
+#![warn(missing_docs)]
+
 mod annotate;
 pub mod backend;
 pub mod bench;

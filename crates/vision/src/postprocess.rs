@@ -70,12 +70,13 @@ pub fn decode_output(
     let mut out = Vec::new();
     for anchor in 0..anchors {
         let score = best_score[anchor];
-        // `!(score >= t)` also drops NaN.
-        if !(score >= threshold) {
+        // NaN scores never become the best, so `score` is a number here.
+        if score < threshold {
             continue;
         }
         let (cx, cy, w, h) = (at(0, anchor), at(1, anchor), at(2, anchor), at(3, anchor));
-        if !(w > 0.0 && h > 0.0 && cx.is_finite() && cy.is_finite()) {
+        let usable = w > 0.0 && h > 0.0 && w.is_finite() && h.is_finite();
+        if !usable || !cx.is_finite() || !cy.is_finite() {
             continue;
         }
         out.push(Candidate {

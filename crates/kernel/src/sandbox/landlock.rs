@@ -21,6 +21,26 @@ pub struct LandlockPlan {
     pub read: Vec<PathBuf>,
     /// Read, write, create, remove, execute.
     pub read_write: Vec<PathBuf>,
+    /// The ABI whose rights to handle: the host's (see [`probe_abi`]), so that "full"
+    /// means everything this host can enforce. `None`: the newest this crate knows.
+    pub abi: Option<u32>,
+}
+
+/// The `landlock` crate's ABI for a number (`None` for unknown numbers).
+fn abi_of(number: u32) -> Option<ABI> {
+    Some(match number {
+        1 => ABI::V1,
+        2 => ABI::V2,
+        3 => ABI::V3,
+        4 => ABI::V4,
+        5 => ABI::V5,
+        6 => ABI::V6,
+        7 => ABI::V7,
+        8 => ABI::V8,
+        9 => ABI::V9,
+        10 => ABI::V10,
+        _ => return None,
+    })
 }
 
 /// What Landlock enforced.
@@ -35,17 +55,28 @@ pub struct LandlockOutcome {
 impl LandlockPlan {
     /// Restricts the calling thread (and what it `exec`s) to this plan.
     pub fn apply(&self) -> Result<LandlockOutcome, String> {
-        let status = Ruleset::default()
+        let abi = self.abi.and_then(abi_of).unwrap_or(NEWEST);
+        let mut ruleset = Ruleset::default()
             .set_compatibility(CompatLevel::BestEffort)
-            .handle_access(AccessFs::from_all(NEWEST))
-            .and_then(|r| r.handle_access(AccessNet::from_all(NEWEST)))
-            .and_then(|r| r.scope(Scope::from_all(NEWEST)))
-            .and_then(|r| r.create())
-            .and_then(|r| r.add_rules(path_beneath_rules(&self.read, AccessFs::from_read(NEWEST))))
+            .handle_access(AccessFs::from_all(abi))
+            .map_err(|e| format!("landlock: {e}"))?;
+        if !AccessNet::from_all(abi).is_empty() {
+            ruleset = ruleset
+                .handle_access(AccessNet::from_all(abi))
+                .map_err(|e| format!("landlock: {e}"))?;
+        }
+        if !Scope::from_all(abi).is_empty() {
+            ruleset = ruleset
+                .scope(Scope::from_all(abi))
+                .map_err(|e| format!("landlock: {e}"))?;
+        }
+        let status = ruleset
+            .create()
+            .and_then(|r| r.add_rules(path_beneath_rules(&self.read, AccessFs::from_read(abi))))
             .and_then(|r| {
                 r.add_rules(path_beneath_rules(
                     &self.read_write,
-                    AccessFs::from_all(NEWEST),
+                    AccessFs::from_all(abi),
                 ))
             })
             .and_then(|r| r.restrict_self())

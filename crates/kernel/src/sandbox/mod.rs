@@ -222,7 +222,7 @@ impl fmt::Display for HostSupport {
             "root={} landlock={} seccomp={} cgroup_v2={}",
             self.root,
             self.landlock_abi
-                .map_or_else(|| "unavailable".to_owned(), |abi| format!("ABI {abi}")),
+                .map_or_else(|| "unavailable".to_owned(), |abi| format!("ABI>={abi}")),
             if self.seccomp { "yes" } else { "no" },
             if self.cgroup_v2 {
                 "yes (unused; limits are rlimits)"

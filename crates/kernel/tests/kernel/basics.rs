@@ -26,7 +26,7 @@ async fn executes_code_and_reports_results() {
     ));
     let report = kernel.sandbox_report().unwrap();
     assert!(report.seccomp, "{report}");
-    assert_ne!(report.landlock, "none", "{report}");
+    assert_eq!(report.landlock, "full", "{report}");
     let info = kernel.request_kernel_info().await.unwrap();
     assert_eq!(info["status"], "ok");
     kernel.shutdown().await.unwrap();

@@ -4,3 +4,7 @@
 mod harness;
 
 mod basics;
+mod bench;
+mod limits;
+mod pool;
+mod sandbox;
