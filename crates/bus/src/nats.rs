@@ -50,7 +50,7 @@ impl NatsBus {
 
     /// The largest chunk payload this server accepts.
     fn chunk_size(&self) -> usize {
-        let max = usize::try_from(self.client.server_info().max_payload).unwrap_or(1 << 20);
+        let max = self.client.server_info().max_payload;
         max.saturating_sub(HEADER_ROOM).max(1024)
     }
 

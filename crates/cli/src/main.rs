@@ -41,12 +41,15 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration (defaults, file, environment, flags) with secrets masked.
-    Print(ServeArgs),
+    Print(Box<ServeArgs>),
     /// Print a commented example configuration file.
     Example,
 }
 
 fn main() -> anyhow::Result<()> {
+    // A kernel's sandbox helper is this binary started with a special argument; it must
+    // run before any thread exists, so before the runtime and even argument parsing.
+    switchboard_kernel::helper::run_if_requested();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -109,6 +109,39 @@ pub struct ServeArgs {
     /// (to try the phone page on a local network; browsers will warn).
     #[arg(long, env = "SWITCHBOARD_TLS_SELF_SIGNED")]
     pub tls_self_signed: bool,
+    /// Run Jupyter kernels (default: when a python3 kernelspec is found).
+    #[arg(long, env = "SWITCHBOARD_KERNELS_ENABLED")]
+    pub kernels_enabled: Option<bool>,
+    /// The most kernels this node runs at once, warm pools included.
+    #[arg(long, env = "SWITCHBOARD_MAX_KERNELS")]
+    pub max_kernels: Option<usize>,
+    /// Warm kernels per kernelspec, e.g. "python3=2" ("" keeps none).
+    #[arg(long, env = "SWITCHBOARD_KERNEL_POOL")]
+    pub kernel_pool: Option<String>,
+    /// CPU seconds one kernel may use (0: unlimited).
+    #[arg(long, env = "SWITCHBOARD_KERNEL_CPU_SECONDS")]
+    pub kernel_cpu_seconds: Option<u64>,
+    /// Address space one kernel may use.
+    #[arg(long, env = "SWITCHBOARD_KERNEL_MEMORY", value_parser = size)]
+    pub kernel_memory: Option<bytesize::ByteSize>,
+    /// A kernel stops after this long without activity.
+    #[arg(long, env = "SWITCHBOARD_KERNEL_IDLE_TIMEOUT", value_parser = duration)]
+    pub kernel_idle_timeout: Option<Duration>,
+    /// A kernel stops this long after it was handed out.
+    #[arg(long, env = "SWITCHBOARD_KERNEL_LIFETIME", value_parser = duration)]
+    pub kernel_lifetime: Option<Duration>,
+    /// The kernel sandbox: enforce or off.
+    #[arg(long, env = "SWITCHBOARD_KERNEL_SANDBOX", value_parser = kernel_sandbox)]
+    pub kernel_sandbox: Option<switchboard_server::config::KernelSandboxMode>,
+    /// Kernels one user may run at once.
+    #[arg(long, env = "SWITCHBOARD_KERNELS_PER_USER")]
+    pub kernels_per_user: Option<usize>,
+    /// Kernels one account may run at once.
+    #[arg(long, env = "SWITCHBOARD_KERNELS_PER_ACCOUNT")]
+    pub kernels_per_account: Option<usize>,
+    /// The kernel sandbox helper program (default: this binary).
+    #[arg(long, env = "SWITCHBOARD_KERNEL_HELPER")]
+    pub kernel_helper: Option<PathBuf>,
     /// Log format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -144,7 +177,16 @@ impl ServeArgs {
             max_long_poll,
             monitor_interval,
             status_rows_kept,
-            shutdown_grace
+            shutdown_grace,
+            max_kernels,
+            kernel_pool,
+            kernel_cpu_seconds,
+            kernel_memory,
+            kernel_idle_timeout,
+            kernel_lifetime,
+            kernel_sandbox,
+            kernels_per_user,
+            kernels_per_account
         );
         // Switches only ever turn a setting on, so a file's `true` is not undone by their absence.
         c.secure_cookies |= self.secure_cookies;
@@ -155,10 +197,21 @@ impl ServeArgs {
             min_device_app_version,
             tls_cert,
             tls_key,
-            node_name
+            node_name,
+            kernels_enabled,
+            kernel_helper
         );
         c.validate().context("invalid configuration")?;
         Ok(c)
+    }
+}
+
+fn kernel_sandbox(s: &str) -> Result<switchboard_server::config::KernelSandboxMode, String> {
+    use switchboard_server::config::KernelSandboxMode;
+    match s {
+        "enforce" => Ok(KernelSandboxMode::Enforce),
+        "off" => Ok(KernelSandboxMode::Off),
+        other => Err(format!("{other:?}: use enforce or off")),
     }
 }
 

@@ -74,6 +74,64 @@ pub struct Config {
     /// Serve HTTPS with a self-signed certificate kept in the data directory (for trying
     /// Switchboard with a phone on the local network; browsers will warn).
     pub tls_self_signed: bool,
+    /// Run Jupyter kernels. Unset: on when a `python3` kernelspec is found. Off: the kernel
+    /// routes answer 503 `kernels_unavailable`.
+    pub kernels_enabled: Option<bool>,
+    /// The most kernels this node runs at once, warm pools included (503 `kernel_capacity`
+    /// past it).
+    pub max_kernels: usize,
+    /// Warm kernels kept ready per kernelspec, as `name=count` pairs separated by commas
+    /// (`"python3=2"`); an empty string keeps none.
+    pub kernel_pool: String,
+    /// CPU seconds one kernel may use (0: unlimited).
+    pub kernel_cpu_seconds: u64,
+    /// Address space one kernel may use.
+    pub kernel_memory: ByteSize,
+    /// A kernel is stopped after this long without activity.
+    #[serde(with = "humantime_serde")]
+    pub kernel_idle_timeout: Duration,
+    /// A kernel is stopped this long after it was handed out.
+    #[serde(with = "humantime_serde")]
+    pub kernel_lifetime: Duration,
+    /// `enforce` (kernels cannot read other users' files or reach the network) or `off`.
+    pub kernel_sandbox: KernelSandboxMode,
+    /// Kernels one user may run at once (429 past it).
+    pub kernels_per_user: usize,
+    /// Kernels one account may run at once (429 past it).
+    pub kernels_per_account: usize,
+    /// The sandbox helper program; unset: this executable, whose `main` runs the helper.
+    pub kernel_helper: Option<PathBuf>,
+    /// The object detector (a YOLO ONNX model). A relative path is looked up in the current
+    /// directory, then next to the executable. Missing: snapshots are stored but not detected.
+    pub detector_model: PathBuf,
+    /// ONNX Runtime's library (file or folder); unset: `ORT_DYLIB_PATH`, then the loader's
+    /// search path, then the pure-Rust backend.
+    pub onnxruntime_library: Option<PathBuf>,
+    /// Detection threads; unset: one per core.
+    pub detector_workers: Option<usize>,
+    /// Snapshots waiting for a detection thread before uploads answer 503.
+    pub detector_queue: usize,
+    /// How long an upload waits for its detections before answering 202 `pending`.
+    #[serde(with = "humantime_serde")]
+    pub detect_wait: Duration,
+    /// Largest camera snapshot accepted.
+    pub max_snapshot_bytes: ByteSize,
+    /// Snapshots taken longer ago than this are deleted.
+    #[serde(with = "humantime_serde")]
+    pub snapshot_retention: Duration,
+    /// Snapshot images kept in all; the oldest beyond it are deleted.
+    pub snapshot_storage: ByteSize,
+}
+
+/// Whether kernels run inside the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelSandboxMode {
+    /// The kernel crate's default sandbox (file and network confinement).
+    #[default]
+    Enforce,
+    /// No sandbox; limits still apply.
+    Off,
 }
 
 impl Default for Config {
@@ -105,6 +163,25 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,
+            kernels_enabled: None,
+            max_kernels: 16,
+            kernel_pool: "python3=1".into(),
+            kernel_cpu_seconds: 600,
+            kernel_memory: ByteSize::gib(2),
+            kernel_idle_timeout: Duration::from_secs(15 * 60),
+            kernel_lifetime: Duration::from_secs(24 * 3600),
+            kernel_sandbox: KernelSandboxMode::Enforce,
+            kernels_per_user: 4,
+            kernels_per_account: 16,
+            kernel_helper: None,
+            detector_model: PathBuf::from("models/yolov12n.onnx"),
+            onnxruntime_library: None,
+            detector_workers: None,
+            detector_queue: 16,
+            detect_wait: Duration::from_secs(2),
+            max_snapshot_bytes: ByteSize::mib(12),
+            snapshot_retention: Duration::from_secs(30 * 24 * 3600),
+            snapshot_storage: ByteSize::gib(10),
         }
     }
 }
@@ -169,7 +246,38 @@ impl Config {
                 "rate limits must allow at least one attempt per minute".into(),
             ));
         }
+        self.kernel_pool_targets()?;
+        if self.max_kernels == 0 || self.kernels_per_user == 0 || self.kernels_per_account == 0 {
+            return Err(ConfigError::Invalid(
+                "max_kernels, kernels_per_user and kernels_per_account must be at least 1 \
+                 (set kernels_enabled = false to run no kernels)"
+                    .into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// `kernel_pool` parsed: (kernelspec name, warm kernels) pairs.
+    pub fn kernel_pool_targets(&self) -> Result<Vec<(String, usize)>, ConfigError> {
+        let mut targets = Vec::new();
+        for item in self.kernel_pool.split(',').map(str::trim) {
+            if item.is_empty() {
+                continue;
+            }
+            let parsed = item
+                .split_once('=')
+                .and_then(|(name, n)| Some((name.trim(), n.trim().parse::<usize>().ok()?)))
+                .filter(|(name, _)| !name.is_empty());
+            match parsed {
+                Some((name, n)) => targets.push((name.to_lowercase(), n)),
+                None => {
+                    return Err(ConfigError::Invalid(format!(
+                        "kernel_pool: {item:?} is not name=count (e.g. \"python3=2\")"
+                    )));
+                }
+            }
+        }
+        Ok(targets)
     }
 
     /// The database URL in effect.
@@ -215,6 +323,24 @@ impl Config {
         }
     }
 
+    /// The detector model file: `detector_model` itself when absolute, else found in the
+    /// current directory, then next to the executable. `None` when it is nowhere.
+    pub fn detector_model_path(&self) -> Option<PathBuf> {
+        let model = &self.detector_model;
+        if model.is_absolute() {
+            return model.is_file().then(|| model.clone());
+        }
+        let beside_exe = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(model)));
+        std::env::current_dir()
+            .ok()
+            .map(|dir| dir.join(model))
+            .into_iter()
+            .chain(beside_exe)
+            .find(|p| p.is_file())
+    }
+
     /// The configuration as TOML with secrets masked, for `switchboard config print`.
     pub fn to_masked_toml(&self) -> String {
         let mut shown = self.clone();
@@ -252,6 +378,34 @@ mod tests {
         parsed.validate().unwrap();
         assert_eq!(parsed.listen, Config::default().listen);
         assert_eq!(parsed.ticket_ttl, Config::default().ticket_ttl);
+        assert_eq!(parsed.detector_model, Config::default().detector_model);
+        assert_eq!(parsed.detect_wait, Config::default().detect_wait);
+        assert_eq!(
+            parsed.max_snapshot_bytes,
+            Config::default().max_snapshot_bytes
+        );
+        assert_eq!(
+            parsed.snapshot_retention,
+            Config::default().snapshot_retention
+        );
+        assert_eq!(parsed.snapshot_storage, Config::default().snapshot_storage);
+    }
+
+    #[test]
+    fn kernel_pools_parse() {
+        let c = Config {
+            kernel_pool: "python3=2, R=1".into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.kernel_pool_targets().unwrap(),
+            vec![("python3".to_owned(), 2), ("r".to_owned(), 1)]
+        );
+        let bad = Config {
+            kernel_pool: "python3".into(),
+            ..Config::default()
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -79,3 +79,24 @@ where
         }
     }
 }
+
+/// A WebSocket upgrade whose failure (a plain HTTP request to a socket route) answers 400 in
+/// our JSON error format.
+#[derive(Debug)]
+pub struct ApiWebSocket(pub axum::extract::ws::WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiWebSocket {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map(ApiWebSocket)
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "websocket_expected",
+                    format!("this route speaks WebSocket: {}", e.body_text()),
+                )
+            })
+    }
+}

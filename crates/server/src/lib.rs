@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod kernels;
 pub mod live;
 pub mod metrics;
 pub mod monitor;
@@ -49,6 +50,8 @@ pub struct App {
     pub monitor: Arc<monitor::Monitor>,
     /// Renders `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// This node's Jupyter kernels.
+    pub kernels: Arc<kernels::KernelRegistry>,
     limits: RateLimits,
     public_url: String,
 }
@@ -141,6 +144,9 @@ impl Server {
             .min_device_app_version
             .as_deref()
             .and_then(|v| AppVersion::parse(v).ok());
+        let kernels = Arc::new(
+            kernels::KernelRegistry::start(&config, shutdown.clone(), tracker.clone()).await,
+        );
         let mut config = config;
         config.secure_cookies |= tls.is_some();
         let app = Arc::new(App {
@@ -156,6 +162,7 @@ impl Server {
             shutdown,
             monitor,
             metrics: metrics::install(),
+            kernels,
         });
         Ok(Server { app, tracker, tls })
     }
@@ -208,6 +215,13 @@ impl Server {
             }
         }
         app.shutdown.cancel();
+        // Kernels stop with the node; dropping their handles would kill them anyway.
+        if tokio::time::timeout(kernels::SHUTDOWN_WAIT, app.kernels.shutdown_all())
+            .await
+            .is_err()
+        {
+            tracing::warn!("kernels did not stop in time; killing them");
+        }
         let tracker = self.tracker;
         tracker.close();
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {

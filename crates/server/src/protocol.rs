@@ -239,9 +239,12 @@ impl DeviceEvent {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AccountEvent {
+    /// A session was created, changed state, or its viewers changed.
     Session {
         suid: Suid,
         state: SessionState,
         viewers: u32,
     },
+    /// Events were lost (the client fell behind): reload the list.
+    Resync,
 }

@@ -8,6 +8,8 @@
 //! Queries are checked at run time, not compile time: one suite run against both backends
 //! proves them, and no offline query data has to be kept in step per backend.
 
+mod cameras;
+mod cameras_sql;
 mod convert;
 mod error;
 mod ops;
@@ -17,6 +19,10 @@ mod rows;
 mod sqlite;
 mod types;
 
+pub use cameras::{
+    Camera, CameraStore, NewSnapshot, PendingSnapshot, SearchHit, SnapshotSearch, SnapshotState,
+    StoredDetection,
+};
 pub use error::StoreError;
 pub use ops::{EndCount, OpsStore, Pruned};
 pub use postgres::PgStore;
@@ -89,7 +95,7 @@ impl Backend {
 /// - A database that cannot be reached is [`StoreError::Unavailable`]; callers may retry.
 /// - Timestamps come back with millisecond precision.
 #[async_trait]
-pub trait Store: OpsStore + Send + Sync + 'static {
+pub trait Store: OpsStore + CameraStore + Send + Sync + 'static {
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

@@ -21,6 +21,7 @@ use switchboard_core::{
     SessionStats, Suid, TicketCode, Timestamp, User, UserId,
 };
 use switchboard_core::{Service, ServiceStatus};
+use switchboard_store::{Camera, NewSnapshot, SnapshotSearch, SnapshotState, StoredDetection};
 use switchboard_store::{Invite, SessionFilter, Store, StoreError, connect, migrate};
 use tempfile::TempDir;
 
@@ -245,6 +246,10 @@ suite! {
         end_counts_by_reason_and_account,
         operators_and_users_can_be_created_in_existing_accounts,
         prune_removes_expired_tokens_and_old_services,
+        cameras_register_and_rotate_tokens_per_account,
+        snapshots_are_pending_until_finished_and_searchable,
+        search_filters_by_label_camera_and_time,
+        old_and_excess_snapshots_are_pruned_oldest_first,
     ],
     database: [
         data_survives_a_restart_and_migrations_rerun,
@@ -1433,4 +1438,244 @@ async fn prune_removes_expired_tokens_and_old_services(s: &dyn Store) {
     );
     assert_eq!(s.services().await.unwrap(), vec![alive]);
     assert!(s.status_history(&gone.id, at(0)).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cameras
+// ---------------------------------------------------------------------------------------------
+
+async fn camera(s: &dyn Store, account_id: AccountId, name: &str, created: Timestamp) -> Camera {
+    let camera = Camera {
+        id: uuid::Uuid::new_v4(),
+        account_id,
+        name: name.to_owned(),
+        created_at: created,
+        last_seen_at: None,
+        uploads: 0,
+        last_snapshot_id: None,
+        last_snapshot_at: None,
+    };
+    s.create_camera(&camera, "hash-1").await.unwrap();
+    camera
+}
+
+fn snapshot(camera: &Camera, taken: Timestamp, bytes: usize) -> NewSnapshot {
+    NewSnapshot {
+        id: uuid::Uuid::new_v4(),
+        camera_id: camera.id,
+        account_id: camera.account_id,
+        taken_at: taken,
+        received_at: taken + Duration::seconds(1),
+        jpeg: vec![0xFF; bytes],
+        duplicate: false,
+    }
+}
+
+fn detection(label: &str, confidence: f64) -> StoredDetection {
+    StoredDetection {
+        label: label.to_owned(),
+        confidence,
+        x: 0.25,
+        y: 0.5,
+        w: 0.125,
+        h: 0.375,
+    }
+}
+
+fn search(account_id: AccountId, labels: &[&str]) -> SnapshotSearch {
+    SnapshotSearch {
+        account_id,
+        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        camera_id: None,
+        since: None,
+        until: None,
+        limit: 10,
+    }
+}
+
+async fn cameras_register_and_rotate_tokens_per_account(s: &dyn Store) {
+    let (a, _) = account(s, "cam-a").await;
+    let (b, _) = account(s, "cam-b").await;
+    let kitchen = camera(s, a.id, "kitchen", at(1)).await;
+    let hall = camera(s, a.id, "hall", at(2)).await;
+    camera(s, b.id, "garage", at(3)).await;
+
+    let listed = s.cameras(a.id).await.unwrap();
+    assert_eq!(listed, vec![kitchen.clone(), hall.clone()]);
+    assert_eq!(s.camera(a.id, kitchen.id).await.unwrap(), kitchen);
+    assert!(is_not_found(s.camera(b.id, kitchen.id).await));
+    assert!(is_conflict(s.create_camera(&kitchen, "x").await));
+
+    assert_eq!(
+        s.camera_credentials(kitchen.id).await.unwrap(),
+        (a.id, "hash-1".to_owned())
+    );
+    s.set_camera_token(a.id, kitchen.id, "hash-2")
+        .await
+        .unwrap();
+    assert_eq!(s.camera_credentials(kitchen.id).await.unwrap().1, "hash-2");
+    assert!(is_not_found(
+        s.set_camera_token(b.id, kitchen.id, "h").await
+    ));
+    assert!(is_not_found(
+        s.camera_credentials(uuid::Uuid::new_v4()).await
+    ));
+}
+
+async fn snapshots_are_pending_until_finished_and_searchable(s: &dyn Store) {
+    let (a, _) = account(s, "snap-a").await;
+    let (b, _) = account(s, "snap-b").await;
+    let cam = camera(s, a.id, "kitchen", at(0)).await;
+    let first = snapshot(&cam, at(10), 100);
+    let second = snapshot(&cam, at(20), 200);
+    s.insert_snapshot(&first).await.unwrap();
+    s.insert_snapshot(&second).await.unwrap();
+
+    let listed = s.camera(a.id, cam.id).await.unwrap();
+    assert_eq!(listed.uploads, 2);
+    assert_eq!(listed.last_seen_at, Some(at(21)));
+    assert_eq!(listed.last_snapshot_id, Some(second.id));
+    assert_eq!(listed.last_snapshot_at, Some(at(20)));
+
+    let pending = s.pending_snapshots(10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![first.id, second.id]
+    );
+    assert_eq!(pending[0].jpeg, first.jpeg);
+    assert_eq!(
+        s.snapshot_state(a.id, first.id).await.unwrap(),
+        SnapshotState::Pending
+    );
+
+    let dets = vec![
+        detection("cup", 0.9),
+        detection("cup", 0.6),
+        detection("person", 0.8),
+    ];
+    s.finish_snapshot(first.id, SnapshotState::Done, &dets)
+        .await
+        .unwrap();
+    // Finishing again replaces the set rather than adding to it.
+    s.finish_snapshot(first.id, SnapshotState::Done, &dets)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.snapshot_detections(a.id, first.id).await.unwrap().len(),
+        3
+    );
+    assert_eq!(
+        s.pending_snapshots(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        vec![second.id]
+    );
+    s.finish_snapshot(second.id, SnapshotState::Failed, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.snapshot_state(a.id, second.id).await.unwrap(),
+        SnapshotState::Failed
+    );
+    assert!(s.pending_snapshots(10).await.unwrap().is_empty());
+
+    let hits = s.search_snapshots(&search(a.id, &["cup"])).await.unwrap();
+    assert_eq!(hits.len(), 1, "one hit per snapshot and label: {hits:?}");
+    assert_eq!(hits[0].snapshot_id, first.id);
+    assert_eq!(hits[0].camera_name, "kitchen");
+    assert_eq!(hits[0].taken_at, at(10));
+    assert_eq!(hits[0].detection, detection("cup", 0.9));
+    assert!(
+        s.search_snapshots(&search(b.id, &["cup"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(s.snapshot_jpeg(a.id, first.id).await.unwrap(), first.jpeg);
+    assert!(is_not_found(s.snapshot_jpeg(b.id, first.id).await));
+    assert!(is_not_found(s.snapshot_detections(b.id, first.id).await));
+    assert!(is_not_found(
+        s.finish_snapshot(uuid::Uuid::new_v4(), SnapshotState::Done, &[])
+            .await
+    ));
+    let mut foreign = snapshot(&cam, at(30), 10);
+    foreign.account_id = b.id;
+    assert!(is_not_found(s.insert_snapshot(&foreign).await));
+}
+
+async fn search_filters_by_label_camera_and_time(s: &dyn Store) {
+    let (a, _) = account(s, "search-a").await;
+    let kitchen = camera(s, a.id, "kitchen", at(0)).await;
+    let hall = camera(s, a.id, "hall", at(0)).await;
+    let mut ids = Vec::new();
+    for (i, (cam, label)) in [(&kitchen, "cup"), (&hall, "cup"), (&kitchen, "cell phone")]
+        .into_iter()
+        .enumerate()
+    {
+        let snap = snapshot(cam, at(10 * (i as i64 + 1)), 10);
+        s.insert_snapshot(&snap).await.unwrap();
+        s.finish_snapshot(snap.id, SnapshotState::Done, &[detection(label, 0.7)])
+            .await
+            .unwrap();
+        ids.push(snap.id);
+    }
+    let found = |hits: Vec<switchboard_store::SearchHit>| {
+        hits.into_iter().map(|h| h.snapshot_id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        found(
+            s.search_snapshots(&search(a.id, &["cup", "cell phone"]))
+                .await
+                .unwrap()
+        ),
+        vec![ids[2], ids[1], ids[0]]
+    );
+    let mut q = search(a.id, &["cup"]);
+    q.camera_id = Some(kitchen.id);
+    assert_eq!(found(s.search_snapshots(&q).await.unwrap()), vec![ids[0]]);
+    let mut q = search(a.id, &["cup", "cell phone"]);
+    q.since = Some(at(20));
+    q.until = Some(at(30));
+    assert_eq!(found(s.search_snapshots(&q).await.unwrap()), vec![ids[1]]);
+    let mut q = search(a.id, &["cup", "cell phone"]);
+    q.limit = 2;
+    assert_eq!(
+        found(s.search_snapshots(&q).await.unwrap()),
+        vec![ids[2], ids[1]]
+    );
+    assert!(
+        s.search_snapshots(&search(a.id, &[]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn old_and_excess_snapshots_are_pruned_oldest_first(s: &dyn Store) {
+    let (a, _) = account(s, "prune-cam").await;
+    let cam = camera(s, a.id, "kitchen", at(0)).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let snap = snapshot(&cam, at(10 * (i + 1)), 100);
+        s.insert_snapshot(&snap).await.unwrap();
+        s.finish_snapshot(snap.id, SnapshotState::Done, &[detection("cup", 0.5)])
+            .await
+            .unwrap();
+        ids.push(snap.id);
+    }
+    // Taken before 20 s: the first goes.
+    assert_eq!(s.prune_snapshots(at(20), None).await.unwrap(), 1);
+    // 250 bytes left for four snapshots of 100: the two newest stay.
+    assert_eq!(s.prune_snapshots(at(0), Some(250)).await.unwrap(), 2);
+    let left = s.search_snapshots(&search(a.id, &["cup"])).await.unwrap();
+    assert_eq!(
+        left.iter().map(|h| h.snapshot_id).collect::<Vec<_>>(),
+        vec![ids[4], ids[3]]
+    );
+    assert!(is_not_found(s.snapshot_jpeg(a.id, ids[1]).await));
+    assert_eq!(s.prune_snapshots(at(0), Some(250)).await.unwrap(), 0);
 }

@@ -6,6 +6,8 @@ import { api, backoff, wsUrl } from './common.js';
 
 /** The version this page reports as its app version. */
 const APP_VERSION = '1.0.0';
+/** How often the phone repeats its status for viewers who joined since. */
+const STATUS_EVERY_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 const video = $('preview');
@@ -364,6 +366,7 @@ class SocketTransport {
     this.attempts = 0;
     this.failedOpens = 0;
     this.closed = false;
+    this.heartbeat = null;
   }
 
   connect() {
@@ -374,6 +377,9 @@ class SocketTransport {
     let opened = false;
     ws.addEventListener('open', () => {
       opened = true;
+      clearInterval(this.heartbeat);
+      // Viewers who join later hear nothing of earlier reports: repeat the status now and then.
+      this.heartbeat = setInterval(() => sendStatus(), STATUS_EVERY_MS);
       this.attempts = 0;
       this.failedOpens = 0;
       setStatus(paused ? 'paused' : 'connected', paused ? 'Paused' : 'Connected');
@@ -393,6 +399,7 @@ class SocketTransport {
       else if (msg.type === 'error') onServerError(msg);
     });
     ws.addEventListener('close', async (e) => {
+      clearInterval(this.heartbeat);
       if (this.ws !== ws || this.closed || ended) return;
       if (!opened) this.failedOpens += 1;
       setStatus('reconnecting', 'Reconnecting…');
@@ -428,6 +435,7 @@ class SocketTransport {
 
   close() {
     this.closed = true;
+    clearInterval(this.heartbeat);
     this.ws?.close(1000);
   }
 }

@@ -42,6 +42,7 @@ async function loadSession() {
   $('dev-model').textContent = d.model || '—';
   $('dev-os').textContent = d.os || '—';
   $('dev-app').textContent = [d.client, d.app_version].filter(Boolean).join(' ') || '—';
+  if (view.state !== 'ended') setViewers(view.viewers, view.viewer_names ?? []);
   if (view.state === 'ended') showEnded(view.end_reason);
   else setState(view.state);
   renderClock();

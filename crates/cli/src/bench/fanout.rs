@@ -300,6 +300,7 @@ fn print_scenario(scenario: &Scenario, m: &Measured, args: &FanoutArgs) -> bool 
     println!("  server CPU             {}", share(m.cpu.server));
     println!("  server peak RSS        {rss_mib:.1} MiB");
     println!("  load generator CPU     {}", share(m.cpu.load_generator));
+    println!("  interrupts (softirq)   {}", share(m.cpu.interrupts));
     println!("  other processes' CPU   {}", share(m.cpu.others()));
     // With two cores shared by server and load, anything else running skews every figure.
     if m.cpu.others() > 0.25 * secs {

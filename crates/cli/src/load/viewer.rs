@@ -2,7 +2,7 @@
 //! hundreds beside the server) or the watch WebSocket, and checks and times every frame.
 
 use super::frames::{Stamp, unix_micros};
-use super::http_stream::{ChunkedDecoder, MAX_HEAD_BYTES, head_end, parse_head};
+use super::http_stream::{ChunkedDecoder, MAX_HEAD_BYTES, ResponseHead, head_end, parse_head};
 use super::progress::{Phase, Progress};
 use super::stats::LatencyHistogram;
 use bytes::{Buf, BytesMut};
@@ -91,10 +91,22 @@ struct ViewerError {
     detail: String,
 }
 
-fn fail(kind: &str) -> impl FnOnce(String) -> ViewerError + '_ {
-    move |detail| ViewerError {
-        kind: kind.to_owned(),
-        detail,
+impl ViewerError {
+    fn new(kind: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        ViewerError {
+            kind: kind.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// The stream could not be opened.
+    fn connect(detail: impl std::fmt::Display) -> Self {
+        Self::new("viewer_connect", detail)
+    }
+
+    /// The server's answer is not the stream it should be.
+    fn bad_stream(detail: impl std::fmt::Display) -> Self {
+        Self::new("viewer_bad_stream", detail)
     }
 }
 
@@ -167,72 +179,26 @@ impl SimulatedViewer {
     ) -> Result<End, ViewerError> {
         let slow = self.role == ViewerRole::SlowMjpeg;
         let read_size = if slow { SLOW_READ_SIZE } else { READ_SIZE };
-        let url = self
-            .base
-            .join(&format!("api/v1/sessions/{}/video.mjpeg", self.suid))
-            .map_err(|e| fail("viewer_connect")(e.to_string()))?;
         let permit = self.connecting.acquire().await;
-        let mut stream = connect(&url, slow)
-            .await
-            .map_err(|e| fail("viewer_connect")(format!("{e:#}")))?;
-        let host = url.host_str().unwrap_or_default();
-        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-        let request = format!(
-            "GET {} HTTP/1.1\r\nHost: {host}{port}\r\nAuthorization: Bearer {}\r\n\
-             Accept: multipart/x-mixed-replace\r\nUser-Agent: switchboard-simulate\r\n\r\n",
-            url.path(),
-            self.token
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| fail("viewer_connect")(e.to_string()))?;
-
-        let mut buf = BytesMut::with_capacity(read_size);
-        let end = loop {
-            if let Some(end) = head_end(&buf) {
-                break end;
-            }
-            if buf.len() > MAX_HEAD_BYTES {
-                return Err(fail("viewer_bad_response")(
-                    "no end to the response head".into(),
-                ));
-            }
-            buf.reserve(read_size);
-            let n = stream
-                .read_buf(&mut buf)
-                .await
-                .map_err(|e| fail("viewer_connect")(e.to_string()))?;
-            if n == 0 {
-                return Err(fail("viewer_connect")(
-                    "the server closed the connection without answering".into(),
-                ));
-            }
-        };
-        let head =
-            parse_head(&buf[..end]).map_err(|e| fail("viewer_bad_response")(format!("{e:#}")))?;
-        if head.status != 200 {
-            let body = String::from_utf8_lossy(&buf[end..buf.len().min(end + 300)]).into_owned();
-            return Err(fail(&format!("viewer_http_{}", head.status))(body));
-        }
+        let (mut stream, head, mut buf) = self.open_mjpeg(slow, read_size).await?;
         let boundary = head
             .content_type
             .as_deref()
             .and_then(boundary_from_content_type)
             .ok_or_else(|| {
-                fail("viewer_bad_response")(format!(
+                ViewerError::bad_stream(format!(
                     "not a multipart stream: Content-Type {:?}",
                     head.content_type
                 ))
             })?;
         drop(permit);
         ready.set();
-        buf.advance(end);
 
         let mut parser = MultipartParser::new(&boundary, MAX_FRAME_BYTES);
         let mut chunked = head.chunked.then(ChunkedDecoder::default);
         let mut pace = tokio::time::interval(SLOW_PERIOD);
-        let bad_stream = |e: &dyn std::fmt::Display| fail("viewer_bad_stream")(e.to_string());
+        // A slow viewer that fell further behind still takes one frame a second, not a burst.
+        pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if !buf.is_empty() {
                 // Zero-copy: the frozen bytes are sliced into the parser, which copies what
@@ -241,10 +207,10 @@ impl SimulatedViewer {
                 match &mut chunked {
                     Some(decoder) => decoder
                         .feed(&data, |range| parser.push(data.slice(range)))
-                        .map_err(|e| bad_stream(&format!("{e:#}")))?,
+                        .map_err(|e| ViewerError::bad_stream(format!("{e:#}")))?,
                     None => parser.push(data),
                 }
-                while let Some(part) = parser.next_part().map_err(|e| bad_stream(&e))? {
+                while let Some(part) = parser.next_part().map_err(ViewerError::bad_stream)? {
                     checker.frame(&part.body);
                     if slow && self.progress.phase() < Phase::Draining {
                         tokio::select! {
@@ -263,17 +229,77 @@ impl SimulatedViewer {
                 () = stop.cancelled() => return Ok(End::Stopped),
                 read = read_some(&mut stream, &mut buf, read_size) => read,
             };
-            let n = read.map_err(|e| fail("viewer_read")(e.to_string()))?;
+            let n = read.map_err(|e| ViewerError::new("viewer_read", e))?;
             if n == 0 {
                 if chunked.is_some() {
-                    return Err(fail("viewer_stream_cut")(
-                        "the connection closed before the end of the chunked body".into(),
+                    return Err(ViewerError::new(
+                        "viewer_stream_cut",
+                        "the connection closed before the end of the chunked body",
                     ));
                 }
-                parser.finish().map_err(|e| bad_stream(&e))?;
+                parser.finish().map_err(ViewerError::bad_stream)?;
                 return Ok(End::Closed);
             }
         }
+    }
+
+    /// Connects, sends the GET request and reads the response head. Returns the socket, the
+    /// head, and what was read of the body already.
+    async fn open_mjpeg(
+        &self,
+        slow: bool,
+        read_size: usize,
+    ) -> Result<(TcpStream, ResponseHead, BytesMut), ViewerError> {
+        let url = self
+            .base
+            .join(&format!("api/v1/sessions/{}/video.mjpeg", self.suid))
+            .map_err(ViewerError::connect)?;
+        let mut stream = connect(&url, slow)
+            .await
+            .map_err(|e| ViewerError::connect(format!("{e:#}")))?;
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {host}{port}\r\nAuthorization: Bearer {}\r\n\
+             Accept: multipart/x-mixed-replace\r\nUser-Agent: switchboard-simulate\r\n\r\n",
+            url.path(),
+            self.token
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(ViewerError::connect)?;
+
+        let mut buf = BytesMut::with_capacity(read_size);
+        let end = loop {
+            if let Some(end) = head_end(&buf) {
+                break end;
+            }
+            if buf.len() > MAX_HEAD_BYTES {
+                return Err(ViewerError::bad_stream("no end to the response head"));
+            }
+            buf.reserve(read_size);
+            let n = stream
+                .read_buf(&mut buf)
+                .await
+                .map_err(ViewerError::connect)?;
+            if n == 0 {
+                return Err(ViewerError::connect(
+                    "the server closed the connection without answering",
+                ));
+            }
+        };
+        let head =
+            parse_head(&buf[..end]).map_err(|e| ViewerError::bad_stream(format!("{e:#}")))?;
+        if head.status != 200 {
+            let body = String::from_utf8_lossy(&buf[end..buf.len().min(end + 300)]).into_owned();
+            return Err(ViewerError::new(
+                format!("viewer_http_{}", head.status),
+                body,
+            ));
+        }
+        buf.advance(end);
+        Ok((stream, head, buf))
     }
 
     async fn watch_ws(
@@ -282,26 +308,24 @@ impl SimulatedViewer {
         ready: &mut Ready,
         stop: &CancellationToken,
     ) -> Result<End, ViewerError> {
-        let connect_error = fail("viewer_connect");
         let mut url = self
             .base
             .join(&format!("api/v1/sessions/{}/watch", self.suid))
-            .map_err(|e| fail("viewer_connect")(e.to_string()))?;
+            .map_err(ViewerError::connect)?;
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
-        url.set_scheme(scheme).map_err(|()| {
-            fail("viewer_connect")(format!("cannot make a WebSocket URL of {url}"))
-        })?;
+        url.set_scheme(scheme)
+            .map_err(|()| ViewerError::connect(format!("cannot make a WebSocket URL of {url}")))?;
         let mut request = url
             .as_str()
             .into_client_request()
-            .map_err(|e| fail("viewer_connect")(e.to_string()))?;
+            .map_err(ViewerError::connect)?;
         let auth = HeaderValue::from_str(&format!("Bearer {}", self.token))
-            .map_err(|e| fail("viewer_connect")(e.to_string()))?;
+            .map_err(ViewerError::connect)?;
         request.headers_mut().insert(AUTHORIZATION, auth);
         let permit = self.connecting.acquire().await;
         let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
-            .map_err(|e| connect_error(format!("{url}: {e}")))?;
+            .map_err(|e| ViewerError::connect(format!("{url}: {e}")))?;
         drop(permit);
         ready.set();
         loop {
@@ -321,7 +345,7 @@ impl SimulatedViewer {
                 }
                 Some(Ok(Message::Close(_))) | None => return Ok(End::Closed),
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(fail("viewer_read")(e.to_string())),
+                Some(Err(e)) => return Err(ViewerError::new("viewer_read", e)),
             }
         }
     }

@@ -4,12 +4,12 @@ use super::frames::accept_frame;
 use crate::App;
 use crate::auth::{DeviceCaller, TokenKind};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, ApiWebSocket};
 use crate::live::{SessionHandle, now};
 use crate::protocol::{DeviceEvent, DeviceRegisterRequest, DeviceRegistered, WatchEvent};
 use crate::tls::ClientAddr;
 use axum::Json;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -147,10 +147,14 @@ pub(super) async fn device_socket(
     device: DeviceCaller,
     Path(suid): Path<String>,
     ApiQuery(q): ApiQuery<DeviceSocketQuery>,
-    ws: WebSocketUpgrade,
+    ApiWebSocket(ws): ApiWebSocket,
 ) -> ApiResult<Response> {
     let handle = device_session(&app, &device, &suid).await?;
-    let max = usize::try_from(app.config.max_frame_bytes.as_u64()).unwrap_or(usize::MAX);
+    // Twice the frame limit: a frame somewhat too large gets a `frame_too_large` error message
+    // on the open socket; only absurd ones (which would cost memory) drop the connection.
+    let max = usize::try_from(app.config.max_frame_bytes.as_u64())
+        .unwrap_or(usize::MAX / 2)
+        .saturating_mul(2);
     let after = q.after.unwrap_or(0);
     Ok(ws
         .max_message_size(max)

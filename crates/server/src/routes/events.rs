@@ -5,8 +5,9 @@ use super::devices::close;
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiWebSocket;
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::response::Response;
 use futures::StreamExt;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use switchboard_bus::{Delivery, Subscription, subjects};
 pub(super) async fn account_events(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
-    ws: WebSocketUpgrade,
+    ApiWebSocket(ws): ApiWebSocket,
 ) -> ApiResult<Response> {
     let events = app
         .bus
@@ -43,7 +44,8 @@ async fn events_loop(app: Arc<App>, mut events: Subscription, mut socket: WebSoc
                 }
                 // Events only say "look again"; a client that lagged refetches anyway.
                 Some(Delivery::Lagged(_)) => {
-                    let resync = r#"{"type":"resync"}"#;
+                    let resync = serde_json::to_string(&crate::protocol::AccountEvent::Resync)
+                        .unwrap_or_default();
                     if socket.send(Message::Text(resync.into())).await.is_err() {
                         break;
                     }

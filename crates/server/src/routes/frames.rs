@@ -116,12 +116,28 @@ pub(super) async fn post_stream(
     body: Body,
 ) -> ApiResult<Json<StreamSummary>> {
     let handle = device_session(&app, &device, &suid).await?;
-    let ct = content_type(&headers);
-    let boundary = mjpeg::boundary_from_content_type(ct).ok_or_else(|| {
-        unsupported("send a multipart/x-mixed-replace body with a boundary parameter")
-    })?;
+    let ct = content_type(&headers).trim().to_ascii_lowercase();
+    let mut body = body.into_data_stream();
+    let mut head = Vec::new();
+    let boundary = match mjpeg::boundary_from_content_type(&ct) {
+        Some(b) => b,
+        // `ffmpeg -f mpjpeg -method POST` sends no Content-Type at all: take the boundary
+        // from the body's first line, as a multipart parser would.
+        None if ct.is_empty() || ct.starts_with("application/octet-stream") => {
+            sniff_boundary(&mut body, &mut head).await.ok_or_else(|| {
+                unsupported("the body does not start with a multipart boundary line")
+            })?
+        }
+        None => {
+            return Err(unsupported(
+                "send a multipart/x-mixed-replace body with a boundary parameter",
+            ));
+        }
+    };
     let limit = usize::try_from(app.config.max_frame_bytes.as_u64()).unwrap_or(usize::MAX);
-    let mut parts = std::pin::pin!(mjpeg::parts(body.into_data_stream(), boundary, limit));
+    let replayed =
+        futures::stream::iter((!head.is_empty()).then(|| Ok::<_, axum::Error>(Bytes::from(head))));
+    let mut parts = std::pin::pin!(mjpeg::parts(replayed.chain(body), boundary, limit));
     let mut summary = StreamSummary {
         frames: 0,
         bytes: 0,
@@ -151,4 +167,28 @@ pub(super) async fn post_stream(
         summary.bytes += len;
     }
     Ok(Json(summary))
+}
+
+/// Reads the body up to its first line break (at most 1 KiB) into `head` and returns the
+/// boundary that line names (`--boundary`). `head` is replayed in front of the rest.
+async fn sniff_boundary(
+    body: &mut axum::body::BodyDataStream,
+    head: &mut Vec<u8>,
+) -> Option<String> {
+    const MAX_LINE: usize = 1024;
+    loop {
+        let window = &head[..head.len().min(MAX_LINE)];
+        if let Some(end) = window.windows(2).position(|w| w == b"\r\n") {
+            let line = std::str::from_utf8(&head[..end]).ok()?;
+            let boundary = line.strip_prefix("--")?.trim();
+            return (!boundary.is_empty()).then(|| boundary.to_owned());
+        }
+        if head.len() >= MAX_LINE {
+            return None;
+        }
+        match body.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            _ => return None,
+        }
+    }
 }

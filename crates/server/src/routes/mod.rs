@@ -6,6 +6,7 @@ mod controls;
 mod devices;
 mod events;
 mod frames;
+mod jupyter;
 mod pages;
 mod qr;
 mod sessions;
@@ -54,8 +55,21 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             post(controls::send).get(controls::poll),
         )
         .layer(DefaultBodyLimit::max(json_limit));
+    // Jupyter Server's kernel API lives outside /api/v1, where Jupyter clients expect it.
+    let jupyter = Router::new()
+        .route("/api/kernelspecs", get(jupyter::kernelspecs))
+        .route("/api/kernels", get(jupyter::list).post(jupyter::start))
+        .route(
+            "/api/kernels/{id}",
+            get(jupyter::get).delete(jupyter::delete),
+        )
+        .route("/api/kernels/{id}/interrupt", post(jupyter::interrupt))
+        .route("/api/kernels/{id}/restart", post(jupyter::restart))
+        .route("/api/kernels/{id}/channels", get(jupyter::channels))
+        .layer(DefaultBodyLimit::max(json_limit));
     Router::new()
         .nest("/api/v1", v1)
+        .merge(jupyter)
         .route("/api/{version}", any(unsupported_version))
         .route("/api/{version}/{*rest}", any(unsupported_version))
         .route("/healthz", get(|| async { "ok" }))
@@ -63,6 +77,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(crate::metrics::render))
         .merge(pages::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(
             tower::ServiceBuilder::new()
@@ -88,6 +103,14 @@ async fn unsupported_version(Path(params): Path<Vec<(String, String)>>) -> ApiEr
         format!("protocol version {version:?} is not supported; use v1"),
     )
     .with_extra(json!({ "supported": SUPPORTED_VERSIONS }))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
 }
 
 async fn not_found() -> ApiError {

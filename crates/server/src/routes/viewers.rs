@@ -5,10 +5,11 @@ use super::sessions::{running, session_of};
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiWebSocket;
 use crate::live::{Frame, LiveStatus, SessionHandle, ViewerGuard, ViewerRefused};
 use crate::protocol::WatchEvent;
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -142,7 +143,7 @@ pub(super) async fn watch_socket(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
     Path(suid): Path<String>,
-    ws: WebSocketUpgrade,
+    ApiWebSocket(ws): ApiWebSocket,
 ) -> ApiResult<Response> {
     let session = session_of(&app, &caller, &suid).await?;
     let handle = running(&app, &session)?;

@@ -437,6 +437,7 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser) {
             "viewer names and device info",
             "return document.getElementById('viewer-names').textContent.includes('dr.grey') \
              && document.getElementById('dev-model').textContent !== '—' \
+             && document.getElementById('dev-camera').textContent !== '—' \
              && document.getElementById('deadline').textContent.includes(':') \
              && !document.getElementById('deadline').textContent.includes('without viewers')",
         )
@@ -545,12 +546,57 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser) {
     );
     clinician.screenshot("account").await;
 
-    // The invite link opens the join form, filled in.
+    // Signing out leads back to the sign-in page.
+    clinician.click("#signout").await;
+    clinician
+        .until("the sign-in page", "return location.pathname === '/login'")
+        .await;
+
+    // A colleague follows the invite link: the join form is filled in; joining lands on the
+    // same account's dashboard.
     clinician.goto(link.as_str().unwrap()).await;
     clinician
         .until(
             "the join form",
             "return !document.getElementById('form-join').hidden && document.getElementById('join-invite').value.length > 10",
+        )
+        .await;
+    clinician.type_into("#join-username", "dr.yang").await;
+    clinician
+        .type_into("#join-password", "another long passphrase")
+        .await;
+    clinician.click("#form-join button[type=submit]").await;
+    clinician
+        .until(
+            "the colleague's dashboard with the team's session",
+            &format!(
+                "return location.pathname === '/' && document.getElementById('whoami').textContent.includes('dr.yang') \
+                 && !!document.querySelector(\"{row}\")"
+            ),
+        )
+        .await;
+
+    // The colleague deletes their own user and is signed out.
+    clinician.goto(&format!("{base}/account")).await;
+    clinician
+        .until(
+            "both users listed",
+            "const t = document.getElementById('users').textContent; return t.includes('dr.grey') && t.includes('dr.yang')",
+        )
+        .await;
+    assert!(
+        clinician
+            .js("return document.getElementById('invite-admin').hidden")
+            .await
+            == true,
+        "members cannot invite"
+    );
+    clinician.click("#delete-me").await;
+    clinician.click("dialog [data-testid=confirm]").await;
+    clinician
+        .until(
+            "the sign-in page after deletion",
+            "return location.pathname === '/login'",
         )
         .await;
 
@@ -562,6 +608,35 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser) {
             b.name
         );
     }
+
+    // A phone with a mistyped ticket: the ticket form, then the API's refusal in plain words.
+    phone.goto(&format!("{base}/d")).await;
+    phone
+        .until(
+            "the ticket form",
+            "return !document.getElementById('step-ticket').hidden",
+        )
+        .await;
+    phone.type_into("#ticket-input", "abcd efgh").await;
+    phone.screenshot("phone-ticket-form").await;
+    phone.click("#ticket-form button[type=submit]").await;
+    phone
+        .until(
+            "the start page of the typed ticket",
+            "return location.pathname === '/d/ABCDEFGH' && !document.getElementById('step-start').hidden",
+        )
+        .await;
+    phone.click("[data-testid=start]").await;
+    phone
+        .until(
+            "the unknown-ticket error",
+            "return document.querySelector('[data-testid=device-error]').textContent.includes('not known') \
+             && document.getElementById('status').dataset.state === 'error'",
+        )
+        .await;
+    phone.screenshot("phone-unknown-ticket").await;
+    let errors = phone.console_errors(&["/api/v1/devices/register"]).await;
+    assert!(errors.is_empty(), "[phone] console errors: {errors:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -644,5 +719,71 @@ async fn restart_scenario(app: TestApp, clinician: &Browser, phone: &Browser) {
             "[{}] console errors: {errors:#?}",
             b.name
         );
+    }
+}
+
+/// What `pages.rs` promises without a browser: types, validators, security headers, and the
+/// JSON error format for unknown assets.
+#[tokio::test]
+async fn pages_and_assets_are_served_with_types_and_validators() {
+    let app = spawn_app().await;
+    let base = format!("http://{}", app.addr);
+    for (path, page) in [
+        ("/", "Sessions"),
+        ("/login", "Sign in"),
+        ("/account", "Account"),
+        ("/d", "Video visit"),
+        ("/d/ABCDEFGH", "Video visit"),
+        ("/s/01a20be4-1bd4-7214-8197-9d49434f634e", "Session"),
+    ] {
+        let resp = app.http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let h = resp.headers();
+        assert_eq!(h["content-type"], "text/html; charset=utf-8", "{path}");
+        assert_eq!(h["cache-control"], "no-cache", "{path}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'self'")
+        );
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert!(resp.text().await.unwrap().contains(page), "{path}");
+    }
+    for (path, ty) in [
+        ("/assets/css/app.css", "text/css; charset=utf-8"),
+        ("/assets/js/common.js", "javascript"),
+        ("/assets/icon.svg", "image/svg+xml"),
+    ] {
+        let resp = app.http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .contains(ty),
+            "{path}"
+        );
+        let etag = resp.headers()["etag"].clone();
+        let again = app
+            .http
+            .get(format!("{base}{path}"))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path} revalidates");
+    }
+    for path in [
+        "/assets/nope.js",
+        "/assets/../login.html",
+        "/assets/js//common.js",
+        "/assets/dashboard.html",
+    ] {
+        let resp = app.http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "not_found", "{path}");
+        assert!(body["message"].is_string());
     }
 }

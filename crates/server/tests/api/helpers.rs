@@ -56,6 +56,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let mut config = Config {
         data_dir: dir.path().to_owned(),
+        // Kernels cost a process each: only the tests about them turn them on.
+        kernels_enabled: Some(false),
+        kernel_pool: String::new(),
+        kernel_helper: Some(env!("CARGO_BIN_EXE_switchboard-server-kernel-helper").into()),
         ..Config::default()
     };
     tweak(&mut config);

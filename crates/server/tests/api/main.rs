@@ -10,6 +10,7 @@ mod dashboard;
 mod expect;
 mod ffmpeg;
 mod helpers;
+mod kernels;
 mod lifecycle;
 mod operations;
 mod protocol_doc;

@@ -68,7 +68,12 @@ async fn the_monitor_records_capped_status_and_cleans_stale_rows_on_start() {
     app.create_session(&token).await;
     // Wait until a sample sees the session, then until enough samples piled up to be capped.
     eventually("a status sample counting the session", || async {
-        app.store.latest_statuses().await.unwrap().iter().any(|s| s.service_id == me.id && s.sessions == 1)
+        app.store
+            .latest_statuses()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.service_id == me.id && s.sessions == 1)
     })
     .await;
     let since = chrono::Utc::now() - chrono::Duration::hours(1);
@@ -79,7 +84,14 @@ async fn the_monitor_records_capped_status_and_cleans_stale_rows_on_start() {
     })
     .await;
     // More samples keep coming, and the cap still holds.
-    let newest = app.store.status_history(&me.id, since).await.unwrap().pop().unwrap().at;
+    let newest = app
+        .store
+        .status_history(&me.id, since)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .at;
     eventually("another sample", || async {
         let h = app.store.status_history(&me.id, since).await.unwrap();
         assert!(h.len() <= 3);
@@ -103,15 +115,28 @@ fn sample(text: &str, parts: &[&str]) -> f64 {
 async fn metrics_are_prometheus_text_and_move_with_traffic() {
     let app = spawn_app().await;
     let get_metrics = || async {
-        let resp = app.http.get(format!("http://{}/metrics", app.addr)).send().await.unwrap();
+        let resp = app
+            .http
+            .get(format!("http://{}/metrics", app.addr))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
-        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
         resp.text().await.unwrap()
     };
     let before = get_metrics().await;
     let token = app.signup("clinician").await;
     let (suid, device) = app.live_session(&token).await;
-    let mut viewer = app.ws(&format!("/sessions/{suid}/watch"), &token).await.unwrap();
+    let mut viewer = app
+        .ws(&format!("/sessions/{suid}/watch"), &token)
+        .await
+        .unwrap();
     next_event(&mut viewer, "hello").await;
     for seq in 1..=5 {
         app.post_frame(&suid, &device, seq, jpeg(seq)).await;
@@ -119,33 +144,69 @@ async fn metrics_are_prometheus_text_and_move_with_traffic() {
     }
     let after = get_metrics().await;
     // Every sample line is `name{labels} value` with a valid name and a number.
-    for line in after.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in after
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let (series, value) = line.rsplit_once(' ').unwrap();
         assert!(value.parse::<f64>().is_ok(), "{line}");
         let name = series.split('{').next().unwrap();
         assert!(
-            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
                 && !name.starts_with(|c: char| c.is_ascii_digit()),
             "{line}"
         );
     }
     // Other tests in this process share the recorder, so compare differences.
-    assert!(sample(&after, &["switchboard_frames_in_total"]) - sample(&before, &["switchboard_frames_in_total"]) >= 5.0);
-    assert!(sample(&after, &["switchboard_frames_out_total", "websocket"]) - sample(&before, &["switchboard_frames_out_total", "websocket"]) >= 5.0);
-    assert!(sample(&after, &["switchboard_http_requests_total", "/api/v1/sessions/{suid}/frames", "200"]) >= 5.0);
+    assert!(
+        sample(&after, &["switchboard_frames_in_total"])
+            - sample(&before, &["switchboard_frames_in_total"])
+            >= 5.0
+    );
+    assert!(
+        sample(&after, &["switchboard_frames_out_total", "websocket"])
+            - sample(&before, &["switchboard_frames_out_total", "websocket"])
+            >= 5.0
+    );
+    assert!(
+        sample(
+            &after,
+            &[
+                "switchboard_http_requests_total",
+                "/api/v1/sessions/{suid}/frames",
+                "200"
+            ]
+        ) >= 5.0
+    );
     assert!(after.contains("switchboard_frame_delivery_seconds_bucket"));
     assert!(after.contains(&format!("switchboard_session_fps{{suid=\"{suid}\"}}")));
     assert!(sample(&after, &["switchboard_sessions{", "live"]) >= 1.0);
-    app.http.delete(app.url(&format!("/sessions/{suid}"))).bearer_auth(&token).send().await.unwrap();
+    app.http
+        .delete(app.url(&format!("/sessions/{suid}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     let ended = get_metrics().await;
-    assert!(sample(&ended, &["switchboard_sessions_ended_total", "ended_by_user"]) >= 1.0);
+    assert!(
+        sample(
+            &ended,
+            &["switchboard_sessions_ended_total", "ended_by_user"]
+        ) >= 1.0
+    );
 }
 
 #[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
     for path in ["/healthz", "/readyz"] {
-        let resp = app.http.get(format!("http://{}{path}", app.addr)).send().await.unwrap();
+        let resp = app
+            .http
+            .get(format!("http://{}{path}", app.addr))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
     }
 }
@@ -158,7 +219,16 @@ async fn admin_views_are_for_admins_and_scoped_to_their_account() {
     let (suid, _) = app.live_session(&admin).await;
     let (other_suid, _) = app.live_session(&other_admin).await;
     // A member of the admin's account.
-    let invite: Value = app.http.post(app.url("/account/invites")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let invite: Value = app
+        .http
+        .post(app.url("/account/invites"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let member: Value = app
         .http
         .post(app.url("/auth/register"))
@@ -170,23 +240,70 @@ async fn admin_views_are_for_admins_and_scoped_to_their_account() {
         .await
         .unwrap();
     let member = member["token"].as_str().unwrap();
-    let resp = app.http.get(app.url("/admin/overview")).bearer_auth(member).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/admin/overview"))
+        .bearer_auth(member)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"], "forbidden");
 
-    let overview: Value = app.http.get(app.url("/admin/overview")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let overview: Value = app
+        .http
+        .get(app.url("/admin/overview"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(overview["scope"], "account");
-    let suids: Vec<&str> = overview["sessions"].as_array().unwrap().iter().map(|s| s["suid"].as_str().unwrap()).collect();
-    assert_eq!(suids, vec![suid.as_str()], "an account admin sees only their account");
+    let suids: Vec<&str> = overview["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["suid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        suids,
+        vec![suid.as_str()],
+        "an account admin sees only their account"
+    );
     assert_eq!(overview["nodes"].as_array().unwrap().len(), 0);
-    let nodes = app.http.get(app.url("/admin/nodes")).bearer_auth(&admin).send().await.unwrap();
+    let nodes = app
+        .http
+        .get(app.url("/admin/nodes"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(nodes.status(), StatusCode::FORBIDDEN);
-    let foreign_end = app.http.post(app.url(&format!("/admin/sessions/{other_suid}/end"))).bearer_auth(&admin).send().await.unwrap();
+    let foreign_end = app
+        .http
+        .post(app.url(&format!("/admin/sessions/{other_suid}/end")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(foreign_end.status(), StatusCode::NOT_FOUND);
 
     // An operator sees everything.
-    let me: Value = app.http.get(app.url("/me")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
-    let password_hash = switchboard_server::auth::hash_password("operator password".into()).await.unwrap();
+    let me: Value = app
+        .http
+        .get(app.url("/me"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let password_hash = switchboard_server::auth::hash_password("operator password".into())
+        .await
+        .unwrap();
     app.store
         .create_user(&User {
             id: UserId::new(),
@@ -209,7 +326,16 @@ async fn admin_views_are_for_admins_and_scoped_to_their_account() {
         .await
         .unwrap();
     let op = login["token"].as_str().unwrap();
-    let overview: Value = app.http.get(app.url("/admin/overview")).bearer_auth(op).send().await.unwrap().json().await.unwrap();
+    let overview: Value = app
+        .http
+        .get(app.url("/admin/overview"))
+        .bearer_auth(op)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(overview["scope"], "all");
     assert_eq!(overview["sessions"].as_array().unwrap().len(), 2);
     assert_eq!(overview["totals"]["live"], 2);
@@ -225,9 +351,30 @@ async fn admin_views_are_for_admins_and_scoped_to_their_account() {
         .await
         .unwrap();
     assert_eq!(history.status(), StatusCode::OK);
-    let ended: Value = app.http.post(app.url(&format!("/admin/sessions/{other_suid}/end"))).bearer_auth(op).send().await.unwrap().json().await.unwrap();
+    let ended: Value = app
+        .http
+        .post(app.url(&format!("/admin/sessions/{other_suid}/end")))
+        .bearer_auth(op)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ended["end_reason"], "ended_by_user");
-    let overview: Value = app.http.get(app.url("/admin/overview")).bearer_auth(op).send().await.unwrap().json().await.unwrap();
-    assert_eq!(overview["last_hour"]["by_reason"][0]["reason"], "ended_by_user");
+    let overview: Value = app
+        .http
+        .get(app.url("/admin/overview"))
+        .bearer_auth(op)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        overview["last_hour"]["by_reason"][0]["reason"],
+        "ended_by_user"
+    );
     assert_eq!(overview["recent_cdrs"][0]["suid"], other_suid);
 }

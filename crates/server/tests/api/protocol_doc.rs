@@ -113,14 +113,17 @@ fn device_samples() -> Vec<DeviceEvent> {
 
 /// One sample of every `AccountEvent` variant (same rule as [`watch_samples`]).
 fn account_samples() -> Vec<AccountEvent> {
-    let samples = vec![AccountEvent::Session {
-        suid: Suid::new(),
-        state: SessionState::Waiting,
-        viewers: 0,
-    }];
+    let samples = vec![
+        AccountEvent::Session {
+            suid: Suid::new(),
+            state: SessionState::Waiting,
+            viewers: 0,
+        },
+        AccountEvent::Resync,
+    ];
     for s in &samples {
         match s {
-            AccountEvent::Session { .. } => {}
+            AccountEvent::Session { .. } | AccountEvent::Resync => {}
         }
     }
     samples
@@ -377,6 +380,7 @@ fn status_number(name: &str) -> u16 {
         "UNAUTHORIZED" => 401,
         "FORBIDDEN" => 403,
         "NOT_FOUND" => 404,
+        "METHOD_NOT_ALLOWED" => 405,
         "CONFLICT" => 409,
         "GONE" => 410,
         "PAYLOAD_TOO_LARGE" => 413,
@@ -386,6 +390,7 @@ fn status_number(name: &str) -> u16 {
         "TOO_MANY_REQUESTS" => 429,
         "INTERNAL_SERVER_ERROR" => 500,
         "SERVICE_UNAVAILABLE" => 503,
+        "GATEWAY_TIMEOUT" => 504,
         other => panic!("add StatusCode::{other} to status_number in protocol_doc.rs"),
     }
 }

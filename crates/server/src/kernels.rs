@@ -1,0 +1,506 @@
+//! The node's Jupyter kernels: one [`KernelLauncher`], a warm [`KernelPool`] per configured
+//! kernelspec, and the running kernels by id with the user and account that own them.
+//!
+//! Kernels are counted per user and per account when handed out, so a caller past its
+//! share gets 429 before anything is launched; the node-wide maximum is the launcher's
+//! (503 `kernel_capacity`). A kernel leaves the registry when it is deleted or when its
+//! state becomes `dead` (crashed, idle timeout, lifetime); dropping the last handle kills
+//! its process group.
+
+use crate::config::{Config, KernelSandboxMode};
+use crate::error::ApiError;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use switchboard_core::{AccountId, UserId};
+use switchboard_kernel::{
+    HelperCommand, Kernel, KernelConfig, KernelError, KernelLauncher, KernelPool, KernelSpecs,
+    KernelState, Limits, NodeConfig, Sandbox,
+};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// One running kernel and who owns it.
+#[derive(Debug)]
+pub struct KernelEntry {
+    /// The kernel itself.
+    pub kernel: Kernel,
+    /// The user who started it.
+    pub owner: UserId,
+    /// The owner's account: everyone in it may use the kernel.
+    pub account: AccountId,
+    /// When it was handed out.
+    pub started: DateTime<Utc>,
+    last_activity: Mutex<DateTime<Utc>>,
+    connections: Mutex<HashMap<String, u64>>,
+    open_sockets: std::sync::atomic::AtomicUsize,
+}
+
+impl KernelEntry {
+    /// The kernel's id.
+    pub fn id(&self) -> &str {
+        self.kernel.id()
+    }
+
+    /// Notes that a client used the kernel now.
+    pub fn touch(&self) {
+        *lock(&self.last_activity) = Utc::now();
+    }
+
+    /// When a client last used the kernel.
+    pub fn last_activity(&self) -> DateTime<Utc> {
+        *lock(&self.last_activity)
+    }
+
+    /// The last message number a channels client with this session id saw, so a
+    /// reconnecting client resumes where it left off.
+    pub fn resume_point(&self, client: &str) -> Option<u64> {
+        lock(&self.connections).get(client).copied()
+    }
+
+    /// Records the last message number `client` saw.
+    pub fn seen(&self, client: &str, seq: u64) {
+        lock(&self.connections).insert(client.to_owned(), seq);
+    }
+
+    /// Open channels sockets.
+    pub fn open_sockets(&self) -> usize {
+        self.open_sockets.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts an open channels socket until the returned guard drops.
+    pub fn socket_opened(self: &Arc<Self>) -> SocketGuard {
+        self.open_sockets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        SocketGuard(self.clone())
+    }
+
+    /// The Jupyter Server kernel model: `{id, name, last_activity, execution_state,
+    /// connections}`.
+    pub fn model(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id(),
+            "name": self.kernel.spec().name,
+            "last_activity": self.last_activity().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "execution_state": self.kernel.state().as_str(),
+            "connections": self.open_sockets(),
+        })
+    }
+}
+
+/// Counts one open channels socket of a kernel.
+#[derive(Debug)]
+pub struct SocketGuard(Arc<KernelEntry>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        self.0
+            .open_sockets
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Why kernels cannot be used on this node.
+#[derive(Debug, Clone)]
+pub enum Availability {
+    /// Kernels run.
+    Enabled,
+    /// Kernels are off, for this reason.
+    Disabled(String),
+}
+
+/// The node's kernels.
+#[derive(Debug)]
+pub struct KernelRegistry {
+    availability: Availability,
+    launcher: Option<KernelLauncher>,
+    specs: KernelSpecs,
+    config: KernelConfig,
+    pools: HashMap<String, KernelPool>,
+    kernels: Mutex<Running>,
+    per_user: usize,
+    per_account: usize,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+#[derive(Debug, Default)]
+struct Running {
+    by_id: HashMap<String, Arc<KernelEntry>>,
+    /// Launches under way, counted so concurrent requests cannot exceed a share.
+    pending: Vec<(UserId, AccountId)>,
+}
+
+impl Running {
+    fn count(&self, user: Option<UserId>, account: AccountId) -> usize {
+        let live = self
+            .by_id
+            .values()
+            .filter(|e| e.account == account && user.is_none_or(|u| e.owner == u))
+            .count();
+        let pending = self
+            .pending
+            .iter()
+            .filter(|(u, a)| *a == account && user.is_none_or(|x| x == *u))
+            .count();
+        live + pending
+    }
+}
+
+/// Locks a mutex, recovering from a poisoned one (a panicked handler must not take every
+/// later request down with it).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl KernelRegistry {
+    /// Finds kernelspecs, prepares the launcher (killing kernels a killed predecessor left
+    /// behind) and starts the warm pools. Never fails: a node that cannot run kernels
+    /// serves everything else and answers the kernel routes with 503.
+    pub async fn start(
+        config: &Config,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> KernelRegistry {
+        let kernel_config = kernel_config(config);
+        let disabled = |reason: String| KernelRegistry {
+            availability: Availability::Disabled(reason),
+            launcher: None,
+            specs: KernelSpecs::default(),
+            config: kernel_config.clone(),
+            pools: HashMap::new(),
+            kernels: Mutex::new(Running::default()),
+            per_user: config.kernels_per_user,
+            per_account: config.kernels_per_account,
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+        };
+        if config.kernels_enabled == Some(false) {
+            return disabled("kernels are turned off on this node (kernels_enabled)".into());
+        }
+        let specs = match KernelSpecs::discover().await {
+            Ok(specs) => specs,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for kernelspecs; kernels are off");
+                return disabled("this node found no Jupyter kernels".into());
+            }
+        };
+        if config.kernels_enabled.is_none() && specs.get("python3").is_err() {
+            tracing::info!(
+                "no python3 kernelspec (python3 with ipykernel); kernels are off. \
+                 Install ipykernel or set kernels_enabled = true with another kernelspec"
+            );
+            return disabled("this node has no python3 kernel".into());
+        }
+        let helper = match &config.kernel_helper {
+            Some(path) => HelperCommand::program(path),
+            None => HelperCommand::current_exe(),
+        };
+        let launcher = match KernelLauncher::new(NodeConfig {
+            // Short on purpose: Unix socket paths below it are limited to 107 bytes.
+            runtime_dir: config.data_dir.join("k"),
+            max_kernels: config.max_kernels,
+            helper,
+        }) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot prepare the kernel launcher; kernels are off");
+                return disabled("this node cannot launch kernels".into());
+            }
+        };
+        let reaped = launcher.reap_orphans(&kernel_config.sandbox);
+        if reaped > 0 {
+            tracing::warn!(reaped, "killed kernels left behind by a previous run");
+        }
+        let mut pools = HashMap::new();
+        // Validated at start, so parsing cannot fail here.
+        for (name, target) in config.kernel_pool_targets().unwrap_or_default() {
+            match specs.get(&name) {
+                Ok(spec) if target > 0 => {
+                    pools.insert(
+                        name,
+                        KernelPool::new(
+                            launcher.clone(),
+                            spec.clone(),
+                            kernel_config.clone(),
+                            target,
+                        ),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "kernel_pool names an unknown kernelspec"),
+            }
+        }
+        KernelRegistry {
+            availability: Availability::Enabled,
+            launcher: Some(launcher),
+            specs,
+            config: kernel_config,
+            pools,
+            kernels: Mutex::new(Running::default()),
+            per_user: config.kernels_per_user,
+            per_account: config.kernels_per_account,
+            shutdown,
+            tracker,
+        }
+    }
+
+    /// Whether kernels run here.
+    pub fn availability(&self) -> &Availability {
+        &self.availability
+    }
+
+    /// The kernelspecs, or 503 when kernels are off.
+    pub fn specs(&self) -> Result<&KernelSpecs, ApiError> {
+        self.launcher()?;
+        Ok(&self.specs)
+    }
+
+    fn launcher(&self) -> Result<&KernelLauncher, ApiError> {
+        match (&self.availability, &self.launcher) {
+            (Availability::Enabled, Some(l)) => Ok(l),
+            (Availability::Disabled(reason), _) => Err(unavailable(reason)),
+            (_, None) => Err(unavailable("kernels are off")),
+        }
+    }
+
+    /// Hands out a kernel of `spec` (the default spec when `None`) to `user`: from the warm
+    /// pool when one is ready, else freshly launched.
+    pub async fn launch(
+        self: &Arc<Self>,
+        user: UserId,
+        account: AccountId,
+        spec: Option<&str>,
+    ) -> Result<Arc<KernelEntry>, ApiError> {
+        let launcher = self.launcher()?;
+        let name = match spec {
+            Some(name) if !name.is_empty() => name.to_lowercase(),
+            _ => self
+                .specs
+                .default_name()
+                .ok_or_else(|| unavailable("this node has no kernelspecs"))?
+                .to_owned(),
+        };
+        let spec = self.specs.get(&name).map_err(kernel_error)?.clone();
+        let reservation = self.reserve(user, account)?;
+        let pooled = self.pools.get(&name).and_then(KernelPool::try_take);
+        let kernel = match pooled {
+            Some(k) => k,
+            None => launcher
+                .launch(&spec, &self.config)
+                .await
+                .map_err(kernel_error)?,
+        };
+        let now = Utc::now();
+        let entry = Arc::new(KernelEntry {
+            kernel,
+            owner: user,
+            account,
+            started: now,
+            last_activity: Mutex::new(now),
+            connections: Mutex::new(HashMap::new()),
+            open_sockets: Default::default(),
+        });
+        {
+            let mut running = lock(&self.kernels);
+            running
+                .by_id
+                .insert(entry.id().to_owned(), Arc::clone(&entry));
+            drop(reservation.release(&mut running));
+        }
+        self.watch(&entry);
+        Ok(entry)
+    }
+
+    /// Counts a launch under way against the caller's shares, or 429.
+    fn reserve(&self, user: UserId, account: AccountId) -> Result<Reservation<'_>, ApiError> {
+        let mut running = lock(&self.kernels);
+        if running.count(Some(user), account) >= self.per_user {
+            return Err(too_many(format!(
+                "you already run {} kernels, the most one user may; shut one down first",
+                self.per_user
+            )));
+        }
+        if running.count(None, account) >= self.per_account {
+            return Err(too_many(format!(
+                "your account already runs {} kernels, the most one account may; shut one down first",
+                self.per_account
+            )));
+        }
+        running.pending.push((user, account));
+        Ok(Reservation {
+            registry: self,
+            who: Some((user, account)),
+        })
+    }
+
+    /// Removes the kernel from the registry once it is dead.
+    fn watch(self: &Arc<Self>, entry: &Arc<KernelEntry>) {
+        let mut state = entry.kernel.watch_state();
+        let id = entry.id().to_owned();
+        let registry = Arc::downgrade(self);
+        let shutdown = self.shutdown.clone();
+        self.tracker.spawn(async move {
+            loop {
+                if matches!(*state.borrow_and_update(), KernelState::Dead(_)) {
+                    break;
+                }
+                tokio::select! {
+                    changed = state.changed() => if changed.is_err() { break },
+                    () = shutdown.cancelled() => return,
+                }
+            }
+            if let Some(registry) = registry.upgrade() {
+                lock(&registry.kernels).by_id.remove(&id);
+                tracing::info!(kernel = %id, "kernel is dead; removed");
+            }
+        });
+    }
+
+    /// The kernel `id` if the caller's account owns it; 404 otherwise (also for other
+    /// accounts' kernels, so nobody learns which ids exist).
+    pub fn get(&self, id: &str, account: AccountId) -> Result<Arc<KernelEntry>, ApiError> {
+        self.launcher()?;
+        lock(&self.kernels)
+            .by_id
+            .get(id)
+            .filter(|e| e.account == account)
+            .cloned()
+            .ok_or_else(kernel_not_found)
+    }
+
+    /// The account's kernels, oldest first.
+    pub fn list(&self, account: AccountId) -> Result<Vec<Arc<KernelEntry>>, ApiError> {
+        self.launcher()?;
+        let mut list: Vec<_> = lock(&self.kernels)
+            .by_id
+            .values()
+            .filter(|e| e.account == account)
+            .cloned()
+            .collect();
+        list.sort_by_key(|e| e.started);
+        Ok(list)
+    }
+
+    /// Shuts the kernel down and forgets it.
+    pub async fn remove(&self, id: &str, account: AccountId) -> Result<(), ApiError> {
+        let entry = self.get(id, account)?;
+        lock(&self.kernels).by_id.remove(id);
+        if let Err(e) = entry.kernel.shutdown().await {
+            // Dropping the handle kills the process group anyway.
+            tracing::debug!(kernel = %id, error = %e, "kernel shutdown");
+        }
+        Ok(())
+    }
+
+    /// Kernels running on this node (handed out; warm ones not included).
+    pub fn running(&self) -> usize {
+        lock(&self.kernels).by_id.len()
+    }
+
+    /// Shuts every kernel down (each within its shutdown deadline) and empties the pools.
+    pub async fn shutdown_all(&self) {
+        let entries: Vec<_> = lock(&self.kernels).by_id.drain().map(|(_, e)| e).collect();
+        let stops = entries.iter().map(|e| e.kernel.shutdown());
+        let _ = futures::future::join_all(stops).await;
+        for pool in self.pools.values() {
+            pool.drain().await;
+        }
+    }
+}
+
+/// A launch counted against a user's and account's shares until it is released.
+struct Reservation<'a> {
+    registry: &'a KernelRegistry,
+    who: Option<(UserId, AccountId)>,
+}
+
+impl Reservation<'_> {
+    fn release(mut self, running: &mut Running) -> Self {
+        if let Some(who) = self.who.take()
+            && let Some(i) = running.pending.iter().position(|p| *p == who)
+        {
+            running.pending.swap_remove(i);
+        }
+        self
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let Some(who) = self.who.take() {
+            let mut running = lock(&self.registry.kernels);
+            if let Some(i) = running.pending.iter().position(|p| *p == who) {
+                running.pending.swap_remove(i);
+            }
+        }
+    }
+}
+
+/// The kernel settings the node's configuration asks for.
+pub fn kernel_config(config: &Config) -> KernelConfig {
+    let limits = Limits {
+        cpu_seconds: (config.kernel_cpu_seconds > 0).then_some(config.kernel_cpu_seconds),
+        memory_bytes: Some(config.kernel_memory.as_u64()),
+        idle_timeout: Some(config.kernel_idle_timeout),
+        lifetime: Some(config.kernel_lifetime),
+        ..Limits::default()
+    };
+    KernelConfig {
+        limits,
+        sandbox: match config.kernel_sandbox {
+            KernelSandboxMode::Enforce => Sandbox::default(),
+            KernelSandboxMode::Off => Sandbox::Off,
+        },
+        ..KernelConfig::default()
+    }
+}
+
+/// 503 `kernels_unavailable`.
+fn unavailable(reason: &str) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "kernels_unavailable",
+        reason.to_owned(),
+    );
+    e.retry_after = Some(60);
+    e
+}
+
+fn too_many(message: String) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_kernels", message)
+}
+
+/// The one answer for a kernel that does not exist or belongs to another account.
+pub fn kernel_not_found() -> ApiError {
+    ApiError::not_found("kernel_not_found", "no such kernel")
+}
+
+/// Maps the kernel crate's errors to answers.
+pub fn kernel_error(e: KernelError) -> ApiError {
+    match e {
+        KernelError::Capacity { .. } => {
+            let mut api = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "kernel_capacity",
+                e.to_string(),
+            );
+            api.retry_after = Some(5);
+            api
+        }
+        KernelError::NoSuchSpec { .. } => ApiError::not_found("no_such_kernelspec", e.to_string()),
+        KernelError::Timeout { .. } => {
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "kernel_timeout", e.to_string())
+        }
+        KernelError::Died(_) | KernelError::Stopped(_) => {
+            ApiError::gone("kernel_dead", e.to_string())
+        }
+        KernelError::InvalidMessage(_) => ApiError::bad_request("invalid_message", e.to_string()),
+        other => ApiError::internal(other),
+    }
+}
+
+/// How long to wait for a kernel to stop at node shutdown.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);

@@ -1,0 +1,238 @@
+//! The Jupyter Server kernel API, so existing Jupyter clients work unchanged:
+//! `/api/kernelspecs`, `/api/kernels[/{id}[/interrupt|/restart|/channels]]`.
+//!
+//! Every route needs a signed-in user (`Authorization: token|Bearer …`, the session cookie or
+//! `?token=`); a user sees the kernels of their own account only, and any other id is 404.
+
+use crate::App;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiWebSocket;
+use crate::kernels::{KernelEntry, kernel_error};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Arc;
+use switchboard_kernel::{Channel, Delivery, WireMessage, WsFrame};
+
+/// The subprotocol of Jupyter Server's binary WebSocket framing.
+pub const V1_PROTOCOL: &str = "v1.kernel.websocket.jupyter.org";
+
+/// `GET /api/kernelspecs`.
+pub(super) async fn kernelspecs(
+    State(app): State<Arc<App>>,
+    _caller: CurrentUser,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.kernels.specs()?.to_api_json()))
+}
+
+/// `GET /api/kernels`: the caller's account's kernels.
+pub(super) async fn list(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+) -> ApiResult<Json<Vec<Value>>> {
+    let list = app.kernels.list(caller.account_id())?;
+    Ok(Json(list.iter().map(|e| e.model()).collect()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StartKernel {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// `POST /api/kernels {name?}`: 201 with the kernel model.
+pub(super) async fn start(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    body: Bytes,
+) -> ApiResult<Response> {
+    // Jupyter clients send `{"name": …}` (sometimes with more fields) or nothing at all.
+    let request: StartKernel = if body.iter().all(u8::is_ascii_whitespace) {
+        StartKernel::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?
+    };
+    let entry = app
+        .kernels
+        .launch(caller.user.id, caller.account_id(), request.name.as_deref())
+        .await?;
+    let location = format!("/api/kernels/{}", entry.id());
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(entry.model()),
+    )
+        .into_response())
+}
+
+/// `GET /api/kernels/{id}`.
+pub(super) async fn get(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(app.kernels.get(&id, caller.account_id())?.model()))
+}
+
+/// `DELETE /api/kernels/{id}`: 204.
+pub(super) async fn delete(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    app.kernels.remove(&id, caller.account_id()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/kernels/{id}/interrupt`: 204.
+pub(super) async fn interrupt(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let entry = app.kernels.get(&id, caller.account_id())?;
+    entry.touch();
+    entry.kernel.interrupt().await.map_err(kernel_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/kernels/{id}/restart`: the kernel model once it is back.
+pub(super) async fn restart(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let entry = app.kernels.get(&id, caller.account_id())?;
+    entry.touch();
+    entry.kernel.restart().await.map_err(kernel_error)?;
+    Ok(Json(entry.model()))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ChannelsQuery {
+    #[serde(default)]
+    session_id: Option<String>,
+}
+
+/// `GET /api/kernels/{id}/channels`: the WebSocket every Jupyter frontend uses. JSON text
+/// messages with a `channel` field (binary frames when a message carries buffers), or with
+/// the `v1.kernel.websocket.jupyter.org` subprotocol its binary framing.
+pub(super) async fn channels(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+    Query(query): Query<ChannelsQuery>,
+    ApiWebSocket(ws): ApiWebSocket,
+) -> ApiResult<Response> {
+    let entry = app.kernels.get(&id, caller.account_id())?;
+    let ws = ws.protocols([V1_PROTOCOL]);
+    let v1 = ws
+        .selected_protocol()
+        .is_some_and(|p| p.as_bytes() == V1_PROTOCOL.as_bytes());
+    let client = query
+        .session_id
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    Ok(ws.on_upgrade(move |socket| channels_loop(app, entry, client, v1, socket)))
+}
+
+/// One client's connection: its messages go to the kernel; the kernel's messages come back,
+/// iopub to everyone, shell and stdin replies only to the client whose request they answer.
+async fn channels_loop(
+    app: Arc<App>,
+    entry: Arc<KernelEntry>,
+    client: String,
+    v1: bool,
+    mut socket: WebSocket,
+) {
+    let _open = entry.socket_opened();
+    let mut subscription = entry.kernel.subscribe(entry.resume_point(&client));
+    // The Jupyter sessions this client speaks as: its `session_id` and every
+    // `header.session` it has sent.
+    let mut sessions: HashSet<String> = HashSet::from([client.clone()]);
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let parsed = match incoming {
+                    Some(Ok(Message::Text(text))) => WireMessage::from_ws_text(text.as_str()),
+                    Some(Ok(Message::Binary(data))) if v1 => WireMessage::from_ws_v1(&data),
+                    Some(Ok(Message::Binary(data))) => WireMessage::from_ws_binary(&data),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                };
+                let msg = match parsed {
+                    Ok(msg) => msg,
+                    Err(e) => {
+                        // A bad message is dropped, like Jupyter Server does; the socket stays.
+                        tracing::debug!(error = %e, "invalid message on kernel channels");
+                        continue;
+                    }
+                };
+                if !msg.session().is_empty() && !sessions.contains(msg.session()) {
+                    sessions.insert(msg.session().to_owned());
+                }
+                entry.touch();
+                if let Err(e) = entry.kernel.send(msg).await {
+                    tracing::debug!(error = %e, "cannot send to the kernel");
+                    let _ = socket.send(Message::Close(Some(close(1011, "kernel unavailable")))).await;
+                    break;
+                }
+            }
+            delivery = subscription.recv() => {
+                let numbered = match delivery {
+                    Some(Delivery::Message(n)) => n,
+                    Some(Delivery::Missed { from, to }) => {
+                        tracing::debug!(from, to, "channels client fell behind; skipping");
+                        continue;
+                    }
+                    None => {
+                        let _ = socket.send(Message::Close(Some(close(1000, "kernel stopped")))).await;
+                        break;
+                    }
+                };
+                entry.seen(&client, numbered.seq);
+                let msg = &numbered.msg;
+                if matches!(msg.channel, Channel::Shell | Channel::Stdin)
+                    && !msg.parent_session().is_some_and(|s| sessions.contains(s))
+                {
+                    continue;
+                }
+                let frame = if v1 {
+                    match msg.to_ws_v1() {
+                        Ok(bytes) => Message::Binary(bytes.into()),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "cannot encode a kernel message");
+                            continue;
+                        }
+                    }
+                } else {
+                    match msg.to_ws() {
+                        WsFrame::Text(text) => Message::Text(text.into()),
+                        WsFrame::Binary(bytes) => Message::Binary(bytes.into()),
+                    }
+                };
+                if socket.send(frame).await.is_err() {
+                    break;
+                }
+            }
+            () = app.shutdown.cancelled() => {
+                let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
+                break;
+            }
+        }
+    }
+}
+
+fn close(code: u16, reason: &'static str) -> axum::extract::ws::CloseFrame {
+    axum::extract::ws::CloseFrame {
+        code,
+        reason: reason.into(),
+    }
+}

@@ -1,0 +1,250 @@
+//! The Jupyter Server kernel API: kernelspecs, kernel lifecycle, the channels WebSocket,
+//! ownership and capacity, against real ipykernel kernels.
+
+use crate::helpers::*;
+use futures::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// A server running at most `max` kernels, none kept warm.
+async fn kernel_app(max: usize) -> TestApp {
+    spawn_app_with(|c| {
+        c.kernels_enabled = Some(true);
+        c.max_kernels = max;
+    })
+    .await
+}
+
+fn execute_request(msg_id: &str, session: &str, code: &str) -> Value {
+    json!({
+        "header": {"msg_id": msg_id, "username": "test", "session": session,
+                   "msg_type": "execute_request", "version": "5.3",
+                   "date": "2026-01-01T00:00:00.000Z"},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": false, "store_history": true,
+                    "user_expressions": {}, "allow_stdin": false, "stop_on_error": true}
+    })
+}
+
+#[tokio::test]
+async fn kernel_routes_answer_503_when_kernels_are_off() {
+    let app = spawn_app().await;
+    let token = app.signup("kernelless").await;
+    let resp = app
+        .http
+        .get(format!("http://{}/api/kernelspecs", app.addr))
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "kernels_unavailable");
+    let anonymous = app
+        .http
+        .get(format!("http://{}/api/kernels", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_jupyter_kernel_runs_code_over_the_channels_socket() {
+    let app = kernel_app(1).await;
+    let base = format!("http://{}/api", app.addr);
+    let token = app.signup("jupyter").await;
+    let auth = format!("token {token}");
+
+    let specs: Value = app
+        .http
+        .get(format!("{base}/kernelspecs"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(specs["default"], "python3", "{specs}");
+    assert!(specs["kernelspecs"]["python3"].is_object(), "{specs}");
+
+    let resp = app
+        .http
+        .post(format!("{base}/kernels"))
+        .header("authorization", &auth)
+        .json(&json!({"name": "python3"}))
+        .timeout(std::time::Duration::from_secs(120))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let model: Value = resp.json().await.unwrap();
+    let id = model["id"].as_str().unwrap().to_owned();
+    assert_eq!(model["name"], "python3");
+
+    // The node's maximum is one kernel: the next launch is refused with a clear 503.
+    let refused = app
+        .http
+        .post(format!("{base}/kernels"))
+        .header("authorization", &auth)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"],
+        "kernel_capacity"
+    );
+
+    let list: Value = app
+        .http
+        .get(format!("{base}/kernels"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+
+    // Another account cannot see it.
+    let stranger = app.signup("stranger").await;
+    let hidden = app
+        .http
+        .get(format!("{base}/kernels/{id}"))
+        .header("authorization", format!("Bearer {stranger}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+
+    let url = format!("ws://{}/api/kernels/{id}/channels?session_id=s1", app.addr);
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", auth.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let request = execute_request("m1", "s1", "print(6*7)");
+    ws.send(Message::Text(request.to_string().into()))
+        .await
+        .unwrap();
+    let mut stdout = String::new();
+    let mut replied = false;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("the kernel answers in time")
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = msg else { continue };
+        let msg: Value = serde_json::from_str(text.as_str()).unwrap();
+        if msg["parent_header"]["msg_id"] != "m1" {
+            continue;
+        }
+        match (msg["channel"].as_str(), msg["header"]["msg_type"].as_str()) {
+            (Some("iopub"), Some("stream")) => {
+                stdout.push_str(msg["content"]["text"].as_str().unwrap());
+            }
+            (Some("shell"), Some("execute_reply")) => {
+                assert_eq!(msg["content"]["status"], "ok", "{msg}");
+                replied = true;
+            }
+            (Some("iopub"), Some("status")) if msg["content"]["execution_state"] == "idle" => {
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(stdout, "42\n");
+    // The reply may come just after the idle status.
+    while !replied {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("execute_reply in time")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = msg {
+            let msg: Value = serde_json::from_str(text.as_str()).unwrap();
+            replied = msg["header"]["msg_type"] == "execute_reply";
+        }
+    }
+
+    let interrupted = app
+        .http
+        .post(format!("{base}/kernels/{id}/interrupt"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(interrupted.status(), StatusCode::NO_CONTENT);
+
+    let deleted = app
+        .http
+        .delete(format!("{base}/kernels/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = app
+        .http
+        .get(format!("{base}/kernels/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+/// `@jupyterlab/services`, the client JupyterLab itself uses (npm; not written by us),
+/// starts a kernel, runs code over the v1 WebSocket protocol and shuts the kernel down.
+#[tokio::test]
+async fn jupyterlab_services_runs_code() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jupyterlab");
+    if !fixture.join("node_modules/@jupyterlab/services").exists() {
+        // scripts/test installs it; do it here too so `cargo test` alone works.
+        let status = tokio::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&fixture)
+            .status()
+            .await
+            .expect("npm runs (install Node.js and npm)");
+        assert!(
+            status.success(),
+            "npm install of @jupyterlab/services failed"
+        );
+    }
+    let app = kernel_app(2).await;
+    let token = app.signup("jupyterlab").await;
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        tokio::process::Command::new("node")
+            .arg(fixture.join("execute.js"))
+            .arg(format!("http://{}", app.addr))
+            .arg(&token)
+            .env("NODE_PATH", fixture.join("node_modules"))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the client finishes in time")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["status"], "ok", "{result}");
+    assert_eq!(result["stdout"], "42\n", "{result}");
+    assert_eq!(result["idle"], true, "{result}");
+    assert_eq!(result["language"], "python", "{result}");
+    assert_eq!(result["kernels"], 1, "{result}");
+}

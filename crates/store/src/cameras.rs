@@ -1,0 +1,170 @@
+//! Cameras, their snapshots and the objects detected in them: what object search reads.
+
+use crate::Result;
+use async_trait::async_trait;
+use switchboard_core::{AccountId, Timestamp};
+use uuid::Uuid;
+
+/// A registered camera, with a summary of its newest snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Camera {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub name: String,
+    pub created_at: Timestamp,
+    /// When it last uploaded a snapshot.
+    pub last_seen_at: Option<Timestamp>,
+    /// How many snapshots it has uploaded in all (deleted ones included).
+    pub uploads: u64,
+    /// Its newest stored snapshot, if any is left.
+    pub last_snapshot_id: Option<Uuid>,
+    pub last_snapshot_at: Option<Timestamp>,
+}
+
+/// Where a snapshot is in detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotState {
+    /// Stored, not detected yet (the detector was busy, missing, or the node stopped).
+    Pending,
+    /// Detected; its detections are stored.
+    Done,
+    /// Detection failed for good (e.g. an undecodable image).
+    Failed,
+}
+
+impl SnapshotState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotState::Pending => "pending",
+            SnapshotState::Done => "done",
+            SnapshotState::Failed => "failed",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<SnapshotState> {
+        match text {
+            "pending" => Some(SnapshotState::Pending),
+            "done" => Some(SnapshotState::Done),
+            "failed" => Some(SnapshotState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A snapshot as uploaded, stored before detection runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSnapshot {
+    pub id: Uuid,
+    pub camera_id: Uuid,
+    pub account_id: AccountId,
+    pub taken_at: Timestamp,
+    pub received_at: Timestamp,
+    pub jpeg: Vec<u8>,
+    /// The camera sent the same bytes as its previous snapshot.
+    pub duplicate: bool,
+}
+
+/// A stored snapshot still waiting for detection, with its image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingSnapshot {
+    pub id: Uuid,
+    pub camera_id: Uuid,
+    pub account_id: AccountId,
+    pub taken_at: Timestamp,
+    pub jpeg: Vec<u8>,
+}
+
+/// One detected object; the box is normalized to the image (0..1, top-left origin).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDetection {
+    pub label: String,
+    pub confidence: f64,
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+}
+
+/// What to search for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotSearch {
+    pub account_id: AccountId,
+    /// COCO labels; any of them matches. Empty matches nothing.
+    pub labels: Vec<String>,
+    pub camera_id: Option<Uuid>,
+    /// Inclusive lower bound on `taken_at`.
+    pub since: Option<Timestamp>,
+    /// Exclusive upper bound on `taken_at`.
+    pub until: Option<Timestamp>,
+    pub limit: u32,
+}
+
+/// A search result: the most confident detection of one label in one snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    pub snapshot_id: Uuid,
+    pub camera_id: Uuid,
+    pub camera_name: String,
+    pub taken_at: Timestamp,
+    pub detection: StoredDetection,
+}
+
+/// Camera storage, part of every [`crate::Store`].
+///
+/// Guarantees: every read that names an account only sees that account's rows (another
+/// account's camera or snapshot is `NotFound`); `insert_snapshot` stores the image and counts
+/// the upload in one transaction; `finish_snapshot` replaces the snapshot's detections and sets
+/// its state in one transaction, so running it twice leaves one set.
+#[async_trait]
+pub trait CameraStore: Send + Sync {
+    /// Registers a camera with the hash of its token. `Conflict` if the id exists.
+    async fn create_camera(&self, camera: &Camera, token_hash: &str) -> Result<()>;
+
+    /// An account's cameras, oldest first, each with its newest snapshot.
+    async fn cameras(&self, account: AccountId) -> Result<Vec<Camera>>;
+
+    /// One camera of an account.
+    async fn camera(&self, account: AccountId, id: Uuid) -> Result<Camera>;
+
+    /// A camera's account and token hash, for checking an upload's token.
+    async fn camera_credentials(&self, id: Uuid) -> Result<(AccountId, String)>;
+
+    /// Replaces a camera's token hash; the old token stops working at once.
+    async fn set_camera_token(&self, account: AccountId, id: Uuid, token_hash: &str) -> Result<()>;
+
+    /// Stores a snapshot as pending and counts the upload on its camera.
+    async fn insert_snapshot(&self, snapshot: &NewSnapshot) -> Result<()>;
+
+    /// Pending snapshots of every account, oldest received first, at most `limit`.
+    async fn pending_snapshots(&self, limit: u32) -> Result<Vec<PendingSnapshot>>;
+
+    /// Stores a snapshot's detections (replacing any) and sets its state.
+    async fn finish_snapshot(
+        &self,
+        id: Uuid,
+        state: SnapshotState,
+        detections: &[StoredDetection],
+    ) -> Result<()>;
+
+    /// A snapshot's state.
+    async fn snapshot_state(&self, account: AccountId, id: Uuid) -> Result<SnapshotState>;
+
+    /// Snapshots showing any of the labels, newest first; one hit per snapshot and label.
+    async fn search_snapshots(&self, search: &SnapshotSearch) -> Result<Vec<SearchHit>>;
+
+    /// A snapshot's JPEG.
+    async fn snapshot_jpeg(&self, account: AccountId, id: Uuid) -> Result<Vec<u8>>;
+
+    /// A snapshot's detections, most confident first.
+    async fn snapshot_detections(
+        &self,
+        account: AccountId,
+        id: Uuid,
+    ) -> Result<Vec<StoredDetection>>;
+
+    /// Deletes snapshots taken before `before`, then the oldest ones beyond `max_bytes` of
+    /// images in all (when given). Returns how many went.
+    async fn prune_snapshots(&self, before: Timestamp, max_bytes: Option<u64>) -> Result<u64>;
+}
