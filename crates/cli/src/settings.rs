@@ -142,6 +142,30 @@ pub struct ServeArgs {
     /// The kernel sandbox helper program (default: this binary).
     #[arg(long, env = "SWITCHBOARD_KERNEL_HELPER")]
     pub kernel_helper: Option<PathBuf>,
+    /// The object detector model (relative: current directory, then next to the binary).
+    #[arg(long, env = "SWITCHBOARD_DETECTOR_MODEL")]
+    pub detector_model: Option<PathBuf>,
+    /// ONNX Runtime's library, a file or folder (default: ORT_DYLIB_PATH, then tract).
+    #[arg(long, env = "SWITCHBOARD_ONNXRUNTIME_LIBRARY")]
+    pub onnxruntime_library: Option<PathBuf>,
+    /// Detection threads (default: one per core).
+    #[arg(long, env = "SWITCHBOARD_DETECTOR_WORKERS")]
+    pub detector_workers: Option<usize>,
+    /// Snapshots waiting for detection before uploads answer 503.
+    #[arg(long, env = "SWITCHBOARD_DETECTOR_QUEUE")]
+    pub detector_queue: Option<usize>,
+    /// How long an upload waits for its detections before answering 202.
+    #[arg(long, env = "SWITCHBOARD_DETECT_WAIT", value_parser = duration)]
+    pub detect_wait: Option<Duration>,
+    /// Largest camera snapshot accepted.
+    #[arg(long, env = "SWITCHBOARD_MAX_SNAPSHOT_BYTES", value_parser = size)]
+    pub max_snapshot_bytes: Option<bytesize::ByteSize>,
+    /// Snapshots older than this are deleted.
+    #[arg(long, env = "SWITCHBOARD_SNAPSHOT_RETENTION", value_parser = duration)]
+    pub snapshot_retention: Option<Duration>,
+    /// Snapshot images kept in all; the oldest beyond it are deleted.
+    #[arg(long, env = "SWITCHBOARD_SNAPSHOT_STORAGE", value_parser = size)]
+    pub snapshot_storage: Option<bytesize::ByteSize>,
     /// Log format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -186,7 +210,13 @@ impl ServeArgs {
             kernel_lifetime,
             kernel_sandbox,
             kernels_per_user,
-            kernels_per_account
+            kernels_per_account,
+            detector_model,
+            detector_queue,
+            detect_wait,
+            max_snapshot_bytes,
+            snapshot_retention,
+            snapshot_storage
         );
         // Switches only ever turn a setting on, so a file's `true` is not undone by their absence.
         c.secure_cookies |= self.secure_cookies;
@@ -199,7 +229,9 @@ impl ServeArgs {
             tls_key,
             node_name,
             kernels_enabled,
-            kernel_helper
+            kernel_helper,
+            onnxruntime_library,
+            detector_workers
         );
         c.validate().context("invalid configuration")?;
         Ok(c)

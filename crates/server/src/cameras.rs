@@ -20,6 +20,8 @@ use crate::Config;
 const RESUME_BATCH: u32 = 8;
 /// How often the resume task looks for pending snapshots without being asked.
 const RESUME_EVERY: Duration = Duration::from_secs(60);
+/// How often old snapshots are deleted.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// What became of an upload's detection within `detect_wait`.
 #[derive(Debug)]
@@ -159,15 +161,21 @@ impl Cameras {
         let (state, found, outcome) = match result {
             Ok(found) => {
                 let stored: Vec<StoredDetection> = found.iter().map(to_stored).collect();
-                (SnapshotState::Done, stored.clone(), DetectOutcome::Done(stored))
+                (
+                    SnapshotState::Done,
+                    stored.clone(),
+                    DetectOutcome::Done(stored),
+                )
             }
             Err(VisionError::Busy) => {
                 self.wake.notify_one();
                 return DetectOutcome::Busy;
             }
-            Err(VisionError::Decode(why)) => {
-                (SnapshotState::Failed, Vec::new(), DetectOutcome::Failed(why))
-            }
+            Err(VisionError::Decode(why)) => (
+                SnapshotState::Failed,
+                Vec::new(),
+                DetectOutcome::Failed(why),
+            ),
             Err(e) => {
                 // Inference trouble or a pool shutting down: leave it pending for a retry.
                 tracing::warn!(error = %e, snapshot = %id, "detection failed; left pending");
@@ -202,7 +210,8 @@ impl Cameras {
         };
         let mut finished = 0;
         loop {
-            let batch: Vec<PendingSnapshot> = match self.store.pending_snapshots(RESUME_BATCH).await {
+            let batch: Vec<PendingSnapshot> = match self.store.pending_snapshots(RESUME_BATCH).await
+            {
                 Ok(batch) => batch,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read pending snapshots");
@@ -245,6 +254,31 @@ impl Cameras {
                 () = shutdown.cancelled() => return,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(RESUME_EVERY) => {}
+            }
+        }
+    }
+
+    /// The retention task: every hour, deletes snapshots older than `retention` and the
+    /// oldest beyond `max_bytes` of images in all.
+    pub async fn run_retention(
+        self: Arc<Self>,
+        retention: Duration,
+        max_bytes: u64,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let before = chrono::Duration::from_std(retention)
+                .ok()
+                .and_then(|keep| crate::live::now().checked_sub_signed(keep))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+            match self.store.prune_snapshots(before, Some(max_bytes)).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "deleted old snapshots"),
+                Err(e) => tracing::warn!(error = %e, "cannot delete old snapshots"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(RETENTION_EVERY) => {}
             }
         }
     }

@@ -49,10 +49,11 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     }
 }
 
-/// serde's messages come wrapped as "Failed to deserialize the JSON body into the target
-/// type: missing field `ticket` at line 1 column 2"; keep the part that names the field.
+/// axum wraps serde's messages as "Failed to deserialize the JSON body into the target type:
+/// ticket: invalid type: …" or "Failed to deserialize query string: wait: invalid digit …";
+/// drop that prefix only, keeping the part that names the field.
 fn inner_message(text: &str) -> String {
-    text.rsplit_once(": ")
+    text.split_once(": ")
         .map(|(_, m)| m.to_owned())
         .unwrap_or_else(|| text.to_owned())
 }

@@ -8,6 +8,7 @@
 //! and other nodes only through `switchboard_bus::Bus`; no SQL lives here.
 
 pub mod auth;
+pub mod cameras;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -15,6 +16,7 @@ pub mod kernels;
 pub mod live;
 pub mod metrics;
 pub mod monitor;
+pub mod object_query;
 pub mod protocol;
 mod rate_limit;
 mod routes;
@@ -52,6 +54,8 @@ pub struct App {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// This node's Jupyter kernels.
     pub kernels: Arc<kernels::KernelRegistry>,
+    /// The object detector for camera snapshots.
+    pub cameras: Arc<cameras::Cameras>,
     limits: RateLimits,
     public_url: String,
 }
@@ -147,6 +151,14 @@ impl Server {
         let kernels = Arc::new(
             kernels::KernelRegistry::start(&config, shutdown.clone(), tracker.clone()).await,
         );
+        let cameras = Arc::new(cameras::Cameras::start(&config, store.clone()).await);
+        // Snapshots left pending (detector busy, node stopped) are detected in the background.
+        tracker.spawn(cameras.clone().run_resume(shutdown.clone()));
+        tracker.spawn(cameras.clone().run_retention(
+            config.snapshot_retention,
+            config.snapshot_storage.as_u64(),
+            shutdown.clone(),
+        ));
         let mut config = config;
         config.secure_cookies |= tls.is_some();
         let app = Arc::new(App {
@@ -163,6 +175,7 @@ impl Server {
             monitor,
             metrics: metrics::install(),
             kernels,
+            cameras,
         });
         Ok(Server { app, tracker, tls })
     }

@@ -70,12 +70,75 @@ const SYNONYMS: &[(&str, &[&str])] = &[
 
 /// Words that carry no object: skipped quietly.
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "the", "my", "our", "your", "his", "her", "their", "where", "is", "are", "was",
-    "were", "did", "do", "does", "i", "we", "you", "leave", "left", "put", "find", "see", "seen",
-    "show", "me", "last", "it", "its", "of", "in", "on", "at", "to", "what", "when", "which",
-    "any", "some", "have", "has", "had", "lost", "latest", "recent", "and", "or", "with", "go",
-    "went", "there", "be", "been", "can", "could", "please", "all", "photo", "photos",
-    "picture", "pictures", "snapshot", "snapshots", "camera", "cameras", "today", "yesterday",
+    "a",
+    "an",
+    "the",
+    "my",
+    "our",
+    "your",
+    "his",
+    "her",
+    "their",
+    "where",
+    "is",
+    "are",
+    "was",
+    "were",
+    "did",
+    "do",
+    "does",
+    "i",
+    "we",
+    "you",
+    "leave",
+    "left",
+    "put",
+    "find",
+    "see",
+    "seen",
+    "show",
+    "me",
+    "last",
+    "it",
+    "its",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "what",
+    "when",
+    "which",
+    "any",
+    "some",
+    "have",
+    "has",
+    "had",
+    "lost",
+    "latest",
+    "recent",
+    "and",
+    "or",
+    "with",
+    "go",
+    "went",
+    "there",
+    "be",
+    "been",
+    "can",
+    "could",
+    "please",
+    "all",
+    "photo",
+    "photos",
+    "picture",
+    "pictures",
+    "snapshot",
+    "snapshots",
+    "camera",
+    "cameras",
+    "today",
+    "yesterday",
 ];
 
 /// What a question asks for.
@@ -139,10 +202,18 @@ mod tests {
     use super::*;
 
     fn coco() -> Vec<String> {
-        ["person", "bicycle", "car", "cell phone", "cup", "dining table", "bus"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
+        [
+            "person",
+            "bicycle",
+            "car",
+            "cell phone",
+            "cup",
+            "dining table",
+            "bus",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
     }
 
     fn labels(q: &str) -> Vec<String> {

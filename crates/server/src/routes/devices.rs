@@ -20,7 +20,7 @@ use std::sync::Arc;
 use switchboard_bus::{Delivery, subjects};
 use switchboard_core::device::{VersionCheck, check_app_version};
 use switchboard_core::session::Transition;
-use switchboard_core::{Control, DeviceId, SessionState, TicketCode};
+use switchboard_core::{DeviceId, SessionState, TicketCode};
 use switchboard_store::StoreError;
 
 /// `POST /api/v1/devices/register`: redeem a ticket, get the session id and a device token.
@@ -220,20 +220,17 @@ async fn device_loop(app: Arc<App>, handle: SessionHandle, mut socket: WebSocket
                 Some(Ok(_)) => {}
             },
             delivery = controls.next() => match delivery {
-                Some(Delivery::Message(payload)) => {
-                    let Ok(c) = serde_json::from_slice::<Control>(&payload) else { continue };
-                    if c.id > last_sent {
-                        last_sent = c.id;
-                        if !send_json(&mut socket, &DeviceEvent::control(&c)).await { break; }
-                    }
-                }
-                Some(Delivery::Lagged(_)) => {
-                    // Fell behind the bus: catch up from the store, which has them all.
-                    if let Ok(missed) = app.store.controls_after(suid, last_sent, 1000).await {
-                        for c in missed {
-                            last_sent = c.id;
-                            if !send_json(&mut socket, &DeviceEvent::control(&c)).await { return; }
+                // The bus only says "look": controls stored concurrently may be announced out
+                // of id order, so read everything after the cursor from the store, in order.
+                Some(Delivery::Message(_) | Delivery::Lagged(_)) => {
+                    match app.store.controls_after(suid, last_sent, 1000).await {
+                        Ok(missed) => {
+                            for c in missed {
+                                last_sent = c.id;
+                                if !send_json(&mut socket, &DeviceEvent::control(&c)).await { return; }
+                            }
                         }
+                        Err(e) => tracing::warn!(%suid, error = %e, "cannot read controls"),
                     }
                 }
                 None => break,

@@ -236,3 +236,117 @@ fn close(code: u16, reason: &'static str) -> axum::extract::ws::CloseFrame {
         reason: reason.into(),
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExecuteRequest {
+    code: String,
+    #[serde(default)]
+    kernel: Option<String>,
+    /// Seconds; default 30, at most 600.
+    #[serde(default)]
+    timeout: Option<f64>,
+}
+
+/// `POST /api/v1/execute {code, kernel?, timeout?}`: runs `code` on a fresh kernel (counted
+/// like any other, so per-user shares and the node's maximum apply) and answers everything
+/// it produced, in order, once it is done; the kernel is shut down afterwards.
+pub(super) async fn execute(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    crate::extract::ApiJson(request): crate::extract::ApiJson<ExecuteRequest>,
+) -> ApiResult<Json<Value>> {
+    let timeout = request.timeout.unwrap_or(30.0);
+    if !(timeout > 0.0 && timeout <= 600.0) {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            "timeout must be above 0 and at most 600 seconds",
+        ));
+    }
+    let account = caller.account_id();
+    let entry = app
+        .kernels
+        .launch(caller.user.id, account, request.kernel.as_deref())
+        .await?;
+    let options = switchboard_kernel::ExecuteOptions {
+        timeout: Some(std::time::Duration::from_secs_f64(timeout)),
+        ..Default::default()
+    };
+    let result = run_to_end(&entry, &request.code, options).await;
+    // The caller does not wait for the kernel to stop.
+    let kernels = app.kernels.clone();
+    let id = entry.id().to_owned();
+    tokio::spawn(async move {
+        let _ = kernels.remove(&id, account).await;
+    });
+    result.map(Json)
+}
+
+async fn run_to_end(
+    entry: &KernelEntry,
+    code: &str,
+    options: switchboard_kernel::ExecuteOptions,
+) -> ApiResult<Value> {
+    use switchboard_kernel::{ExecuteEvent, KernelError};
+    let mut execution = entry
+        .kernel
+        .execute_with(code, options)
+        .await
+        .map_err(kernel_error)?;
+    let mut outputs = Vec::new();
+    let mut status = "ok".to_owned();
+    let mut execution_count = Value::Null;
+    let mut idle = false;
+    while let Some(event) = execution.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(KernelError::Timeout { .. }) => {
+                status = "timeout".into();
+                break;
+            }
+            Err(e) => return Err(kernel_error(e)),
+        };
+        match event {
+            ExecuteEvent::Stream { name, text } => {
+                outputs.push(serde_json::json!({"output_type": "stream", "name": name, "text": text}));
+            }
+            ExecuteEvent::Display { data, metadata, .. } => outputs.push(
+                serde_json::json!({"output_type": "display_data", "data": data, "metadata": metadata}),
+            ),
+            ExecuteEvent::Result {
+                execution_count,
+                data,
+                metadata,
+            } => outputs.push(serde_json::json!({
+                "output_type": "execute_result", "execution_count": execution_count,
+                "data": data, "metadata": metadata,
+            })),
+            ExecuteEvent::Error {
+                ename,
+                evalue,
+                traceback,
+            } => outputs.push(serde_json::json!({
+                "output_type": "error", "ename": ename, "evalue": evalue, "traceback": traceback,
+            })),
+            ExecuteEvent::Notice(text) => {
+                outputs.push(serde_json::json!({"output_type": "notice", "text": text}));
+            }
+            ExecuteEvent::Reply {
+                status: s,
+                execution_count: n,
+                ..
+            } => {
+                status = s;
+                execution_count = n.map_or(Value::Null, Value::from);
+            }
+            ExecuteEvent::Idle => idle = true,
+            _ => {}
+        }
+    }
+    Ok(serde_json::json!({
+        "status": status,
+        "execution_count": execution_count,
+        "outputs": outputs,
+        "idle": idle,
+    }))
+}

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod admin;
+mod cameras;
 mod controls;
 mod devices;
 mod events;
@@ -17,7 +18,7 @@ use crate::error::ApiError;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::StatusCode;
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use serde_json::json;
 use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -39,6 +40,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/sessions/{suid}", get(sessions::get).delete(sessions::end))
         .route("/sessions/{suid}/qr.svg", get(qr::device_qr))
         .route("/events", get(events::account_events))
+        .route("/execute", post(jupyter::execute))
         .route("/admin/overview", get(admin::overview))
         .route("/admin/nodes", get(admin::nodes))
         .route("/admin/history", get(admin::node_history))
@@ -54,6 +56,12 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/sessions/{suid}/controls",
             post(controls::send).get(controls::poll),
         )
+        .route("/cameras", post(cameras::create).get(cameras::list))
+        .route("/cameras/{id}/token", delete(cameras::rotate_token))
+        .route("/cameras/{id}/snapshots", post(cameras::upload))
+        .route("/search", get(cameras::search))
+        .route("/snapshots/{id}", get(cameras::snapshot_image))
+        .route("/snapshots/{id}/thumb.jpg", get(cameras::snapshot_thumb))
         .layer(DefaultBodyLimit::max(json_limit));
     // Jupyter Server's kernel API lives outside /api/v1, where Jupyter clients expect it.
     let jupyter = Router::new()

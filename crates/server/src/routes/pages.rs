@@ -31,6 +31,7 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/", get(|h: HeaderMap| page("dashboard.html", h)))
         .route("/login", get(|h: HeaderMap| page("login.html", h)))
         .route("/account", get(|h: HeaderMap| page("account.html", h)))
+        .route("/admin", get(|h: HeaderMap| page("admin.html", h)))
         .route("/s/{suid}", get(|h: HeaderMap| page("session.html", h)))
         .route("/d", get(|h: HeaderMap| page("device.html", h)))
         .route("/d/{ticket}", get(|h: HeaderMap| page("device.html", h)))

@@ -396,6 +396,10 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser) {
         "device column: {device_cell:?}"
     );
     clinician.screenshot("dashboard-live").await;
+    // The same dashboard on a phone-sized screen: rows become cards.
+    clinician.client.set_window_size(412, 900).await.unwrap();
+    clinician.screenshot("dashboard-narrow").await;
+    clinician.client.set_window_size(1280, 1000).await.unwrap();
 
     // The viewmaster shows the video: the frame counter advances on a canvas with a size.
     clinician.click(&format!("{row} [data-testid=open]")).await;

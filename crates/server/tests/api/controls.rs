@@ -102,6 +102,7 @@ async fn fifty_controls_reach_the_device_socket_in_order() {
     }
 }
 
+// Several worker threads, as in production, so concurrent requests really overlap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn controls_sent_at_once_by_several_viewers_all_reach_the_device() {
     let app = spawn_app().await;
@@ -129,9 +130,16 @@ async fn controls_sent_at_once_by_several_viewers_all_reach_the_device() {
                 Some(c) => received.push(c["id"].as_i64().unwrap()),
                 None => {
                     let missing: Vec<&i64> = ids.iter().filter(|i| !received.contains(i)).collect();
+                    let stored: Vec<i64> = polled(poll(&app, &device, &suid, 0, 0).await)
+                        .await
+                        .iter()
+                        .map(|c| c["id"].as_i64().unwrap())
+                        .collect();
+                    let stored_missing = missing.iter().all(|i| stored.contains(i));
                     panic!(
                         "round {round}: controls {missing:?} never reached the connected device \
-                         (it received {received:?})"
+                         (it received {received:?}); stored and served by the long poll: \
+                         {stored_missing}"
                     );
                 }
             }

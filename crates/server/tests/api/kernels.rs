@@ -241,10 +241,73 @@ async fn jupyterlab_services_runs_code() {
         "client failed: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let result: Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no result line: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
     assert_eq!(result["status"], "ok", "{result}");
     assert_eq!(result["stdout"], "42\n", "{result}");
     assert_eq!(result["idle"], true, "{result}");
     assert_eq!(result["language"], "python", "{result}");
     assert_eq!(result["kernels"], 1, "{result}");
+}
+
+#[tokio::test]
+async fn execute_delivers_every_line_in_order() {
+    let app = kernel_app(2).await;
+    let token = app.signup("executor").await;
+    let resp = app
+        .http
+        .post(app.url("/execute"))
+        .bearer_auth(&token)
+        .json(&json!({"code": "for i in range(10**4): print(i)", "timeout": 60}))
+        .timeout(std::time::Duration::from_secs(120))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["idle"], true);
+    let stdout: String = body["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["output_type"] == "stream" && o["name"] == "stdout")
+        .map(|o| o["text"].as_str().unwrap())
+        .collect();
+    let expected: String = (0..10_000).map(|i| format!("{i}\n")).collect();
+    assert!(
+        stdout == expected,
+        "{} bytes of stdout, not all 10 000 lines in order",
+        stdout.len()
+    );
+
+    let error: Value = app
+        .http
+        .post(app.url("/execute"))
+        .bearer_auth(&token)
+        .json(&json!({"code": "1/0"}))
+        .timeout(std::time::Duration::from_secs(120))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(error["status"], "error", "{error}");
+    assert!(
+        error["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["ename"] == "ZeroDivisionError"),
+        "{error}"
+    );
 }

@@ -5,6 +5,7 @@
 mod accounts;
 mod bad_input;
 mod browser;
+mod cameras;
 mod controls;
 mod dashboard;
 mod expect;

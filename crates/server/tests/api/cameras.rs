@@ -1,0 +1,299 @@
+//! Cameras: uploads with camera tokens, detection, object search, rotation, isolation,
+//! back-pressure and detection of stored snapshots after a restart.
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+use switchboard_server::Config;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The test photos and ONNX Runtime; CI fetches them with scripts/fetch-test-assets.
+fn assets() -> PathBuf {
+    let dir = repo_root().join("target/test-assets");
+    assert!(
+        dir.join("bus.jpg").is_file() && dir.join("onnxruntime").is_dir(),
+        "test assets missing in {}: run scripts/fetch-test-assets",
+        dir.display()
+    );
+    dir
+}
+
+fn bus_jpg() -> Vec<u8> {
+    std::fs::read(assets().join("bus.jpg")).unwrap()
+}
+
+/// Loads the real detector on one worker.
+fn with_detector(c: &mut Config) {
+    c.detector_model = repo_root().join("models/yolov12n.onnx");
+    c.onnxruntime_library = Some(assets().join("onnxruntime"));
+    c.detector_workers = Some(1);
+    c.detect_wait = Duration::from_secs(8);
+}
+
+/// A model path that does not exist: snapshots are stored, not detected.
+fn without_detector(c: &mut Config) {
+    c.detector_model = PathBuf::from("/nonexistent/model.onnx");
+}
+
+async fn create_camera(app: &TestApp, token: &str, name: &str) -> (String, String) {
+    let resp = app
+        .http
+        .post(app.url("/cameras"))
+        .bearer_auth(token)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body: Value = resp.json().await.unwrap();
+    (
+        body["id"].as_str().unwrap().to_owned(),
+        body["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn upload(app: &TestApp, camera: &str, token: &str, jpeg: Vec<u8>) -> reqwest::Response {
+    app.http
+        .post(app.url(&format!("/cameras/{camera}/snapshots")))
+        .bearer_auth(token)
+        .header("content-type", "image/jpeg")
+        .body(jpeg)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn search(app: &TestApp, token: &str, query: &str) -> Value {
+    let resp = app
+        .http
+        .get(app.url("/search"))
+        .query(&[("q", query)])
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
+async fn get_jpeg(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
+    let resp = app
+        .http
+        .get(format!("http://{}{path}", app.addr))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    let bytes = resp.bytes().await.unwrap().to_vec();
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8], "{path} is a JPEG");
+    bytes
+}
+
+/// Waits until no snapshot is pending (the background task detects them).
+async fn until_nothing_pending(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !app.store.pending_snapshots(1).await.unwrap().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "snapshots stay pending"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_uploaded_photo_is_detected_and_found_by_search() {
+    let app = spawn_app_with(with_detector).await;
+    let user = app.signup("cam-owner").await;
+    let (camera, token) = create_camera(&app, &user, "driveway").await;
+
+    let resp = upload(&app, &camera, &token, bus_jpg()).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["state"], "done");
+    let labels: Vec<&str> = body["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["label"].as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"bus"), "{labels:?}");
+    assert!(labels.contains(&"person"), "{labels:?}");
+
+    let found = search(&app, &user, "where is the bus").await;
+    assert_eq!(found["labels"], json!(["bus"]));
+    let results = found["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{found}");
+    let hit = &results[0];
+    assert_eq!(hit["label"], "bus");
+    assert_eq!(hit["camera"]["name"], "driveway");
+    assert_eq!(hit["snapshot_id"], body["id"]);
+    let original = get_jpeg(&app, &user, hit["image_url"].as_str().unwrap()).await;
+    assert_eq!(original, bus_jpg());
+    get_jpeg(&app, &user, hit["thumb_url"].as_str().unwrap()).await;
+
+    let people = search(&app, &user, "any people?").await;
+    assert_eq!(people["results"][0]["label"], "person");
+
+    let keys = search(&app, &user, "where did I leave my keys").await;
+    assert_eq!(keys["results"], json!([]));
+    assert_eq!(keys["unknown"], json!(["keys"]));
+    assert!(
+        keys["known_labels"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("cell phone"))
+    );
+
+    let listed: Value = app
+        .http
+        .get(app.url("/cameras"))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["cameras"][0]["uploads"], 1);
+    assert_eq!(listed["cameras"][0]["last_snapshot_id"], body["id"]);
+}
+
+#[tokio::test]
+async fn tokens_rotate_accounts_are_isolated_and_only_jpegs_are_taken() {
+    let app = spawn_app_with(without_detector).await;
+    let user = app.signup("cam-a").await;
+    let other = app.signup("cam-b").await;
+    let (camera, old_token) = create_camera(&app, &user, "hall").await;
+
+    // Without a detector the snapshot is stored and stays pending.
+    let resp = upload(&app, &camera, &old_token, bus_jpg()).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let pending: Value = resp.json().await.unwrap();
+    assert_eq!(pending["state"], "pending");
+    let image_url = pending["image_url"].as_str().unwrap().to_owned();
+
+    let resp = upload(&app, &camera, &old_token, b"not a jpeg".to_vec()).await;
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let resp = app
+        .http
+        .delete(app.url(&format!("/cameras/{camera}/token")))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let new_token = resp.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = upload(&app, &camera, &old_token, bus_jpg()).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = upload(&app, &camera, &new_token, bus_jpg()).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+
+    // Another account sees none of it.
+    let resp = app
+        .http
+        .get(format!("http://{}{image_url}", app.addr))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = app
+        .http
+        .delete(app.url(&format!("/cameras/{camera}/token")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let theirs: Value = app
+        .http
+        .get(app.url("/cameras"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["cameras"], json!([]));
+    get_jpeg(&app, &user, &image_url).await;
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_and_the_snapshots_are_detected_later() {
+    let app = spawn_app_with(|c| {
+        with_detector(c);
+        c.detector_queue = 1;
+    })
+    .await;
+    let user = app.signup("busy-cams").await;
+    let (camera, token) = create_camera(&app, &user, "lobby").await;
+
+    let uploads = (0..6).map(|_| upload(&app, &camera, &token, bus_jpg()));
+    let answers = futures::future::join_all(uploads).await;
+    let mut busy = 0;
+    for resp in answers {
+        match resp.status() {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(resp.headers().contains_key("retry-after"));
+                busy += 1;
+            }
+            StatusCode::CREATED | StatusCode::ACCEPTED => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "one worker and a queue of one cannot take six at once"
+    );
+
+    until_nothing_pending(&app).await;
+    let found = search(&app, &user, "bus").await;
+    assert_eq!(found["results"].as_array().unwrap().len(), 6, "{found}");
+}
+
+#[tokio::test]
+async fn snapshots_stored_before_detection_are_detected_after_a_restart() {
+    let mut app = spawn_app_with(without_detector).await;
+    let user = app.signup("restart-cams").await;
+    let (camera, token) = create_camera(&app, &user, "porch").await;
+    let resp = upload(&app, &camera, &token, bus_jpg()).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert!(
+        search(&app, &user, "bus").await["results"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    with_detector(&mut app.config);
+    let app = app.restart().await;
+    until_nothing_pending(&app).await;
+    let found = search(&app, &user, "bus").await;
+    assert_eq!(found["results"].as_array().unwrap().len(), 1, "{found}");
+}
+
+#[tokio::test]
+async fn cameras_need_a_signed_in_user() {
+    let app = spawn_app().await;
+    let resp = app
+        .http
+        .post(app.url("/cameras"))
+        .json(&json!({ "name": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
