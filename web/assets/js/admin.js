@@ -84,7 +84,7 @@ function renderCdrs(cdrs) {
     el('td', { text: endReason(c.end_reason) }),
     el('td', { text: clock(c.duration_seconds * 1000) }),
     el('td', { text: String(c.frames) }),
-    el('td', { text: String(c.peak_viewers) })));
+    el('td', { text: String(c.peak_viewers) }))));
   document.getElementById('cdrs-empty').hidden = cdrs.length > 0;
 }
 

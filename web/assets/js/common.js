@@ -89,6 +89,14 @@ export function setupTopbar(user) {
     who.textContent = user.account_name ? `${user.username} · ${user.account_name}` : user.username;
   }
   document.getElementById('signout')?.addEventListener('click', signOut);
+  // Admins and operators get the admin view in the menu.
+  const nav = document.querySelector('.topbar nav');
+  if (nav && (user.role === 'admin' || user.role === 'operator') && !nav.querySelector('a[href="/admin"]')) {
+    const link = document.createElement('a');
+    link.href = '/admin';
+    link.textContent = 'Admin';
+    nav.append(link);
+  }
 }
 
 export async function signOut() {

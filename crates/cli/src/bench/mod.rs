@@ -4,6 +4,7 @@
 
 pub mod child;
 pub mod cpu;
+pub mod detect;
 pub mod fanout;
 
 use clap::{Args, Subcommand};
@@ -20,11 +21,14 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// One device to many viewers: frame rates, latency, CPU and memory of the server.
     Fanout(fanout::FanoutArgs),
+    /// The object detector's speed per backend, on given photos.
+    Detect(detect::DetectArgs),
 }
 
 /// Runs the chosen benchmark.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Fanout(args) => fanout::run(args).await,
+        BenchCommand::Detect(args) => detect::run(args).await,
     }
 }

@@ -1,6 +1,6 @@
 //! Extractors that authenticate a request: [`CurrentUser`] for people, [`DeviceCaller`] for
-//! devices. A token comes from `Authorization: Bearer …`, the `sb_token` cookie, or (for
-//! media and WebSocket URLs that cannot carry headers) a `token` query parameter.
+//! devices. A token comes from `Authorization: Bearer …`, else a `token` query parameter (for
+//! media and WebSocket URLs that cannot carry headers), else the `sb_token` cookie.
 
 use super::{COOKIE_NAME, Claims, TokenKind};
 use crate::App;
@@ -23,6 +23,17 @@ pub fn bearer_token(parts: &Parts) -> Option<String> {
             return Some(tok.trim().to_owned());
         }
     }
+    // A token written into the URL is a deliberate choice for this request (a device page
+    // opened in a browser that also holds a clinician's cookie): it wins over the cookie.
+    let from_query = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "token")
+            .map(|(_, v)| v.to_owned())
+    });
+    if from_query.is_some() {
+        return from_query;
+    }
     for v in parts.headers.get_all(header::COOKIE) {
         let Ok(v) = v.to_str() else { continue };
         for pair in v.split(';') {
@@ -34,12 +45,7 @@ pub fn bearer_token(parts: &Parts) -> Option<String> {
             }
         }
     }
-    parts.uri.query().and_then(|q| {
-        q.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == "token")
-            .map(|(_, v)| v.to_owned())
-    })
+    None
 }
 
 fn claims_of(parts: &Parts, app: &App, kind: TokenKind) -> Result<Claims, ApiError> {

@@ -350,3 +350,93 @@ async fn run_to_end(
         "idle": idle,
     }))
 }
+
+/// `POST /api/v1/kernels/{id}/messages`: the long-poll fallback's way to send; the body is
+/// one Jupyter message as the channels socket takes it (JSON with a `channel` field).
+pub(super) async fn post_message(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let entry = app.kernels.get(&id, caller.account_id())?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("malformed_json", "the body is not UTF-8"))?;
+    let msg = WireMessage::from_ws_text(text).map_err(kernel_error)?;
+    let msg_id = msg.msg_id().to_owned();
+    entry.touch();
+    entry.kernel.send(msg).await.map_err(kernel_error)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "msg_id": msg_id })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MessagesQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    wait: Option<u64>,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// Most messages one long poll answers.
+const MAX_POLLED: usize = 1000;
+
+/// `GET /api/v1/kernels/{id}/messages?after=N&wait=S`: the kernel's numbered messages after
+/// `N` (0: everything the replay buffer still holds), waiting up to `S` seconds (capped by
+/// `max_long_poll`) for the first one.
+pub(super) async fn poll_messages(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<MessagesQuery>,
+) -> ApiResult<Json<Value>> {
+    let _ = &query.token; // accepted for auth (`?token=`), read by CurrentUser
+    let entry = app.kernels.get(&id, caller.account_id())?;
+    let wait =
+        std::time::Duration::from_secs(query.wait.unwrap_or(0)).min(app.config.max_long_poll);
+    let mut subscription = entry.kernel.subscribe(Some(query.after));
+    let mut messages = Vec::new();
+    let mut missed = Value::Null;
+    let mut next = query.after;
+    let mut first = true;
+    while messages.len() < MAX_POLLED {
+        let budget = if first {
+            wait
+        } else {
+            std::time::Duration::ZERO
+        };
+        first = false;
+        let delivery = match tokio::time::timeout(budget, subscription.recv()).await {
+            Ok(Some(d)) => d,
+            Ok(None) | Err(_) => break,
+        };
+        match delivery {
+            Delivery::Message(n) => {
+                next = n.seq;
+                let mut json = n.msg.to_ws_json();
+                if let Some(obj) = json.as_object_mut() {
+                    obj.insert("seq".into(), Value::from(n.seq));
+                }
+                messages.push(json);
+            }
+            Delivery::Missed { from, to } => {
+                missed = serde_json::json!({ "from": from, "to": to });
+                next = to;
+            }
+        }
+    }
+    if !messages.is_empty() {
+        entry.touch();
+    }
+    Ok(Json(serde_json::json!({
+        "messages": messages,
+        "next": next,
+        "missed": missed,
+        "state": entry.kernel.state().as_str(),
+    })))
+}

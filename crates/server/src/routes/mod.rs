@@ -41,6 +41,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/sessions/{suid}/qr.svg", get(qr::device_qr))
         .route("/events", get(events::account_events))
         .route("/execute", post(jupyter::execute))
+        .route(
+            "/kernels/{id}/messages",
+            post(jupyter::post_message).get(jupyter::poll_messages),
+        )
         .route("/admin/overview", get(admin::overview))
         .route("/admin/nodes", get(admin::nodes))
         .route("/admin/history", get(admin::node_history))

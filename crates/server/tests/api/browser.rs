@@ -791,3 +791,84 @@ async fn pages_and_assets_are_served_with_types_and_validators() {
         assert!(body["message"].is_string());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_page_shows_a_live_session_and_ends_it() {
+    let app = spawn_app().await;
+    let driver = Driver::start().await;
+    let admin = driver.browser("admin", 1280, 1100).await;
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(admin_scenario(
+        &app, &admin,
+    )))
+    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), admin.client.close()).await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn admin_scenario(app: &TestApp, admin: &Browser) {
+    let base = format!("http://{}", app.addr);
+    let token = app.signup("chief").await;
+    let (suid, device) = app.live_session(&token).await;
+    // A device streams real frames while the page is open.
+    let stream = {
+        let http = app.http.clone();
+        let url = app.url(&format!("/sessions/{suid}/frames"));
+        tokio::spawn(async move {
+            for seq in 1..=600u64 {
+                let resp = http
+                    .post(format!("{url}?seq={seq}"))
+                    .bearer_auth(&device)
+                    .header("content-type", "image/jpeg")
+                    .body(jpeg(seq))
+                    .send()
+                    .await;
+                if !matches!(resp, Ok(r) if r.status().is_success()) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    admin.goto(&format!("{base}/login?next=/admin")).await;
+    admin.type_into("#signin-username", "chief").await;
+    admin
+        .type_into("#signin-password", "correct horse battery")
+        .await;
+    admin.click("#form-signin button[type=submit]").await;
+    admin
+        .until(
+            "the admin page with the live session",
+            &format!(
+                "return location.pathname === '/admin' \
+                 && !!document.querySelector('#active tr[data-suid=\"{suid}\"]')"
+            ),
+        )
+        .await;
+    admin
+        .until(
+            "the totals counting the live session",
+            "return document.querySelector('[data-testid=kpi-live] .value')?.textContent === '1'",
+        )
+        .await;
+    let ends = admin.text("[data-testid=ends]").await;
+    assert!(ends.contains("Incomplete attempts"), "{ends}");
+    admin.screenshot("admin").await;
+    // End the session from the page.
+    admin
+        .click(&format!("#active tr[data-suid=\"{suid}\"] button"))
+        .await;
+    admin.click("[data-testid=confirm]").await;
+    admin
+        .until(
+            "the session gone from the active list",
+            &format!("return !document.querySelector('#active tr[data-suid=\"{suid}\"]')"),
+        )
+        .await;
+    let view = app.session(&token, &suid, None).await;
+    assert_eq!(view["end_reason"], "ended_by_user");
+    stream.abort();
+    let errors = admin.console_errors(&[]).await;
+    assert!(errors.is_empty(), "[admin] console errors: {errors:#?}");
+}

@@ -311,3 +311,195 @@ async fn execute_delivers_every_line_in_order() {
         "{error}"
     );
 }
+
+/// Opens the channels socket of kernel `id`.
+async fn channels(app: &TestApp, token: &str, id: &str) -> Ws {
+    let url = format!(
+        "ws://{}/api/kernels/{id}/channels?session_id=c-{id}",
+        app.addr
+    );
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("token {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+/// Starts a kernel for `token`; returns its id.
+async fn start_kernel(app: &TestApp, token: &str) -> String {
+    let resp = app
+        .http
+        .post(format!("http://{}/api/kernels", app.addr))
+        .header("authorization", format!("token {token}"))
+        .json(&json!({"name": "python3"}))
+        .timeout(std::time::Duration::from_secs(120))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Sends `code` and reads until the kernel is idle again: (stdout, error names).
+/// `on_busy` runs once the kernel reports it is busy with the request.
+async fn run_on(
+    ws: &mut Ws,
+    msg_id: &str,
+    code: &str,
+    on_busy: impl AsyncFnOnce(),
+) -> (String, Vec<String>) {
+    ws.send(Message::Text(
+        execute_request(msg_id, "sess", code).to_string().into(),
+    ))
+    .await
+    .unwrap();
+    let mut on_busy = Some(on_busy);
+    let (mut stdout, mut errors) = (String::new(), Vec::new());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("the kernel answers in time")
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = msg else { continue };
+        let msg: Value = serde_json::from_str(text.as_str()).unwrap();
+        if msg["parent_header"]["msg_id"] != msg_id || msg["channel"] != "iopub" {
+            continue;
+        }
+        match msg["header"]["msg_type"].as_str().unwrap() {
+            "stream" => stdout.push_str(msg["content"]["text"].as_str().unwrap()),
+            "error" => errors.push(msg["content"]["ename"].as_str().unwrap().to_owned()),
+            "status" if msg["content"]["execution_state"] == "busy" => {
+                if let Some(f) = on_busy.take() {
+                    f().await;
+                }
+            }
+            "status" if msg["content"]["execution_state"] == "idle" => break,
+            _ => {}
+        }
+    }
+    (stdout, errors)
+}
+
+#[tokio::test]
+async fn interrupt_stops_an_endless_loop() {
+    let app = kernel_app(2).await;
+    let token = app.signup("looper").await;
+    let id = start_kernel(&app, &token).await;
+    let mut ws = channels(&app, &token, &id).await;
+    let (_, errors) = run_on(&mut ws, "loop", "while True: pass", async || {
+        let resp = app
+            .http
+            .post(format!("http://{}/api/kernels/{id}/interrupt", app.addr))
+            .header("authorization", format!("token {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    })
+    .await;
+    assert_eq!(errors, ["KeyboardInterrupt"]);
+    // The kernel still works afterwards.
+    let (stdout, _) = run_on(&mut ws, "after", "print('alive')", async || {}).await;
+    assert_eq!(stdout, "alive\n");
+}
+
+#[tokio::test]
+async fn two_users_kernels_share_no_variables() {
+    let app = kernel_app(2).await;
+    let ana = app.signup("ana-k").await;
+    let bob = app.signup("bob-k").await;
+    let ana_kernel = start_kernel(&app, &ana).await;
+    let bob_kernel = start_kernel(&app, &bob).await;
+    let mut ana_ws = channels(&app, &ana, &ana_kernel).await;
+    let mut bob_ws = channels(&app, &bob, &bob_kernel).await;
+    run_on(&mut ana_ws, "set", "secret = 42", async || {}).await;
+    let (own, _) = run_on(&mut ana_ws, "own", "print(secret)", async || {}).await;
+    assert_eq!(own, "42\n");
+    let (other, _) = run_on(
+        &mut bob_ws,
+        "peek",
+        "print('secret' in globals())",
+        async || {},
+    )
+    .await;
+    assert_eq!(other, "False\n");
+    // Bob cannot reach Ana's kernel either.
+    let url = format!("ws://{}/api/kernels/{ana_kernel}/channels", app.addr);
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("token {bob}").parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+}
+
+#[tokio::test]
+async fn long_poll_sends_and_reads_numbered_messages() {
+    let app = kernel_app(2).await;
+    let token = app.signup("poller").await;
+    let id = start_kernel(&app, &token).await;
+    let sent = app
+        .http
+        .post(app.url(&format!("/kernels/{id}/messages")))
+        .bearer_auth(&token)
+        .body(execute_request("p1", "poll-session", "print('polled')").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    let (mut after, mut stdout, mut last_seq) = (0, String::new(), 0);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    'poll: while tokio::time::Instant::now() < deadline {
+        let page: Value = app
+            .http
+            .get(app.url(&format!("/kernels/{id}/messages?after={after}&wait=5")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        after = page["next"].as_u64().unwrap();
+        for msg in page["messages"].as_array().unwrap() {
+            let seq = msg["seq"].as_u64().unwrap();
+            assert!(seq > last_seq, "numbers increase: {seq} after {last_seq}");
+            last_seq = seq;
+            if msg["parent_header"]["msg_id"] != "p1" {
+                continue;
+            }
+            match msg["header"]["msg_type"].as_str().unwrap() {
+                "stream" => stdout.push_str(msg["content"]["text"].as_str().unwrap()),
+                "status" if msg["content"]["execution_state"] == "idle" => break 'poll,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(stdout, "polled\n");
+}
+
+#[tokio::test]
+async fn a_user_past_their_share_gets_429() {
+    let app = spawn_app_with(|c| {
+        c.kernels_enabled = Some(true);
+        c.kernels_per_user = 1;
+    })
+    .await;
+    let token = app.signup("greedy").await;
+    start_kernel(&app, &token).await;
+    let refused = app
+        .http
+        .post(format!("http://{}/api/kernels", app.addr))
+        .header("authorization", format!("token {token}"))
+        .json(&json!({"name": "python3"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"],
+        "too_many_kernels"
+    );
+}

@@ -1,0 +1,52 @@
+//! `switchboard bench detect`: the object detector's speed on this machine, per backend
+//! (ONNX Runtime and tract), one thread and one per core, plus decoding a 12-megapixel photo.
+
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use switchboard_vision::bench::{BenchSetup, NamedImage, run as run_bench};
+
+/// Flags of `switchboard bench detect`.
+#[derive(Debug, Clone, Args)]
+pub struct DetectArgs {
+    /// The detector model.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DETECTOR_MODEL",
+        default_value = "models/yolov12n.onnx"
+    )]
+    pub model: PathBuf,
+    /// ONNX Runtime's library, a file or folder (default: ORT_DYLIB_PATH).
+    #[arg(long, env = "SWITCHBOARD_ONNXRUNTIME_LIBRARY")]
+    pub onnxruntime_library: Option<PathBuf>,
+    /// JPEG photos to detect (e.g. target/test-assets/bus.jpg).
+    #[arg(long = "image", required = true)]
+    pub images: Vec<PathBuf>,
+    /// Detections per photo and backend.
+    #[arg(long, default_value_t = 10)]
+    pub iterations: usize,
+}
+
+/// Runs the benchmark off the async workers and prints its report as JSON.
+pub async fn run(args: DetectArgs) -> anyhow::Result<()> {
+    let mut images = Vec::new();
+    for path in &args.images {
+        let jpeg =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        images.push(NamedImage {
+            name: path.display().to_string(),
+            jpeg: jpeg.into(),
+        });
+    }
+    let setup = BenchSetup {
+        model: args.model.clone(),
+        onnxruntime_library: args.onnxruntime_library.clone(),
+    };
+    let iterations = args.iterations;
+    let report = tokio::task::spawn_blocking(move || run_bench(&setup, &images, iterations))
+        .await
+        .context("the benchmark panicked")?
+        .context("the detector benchmark failed")?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
