@@ -343,19 +343,20 @@ async fn start_kernel(app: &TestApp, token: &str) -> String {
 }
 
 /// Sends `code` and reads until the kernel is idle again: (stdout, error names).
-/// `on_busy` runs once the kernel reports it is busy with the request.
+/// `on_output` runs at the first output of the request (user code is running by then: an
+/// interrupt that came earlier, between `busy` and the code's start, could be lost).
 async fn run_on(
     ws: &mut Ws,
     msg_id: &str,
     code: &str,
-    on_busy: impl AsyncFnOnce(),
+    on_output: impl AsyncFnOnce(),
 ) -> (String, Vec<String>) {
     ws.send(Message::Text(
         execute_request(msg_id, "sess", code).to_string().into(),
     ))
     .await
     .unwrap();
-    let mut on_busy = Some(on_busy);
+    let mut on_output = Some(on_output);
     let (mut stdout, mut errors) = (String::new(), Vec::new());
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
@@ -370,13 +371,13 @@ async fn run_on(
             continue;
         }
         match msg["header"]["msg_type"].as_str().unwrap() {
-            "stream" => stdout.push_str(msg["content"]["text"].as_str().unwrap()),
-            "error" => errors.push(msg["content"]["ename"].as_str().unwrap().to_owned()),
-            "status" if msg["content"]["execution_state"] == "busy" => {
-                if let Some(f) = on_busy.take() {
+            "stream" => {
+                stdout.push_str(msg["content"]["text"].as_str().unwrap());
+                if let Some(f) = on_output.take() {
                     f().await;
                 }
             }
+            "error" => errors.push(msg["content"]["ename"].as_str().unwrap().to_owned()),
             "status" if msg["content"]["execution_state"] == "idle" => break,
             _ => {}
         }
@@ -390,16 +391,21 @@ async fn interrupt_stops_an_endless_loop() {
     let token = app.signup("looper").await;
     let id = start_kernel(&app, &token).await;
     let mut ws = channels(&app, &token, &id).await;
-    let (_, errors) = run_on(&mut ws, "loop", "while True: pass", async || {
-        let resp = app
-            .http
-            .post(format!("http://{}/api/kernels/{id}/interrupt", app.addr))
-            .header("authorization", format!("token {token}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    })
+    let (_, errors) = run_on(
+        &mut ws,
+        "loop",
+        "print('looping', flush=True)\nwhile True: pass",
+        async || {
+            let resp = app
+                .http
+                .post(format!("http://{}/api/kernels/{id}/interrupt", app.addr))
+                .header("authorization", format!("token {token}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        },
+    )
     .await;
     assert_eq!(errors, ["KeyboardInterrupt"]);
     // The kernel still works afterwards.
