@@ -186,6 +186,7 @@ impl Cameras {
             tracing::warn!(error = %e, snapshot = %id, "cannot store detections; left pending");
             return DetectOutcome::Pending;
         }
+        crate::metrics::detections(found.len());
         outcome
     }
 

@@ -99,6 +99,12 @@ pub fn session_ended(reason: EndReason, incomplete: bool) {
     }
 }
 
+/// A snapshot was analysed and this many objects found.
+pub fn detections(found: usize) {
+    metrics::counter!("switchboard_snapshots_detected_total").increment(1);
+    metrics::counter!("switchboard_detections_total").increment(found as u64);
+}
+
 /// A sign-in attempt.
 pub fn login(success: bool) {
     let result = if success { "success" } else { "failure" };
@@ -116,6 +122,8 @@ pub fn record_process(st: &ServiceStatus) {
 pub async fn render(State(app): State<Arc<App>>) -> Response {
     let mut by_state = [0u64; 3];
     let mut viewers = 0u64;
+    let mut devices = 0u64;
+    let now_ms = chrono::Utc::now().timestamp_millis();
     for h in app.sessions.all() {
         let st = h.status();
         let i = match st.state {
@@ -125,6 +133,14 @@ pub async fn render(State(app): State<Arc<App>>) -> Response {
         };
         by_state[i] += 1;
         viewers += u64::from(st.viewers);
+        // A device counts while it sent a frame in the last 10 s.
+        if st.state == SessionState::Live
+            && h.stats()
+                .last_frame_ms()
+                .is_some_and(|t| now_ms - t < 10_000)
+        {
+            devices += 1;
+        }
         if st.state == SessionState::Live {
             metrics::gauge!("switchboard_session_fps", "suid" => h.suid().to_string())
                 .set(h.stats().fps());
@@ -134,6 +150,8 @@ pub async fn render(State(app): State<Arc<App>>) -> Response {
         metrics::gauge!("switchboard_sessions", "state" => state, "kind" => "video").set(n as f64);
     }
     metrics::gauge!("switchboard_viewers").set(viewers as f64);
+    metrics::gauge!("switchboard_devices_streaming").set(devices as f64);
+    metrics::gauge!("switchboard_kernels").set(app.kernels.running() as f64);
     metrics::gauge!("switchboard_active_user_tokens").set(app.tokens.active_count() as f64);
     let body = app.metrics.render();
     (

@@ -182,6 +182,11 @@ async fn metrics_are_prometheus_text_and_move_with_traffic() {
     assert!(after.contains("switchboard_frame_delivery_seconds_bucket"));
     assert!(after.contains(&format!("switchboard_session_fps{{suid=\"{suid}\"}}")));
     assert!(sample(&after, &["switchboard_sessions{", "live"]) >= 1.0);
+    assert!(sample(&after, &["switchboard_devices_streaming"]) >= 1.0);
+    assert!(
+        after.contains("switchboard_kernels "),
+        "the kernels gauge is exported"
+    );
     app.http
         .delete(app.url(&format!("/sessions/{suid}")))
         .bearer_auth(&token)
