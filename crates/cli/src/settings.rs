@@ -75,6 +75,14 @@ pub struct ServeArgs {
     /// Sign-in and sign-up attempts allowed per client address per minute.
     #[arg(long, env = "SWITCHBOARD_AUTH_ATTEMPTS_PER_MINUTE")]
     pub auth_attempts_per_minute: Option<u32>,
+    /// A reverse proxy whose X-Forwarded-For names the client (repeat, or comma-separate in
+    /// the environment variable).
+    #[arg(
+        long = "trusted-proxy",
+        env = "SWITCHBOARD_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Viewers allowed on one session at once.
     #[arg(long, env = "SWITCHBOARD_MAX_VIEWERS_PER_SESSION")]
     pub max_viewers_per_session: Option<u32>,
@@ -218,6 +226,9 @@ impl ServeArgs {
             snapshot_retention,
             snapshot_storage
         );
+        if !self.trusted_proxies.is_empty() {
+            c.trusted_proxies = self.trusted_proxies.clone();
+        }
         // Switches only ever turn a setting on, so a file's `true` is not undone by their absence.
         c.secure_cookies |= self.secure_cookies;
         c.tls_self_signed |= self.tls_self_signed;

@@ -49,6 +49,8 @@ pub struct Config {
     pub ticket_redemptions_per_minute: u32,
     /// Sign-in and sign-up attempts allowed per client address per minute.
     pub auth_attempts_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for rate limits and logs).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Viewers allowed on one session at once.
     pub max_viewers_per_session: u32,
     /// How often a live session's totals are saved (so a restart loses little).
@@ -153,6 +155,7 @@ impl Default for Config {
             token_ttl: Duration::from_secs(12 * 3600),
             ticket_redemptions_per_minute: 20,
             auth_attempts_per_minute: 30,
+            trusted_proxies: Vec::new(),
             max_viewers_per_session: 1000,
             stats_interval: Duration::from_secs(5),
             max_long_poll: Duration::from_secs(60),

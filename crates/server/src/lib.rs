@@ -248,6 +248,15 @@ impl Server {
 }
 
 impl App {
+    /// The client's address: the TCP peer, or the address a trusted proxy forwarded.
+    pub fn client_ip(
+        &self,
+        peer: std::net::SocketAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        rate_limit::client_ip(&self.config.trusted_proxies, peer, headers)
+    }
+
     /// Base URL for links to this node.
     pub fn public_url(&self) -> &str {
         &self.public_url

@@ -3,9 +3,10 @@
 
 use crate::config::Config;
 use crate::error::ApiError;
+use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 
 pub(crate) struct RateLimits {
@@ -47,5 +48,61 @@ impl RateLimits {
 
     pub(crate) fn auth(&self, ip: IpAddr) -> Result<(), ApiError> {
         check(&self.auth, ip, "sign-in")
+    }
+}
+
+/// The client's address for rate limits and logs. Behind a reverse proxy every connection
+/// comes from the proxy, so when the peer is one of `trusted` proxies the address is taken from
+/// `X-Forwarded-For`: the rightmost entry that is not itself a trusted proxy (entries further
+/// left were written by the client and cannot be trusted).
+pub(crate) fn client_ip(trusted: &[IpAddr], peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if !trusted.contains(&peer.ip()) {
+        return peer.ip();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ip;
+    use axum::http::HeaderMap;
+    use std::net::IpAddr;
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let peer = "10.0.0.2:5555".parse().unwrap();
+        let stranger = "198.51.100.7:5555".parse().unwrap();
+        let h = headers(&["203.0.113.9, 192.0.2.1"]);
+        assert_eq!(
+            client_ip(&[proxy], peer, &h),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+        // A client cannot pick its own address by sending the header directly.
+        assert_eq!(client_ip(&[proxy], stranger, &h), stranger.ip());
+        assert_eq!(client_ip(&[], peer, &h), peer.ip());
+        // Chained trusted proxies are skipped; no header means the proxy itself.
+        let h = headers(&["192.0.2.1", "10.0.0.2"]);
+        assert_eq!(
+            client_ip(&[proxy], peer, &h),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_ip(&[proxy], peer, &HeaderMap::new()), proxy);
     }
 }

@@ -70,9 +70,10 @@ async fn signed_in(app: &App, user: &User, status: StatusCode) -> ApiResult<Resp
 pub(super) async fn register(
     State(app): State<Arc<App>>,
     ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Response> {
-    app.limits.auth(peer.ip())?;
+    app.limits.auth(app.client_ip(peer, &headers))?;
     validate_username(&req.username)
         .map_err(|e| ApiError::unprocessable("invalid_username", e.to_string()))?;
     if req.password.chars().count() < MIN_PASSWORD_LEN {
@@ -159,9 +160,10 @@ pub(super) async fn register(
 pub(super) async fn login(
     State(app): State<Arc<App>>,
     ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    app.limits.auth(peer.ip())?;
+    app.limits.auth(app.client_ip(peer, &headers))?;
     let wrong = || ApiError::unauthorized("wrong username or password");
     let user = match app.store.user_by_name(&req.username).await {
         Ok(u) => u,

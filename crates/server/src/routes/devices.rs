@@ -27,15 +27,17 @@ use switchboard_store::StoreError;
 pub(super) async fn register(
     State(app): State<Arc<App>>,
     ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<DeviceRegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<DeviceRegistered>)> {
-    app.limits.ticket(peer.ip())?;
+    let client = app.client_ip(peer, &headers);
+    app.limits.ticket(client)?;
     let unknown = || ApiError::not_found("unknown_ticket", "no session has this ticket");
     let ticket = TicketCode::parse(&req.ticket).map_err(|_| unknown())?;
     let session = match app.store.session_by_ticket(&ticket).await {
         Ok(s) => s,
         Err(StoreError::NotFound) => {
-            tracing::info!(peer = %peer.ip(), "unknown ticket");
+            tracing::info!(%client, "unknown ticket");
             return Err(unknown());
         }
         Err(e) => return Err(e.into()),

@@ -383,3 +383,34 @@ async fn admin_views_are_for_admins_and_scoped_to_their_account() {
     );
     assert_eq!(overview["recent_cdrs"][0]["suid"], other_suid);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_rate_limits_apply_per_forwarded_client() {
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.ticket_redemptions_per_minute = 2;
+    })
+    .await;
+    let redeem = |client: &'static str| {
+        app.http
+            .post(app.url("/devices/register"))
+            .header("x-forwarded-for", client)
+            .json(&serde_json::json!({"ticket": "2345-6789"}))
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            redeem("192.0.2.1").await.unwrap().status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+    assert_eq!(
+        redeem("192.0.2.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy has its own allowance.
+    assert_eq!(
+        redeem("192.0.2.2").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
