@@ -60,12 +60,6 @@ pub async fn track_http(req: Request, next: Next) -> Response {
     resp
 }
 
-/// A frame arrived from a device.
-pub fn frame_in(bytes: usize) {
-    metrics::counter!("switchboard_frames_in_total").increment(1);
-    metrics::counter!("switchboard_frame_bytes_in_total").increment(bytes as u64);
-}
-
 /// Counters a viewer connection bumps per frame, looked up once per connection.
 #[derive(Clone)]
 pub struct ViewerMeters {

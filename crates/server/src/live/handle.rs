@@ -124,7 +124,6 @@ impl SessionHandle {
             return Err(SessionGone);
         }
         let seq = self.0.stats.record(seq, data.len(), now_ms);
-        crate::metrics::frame_in(data.len());
         self.0.frames.publish(Frame {
             seq,
             data,

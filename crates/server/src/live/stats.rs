@@ -15,6 +15,9 @@ pub struct LiveStats {
     last_frame_ms: AtomicI64,
     last_seq: AtomicU64,
     rate: Mutex<RateMeter>,
+    /// Prometheus counters, looked up once here rather than on every frame.
+    frames_in: metrics::Counter,
+    bytes_in: metrics::Counter,
 }
 
 impl LiveStats {
@@ -26,6 +29,8 @@ impl LiveStats {
             last_frame_ms: AtomicI64::new(last_frame_ms.unwrap_or(0)),
             last_seq: AtomicU64::new(0),
             rate: Mutex::new(RateMeter::default()),
+            frames_in: metrics::counter!("switchboard_frames_in_total"),
+            bytes_in: metrics::counter!("switchboard_frame_bytes_in_total"),
         }
     }
 
@@ -44,6 +49,8 @@ impl LiveStats {
         let seq = seq.unwrap_or(n);
         self.last_seq.store(seq, Ordering::Relaxed);
         self.meter().record(Instant::now(), bytes);
+        self.frames_in.increment(1);
+        self.bytes_in.increment(bytes as u64);
         seq
     }
 

@@ -52,14 +52,14 @@ pub(super) fn view(app: &App, s: &Session) -> SessionView {
         .sessions
         .get(s.suid)
         .filter(|_| s.state != SessionState::Ended);
-    let (state, viewers, viewer_names, fps, frames, bytes, last_frame_at) = match &live {
-        Some(h) => {
-            let st = h.status();
+    let status = live.as_ref().map(|h| h.status());
+    let (state, viewers, viewer_names, fps, frames, bytes, last_frame_at) = match (&live, &status) {
+        (Some(h), Some(st)) => {
             let stats = h.stats();
             (
                 st.state,
                 st.viewers,
-                st.viewer_names,
+                st.viewer_names.clone(),
                 stats.fps(),
                 stats.frames(),
                 stats.bytes(),
@@ -69,7 +69,7 @@ pub(super) fn view(app: &App, s: &Session) -> SessionView {
                     .or(s.stats.last_frame_at),
             )
         }
-        None => (
+        _ => (
             s.state,
             0,
             Vec::new(),
@@ -80,14 +80,14 @@ pub(super) fn view(app: &App, s: &Session) -> SessionView {
         ),
     };
     let waiting = state == SessionState::Waiting;
-    let deadline = live.as_ref().and_then(|h| {
+    let deadline = status.as_ref().and_then(|st| {
         app.config.timeout_policy().next_deadline(&SessionClock {
             state,
             created_at: s.created_at,
             ticket_expires_at: s.ticket_expires_at,
             live_at: s.live_at,
             last_frame_at,
-            viewers_zero_since: h.status().viewers_zero_since,
+            viewers_zero_since: st.viewers_zero_since,
         })
     });
     SessionView {
