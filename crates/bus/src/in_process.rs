@@ -10,6 +10,9 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+/// Past this many subjects, a new subscription first forgets those without subscribers.
+const PRUNE_ABOVE: usize = 4096;
+
 /// Delivers within the process. Payloads are `Bytes`, so a message reaches every subscriber
 /// without a copy.
 #[derive(Debug)]
@@ -64,11 +67,17 @@ impl Bus for InProcessBus {
     }
 
     async fn subscribe(&self, subject: &str) -> Result<Subscription, BusError> {
-        let rx = self
-            .lock()
+        let mut subjects = self.lock();
+        if !subjects.contains_key(subject) && subjects.len() >= PRUNE_ABOVE {
+            // Subjects nobody publishes on any more (a session's, after it ended) are only
+            // forgotten on publish; sweep them before the map grows.
+            subjects.retain(|_, tx| tx.receiver_count() > 0);
+        }
+        let rx = subjects
             .entry(subject.to_owned())
             .or_insert_with(|| broadcast::channel(self.capacity).0)
             .subscribe();
+        drop(subjects);
         Ok(BroadcastStream::new(rx)
             .map(|item| match item {
                 Ok(b) => Delivery::Message(b),

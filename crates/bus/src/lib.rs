@@ -60,4 +60,11 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Subscribes to a subject. Messages published after this returns are delivered.
     async fn subscribe(&self, subject: &str) -> Result<Subscription, BusError>;
+
+    /// Whether the bus can reach its broker now. While it cannot, messages published here
+    /// or elsewhere are lost (at most once), so a node reports itself not ready. A bus with
+    /// no broker is always connected.
+    fn is_connected(&self) -> bool {
+        true
+    }
 }

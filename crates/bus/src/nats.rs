@@ -41,7 +41,8 @@ impl NatsBus {
             })
             .connect(url)
             .await
-            .map_err(|e| BusError::Unavailable(format!("cannot connect to NATS at {url}: {e}")))?;
+            // The URL may carry credentials: the caller names the server in its own words.
+            .map_err(|e| BusError::Unavailable(format!("cannot connect to NATS: {e}")))?;
         Ok(NatsBus {
             client,
             capacity: capacity.max(1),
@@ -52,6 +53,18 @@ impl NatsBus {
     fn chunk_size(&self) -> usize {
         let max = self.client.server_info().max_payload;
         max.saturating_sub(HEADER_ROOM).max(1024)
+    }
+
+    /// The server this client is connected to (or was last), and the largest message it
+    /// accepts.
+    pub fn server(&self) -> (String, usize) {
+        let info = self.client.server_info();
+        let name = if info.server_name.is_empty() {
+            format!("{}:{}", info.host, info.port)
+        } else {
+            format!("{} ({}:{})", info.server_name, info.host, info.port)
+        };
+        (name, info.max_payload)
     }
 
     /// Waits until everything published so far has reached the server.
@@ -98,6 +111,10 @@ impl Bus for NatsBus {
             .subscribe(subject.to_owned())
             .await
             .map_err(unavailable)?;
+        // Wait until the server has the subscription: a caller that subscribes and then reads
+        // what it may have missed (controls, revocations) must not lose what is published by
+        // another node in between, while the SUB would still sit in this client's buffer.
+        self.client.flush().await.map_err(unavailable)?;
         let (tx, rx) = broadcast::channel(self.capacity);
         let subject = subject.to_owned();
         tokio::spawn(async move {
@@ -134,6 +151,10 @@ impl Bus for NatsBus {
                 Err(BroadcastStreamRecvError::Lagged(n)) => Delivery::Lagged(n),
             })
             .boxed())
+    }
+
+    fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
     }
 }
 

@@ -121,6 +121,8 @@ async fn two_nats_connections_see_each_others_messages() {
     a.publish(&subject, Bytes::from_static(b"from a"))
         .await
         .unwrap();
+    // Publishing only queues the message on `a`'s connection; the flush waits for the server.
+    a.flush().await.unwrap();
     assert_eq!(
         next(&mut sub).await,
         Delivery::Message(Bytes::from_static(b"from a"))

@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod camera;
 mod load;
 mod settings;
 mod simulate;
@@ -36,6 +37,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Start a server and measure it against the product's targets.
     Bench(bench::BenchArgs),
+    /// Capture photos on a camera's computer and upload them to a camera of a server.
+    Camera(Box<camera::CameraArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin(args) => admin::run(args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Camera(args) => camera::run(*args).await,
     }
 }
 

@@ -42,6 +42,14 @@ pub struct ServeArgs {
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
     #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// NATS server(s) of a cluster: nats://[USER:PASSWORD@]HOST:4222, comma-separated
+    /// (default: none, this node stands alone).
+    #[arg(long, env = "SWITCHBOARD_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// File with the token-signing secret (base64, at least 32 bytes), shared by every node
+    /// of a cluster (default: DATA_DIR/jwt-secret, made on first start).
+    #[arg(long, env = "SWITCHBOARD_TOKEN_SECRET_FILE")]
+    pub token_secret_file: Option<PathBuf>,
     /// Base URL that devices and browsers use to reach this server.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -150,6 +158,15 @@ pub struct ServeArgs {
     /// The kernel sandbox helper program (default: this binary).
     #[arg(long, env = "SWITCHBOARD_KERNEL_HELPER")]
     pub kernel_helper: Option<PathBuf>,
+    /// Largest code a stored cell may hold.
+    #[arg(long, env = "SWITCHBOARD_MAX_CELL_CODE_BYTES", value_parser = size)]
+    pub max_cell_code_bytes: Option<bytesize::ByteSize>,
+    /// Largest file kept from a cell's run.
+    #[arg(long, env = "SWITCHBOARD_CELL_FILE_MAX_BYTES", value_parser = size)]
+    pub cell_file_max_bytes: Option<bytesize::ByteSize>,
+    /// Most files kept per cell.
+    #[arg(long, env = "SWITCHBOARD_CELL_FILES_MAX")]
+    pub cell_files_max: Option<u32>,
     /// The object detector model (relative: current directory, then next to the binary).
     #[arg(long, env = "SWITCHBOARD_DETECTOR_MODEL")]
     pub detector_model: Option<PathBuf>,
@@ -174,6 +191,28 @@ pub struct ServeArgs {
     /// Snapshot images kept in all; the oldest beyond it are deleted.
     #[arg(long, env = "SWITCHBOARD_SNAPSHOT_STORAGE", value_parser = size)]
     pub snapshot_storage: Option<bytesize::ByteSize>,
+    /// Drop a snapshot this close to its camera's previous one (0-1; 0 keeps all).
+    #[arg(long, env = "SWITCHBOARD_SNAPSHOT_DEDUP_DISTANCE")]
+    pub snapshot_dedup_distance: Option<f64>,
+    /// How long snapshots shown as search results are spared by retention.
+    #[arg(long, env = "SWITCHBOARD_SEARCH_PIN", value_parser = duration)]
+    pub search_pin: Option<Duration>,
+    /// How long a node's lease on its sessions lasts unless renewed.
+    #[arg(long, env = "SWITCHBOARD_SESSION_LEASE", value_parser = duration)]
+    pub session_lease: Option<Duration>,
+    /// Base URL other nodes reach this one at, e.g. http://10.0.0.5:8080 (default: the
+    /// listen address, or the host name when listening on every interface).
+    #[arg(long, env = "SWITCHBOARD_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+    /// Where a cluster starts new kernels: least_loaded or local.
+    #[arg(long, env = "SWITCHBOARD_KERNEL_PLACEMENT", value_parser = kernel_placement)]
+    pub kernel_placement: Option<switchboard_server::config::KernelPlacement>,
+    /// How long a node waits for another node when forwarding kernel requests.
+    #[arg(long, env = "SWITCHBOARD_NODE_REQUEST_TIMEOUT", value_parser = duration)]
+    pub node_request_timeout: Option<Duration>,
+    /// How often a clustered node probes its NATS subscriptions (and how long a probe may take).
+    #[arg(long, env = "SWITCHBOARD_BUS_PROBE_INTERVAL", value_parser = duration)]
+    pub bus_probe_interval: Option<Duration>,
     /// Log format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -219,12 +258,19 @@ impl ServeArgs {
             kernel_sandbox,
             kernels_per_user,
             kernels_per_account,
+            max_cell_code_bytes,
+            cell_file_max_bytes,
+            cell_files_max,
             detector_model,
             detector_queue,
             detect_wait,
             max_snapshot_bytes,
             snapshot_retention,
-            snapshot_storage
+            snapshot_storage,
+            snapshot_dedup_distance,
+            search_pin,
+            session_lease,
+            bus_probe_interval
         );
         if !self.trusted_proxies.is_empty() {
             c.trusted_proxies = self.trusted_proxies.clone();
@@ -234,6 +280,8 @@ impl ServeArgs {
         c.tls_self_signed |= self.tls_self_signed;
         overlay_opt!(
             database_url,
+            nats_url,
+            token_secret_file,
             public_url,
             min_device_app_version,
             tls_cert,
@@ -242,7 +290,8 @@ impl ServeArgs {
             kernels_enabled,
             kernel_helper,
             onnxruntime_library,
-            detector_workers
+            detector_workers,
+            advertise_url
         );
         c.validate().context("invalid configuration")?;
         Ok(c)
@@ -255,6 +304,15 @@ fn kernel_sandbox(s: &str) -> Result<switchboard_server::config::KernelSandboxMo
         "enforce" => Ok(KernelSandboxMode::Enforce),
         "off" => Ok(KernelSandboxMode::Off),
         other => Err(format!("{other:?}: use enforce or off")),
+    }
+}
+
+fn kernel_placement(s: &str) -> Result<switchboard_server::config::KernelPlacement, String> {
+    use switchboard_server::config::KernelPlacement;
+    match s {
+        "least_loaded" => Ok(KernelPlacement::LeastLoaded),
+        "local" => Ok(KernelPlacement::Local),
+        other => Err(format!("{other:?}: use least_loaded or local")),
     }
 }
 

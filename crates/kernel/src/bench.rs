@@ -1,44 +1,19 @@
-//! Kernel benchmarks, for `switchboard bench kernel`:
-//! - execute round trip of `1+1` (request → final idle) through this crate, and through a
-//!   minimal direct ZeroMQ client (`jupyter-zmq-client`) on the same kernel;
-//! - pool hand-out time versus cold start time;
-//! - memory of an idle kernel (RSS and PSS).
+//! Measuring pieces for `switchboard bench kernel`, which drives them side by side with a
+//! server it starts:
+//! - [`DirectClient`]: the `1+1` execute round trip through nothing but
+//!   `jupyter-zmq-client` sockets on a kernel, the baseline the server's channels
+//!   WebSocket is compared with;
+//! - [`GroupMemory`]: resident and proportional memory of a kernel's process group;
+//! - [`Percentiles`]: p50/p99 of a set of durations.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use jupyter_protocol::{ExecuteRequest, JupyterMessage, JupyterMessageContent};
+use jupyter_protocol::{ExecuteRequest, ExecutionState, JupyterMessage, JupyterMessageContent};
+use jupyter_zmq_client as jzc;
 
-use crate::config::KernelConfig;
 use crate::error::{KernelError, Result};
 use crate::kernel::Kernel;
-use crate::launcher::KernelLauncher;
-use crate::pool::KernelPool;
-use crate::spec::KernelSpec;
-
-/// How much to measure.
-#[derive(Debug, Clone)]
-pub struct BenchOptions {
-    /// Round trips per client.
-    pub round_trips: usize,
-    /// Cold starts.
-    pub cold_starts: usize,
-    /// Pool hand-outs.
-    pub pool_takes: usize,
-    /// Idle kernels measured for memory.
-    pub idle_kernels: usize,
-}
-
-impl Default for BenchOptions {
-    fn default() -> Self {
-        BenchOptions {
-            round_trips: 500,
-            cold_starts: 10,
-            pool_takes: 20,
-            idle_kernels: 4,
-        }
-    }
-}
 
 /// p50 and p99 of a set of durations.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,7 +48,7 @@ impl fmt::Display for Percentiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "p50 {:>9.3} ms  p99 {:>9.3} ms  (n={})",
+            "p50 {:>8.3} ms · p99 {:>8.3} ms (n={})",
             self.p50.as_secs_f64() * 1e3,
             self.p99.as_secs_f64() * 1e3,
             self.samples
@@ -81,164 +56,91 @@ impl fmt::Display for Percentiles {
     }
 }
 
-/// What [`run`] measured.
-#[derive(Debug, Clone)]
-pub struct BenchReport {
-    /// `1+1` through [`Kernel::execute`], request to final idle.
-    pub crate_round_trip: Percentiles,
-    /// `1+1` through a bare `jupyter-zmq-client` connection, request to reply and idle.
-    pub direct_round_trip: Percentiles,
-    /// [`KernelPool::take`] with a warm kernel waiting.
-    pub pool_hand_out: Percentiles,
-    /// [`KernelLauncher::launch`] until `kernel_info_reply`.
-    pub cold_start: Percentiles,
-    /// Resident set of each idle kernel, bytes.
-    pub idle_rss: Vec<u64>,
-    /// Proportional set (shared pages split between kernels) of each idle kernel, bytes.
-    pub idle_pss: Vec<u64>,
+/// A bare Jupyter client on a kernel's shell and IOPub sockets, beside the kernel's own
+/// actor: what a client would see with no server in between.
+pub struct DirectClient {
+    shell: jzc::ClientShellConnection,
+    iopub: jzc::ClientIoPubConnection,
+    deadline: Duration,
 }
 
-fn mean_mib(values: &[u64]) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.iter().sum::<u64>() as f64 / values.len() as f64 / (1u64 << 20) as f64
-}
-
-impl fmt::Display for BenchReport {
+impl fmt::Debug for DirectClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "execute 1+1, this crate : {}", self.crate_round_trip)?;
-        writeln!(f, "execute 1+1, direct ZMQ : {}", self.direct_round_trip)?;
-        writeln!(f, "pool hand-out           : {}", self.pool_hand_out)?;
-        writeln!(f, "cold start              : {}", self.cold_start)?;
-        write!(
-            f,
-            "idle kernel memory      : RSS {:.1} MiB, PSS {:.1} MiB (mean of {})",
-            mean_mib(&self.idle_rss),
-            mean_mib(&self.idle_pss),
-            self.idle_rss.len()
-        )
+        f.debug_struct("DirectClient").finish_non_exhaustive()
     }
 }
 
-/// Runs every measurement with kernels of `spec` launched by `launcher` with `config`.
-/// Needs room for `idle_kernels + 3` kernels on the node.
-pub async fn run(
-    launcher: &KernelLauncher,
-    spec: &KernelSpec,
-    config: &KernelConfig,
-    options: &BenchOptions,
-) -> Result<BenchReport> {
-    let kernel = launcher.launch(spec, config).await?;
-    for _ in 0..10 {
-        execute_via_crate(&kernel).await?;
-    }
-    let mut samples = Vec::with_capacity(options.round_trips);
-    for _ in 0..options.round_trips {
-        samples.push(execute_via_crate(&kernel).await?);
-    }
-    let crate_round_trip = Percentiles::of(samples);
-    let direct_round_trip = direct_round_trips(&kernel, options.round_trips).await?;
-    kernel.shutdown().await?;
-
-    let mut samples = Vec::with_capacity(options.cold_starts);
-    for _ in 0..options.cold_starts {
-        let started = Instant::now();
-        let kernel = launcher.launch(spec, config).await?;
-        samples.push(started.elapsed());
-        kernel.shutdown().await?;
-    }
-    let cold_start = Percentiles::of(samples);
-
-    let pool = KernelPool::new(launcher.clone(), spec.clone(), config.clone(), 1);
-    let mut samples = Vec::with_capacity(options.pool_takes);
-    for _ in 0..options.pool_takes {
-        if !pool.wait_ready(1, config.timeouts.start).await {
-            return Err(KernelError::Timeout {
-                what: "a warm kernel in the pool",
-                after: config.timeouts.start,
-            });
+impl DirectClient {
+    /// Connects to `kernel` and completes a first round trip, which also proves the IOPub
+    /// subscription is live (a message published before it is missed, so the first one is
+    /// retried in short slices until the kernel's request deadline).
+    pub async fn connect(kernel: &Kernel) -> Result<DirectClient> {
+        let zmq = |e: jzc::RuntimeError| KernelError::Zmq(e.to_string());
+        let info = kernel.process().connection;
+        let session = uuid::Uuid::new_v4().to_string();
+        let identity = jzc::peer_identity_for_session(&session).map_err(zmq)?;
+        let iopub = jzc::create_client_iopub_connection(&info, "", &session)
+            .await
+            .map_err(zmq)?;
+        let shell = jzc::create_client_shell_connection_with_identity(&info, &session, identity)
+            .await
+            .map_err(zmq)?;
+        let deadline = kernel.config().timeouts.request;
+        let mut client = DirectClient {
+            shell,
+            iopub,
+            deadline,
+        };
+        let until = Instant::now() + deadline;
+        loop {
+            match tokio::time::timeout(Duration::from_millis(500), client.exchange()).await {
+                Ok(result) => {
+                    result?;
+                    return Ok(client);
+                }
+                Err(_) if Instant::now() < until => {}
+                Err(_) => {
+                    return Err(KernelError::Timeout {
+                        what: "the direct client's first round trip",
+                        after: deadline,
+                    });
+                }
+            }
         }
-        let started = Instant::now();
-        let kernel = pool.take().await?;
-        samples.push(started.elapsed());
-        kernel.shutdown().await?;
-    }
-    let pool_hand_out = Percentiles::of(samples);
-    drop(pool);
-
-    let mut idle = Vec::new();
-    for _ in 0..options.idle_kernels {
-        idle.push(launcher.launch(spec, config).await?);
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_rss = idle
-        .iter()
-        .map(|k| memory_of(k.pid(), "VmRSS:", "status"))
-        .collect();
-    let idle_pss = idle
-        .iter()
-        .map(|k| memory_of(k.pid(), "Pss:", "smaps_rollup"))
-        .collect();
-    for kernel in idle {
-        kernel.shutdown().await?;
     }
 
-    Ok(BenchReport {
-        crate_round_trip,
-        direct_round_trip,
-        pool_hand_out,
-        cold_start,
-        idle_rss,
-        idle_pss,
-    })
-}
-
-async fn execute_via_crate(kernel: &Kernel) -> Result<Duration> {
-    let started = Instant::now();
-    let outcome = kernel.execute("1+1").await?.finish().await?;
-    let elapsed = started.elapsed();
-    if outcome.text_result() != Some("2") {
-        return Err(KernelError::InvalidMessage(format!(
-            "unexpected result of 1+1: {outcome:?}"
-        )));
+    /// One `1+1` execute request, timed from sending it until both its `execute_reply` and
+    /// its final idle status arrived.
+    pub async fn round_trip(&mut self) -> Result<Duration> {
+        let deadline = self.deadline;
+        tokio::time::timeout(deadline, self.exchange())
+            .await
+            .map_err(|_| KernelError::Timeout {
+                what: "a direct round trip",
+                after: deadline,
+            })?
     }
-    Ok(elapsed)
-}
 
-/// The same round trip with nothing but `jupyter-zmq-client` sockets on the kernel.
-async fn direct_round_trips(kernel: &Kernel, count: usize) -> Result<Percentiles> {
-    use jupyter_zmq_client as jzc;
-    let zmq = |e: jzc::RuntimeError| KernelError::Zmq(e.to_string());
-    let info = kernel.process().connection;
-    let session = uuid::Uuid::new_v4().to_string();
-    let identity = jzc::peer_identity_for_session(&session).map_err(zmq)?;
-    let mut iopub = jzc::create_client_iopub_connection(&info, "", &session)
-        .await
-        .map_err(zmq)?;
-    let mut shell = jzc::create_client_shell_connection_with_identity(&info, &session, identity)
-        .await
-        .map_err(zmq)?;
-    let deadline = kernel.config().timeouts.request;
-    let mut one = async || -> Result<Duration> {
+    async fn exchange(&mut self) -> Result<Duration> {
+        let zmq = |e: jzc::RuntimeError| KernelError::Zmq(e.to_string());
         let started = Instant::now();
         let request: JupyterMessage = ExecuteRequest::new("1+1".into()).into();
         let msg_id = request.header.msg_id.clone();
-        shell.send(request).await.map_err(zmq)?;
+        self.shell.send(request).await.map_err(zmq)?;
         let mut replied = false;
         let mut idle = false;
         while !(replied && idle) {
             tokio::select! {
-                reply = shell.read() => {
+                reply = self.shell.read() => {
                     let reply = reply.map_err(zmq)?;
                     replied |= reply.parent_header.as_ref().is_some_and(|p| p.msg_id == msg_id);
                 }
-                message = iopub.read() => {
+                message = self.iopub.read() => {
                     let message = message.map_err(zmq)?;
                     let ours = message.parent_header.as_ref().is_some_and(|p| p.msg_id == msg_id);
                     if let JupyterMessageContent::Status(status) = &message.content
                         && ours
-                        && status.execution_state == jupyter_protocol::ExecutionState::Idle
+                        && status.execution_state == ExecutionState::Idle
                     {
                         idle = true;
                     }
@@ -246,57 +148,63 @@ async fn direct_round_trips(kernel: &Kernel, count: usize) -> Result<Percentiles
             }
         }
         Ok(started.elapsed())
-    };
-    // Until the subscription is live the idle status may be missed: retry the first round
-    // trip in short slices, then warm up.
-    let until = Instant::now() + deadline;
-    loop {
-        match tokio::time::timeout(Duration::from_secs(1), one()).await {
-            Ok(result) => {
-                result?;
-                break;
-            }
-            Err(_) if Instant::now() < until => {}
-            Err(_) => {
-                return Err(KernelError::Timeout {
-                    what: "the direct client's first round trip",
-                    after: deadline,
-                });
-            }
-        }
     }
-    for _ in 0..9 {
-        tokio::time::timeout(deadline, one())
-            .await
-            .map_err(|_| KernelError::Timeout {
-                what: "a direct round trip",
-                after: deadline,
-            })??;
-    }
-    let mut samples = Vec::with_capacity(count);
-    for _ in 0..count {
-        let sample =
-            tokio::time::timeout(deadline, one())
-                .await
-                .map_err(|_| KernelError::Timeout {
-                    what: "a direct round trip",
-                    after: deadline,
-                })??;
-        samples.push(sample);
-    }
-    Ok(Percentiles::of(samples))
 }
 
-/// A `kB` field of `/proc/<pid>/<file>`, in bytes (0 if unreadable).
-fn memory_of(pid: u32, field: &str, file: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+/// Memory of every process in one process group (a kernel and anything it started), from
+/// `/proc/<pid>/smaps_rollup`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupMemory {
+    /// Resident set, bytes: counts shared libraries in full for every process.
+    pub rss: u64,
+    /// Proportional set, bytes: each shared page split between the processes that map
+    /// it, the fair figure for "what one more kernel costs".
+    pub pss: u64,
+    /// Processes found in the group.
+    pub processes: usize,
+}
+
+impl GroupMemory {
+    /// Sums the group `pgid`'s processes. Processes that exit while being read are
+    /// skipped; an empty group gives zeros.
+    pub fn of(pgid: u32) -> GroupMemory {
+        let mut total = GroupMemory::default();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return total;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if process_group(pid) != Some(pgid) {
+                continue;
+            }
+            let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+                continue;
+            };
+            total.rss += kib_field(&rollup, "Rss:") * 1024;
+            total.pss += kib_field(&rollup, "Pss:") * 1024;
+            total.processes += 1;
+        }
+        total
+    }
+}
+
+/// The process group of `pid`, from `/proc/<pid>/stat` (field 5).
+fn process_group(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// A `kB` line of a `/proc` file (0 when absent).
+fn kib_field(text: &str, field: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -311,5 +219,22 @@ mod tests {
         assert_eq!(p.p99, ms(100));
         assert_eq!(p.samples, 100);
         assert_eq!(Percentiles::of(Vec::new()).p50, Duration::ZERO);
+    }
+
+    #[test]
+    fn own_process_group_has_memory() {
+        let own = process_group(std::process::id()).unwrap();
+        let memory = GroupMemory::of(own);
+        assert!(memory.processes >= 1);
+        assert!(memory.rss > 0 && memory.pss > 0 && memory.pss <= memory.rss);
+        assert_eq!(GroupMemory::of(u32::MAX).processes, 0);
+    }
+
+    #[test]
+    fn reads_kib_fields() {
+        let text = "Rss:                1024 kB\nPss:                 512 kB\n";
+        assert_eq!(kib_field(text, "Rss:"), 1024);
+        assert_eq!(kib_field(text, "Pss:"), 512);
+        assert_eq!(kib_field(text, "Swap:"), 0);
     }
 }

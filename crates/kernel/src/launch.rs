@@ -265,6 +265,9 @@ pub(crate) async fn start_generation(
     // 4. kernel_info handshake.
     let mut reply: Option<Value> = None;
     let mut iopub_live = false;
+    let mut last_probe = String::new();
+    // Whether the kernel has finished the last probe sent (its idle status arrived).
+    let mut settled = false;
     while reply.is_none() || !iopub_live {
         let probe = WireMessage::new(
             Channel::Shell,
@@ -272,9 +275,19 @@ pub(crate) async fn start_generation(
             json!({}),
             request.session,
         );
+        last_probe = probe.msg_id().to_owned();
+        settled = false;
         let (done, _) = oneshot::channel();
         generation.send(probe, done);
-        let retry = (Instant::now() + Duration::from_millis(500)).min(deadline);
+        // Until the first reply the kernel is still importing and queues the requests; once
+        // it answered, a missing IOPub message only means our subscription was not live
+        // yet, and the next probe's status messages will show it soon.
+        let patience = if reply.is_some() {
+            Duration::from_millis(20)
+        } else {
+            Duration::from_millis(500)
+        };
+        let retry = (Instant::now() + patience).min(deadline);
         loop {
             match timeout_at(retry, events_rx.recv()).await {
                 Err(_) => break,
@@ -283,6 +296,7 @@ pub(crate) async fn start_generation(
                 Ok(Some(GenEvent::Message { msg, .. })) => {
                     if msg.channel == Channel::Iopub {
                         iopub_live = true;
+                        settled |= is_idle_after(&msg, &last_probe);
                     } else if msg.channel == Channel::Shell
                         && msg.msg_type() == "kernel_info_reply"
                         && msg.parent_session() == Some(request.session)
@@ -306,9 +320,38 @@ pub(crate) async fn start_generation(
             return Err(timeout("kernel_info_reply", request));
         }
     }
+    // Probes still queued in the kernel would show it busy after the start: hand it out once
+    // the last one is done (the kernel answers in order), so a new kernel is idle.
+    let settle_by = (Instant::now() + SETTLE_WAIT).min(deadline);
+    while !settled {
+        match timeout_at(settle_by, events_rx.recv()).await {
+            Err(_) => break,
+            Ok(None) => return Err(KernelError::Launch("event channel closed".into())),
+            Ok(Some(event)) if event.generation() != number => continue,
+            Ok(Some(GenEvent::Message { msg, .. })) => settled = is_idle_after(&msg, &last_probe),
+            Ok(Some(GenEvent::Exited { status, .. })) => {
+                return Err(failed(format!(
+                    "the kernel exited while starting ({})",
+                    describe(status)
+                )));
+            }
+            Ok(Some(_)) => {}
+        }
+    }
     generation.kernel_info = reply.unwrap_or(Value::Null);
     Ok(generation)
 }
+
+/// Whether `msg` is the idle status that ends the request `parent`.
+fn is_idle_after(msg: &WireMessage, parent: &str) -> bool {
+    msg.channel == Channel::Iopub
+        && msg.msg_type() == "status"
+        && msg.content_str("execution_state") == "idle"
+        && msg.parent_msg_id() == Some(parent)
+}
+
+/// How long a start waits for the kernel to finish the handshake's last probe.
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
 
 fn timeout(what: &'static str, request: &LaunchRequest<'_>) -> KernelError {
     KernelError::Timeout {
@@ -357,7 +400,7 @@ pub(crate) fn signal_name(signal: i32) -> String {
 fn sandbox_plan(request: &LaunchRequest<'_>, connection_file: &Path) -> SandboxPlan {
     let shared_uid = request.identity.is_none();
     let mut plan = SandboxPlan {
-        argv: request.spec.command(connection_file),
+        argv: kernel_argv(request.spec, connection_file),
         workdir: request.dir.home(),
         rlimits: RlimitPlan::from_limits(&request.config.limits, shared_uid),
         namespaces: None,
@@ -409,6 +452,22 @@ fn sandbox_plan(request: &LaunchRequest<'_>, connection_file: &Path) -> SandboxP
         namespaces: config.namespaces == Layer::Require,
     };
     plan
+}
+
+/// The kernel's command line. IPython kernels also keep their input history in memory
+/// (`--HistoryManager.hist_file=:memory:`, unless the spec sets the history up itself):
+/// their home is a private folder thrown away with the kernel, so a history file would be
+/// created at start and written by a thread after every execution for nobody. `In`, `Out`,
+/// `%history` and `history_request` keep working for the kernel's own session.
+fn kernel_argv(spec: &KernelSpec, connection_file: &Path) -> Vec<String> {
+    let mut argv = spec.command(connection_file);
+    let ipykernel = argv
+        .iter()
+        .any(|a| a == "ipykernel_launcher" || a == "ipykernel");
+    if ipykernel && !argv.iter().any(|a| a.starts_with("--HistoryManager.")) {
+        argv.push("--HistoryManager.hist_file=:memory:".into());
+    }
+    argv
 }
 
 /// The kernel's environment: a clean base, then the spec's, then the config's variables.

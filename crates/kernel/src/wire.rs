@@ -95,6 +95,19 @@ pub struct WireMessage {
     pub buffers: Vec<Bytes>,
 }
 
+/// The fields of [`WireMessage::to_ws_json`], borrowed, in the same (sorted) order.
+#[derive(Serialize)]
+struct WsJson<'a> {
+    buffers: [u8; 0],
+    channel: Channel,
+    content: &'a Value,
+    header: &'a Map<String, Value>,
+    metadata: &'a Map<String, Value>,
+    msg_id: &'a str,
+    msg_type: &'a str,
+    parent_header: &'a Map<String, Value>,
+}
+
 /// A WebSocket frame in the legacy Jupyter Server protocol.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WsFrame {
@@ -243,16 +256,34 @@ impl WireMessage {
     /// when the message has buffers.
     pub fn to_ws(&self) -> WsFrame {
         if self.buffers.is_empty() {
-            WsFrame::Text(self.to_ws_json().to_string())
+            WsFrame::Text(self.to_ws_text())
         } else {
             WsFrame::Binary(self.to_ws_binary())
         }
     }
 
+    /// [`Self::to_ws_json`] as text, written straight from the message's parts: every
+    /// message a channels socket relays goes through here, and building the `Value` first
+    /// would copy the whole message once more.
+    fn to_ws_text(&self) -> String {
+        let parts = WsJson {
+            buffers: [],
+            channel: self.channel,
+            content: &self.content,
+            header: &self.header,
+            metadata: &self.metadata,
+            msg_id: self.msg_id(),
+            msg_type: self.msg_type(),
+            parent_header: &self.parent_header,
+        };
+        // Maps with string keys always serialize; the fallback only keeps this total.
+        serde_json::to_string(&parts).unwrap_or_else(|_| self.to_ws_json().to_string())
+    }
+
     /// The legacy binary form: a big-endian u32 count `n` and `n` offsets, then the JSON
     /// message, then each buffer.
     pub fn to_ws_binary(&self) -> Vec<u8> {
-        let json = self.to_ws_json().to_string().into_bytes();
+        let json = self.to_ws_text().into_bytes();
         let mut parts: Vec<&[u8]> = vec![&json];
         parts.extend(self.buffers.iter().map(|b| b.as_ref()));
         let count = parts.len();
@@ -537,6 +568,8 @@ mod tests {
         assert_eq!(value["msg_type"], "comm_msg");
         assert_eq!(value["parent_header"]["msg_id"], "p1");
         assert_eq!(WireMessage::from_ws_text(&text).unwrap(), msg);
+        // The text written from borrowed parts is exactly the documented JSON form.
+        assert_eq!(text, msg.to_ws_json().to_string());
     }
 
     #[test]

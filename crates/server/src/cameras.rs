@@ -8,8 +8,11 @@ use bytes::Bytes;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard_store::{PendingSnapshot, SnapshotState, Store, StoredDetection};
-use switchboard_vision::{BBox, Detection, Detector, DetectorOptions, DetectorPool, VisionError};
+use switchboard_core::Timestamp;
+use switchboard_store::{Discard, PendingSnapshot, SnapshotState, Store, StoredDetection};
+use switchboard_vision::{
+    Analysis, BBox, Detection, Detector, DetectorOptions, DetectorPool, Signature, VisionError,
+};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -28,6 +31,11 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 pub enum DetectOutcome {
     /// Detected and stored.
     Done(Vec<StoredDetection>),
+    /// Detected, then dropped: it looks like the camera's previous snapshot (given), with
+    /// the same labels.
+    Duplicate(Vec<StoredDetection>, Uuid),
+    /// Detected, then dropped: its camera keeps only snapshots with a person.
+    Discarded(Vec<StoredDetection>),
     /// Still running (it will be stored when done), or no detector is loaded.
     Pending,
     /// The queue is full; the resume task will detect it later.
@@ -36,12 +44,24 @@ pub enum DetectOutcome {
     Failed(String),
 }
 
+/// A stored snapshot as detection needs to know it.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotRef {
+    pub id: Uuid,
+    pub camera_id: Uuid,
+    pub taken_at: Timestamp,
+    /// Its camera keeps only snapshots with a person.
+    pub only_person: bool,
+}
+
 /// The node's detector and what it is working on.
 pub struct Cameras {
     pool: Option<Arc<DetectorPool>>,
     labels: Vec<String>,
     store: Arc<dyn Store>,
     wait: Duration,
+    /// Snapshots closer than this to the previous one (and with its labels) are dropped.
+    dedup_distance: f64,
     /// Snapshots being detected right now, so the resume task does not start them twice.
     in_flight: Mutex<HashSet<Uuid>>,
     wake: Notify,
@@ -115,6 +135,7 @@ impl Cameras {
             labels,
             store,
             wait: config.detect_wait,
+            dedup_distance: config.snapshot_dedup_distance,
             in_flight: Mutex::new(HashSet::new()),
             wake: Notify::new(),
         }
@@ -132,18 +153,18 @@ impl Cameras {
 
     /// Detects a stored snapshot, waiting at most `detect_wait` for the answer. A detection
     /// still running then goes on and stores its result.
-    pub async fn detect_upload(self: &Arc<Self>, id: Uuid, jpeg: Bytes) -> DetectOutcome {
+    pub async fn detect_upload(self: &Arc<Self>, snap: SnapshotRef, jpeg: Bytes) -> DetectOutcome {
         let Some(pool) = self.pool.clone() else {
             return DetectOutcome::Pending;
         };
-        if !self.claim(id) {
+        if !self.claim(snap.id) {
             return DetectOutcome::Pending;
         }
         let this = Arc::clone(self);
         let task = tokio::spawn(async move {
-            let result = pool.try_detect(jpeg).await;
-            let outcome = this.record(id, result).await;
-            this.release(id);
+            let result = pool.try_analyze(jpeg).await;
+            let outcome = this.record(snap, result).await;
+            this.release(snap.id);
             outcome
         });
         match tokio::time::timeout(self.wait, task).await {
@@ -156,14 +177,36 @@ impl Cameras {
         }
     }
 
-    /// Stores a detection's result and says what it was.
-    async fn record(&self, id: Uuid, result: Result<Vec<Detection>, VisionError>) -> DetectOutcome {
-        let (state, found, outcome) = match result {
-            Ok(found) => {
-                let stored: Vec<StoredDetection> = found.iter().map(to_stored).collect();
+    /// Stores a detection's result (or drops the snapshot by the camera's rules) and says
+    /// what it was.
+    async fn record(
+        &self,
+        snap: SnapshotRef,
+        result: Result<Analysis, VisionError>,
+    ) -> DetectOutcome {
+        let id = snap.id;
+        let (state, found, signature, outcome) = match result {
+            Ok(analysis) => {
+                let stored: Vec<StoredDetection> =
+                    analysis.detections.iter().map(to_stored).collect();
+                if let Some((why, outcome)) =
+                    self.discard_rule(&snap, &stored, &analysis.signature).await
+                {
+                    return match self.store.discard_snapshot(id, why).await {
+                        Ok(()) => {
+                            crate::metrics::snapshot_dropped(why);
+                            outcome
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, snapshot = %id, "cannot drop a snapshot; left pending");
+                            DetectOutcome::Pending
+                        }
+                    };
+                }
                 (
                     SnapshotState::Done,
                     stored.clone(),
+                    Some(analysis.signature),
                     DetectOutcome::Done(stored),
                 )
             }
@@ -174,6 +217,7 @@ impl Cameras {
             Err(VisionError::Decode(why)) => (
                 SnapshotState::Failed,
                 Vec::new(),
+                None,
                 DetectOutcome::Failed(why),
             ),
             Err(e) => {
@@ -182,12 +226,59 @@ impl Cameras {
                 return DetectOutcome::Pending;
             }
         };
-        if let Err(e) = self.store.finish_snapshot(id, state, &found).await {
+        let signature = signature.as_ref().map(Signature::as_bytes);
+        if let Err(e) = self
+            .store
+            .finish_snapshot(id, state, &found, signature)
+            .await
+        {
             tracing::warn!(error = %e, snapshot = %id, "cannot store detections; left pending");
             return DetectOutcome::Pending;
         }
         crate::metrics::detections(found.len());
         outcome
+    }
+
+    /// Whether a detected snapshot is to be dropped, and why: no person on a camera that
+    /// keeps only those, or a near-copy of the camera's previous snapshot with the same
+    /// labels. A store error keeps the snapshot (keeping too much beats losing one).
+    async fn discard_rule(
+        &self,
+        snap: &SnapshotRef,
+        found: &[StoredDetection],
+        signature: &Signature,
+    ) -> Option<(Discard, DetectOutcome)> {
+        if snap.only_person && !found.iter().any(|d| d.label == "person") {
+            return Some((Discard::NoPerson, DetectOutcome::Discarded(found.to_vec())));
+        }
+        if self.dedup_distance <= 0.0 {
+            return None;
+        }
+        let previous = match self
+            .store
+            .previous_snapshot(snap.camera_id, snap.taken_at, snap.id)
+            .await
+        {
+            Ok(previous) => previous?,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the previous snapshot; keeping this one");
+                return None;
+            }
+        };
+        let before = Signature::from_bytes(previous.signature.as_deref()?)?;
+        let mut labels: Vec<&str> = found.iter().map(|d| d.label.as_str()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        let same_labels = labels
+            .iter()
+            .copied()
+            .eq(previous.labels.iter().map(String::as_str));
+        (same_labels && signature.distance(&before) <= self.dedup_distance).then(|| {
+            (
+                Discard::Duplicate,
+                DetectOutcome::Duplicate(found.to_vec(), previous.id),
+            )
+        })
     }
 
     fn claim(&self, id: Uuid) -> bool {
@@ -224,11 +315,20 @@ impl Cameras {
                 if !self.claim(snap.id) {
                     continue;
                 }
-                let result = pool.detect(Bytes::from(snap.jpeg)).await;
-                let outcome = self.record(snap.id, result).await;
+                let at = SnapshotRef {
+                    id: snap.id,
+                    camera_id: snap.camera_id,
+                    taken_at: snap.taken_at,
+                    only_person: snap.only_person,
+                };
+                let result = pool.analyze(Bytes::from(snap.jpeg)).await;
+                let outcome = self.record(at, result).await;
                 self.release(snap.id);
                 match outcome {
-                    DetectOutcome::Done(_) | DetectOutcome::Failed(_) => {
+                    DetectOutcome::Done(_)
+                    | DetectOutcome::Failed(_)
+                    | DetectOutcome::Duplicate(..)
+                    | DetectOutcome::Discarded(_) => {
                         finished += 1;
                         progressed = true;
                     }
@@ -272,7 +372,11 @@ impl Cameras {
                 .ok()
                 .and_then(|keep| crate::live::now().checked_sub_signed(keep))
                 .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-            match self.store.prune_snapshots(before, Some(max_bytes)).await {
+            match self
+                .store
+                .prune_snapshots(before, Some(max_bytes), crate::live::now())
+                .await
+            {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "deleted old snapshots"),
                 Err(e) => tracing::warn!(error = %e, "cannot delete old snapshots"),

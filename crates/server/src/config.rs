@@ -21,6 +21,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data_dir>/switchboard.db`.
     pub database_url: Option<String>,
+    /// NATS server(s) of a cluster (`nats://[user:password@]host:4222`, comma-separated for
+    /// several); unset, the node uses its in-process bus and stands alone.
+    pub nats_url: Option<String>,
+    /// A file holding the token-signing secret (base64 of at least 32 bytes), the same for
+    /// every node of a cluster; unset, the node makes and keeps its own in the data directory.
+    pub token_secret_file: Option<PathBuf>,
     /// Base URL devices and browsers use to reach this server, for links such as the device
     /// URL; defaults to `http://<listen>`.
     pub public_url: Option<String>,
@@ -103,6 +109,12 @@ pub struct Config {
     pub kernels_per_account: usize,
     /// The sandbox helper program; unset: this executable, whose `main` runs the helper.
     pub kernel_helper: Option<PathBuf>,
+    /// Largest code a stored cell may hold (413 `code_too_large` past it).
+    pub max_cell_code_bytes: ByteSize,
+    /// Largest file stored from a cell's run; bigger ones are named in a notice instead.
+    pub cell_file_max_bytes: ByteSize,
+    /// Most files stored per cell; further ones are named in a notice instead.
+    pub cell_files_max: u32,
     /// The object detector (a YOLO ONNX model). A relative path is looked up in the current
     /// directory, then next to the executable. Missing: snapshots are stored but not detected.
     pub detector_model: PathBuf,
@@ -123,6 +135,44 @@ pub struct Config {
     pub snapshot_retention: Duration,
     /// Snapshot images kept in all; the oldest beyond it are deleted.
     pub snapshot_storage: ByteSize,
+    /// A detected snapshot this close to its camera's previous one (mean grey-level
+    /// difference of 16×16 thumbnails, 0–1) and with the same labels is dropped; 0 keeps all.
+    pub snapshot_dedup_distance: f64,
+    /// How long snapshots shown as search results are spared by retention.
+    #[serde(with = "humantime_serde")]
+    pub search_pin: Duration,
+    /// How long a node's hold on its sessions lasts unless renewed (every third of it): after
+    /// a node dies, another takes its sessions over within this time.
+    #[serde(with = "humantime_serde")]
+    pub session_lease: Duration,
+    /// How often a clustered node sends itself a probe over NATS, and how long the probe may
+    /// take to come back before the bus counts as not delivering (`/readyz` fails and the
+    /// node subscribes again).
+    #[serde(with = "humantime_serde")]
+    pub bus_probe_interval: Duration,
+    /// Base URL other nodes of the cluster use to reach this one (`http://10.0.0.5:8080`,
+    /// `https://…` when it serves TLS), recorded in the services registry. Unset: the
+    /// listen address, or the host name with the listen port when listening on every
+    /// interface (`0.0.0.0`, `[::]`).
+    pub advertise_url: Option<String>,
+    /// Where new kernels run in a cluster: `least_loaded` (the node the monitor finds least
+    /// busy; requests are forwarded there) or `local` (the node that got the request).
+    pub kernel_placement: KernelPlacement,
+    /// How long a node waits for another to answer a forwarded kernel request's connection,
+    /// and for each node's answer when listing kernels across the cluster.
+    #[serde(with = "humantime_serde")]
+    pub node_request_timeout: Duration,
+}
+
+/// Where a cluster starts new kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum KernelPlacement {
+    /// On the node the monitor's status finds least loaded.
+    #[default]
+    LeastLoaded,
+    /// On the node that received the request.
+    Local,
 }
 
 /// Whether kernels run inside the sandbox.
@@ -144,6 +194,8 @@ impl Default for Config {
             node_name: None,
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            nats_url: None,
+            token_secret_file: None,
             public_url: None,
             ticket_ttl: policy.ticket_ttl,
             max_lifetime: policy.max_lifetime,
@@ -177,6 +229,9 @@ impl Default for Config {
             kernels_per_user: 4,
             kernels_per_account: 16,
             kernel_helper: None,
+            max_cell_code_bytes: ByteSize::kib(64),
+            cell_file_max_bytes: ByteSize::mib(10),
+            cell_files_max: 50,
             detector_model: PathBuf::from("models/yolov12n.onnx"),
             onnxruntime_library: None,
             detector_workers: None,
@@ -185,6 +240,13 @@ impl Default for Config {
             max_snapshot_bytes: ByteSize::mib(12),
             snapshot_retention: Duration::from_secs(30 * 24 * 3600),
             snapshot_storage: ByteSize::gib(10),
+            snapshot_dedup_distance: 0.02,
+            search_pin: Duration::from_secs(600),
+            session_lease: Duration::from_secs(4),
+            bus_probe_interval: Duration::from_secs(2),
+            advertise_url: None,
+            kernel_placement: KernelPlacement::LeastLoaded,
+            node_request_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -218,6 +280,17 @@ impl Config {
 
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self
+            .nats_url
+            .as_deref()
+            .is_some_and(|u| u.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid(
+                "nats_url is empty: give e.g. nats://127.0.0.1:4222, or leave it out to run \
+                 one node alone"
+                    .into(),
+            ));
+        }
         if let Some(v) = &self.min_device_app_version {
             switchboard_core::AppVersion::parse(v)
                 .map_err(|e| ConfigError::Invalid(format!("min_device_app_version: {e}")))?;
@@ -234,10 +307,16 @@ impl Config {
             ("device_idle_timeout", self.device_idle_timeout),
             ("stats_interval", self.stats_interval),
             ("monitor_interval", self.monitor_interval),
+            ("session_lease", self.session_lease),
+            ("bus_probe_interval", self.bus_probe_interval),
+            ("node_request_timeout", self.node_request_timeout),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::Invalid(format!("{name} must be above zero")));
             }
+        }
+        if let Some(url) = &self.advertise_url {
+            parse_advertise_url(url)?;
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid(
@@ -255,6 +334,20 @@ impl Config {
                 "max_kernels, kernels_per_user and kernels_per_account must be at least 1 \
                  (set kernels_enabled = false to run no kernels)"
                     .into(),
+            ));
+        }
+        if self.max_cell_code_bytes.as_u64() == 0
+            || self.cell_file_max_bytes.as_u64() == 0
+            || self.cell_files_max == 0
+        {
+            return Err(ConfigError::Invalid(
+                "max_cell_code_bytes, cell_file_max_bytes and cell_files_max must be above 0"
+                    .into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.snapshot_dedup_distance) {
+            return Err(ConfigError::Invalid(
+                "snapshot_dedup_distance must be between 0 and 1".into(),
             ));
         }
         Ok(())
@@ -316,6 +409,40 @@ impl Config {
             .to_owned()
     }
 
+    /// Where other nodes reach this one, as recorded in the services registry: the host
+    /// (`https://host` when the node is reached over TLS) and the port. See
+    /// [`Config::advertise_url`].
+    pub fn advertised_address(&self) -> (String, u16) {
+        if let Some(Ok((https, host, port))) =
+            self.advertise_url.as_deref().map(parse_advertise_url)
+        {
+            return (
+                if https {
+                    format!("https://{host}")
+                } else {
+                    host
+                },
+                port,
+            );
+        }
+        let ip = self.listen.ip();
+        let host = if ip.is_unspecified() {
+            // Listening everywhere names no address; the host name is what peers usually
+            // resolve (container and VM networks), and advertise_url overrides it.
+            sysinfo::System::host_name().unwrap_or_else(|_| "localhost".to_owned())
+        } else if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        let host = if self.tls_enabled() {
+            format!("https://{host}")
+        } else {
+            host
+        };
+        (host, self.listen.port())
+    }
+
     /// The session timeout policy.
     pub fn timeout_policy(&self) -> TimeoutPolicy {
         TimeoutPolicy {
@@ -344,14 +471,52 @@ impl Config {
             .find(|p| p.is_file())
     }
 
+    /// `nats_url` with its credentials masked, for logs.
+    pub fn to_masked_nats_url(&self) -> Option<String> {
+        self.nats_url.as_ref().map(|urls| {
+            urls.split(',')
+                .map(mask_nats_credentials)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+
     /// The configuration as TOML with secrets masked, for `switchboard config print`.
     pub fn to_masked_toml(&self) -> String {
         let mut shown = self.clone();
         if let Some(url) = &shown.database_url {
             shown.database_url = Some(mask_url_password(url));
         }
+        shown.nats_url = self.to_masked_nats_url();
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot print: {e}"))
     }
+}
+
+/// `advertise_url` checked and split: (HTTPS?, host, port).
+fn parse_advertise_url(url: &str) -> Result<(bool, String, u16), ConfigError> {
+    let invalid = |why: &str| {
+        ConfigError::Invalid(format!(
+            "advertise_url {url:?} {why}: give the base URL other nodes reach this one at, \
+             e.g. http://10.0.0.5:8080"
+        ))
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|_| invalid("is not a URL"))?;
+    let https = match parsed.scheme() {
+        "http" => false,
+        "https" => true,
+        _ => return Err(invalid("must start with http:// or https://")),
+    };
+    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
+        return Err(invalid("must have no path or query"));
+    }
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| invalid("names no host"))?;
+    let port = parsed
+        .port_or_known_default()
+        .ok_or_else(|| invalid("names no port"))?;
+    Ok((https, host.to_owned(), port))
 }
 
 /// Replaces the password in `scheme://user:password@host/...` with `****`.
@@ -364,6 +529,21 @@ fn mask_url_password(url: &str) -> String {
     };
     match creds.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Masks the credentials of a NATS URL: the password of `user:password@`, or all of
+/// `token@` (NATS token authentication puts the secret where a user name would be).
+fn mask_nats_credentials(url: &str) -> String {
+    let masked = mask_url_password(url);
+    if masked != url {
+        return masked;
+    }
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    match rest.split_once('@') {
+        Some((_, host)) if scheme.is_empty() => format!("****@{host}"),
+        Some((_, host)) => format!("{scheme}://****@{host}"),
         None => url.to_owned(),
     }
 }
@@ -412,6 +592,41 @@ mod tests {
     }
 
     #[test]
+    fn the_advertised_address_reaches_this_node() {
+        let listening = |listen: &str| Config {
+            listen: listen.parse().unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(
+            listening("10.0.0.5:8080").advertised_address(),
+            ("10.0.0.5".to_owned(), 8080)
+        );
+        assert_eq!(
+            listening("[fd00::5]:8080").advertised_address(),
+            ("[fd00::5]".to_owned(), 8080)
+        );
+        let everywhere = listening("0.0.0.0:8080").advertised_address();
+        assert_ne!(everywhere.0, "0.0.0.0");
+        assert_eq!(everywhere.1, 8080);
+        let advertised = Config {
+            advertise_url: Some("https://sb-2.internal:8443/".into()),
+            ..listening("0.0.0.0:8080")
+        };
+        advertised.validate().unwrap();
+        assert_eq!(
+            advertised.advertised_address(),
+            ("https://sb-2.internal".to_owned(), 8443)
+        );
+        for bad in ["sb-2:8080", "ftp://sb-2", "http://sb-2/path"] {
+            let c = Config {
+                advertise_url: Some(bad.into()),
+                ..Config::default()
+            };
+            assert!(c.validate().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let err = toml::from_str::<Config>("listn = \"127.0.0.1:1\"").unwrap_err();
         assert!(err.to_string().contains("listn"), "{err}");
@@ -434,5 +649,26 @@ mod tests {
         let printed = c.to_masked_toml();
         assert!(!printed.contains("hunter2"));
         assert!(printed.contains("sb:****@db"));
+    }
+
+    #[test]
+    fn nats_credentials_are_masked() {
+        let c = Config {
+            nats_url: Some("nats://sb:s3cret@n1:4222,nats://sb:s3cret@n2:4222".into()),
+            ..Config::default()
+        };
+        let printed = c.to_masked_toml();
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("nats://sb:****@n1:4222,nats://sb:****@n2:4222"));
+        assert_eq!(
+            mask_nats_credentials("nats://t0ken@n1:4222"),
+            "nats://****@n1:4222"
+        );
+        assert_eq!(mask_nats_credentials("nats://n1:4222"), "nats://n1:4222");
+        let empty = Config {
+            nats_url: Some(" ".into()),
+            ..Config::default()
+        };
+        assert!(empty.validate().is_err());
     }
 }

@@ -33,6 +33,10 @@ pub struct KernelEntry {
     pub account: AccountId,
     /// When it was handed out.
     pub started: DateTime<Utc>,
+    /// The stored cell it was handed out for, whose files its runs write.
+    pub cell: Option<Arc<crate::cells::CellLink>>,
+    /// The id clients use: `<node>.<kernel uuid>`, so a front end can route by node.
+    public_id: String,
     last_activity: Mutex<DateTime<Utc>>,
     connections: Mutex<HashMap<String, u64>>,
     open_sockets: std::sync::atomic::AtomicUsize,
@@ -41,7 +45,7 @@ pub struct KernelEntry {
 impl KernelEntry {
     /// The kernel's id.
     pub fn id(&self) -> &str {
-        self.kernel.id()
+        &self.public_id
     }
 
     /// Notes that a client used the kernel now.
@@ -122,6 +126,8 @@ pub struct KernelRegistry {
     kernels: Mutex<Running>,
     per_user: usize,
     per_account: usize,
+    /// This node's name as it starts kernel ids (see [`node_id_prefix`]).
+    id_prefix: String,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -174,6 +180,7 @@ impl KernelRegistry {
             kernels: Mutex::new(Running::default()),
             per_user: config.kernels_per_user,
             per_account: config.kernels_per_account,
+            id_prefix: node_id_prefix(&config.node_name()),
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
         };
@@ -242,9 +249,16 @@ impl KernelRegistry {
             kernels: Mutex::new(Running::default()),
             per_user: config.kernels_per_user,
             per_account: config.kernels_per_account,
+            id_prefix: node_id_prefix(&config.node_name()),
             shutdown,
             tracker,
         }
+    }
+
+    /// How this node's kernel ids start (`<prefix>.<uuid>`): an id with another prefix is a
+    /// kernel of another node.
+    pub fn id_prefix(&self) -> &str {
+        &self.id_prefix
     }
 
     /// Whether kernels run here.
@@ -274,6 +288,17 @@ impl KernelRegistry {
         account: AccountId,
         spec: Option<&str>,
     ) -> Result<Arc<KernelEntry>, ApiError> {
+        self.launch_linked(user, account, spec, None).await
+    }
+
+    /// [`KernelRegistry::launch`] for a stored cell: the kernel carries the link to it.
+    pub async fn launch_linked(
+        self: &Arc<Self>,
+        user: UserId,
+        account: AccountId,
+        spec: Option<&str>,
+        cell: Option<Arc<crate::cells::CellLink>>,
+    ) -> Result<Arc<KernelEntry>, ApiError> {
         let launcher = self.launcher()?;
         let name = match spec {
             Some(name) if !name.is_empty() => name.to_lowercase(),
@@ -294,11 +319,14 @@ impl KernelRegistry {
                 .map_err(kernel_error)?,
         };
         let now = Utc::now();
+        let public_id = format!("{}.{}", self.id_prefix, kernel.id());
         let entry = Arc::new(KernelEntry {
             kernel,
             owner: user,
             account,
             started: now,
+            cell,
+            public_id,
             last_activity: Mutex::new(now),
             connections: Mutex::new(HashMap::new()),
             open_sockets: Default::default(),
@@ -363,6 +391,9 @@ impl KernelRegistry {
     /// accounts' kernels, so nobody learns which ids exist).
     pub fn get(&self, id: &str, account: AccountId) -> Result<Arc<KernelEntry>, ApiError> {
         self.launcher()?;
+        if !is_kernel_id(id) {
+            return Err(kernel_not_found());
+        }
         lock(&self.kernels)
             .by_id
             .get(id)
@@ -395,9 +426,26 @@ impl KernelRegistry {
         Ok(())
     }
 
+    /// Runs a task tied to the kernels (e.g. a cell's file collection), tracked so node
+    /// shutdown waits for it, and cancelled at shutdown.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let shutdown = self.shutdown.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                () = task => {}
+                () = shutdown.cancelled() => {}
+            }
+        });
+    }
+
     /// Kernels running on this node (handed out; warm ones not included).
     pub fn running(&self) -> usize {
         lock(&self.kernels).by_id.len()
+    }
+
+    /// Warm kernels waiting in the pools, ready to be handed out.
+    pub fn warm(&self) -> usize {
+        self.pools.values().map(KernelPool::ready).sum()
     }
 
     /// Shuts every kernel down (each within its shutdown deadline) and empties the pools.
@@ -437,6 +485,40 @@ impl Drop for Reservation<'_> {
             }
         }
     }
+}
+
+/// The node name as kernel ids start with it: characters other than ASCII letters, digits,
+/// `-` and `_` become `-` (so ids stay URL-safe and the first `.` ends the node part), at
+/// most 63 of them.
+pub fn node_id_prefix(node: &str) -> String {
+    let prefix: String = node
+        .chars()
+        .take(63)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if prefix.is_empty() {
+        "node".to_owned()
+    } else {
+        prefix
+    }
+}
+
+/// Whether `id` has the shape of a kernel id, `<node>.<uuid>`: checked before any lookup,
+/// so nothing else in a path parameter goes further.
+pub fn is_kernel_id(id: &str) -> bool {
+    id.split_once('.').is_some_and(|(node, uuid)| {
+        (1..=63).contains(&node.len())
+            && node
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && uuid::Uuid::try_parse(uuid).is_ok()
+    })
 }
 
 /// The kernel settings the node's configuration asks for.

@@ -8,10 +8,13 @@
 //! and other nodes only through `switchboard_bus::Bus`; no SQL lives here.
 
 pub mod auth;
+pub mod bus_probe;
 pub mod cameras;
+pub mod cells;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod kernel_proxy;
 pub mod kernels;
 pub mod live;
 pub mod metrics;
@@ -25,11 +28,12 @@ pub mod tls;
 pub use config::Config;
 
 use crate::auth::TokenService;
+use crate::auth::revocations::RevocationListener;
 use crate::live::{ActorDeps, CdrLog, SessionRegistry};
 use crate::rate_limit::RateLimits;
 use std::future::Future;
 use std::sync::Arc;
-use switchboard_bus::{Bus, InProcessBus};
+use switchboard_bus::{Bus, InProcessBus, NatsBus};
 use switchboard_core::AppVersion;
 use switchboard_media::mjpeg::MjpegWriter;
 use switchboard_store::Store;
@@ -43,7 +47,7 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     pub sessions: SessionRegistry,
-    pub tokens: TokenService,
+    pub tokens: Arc<TokenService>,
     pub min_app_version: Option<AppVersion>,
     pub mjpeg: MjpegWriter,
     /// Cancelled when the node begins to stop: streams and sockets close, actors save state.
@@ -54,8 +58,12 @@ pub struct App {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// This node's Jupyter kernels.
     pub kernels: Arc<kernels::KernelRegistry>,
+    /// Reaches the kernels of other nodes.
+    pub kernel_proxy: kernel_proxy::KernelProxy,
     /// The object detector for camera snapshots.
     pub cameras: Arc<cameras::Cameras>,
+    /// Whether the bus delivers, as this node's probes find (`/readyz`).
+    pub bus_health: Arc<bus_probe::BusHealth>,
     limits: RateLimits,
     public_url: String,
 }
@@ -85,6 +93,20 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(
+        "cannot use the NATS server at {url}: {source}; start it, or fix nats_url \
+         (leave it out to run this node alone)"
+    )]
+    Nats {
+        url: String,
+        source: switchboard_bus::BusError,
+    },
+    #[error("cannot subscribe on the bus: {0}")]
+    Bus(#[from] switchboard_bus::BusError),
+    #[error("cannot read the token secret: {0}")]
+    TokenSecret(std::io::Error),
+    #[error("cannot prepare the HTTP client for other nodes: {0}")]
+    NodeClient(#[from] kernel_proxy::ProxyError),
 }
 
 /// A node, ready to serve.
@@ -107,20 +129,43 @@ impl Server {
             source,
         })?;
         let store = switchboard_store::connect(&config.database_url()).await?;
-        let secret =
-            auth::load_or_create_secret(&data_dir).map_err(|source| ServerError::DataDir {
-                path: data_dir.clone(),
-                source,
-            })?;
-        let tokens = TokenService::new(&secret);
+        // Nodes of a cluster share one secret file; a lone node keeps its own.
+        let secret = match &config.token_secret_file {
+            Some(path) => auth::read_secret_file(path).map_err(ServerError::TokenSecret)?,
+            None => {
+                auth::load_or_create_secret(&data_dir).map_err(|source| ServerError::DataDir {
+                    path: data_dir.clone(),
+                    source,
+                })?
+            }
+        };
+        let tokens = Arc::new(TokenService::new(&secret));
         let now = chrono::Utc::now();
         for jti in store.revoked_tokens(now).await? {
             // Revoked ids are kept until expiry; the exact expiry does not matter for checks.
             tokens.revoked.insert(jti, i64::MAX);
         }
-        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::default());
+        let (bus, revoked_sub) = connect_bus(&config, &store, &tokens).await?;
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let bus_health = Arc::new(bus_probe::BusHealth::default());
+        tracker.spawn(
+            RevocationListener::new(bus.clone(), store.clone(), tokens.clone())
+                .resubscribing_on(bus_health.resubscribe())
+                .run(revoked_sub, shutdown.clone()),
+        );
+        // A lone node's in-process bus cannot lose subscriptions; only NATS is probed.
+        if config.nats_url.is_some() {
+            tracker.spawn(
+                bus_probe::BusProbe::new(
+                    bus.clone(),
+                    bus_health.clone(),
+                    &config.node_name(),
+                    config.bus_probe_interval,
+                )
+                .run(shutdown.clone()),
+            );
+        }
         let sessions = SessionRegistry::new(ActorDeps {
             store: store.clone(),
             bus: bus.clone(),
@@ -130,27 +175,39 @@ impl Server {
             max_viewers: config.max_viewers_per_session,
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
+            node: config.node_name(),
+            lease_ttl: config.session_lease,
+            clustered: config.nats_url.is_some(),
+            resubscribe: bus_health.resubscribe(),
         });
-        let restored = sessions.restore().await?;
+        // Sessions this node owned before a restart, and any whose owner is gone.
+        let restored = sessions.claim().await?;
         if restored > 0 {
             tracing::info!(restored, "restored open sessions");
         }
+        tracker.spawn(sessions.clone().run_leases());
+        tracker.spawn(sessions.clone().run_status_board());
+        let kernels = Arc::new(
+            kernels::KernelRegistry::start(&config, shutdown.clone(), tracker.clone()).await,
+        );
         let monitor = monitor::Monitor::start(
             store.clone(),
             config.node_name(),
-            config.listen,
+            config.advertised_address(),
             config.monitor_interval,
             config.status_rows_kept,
         )
         .await?;
-        tracker.spawn(monitor.clone().run(sessions.clone(), shutdown.clone()));
+        tracker.spawn(
+            monitor
+                .clone()
+                .run(sessions.clone(), kernels.clone(), shutdown.clone()),
+        );
+        let kernel_proxy = kernel_proxy::KernelProxy::new(&config)?;
         let min_app_version = config
             .min_device_app_version
             .as_deref()
             .and_then(|v| AppVersion::parse(v).ok());
-        let kernels = Arc::new(
-            kernels::KernelRegistry::start(&config, shutdown.clone(), tracker.clone()).await,
-        );
         let cameras = Arc::new(cameras::Cameras::start(&config, store.clone()).await);
         // Snapshots left pending (detector busy, node stopped) are detected in the background.
         tracker.spawn(cameras.clone().run_resume(shutdown.clone()));
@@ -175,7 +232,9 @@ impl Server {
             monitor,
             metrics: metrics::install(),
             kernels,
+            kernel_proxy,
             cameras,
+            bus_health,
         });
         Ok(Server { app, tracker, tls })
     }
@@ -212,6 +271,7 @@ impl Server {
                         .await
                 }
                 None => {
+                    let listener = tls::PlainListener::new(listener);
                     axum::serve(listener, service)
                         .with_graceful_shutdown(stop)
                         .await
@@ -243,8 +303,56 @@ impl Server {
                 "background tasks did not finish within the grace period"
             );
         }
+        // Actors have saved their totals: other nodes may take the sessions over at once.
+        app.sessions.release().await;
         Ok(())
     }
+}
+
+/// How many messages a subscriber may fall behind before it loses the oldest.
+const BUS_CAPACITY: usize = 1024;
+/// How long start-up waits for NATS to confirm the subscriptions.
+const NATS_START_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The bus: NATS when `nats_url` is set, else in-process. Also subscribes to revoked tokens
+/// and, with NATS, waits until the server has the subscription, so that once this node
+/// answers requests it refuses every token revoked anywhere afterwards.
+async fn connect_bus(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    tokens: &Arc<TokenService>,
+) -> Result<(Arc<dyn Bus>, switchboard_bus::Subscription), ServerError> {
+    let Some(url) = &config.nats_url else {
+        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(BUS_CAPACITY));
+        let sub = RevocationListener::new(bus.clone(), store.clone(), tokens.clone())
+            .subscribe()
+            .await?;
+        return Ok((bus, sub));
+    };
+    let shown = config
+        .to_masked_nats_url()
+        .unwrap_or_else(|| "(unset)".into());
+    let failed = |source| ServerError::Nats {
+        url: shown.clone(),
+        source,
+    };
+    let nats = NatsBus::connect(url, BUS_CAPACITY).await.map_err(failed)?;
+    let (server, max_payload) = nats.server();
+    tracing::info!(url = %shown, %server, max_payload, "connected to NATS");
+    let bus: Arc<dyn Bus> = Arc::new(nats.clone());
+    let sub = RevocationListener::new(bus.clone(), store.clone(), tokens.clone())
+        .subscribe()
+        .await
+        .map_err(failed)?;
+    tokio::time::timeout(NATS_START_WAIT, nats.flush())
+        .await
+        .map_err(|_| {
+            failed(switchboard_bus::BusError::Unavailable(
+                "no answer to a flush".into(),
+            ))
+        })?
+        .map_err(failed)?;
+    Ok((bus, sub))
 }
 
 impl App {

@@ -99,6 +99,21 @@ pub fn detections(found: usize) {
     metrics::counter!("switchboard_detections_total").increment(found as u64);
 }
 
+/// A detected snapshot dropped by its camera's rules (`duplicate` or `no_person`).
+pub fn snapshot_dropped(why: switchboard_store::Discard) {
+    let reason = match why {
+        switchboard_store::Discard::Duplicate => "duplicate",
+        switchboard_store::Discard::NoPerson => "no_person",
+    };
+    metrics::counter!("switchboard_snapshots_dropped_total", "reason" => reason).increment(1);
+}
+
+/// Bus probes that did not come back (see `crate::bus_probe`); `0` makes the series visible
+/// before the first failure.
+pub fn bus_probe_failures(n: u64) {
+    metrics::counter!("switchboard_bus_probe_failures_total").increment(n);
+}
+
 /// A sign-in attempt.
 pub fn login(success: bool) {
     let result = if success { "success" } else { "failure" };
@@ -146,6 +161,7 @@ pub async fn render(State(app): State<Arc<App>>) -> Response {
     metrics::gauge!("switchboard_viewers").set(viewers as f64);
     metrics::gauge!("switchboard_devices_streaming").set(devices as f64);
     metrics::gauge!("switchboard_kernels").set(app.kernels.running() as f64);
+    metrics::gauge!("switchboard_kernels_warm").set(app.kernels.warm() as f64);
     metrics::gauge!("switchboard_active_user_tokens").set(app.tokens.active_count() as f64);
     let body = app.metrics.render();
     (

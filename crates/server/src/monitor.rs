@@ -3,6 +3,7 @@
 //! status of every service in memory, so admin views and [`Monitor::least_loaded_node`]
 //! answer without a query.
 
+use crate::kernels::KernelRegistry;
 use crate::live::SessionRegistry;
 use chrono::Utc;
 use std::collections::HashMap;
@@ -96,7 +97,12 @@ impl Sampler {
             .unwrap_or_default()
     }
 
-    fn sample(&mut self, service_id: &str, registry: &SessionRegistry) -> ServiceStatus {
+    fn sample(
+        &mut self,
+        service_id: &str,
+        registry: &SessionRegistry,
+        kernels: &KernelRegistry,
+    ) -> ServiceStatus {
         let (cpu_percent, rss, virt, cpu_seconds, memory_percent) = self.process_figures();
         let now_ms = Utc::now().timestamp_millis();
         let (mut viewers, mut devices) = (0u32, 0u32);
@@ -125,18 +131,19 @@ impl Sampler {
             sessions: u32::try_from(handles.len()).unwrap_or(u32::MAX),
             viewers,
             devices,
-            kernels: 0,
+            kernels: u32::try_from(kernels.running()).unwrap_or(u32::MAX),
         }
     }
 }
 
 impl Monitor {
     /// Registers this node's server process, first marking rows a crash of this node left
-    /// running as stopped.
+    /// running as stopped. `advertised` is where other nodes reach it (see
+    /// [`crate::Config::advertised_address`]).
     pub async fn start(
         store: Arc<dyn Store>,
         node: String,
-        listen: std::net::SocketAddr,
+        advertised: (String, u16),
         interval: Duration,
         keep: u32,
     ) -> Result<Arc<Monitor>, switchboard_store::StoreError> {
@@ -150,8 +157,8 @@ impl Monitor {
             id: format!("{node}/{SERVER_KIND}/{pid}/{}", now.timestamp_millis()),
             node,
             kind: SERVER_KIND.to_owned(),
-            address: listen.ip().to_string(),
-            port: listen.port(),
+            address: advertised.0,
+            port: advertised.1,
             pid,
             started_at: now,
             stopped_at: None,
@@ -173,13 +180,18 @@ impl Monitor {
     }
 
     /// Samples this node every interval until `shutdown`, then marks it stopped.
-    pub async fn run(self: Arc<Self>, registry: SessionRegistry, shutdown: CancellationToken) {
+    pub async fn run(
+        self: Arc<Self>,
+        registry: SessionRegistry,
+        kernels: Arc<KernelRegistry>,
+        shutdown: CancellationToken,
+    ) {
         let mut sampler = Sampler::new();
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => self.step(&mut sampler, &registry).await,
+                _ = tick.tick() => self.step(&mut sampler, &registry, &kernels).await,
                 () = shutdown.cancelled() => break,
             }
         }
@@ -193,8 +205,13 @@ impl Monitor {
     }
 
     /// One sample: record it, then refresh everyone's newest status.
-    async fn step(&self, sampler: &mut Sampler, registry: &SessionRegistry) {
-        let status = sampler.sample(&self.service.id, registry);
+    async fn step(
+        &self,
+        sampler: &mut Sampler,
+        registry: &SessionRegistry,
+        kernels: &KernelRegistry,
+    ) {
+        let status = sampler.sample(&self.service.id, registry, kernels);
         crate::metrics::record_process(&status);
         if let Err(e) = self.store.record_status(&status, self.keep).await {
             tracing::warn!(error = %e, "could not record this node's status");
@@ -241,13 +258,51 @@ impl Monitor {
         all
     }
 
+    /// Statuses older than this are of nodes presumed dead.
+    fn stale_before(&self) -> chrono::DateTime<Utc> {
+        Utc::now()
+            - chrono::Duration::from_std(self.interval * 3).unwrap_or(chrono::Duration::seconds(30))
+    }
+
     /// The least-loaded running node with a recent status, for new work such as kernels.
     pub fn least_loaded_node(&self) -> Option<String> {
-        let stale_before = Utc::now()
-            - chrono::Duration::from_std(self.interval * 3)
-                .unwrap_or(chrono::Duration::seconds(30));
+        let stale_before = self.stale_before();
         let all = self.latest();
         least_loaded(all.iter().map(|(s, st)| (s, st)), SERVER_KIND, stale_before)
             .map(str::to_owned)
+    }
+
+    /// The server process of every node that is running and reported recently (the newest
+    /// process per node), by node name: where requests for another node's work go.
+    pub fn live_nodes(&self) -> Vec<Service> {
+        let stale_before = self.stale_before();
+        let mut newest: HashMap<String, Service> = HashMap::new();
+        for (service, status) in self.latest() {
+            if !service.running || service.kind != SERVER_KIND || status.at < stale_before {
+                continue;
+            }
+            match newest.get(&service.node) {
+                Some(known) if known.started_at >= service.started_at => {}
+                _ => {
+                    newest.insert(service.node.clone(), service);
+                }
+            }
+        }
+        let mut nodes: Vec<_> = newest.into_values().collect();
+        nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        nodes
+    }
+}
+
+/// The base URL (`scheme://host:port`, no trailing slash) of a registered service: its
+/// address is a host, or `https://host` for a node reached over TLS.
+pub fn service_base_url(service: &Service) -> String {
+    let address = service.address.trim_end_matches('/');
+    if address.contains("://") {
+        format!("{address}:{}", service.port)
+    } else if address.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("http://[{address}]:{}", service.port)
+    } else {
+        format!("http://{address}:{}", service.port)
     }
 }

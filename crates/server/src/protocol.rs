@@ -1,6 +1,8 @@
 //! The wire protocol's types: request and response bodies and every WebSocket message, in one
 //! place. PROTOCOL.md documents them and a test checks the two agree.
 
+pub mod cameras;
+
 use serde::{Deserialize, Serialize};
 use switchboard_core::{
     Control, DeviceId, DeviceInfo, EndReason, SessionKind, SessionState, Suid, Timestamp, User,

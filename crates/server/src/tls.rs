@@ -32,6 +32,46 @@ impl Connected<IncomingStream<'_, TlsListener>> for ClientAddr {
     }
 }
 
+impl Connected<IncomingStream<'_, PlainListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, PlainListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
+/// Plain HTTP's listener: every connection it accepts has Nagle's algorithm off (as TLS
+/// ones do), so small WebSocket frames written one after another (a kernel's reply, then
+/// its status) do not wait for the client's delayed ACK of the first.
+#[derive(Debug)]
+pub struct PlainListener(TcpListener);
+
+impl PlainListener {
+    pub fn new(tcp: TcpListener) -> Self {
+        PlainListener(tcp)
+    }
+}
+
+impl Listener for PlainListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        // axum's accept already retries (with a pause) on errors such as EMFILE.
+        let (mut stream, peer) = Listener::accept(&mut self.0).await;
+        no_delay(&mut stream);
+        (stream, peer)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+fn no_delay(tcp: &mut TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+    }
+}
+
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -149,7 +189,7 @@ impl TlsListener {
                     a = tcp.accept() => a,
                     () = tx.closed() => return,
                 };
-                let (stream, peer) = match accepted {
+                let (mut stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -158,6 +198,8 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // As on plain connections: no Nagle delay between small frames.
+                no_delay(&mut stream);
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {

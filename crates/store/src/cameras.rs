@@ -19,6 +19,26 @@ pub struct Camera {
     /// Its newest stored snapshot, if any is left.
     pub last_snapshot_id: Option<Uuid>,
     pub last_snapshot_at: Option<Timestamp>,
+    /// Snapshots stored in the last hour (its upload rate).
+    pub snapshots_last_hour: u64,
+    /// Snapshots dropped as near-duplicates of the one before.
+    pub deduplicated: u64,
+    /// Snapshots dropped by the keep-only-with-a-person rule.
+    pub discarded: u64,
+    /// The video session the camera is asked to stream into, if any.
+    pub live_suid: Option<Uuid>,
+    /// Keep only snapshots in which a person was detected.
+    pub only_person: bool,
+}
+
+/// What an upload needs to know about its camera, in one read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraAccess {
+    pub account_id: AccountId,
+    pub token_hash: String,
+    pub only_person: bool,
+    /// The video session the camera is asked to stream into, if any.
+    pub live_suid: Option<Uuid>,
 }
 
 /// Where a snapshot is in detection.
@@ -62,8 +82,6 @@ pub struct NewSnapshot {
     pub taken_at: Timestamp,
     pub received_at: Timestamp,
     pub jpeg: Vec<u8>,
-    /// The camera sent the same bytes as its previous snapshot.
-    pub duplicate: bool,
 }
 
 /// A stored snapshot still waiting for detection, with its image.
@@ -74,6 +92,8 @@ pub struct PendingSnapshot {
     pub account_id: AccountId,
     pub taken_at: Timestamp,
     pub jpeg: Vec<u8>,
+    /// Its camera keeps only snapshots with a person.
+    pub only_person: bool,
 }
 
 /// One detected object; the box is normalized to the image (0..1, top-left origin).
@@ -85,6 +105,38 @@ pub struct StoredDetection {
     pub y: f64,
     pub w: f64,
     pub h: f64,
+}
+
+/// A stored snapshot's facts, without its image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotInfo {
+    pub id: Uuid,
+    pub camera_id: Uuid,
+    pub camera_name: String,
+    pub taken_at: Timestamp,
+    pub received_at: Timestamp,
+    pub state: SnapshotState,
+    /// Size of the JPEG.
+    pub bytes: u64,
+}
+
+/// The snapshot a camera took just before another, as near-duplicate checks need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviousSnapshot {
+    pub id: Uuid,
+    /// Its picture's signature, if it was detected by a version that stores one.
+    pub signature: Option<Vec<u8>>,
+    /// Its detected labels, each once, sorted.
+    pub labels: Vec<String>,
+}
+
+/// Why a detected snapshot is dropped rather than kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discard {
+    /// It looks like the camera's previous snapshot and shows the same things.
+    Duplicate,
+    /// The camera keeps only snapshots with a person, and none was found.
+    NoPerson,
 }
 
 /// What to search for.
@@ -128,8 +180,17 @@ pub trait CameraStore: Send + Sync {
     /// One camera of an account.
     async fn camera(&self, account: AccountId, id: Uuid) -> Result<Camera>;
 
-    /// A camera's account and token hash, for checking an upload's token.
-    async fn camera_credentials(&self, id: Uuid) -> Result<(AccountId, String)>;
+    /// What an upload needs: the camera's account, token hash and settings.
+    async fn camera_access(&self, id: Uuid) -> Result<CameraAccess>;
+
+    /// Renames a camera and/or changes its keep-only-with-a-person setting.
+    async fn update_camera(
+        &self,
+        account: AccountId,
+        id: Uuid,
+        name: Option<&str>,
+        only_person: Option<bool>,
+    ) -> Result<()>;
 
     /// Replaces a camera's token hash; the old token stops working at once.
     async fn set_camera_token(&self, account: AccountId, id: Uuid, token_hash: &str) -> Result<()>;
@@ -140,13 +201,38 @@ pub trait CameraStore: Send + Sync {
     /// Pending snapshots of every account, oldest received first, at most `limit`.
     async fn pending_snapshots(&self, limit: u32) -> Result<Vec<PendingSnapshot>>;
 
-    /// Stores a snapshot's detections (replacing any) and sets its state.
+    /// Stores a snapshot's detections (replacing any), its picture's signature, and sets its
+    /// state.
     async fn finish_snapshot(
         &self,
         id: Uuid,
         state: SnapshotState,
         detections: &[StoredDetection],
+        signature: Option<&[u8]>,
     ) -> Result<()>;
+
+    /// The newest detected snapshot of a camera taken no later than `taken_at`, other than
+    /// `except`.
+    async fn previous_snapshot(
+        &self,
+        camera_id: Uuid,
+        taken_at: Timestamp,
+        except: Uuid,
+    ) -> Result<Option<PreviousSnapshot>>;
+
+    /// Deletes a snapshot and counts why on its camera, in one transaction. `NotFound` if it
+    /// is gone already (and then nothing is counted).
+    async fn discard_snapshot(&self, id: Uuid, why: Discard) -> Result<()>;
+
+    /// Keeps the snapshots from retention until `until` (they are being shown as results).
+    async fn pin_snapshots(&self, ids: &[Uuid], until: Timestamp) -> Result<()>;
+
+    /// Sets or clears the video session a camera is asked to stream into.
+    async fn set_camera_live(&self, account: AccountId, id: Uuid, suid: Option<Uuid>)
+    -> Result<()>;
+
+    /// A snapshot's facts.
+    async fn snapshot_info(&self, account: AccountId, id: Uuid) -> Result<SnapshotInfo>;
 
     /// A snapshot's state.
     async fn snapshot_state(&self, account: AccountId, id: Uuid) -> Result<SnapshotState>;
@@ -165,6 +251,11 @@ pub trait CameraStore: Send + Sync {
     ) -> Result<Vec<StoredDetection>>;
 
     /// Deletes snapshots taken before `before`, then the oldest ones beyond `max_bytes` of
-    /// images in all (when given). Returns how many went.
-    async fn prune_snapshots(&self, before: Timestamp, max_bytes: Option<u64>) -> Result<u64>;
+    /// images in all (when given), sparing those pinned past `now`. Returns how many went.
+    async fn prune_snapshots(
+        &self,
+        before: Timestamp,
+        max_bytes: Option<u64>,
+        now: Timestamp,
+    ) -> Result<u64>;
 }

@@ -2,8 +2,8 @@
 //! and type rules that let the same text run on SQLite and PostgreSQL).
 
 use crate::cameras::{
-    Camera, CameraStore, NewSnapshot, PendingSnapshot, SearchHit, SnapshotSearch, SnapshotState,
-    StoredDetection,
+    Camera, CameraAccess, CameraStore, Discard, NewSnapshot, PendingSnapshot, PreviousSnapshot,
+    SearchHit, SnapshotInfo, SnapshotSearch, SnapshotState, StoredDetection,
 };
 use crate::convert::{known, millis, parse, timestamp, timestamp_opt, to_i64, to_u64};
 use crate::{Result, StoreError};
@@ -21,6 +21,11 @@ pub(crate) struct CameraRow {
     uploads: i64,
     last_snapshot_id: Option<String>,
     last_snapshot_at: Option<i64>,
+    snapshots_last_hour: i64,
+    deduplicated: i64,
+    discarded: i64,
+    live_suid: Option<String>,
+    only_person: bool,
 }
 
 impl CameraRow {
@@ -38,14 +43,35 @@ impl CameraRow {
                 .map(|id| parse(id, "snapshots.id"))
                 .transpose()?,
             last_snapshot_at: timestamp_opt(self.last_snapshot_at, "snapshots.taken_at")?,
+            snapshots_last_hour: to_u64(self.snapshots_last_hour, "snapshots_last_hour")?,
+            deduplicated: to_u64(self.deduplicated, "cameras.deduplicated")?,
+            discarded: to_u64(self.discarded, "cameras.discarded")?,
+            live_suid: self
+                .live_suid
+                .as_deref()
+                .map(|id| parse(id, "cameras.live_suid"))
+                .transpose()?,
+            only_person: self.only_person,
         })
     }
 }
 
+/// `$1` is the start of the last hour (for `snapshots_last_hour`).
 const CAMERA_SELECT: &str = "SELECT c.id, c.account_id, c.name, c.created_at, c.last_seen_at, c.uploads, \
      (SELECT s.id FROM snapshots s WHERE s.camera_id = c.id ORDER BY s.taken_at DESC, s.id DESC LIMIT 1) AS last_snapshot_id, \
-     (SELECT MAX(s.taken_at) FROM snapshots s WHERE s.camera_id = c.id) AS last_snapshot_at \
+     (SELECT MAX(s.taken_at) FROM snapshots s WHERE s.camera_id = c.id) AS last_snapshot_at, \
+     (SELECT COUNT(*) FROM snapshots s WHERE s.camera_id = c.id AND s.received_at >= $1) AS snapshots_last_hour, \
+     c.deduplicated, c.discarded, c.live_suid, c.only_person \
      FROM cameras c";
+
+/// Where "the last hour" of [`CAMERA_SELECT`] starts.
+fn hour_ago() -> i64 {
+    millis(chrono::Utc::now()) - 3_600_000
+}
+
+/// The most detection rows one search query reads; pages start at twice the snapshots
+/// asked for (most snapshots hold one box of a label) and double while more are needed.
+const SEARCH_PAGE_MAX: i64 = 1024;
 
 /// A `detections` row's object.
 #[derive(Debug, sqlx::FromRow)]
@@ -71,15 +97,39 @@ impl DetectionRow {
     }
 }
 
-/// A search result row.
+/// One detection read by search.
 #[derive(Debug, sqlx::FromRow)]
-pub(crate) struct HitRow {
+pub(crate) struct SearchRow {
+    id: i64,
     snapshot_id: String,
     camera_id: String,
-    camera_name: String,
     taken_at: i64,
-    #[sqlx(flatten)]
-    detection: DetectionRow,
+    label: String,
+    confidence: f64,
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
+/// One snapshot's detections of one label, as search meets them (consecutively), keeping
+/// the most confident.
+#[derive(Debug)]
+struct SearchGroup {
+    row: SearchRow,
+}
+
+fn add_to_groups(groups: &mut Vec<SearchGroup>, row: SearchRow) {
+    if let Some(last) = groups.last_mut()
+        && last.row.snapshot_id == row.snapshot_id
+    {
+        // Rows come newest id first: on a tie the earlier-stored box wins.
+        if row.confidence >= last.row.confidence {
+            last.row = row;
+        }
+        return;
+    }
+    groups.push(SearchGroup { row });
 }
 
 /// Implements [`CameraStore`] for a store type with a `pool` field of the given sqlx database.
@@ -89,8 +139,8 @@ macro_rules! impl_camera_store {
         impl CameraStore for $store {
             async fn create_camera(&self, c: &Camera, token_hash: &str) -> Result<()> {
                 sqlx::query(
-                    "INSERT INTO cameras (id, account_id, name, token_hash, created_at, last_seen_at, uploads) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO cameras (id, account_id, name, token_hash, created_at, last_seen_at, uploads, only_person) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(c.id.to_string())
                 .bind(c.account_id.to_string())
@@ -99,6 +149,7 @@ macro_rules! impl_camera_store {
                 .bind(millis(c.created_at))
                 .bind(c.last_seen_at.map(millis))
                 .bind(to_i64(c.uploads, "uploads")?)
+                .bind(c.only_person)
                 .execute(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?;
@@ -107,9 +158,10 @@ macro_rules! impl_camera_store {
 
             async fn cameras(&self, account: AccountId) -> Result<Vec<Camera>> {
                 let sql = sqlx::AssertSqlSafe(format!(
-                    "{CAMERA_SELECT} WHERE c.account_id = $1 ORDER BY c.created_at, c.id"
+                    "{CAMERA_SELECT} WHERE c.account_id = $2 ORDER BY c.created_at, c.id"
                 ));
                 sqlx::query_as::<_, CameraRow>(sql)
+                    .bind(hour_ago())
                     .bind(account.to_string())
                     .fetch_all(&self.pool)
                     .await
@@ -121,9 +173,10 @@ macro_rules! impl_camera_store {
 
             async fn camera(&self, account: AccountId, id: Uuid) -> Result<Camera> {
                 let sql = sqlx::AssertSqlSafe(format!(
-                    "{CAMERA_SELECT} WHERE c.account_id = $1 AND c.id = $2"
+                    "{CAMERA_SELECT} WHERE c.account_id = $2 AND c.id = $3"
                 ));
                 sqlx::query_as::<_, CameraRow>(sql)
+                    .bind(hour_ago())
                     .bind(account.to_string())
                     .bind(id.to_string())
                     .fetch_optional(&self.pool)
@@ -133,15 +186,48 @@ macro_rules! impl_camera_store {
                     .into_camera()
             }
 
-            async fn camera_credentials(&self, id: Uuid) -> Result<(AccountId, String)> {
-                let row: Option<(String, String)> =
-                    sqlx::query_as("SELECT account_id, token_hash FROM cameras WHERE id = $1")
-                        .bind(id.to_string())
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                let (account, hash) = row.ok_or(StoreError::NotFound)?;
-                Ok((parse(&account, "cameras.account_id")?, hash))
+            async fn camera_access(&self, id: Uuid) -> Result<CameraAccess> {
+                let row: Option<(String, String, bool, Option<String>)> = sqlx::query_as(
+                    "SELECT account_id, token_hash, only_person, live_suid FROM cameras WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let (account, token_hash, only_person, live) = row.ok_or(StoreError::NotFound)?;
+                Ok(CameraAccess {
+                    account_id: parse(&account, "cameras.account_id")?,
+                    token_hash,
+                    only_person,
+                    live_suid: live
+                        .as_deref()
+                        .map(|s| parse(s, "cameras.live_suid"))
+                        .transpose()?,
+                })
+            }
+
+            async fn update_camera(
+                &self,
+                account: AccountId,
+                id: Uuid,
+                name: Option<&str>,
+                only_person: Option<bool>,
+            ) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE cameras SET name = COALESCE($1, name), only_person = COALESCE($2, only_person) \
+                     WHERE id = $3 AND account_id = $4",
+                )
+                .bind(name)
+                .bind(only_person)
+                .bind(id.to_string())
+                .bind(account.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
             }
 
             async fn set_camera_token(&self, account: AccountId, id: Uuid, token_hash: &str) -> Result<()> {
@@ -176,8 +262,8 @@ macro_rules! impl_camera_store {
                     return Err(StoreError::NotFound);
                 }
                 sqlx::query(
-                    "INSERT INTO snapshots (id, camera_id, account_id, taken_at, received_at, bytes, jpeg, state, duplicate) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO snapshots (id, camera_id, account_id, taken_at, received_at, bytes, jpeg, state) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(s.id.to_string())
                 .bind(s.camera_id.to_string())
@@ -187,7 +273,6 @@ macro_rules! impl_camera_store {
                 .bind(to_i64(s.jpeg.len() as u64, "snapshot bytes")?)
                 .bind(s.jpeg.as_slice())
                 .bind(SnapshotState::Pending.as_str())
-                .bind(s.duplicate)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
@@ -195,9 +280,10 @@ macro_rules! impl_camera_store {
             }
 
             async fn pending_snapshots(&self, limit: u32) -> Result<Vec<PendingSnapshot>> {
-                let rows: Vec<(String, String, String, i64, Vec<u8>)> = sqlx::query_as(
-                    "SELECT id, camera_id, account_id, taken_at, jpeg FROM snapshots \
-                     WHERE state = $1 ORDER BY received_at, id LIMIT $2",
+                let rows: Vec<(String, String, String, i64, Vec<u8>, bool)> = sqlx::query_as(
+                    "SELECT s.id, s.camera_id, s.account_id, s.taken_at, s.jpeg, c.only_person \
+                     FROM snapshots s JOIN cameras c ON c.id = s.camera_id \
+                     WHERE s.state = $1 ORDER BY s.received_at, s.id LIMIT $2",
                 )
                 .bind(SnapshotState::Pending.as_str())
                 .bind(i64::from(limit))
@@ -205,22 +291,30 @@ macro_rules! impl_camera_store {
                 .await
                 .map_err(StoreError::from_sqlx)?;
                 rows.into_iter()
-                    .map(|(id, camera_id, account_id, taken_at, jpeg)| {
+                    .map(|(id, camera_id, account_id, taken_at, jpeg, only_person)| {
                         Ok(PendingSnapshot {
                             id: parse(&id, "snapshots.id")?,
                             camera_id: parse(&camera_id, "snapshots.camera_id")?,
                             account_id: parse(&account_id, "snapshots.account_id")?,
                             taken_at: timestamp(taken_at, "snapshots.taken_at")?,
                             jpeg,
+                            only_person,
                         })
                     })
                     .collect()
             }
 
-            async fn finish_snapshot(&self, id: Uuid, state: SnapshotState, detections: &[StoredDetection]) -> Result<()> {
+            async fn finish_snapshot(
+                &self,
+                id: Uuid,
+                state: SnapshotState,
+                detections: &[StoredDetection],
+                signature: Option<&[u8]>,
+            ) -> Result<()> {
                 let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-                let done = sqlx::query("UPDATE snapshots SET state = $1 WHERE id = $2")
+                let done = sqlx::query("UPDATE snapshots SET state = $1, signature = $2 WHERE id = $3")
                     .bind(state.as_str())
+                    .bind(signature)
                     .bind(id.to_string())
                     .execute(&mut *tx)
                     .await
@@ -278,50 +372,199 @@ macro_rules! impl_camera_store {
                 if q.labels.is_empty() || q.limit == 0 {
                     return Ok(Vec::new());
                 }
-                let labels = (0..q.labels.len())
-                    .map(|i| format!("${}", i + 2))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let n = q.labels.len() + 2;
-                let sql = sqlx::AssertSqlSafe(format!(
-                    "SELECT t.snapshot_id, t.camera_id, c.name AS camera_name, t.taken_at, \
-                     t.label, t.confidence, t.x, t.y, t.w, t.h FROM ( \
-                       SELECT d.snapshot_id, d.camera_id, d.taken_at, d.label, d.confidence, d.x, d.y, d.w, d.h, \
-                       ROW_NUMBER() OVER (PARTITION BY d.snapshot_id, d.label ORDER BY d.confidence DESC, d.id) AS rn \
-                       FROM detections d WHERE d.account_id = $1 AND d.label IN ({labels}) \
-                       AND (d.camera_id = ${} OR ${}) AND d.taken_at >= ${} AND d.taken_at < ${} \
-                     ) t JOIN cameras c ON c.id = t.camera_id WHERE t.rn = 1 \
-                     ORDER BY t.taken_at DESC, t.snapshot_id DESC, t.confidence DESC LIMIT ${}",
-                    n,
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4
-                ));
-                let mut query = sqlx::query_as::<_, HitRow>(sql).bind(q.account_id.to_string());
+                let limit = usize::try_from(q.limit).unwrap_or(usize::MAX);
+                let mut hits = Vec::new();
                 for label in &q.labels {
-                    query = query.bind(label);
+                    let mut groups: Vec<SearchGroup> = Vec::new();
+                    // Keyset paging over the (account, label, taken_at, snapshot, id) index,
+                    // newest first: `until` is the first cursor, so the scan never sorts.
+                    let mut cursor = (q.until.map_or(i64::MAX, millis), String::new(), 0_i64);
+                    let mut page = (i64::from(q.limit) + 1).saturating_mul(2).min(SEARCH_PAGE_MAX);
+                    loop {
+                        let rows: Vec<SearchRow> = sqlx::query_as(
+                            "SELECT d.id, d.snapshot_id, d.camera_id, d.taken_at, d.label, d.confidence, d.x, d.y, d.w, d.h \
+                             FROM detections d WHERE d.account_id = $1 AND d.label = $2 \
+                             AND (d.taken_at, d.snapshot_id, d.id) < ($3, $4, $5) AND d.taken_at >= $6 \
+                             AND (d.camera_id = $7 OR $8) \
+                             ORDER BY d.taken_at DESC, d.snapshot_id DESC, d.id DESC LIMIT $9",
+                        )
+                        .bind(q.account_id.to_string())
+                        .bind(label)
+                        .bind(cursor.0)
+                        .bind(&cursor.1)
+                        .bind(cursor.2)
+                        .bind(q.since.map_or(i64::MIN, millis))
+                        .bind(q.camera_id.map(|c| c.to_string()).unwrap_or_default())
+                        .bind(q.camera_id.is_none())
+                        .bind(page)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                        let full = rows.len() as i64 == page;
+                        page = page.saturating_mul(2).min(SEARCH_PAGE_MAX);
+                        if let Some(last) = rows.last() {
+                            cursor = (last.taken_at, last.snapshot_id.clone(), last.id);
+                        }
+                        for row in rows {
+                            add_to_groups(&mut groups, row);
+                        }
+                        // Once a group past the limit has begun, the first `limit` are whole.
+                        if !full || groups.len() > limit {
+                            break;
+                        }
+                    }
+                    groups.truncate(limit);
+                    hits.extend(groups);
                 }
-                query
-                    .bind(q.camera_id.map(|c| c.to_string()).unwrap_or_default())
-                    .bind(q.camera_id.is_none())
-                    .bind(q.since.map_or(i64::MIN, millis))
-                    .bind(q.until.map_or(i64::MAX, millis))
-                    .bind(i64::from(q.limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(StoreError::from_sqlx)?
-                    .into_iter()
-                    .map(|row| {
+                hits.sort_by(|a, b| {
+                    b.row.taken_at
+                        .cmp(&a.row.taken_at)
+                        .then_with(|| b.row.snapshot_id.cmp(&a.row.snapshot_id))
+                        .then_with(|| b.row.confidence.total_cmp(&a.row.confidence))
+                });
+                hits.truncate(limit);
+                let names: std::collections::HashMap<String, String> =
+                    sqlx::query_as::<_, (String, String)>("SELECT id, name FROM cameras WHERE account_id = $1")
+                        .bind(q.account_id.to_string())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::from_sqlx)?
+                        .into_iter()
+                        .collect();
+                hits.into_iter()
+                    .map(|group| {
+                        let row = group.row;
                         Ok(SearchHit {
                             snapshot_id: parse(&row.snapshot_id, "detections.snapshot_id")?,
                             camera_id: parse(&row.camera_id, "detections.camera_id")?,
-                            camera_name: row.camera_name,
+                            camera_name: names.get(&row.camera_id).cloned().unwrap_or_default(),
                             taken_at: timestamp(row.taken_at, "detections.taken_at")?,
-                            detection: row.detection.into_detection(),
+                            detection: StoredDetection {
+                                label: row.label,
+                                confidence: row.confidence,
+                                x: row.x,
+                                y: row.y,
+                                w: row.w,
+                                h: row.h,
+                            },
                         })
                     })
                     .collect()
+            }
+
+            async fn previous_snapshot(
+                &self,
+                camera_id: Uuid,
+                taken_at: Timestamp,
+                except: Uuid,
+            ) -> Result<Option<PreviousSnapshot>> {
+                let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
+                    "SELECT id, signature FROM snapshots WHERE camera_id = $1 AND taken_at <= $2 \
+                     AND id <> $3 AND state = $4 ORDER BY taken_at DESC, id DESC LIMIT 1",
+                )
+                .bind(camera_id.to_string())
+                .bind(millis(taken_at))
+                .bind(except.to_string())
+                .bind(SnapshotState::Done.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let Some((id, signature)) = row else { return Ok(None) };
+                let labels: Vec<(String,)> = sqlx::query_as(
+                    "SELECT DISTINCT label FROM detections WHERE snapshot_id = $1 ORDER BY label",
+                )
+                .bind(&id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                Ok(Some(PreviousSnapshot {
+                    id: parse(&id, "snapshots.id")?,
+                    signature,
+                    labels: labels.into_iter().map(|(l,)| l).collect(),
+                }))
+            }
+
+            async fn discard_snapshot(&self, id: Uuid, why: Discard) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+                let row: Option<(String,)> = sqlx::query_as("SELECT camera_id FROM snapshots WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                let (camera_id,) = row.ok_or(StoreError::NotFound)?;
+                sqlx::query("DELETE FROM snapshots WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                let counter = match why {
+                    Discard::Duplicate => "UPDATE cameras SET deduplicated = deduplicated + 1 WHERE id = $1",
+                    Discard::NoPerson => "UPDATE cameras SET discarded = discarded + 1 WHERE id = $1",
+                };
+                sqlx::query(counter)
+                    .bind(camera_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                tx.commit().await.map_err(StoreError::from_sqlx)
+            }
+
+            async fn pin_snapshots(&self, ids: &[Uuid], until: Timestamp) -> Result<()> {
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                let list = (0..ids.len())
+                    .map(|i| format!("${}", i + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "UPDATE snapshots SET pinned_until = $1 WHERE id IN ({list}) \
+                     AND (pinned_until IS NULL OR pinned_until < $1)"
+                ));
+                let mut query = sqlx::query(sql).bind(millis(until));
+                for id in ids {
+                    query = query.bind(id.to_string());
+                }
+                query.execute(&self.pool).await.map_err(StoreError::from_sqlx)?;
+                Ok(())
+            }
+
+            async fn set_camera_live(&self, account: AccountId, id: Uuid, suid: Option<Uuid>) -> Result<()> {
+                let done = sqlx::query("UPDATE cameras SET live_suid = $1 WHERE id = $2 AND account_id = $3")
+                    .bind(suid.map(|s| s.to_string()))
+                    .bind(id.to_string())
+                    .bind(account.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn snapshot_info(&self, account: AccountId, id: Uuid) -> Result<SnapshotInfo> {
+                let row: Option<(String, String, i64, i64, String, i64)> = sqlx::query_as(
+                    "SELECT s.camera_id, c.name, s.taken_at, s.received_at, s.state, s.bytes \
+                     FROM snapshots s JOIN cameras c ON c.id = s.camera_id \
+                     WHERE s.account_id = $1 AND s.id = $2",
+                )
+                .bind(account.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let (camera_id, camera_name, taken_at, received_at, state, bytes) =
+                    row.ok_or(StoreError::NotFound)?;
+                Ok(SnapshotInfo {
+                    id,
+                    camera_id: parse(&camera_id, "snapshots.camera_id")?,
+                    camera_name,
+                    taken_at: timestamp(taken_at, "snapshots.taken_at")?,
+                    received_at: timestamp(received_at, "snapshots.received_at")?,
+                    state: known(&state, "snapshots.state", SnapshotState::parse)?,
+                    bytes: to_u64(bytes, "snapshots.bytes")?,
+                })
             }
 
             async fn snapshot_jpeg(&self, account: AccountId, id: Uuid) -> Result<Vec<u8>> {
@@ -352,21 +595,26 @@ macro_rules! impl_camera_store {
                 .collect())
             }
 
-            async fn prune_snapshots(&self, before: Timestamp, max_bytes: Option<u64>) -> Result<u64> {
-                let old = sqlx::query("DELETE FROM snapshots WHERE taken_at < $1")
-                    .bind(millis(before))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(StoreError::from_sqlx)?
-                    .rows_affected();
+            async fn prune_snapshots(&self, before: Timestamp, max_bytes: Option<u64>, now: Timestamp) -> Result<u64> {
+                let now = millis(now);
+                let old = sqlx::query(
+                    "DELETE FROM snapshots WHERE taken_at < $1 AND (pinned_until IS NULL OR pinned_until <= $2)",
+                )
+                .bind(millis(before))
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?
+                .rows_affected();
                 let Some(max_bytes) = max_bytes else { return Ok(old) };
                 // Keep the newest snapshots whose running total fits; the rest go.
                 let over = sqlx::query(
                     "DELETE FROM snapshots WHERE id IN (SELECT id FROM \
-                     (SELECT id, SUM(bytes) OVER (ORDER BY taken_at DESC, id DESC) AS running FROM snapshots) t \
-                     WHERE t.running > $1)",
+                     (SELECT id, pinned_until, SUM(bytes) OVER (ORDER BY taken_at DESC, id DESC) AS running FROM snapshots) t \
+                     WHERE t.running > $1 AND (t.pinned_until IS NULL OR t.pinned_until <= $2))",
                 )
                 .bind(to_i64(max_bytes, "max_bytes")?)
+                .bind(now)
                 .execute(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?

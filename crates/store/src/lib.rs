@@ -10,8 +10,12 @@
 
 mod cameras;
 mod cameras_sql;
+mod cells;
+mod cells_sql;
 mod convert;
 mod error;
+mod leases;
+mod leases_sql;
 mod ops;
 mod ops_sql;
 mod postgres;
@@ -20,10 +24,12 @@ mod sqlite;
 mod types;
 
 pub use cameras::{
-    Camera, CameraStore, NewSnapshot, PendingSnapshot, SearchHit, SnapshotSearch, SnapshotState,
-    StoredDetection,
+    Camera, CameraAccess, CameraStore, Discard, NewSnapshot, PendingSnapshot, PreviousSnapshot,
+    SearchHit, SnapshotInfo, SnapshotSearch, SnapshotState, StoredDetection,
 };
+pub use cells::{Cell, CellFile, CellStore};
 pub use error::StoreError;
+pub use leases::LeaseStore;
 pub use ops::{EndCount, OpsStore, Pruned};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -95,7 +101,7 @@ impl Backend {
 /// - A database that cannot be reached is [`StoreError::Unavailable`]; callers may retry.
 /// - Timestamps come back with millisecond precision.
 #[async_trait]
-pub trait Store: OpsStore + CameraStore + Send + Sync + 'static {
+pub trait Store: OpsStore + CameraStore + CellStore + LeaseStore + Send + Sync + 'static {
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

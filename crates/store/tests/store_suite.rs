@@ -22,6 +22,7 @@ use switchboard_core::{
 };
 use switchboard_core::{Service, ServiceStatus};
 use switchboard_store::{Camera, NewSnapshot, SnapshotSearch, SnapshotState, StoredDetection};
+use switchboard_store::{Cell, CellFile};
 use switchboard_store::{Invite, SessionFilter, Store, StoreError, connect, migrate};
 use tempfile::TempDir;
 
@@ -250,6 +251,14 @@ suite! {
         snapshots_are_pending_until_finished_and_searchable,
         search_filters_by_label_camera_and_time,
         old_and_excess_snapshots_are_pruned_oldest_first,
+        search_pages_through_many_boxes_per_snapshot,
+        near_duplicates_are_discarded_and_counted,
+        pinned_snapshots_outlive_retention_until_unpinned,
+        cameras_carry_their_live_session,
+        leases_are_renewed_taken_over_when_expired_and_released,
+        one_of_two_racing_nodes_wins_a_session,
+        cells_are_found_by_id_and_permalink,
+        cell_files_are_replaced_by_name_and_capped,
     ],
     database: [
         data_survives_a_restart_and_migrations_rerun,
@@ -1454,6 +1463,11 @@ async fn camera(s: &dyn Store, account_id: AccountId, name: &str, created: Times
         uploads: 0,
         last_snapshot_id: None,
         last_snapshot_at: None,
+        snapshots_last_hour: 0,
+        deduplicated: 0,
+        discarded: 0,
+        live_suid: None,
+        only_person: false,
     };
     s.create_camera(&camera, "hash-1").await.unwrap();
     camera
@@ -1467,7 +1481,6 @@ fn snapshot(camera: &Camera, taken: Timestamp, bytes: usize) -> NewSnapshot {
         taken_at: taken,
         received_at: taken + Duration::seconds(1),
         jpeg: vec![0xFF; bytes],
-        duplicate: false,
     }
 }
 
@@ -1507,19 +1520,41 @@ async fn cameras_register_and_rotate_tokens_per_account(s: &dyn Store) {
     assert!(is_conflict(s.create_camera(&kitchen, "x").await));
 
     assert_eq!(
-        s.camera_credentials(kitchen.id).await.unwrap(),
-        (a.id, "hash-1".to_owned())
+        s.camera_access(kitchen.id).await.unwrap(),
+        switchboard_store::CameraAccess {
+            account_id: a.id,
+            token_hash: "hash-1".to_owned(),
+            only_person: false,
+            live_suid: None,
+        }
     );
     s.set_camera_token(a.id, kitchen.id, "hash-2")
         .await
         .unwrap();
-    assert_eq!(s.camera_credentials(kitchen.id).await.unwrap().1, "hash-2");
+    assert_eq!(
+        s.camera_access(kitchen.id).await.unwrap().token_hash,
+        "hash-2"
+    );
+    s.update_camera(a.id, kitchen.id, Some("pantry"), Some(true))
+        .await
+        .unwrap();
+    let renamed = s.camera(a.id, kitchen.id).await.unwrap();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.only_person),
+        ("pantry", true)
+    );
+    assert!(s.camera_access(kitchen.id).await.unwrap().only_person);
+    s.update_camera(a.id, kitchen.id, None, Some(false))
+        .await
+        .unwrap();
+    assert_eq!(s.camera(a.id, kitchen.id).await.unwrap().name, "pantry");
+    assert!(is_not_found(
+        s.update_camera(b.id, kitchen.id, Some("x"), None).await
+    ));
     assert!(is_not_found(
         s.set_camera_token(b.id, kitchen.id, "h").await
     ));
-    assert!(is_not_found(
-        s.camera_credentials(uuid::Uuid::new_v4()).await
-    ));
+    assert!(is_not_found(s.camera_access(uuid::Uuid::new_v4()).await));
 }
 
 async fn snapshots_are_pending_until_finished_and_searchable(s: &dyn Store) {
@@ -1553,11 +1588,11 @@ async fn snapshots_are_pending_until_finished_and_searchable(s: &dyn Store) {
         detection("cup", 0.6),
         detection("person", 0.8),
     ];
-    s.finish_snapshot(first.id, SnapshotState::Done, &dets)
+    s.finish_snapshot(first.id, SnapshotState::Done, &dets, None)
         .await
         .unwrap();
     // Finishing again replaces the set rather than adding to it.
-    s.finish_snapshot(first.id, SnapshotState::Done, &dets)
+    s.finish_snapshot(first.id, SnapshotState::Done, &dets, None)
         .await
         .unwrap();
     assert_eq!(
@@ -1573,7 +1608,7 @@ async fn snapshots_are_pending_until_finished_and_searchable(s: &dyn Store) {
             .collect::<Vec<_>>(),
         vec![second.id]
     );
-    s.finish_snapshot(second.id, SnapshotState::Failed, &[])
+    s.finish_snapshot(second.id, SnapshotState::Failed, &[], None)
         .await
         .unwrap();
     assert_eq!(
@@ -1599,7 +1634,7 @@ async fn snapshots_are_pending_until_finished_and_searchable(s: &dyn Store) {
     assert!(is_not_found(s.snapshot_jpeg(b.id, first.id).await));
     assert!(is_not_found(s.snapshot_detections(b.id, first.id).await));
     assert!(is_not_found(
-        s.finish_snapshot(uuid::Uuid::new_v4(), SnapshotState::Done, &[])
+        s.finish_snapshot(uuid::Uuid::new_v4(), SnapshotState::Done, &[], None)
             .await
     ));
     let mut foreign = snapshot(&cam, at(30), 10);
@@ -1618,7 +1653,7 @@ async fn search_filters_by_label_camera_and_time(s: &dyn Store) {
     {
         let snap = snapshot(cam, at(10 * (i as i64 + 1)), 10);
         s.insert_snapshot(&snap).await.unwrap();
-        s.finish_snapshot(snap.id, SnapshotState::Done, &[detection(label, 0.7)])
+        s.finish_snapshot(snap.id, SnapshotState::Done, &[detection(label, 0.7)], None)
             .await
             .unwrap();
         ids.push(snap.id);
@@ -1662,20 +1697,331 @@ async fn old_and_excess_snapshots_are_pruned_oldest_first(s: &dyn Store) {
     for i in 0..5 {
         let snap = snapshot(&cam, at(10 * (i + 1)), 100);
         s.insert_snapshot(&snap).await.unwrap();
-        s.finish_snapshot(snap.id, SnapshotState::Done, &[detection("cup", 0.5)])
+        s.finish_snapshot(snap.id, SnapshotState::Done, &[detection("cup", 0.5)], None)
             .await
             .unwrap();
         ids.push(snap.id);
     }
     // Taken before 20 s: the first goes.
-    assert_eq!(s.prune_snapshots(at(20), None).await.unwrap(), 1);
+    assert_eq!(
+        s.prune_snapshots(at(20), None, at(1_000_000))
+            .await
+            .unwrap(),
+        1
+    );
     // 250 bytes left for four snapshots of 100: the two newest stay.
-    assert_eq!(s.prune_snapshots(at(0), Some(250)).await.unwrap(), 2);
+    assert_eq!(
+        s.prune_snapshots(at(0), Some(250), at(1_000_000))
+            .await
+            .unwrap(),
+        2
+    );
     let left = s.search_snapshots(&search(a.id, &["cup"])).await.unwrap();
     assert_eq!(
         left.iter().map(|h| h.snapshot_id).collect::<Vec<_>>(),
         vec![ids[4], ids[3]]
     );
     assert!(is_not_found(s.snapshot_jpeg(a.id, ids[1]).await));
-    assert_eq!(s.prune_snapshots(at(0), Some(250)).await.unwrap(), 0);
+    assert_eq!(
+        s.prune_snapshots(at(0), Some(250), at(1_000_000))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cells
+// ---------------------------------------------------------------------------------------------
+
+fn cell(owner: &User, permalink: &str, created: Timestamp) -> Cell {
+    Cell {
+        id: uuid::Uuid::new_v4(),
+        permalink: permalink.to_owned(),
+        account_id: owner.account_id,
+        owner: owner.id,
+        kernel: "python3".to_owned(),
+        code: "print('héllo')\n".to_owned(),
+        created_at: created,
+    }
+}
+
+async fn cells_are_found_by_id_and_permalink(s: &dyn Store) {
+    let (_, admin) = account(s, "cell-a").await;
+    let one = cell(&admin, "AbC-d_12345", at(1));
+    s.create_cell(&one).await.unwrap();
+    assert_eq!(s.cell(one.id).await.unwrap(), one);
+    assert_eq!(s.cell_by_permalink("AbC-d_12345").await.unwrap(), one);
+    // Permalinks are case-sensitive.
+    assert!(is_not_found(s.cell_by_permalink("abc-d_12345").await));
+    assert!(is_not_found(s.cell(uuid::Uuid::new_v4()).await));
+
+    // The id and the permalink are each unique.
+    let mut same_link = cell(&admin, "AbC-d_12345", at(2));
+    assert!(is_conflict(s.create_cell(&same_link).await));
+    same_link.permalink = "other-link1".to_owned();
+    s.create_cell(&same_link).await.unwrap();
+    let mut same_id = cell(&admin, "third-link1", at(3));
+    same_id.id = one.id;
+    assert!(is_conflict(s.create_cell(&same_id).await));
+
+    // A cell needs its account.
+    let mut orphan = cell(&admin, "orphan-link", at(4));
+    orphan.account_id = AccountId::new();
+    assert!(is_not_found(s.create_cell(&orphan).await));
+}
+
+async fn cell_files_are_replaced_by_name_and_capped(s: &dyn Store) {
+    let (_, admin) = account(s, "cell-f").await;
+    let one = cell(&admin, "files-link1", at(1));
+    s.create_cell(&one).await.unwrap();
+    assert!(s.cell_files(one.id).await.unwrap().is_empty());
+
+    let stored = s
+        .put_cell_file(one.id, "plot.png", &[0, 1, 2, 255], at(2), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        CellFile {
+            name: "plot.png".to_owned(),
+            size: 4,
+            updated_at: at(2)
+        }
+    );
+    s.put_cell_file(one.id, "b.txt", b"hi", at(3), 2)
+        .await
+        .unwrap();
+    // A third name is over the cap of two; replacing an existing name is not.
+    assert!(is_conflict(
+        s.put_cell_file(one.id, "c.txt", b"no", at(4), 2).await
+    ));
+    s.put_cell_file(one.id, "b.txt", b"hello", at(5), 2)
+        .await
+        .unwrap();
+
+    let listed = s.cell_files(one.id).await.unwrap();
+    let names: Vec<_> = listed.iter().map(|f| (f.name.as_str(), f.size)).collect();
+    assert_eq!(names, [("b.txt", 5), ("plot.png", 4)]);
+    let (file, content) = s.cell_file(one.id, "b.txt").await.unwrap();
+    assert_eq!(content, b"hello");
+    assert_eq!(file.updated_at, at(5));
+    assert_eq!(
+        s.cell_file(one.id, "plot.png").await.unwrap().1,
+        [0, 1, 2, 255]
+    );
+    assert!(is_not_found(s.cell_file(one.id, "c.txt").await));
+    assert!(is_not_found(
+        s.put_cell_file(uuid::Uuid::new_v4(), "x", b"x", at(6), 2)
+            .await
+    ));
+}
+
+async fn search_pages_through_many_boxes_per_snapshot(s: &dyn Store) {
+    let (a, _) = account(s, "search-pages").await;
+    let cam = camera(s, a.id, "street", at(0)).await;
+    // 30 snapshots with 20 people each: 600 rows, more than one page of the search.
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let snap = snapshot(&cam, at(i + 1), 10);
+        s.insert_snapshot(&snap).await.unwrap();
+        let people: Vec<_> = (0..20)
+            .map(|k| detection("person", 0.3 + f64::from(k) / 100.0))
+            .collect();
+        s.finish_snapshot(snap.id, SnapshotState::Done, &people, None)
+            .await
+            .unwrap();
+        ids.push(snap.id);
+    }
+    let mut q = search(a.id, &["person"]);
+    q.limit = 25;
+    let hits = s.search_snapshots(&q).await.unwrap();
+    let expected: Vec<_> = ids.iter().rev().take(25).copied().collect();
+    assert_eq!(
+        hits.iter().map(|h| h.snapshot_id).collect::<Vec<_>>(),
+        expected
+    );
+    // One hit per snapshot, with its most confident box.
+    assert!(
+        hits.iter()
+            .all(|h| (h.detection.confidence - 0.49).abs() < 1e-9)
+    );
+    q.limit = 100;
+    assert_eq!(s.search_snapshots(&q).await.unwrap().len(), 30);
+}
+
+async fn near_duplicates_are_discarded_and_counted(s: &dyn Store) {
+    let (a, _) = account(s, "dedup").await;
+    let cam = camera(s, a.id, "door", at(0)).await;
+    let first = snapshot(&cam, at(10), 10);
+    s.insert_snapshot(&first).await.unwrap();
+    assert_eq!(
+        s.previous_snapshot(cam.id, at(10), first.id).await.unwrap(),
+        None
+    );
+    s.finish_snapshot(
+        first.id,
+        SnapshotState::Done,
+        &[
+            detection("person", 0.9),
+            detection("cup", 0.6),
+            detection("person", 0.5),
+        ],
+        Some(&[7u8; 256]),
+    )
+    .await
+    .unwrap();
+    let second = snapshot(&cam, at(20), 10);
+    s.insert_snapshot(&second).await.unwrap();
+    let previous = s
+        .previous_snapshot(cam.id, at(20), second.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(previous.id, first.id);
+    assert_eq!(previous.signature, Some(vec![7u8; 256]));
+    assert_eq!(previous.labels, vec!["cup".to_owned(), "person".to_owned()]);
+
+    s.discard_snapshot(second.id, switchboard_store::Discard::Duplicate)
+        .await
+        .unwrap();
+    assert!(is_not_found(s.snapshot_jpeg(a.id, second.id).await));
+    assert!(is_not_found(
+        s.discard_snapshot(second.id, switchboard_store::Discard::Duplicate)
+            .await
+    ));
+    let third = snapshot(&cam, at(30), 10);
+    s.insert_snapshot(&third).await.unwrap();
+    s.discard_snapshot(third.id, switchboard_store::Discard::NoPerson)
+        .await
+        .unwrap();
+    let seen = s.camera(a.id, cam.id).await.unwrap();
+    assert_eq!((seen.uploads, seen.deduplicated, seen.discarded), (3, 1, 1));
+    assert_eq!(seen.last_snapshot_id, Some(first.id));
+    assert_eq!(
+        seen.snapshots_last_hour, 0,
+        "taken in 2026-03, not the last hour"
+    );
+}
+
+async fn pinned_snapshots_outlive_retention_until_unpinned(s: &dyn Store) {
+    let (a, _) = account(s, "pins").await;
+    let cam = camera(s, a.id, "yard", at(0)).await;
+    let old = snapshot(&cam, at(10), 100);
+    let other = snapshot(&cam, at(11), 100);
+    for snap in [&old, &other] {
+        s.insert_snapshot(snap).await.unwrap();
+    }
+    s.pin_snapshots(&[old.id], at(500)).await.unwrap();
+    s.pin_snapshots(&[], at(500)).await.unwrap();
+    // Both are past retention; only the unpinned one goes while the pin holds.
+    assert_eq!(s.prune_snapshots(at(100), None, at(400)).await.unwrap(), 1);
+    assert!(s.snapshot_jpeg(a.id, old.id).await.is_ok());
+    // The size rule spares it too.
+    assert_eq!(s.prune_snapshots(at(0), Some(0), at(400)).await.unwrap(), 0);
+    // An earlier pin never shortens a later one.
+    s.pin_snapshots(&[old.id], at(300)).await.unwrap();
+    assert_eq!(s.prune_snapshots(at(100), None, at(450)).await.unwrap(), 0);
+    assert_eq!(s.prune_snapshots(at(100), None, at(500)).await.unwrap(), 1);
+}
+
+async fn cameras_carry_their_live_session(s: &dyn Store) {
+    let (a, _) = account(s, "cam-live").await;
+    let (b, _) = account(s, "cam-live-b").await;
+    let cam = camera(s, a.id, "porch", at(0)).await;
+    assert_eq!(s.camera_access(cam.id).await.unwrap().live_suid, None);
+    let suid = uuid::Uuid::new_v4();
+    s.set_camera_live(a.id, cam.id, Some(suid)).await.unwrap();
+    assert_eq!(s.camera_access(cam.id).await.unwrap().live_suid, Some(suid));
+    assert_eq!(s.camera(a.id, cam.id).await.unwrap().live_suid, Some(suid));
+    assert!(is_not_found(s.set_camera_live(b.id, cam.id, None).await));
+    s.set_camera_live(a.id, cam.id, None).await.unwrap();
+    assert_eq!(s.camera_access(cam.id).await.unwrap().live_suid, None);
+
+    let snap = snapshot(&cam, at(5), 42);
+    s.insert_snapshot(&snap).await.unwrap();
+    let info = s.snapshot_info(a.id, snap.id).await.unwrap();
+    assert_eq!(
+        (
+            info.camera_id,
+            info.camera_name.as_str(),
+            info.bytes,
+            info.state
+        ),
+        (cam.id, "porch", 42, SnapshotState::Pending)
+    );
+    assert_eq!(info.taken_at, at(5));
+    assert!(is_not_found(s.snapshot_info(b.id, snap.id).await));
+}
+
+async fn leases_are_renewed_taken_over_when_expired_and_released(s: &dyn Store) {
+    let (_, admin) = account(s, "leases").await;
+    let a = stored_session(s, &admin, at(0)).await;
+    let b = stored_session(s, &admin, at(1)).await;
+    assert_eq!(s.session_owner(a.suid).await.unwrap(), None);
+    // n1 takes both open sessions (they have no owner yet).
+    let mut owned = s.claim_sessions("n1", at(10), at(20)).await.unwrap();
+    owned.sort();
+    let mut both = vec![a.suid, b.suid];
+    both.sort();
+    assert_eq!(owned, both);
+    assert_eq!(
+        s.session_owner(a.suid).await.unwrap(),
+        Some(("n1".to_owned(), at(20)))
+    );
+    // n2 gets nothing while n1's leases hold, and n1 renews them.
+    assert!(
+        s.claim_sessions("n2", at(15), at(25))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!s.claim_session(a.suid, "n2", at(15), at(25)).await.unwrap());
+    assert_eq!(
+        s.claim_sessions("n1", at(16), at(26)).await.unwrap().len(),
+        2
+    );
+    // n1 stops renewing: after its lease runs out, n2 takes over.
+    assert_eq!(
+        s.claim_sessions("n2", at(27), at(37)).await.unwrap().len(),
+        2
+    );
+    assert!(
+        s.claim_sessions("n1", at(28), at(38))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A graceful stop hands its sessions over at once.
+    assert_eq!(s.release_sessions("n2").await.unwrap(), 2);
+    assert!(s.claim_session(b.suid, "n3", at(29), at(39)).await.unwrap());
+    assert_eq!(
+        s.session_owner(b.suid).await.unwrap(),
+        Some(("n3".to_owned(), at(39)))
+    );
+    // Ended sessions are nobody's.
+    let mut ended = s.session(a.suid).await.unwrap();
+    ended.end(EndReason::EndedByUser, at(40)).unwrap();
+    s.end_session(&ended).await.unwrap();
+    assert_eq!(s.session_owner(a.suid).await.unwrap(), None);
+    assert!(!s.claim_session(a.suid, "n3", at(41), at(51)).await.unwrap());
+    assert_eq!(
+        s.claim_sessions("n3", at(41), at(51)).await.unwrap(),
+        vec![b.suid]
+    );
+}
+
+async fn one_of_two_racing_nodes_wins_a_session(s: &dyn Store) {
+    let (_, admin) = account(s, "lease-race").await;
+    let mut sessions = Vec::new();
+    for i in 0..20 {
+        sessions.push(stored_session(s, &admin, at(i)).await.suid);
+    }
+    let (first, second) = tokio::join!(
+        s.claim_sessions("n1", at(100), at(110)),
+        s.claim_sessions("n2", at(100), at(110))
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.len() + second.len(), 20, "each session has one owner");
+    assert!(first.iter().all(|suid| !second.contains(suid)));
 }

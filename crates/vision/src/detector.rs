@@ -8,7 +8,7 @@ use crate::backend::{
     BackendChoice, BackendKind, InferenceBackend, OnnxRuntimeBackend, TractBackend, resolve_library,
 };
 use crate::model::read_proto;
-use crate::{Detection, ModelInfo, VisionError, postprocess, preprocess};
+use crate::{Detection, ModelInfo, Signature, VisionError, postprocess, preprocess};
 
 /// How a detector is loaded and how picky it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,9 +176,27 @@ impl Detector {
 
     /// Like [`detect`](Self::detect), and says where the time went.
     pub fn detect_timed(&self, jpeg: &[u8]) -> Result<(Vec<Detection>, StageTimes), VisionError> {
+        self.analyze_timed(jpeg)
+            .map(|(analysis, times)| (analysis.detections, times))
+    }
+
+    /// Finds objects in a JPEG and takes its [`Signature`] from the same decode.
+    pub fn analyze(&self, jpeg: &[u8]) -> Result<Analysis, VisionError> {
+        self.analyze_timed(jpeg).map(|(analysis, _)| analysis)
+    }
+
+    fn analyze_timed(&self, jpeg: &[u8]) -> Result<(Analysis, StageTimes), VisionError> {
         let info = &self.inner.info;
         let start = Instant::now();
-        let input = preprocess::prepare(jpeg, info.input_width, info.input_height)?;
+        let decoded = preprocess::decode_jpeg(jpeg, info.input_width, info.input_height)?;
+        let signature = Signature::of(&decoded.image);
+        let input = preprocess::letterbox_image(
+            &decoded.image,
+            decoded.display_width,
+            decoded.display_height,
+            info.input_width,
+            info.input_height,
+        );
         let prepared = Instant::now();
         let output = self.inner.backend.run(&input.data, input.shape)?;
         let inferred = Instant::now();
@@ -195,8 +213,23 @@ impl Detector {
             inference: inferred - prepared,
             postprocess: inferred.elapsed(),
         };
-        Ok((detections, times))
+        Ok((
+            Analysis {
+                detections,
+                signature,
+            },
+            times,
+        ))
     }
+}
+
+/// What [`Detector::analyze`] finds in a picture.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// The objects, most confident first.
+    pub detections: Vec<Detection>,
+    /// The picture's signature, for spotting near-duplicates.
+    pub signature: Signature,
 }
 
 /// Refuses thresholds that would make every picture empty or every box survive.

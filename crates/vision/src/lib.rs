@@ -40,11 +40,13 @@ mod model;
 mod pool;
 pub mod postprocess;
 pub mod preprocess;
+mod signature;
 
 pub use annotate::{annotate, class_color, draw_detections};
 pub use backend::{BackendChoice, BackendKind, InferenceBackend, RawOutput};
 pub use detection::{BBox, Detection};
-pub use detector::{Detector, DetectorOptions, StageTimes, available_cores};
+pub use detector::{Analysis, Detector, DetectorOptions, StageTimes, available_cores};
 pub use error::VisionError;
 pub use model::ModelInfo;
 pub use pool::DetectorPool;
+pub use signature::{SIGNATURE_LEN, Signature};

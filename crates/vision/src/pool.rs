@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{BackendKind, Detection, Detector, VisionError};
+use crate::{Analysis, BackendKind, Detection, Detector, VisionError};
 
-type Reply = oneshot::Sender<Result<Vec<Detection>, VisionError>>;
+type Reply = oneshot::Sender<Result<Analysis, VisionError>>;
 
 struct Job {
     jpeg: Bytes,
@@ -76,6 +76,17 @@ impl DetectorPool {
 
     /// Detects objects in a JPEG, waiting for room in the queue if it is full.
     pub async fn detect(&self, jpeg: Bytes) -> Result<Vec<Detection>, VisionError> {
+        self.analyze(jpeg).await.map(|a| a.detections)
+    }
+
+    /// Detects objects in a JPEG, or fails at once with [`VisionError::Busy`] if the queue
+    /// is full.
+    pub async fn try_detect(&self, jpeg: Bytes) -> Result<Vec<Detection>, VisionError> {
+        self.try_analyze(jpeg).await.map(|a| a.detections)
+    }
+
+    /// Like [`detect`](Self::detect), with the picture's signature.
+    pub async fn analyze(&self, jpeg: Bytes) -> Result<Analysis, VisionError> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(Job { jpeg, reply })
@@ -84,9 +95,8 @@ impl DetectorPool {
         answer.await.map_err(|_| VisionError::Closed)?
     }
 
-    /// Detects objects in a JPEG, or fails at once with [`VisionError::Busy`] if the queue
-    /// is full.
-    pub async fn try_detect(&self, jpeg: Bytes) -> Result<Vec<Detection>, VisionError> {
+    /// Like [`try_detect`](Self::try_detect), with the picture's signature.
+    pub async fn try_analyze(&self, jpeg: Bytes) -> Result<Analysis, VisionError> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .try_send(Job { jpeg, reply })
@@ -139,7 +149,7 @@ fn work(detector: &Detector, receiver: &Mutex<mpsc::Receiver<Job>>) {
             continue;
         }
         let result =
-            catch_unwind(AssertUnwindSafe(|| detector.detect(&jpeg))).unwrap_or_else(|_| {
+            catch_unwind(AssertUnwindSafe(|| detector.analyze(&jpeg))).unwrap_or_else(|_| {
                 tracing::error!("the detector panicked");
                 Err(VisionError::Inference("the detector panicked".into()))
             });

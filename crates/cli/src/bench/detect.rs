@@ -1,5 +1,6 @@
 //! `switchboard bench detect`: the object detector's speed on this machine, per backend
-//! (ONNX Runtime and tract), one thread and one per core, plus decoding a 12-megapixel photo.
+//! (ONNX Runtime and tract), one thread and one per core, plus decoding a 12-megapixel photo;
+//! then object search over a million stored detections (see `search.rs`).
 
 use anyhow::Context;
 use clap::Args;
@@ -25,6 +26,12 @@ pub struct DetectArgs {
     /// Detections per photo and backend.
     #[arg(long, default_value_t = 10)]
     pub iterations: usize,
+    /// Detections stored for the search benchmark (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub search_detections: u64,
+    /// Searches timed per kind of question.
+    #[arg(long, default_value_t = 200)]
+    pub search_queries: usize,
 }
 
 /// Runs the benchmark off the async workers and prints its report as JSON.
@@ -47,6 +54,13 @@ pub async fn run(args: DetectArgs) -> anyhow::Result<()> {
         .await
         .context("the benchmark panicked")?
         .context("the detector benchmark failed")?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    let search = if args.search_detections > 0 {
+        let dir = tempfile::tempdir().context("cannot make a temporary folder")?;
+        Some(super::search::run(dir.path(), args.search_detections, args.search_queries).await?)
+    } else {
+        None
+    };
+    let both = serde_json::json!({ "detector": report, "search": search });
+    println!("{}", serde_json::to_string_pretty(&both)?);
     Ok(())
 }

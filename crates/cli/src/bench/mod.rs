@@ -3,9 +3,12 @@
 //! targets are met or not, and fails only if it could not measure.
 
 pub mod child;
+pub mod cluster;
 pub mod cpu;
 pub mod detect;
 pub mod fanout;
+pub mod kernel;
+pub mod search;
 
 use clap::{Args, Subcommand};
 
@@ -23,6 +26,12 @@ pub enum BenchCommand {
     Fanout(fanout::FanoutArgs),
     /// The object detector's speed per backend, on given photos.
     Detect(detect::DetectArgs),
+    /// Jupyter kernels: round trip through the server versus direct, pool hand-out versus
+    /// cold start, memory of idle kernels.
+    Kernel(kernel::KernelArgs),
+    /// Several nodes over PostgreSQL and NATS: latency the relay adds, frames relayed per
+    /// second with each node's CPU, and failover time after a node is killed.
+    Cluster(cluster::ClusterArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -30,5 +39,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Fanout(args) => fanout::run(args).await,
         BenchCommand::Detect(args) => detect::run(args).await,
+        BenchCommand::Kernel(args) => kernel::run(args).await,
+        BenchCommand::Cluster(args) => cluster::run(args).await,
     }
 }

@@ -2,6 +2,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod bench_cluster;
+mod bench_kernel;
+mod camera;
+mod failover;
 mod process;
 mod simulate;
 mod support;

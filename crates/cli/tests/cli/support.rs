@@ -25,10 +25,16 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts a server on `port` with data in `data`, and waits until `/healthz` answers.
     pub fn start(data: &Path, port: u16) -> ServerProcess {
+        Self::start_with(data, port, &[])
+    }
+
+    /// Like [`start`](Self::start), with more `serve` flags.
+    pub fn start_with(data: &Path, port: u16, flags: &[&std::ffi::OsStr]) -> ServerProcess {
         let child = Command::new(BIN)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data)
+            .args(flags)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

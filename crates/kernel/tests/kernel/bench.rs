@@ -1,27 +1,28 @@
-//! The benchmark entry point works (with few samples; the figures come from
-//! `examples/kernel_bench.rs`).
+//! The measuring pieces `switchboard bench kernel` uses work on a real kernel (with few
+//! samples; the figures come from that command).
 
-use switchboard_kernel::bench::{self, BenchOptions};
+use switchboard_kernel::bench::{DirectClient, GroupMemory, Percentiles};
 
-use crate::harness::{config, node};
+use crate::harness::node;
 
 #[tokio::test]
-async fn the_benchmark_measures_everything() {
+async fn direct_client_and_group_memory_measure_a_kernel() {
     let node = node().await;
-    let options = BenchOptions {
-        round_trips: 20,
-        cold_starts: 2,
-        pool_takes: 2,
-        idle_kernels: 2,
-    };
-    let report = bench::run(&node.launcher, &node.spec, &config(), &options)
-        .await
-        .unwrap();
-    eprintln!("{report}");
-    assert_eq!(report.crate_round_trip.samples, 20);
-    assert_eq!(report.direct_round_trip.samples, 20);
-    assert!(report.crate_round_trip.p50 > std::time::Duration::ZERO);
-    assert!(report.cold_start.p50 > report.pool_hand_out.p50);
-    assert!(report.idle_rss.iter().all(|rss| *rss > 10 << 20));
-    assert_eq!(node.launcher.running(), 0);
+    let kernel = node.kernel().await;
+    let mut client = DirectClient::connect(&kernel).await.unwrap();
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        samples.push(client.round_trip().await.unwrap());
+    }
+    let round_trip = Percentiles::of(samples);
+    assert_eq!(round_trip.samples, 5);
+    assert!(round_trip.p50 > std::time::Duration::ZERO);
+
+    let memory = GroupMemory::of(kernel.pid());
+    assert!(memory.processes >= 1, "{memory:?}");
+    assert!(memory.rss > 10 << 20, "{memory:?}");
+    assert!(memory.pss > 0 && memory.pss <= memory.rss, "{memory:?}");
+
+    kernel.shutdown().await.unwrap();
+    assert_eq!(GroupMemory::of(kernel.pid()).processes, 0);
 }

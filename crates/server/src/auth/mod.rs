@@ -4,12 +4,13 @@
 
 mod extract;
 mod password;
+pub mod revocations;
 mod secret;
 mod tokens;
 
 pub use extract::{CurrentUser, DeviceCaller, bearer_token};
 pub use password::{hash_password, verify_password};
-pub use secret::load_or_create_secret;
+pub use secret::{load_or_create_secret, read_secret_file};
 pub use tokens::{Claims, Revoked, TokenKind, TokenService};
 
 /// Name of the cookie browsers carry their token in.

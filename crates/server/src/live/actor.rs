@@ -6,11 +6,13 @@
 //! harmless. On shutdown it saves its totals and stops without ending the session, which the
 //! next start restores.
 
+use super::cluster::{self, Presence, Remote, RemoteCommand, StatusMessage};
 use super::{LiveStatus, SessionHandle, SessionRegistry};
 use crate::protocol::{AccountEvent, WatchEvent};
 use bytes::Bytes;
 use chrono::Utc;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Duration;
 use switchboard_bus::subjects;
 use switchboard_core::{
@@ -38,6 +40,8 @@ pub(super) enum Command {
         reason: EndReason,
         reply: oneshot::Sender<Session>,
     },
+    /// Stop without ending: another node owns the session now.
+    Stop,
 }
 
 pub(super) struct SessionActor {
@@ -47,8 +51,10 @@ pub(super) struct SessionActor {
     registry: SessionRegistry,
     commands: mpsc::UnboundedReceiver<Command>,
     saved: SessionStats,
-    /// Connections per viewer name (one person may watch in two tabs).
+    /// Connections per viewer name on this node (one person may watch in two tabs).
     names: BTreeMap<String, u32>,
+    /// Viewers on other nodes, by node, with when each last reported.
+    remote: HashMap<String, (Presence, tokio::time::Instant)>,
 }
 
 /// Current wall-clock time at the store's precision.
@@ -77,6 +83,7 @@ impl SessionActor {
             commands,
             saved,
             names: BTreeMap::new(),
+            remote: HashMap::new(),
         }
     }
 
@@ -115,6 +122,18 @@ impl SessionActor {
         let mut persist = tokio::time::interval(deps.stats_interval);
         persist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         persist.tick().await;
+        let mut cluster_tick = tokio::time::interval(cluster::PRESENCE_EVERY);
+        cluster_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (remote_tx, mut remote_rx) = tokio::sync::mpsc::unbounded_channel();
+        let links = deps.shutdown.child_token();
+        deps.tracker.spawn(cluster::run_owner_links(
+            self.handle.clone(),
+            deps.bus.clone(),
+            remote_tx,
+            links.clone(),
+            deps.resubscribe.clone(),
+        ));
+        let _stop_links = links.drop_guard();
         // Announces the new (or restored) session to dashboards.
         self.publish_state().await;
         loop {
@@ -129,15 +148,39 @@ impl SessionActor {
                         let _ = reply.send(ended);
                         return;
                     }
+                    Some(Command::Stop) => {
+                        tracing::info!(suid = %self.session.suid, "another node owns the session now");
+                        self.save_stats().await;
+                        self.registry.remove_if_same(self.session.suid, &self.handle);
+                        self.handle.detach();
+                        return;
+                    }
                     Some(cmd) => self.apply(cmd).await,
                     // Every handle is gone: only happens when the registry dropped us.
                     None => return,
+                },
+                Some(remote) = remote_rx.recv() => match remote {
+                    Remote::Presence(p) => self.remote_presence(p).await,
+                    Remote::Command(RemoteCommand::DeviceRegistered { device_id, info, at }) => {
+                        self.apply(Command::DeviceRegistered { device_id, info, at }).await;
+                    }
+                    Remote::Command(RemoteCommand::End { reason }) => {
+                        self.finish(reason).await;
+                        return;
+                    }
                 },
                 () = tokio::time::sleep(sleep_for) => {
                     if let Some(reason) = deps.policy.expired(&self.clock(), now()) {
                         self.finish(reason).await;
                         return;
                     }
+                }
+                _ = cluster_tick.tick() => {
+                    if deps.clustered && self.session.state == SessionState::Waiting {
+                        self.live_elsewhere().await;
+                    }
+                    self.expire_presence().await;
+                    self.publish_status().await;
                 }
                 _ = persist.tick() => {
                     if self.ended_elsewhere().await {
@@ -150,6 +193,91 @@ impl SessionActor {
                     return;
                 }
             }
+        }
+    }
+
+    /// A node's report of its viewers: the ledger follows the change in the total.
+    async fn remote_presence(&mut self, p: Presence) {
+        let before = self.remote.get(&p.node).map_or(0, |(old, _)| old.viewers());
+        let after = p.viewers();
+        if p.names.is_empty() {
+            self.remote.remove(&p.node);
+        } else {
+            self.remote
+                .insert(p.node.clone(), (p, tokio::time::Instant::now()));
+        }
+        if before != after {
+            self.count_remote(before, after);
+            self.publish_viewers().await;
+        }
+    }
+
+    /// Forgets nodes that stopped reporting (they died or lost the bus).
+    async fn expire_presence(&mut self) {
+        let stale: Vec<String> = self
+            .remote
+            .iter()
+            .filter(|(_, (_, seen))| seen.elapsed() > cluster::PRESENCE_TTL)
+            .map(|(node, _)| node.clone())
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        for node in stale {
+            if let Some((p, _)) = self.remote.remove(&node) {
+                tracing::info!(suid = %self.session.suid, %node, viewers = p.viewers(), "a node's viewers stopped reporting");
+                self.count_remote(p.viewers(), 0);
+            }
+        }
+        self.publish_viewers().await;
+    }
+
+    fn count_remote(&mut self, before: u32, after: u32) {
+        let at = now();
+        for _ in after..before {
+            self.ledger.leave(at);
+        }
+        for _ in before..after {
+            self.ledger.join(at);
+        }
+        let total: u32 = self.remote.values().map(|(p, _)| p.viewers()).sum();
+        self.handle.set_remote_viewers(total);
+    }
+
+    /// Everyone's viewer names: this node's and those other nodes report.
+    fn all_names(&self) -> Vec<String> {
+        let mut names: std::collections::BTreeSet<String> = self.names.keys().cloned().collect();
+        for (p, _) in self.remote.values() {
+            names.extend(p.names.keys().cloned());
+        }
+        names.into_iter().collect()
+    }
+
+    /// Tells following nodes how the session stands.
+    async fn publish_status(&self) {
+        let stats = self.handle.stats();
+        let msg = StatusMessage {
+            suid: self.session.suid,
+            node: self.registry.deps().node.clone(),
+            state: self.session.state,
+            end_reason: self.session.end_reason,
+            viewers: self.ledger.current(),
+            viewer_names: self.all_names(),
+            viewers_zero_since: self.ledger.zero_since(),
+            frames: stats.frames(),
+            bytes: stats.bytes(),
+            fps: stats.fps(),
+            last_frame_ms: stats.last_frame_ms(),
+        };
+        let Ok(payload) = serde_json::to_vec(&msg) else {
+            return;
+        };
+        let bus = &self.registry.deps().bus;
+        if let Err(e) = bus
+            .publish(&subjects::status(self.session.suid), Bytes::from(payload))
+            .await
+        {
+            tracing::debug!(suid = %self.session.suid, error = %e, "publishing the status failed");
         }
     }
 
@@ -176,6 +304,10 @@ impl SessionActor {
                 info,
                 at,
             } => {
+                // Adopted from the store already; the forwarded message came late.
+                if self.session.device_id == Some(device_id) {
+                    return;
+                }
                 if let Err(e) = self.session.go_live(device_id, info, at) {
                     tracing::warn!(suid = %self.session.suid, error = %e, "device registration out of order");
                     return;
@@ -184,7 +316,27 @@ impl SessionActor {
                 tracing::info!(suid = %self.session.suid, %device_id, "session live");
                 self.publish_state().await;
             }
-            Command::End { .. } => {}
+            Command::End { .. } | Command::Stop => {}
+        }
+    }
+
+    /// Adopts a registration the store has but this actor missed: the device redeemed the
+    /// ticket on another node and its message was lost (sent before this actor's links had
+    /// subscribed, or during a bus outage). The store is the record; the bus only hurries.
+    async fn live_elsewhere(&mut self) {
+        let stored = match self.registry.deps().store.session(self.session.suid).await {
+            Ok(s) if s.state == SessionState::Live => s,
+            _ => return,
+        };
+        if let (Some(device_id), Some(at)) = (stored.device_id, stored.live_at) {
+            tracing::info!(suid = %stored.suid, "the device registered through another node");
+            let info = stored.device.clone().unwrap_or_default();
+            self.apply(Command::DeviceRegistered {
+                device_id,
+                info,
+                at,
+            })
+            .await;
         }
     }
 
@@ -198,7 +350,8 @@ impl SessionActor {
         };
         tracing::info!(suid = %stored.suid, reason = ?stored.end_reason, "session was ended elsewhere");
         self.session = stored;
-        self.registry.remove(self.session.suid);
+        self.registry
+            .remove_if_same(self.session.suid, &self.handle);
         self.publish_state().await;
         true
     }
@@ -253,7 +406,8 @@ impl SessionActor {
         }
         tracing::info!(suid = %self.session.suid, reason = %reason, frames = self.session.stats.frames, "session ended");
         crate::metrics::session_ended(reason, self.session.live_at.is_none());
-        self.registry.remove(self.session.suid);
+        self.registry
+            .remove_if_same(self.session.suid, &self.handle);
         self.publish_state().await;
         self.session.clone()
     }
@@ -263,22 +417,24 @@ impl SessionActor {
             state: self.session.state,
             end_reason: self.session.end_reason,
             viewers: self.ledger.current(),
-            viewer_names: self.names.keys().cloned().collect(),
+            viewer_names: self.all_names(),
             viewers_zero_since: self.ledger.zero_since(),
         }
     }
 
     async fn publish_viewers(&self) {
         self.handle.set_status(self.status());
+        self.publish_status().await;
         self.publish(WatchEvent::Viewers {
             count: self.ledger.current(),
-            names: self.names.keys().cloned().collect(),
+            names: self.all_names(),
         })
         .await;
     }
 
     async fn publish_state(&self) {
         self.handle.set_status(self.status());
+        self.publish_status().await;
         self.publish(WatchEvent::State {
             state: self.session.state,
             reason: self.session.end_reason,

@@ -36,6 +36,24 @@ struct Inner {
     status: watch::Sender<LiveStatus>,
     viewers: AtomicU32,
     max_viewers: u32,
+    role: Role,
+    /// On the owner: viewers on other nodes, so frames are relayed only while someone
+    /// there watches.
+    remote_viewers: AtomicU32,
+    /// Cancelled when this node stops running the session (another took its lease): the
+    /// connections holding this handle close, so that they reconnect to the session's new
+    /// owner or a follower of it.
+    detached: tokio_util::sync::CancellationToken,
+}
+
+/// Whether this node runs the session or follows another node that does.
+#[derive(Debug)]
+enum Role {
+    /// The session actor runs here.
+    Owner,
+    /// Another node owns the session; frames a device sends here wait in `outbox` for the
+    /// follower task to forward them (the newest only, like any viewer).
+    Follower { outbox: FrameSlot },
 }
 
 /// Why a viewer could not join.
@@ -74,7 +92,59 @@ impl SessionHandle {
             }),
             viewers: AtomicU32::new(0),
             max_viewers,
+            role: Role::Owner,
+            remote_viewers: AtomicU32::new(0),
+            detached: tokio_util::sync::CancellationToken::new(),
         }))
+    }
+
+    /// A handle for a session another node owns: its commands go to a follower task that
+    /// relays them over the bus.
+    pub(super) fn new_follower(
+        session: &Session,
+        commands: mpsc::UnboundedSender<Command>,
+        stats: LiveStats,
+        max_viewers: u32,
+    ) -> Self {
+        let mut handle = Self::new(session, commands, stats, max_viewers);
+        if let Some(inner) = Arc::get_mut(&mut handle.0) {
+            inner.role = Role::Follower {
+                outbox: FrameSlot::default(),
+            };
+        }
+        handle
+    }
+
+    /// Whether another node owns the session.
+    pub fn is_follower(&self) -> bool {
+        matches!(self.0.role, Role::Follower { .. })
+    }
+
+    /// Frames received here for the owner (followers only).
+    pub(super) fn outbox(&self) -> Option<&FrameSlot> {
+        match &self.0.role {
+            Role::Follower { outbox } => Some(outbox),
+            Role::Owner => None,
+        }
+    }
+
+    /// Viewers on other nodes (owners only).
+    pub(super) fn remote_viewers(&self) -> u32 {
+        self.0.remote_viewers.load(Ordering::Acquire)
+    }
+
+    pub(super) fn set_remote_viewers(&self, n: u32) {
+        self.0.remote_viewers.store(n, Ordering::Release);
+    }
+
+    /// Whether two handles are the same session instance (not merely the same SUID).
+    pub fn same(&self, other: &SessionHandle) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Local viewer connections.
+    pub fn local_viewers(&self) -> u32 {
+        self.0.viewers.load(Ordering::Acquire)
     }
 
     pub fn suid(&self) -> Suid {
@@ -123,13 +193,37 @@ impl SessionHandle {
         if !self.is_open() {
             return Err(SessionGone);
         }
-        let seq = self.0.stats.record(seq, data.len(), now_ms);
+        match &self.0.role {
+            Role::Owner => {
+                let seq = self.0.stats.record(seq, data.len(), now_ms);
+                self.0.frames.publish(Frame {
+                    seq,
+                    data,
+                    received: std::time::Instant::now(),
+                });
+                Ok(seq)
+            }
+            // The owner counts and numbers it, and relays it back to viewers here too.
+            Role::Follower { outbox } => {
+                let seq = seq.unwrap_or_else(|| self.0.stats.last_seq().map_or(0, |s| s + 1));
+                outbox.publish(Frame {
+                    seq,
+                    data,
+                    received: std::time::Instant::now(),
+                });
+                Ok(seq)
+            }
+        }
+    }
+
+    /// A frame relayed by the owner (followers only): viewers here get it.
+    pub(super) fn relayed_frame(&self, seq: u64, data: Bytes, now_ms: i64) {
+        self.0.stats.record(Some(seq), data.len(), now_ms);
         self.0.frames.publish(Frame {
             seq,
             data,
             received: std::time::Instant::now(),
         });
-        Ok(seq)
     }
 
     /// Registers a viewer (named for the others to see). The guard unregisters it when
@@ -168,6 +262,20 @@ impl SessionHandle {
             info,
             at,
         });
+    }
+
+    /// Cancelled once this handle no longer carries the session (see `detached`).
+    pub fn detached(&self) -> &tokio_util::sync::CancellationToken {
+        &self.0.detached
+    }
+
+    pub(super) fn detach(&self) {
+        self.0.detached.cancel();
+    }
+
+    /// Stops a session's actor without ending the session (this node lost its lease).
+    pub(super) fn stop(&self) {
+        let _ = self.0.commands.send(Command::Stop);
     }
 
     /// Ends the session and waits until it is recorded. Returns the ended session.

@@ -4,6 +4,7 @@
 
 mod actor;
 mod cdr_log;
+pub mod cluster;
 mod frame_slot;
 mod handle;
 mod registry;

@@ -22,13 +22,29 @@ pub struct ActorDeps {
     pub max_viewers: u32,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// This node's name, as its session leases and presence reports carry it.
+    pub node: String,
+    /// How long a lease lasts unless renewed (renewed every third of it).
+    pub lease_ttl: std::time::Duration,
+    /// Whether other nodes share the bus (NATS): then every session's status is followed.
+    pub clustered: bool,
+    /// Fires when the bus probe found deliveries missing: long-lived subscribers (the status
+    /// board, owner links, followers) subscribe again.
+    pub resubscribe: crate::bus_probe::Resubscribe,
 }
+
+/// The newest status of sessions other nodes own, as their owners publish it.
+type StatusBoard = HashMap<Suid, (super::cluster::StatusMessage, std::time::Instant)>;
+
+/// How long a published status counts as current (owners repeat it every second).
+const STATUS_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The open sessions this node runs. Lookups take a read lock for a map access only; the
 /// lock is never held across an await.
 #[derive(Clone)]
 pub struct SessionRegistry {
     map: Arc<RwLock<HashMap<Suid, SessionHandle>>>,
+    board: Arc<RwLock<StatusBoard>>,
     deps: ActorDeps,
 }
 
@@ -44,6 +60,7 @@ impl SessionRegistry {
     pub fn new(deps: ActorDeps) -> Self {
         SessionRegistry {
             map: Arc::new(RwLock::new(HashMap::new())),
+            board: Arc::new(RwLock::new(HashMap::new())),
             deps,
         }
     }
@@ -75,13 +92,48 @@ impl SessionRegistry {
         self.len() == 0
     }
 
-    /// Handles of every open session (for stats and shutdown).
+    /// Handles of every open session this node owns (for stats and shutdown).
     pub fn all(&self) -> Vec<SessionHandle> {
-        self.read().values().cloned().collect()
+        self.read()
+            .values()
+            .filter(|h| !h.is_follower())
+            .cloned()
+            .collect()
     }
 
-    pub(super) fn remove(&self, suid: Suid) {
-        self.write().remove(&suid);
+    /// Forgets a session's handle unless another has taken its place (a follower that became
+    /// the owner, or the reverse).
+    pub(super) fn remove_if_same(&self, suid: Suid, handle: &SessionHandle) {
+        let mut map = self.write();
+        if map.get(&suid).is_some_and(|h| h.same(handle)) {
+            map.remove(&suid);
+        }
+    }
+
+    /// The handle of an open session: this node's own, or a follower of the node that owns
+    /// it (created on first use).
+    pub fn follow(&self, session: &Session) -> SessionHandle {
+        if let Some(h) = self.get(session.suid) {
+            return h;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stats = LiveStats::new(0, 0, None);
+        let handle = SessionHandle::new_follower(session, tx, stats, self.deps.max_viewers);
+        {
+            let mut map = self.write();
+            if let Some(h) = map.get(&session.suid) {
+                return h.clone();
+            }
+            map.insert(session.suid, handle.clone());
+        }
+        tracing::debug!(suid = %session.suid, "following a session another node owns");
+        self.deps.tracker.spawn(super::cluster::run_follower(
+            handle.clone(),
+            session.clone(),
+            self.clone(),
+            rx,
+        ));
+        handle
     }
 
     /// Starts the actor of an open session (new, or restored from the store) and returns its
@@ -110,19 +162,166 @@ impl SessionRegistry {
         &self.deps
     }
 
-    /// Restores every open session from the store, as after a restart. Deadlines come from the
-    /// stored facts, so a session whose deadline passed while the node was down ends at once
-    /// with the reason that applied. The no-viewers clock starts at restore, giving viewers
-    /// the full timeout to reconnect.
-    pub async fn restore(&self) -> Result<usize, switchboard_store::StoreError> {
-        let sessions = self.deps.store.open_sessions().await?;
-        let n = sessions.len();
-        for s in sessions {
-            if self.get(s.suid).is_none() {
-                tracing::info!(suid = %s.suid, state = %s.state, "restoring session");
-                self.start(s);
+    /// Renews this node's leases and takes over open sessions whose owner stopped renewing
+    /// (or that have none), starting their actors from the stored facts: deadlines included,
+    /// so a session whose deadline passed meanwhile ends at once with the reason that
+    /// applied; the no-viewers clock starts now, giving viewers the full timeout to
+    /// reconnect. Actors of sessions another node took stop. Returns how many sessions were
+    /// started.
+    pub async fn claim(&self) -> Result<usize, switchboard_store::StoreError> {
+        let (now, until) = self.lease_from_now();
+        let owned = self
+            .deps
+            .store
+            .claim_sessions(&self.deps.node, now, until)
+            .await?;
+        for h in self.all() {
+            if owned.contains(&h.suid()) || !h.is_open() {
+                continue;
+            }
+            // Created (and claimed) here after the claim above read the table, or ended.
+            match self.deps.store.session_owner(h.suid()).await {
+                Ok(Some((node, _))) if node == self.deps.node => {}
+                Ok(None) => {}
+                Ok(Some((node, _))) => {
+                    tracing::warn!(suid = %h.suid(), owner = %node, "lost the session's lease");
+                    h.stop();
+                }
+                Err(e) => tracing::warn!(suid = %h.suid(), error = %e, "cannot check a lease"),
             }
         }
-        Ok(n)
+        let mut started = 0;
+        for suid in owned {
+            if self.get(suid).is_some_and(|h| !h.is_follower()) {
+                continue;
+            }
+            match self.deps.store.session(suid).await {
+                Ok(s) if s.state != switchboard_core::SessionState::Ended => {
+                    tracing::info!(suid = %s.suid, state = %s.state, "taking the session");
+                    self.start(s);
+                    started += 1;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(%suid, error = %e, "cannot load a claimed session"),
+            }
+        }
+        Ok(started)
+    }
+
+    /// Now, and when a lease taken now runs out.
+    fn lease_from_now(&self) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        let now = chrono::Utc::now();
+        // `lease_ttl` is validated to be above zero and is seconds long: it always converts.
+        let ttl = chrono::Duration::from_std(self.deps.lease_ttl)
+            .unwrap_or_else(|_| chrono::Duration::seconds(10));
+        (now, now + ttl)
+    }
+
+    /// Claims sessions every third of the lease until the node stops, then hands its leases
+    /// over so other nodes take its sessions at once.
+    pub async fn run_leases(self) {
+        let every = self.deps.lease_ttl / 3;
+        loop {
+            tokio::select! {
+                () = self.deps.shutdown.cancelled() => break,
+                () = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = self.claim().await {
+                tracing::warn!(error = %e, "renewing session leases failed");
+            }
+        }
+    }
+
+    /// The owner's newest status of a session this node neither owns nor follows (in a
+    /// cluster), so every node shows the same figures.
+    pub fn remote_status(&self, suid: Suid) -> Option<super::cluster::StatusMessage> {
+        let board = self
+            .board
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        board
+            .get(&suid)
+            .filter(|(_, at)| at.elapsed() < STATUS_FRESH)
+            .map(|(msg, _)| msg.clone())
+    }
+
+    /// Follows every session's status on the bus (in a cluster), until the node stops.
+    pub async fn run_status_board(self) {
+        use futures::StreamExt;
+        if !self.deps.clustered {
+            return;
+        }
+        let mut resubscribe = self.deps.resubscribe.clone();
+        let mut sub = match self
+            .deps
+            .bus
+            .subscribe(switchboard_bus::subjects::ALL_STATUS)
+            .await
+        {
+            Ok(sub) => sub,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow session status; views show stored figures");
+                return;
+            }
+        };
+        let mut sweep = tokio::time::interval(STATUS_FRESH);
+        loop {
+            tokio::select! {
+                () = self.deps.shutdown.cancelled() => return,
+                () = resubscribe.requested() => {
+                    match self.deps.bus.subscribe(switchboard_bus::subjects::ALL_STATUS).await {
+                        Ok(new) => sub = new,
+                        Err(e) => tracing::warn!(error = %e, "cannot follow session status again"),
+                    }
+                }
+                next = sub.next() => match next {
+                    Some(switchboard_bus::Delivery::Message(payload)) => {
+                        let Ok(msg) = serde_json::from_slice::<super::cluster::StatusMessage>(&payload) else {
+                            continue;
+                        };
+                        let mut board = self.board.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if msg.state == switchboard_core::SessionState::Ended {
+                            board.remove(&msg.suid);
+                        } else {
+                            board.insert(msg.suid, (msg, std::time::Instant::now()));
+                        }
+                    }
+                    Some(switchboard_bus::Delivery::Lagged(_)) => {}
+                    None => return,
+                },
+                _ = sweep.tick() => {
+                    let mut board = self.board.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    board.retain(|_, (_, at)| at.elapsed() < STATUS_FRESH);
+                }
+            }
+        }
+    }
+
+    /// Gives up this node's leases (after its actors saved their state on shutdown).
+    pub async fn release(&self) {
+        match self.deps.store.release_sessions(&self.deps.node).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "handed session leases over"),
+            Err(e) => tracing::warn!(error = %e, "cannot hand session leases over"),
+        }
+    }
+
+    /// Takes a session this node just created.
+    pub async fn own(
+        &self,
+        session: Session,
+    ) -> Result<SessionHandle, switchboard_store::StoreError> {
+        let (now, until) = self.lease_from_now();
+        let mine = self
+            .deps
+            .store
+            .claim_session(session.suid, &self.deps.node, now, until)
+            .await?;
+        // Another node's claim loop may have been quicker; then it runs the session.
+        Ok(if mine {
+            self.start(session)
+        } else {
+            self.follow(&session)
+        })
     }
 }

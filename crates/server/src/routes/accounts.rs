@@ -11,10 +11,8 @@ use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use rand::Rng;
 use std::sync::Arc;
-use switchboard_bus::subjects;
 use switchboard_core::account::{MIN_PASSWORD_LEN, validate_username};
 use switchboard_core::{Account, AccountId, Role, User, UserId};
 use switchboard_store::{Invite, StoreError};
@@ -192,13 +190,7 @@ async fn revoke(app: &App, caller: &CurrentUser) -> ApiResult<()> {
         .await?;
     app.tokens.revoked.insert(claims.jti.clone(), claims.exp);
     app.tokens.forget(&claims.jti);
-    if let Err(e) = app
-        .bus
-        .publish(subjects::REVOKED_TOKENS, Bytes::from(claims.jti.clone()))
-        .await
-    {
-        tracing::warn!(error = %e, "announcing a revoked token failed");
-    }
+    crate::auth::revocations::announce(&*app.bus, claims).await;
     Ok(())
 }
 

@@ -286,8 +286,11 @@ pub(super) async fn end_session(
         Err(e) => return Err(e.into()),
     };
     if session.state != SessionState::Ended
-        && let Some(handle) = app.sessions.get(suid)
-        && let Ok(ended) = handle.end(EndReason::EndedByUser).await
+        && let Ok(ended) = app
+            .sessions
+            .follow(&session)
+            .end(EndReason::EndedByUser)
+            .await
     {
         tracing::info!(%suid, user = %caller.user.id, "session ended from the admin view");
         return Ok(Json(view(&app, &ended)));

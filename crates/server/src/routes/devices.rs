@@ -249,6 +249,10 @@ async fn device_loop(app: Arc<App>, handle: SessionHandle, mut socket: WebSocket
                 let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
                 break;
             }
+            () = handle.detached().cancelled() => {
+                let _ = socket.send(Message::Close(Some(close(1012, "session moved to another node")))).await;
+                break;
+            }
         }
     }
     tracing::debug!(%suid, "device disconnected");

@@ -32,13 +32,23 @@ pub(super) async fn kernelspecs(
     Ok(Json(app.kernels.specs()?.to_api_json()))
 }
 
-/// `GET /api/kernels`: the caller's account's kernels.
+/// `GET /api/kernels`: the caller's account's kernels, on this node and (in a cluster) on
+/// every other live node.
 pub(super) async fn list(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let list = app.kernels.list(caller.account_id())?;
-    Ok(Json(list.iter().map(|e| e.model()).collect()))
+    let elsewhere = crate::kernel_proxy::kernels_elsewhere(&app, &headers, &uri);
+    // A node without kernels still lists those of the others.
+    let mut list: Vec<Value> = match app.kernels.list(caller.account_id()) {
+        Ok(here) => here.iter().map(|e| e.model()).collect(),
+        Err(e) if app.config.nats_url.is_none() => return Err(e),
+        Err(_) => Vec::new(),
+    };
+    list.extend(elsewhere.await);
+    Ok(Json(list))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +189,11 @@ async fn channels_loop(
                     sessions.insert(msg.session().to_owned());
                 }
                 entry.touch();
+                if msg.msg_type() == "execute_request"
+                    && let Some(link) = &entry.cell
+                {
+                    link.before_execute().await;
+                }
                 if let Err(e) = entry.kernel.send(msg).await {
                     tracing::debug!(error = %e, "cannot send to the kernel");
                     let _ = socket.send(Message::Close(Some(close(1011, "kernel unavailable")))).await;
@@ -263,23 +278,69 @@ pub(super) async fn execute(
             "timeout must be above 0 and at most 600 seconds",
         ));
     }
+    let limits = crate::cells::CellLimits::from_config(&app.config);
+    limits.check_code_size(&request.code)?;
     let account = caller.account_id();
+    // Every run is stored as a cell, so its code and files can be shared afterwards.
+    let link = Arc::new(crate::cells::CellLink::new(uuid::Uuid::new_v4()));
     let entry = app
         .kernels
-        .launch(caller.user.id, account, request.kernel.as_deref())
+        .launch_linked(
+            caller.user.id,
+            account,
+            request.kernel.as_deref(),
+            Some(Arc::clone(&link)),
+        )
         .await?;
+    let cell = crate::cells::store_cell(
+        &*app.store,
+        link.id,
+        caller.user.id,
+        account,
+        &entry.kernel.spec().name,
+        &request.code,
+    )
+    .await;
     let options = switchboard_kernel::ExecuteOptions {
         timeout: Some(std::time::Duration::from_secs_f64(timeout)),
         ..Default::default()
     };
-    let result = run_to_end(&entry, &request.code, options).await;
+    let result = match &cell {
+        Ok(_) => run_to_end(&entry, &request.code, options).await,
+        Err(_) => Ok(Value::Null),
+    };
+    let collected =
+        crate::cells::collect(&*app.store, &link, entry.kernel.home_dir(), limits).await;
     // The caller does not wait for the kernel to stop.
     let kernels = app.kernels.clone();
     let id = entry.id().to_owned();
     tokio::spawn(async move {
         let _ = kernels.remove(&id, account).await;
     });
-    result.map(Json)
+    let cell = cell?;
+    let mut result = result?;
+    let files = app.store.cell_files(cell.id).await?;
+    if let Some(obj) = result.as_object_mut() {
+        if let Some(Value::Array(outputs)) = obj.get_mut("outputs") {
+            for refused in &collected.refused {
+                outputs.push(serde_json::json!({
+                    "output_type": "notice",
+                    "text": format!("[switchboard] file not stored: {refused}"),
+                }));
+            }
+        }
+        obj.insert("cell_id".into(), Value::from(cell.id.to_string()));
+        obj.insert("permalink".into(), Value::from(cell.permalink.clone()));
+        obj.insert("url".into(), Value::from(crate::cells::cell_url(&cell)));
+        obj.insert(
+            "files".into(),
+            files
+                .iter()
+                .map(|f| crate::cells::file_json(cell.id, f))
+                .collect(),
+        );
+    }
+    Ok(Json(result))
 }
 
 async fn run_to_end(
@@ -365,6 +426,11 @@ pub(super) async fn post_message(
     let msg = WireMessage::from_ws_text(text).map_err(kernel_error)?;
     let msg_id = msg.msg_id().to_owned();
     entry.touch();
+    if msg.msg_type() == "execute_request"
+        && let Some(link) = &entry.cell
+    {
+        link.before_execute().await;
+    }
     entry.kernel.send(msg).await.map_err(kernel_error)?;
     Ok((
         StatusCode::ACCEPTED,

@@ -30,19 +30,17 @@ pub(super) async fn session_of(app: &App, caller: &CurrentUser, suid: &str) -> A
     }
 }
 
-/// The running actor of an open session, or 410 if it has ended.
+/// The handle of an open session (this node's, or a follower of the node that owns it), or
+/// 410 if it has ended.
 pub(super) fn running(app: &App, session: &Session) -> ApiResult<SessionHandle> {
     if session.state == SessionState::Ended {
         return Err(ApiError::session_ended());
     }
-    match app.sessions.get(session.suid) {
-        Some(h) if h.is_open() => Ok(h),
-        Some(_) => Err(ApiError::session_ended()),
-        // Stored as open but not running here: it is ending right now, or (in a cluster)
-        // another node owns it.
-        None => Err(ApiError::unavailable(
-            "the session is not running on this node",
-        )),
+    let h = app.sessions.follow(session);
+    if h.is_open() {
+        Ok(h)
+    } else {
+        Err(ApiError::session_ended())
     }
 }
 
@@ -69,15 +67,33 @@ pub(super) fn view(app: &App, s: &Session) -> SessionView {
                     .or(s.stats.last_frame_at),
             )
         }
-        _ => (
-            s.state,
-            0,
-            Vec::new(),
-            0.0,
-            s.stats.frames,
-            s.stats.bytes,
-            s.stats.last_frame_at,
-        ),
+        _ => match app
+            .sessions
+            .remote_status(s.suid)
+            .filter(|_| s.state != SessionState::Ended)
+        {
+            // Owned by another node and not followed here: its owner's published figures.
+            Some(st) => (
+                st.state,
+                st.viewers,
+                st.viewer_names,
+                st.fps,
+                st.frames,
+                st.bytes,
+                st.last_frame_ms
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .or(s.stats.last_frame_at),
+            ),
+            None => (
+                s.state,
+                0,
+                Vec::new(),
+                0.0,
+                s.stats.frames,
+                s.stats.bytes,
+                s.stats.last_frame_at,
+            ),
+        },
     };
     let waiting = state == SessionState::Waiting;
     let deadline = status.as_ref().and_then(|st| {
@@ -135,13 +151,24 @@ pub(super) async fn create(
             "label: at most 200 characters",
         ));
     }
+    let session = open(&app, &caller, req.kind, label).await?;
+    Ok((StatusCode::CREATED, Json(view(&app, &session))))
+}
+
+/// Stores a new session with a fresh ticket and starts its actor.
+pub(super) async fn open(
+    app: &App,
+    caller: &CurrentUser,
+    kind: switchboard_core::SessionKind,
+    label: Option<String>,
+) -> ApiResult<Session> {
     // A ticket collides with an open one with negligible odds; draw again if it does.
     for _ in 0..5 {
         let ticket = TicketCode::generate(&mut rand::rng());
         let session = Session::new(
             caller.account_id(),
             caller.user.id,
-            req.kind,
+            kind,
             label.clone(),
             ticket,
             now(),
@@ -150,8 +177,8 @@ pub(super) async fn create(
         match app.store.insert_session(&session).await {
             Ok(()) => {
                 tracing::info!(suid = %session.suid, user = %caller.user.id, "session created");
-                app.sessions.start(session.clone());
-                return Ok((StatusCode::CREATED, Json(view(&app, &session))));
+                app.sessions.own(session.clone()).await?;
+                return Ok(session);
             }
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
@@ -254,8 +281,11 @@ pub(super) async fn end(
 ) -> ApiResult<Json<SessionView>> {
     let session = session_of(&app, &caller, &suid).await?;
     if session.state != SessionState::Ended
-        && let Some(handle) = app.sessions.get(session.suid)
-        && let Ok(ended) = handle.end(switchboard_core::EndReason::EndedByUser).await
+        && let Ok(ended) = app
+            .sessions
+            .follow(&session)
+            .end(switchboard_core::EndReason::EndedByUser)
+            .await
     {
         tracing::info!(suid = %ended.suid, user = %caller.user.id, "session ended by user");
         return Ok(Json(view(&app, &ended)));

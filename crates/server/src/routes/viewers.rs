@@ -66,6 +66,7 @@ struct MjpegStream {
     frames: watch::Receiver<Option<Frame>>,
     status: watch::Receiver<LiveStatus>,
     shutdown: CancellationToken,
+    detached: CancellationToken,
     tail: Bytes,
     /// The part headers to send after the current frame.
     pending: Option<Bytes>,
@@ -88,6 +89,7 @@ pub(super) async fn mjpeg(
         frames: handle.frames().subscribe(),
         status: handle.subscribe_status(),
         shutdown: app.shutdown.clone(),
+        detached: handle.detached().clone(),
         tail,
         pending: Some(app.mjpeg.preamble()),
         meters: crate::metrics::ViewerMeters::new("mjpeg"),
@@ -115,6 +117,8 @@ pub(super) async fn mjpeg(
                     }
                 }
                 () = st.shutdown.cancelled() => return None,
+                // Another node runs the session now: the viewer reconnects to it.
+                () = st.detached.cancelled() => return None,
             }
         }
     });
@@ -237,6 +241,10 @@ async fn watch_loop(
             },
             () = app.shutdown.cancelled() => {
                 let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
+                break;
+            }
+            () = handle.detached().cancelled() => {
+                let _ = socket.send(Message::Close(Some(close(1012, "session moved to another node")))).await;
                 break;
             }
         }

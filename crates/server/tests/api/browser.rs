@@ -22,14 +22,14 @@ fn screenshots_dir() -> PathBuf {
 }
 
 /// A chromedriver process on a free port; killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     _child: Child,
     url: String,
     http: reqwest::Client,
 }
 
 impl Driver {
-    async fn start() -> Driver {
+    pub(crate) async fn start() -> Driver {
         for bin in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 Path::new(bin).exists(),
@@ -74,7 +74,7 @@ impl Driver {
     }
 
     /// A new browser with its own profile (so its own cookies), `width`×`height` pixels.
-    async fn browser(&self, name: &'static str, width: u32, height: u32) -> Browser {
+    pub(crate) async fn browser(&self, name: &'static str, width: u32, height: u32) -> Browser {
         let profile = tempfile::tempdir().expect("profile dir");
         let args = vec![
             "--headless".to_owned(),
@@ -116,21 +116,21 @@ impl Driver {
 }
 
 /// One browser window and what we read from it.
-struct Browser {
+pub(crate) struct Browser {
     name: &'static str,
-    client: Client,
+    pub(crate) client: Client,
     logs_url: String,
     http: reqwest::Client,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigation");
     }
 
     /// Runs `js` (a function body; `return` gives the value) in the page.
-    async fn js(&self, js: &str) -> Value {
+    pub(crate) async fn js(&self, js: &str) -> Value {
         self.client
             .execute(js, vec![])
             .await
@@ -138,7 +138,7 @@ impl Browser {
     }
 
     /// Polls `js` until it returns something truthy (not null/false/""/0); returns that.
-    async fn until(&self, what: &str, js: &str) -> Value {
+    pub(crate) async fn until(&self, what: &str, js: &str) -> Value {
         let deadline = Instant::now() + BROWSER_PATIENCE;
         loop {
             let v = self.client.execute(js, vec![]).await.unwrap_or(Value::Null);
@@ -168,7 +168,7 @@ impl Browser {
         }
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.until(
             &format!("{css} to be enabled"),
             &format!("const e = document.querySelector({css:?}); return !!e && !e.disabled && e.offsetParent !== null;"),
@@ -183,7 +183,7 @@ impl Browser {
             .unwrap_or_else(|e| panic!("[{}] cannot click {css}: {e}", self.name));
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let input = self
             .client
             .find(Locator::Css(css))
@@ -193,7 +193,7 @@ impl Browser {
         input.send_keys(text).await.unwrap();
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.js(&format!(
             "const e = document.querySelector({css:?}); return e ? e.textContent.trim() : null;"
         ))
@@ -204,7 +204,7 @@ impl Browser {
     }
 
     /// Saves a screenshot of the top of the page as `target/screenshots/{name}.png`.
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let _ = self
             .client
             .execute("window.scrollTo(0, 0); return true", vec![])
@@ -232,7 +232,7 @@ impl Browser {
     }
 
     /// Console errors since the last call, minus the ones `allowed` names.
-    async fn console_errors(&self, allowed: &[&str]) -> Vec<String> {
+    pub(crate) async fn console_errors(&self, allowed: &[&str]) -> Vec<String> {
         self.console()
             .await
             .into_iter()

@@ -23,12 +23,16 @@ fn assets() -> PathBuf {
     dir
 }
 
-fn bus_jpg() -> Vec<u8> {
+pub(crate) fn bus_jpg() -> Vec<u8> {
     std::fs::read(assets().join("bus.jpg")).unwrap()
 }
 
+fn zidane_jpg() -> Vec<u8> {
+    std::fs::read(assets().join("zidane.jpg")).unwrap()
+}
+
 /// Loads the real detector on one worker.
-fn with_detector(c: &mut Config) {
+pub(crate) fn with_detector(c: &mut Config) {
     c.detector_model = repo_root().join("models/yolov12n.onnx");
     c.onnxruntime_library = Some(assets().join("onnxruntime"));
     c.detector_workers = Some(1);
@@ -236,6 +240,8 @@ async fn a_full_queue_answers_503_and_the_snapshots_are_detected_later() {
     let app = spawn_app_with(|c| {
         with_detector(c);
         c.detector_queue = 1;
+        // Six copies of one photo: keep them all here.
+        c.snapshot_dedup_distance = 0.0;
     })
     .await;
     let user = app.signup("busy-cams").await;
@@ -296,4 +302,274 @@ async fn cameras_need_a_signed_in_user() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn camera_json(app: &TestApp, token: &str, camera: &str) -> Value {
+    let listed: Value = app
+        .http
+        .get(app.url("/cameras"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    listed["cameras"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == camera)
+        .cloned()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_near_copy_of_the_previous_snapshot_is_dropped_and_counted() {
+    let app = spawn_app_with(with_detector).await;
+    let user = app.signup("dedup-owner").await;
+    let (camera, token) = create_camera(&app, &user, "garage").await;
+
+    let first: Value = upload(&app, &camera, &token, bus_jpg())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["state"], "done");
+    // The same picture with other bytes (a comment segment): a near copy, same labels.
+    let copy = switchboard_media::jpeg::with_comment(&bus_jpg(), b"another upload");
+    let resp = upload(&app, &camera, &token, copy).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let dropped: Value = resp.json().await.unwrap();
+    assert_eq!(dropped["state"], "duplicate", "{dropped}");
+    assert_eq!(dropped["duplicate_of"], first["id"]);
+    assert_eq!(dropped["image_url"], Value::Null);
+    let resp = app
+        .http
+        .get(app.url(&format!("/snapshots/{}", dropped["id"].as_str().unwrap())))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // Another scene is kept, and so is the bus again after it.
+    let other = upload(&app, &camera, &token, zidane_jpg()).await;
+    assert_eq!(other.status(), StatusCode::CREATED);
+    let again = upload(&app, &camera, &token, bus_jpg()).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+
+    let cam = camera_json(&app, &user, &camera).await;
+    assert_eq!(
+        (cam["uploads"].as_u64(), cam["deduplicated"].as_u64()),
+        (Some(4), Some(1))
+    );
+    assert_eq!(cam["uploads_per_hour"], 3);
+
+    // The JSON form of a snapshot lists every detection, most confident first.
+    let detail: Value = app
+        .http
+        .get(app.url(&format!("/snapshots/{}", first["id"].as_str().unwrap())))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["camera"]["name"], "garage");
+    assert_eq!(detail["state"], "done");
+    assert_eq!(detail["detections"], first["detections"]);
+    let confidences: Vec<f64> = detail["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["confidence"].as_f64().unwrap())
+        .collect();
+    assert!(
+        confidences.windows(2).all(|w| w[0] >= w[1]),
+        "{confidences:?}"
+    );
+
+    // Results just shown are spared by retention; the rest of what is past it goes.
+    let found = search(&app, &user, "person").await;
+    assert_eq!(found["results"].as_array().unwrap().len(), 3, "{found}");
+    let found = search(&app, &user, "bus").await;
+    assert_eq!(found["results"].as_array().unwrap().len(), 2, "{found}");
+    let now = chrono::Utc::now();
+    let pruned = app
+        .store
+        .prune_snapshots(now + chrono::Duration::days(1), None, now)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 0, "every snapshot was just a search result");
+    let later = now + chrono::Duration::hours(1);
+    let pruned = app
+        .store
+        .prune_snapshots(later + chrono::Duration::days(1), None, later)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 3, "pins last search_pin (10 minutes)");
+}
+
+#[tokio::test]
+async fn a_camera_that_keeps_only_people_drops_the_rest() {
+    let app = spawn_app_with(with_detector).await;
+    let user = app.signup("people-only").await;
+    let resp = app
+        .http
+        .post(app.url("/cameras"))
+        .bearer_auth(&user)
+        .json(&json!({ "name": "door", "only_person": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let created: Value = resp.json().await.unwrap();
+    assert_eq!(created["only_person"], true);
+    let camera = created["id"].as_str().unwrap().to_owned();
+    let token = created["token"].as_str().unwrap().to_owned();
+
+    let empty_scene = switchboard_media::synth::TestCard::new(640, 480, 85).render(1);
+    let resp = upload(&app, &camera, &token, empty_scene.clone()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["state"], "discarded");
+    let resp = upload(&app, &camera, &token, zidane_jpg()).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+
+    let resp = app
+        .http
+        .patch(app.url(&format!("/cameras/{camera}")))
+        .bearer_auth(&user)
+        .json(&json!({ "only_person": false, "name": "front door" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let changed: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (changed["only_person"].as_bool(), changed["name"].as_str()),
+        (Some(false), Some("front door"))
+    );
+    let resp = upload(&app, &camera, &token, empty_scene).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+
+    let cam = camera_json(&app, &user, &camera).await;
+    assert_eq!(
+        (cam["uploads"].as_u64(), cam["discarded"].as_u64()),
+        (Some(3), Some(1))
+    );
+    for (body, code) in [
+        (json!({ "name": "" }), "invalid_name"),
+        (json!({ "colour": "red" }), "invalid_field"),
+    ] {
+        let resp = app
+            .http
+            .patch(app.url(&format!("/cameras/{camera}")))
+            .bearer_auth(&user)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(resp.json::<Value>().await.unwrap()["error"], code);
+    }
+}
+
+#[tokio::test]
+async fn a_camera_goes_live_as_a_device_when_asked() {
+    let app = spawn_app_with(without_detector).await;
+    let user = app.signup("live-cam").await;
+    let other = app.signup("live-cam-other").await;
+    let (camera, token) = create_camera(&app, &user, "nursery").await;
+
+    // Nobody asked yet: uploads carry no ticket.
+    let body: Value = upload(&app, &camera, &token, bus_jpg())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["live"], Value::Null);
+
+    let go_live = |who: String| {
+        let app = &app;
+        let camera = camera.clone();
+        async move {
+            app.http
+                .post(app.url(&format!("/cameras/{camera}/live")))
+                .bearer_auth(who)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(go_live(other.clone()).await.status(), StatusCode::NOT_FOUND);
+    let resp = go_live(user.clone()).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let session: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (session["state"].as_str(), session["label"].as_str()),
+        (Some("waiting"), Some("nursery"))
+    );
+    let suid = session["suid"].as_str().unwrap().to_owned();
+    // Asking twice opens no second session.
+    let resp = go_live(user.clone()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["suid"], suid);
+    assert_eq!(camera_json(&app, &user, &camera).await["live_suid"], suid);
+
+    // The next upload hands the camera the ticket; it redeems it like any device.
+    let body: Value = upload(&app, &camera, &token, bus_jpg())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["live"]["suid"], suid);
+    let resp = app
+        .register_device_raw(
+            body["live"]["ticket"].as_str().unwrap(),
+            json!({"model": "switchboard camera", "camera_id": camera}),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let device: Value = resp.json().await.unwrap();
+    let resp = app
+        .post_frame(
+            &suid,
+            device["device_token"].as_str().unwrap(),
+            1,
+            crate::helpers::jpeg(1),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(app.session(&user, &suid, None).await["state"], "live");
+    let body: Value = upload(&app, &camera, &token, bus_jpg())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["live"], Value::Null, "already streaming");
+
+    // Once the session ends the camera is no longer asked, and a new request opens a new one.
+    let resp = app
+        .http
+        .delete(app.url(&format!("/sessions/{suid}")))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = upload(&app, &camera, &token, bus_jpg())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["live"], Value::Null);
+    assert_eq!(
+        camera_json(&app, &user, &camera).await["live_suid"],
+        Value::Null
+    );
+    let resp = go_live(user.clone()).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_ne!(resp.json::<Value>().await.unwrap()["suid"], suid);
 }

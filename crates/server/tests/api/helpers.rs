@@ -335,3 +335,168 @@ pub async fn read_mjpeg(resp: reqwest::Response, n: usize) -> Vec<Bytes> {
     }
     frames
 }
+
+// ---------------------------------------------------------------------------------------------
+// Several nodes
+// ---------------------------------------------------------------------------------------------
+
+/// The PostgreSQL server cluster tests make their databases on (its `test` database names it).
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// The NATS server cluster nodes share.
+const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// Nodes that share one fresh PostgreSQL database, the NATS server and the token secret,
+/// each with its own node name and data directory, like a real cluster on one machine.
+pub struct Cluster {
+    /// Declared before `database` so the nodes stop before their database is dropped.
+    pub nodes: Vec<TestApp>,
+    database: ClusterDatabase,
+    /// Holds the shared secret file.
+    _shared: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// The shared database's URL.
+    pub fn database_url(&self) -> &str {
+        &self.database.url
+    }
+}
+
+impl std::ops::Index<usize> for Cluster {
+    type Output = TestApp;
+    fn index(&self, i: usize) -> &TestApp {
+        &self.nodes[i]
+    }
+}
+
+/// A database made for one cluster and dropped with it.
+struct ClusterDatabase {
+    url: String,
+    admin: sqlx::postgres::PgConnectOptions,
+    name: String,
+}
+
+impl Drop for ClusterDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Drop runs outside async context (maybe while panicking): clean up on a thread with
+        // its own runtime. FORCE ends the connections nodes still hold.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect_with(&admin).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await
+            })
+        });
+        if let Ok(Err(e)) = cleanup.join() {
+            eprintln!("could not drop cluster test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// Says once, past the output capture, why cluster tests are skipped; in CI it fails instead.
+fn skip_cluster(why: String) -> Option<Cluster> {
+    if std::env::var_os("CI").is_some() {
+        panic!("cluster tests need PostgreSQL and NATS but CI has no {why}");
+    }
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    NOTICE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: the cluster tests, because of no {why}; start them (see scripts/test) \
+             or set SWITCHBOARD_TEST_DATABASE_URL / SWITCHBOARD_TEST_NATS_URL"
+        );
+    });
+    None
+}
+
+/// Starts `n` nodes on loopback ports over one new PostgreSQL database (on
+/// `SWITCHBOARD_TEST_DATABASE_URL`'s server) and NATS (`SWITCHBOARD_TEST_NATS_URL`), sharing a
+/// token secret file; `tweak` changes every node's settings. `None` (after saying so) when
+/// PostgreSQL or NATS is unreachable outside CI.
+pub async fn spawn_cluster(n: usize, tweak: impl Fn(&mut Config)) -> Option<Cluster> {
+    use sqlx::Connection;
+    use std::str::FromStr;
+    let base =
+        std::env::var("SWITCHBOARD_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
+    let nats_url =
+        std::env::var("SWITCHBOARD_TEST_NATS_URL").unwrap_or_else(|_| DEFAULT_NATS_URL.into());
+    let admin = sqlx::postgres::PgConnectOptions::from_str(&base)
+        .unwrap()
+        .database("postgres");
+    let mut conn = match tokio::time::timeout(
+        Duration::from_secs(5),
+        sqlx::PgConnection::connect_with(&admin),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => return skip_cluster(format!("PostgreSQL at {base} ({e})")),
+        Err(_) => return skip_cluster(format!("PostgreSQL at {base} (timed out)")),
+    };
+    if let Err(e) = switchboard_bus::NatsBus::connect(&nats_url, 1).await {
+        return skip_cluster(format!("NATS at {nats_url} ({e})"));
+    }
+    let name = format!("sb_cluster_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let database = ClusterDatabase {
+        url: with_database(&base, &name),
+        admin,
+        name,
+    };
+    // Made the way an operator would (see contrib/cluster): one secret, every node reads it.
+    let shared = tempfile::tempdir().unwrap();
+    let secret = shared.path().join("jwt-secret");
+    switchboard_server::auth::load_or_create_secret(shared.path()).unwrap();
+    let mut nodes = Vec::with_capacity(n);
+    for i in 1..=n {
+        let url = database.url.clone();
+        let (nats, secret) = (nats_url.clone(), secret.clone());
+        nodes.push(
+            spawn_app_with(|c| {
+                c.node_name = Some(format!("n{i}"));
+                c.database_url = Some(url);
+                c.nats_url = Some(nats);
+                c.token_secret_file = Some(secret);
+                tweak(c);
+            })
+            .await,
+        );
+    }
+    Some(Cluster {
+        nodes,
+        database,
+        _shared: shared,
+    })
+}
+
+/// `url` with its database name replaced, keeping any query parameters.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}

@@ -386,6 +386,26 @@ async fn run_on(
 }
 
 #[tokio::test]
+async fn channels_answer_with_the_v1_subprotocol_when_offered() {
+    let app = kernel_app(1).await;
+    let token = app.signup("v1client").await;
+    let id = start_kernel(&app, &token).await;
+    let url = format!("ws://{}/api/kernels/{id}/channels", app.addr);
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("token {token}").parse().unwrap());
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "v1.kernel.websocket.jupyter.org".parse().unwrap(),
+    );
+    let (_ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(
+        resp.headers()["sec-websocket-protocol"],
+        "v1.kernel.websocket.jupyter.org"
+    );
+}
+
+#[tokio::test]
 async fn interrupt_stops_an_endless_loop() {
     let app = kernel_app(2).await;
     let token = app.signup("looper").await;

@@ -5,7 +5,15 @@
 mod accounts;
 mod bad_input;
 mod browser;
+mod browser_cameras;
+mod browser_cells;
 mod cameras;
+mod cells;
+mod cluster;
+mod cluster_failures;
+mod cluster_kernels;
+mod cluster_live;
+mod cluster_proxy;
 mod controls;
 mod dashboard;
 mod expect;

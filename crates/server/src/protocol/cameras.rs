@@ -1,0 +1,181 @@
+//! Cameras, snapshots and search on the wire (PROTOCOL.md §16).
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::{Suid, Timestamp};
+use uuid::Uuid;
+
+/// `POST /api/v1/cameras`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCameraRequest {
+    pub name: String,
+    /// Keep only snapshots in which a person is detected.
+    #[serde(default)]
+    pub only_person: bool,
+}
+
+/// `PATCH /api/v1/cameras/{id}`: what to change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCameraRequest {
+    pub name: Option<String>,
+    pub only_person: Option<bool>,
+}
+
+/// A camera as its account sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CameraView {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Option<Timestamp>,
+    /// Snapshots uploaded in all.
+    pub uploads: u64,
+    /// Upload rate: snapshots stored in the last hour.
+    pub uploads_per_hour: u64,
+    /// Snapshots dropped as near-duplicates of the one before.
+    pub deduplicated: u64,
+    /// Snapshots dropped for showing no person (with `only_person`).
+    pub discarded: u64,
+    pub only_person: bool,
+    pub last_snapshot_id: Option<Uuid>,
+    pub last_snapshot_at: Option<Timestamp>,
+    pub last_snapshot_url: Option<String>,
+    /// The video session the camera is asked to stream into, while one is open.
+    pub live_suid: Option<Suid>,
+}
+
+/// `POST /api/v1/cameras` answer: the camera, its token (shown only here) and where to upload.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatedCamera {
+    #[serde(flatten)]
+    pub camera: CameraView,
+    pub token: String,
+    pub upload_url: String,
+}
+
+/// `GET /api/v1/cameras` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CameraList {
+    pub cameras: Vec<CameraView>,
+    /// Whether this node has a detector loaded.
+    pub detecting: bool,
+}
+
+/// `DELETE /api/v1/cameras/{id}/token` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CameraToken {
+    pub id: Uuid,
+    pub token: String,
+}
+
+/// A detection's box, normalized to the picture (0–1, top-left origin).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct BoxView {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+}
+
+/// One object found in a snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DetectionView {
+    pub label: String,
+    pub confidence: f64,
+    #[serde(rename = "box")]
+    pub bbox: BoxView,
+}
+
+/// What an upload's camera is asked to do besides uploading: join a video session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LiveRequest {
+    /// Redeem it at `POST /api/v1/devices/register`, like any device.
+    pub ticket: String,
+    pub suid: Suid,
+}
+
+/// Where an uploaded snapshot is in detection.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadState {
+    /// Detected and kept.
+    Done,
+    /// Stored; detection is still running or waits for a detector.
+    Pending,
+    /// Stored, but the image cannot be decoded.
+    Failed,
+    /// Detected and dropped: it looks like the camera's previous snapshot.
+    Duplicate,
+    /// Detected and dropped: no person in it, and the camera keeps only those.
+    Discarded,
+}
+
+/// `POST /api/v1/cameras/{id}/snapshots` answer (also inside a 503's `snapshot`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadView {
+    pub id: Uuid,
+    pub camera_id: Uuid,
+    pub taken_at: Timestamp,
+    pub state: UploadState,
+    /// Absent while pending; empty when nothing was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detections: Option<Vec<DetectionView>>,
+    /// The kept snapshot a dropped duplicate looked like.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<Uuid>,
+    /// Null once dropped.
+    pub image_url: Option<String>,
+    pub thumb_url: Option<String>,
+    /// A user asked to see this camera live: join this session.
+    pub live: Option<LiveRequest>,
+}
+
+/// `GET /api/v1/snapshots/{id}` answer (the JSON form).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SnapshotView {
+    pub id: Uuid,
+    pub camera: CameraRef,
+    pub taken_at: Timestamp,
+    pub received_at: Timestamp,
+    /// `pending`, `done` or `failed`.
+    pub state: String,
+    pub bytes: u64,
+    pub image_url: String,
+    pub thumb_url: String,
+    /// Most confident first.
+    pub detections: Vec<DetectionView>,
+}
+
+/// A camera named in a result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CameraRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// One search result: a snapshot showing a thing asked for, with its most confident box.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SearchHitView {
+    pub snapshot_id: Uuid,
+    pub camera: CameraRef,
+    pub taken_at: Timestamp,
+    pub label: String,
+    pub confidence: f64,
+    #[serde(rename = "box")]
+    pub bbox: BoxView,
+    pub image_url: String,
+    pub thumb_url: String,
+}
+
+/// `GET /api/v1/search` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SearchView {
+    /// The labels the question was understood as.
+    pub labels: Vec<String>,
+    /// Words that name nothing the detector can find.
+    pub unknown: Vec<String>,
+    /// Everything the detector can find.
+    pub known_labels: Vec<String>,
+    pub results: Vec<SearchHitView>,
+}

@@ -1,0 +1,325 @@
+//! Several nodes over one PostgreSQL database and NATS: what one node does, the others know.
+
+use crate::helpers::{Cluster, spawn_app_with, spawn_cluster};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use switchboard_server::{Config, Server, ServerError};
+
+/// How soon every node must refuse a token revoked on another one.
+const REVOCATION_DEADLINE: Duration = Duration::from_secs(1);
+
+async fn me(node: &crate::helpers::TestApp, token: &str) -> (StatusCode, Value) {
+    let resp = node
+        .http
+        .get(node.url("/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn login(node: &crate::helpers::TestApp, username: &str) -> reqwest::Response {
+    node.http
+        .post(node.url("/auth/login"))
+        .json(&json!({"username": username, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn login_token(node: &crate::helpers::TestApp, username: &str) -> String {
+    let resp = login(node, username).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn three_nodes() -> Option<Cluster> {
+    spawn_cluster(3, |_| {}).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_on_one_node_is_refused_by_every_node_within_a_second() {
+    let Some(cluster) = three_nodes().await else {
+        return;
+    };
+    let token = cluster[0].signup("cluster.revoke").await;
+    let other_token = login_token(&cluster[1], "cluster.revoke").await;
+    // Every node accepts the token first: they share the signing secret.
+    for node in &cluster.nodes {
+        assert_eq!(me(node, &token).await.0, StatusCode::OK, "{}", node.addr);
+    }
+
+    let resp = cluster[0]
+        .http
+        .post(cluster[0].url("/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    // The requirement: within 1 s of the logout's answer, no node accepts the token. Each
+    // node is polled until it refuses it, against that one deadline.
+    let answered = Instant::now();
+    for node in &cluster.nodes[1..] {
+        loop {
+            let (status, body) = me(node, &token).await;
+            if status == StatusCode::UNAUTHORIZED {
+                assert_eq!(body["message"], "the token has been revoked", "{body}");
+                break;
+            }
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert!(
+                answered.elapsed() < REVOCATION_DEADLINE,
+                "node {} still accepts the token {:?} after the logout",
+                node.addr,
+                answered.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    assert!(answered.elapsed() < REVOCATION_DEADLINE);
+    // Only that token was revoked: the user's other sign-in still works everywhere.
+    for node in &cluster.nodes {
+        assert_eq!(me(node, &other_token).await.0, StatusCode::OK);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_signed_up_on_one_node_signs_in_on_another() {
+    let Some(cluster) = spawn_cluster(2, |_| {}).await else {
+        return;
+    };
+    assert_eq!(
+        login(&cluster[1], "cluster.signup").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    cluster[0].signup("cluster.signup").await;
+    let token = login_token(&cluster[1], "cluster.signup").await;
+    let (status, user) = me(&cluster[0], &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(user["username"], "cluster.signup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_created_on_one_node_is_listed_by_the_others() {
+    let Some(cluster) = three_nodes().await else {
+        return;
+    };
+    let token = cluster[0].signup("cluster.sessions").await;
+    let created = cluster[0].create_session(&token).await;
+    let suid = created["suid"].as_str().unwrap();
+    for node in &cluster.nodes[1..] {
+        let resp = node
+            .http
+            .get(node.url("/sessions"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let list: Value = resp.json().await.unwrap();
+        let suids: Vec<&str> = list["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["suid"].as_str())
+            .collect();
+        assert_eq!(suids, vec![suid], "listed by {}", node.addr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_user_is_refused_by_every_node() {
+    let Some(cluster) = three_nodes().await else {
+        return;
+    };
+    let token = cluster[0].signup("cluster.delete").await;
+    let other_token = login_token(&cluster[1], "cluster.delete").await;
+    for node in &cluster.nodes {
+        assert_eq!(me(node, &other_token).await.0, StatusCode::OK);
+    }
+    let resp = cluster[0]
+        .http
+        .delete(cluster[0].url("/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    // Each node looks the user up per request, so no announcement is needed: at once.
+    for node in &cluster.nodes {
+        let (status, body) = me(node, &other_token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", node.addr);
+        assert_eq!(body["message"], "this user no longer exists", "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_nodes_are_ready_and_a_node_without_the_shared_secret_refuses_tokens() {
+    let Some(cluster) = spawn_cluster(2, |_| {}).await else {
+        return;
+    };
+    for node in &cluster.nodes {
+        let resp = node
+            .http
+            .get(format!("http://{}/readyz", node.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let token = cluster[0].signup("cluster.secret").await;
+    // Same database and bus but its own secret (the default): the token is not its.
+    let (url, nats) = (
+        cluster.database_url().to_owned(),
+        cluster[0].config.nats_url.clone(),
+    );
+    let stranger = spawn_app_with(|c| {
+        c.node_name = Some("stranger".into());
+        c.database_url = Some(url);
+        c.nats_url = nats;
+    })
+    .await;
+    assert_eq!(me(&cluster[1], &token).await.0, StatusCode::OK);
+    let (status, body) = me(&stranger, &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["message"], "the token is invalid or expired", "{body}");
+}
+
+#[tokio::test]
+async fn an_unreachable_nats_is_a_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        kernels_enabled: Some(false),
+        kernel_pool: String::new(),
+        // Nothing listens on port 1.
+        nats_url: Some("nats://sb:hunter2@127.0.0.1:1".into()),
+        ..Config::default()
+    };
+    match Server::start(config).await {
+        Err(e @ ServerError::Nats { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("nats://sb:****@127.0.0.1:1"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("started without its NATS"),
+    }
+}
+
+#[tokio::test]
+async fn a_missing_shared_secret_file_is_a_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        kernels_enabled: Some(false),
+        kernel_pool: String::new(),
+        token_secret_file: Some(dir.path().join("no-such-secret")),
+        ..Config::default()
+    };
+    match Server::start(config).await {
+        Err(e @ ServerError::TokenSecret(_)) => {
+            assert!(e.to_string().contains("no-such-secret"), "{e}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("started without its secret"),
+    }
+    // A lone node never makes the shared file itself: nodes that each did would disagree.
+    assert!(!dir.path().join("no-such-secret").exists());
+}
+
+/// A stand-in NATS server that speaks just enough of the protocol for a client to connect,
+/// subscribe and flush, so a test can take it away.
+async fn fake_nats(listener: tokio::net::TcpListener, stop: tokio_util::sync::CancellationToken) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    loop {
+        let (socket, _) = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => accepted.unwrap(),
+        };
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = socket.into_split();
+            let info = r#"INFO {"server_id":"fake","server_name":"fake","version":"2.10.0","proto":1,"host":"127.0.0.1","port":4222,"headers":true,"max_payload":1048576}"#;
+            write
+                .write_all(format!("{info}\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut lines = BufReader::new(read).lines();
+            loop {
+                let line = tokio::select! {
+                    () = stop.cancelled() => return,
+                    line = lines.next_line() => line,
+                };
+                let Ok(Some(line)) = line else { return };
+                if line.starts_with("PING") && write.write_all(b"PONG\r\n").await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_node_is_not_ready_while_its_nats_is_gone() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let nats = tokio::spawn(fake_nats(listener, stop.clone()));
+    let app = spawn_app_with(|c| {
+        c.nats_url = Some(format!("nats://127.0.0.1:{port}"));
+        // The stand-in server delivers nothing, so only its first probe may go out.
+        c.bus_probe_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let readyz = || async {
+        app.http
+            .get(format!("http://{}/readyz", app.addr))
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(readyz().await.status(), StatusCode::OK);
+
+    // NATS goes away (connections closed, nothing listening): the node says it is not ready.
+    stop.cancel();
+    nats.await.unwrap();
+    let deadline = Instant::now() + crate::helpers::PATIENCE;
+    let resp = loop {
+        let resp = readyz().await;
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break resp;
+        }
+        assert!(Instant::now() < deadline, "still ready without NATS");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "unavailable");
+    assert_eq!(
+        body["message"],
+        "the bus is disconnected; try again shortly"
+    );
+
+    // Back on the same port: the client reconnects by itself and the node is ready again.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _nats = tokio::spawn(fake_nats(listener, stop.clone()));
+    let deadline = Instant::now() + crate::helpers::PATIENCE;
+    while readyz().await.status() != StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "not ready again after NATS came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+}

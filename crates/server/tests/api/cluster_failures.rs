@@ -1,0 +1,448 @@
+//! A cluster through the failures of what it shares: NATS restarted under live sessions, and
+//! PostgreSQL cut off from a node. Local traffic carries on, `/readyz` says what is wrong,
+//! and everything recovers by itself.
+
+use crate::helpers::*;
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long a recovery may take: NATS clients back off up to 4 s between reconnects.
+const RECOVERY: Duration = Duration::from_secs(30);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Says why a failure test cannot run here; in CI it fails instead.
+fn skip(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "this test needs {why}, which CI must have"
+    );
+    eprintln!("SKIPPED: needs {why}");
+}
+
+/// A private `nats-server` process on a port of its own, killed when dropped.
+struct NatsProcess {
+    child: tokio::process::Child,
+}
+
+impl NatsProcess {
+    const BINARY: &str = "/usr/sbin/nats-server";
+
+    /// Starts it and waits until it accepts connections.
+    async fn start(port: u16) -> NatsProcess {
+        let child = tokio::process::Command::new(Self::BINARY)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nats-server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        NatsProcess { child }
+    }
+
+    /// Kills it (as a crash would) and waits until it is gone.
+    async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+async fn readyz(node: &TestApp) -> (StatusCode, String) {
+    let resp = node
+        .http
+        .get(format!("http://{}/readyz", node.addr))
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+/// Polls `/readyz` until it answers `want`; returns the body.
+async fn until_ready_is(node: &TestApp, want: StatusCode, within: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let (status, body) = readyz(node).await;
+        if status == want {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "readyz of {} stayed {status} ({body}), wanted {want}",
+            node.addr
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Posts the device's frames to `device_node` until `want` shows up in a viewer's MJPEG
+/// body, so that relay start-up and reconnects do not matter.
+async fn until_viewer_sees(
+    device_node: &TestApp,
+    suid: &str,
+    device: &str,
+    body: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    want: bytes::Bytes,
+    within: Duration,
+    what: &str,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buf = Vec::new();
+    let mut seq = 0;
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        seq += 1;
+        let resp = device_node
+            .post_frame(suid, device, seq, want.clone())
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "the device's node takes it");
+        if let Ok(Some(chunk)) = tokio::time::timeout(Duration::from_millis(200), body.next()).await
+        {
+            buf.extend_from_slice(&chunk.unwrap());
+            if buf.windows(want.len()).any(|w| w == want.as_ref()) {
+                return;
+            }
+            // Keep only what may hold the start of the frame.
+            let keep = buf.len().saturating_sub(want.len());
+            buf.drain(..keep);
+        }
+    }
+}
+
+async fn watch_mjpeg(
+    node: &TestApp,
+    token: &str,
+    suid: &str,
+) -> impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin {
+    let resp = node
+        .http
+        .get(node.url(&format!("/sessions/{suid}/video.mjpeg")))
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(300))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.bytes_stream()
+}
+
+/// The value of an unlabelled counter in `/metrics`.
+async fn counter(node: &TestApp, name: &str) -> f64 {
+    let text = node
+        .http
+        .get(format!("http://{}/metrics", node.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} is not in /metrics"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_serve_local_viewers_through_a_nats_restart_and_resubscribe_after_it() {
+    if !std::path::Path::new(NatsProcess::BINARY).exists() {
+        return skip("nats-server (apt-get install nats-server)");
+    }
+    let port = free_port();
+    let nats = NatsProcess::start(port).await;
+    let url = format!("nats://127.0.0.1:{port}");
+    let Some(cluster) = spawn_cluster(2, |c| {
+        c.nats_url = Some(url.clone());
+        c.bus_probe_interval = Duration::from_millis(500);
+    })
+    .await
+    else {
+        return;
+    };
+    let (n1, n2) = (&cluster[0], &cluster[1]);
+    let token = n1.signup("cluster.natsrestart").await;
+    // The session is made on n1, so n1 owns it; the device sends there too.
+    let (suid, device) = n1.live_session(&token).await;
+    let mut local = watch_mjpeg(n1, &token, &suid).await;
+    let mut remote = watch_mjpeg(n2, &token, &suid).await;
+    until_viewer_sees(
+        n1,
+        &suid,
+        &device,
+        &mut remote,
+        jpeg(1),
+        PATIENCE,
+        "n2 viewer before",
+    )
+    .await;
+    let failures_before = counter(n1, "switchboard_bus_probe_failures_total").await;
+
+    nats.kill().await;
+    // Both nodes say the bus is down; n1's own viewer keeps getting the device's frames.
+    for node in &cluster.nodes {
+        let body = until_ready_is(node, StatusCode::SERVICE_UNAVAILABLE, PATIENCE).await;
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"], "unavailable", "{body}");
+        assert!(
+            body["message"].as_str().unwrap().starts_with("the bus is"),
+            "{body}"
+        );
+    }
+    for n in 2..5 {
+        until_viewer_sees(
+            n1,
+            &suid,
+            &device,
+            &mut local,
+            jpeg(n),
+            PATIENCE,
+            "n1's viewer stopped getting frames without NATS",
+        )
+        .await;
+    }
+
+    // The probes notice (and are counted) before NATS is back.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while counter(n1, "switchboard_bus_probe_failures_total").await <= failures_before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no probe was missed while NATS was away"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // NATS comes back on the same address: the nodes reconnect, subscribe again, and the
+    // viewer on n2 gets new frames again.
+    let _nats = NatsProcess::start(port).await;
+    until_viewer_sees(
+        n1,
+        &suid,
+        &device,
+        &mut remote,
+        jpeg(10),
+        RECOVERY,
+        "n2's viewer got no frames after NATS came back",
+    )
+    .await;
+    for node in &cluster.nodes {
+        until_ready_is(node, StatusCode::OK, RECOVERY).await;
+    }
+
+    // A token revoked on n1 reaches n2 over the bus again.
+    let resp = n1
+        .http
+        .post(n1.url("/auth/login"))
+        .json(&json!({"username": "cluster.natsrestart", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let second: Value = resp.json().await.unwrap();
+    let second = second["token"].as_str().unwrap().to_owned();
+    let me = |node: &TestApp| node.http.get(node.url("/me")).bearer_auth(&second).send();
+    assert_eq!(me(n2).await.unwrap().status(), StatusCode::OK);
+    let resp = n1
+        .http
+        .post(n1.url("/auth/logout"))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while me(n2).await.unwrap().status() != StatusCode::UNAUTHORIZED {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "n2 still accepts a token revoked on n1"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A TCP proxy between a node and PostgreSQL that can be cut (every connection dropped, new
+/// ones closed at once) and restored.
+struct CuttableProxy {
+    addr: SocketAddr,
+    /// Where connections go; set from the node's database URL.
+    upstream: Arc<Mutex<Option<String>>>,
+    cut: Arc<AtomicBool>,
+    /// Cancelled to drop the connections forwarded so far.
+    connections: Arc<Mutex<CancellationToken>>,
+    stop: CancellationToken,
+}
+
+impl CuttableProxy {
+    async fn start() -> CuttableProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = CuttableProxy {
+            addr: listener.local_addr().unwrap(),
+            upstream: Arc::default(),
+            cut: Arc::default(),
+            connections: Arc::new(Mutex::new(CancellationToken::new())),
+            stop: CancellationToken::new(),
+        };
+        let (upstream, cut, connections, stop) = (
+            proxy.upstream.clone(),
+            proxy.cut.clone(),
+            proxy.connections.clone(),
+            proxy.stop.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                let mut client = tokio::select! {
+                    () = stop.cancelled() => return,
+                    accepted = listener.accept() => match accepted {
+                        Ok((socket, _)) => socket,
+                        Err(_) => continue,
+                    },
+                };
+                if cut.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let Some(target) = upstream.lock().unwrap().clone() else {
+                    continue;
+                };
+                let gone = connections.lock().unwrap().clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = gone.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    }
+                });
+            }
+        });
+        proxy
+    }
+
+    /// Points `url` (a node's database URL) at the proxy, and the proxy at its server.
+    fn intercept(&self, url: &str) -> String {
+        let mut parsed = reqwest::Url::parse(url).unwrap();
+        let host = parsed.host_str().unwrap_or("127.0.0.1").to_owned();
+        let port = parsed.port().unwrap_or(5432);
+        *self.upstream.lock().unwrap() = Some(format!("{host}:{port}"));
+        parsed.set_host(Some("127.0.0.1")).unwrap();
+        parsed.set_port(Some(self.addr.port())).unwrap();
+        parsed.to_string()
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        let mut connections = self.connections.lock().unwrap();
+        connections.cancel();
+        *connections = CancellationToken::new();
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.connections.lock().unwrap().cancel();
+    }
+}
+
+async fn list_sessions(node: &TestApp, token: &str) -> reqwest::Response {
+    node.http
+        .get(node.url("/sessions"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_postgresql_a_node_is_unready_but_live_frames_flow_and_it_recovers() {
+    let proxy = CuttableProxy::start().await;
+    let Some(cluster) = spawn_cluster(1, |c| {
+        let url = c.database_url.clone().unwrap();
+        c.database_url = Some(proxy.intercept(&url));
+    })
+    .await
+    else {
+        return;
+    };
+    let node = &cluster[0];
+    let token = node.signup("cluster.pgoutage").await;
+    let (suid, device_token) = node.live_session(&token).await;
+    let mut device = node
+        .ws(&format!("/sessions/{suid}/device"), &device_token)
+        .await
+        .unwrap();
+    let mut viewer = node
+        .ws(&format!("/sessions/{suid}/watch"), &token)
+        .await
+        .unwrap();
+    send_frame(&mut device, jpeg(1)).await;
+    assert_eq!(next_frame(&mut viewer).await, jpeg(1));
+    assert_eq!(
+        until_ready_is(node, StatusCode::OK, PATIENCE).await,
+        "ready"
+    );
+
+    proxy.cut();
+    let body = until_ready_is(node, StatusCode::SERVICE_UNAVAILABLE, PATIENCE).await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body,
+        json!({"error": "unavailable", "message": "the database is unavailable; try again shortly"})
+    );
+    let resp = list_sessions(node, &token).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"error": "unavailable", "message": "the database is unavailable; try again shortly"})
+    );
+    // Frames between the connected device and its viewer do not touch the database.
+    for n in 2..6 {
+        send_frame(&mut device, jpeg(n)).await;
+        assert_eq!(next_frame(&mut viewer).await, jpeg(n), "frame {n}");
+    }
+
+    // Back: ready again and the API works, without restarting the node.
+    proxy.restore();
+    until_ready_is(node, StatusCode::OK, PATIENCE).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let listed: Value = loop {
+        let resp = list_sessions(node, &token).await;
+        if resp.status() == StatusCode::OK {
+            break resp.json().await.unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the API did not recover: {}",
+            resp.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(listed.to_string().contains(&suid), "{listed}");
+    send_frame(&mut device, jpeg(7)).await;
+    assert_eq!(next_frame(&mut viewer).await, jpeg(7));
+}
