@@ -22,6 +22,9 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 const CHUNK_HEADER: &str = "Sb-Chunk";
 /// Room left in each chunk for the headers NATS sends with it.
 const HEADER_ROOM: usize = 1024;
+/// How long a subscription waits for the server to confirm it. While NATS is down the
+/// client holds its operations for the reconnect; past this the caller gets `Unavailable`.
+const ROUND_TRIP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A bus over a NATS server (or cluster).
 #[derive(Debug, Clone)]
@@ -65,6 +68,30 @@ impl NatsBus {
             format!("{} ({}:{})", info.server_name, info.host, info.port)
         };
         (name, info.max_payload)
+    }
+
+    /// Waits until the server has processed everything this client sent before, SUBs
+    /// included. `flush` alone only empties the client's socket buffer; but NATS handles one
+    /// connection's operations in order, so a message this client publishes to an inbox of its
+    /// own comes back only after every earlier operation took effect.
+    async fn round_trip(&self) -> Result<(), BusError> {
+        let inbox = self.client.new_inbox();
+        let mut echo = self
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(unavailable)?;
+        self.client
+            .publish(inbox, Bytes::new())
+            .await
+            .map_err(unavailable)?;
+        match tokio::time::timeout(ROUND_TRIP_TIMEOUT, echo.next()).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(unavailable("the NATS connection closed")),
+            Err(_) => Err(unavailable(format!(
+                "NATS did not answer within {ROUND_TRIP_TIMEOUT:?}"
+            ))),
+        }
     }
 
     /// Waits until everything published so far has reached the server.
@@ -112,9 +139,9 @@ impl Bus for NatsBus {
             .await
             .map_err(unavailable)?;
         // Wait until the server has the subscription: a caller that subscribes and then reads
-        // what it may have missed (controls, revocations) must not lose what is published by
-        // another node in between, while the SUB would still sit in this client's buffer.
-        self.client.flush().await.map_err(unavailable)?;
+        // what it may have missed (controls, revocations) must not lose what another node
+        // publishes in between, while the server has not yet taken in the SUB.
+        self.round_trip().await?;
         let (tx, rx) = broadcast::channel(self.capacity);
         let subject = subject.to_owned();
         tokio::spawn(async move {

@@ -130,6 +130,28 @@ async fn two_nats_connections_see_each_others_messages() {
 }
 
 #[tokio::test]
+async fn a_subscription_is_in_place_at_the_server_when_subscribe_returns() {
+    // What the device socket relies on: subscribe, then publish from another connection at
+    // once (another node storing a control); the message must not slip past.
+    let (Some(a), Some(b)) = (nats().await, nats().await) else {
+        return;
+    };
+    for round in 0..100 {
+        let subject = unique(&format!("sb.cross.ready{round}"));
+        let mut sub = b.subscribe(&subject).await.unwrap();
+        a.publish(&subject, Bytes::from_static(b"at once"))
+            .await
+            .unwrap();
+        a.flush().await.unwrap();
+        assert_eq!(
+            next(&mut sub).await,
+            Delivery::Message(Bytes::from_static(b"at once")),
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_slow_subscriber_is_told_it_lagged_and_the_publisher_never_waits() {
     let bus = InProcessBus::new(4);
     let mut slow = bus.subscribe("sb.s.frames").await.unwrap();

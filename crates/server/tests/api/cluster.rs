@@ -235,48 +235,16 @@ async fn a_missing_shared_secret_file_is_a_startup_error() {
     assert!(!dir.path().join("no-such-secret").exists());
 }
 
-/// A stand-in NATS server that speaks just enough of the protocol for a client to connect,
-/// subscribe and flush, so a test can take it away.
-async fn fake_nats(listener: tokio::net::TcpListener, stop: tokio_util::sync::CancellationToken) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    loop {
-        let (socket, _) = tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => accepted.unwrap(),
-        };
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let (read, mut write) = socket.into_split();
-            let info = r#"INFO {"server_id":"fake","server_name":"fake","version":"2.10.0","proto":1,"host":"127.0.0.1","port":4222,"headers":true,"max_payload":1048576}"#;
-            write
-                .write_all(format!("{info}\r\n").as_bytes())
-                .await
-                .unwrap();
-            let mut lines = BufReader::new(read).lines();
-            loop {
-                let line = tokio::select! {
-                    () = stop.cancelled() => return,
-                    line = lines.next_line() => line,
-                };
-                let Ok(Some(line)) = line else { return };
-                if line.starts_with("PING") && write.write_all(b"PONG\r\n").await.is_err() {
-                    return;
-                }
-            }
-        });
-    }
-}
-
 #[tokio::test]
 async fn a_node_is_not_ready_while_its_nats_is_gone() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let nats = tokio::spawn(fake_nats(listener, stop.clone()));
+    use crate::cluster_failures::{NatsProcess, free_port, skip};
+    if !std::path::Path::new(NatsProcess::BINARY).exists() {
+        return skip("nats-server (apt-get install nats-server)");
+    }
+    let port = free_port();
+    let nats = NatsProcess::start(port).await;
     let app = spawn_app_with(|c| {
         c.nats_url = Some(format!("nats://127.0.0.1:{port}"));
-        // The stand-in server delivers nothing, so only its first probe may go out.
-        c.bus_probe_interval = Duration::from_secs(3600);
     })
     .await;
     let readyz = || async {
@@ -288,9 +256,8 @@ async fn a_node_is_not_ready_while_its_nats_is_gone() {
     };
     assert_eq!(readyz().await.status(), StatusCode::OK);
 
-    // NATS goes away (connections closed, nothing listening): the node says it is not ready.
-    stop.cancel();
-    nats.await.unwrap();
+    // NATS goes away (killed, nothing listening): the node says it is not ready.
+    nats.kill().await;
     let deadline = Instant::now() + crate::helpers::PATIENCE;
     let resp = loop {
         let resp = readyz().await;
@@ -307,13 +274,10 @@ async fn a_node_is_not_ready_while_its_nats_is_gone() {
         "the bus is disconnected; try again shortly"
     );
 
-    // Back on the same port: the client reconnects by itself and the node is ready again.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let _nats = tokio::spawn(fake_nats(listener, stop.clone()));
-    let deadline = Instant::now() + crate::helpers::PATIENCE;
+    // Back on the same port: the client reconnects by itself and the node is ready again
+    // (NATS clients back off up to 4 s between attempts).
+    let _nats = NatsProcess::start(port).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
     while readyz().await.status() != StatusCode::OK {
         assert!(
             Instant::now() < deadline,
@@ -321,5 +285,4 @@ async fn a_node_is_not_ready_while_its_nats_is_gone() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    stop.cancel();
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 /// How long a recovery may take: NATS clients back off up to 4 s between reconnects.
 const RECOVERY: Duration = Duration::from_secs(30);
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -24,7 +24,7 @@ fn free_port() -> u16 {
 }
 
 /// Says why a failure test cannot run here; in CI it fails instead.
-fn skip(why: &str) {
+pub(crate) fn skip(why: &str) {
     assert!(
         std::env::var_os("CI").is_none(),
         "this test needs {why}, which CI must have"
@@ -33,15 +33,15 @@ fn skip(why: &str) {
 }
 
 /// A private `nats-server` process on a port of its own, killed when dropped.
-struct NatsProcess {
+pub(crate) struct NatsProcess {
     child: tokio::process::Child,
 }
 
 impl NatsProcess {
-    const BINARY: &str = "/usr/sbin/nats-server";
+    pub(crate) const BINARY: &str = "/usr/sbin/nats-server";
 
     /// Starts it and waits until it accepts connections.
-    async fn start(port: u16) -> NatsProcess {
+    pub(crate) async fn start(port: u16) -> NatsProcess {
         let child = tokio::process::Command::new(Self::BINARY)
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdout(std::process::Stdio::null())
@@ -64,7 +64,7 @@ impl NatsProcess {
     }
 
     /// Kills it (as a crash would) and waits until it is gone.
-    async fn kill(mut self) {
+    pub(crate) async fn kill(mut self) {
         self.child.kill().await.unwrap();
     }
 }
