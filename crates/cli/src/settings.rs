@@ -323,10 +323,16 @@ pub fn init_logging(format: LogFormat) {
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        // zeromq warns for every reconnect attempt to a kernel socket that is going away
+        // (after a kernel is shut down); its errors still show.
+        .unwrap_or_else(|| EnvFilter::new("info,zeromq=error"));
+    // Colours only for a person at a terminal: journald and log files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         // The default timer prints RFC 3339 UTC timestamps.
-        .with_env_filter(filter);
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     // A second initialisation (tests) is harmless; ignore it.
     let _ = match format {
         LogFormat::Human => builder.try_init(),

@@ -154,3 +154,15 @@ fn the_admin_cli_works_on_a_stopped_servers_data() {
     assert!(pruned.contains("1 stopped services"), "{pruned}");
     cli_ok(dir.path(), &["migrate"]);
 }
+
+#[test]
+fn logs_written_to_a_file_are_plain_text() {
+    // Journald and log files get no terminal colour codes.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let server = ServerProcess::start_logged(dir.path(), free_port(), &log);
+    assert!(server.terminate().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(" INFO "), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text}");
+}

@@ -30,13 +30,30 @@ impl ServerProcess {
 
     /// Like [`start`](Self::start), with more `serve` flags.
     pub fn start_with(data: &Path, port: u16, flags: &[&std::ffi::OsStr]) -> ServerProcess {
+        Self::spawn(data, port, flags, "warn", Stdio::null())
+    }
+
+    /// Like [`start`](Self::start), logging at `info` into the file `log`.
+    pub fn start_logged(data: &Path, port: u16, log: &Path) -> ServerProcess {
+        let file = std::fs::File::create(log).unwrap();
+        Self::spawn(data, port, &[], "info", Stdio::from(file))
+    }
+
+    fn spawn(
+        data: &Path,
+        port: u16,
+        flags: &[&std::ffi::OsStr],
+        log_level: &str,
+        stdout: Stdio,
+    ) -> ServerProcess {
         let child = Command::new(BIN)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data)
             .args(flags)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", log_level)
+            .env_remove("SWITCHBOARD_LOG")
+            .stdout(stdout)
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
