@@ -22,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 /// Longest wait between attempts to subscribe.
 const MAX_RETRY: Duration = Duration::from_secs(10);
+/// Longest bare token id accepted from a node of an earlier release (ours are UUIDs).
+const MAX_BARE_JTI: usize = 64;
 
 /// What is published on [`subjects::REVOKED_TOKENS`]: the token id and its expiry (Unix
 /// seconds), as JSON `{"jti": "…", "exp": 1767225600}`.
@@ -46,11 +48,23 @@ impl RevocationNotice {
         Bytes::from(serde_json::to_vec(self).unwrap_or_default())
     }
 
-    /// Reads a payload; `None` when it is not a notice.
+    /// Reads a payload; `None` when it is not a notice. Nodes of earlier releases publish the
+    /// bare token id; during a rolling upgrade that is taken as a revocation whose expiry is
+    /// unknown, kept like the ones loaded from the store.
     pub fn parse(payload: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<RevocationNotice>(payload)
-            .ok()
-            .filter(|n| !n.jti.is_empty())
+        if let Ok(notice) = serde_json::from_slice::<RevocationNotice>(payload) {
+            return Some(notice).filter(|n| !n.jti.is_empty());
+        }
+        let bare = std::str::from_utf8(payload).ok()?;
+        let plausible = !bare.is_empty()
+            && bare.len() <= MAX_BARE_JTI
+            && bare
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        plausible.then(|| RevocationNotice {
+            jti: bare.to_owned(),
+            exp: i64::MAX,
+        })
     }
 }
 
@@ -236,9 +250,19 @@ mod tests {
             r#"{"jti":"abc","exp":1767225600}"#
         );
         assert_eq!(RevocationNotice::parse(&n.to_bytes()), Some(n));
-        assert_eq!(RevocationNotice::parse(b"abc"), None);
         assert_eq!(RevocationNotice::parse(br#"{"jti":"","exp":1}"#), None);
         assert_eq!(RevocationNotice::parse(br#"{"jti":"x"}"#), None);
+        assert_eq!(RevocationNotice::parse(b""), None);
+        assert_eq!(RevocationNotice::parse(b"two words"), None);
+        assert_eq!(RevocationNotice::parse(&[b'a'; 65]), None);
+        // What nodes of earlier releases publish: the bare token id.
+        assert_eq!(
+            RevocationNotice::parse(b"1b4e28ba-2fa1-11d2-883f-0016d3cca427"),
+            Some(RevocationNotice {
+                jti: "1b4e28ba-2fa1-11d2-883f-0016d3cca427".into(),
+                exp: i64::MAX,
+            })
+        );
     }
 
     /// Two token services with one secret stand for two nodes; the listener of the second
