@@ -8,7 +8,7 @@ use crate::live::now;
 use crate::protocol::{InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserView};
 use crate::tls::ClientAddr;
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
@@ -274,4 +274,38 @@ pub(super) async fn list_users(
     let users = app.store.list_users(caller.account_id()).await?;
     let views: Vec<UserView> = users.iter().map(|u| UserView::of(u, None)).collect();
     Ok(Json(serde_json::json!({ "users": views })))
+}
+
+/// `DELETE /api/v1/account/users/{id}` (admins): deletes another user of the caller's
+/// account. Their tokens fail at once on every node (each request looks the user up).
+pub(super) async fn delete_user(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if caller.user.role != Role::Admin {
+        return Err(ApiError::forbidden(
+            "only an account admin can delete users",
+        ));
+    }
+    let not_found = || ApiError::not_found("user_not_found", "no such user in this account");
+    let id: UserId = id.parse().map_err(|_| not_found())?;
+    if id == caller.user.id {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            "id: to delete yourself use DELETE /api/v1/me",
+        ));
+    }
+    match app.store.user(id).await {
+        Ok(user) if user.account_id == caller.account_id() => {}
+        Ok(_) | Err(StoreError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    }
+    match app.store.delete_user(id).await {
+        Ok(()) => {}
+        Err(StoreError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(user = %id, by = %caller.user.id, "user deleted by an admin");
+    Ok(StatusCode::NO_CONTENT)
 }

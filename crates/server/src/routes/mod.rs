@@ -52,6 +52,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/me", get(accounts::me).delete(accounts::delete_me))
         .route("/account/invites", post(accounts::create_invite))
         .route("/account/users", get(accounts::list_users))
+        .route("/account/users/{id}", delete(accounts::delete_user))
         .route("/sessions", post(sessions::create).get(sessions::list))
         .route("/sessions/{suid}", get(sessions::get).delete(sessions::end))
         .route("/sessions/{suid}/qr.svg", get(qr::device_qr))

@@ -365,3 +365,60 @@ async fn a_deleted_user_is_signed_out_but_their_sessions_stay() {
     );
     assert_eq!(usernames(&app, &admin).await, ["admin"]);
 }
+
+#[tokio::test]
+async fn an_admin_deletes_a_user_of_their_account_and_no_one_else() {
+    let app = spawn_app().await;
+    let admin = app.signup("boss").await;
+    let code = invite(&app, &admin).await;
+    let member = join(&app, "member", &code).await;
+    let member_id = member["user"]["id"].as_str().unwrap().to_owned();
+    let member_token = member["token"].as_str().unwrap().to_owned();
+    let stranger = app.signup("stranger").await;
+    let stranger_id = get(&app, "/me", &stranger)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin_id = get(&app, "/me", &admin)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let delete = |token: &str, id: &str| {
+        app.http
+            .delete(app.url(&format!("/account/users/{id}")))
+            .bearer_auth(token)
+            .send()
+    };
+
+    // A member may not; nobody reaches another account's users or deletes themselves here.
+    let resp = delete(&member_token, &admin_id).await.unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    for id in [
+        stranger_id.as_str(),
+        "not-a-uuid",
+        &uuid::Uuid::new_v4().to_string(),
+    ] {
+        let resp = delete(&admin, id).await.unwrap();
+        expect_error(resp, StatusCode::NOT_FOUND, "user_not_found").await;
+    }
+    let resp = delete(&admin, &admin_id).await.unwrap();
+    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    assert_eq!(get(&app, "/me", &stranger).await.status(), StatusCode::OK);
+
+    // The admin deletes the member: their token fails at once, and they are gone.
+    let resp = delete(&admin, &member_id).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let me = get(&app, "/me", &member_token).await;
+    expect_error(me, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(usernames(&app, &admin).await, ["boss"]);
+    let again = delete(&admin, &member_id).await.unwrap();
+    expect_error(again, StatusCode::NOT_FOUND, "user_not_found").await;
+}
