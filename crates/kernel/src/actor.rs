@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout_at};
 
+use crate::after_run::{self, AfterRun, Held, Hook, MAX_HELD};
 use crate::config::{KernelConfig, NodeConfig};
 use crate::connection::KernelDir;
 use crate::error::{DeathReason, KernelError, Result};
@@ -62,6 +63,10 @@ pub(crate) struct Actor {
     pub(crate) lifetime_start: Instant,
     /// Parent header of the request the kernel is busy with (where notices go).
     pub(crate) busy_parent: Map<String, Value>,
+    /// What the owner adds at the end of each execution.
+    pub(crate) after_run: Option<AfterRun>,
+    /// An execution's idle status held for `after_run`, with what came after it.
+    pub(crate) held: Option<Held>,
 }
 
 impl Actor {
@@ -83,7 +88,8 @@ impl Actor {
                     }
                     Some(command) => self.handle(command).await,
                 },
-                Some(event) = self.events_rx.recv() => self.on_event(event),
+                Some(event) = self.events_rx.recv() => self.dispatch(event),
+                extra = wait_held(&mut self.held), if self.held.is_some() => self.release(extra),
                 _ = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                     if let Some(reason) = self.expired() {
                         self.finish(reason, true).await;
@@ -123,6 +129,7 @@ impl Actor {
                 let result = self.restart().await;
                 let _ = done.send(result);
             }
+            Command::AfterRun(Hook(hook)) => self.after_run = Some(hook),
             Command::Claim => {
                 self.lifetime_start = Instant::now();
                 self.last_activity = Instant::now();
@@ -177,7 +184,46 @@ impl Actor {
         }
     }
 
+    /// Handles a generation's event, or queues it behind a held idle status.
+    fn dispatch(&mut self, event: GenEvent) {
+        let Some(held) = &mut self.held else {
+            self.on_event(event);
+            return;
+        };
+        held.queued.push_back(event);
+        if held.queued.len() >= MAX_HELD {
+            tracing::warn!(kernel = %self.id, "not holding the kernel's output any longer for the end-of-run hook");
+            self.release(Vec::new());
+        }
+    }
+
+    /// Publishes the hook's messages, the held idle status and what came after it.
+    fn release(&mut self, extra: Vec<WireMessage>) {
+        let Some(held) = self.held.take() else {
+            return;
+        };
+        for msg in extra {
+            let size = msg.encoded_len();
+            self.replay.publish(Arc::new(msg), size);
+        }
+        self.deliver(held.idle, held.size);
+        for event in held.queued {
+            self.dispatch(event);
+        }
+    }
+
     fn on_message(&mut self, msg: WireMessage, size: usize) {
+        if let Some(hook) = &self.after_run
+            && after_run::ends_execution(&msg)
+        {
+            self.held = Some(after_run::start(hook, msg, size));
+            return;
+        }
+        self.deliver(msg, size);
+    }
+
+    /// Tracks busy/idle, applies the output rate limit, and publishes.
+    fn deliver(&mut self, msg: WireMessage, size: usize) {
         if msg.channel == Channel::Iopub {
             if msg.msg_type() == "status" {
                 match msg.content_str("execution_state") {
@@ -351,6 +397,7 @@ impl Actor {
         ) {
             return Err(KernelError::Stopped(DeathReason::Shutdown));
         }
+        self.release(Vec::new());
         self.state.send_replace(KernelState::Restarting);
         self.publish_status("restarting", &Map::new());
         self.stop_generation(true).await;
@@ -399,6 +446,7 @@ impl Actor {
 
     /// Ends the kernel for good.
     async fn finish(&mut self, reason: DeathReason, graceful: bool) {
+        self.release(Vec::new());
         if graceful {
             self.stop_generation(false).await;
         } else if let Some(generation) = self.generation.take() {
@@ -446,6 +494,25 @@ impl Actor {
             });
         }
         None
+    }
+}
+
+/// The hook's messages for the held idle status; none when the hook failed or took longer
+/// than its deadline.
+async fn wait_held(held: &mut Option<Held>) -> Vec<WireMessage> {
+    let Some(held) = held else {
+        return std::future::pending().await;
+    };
+    match timeout_at(held.deadline, &mut held.extra).await {
+        Ok(Ok(extra)) => extra,
+        Ok(Err(_)) => Vec::new(),
+        Err(_) => {
+            tracing::warn!(
+                "the end-of-run hook took longer than {:?}; its messages are dropped",
+                after_run::AFTER_RUN_WAIT
+            );
+            Vec::new()
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use crate::after_run::{AfterRun, Hook};
 use crate::config::KernelConfig;
 use crate::error::{DeathReason, KernelError, Result};
 use crate::replay::{Delivery, Replay, Subscription};
@@ -87,6 +88,8 @@ pub(crate) enum Command {
     },
     /// Handed out by a pool: restart the idle and lifetime clocks.
     Claim,
+    /// Set (replace) the hook run at the end of each execution.
+    AfterRun(Hook),
 }
 
 #[derive(Debug)]
@@ -379,6 +382,12 @@ impl Kernel {
     /// Waits until the kernel is dead and says why.
     pub async fn wait_dead(&self) -> DeathReason {
         dead(&mut self.watch_state()).await
+    }
+
+    /// Sets what the kernel's owner adds at the end of every later execution, before its
+    /// final idle status (see [`AfterRun`]). Replaces an earlier hook.
+    pub async fn set_after_run(&self, hook: AfterRun) -> Result<()> {
+        self.command(Command::AfterRun(Hook(hook))).await
     }
 
     /// Restarts the idle and lifetime clocks (a pool hands the kernel out).

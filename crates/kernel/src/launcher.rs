@@ -183,6 +183,8 @@ impl KernelLauncher {
             last_activity: now,
             lifetime_start: now,
             busy_parent: serde_json::Map::new(),
+            after_run: None,
+            held: None,
         };
         tokio::spawn(actor.run());
         Ok(kernel)

@@ -21,6 +21,7 @@
 //! a process group that is killed when its [`Kernel`] is dropped.
 
 mod actor;
+mod after_run;
 pub mod bench;
 pub mod config;
 mod connection;
@@ -38,6 +39,7 @@ pub mod sandbox;
 pub mod spec;
 pub mod wire;
 
+pub use after_run::{AFTER_RUN_WAIT, AfterRun};
 pub use config::{
     HELPER_ARG, HelperCommand, KernelConfig, Limits, NodeConfig, OutputRate, ReplayLimits, Timeouts,
 };

@@ -2,11 +2,12 @@
 //! it, and the files its runs write.
 //!
 //! A kernel handed out for a cell carries a [`CellLink`]. After each execution on it (its
-//! `execute_reply` and its `idle` status both seen, whichever client sent the request) the
-//! node collects the regular files in the kernel's working folder that are new or changed
+//! final `idle` status, whichever client sent the request; the kernel wrote its files by
+//! then) the node collects the regular files in the kernel's working folder that are new or changed
 //! since the last collection, stores them in the database (so every node can serve them)
-//! and publishes into the kernel's message stream, after that idle status, a notice for
-//! files over a limit and a `display_data` listing the files stored.
+//! and publishes into the kernel's message stream, just before that execution's idle status
+//! (the kernel holds it meanwhile), a notice for files over a limit and a `display_data`
+//! listing the files stored.
 
 use crate::App;
 use crate::config::Config;
@@ -16,14 +17,14 @@ use axum::http::StatusCode;
 use base64::Engine;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::SystemTime;
 use switchboard_core::{AccountId, UserId};
-use switchboard_kernel::{Channel, Delivery, Kernel, WireMessage};
+use switchboard_kernel::{AfterRun, Channel, WireMessage};
 use switchboard_store::{Cell, CellFile, Store, StoreError};
 use uuid::Uuid;
 
@@ -36,9 +37,6 @@ pub const FILE_LIMIT_NOTICE: &str = "file_limit";
 /// Random bytes in a permalink: 8 bytes are 11 URL-safe base64 characters (64 bits, too
 /// many to guess).
 const PERMALINK_BYTES: usize = 8;
-
-/// Executions remembered while waiting for the other half of their reply/idle pair.
-const PENDING_EXECUTIONS: usize = 64;
 
 /// The limits cells run under (from [`Config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -494,14 +492,15 @@ pub fn files_display(cell: Uuid, files: &[CellFile]) -> Value {
     })
 }
 
-/// Publishes what a collection did into the kernel's stream, as replies to the request whose
+/// What a collection did, as messages in the kernel's stream replying to the request whose
 /// header is `parent`: a notice naming refused files, then the stored files' `display_data`.
-pub fn publish_collected(
-    kernel: &Kernel,
+pub fn collected_messages(
+    session: &str,
     cell: Uuid,
     parent: &Map<String, Value>,
     collected: &Collected,
-) {
+) -> Vec<WireMessage> {
+    let mut messages = Vec::new();
     if !collected.refused.is_empty() {
         let text = format!(
             "[switchboard] files not stored: {}\n",
@@ -511,68 +510,49 @@ pub fn publish_collected(
             Channel::Iopub,
             "stream",
             json!({ "name": "stderr", "text": text }),
-            kernel.session(),
+            session,
         )
         .with_parent_header(parent);
         notice
             .metadata
             .insert("switchboard".into(), json!({ "notice": FILE_LIMIT_NOTICE }));
-        kernel.publish(notice);
+        messages.push(notice);
     }
     if !collected.stored.is_empty() {
         let msg = WireMessage::new(
             Channel::Iopub,
             "display_data",
             files_display(cell, &collected.stored),
-            kernel.session(),
+            session,
         )
         .with_parent_header(parent);
-        kernel.publish(msg);
+        messages.push(msg);
     }
+    messages
 }
 
-/// Watches a cell kernel's messages and collects files after each execution. Holds the entry
-/// weakly, so it never keeps a removed kernel alive; ends when the kernel's stream ends.
-pub fn watch_cell_kernel(app: &Arc<App>, entry: &Arc<KernelEntry>, link: Arc<CellLink>) {
-    let mut subscription = entry.kernel.subscribe(None);
-    let weak: Weak<KernelEntry> = Arc::downgrade(entry);
+/// Makes a cell kernel collect its files at the end of each execution and list them in the
+/// execution's output, before its idle status (the kernel holds that status meanwhile), so
+/// clients that stop reading at idle, as Jupyter clients do, see them too.
+pub async fn attach_cell_kernel(app: &Arc<App>, entry: &Arc<KernelEntry>, link: Arc<CellLink>) {
     let store = Arc::clone(&app.store);
     let limits = CellLimits::from_config(&app.config);
-    app.kernels.spawn(async move {
-        // An execution is done when both its reply (shell) and its idle status (iopub) were
-        // seen; they can come in either order.
-        let mut replied: VecDeque<String> = VecDeque::new();
-        let mut idle: VecDeque<String> = VecDeque::new();
-        while let Some(delivery) = subscription.recv().await {
-            let Delivery::Message(numbered) = delivery else {
-                continue;
-            };
-            let msg = &numbered.msg;
-            let Some(parent_id) = msg.parent_msg_id() else {
-                continue;
-            };
-            let (mine, other) = match (msg.channel, msg.msg_type()) {
-                (Channel::Shell, "execute_reply") => (&mut replied, &mut idle),
-                (Channel::Iopub, "status") if msg.content_str("execution_state") == "idle" => {
-                    (&mut idle, &mut replied)
-                }
-                _ => continue,
-            };
-            if let Some(i) = other.iter().position(|id| id == parent_id) {
-                other.remove(i);
-            } else {
-                if mine.len() == PENDING_EXECUTIONS {
-                    mine.pop_front();
-                }
-                mine.push_back(parent_id.to_owned());
-                continue;
-            }
-            let Some(entry) = weak.upgrade() else { break };
-            let collected = collect(&*store, &link, entry.kernel.home_dir(), limits).await;
-            publish_collected(&entry.kernel, link.id, &msg.parent_header, &collected);
+    let home = entry.kernel.home_dir();
+    let session = entry.kernel.session().to_owned();
+    let hook: AfterRun = Arc::new(move |parent| {
+        let (store, link) = (Arc::clone(&store), Arc::clone(&link));
+        let (home, session) = (home.clone(), session.clone());
+        Box::pin(async move {
+            let collected = collect(&*store, &link, home, limits).await;
+            let messages = collected_messages(&session, link.id, &parent, &collected);
             link.executed();
-        }
+            messages
+        })
     });
+    if let Err(e) = entry.kernel.set_after_run(hook).await {
+        // The kernel died right after it started; its clients learn that from its status.
+        tracing::warn!(kernel = %entry.id(), error = %e, "cannot collect this cell's files");
+    }
 }
 
 #[cfg(test)]

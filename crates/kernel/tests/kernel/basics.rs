@@ -446,3 +446,95 @@ async fn thirty_two_kernels_launched_at_once_all_come_up() {
     futures::future::join_all(kernels.iter().map(|k| k.shutdown())).await;
     assert_eq!(node.launcher.running(), 0);
 }
+
+/// A hook adding a `display_data` (what the server does with a run's files), after `delay`.
+fn display_hook(
+    kernel: &switchboard_kernel::Kernel,
+    calls: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    delay: Option<Duration>,
+) -> switchboard_kernel::AfterRun {
+    let session = kernel.session().to_owned();
+    let calls = std::sync::Arc::clone(calls);
+    std::sync::Arc::new(move |parent| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let session = session.clone();
+        Box::pin(async move {
+            match delay {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => std::future::pending().await,
+            }
+            let content = json!({"data": {"text/plain": "after"}, "metadata": {}, "transient": {}});
+            vec![
+                WireMessage::new(Channel::Iopub, "display_data", content, &session)
+                    .with_parent_header(&parent),
+            ]
+        })
+    })
+}
+
+#[tokio::test]
+async fn an_after_run_hook_speaks_just_before_the_final_idle() {
+    let node = node().await;
+    let kernel = node.kernel().await;
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Slow enough that the kernel's idle status has surely arrived and waits.
+    let hook = display_hook(&kernel, &calls, Some(Duration::from_millis(300)));
+    kernel.set_after_run(hook).await.unwrap();
+    let mut subscription = kernel.subscribe(None);
+    let outcome = run(&kernel, "print('during')").await;
+    assert_eq!(outcome.stdout(), "during\n");
+    assert!(matches!(outcome.events.last(), Some(ExecuteEvent::Idle)));
+    assert!(
+        outcome.events.iter().any(
+            |e| matches!(e, ExecuteEvent::Display { data, .. } if data["text/plain"] == "after")
+        ),
+        "{:?}",
+        outcome.events
+    );
+    // In the raw stream the hook's message comes right before the idle status.
+    let mut iopub = Vec::new();
+    while let Ok(Some(Delivery::Message(n))) =
+        tokio::time::timeout(Duration::from_millis(200), subscription.recv()).await
+    {
+        if n.msg.channel == Channel::Iopub {
+            iopub.push(format!(
+                "{} {}",
+                n.msg.msg_type(),
+                n.msg.content_str("execution_state")
+            ));
+        }
+    }
+    let display = iopub.iter().position(|m| m.starts_with("display_data"));
+    assert_eq!(
+        display.map(|i| iopub[i + 1].as_str()),
+        Some("status idle"),
+        "{iopub:?}"
+    );
+    // Only executions end with the hook, not other requests.
+    kernel.request_kernel_info().await.unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_after_run_hook_that_never_answers_holds_the_idle_status_only_so_long() {
+    let node = node().await;
+    let kernel = node.kernel().await;
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    kernel
+        .set_after_run(display_hook(&kernel, &calls, None))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let outcome = run(&kernel, "print('done')").await;
+    assert_eq!(outcome.stdout(), "done\n");
+    assert!(matches!(outcome.events.last(), Some(ExecuteEvent::Idle)));
+    assert!(
+        !outcome
+            .events
+            .iter()
+            .any(|e| matches!(e, ExecuteEvent::Display { .. }))
+    );
+    assert!(started.elapsed() >= switchboard_kernel::AFTER_RUN_WAIT);
+    // The kernel is not held up afterwards.
+    assert_eq!(run(&kernel, "print(2)").await.stdout(), "2\n");
+}

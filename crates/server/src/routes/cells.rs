@@ -61,8 +61,8 @@ pub(super) async fn create(
             return Err(e);
         }
     };
-    // Watching starts before the caller learns the kernel id, so no execution is missed.
-    cells::watch_cell_kernel(&app, &entry, link);
+    // Attached before the caller learns the kernel id, so no execution is missed.
+    cells::attach_cell_kernel(&app, &entry, link).await;
     let mut body = cells::cell_json(&cell);
     if let Some(obj) = body.as_object_mut() {
         obj.insert("kernel_id".into(), Value::from(entry.id()));

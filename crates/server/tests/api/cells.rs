@@ -198,19 +198,14 @@ async fn a_cell_runs_over_the_channels_socket_and_shares_its_files() {
         html.starts_with("<ul class=\"sb-files\"><li><a href=\"/api/v1/cells/"),
         "{html}"
     );
-    // Published after the execution's reply and idle status.
+    // Published just before the execution's idle status, which ends its output.
     let at = |kind: &str| first.order.iter().position(|(_, k)| k == kind).unwrap();
-    assert!(
-        at("display_data") > at("execute_reply"),
-        "{:?}",
-        first.order
-    );
     let idle = first
         .order
         .iter()
         .rposition(|(c, k)| c == "iopub" && k == "status")
         .unwrap();
-    assert!(at("display_data") > idle, "{:?}", first.order);
+    assert_eq!(at("display_data") + 1, idle, "{:?}", first.order);
 
     // The files, without a token.
     let text = app
@@ -558,4 +553,21 @@ async fn long_poll_clients_receive_the_files_too() {
     assert_eq!(files["cell_id"], cell["id"]);
     assert_eq!(files["files"][0]["name"], "poll.txt");
     assert_eq!(files["files"][0]["size"], 2);
+}
+
+#[tokio::test]
+async fn a_jupyterlab_client_sees_the_files_of_a_run() {
+    // @jupyterlab/services stops reading an execution's output at its idle status: the
+    // files listing must come before it.
+    let app = cell_app(|_| {}).await;
+    let token = app.signup("labfiles").await;
+    let resp = post_cell(&app, &token, json!({"code": "print(1)"})).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let cell: Value = resp.json().await.unwrap();
+    let kernel_id = cell["kernel_id"].as_str().unwrap();
+    let code = "open('lab.txt','w').write('from lab')\nprint('written')";
+    let result = crate::kernels::jupyterlab_client(&app, &token, &[kernel_id, code]).await;
+    assert_eq!(result["status"], "ok", "{result}");
+    assert_eq!(result["stdout"], "written\n", "{result}");
+    assert_eq!(result["files"], json!(["lab.txt"]), "{result}");
 }

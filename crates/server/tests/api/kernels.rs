@@ -203,8 +203,9 @@ async fn a_jupyter_kernel_runs_code_over_the_channels_socket() {
 
 /// `@jupyterlab/services`, the client JupyterLab itself uses (npm; not written by us),
 /// starts a kernel, runs code over the v1 WebSocket protocol and shuts the kernel down.
-#[tokio::test]
-async fn jupyterlab_services_runs_code() {
+/// Runs `execute.js` (a real `@jupyterlab/services` client) against `app` with `args` after
+/// the base URL and token; returns the JSON line it prints.
+pub(crate) async fn jupyterlab_client(app: &TestApp, token: &str, args: &[&str]) -> Value {
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jupyterlab");
     if !fixture.join("node_modules/@jupyterlab/services").exists() {
@@ -220,14 +221,13 @@ async fn jupyterlab_services_runs_code() {
             "npm install of @jupyterlab/services failed"
         );
     }
-    let app = kernel_app(2).await;
-    let token = app.signup("jupyterlab").await;
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(120),
         tokio::process::Command::new("node")
             .arg(fixture.join("execute.js"))
             .arg(format!("http://{}", app.addr))
-            .arg(&token)
+            .arg(token)
+            .args(args)
             .env("NODE_PATH", fixture.join("node_modules"))
             .kill_on_drop(true)
             .output(),
@@ -241,7 +241,7 @@ async fn jupyterlab_services_runs_code() {
         "client failed: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let result: Value = stdout
+    stdout
         .lines()
         .rev()
         .find_map(|l| serde_json::from_str(l).ok())
@@ -250,7 +250,14 @@ async fn jupyterlab_services_runs_code() {
                 "no result line: {stdout}\n{}",
                 String::from_utf8_lossy(&output.stderr)
             )
-        });
+        })
+}
+
+#[tokio::test]
+async fn jupyterlab_services_runs_code() {
+    let app = kernel_app(2).await;
+    let token = app.signup("jupyterlab").await;
+    let result = jupyterlab_client(&app, &token, &[]).await;
     assert_eq!(result["status"], "ok", "{result}");
     assert_eq!(result["stdout"], "42\n", "{result}");
     assert_eq!(result["idle"], true, "{result}");
