@@ -446,3 +446,221 @@ async fn without_postgresql_a_node_is_unready_but_live_frames_flow_and_it_recove
     send_frame(&mut device, jpeg(7)).await;
     assert_eq!(next_frame(&mut viewer).await, jpeg(7));
 }
+
+/// A private PostgreSQL server (its own data folder, port and socket folder, run as the
+/// `postgres` user) that a test may stop and start: the machine's server is shared by the
+/// other tests. Stopped for good when dropped.
+struct PostgresProcess {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PostgresProcess {
+    /// The newest installed server's programs, when there is a `postgres` user to run them
+    /// and we are root (PostgreSQL refuses to run as root; `runuser` switches).
+    fn find() -> Option<std::path::PathBuf> {
+        let uid = |args: &[&str]| {
+            std::process::Command::new("id")
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        };
+        let root = uid(&["-u"]).as_deref() == Some("0");
+        let has_user = uid(&["-u", "postgres"]).is_some();
+        let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|bin| bin.join("initdb").exists())
+            .collect();
+        versions.sort();
+        versions.pop().filter(|_| root && has_user)
+    }
+
+    /// Creates the cluster (`initdb`) and starts it.
+    async fn start_new(bin: std::path::PathBuf) -> PostgresProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let owned = std::process::Command::new("chown")
+            .arg("postgres")
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(owned.success());
+        let pg = PostgresProcess {
+            bin,
+            dir,
+            port: free_port(),
+        };
+        let data = pg.dir.path().join("data");
+        pg.run(
+            "initdb",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-A".as_ref(),
+                "trust".as_ref(),
+                "-U".as_ref(),
+                "postgres".as_ref(),
+                "--no-sync".as_ref(),
+            ],
+        )
+        .await;
+        pg.start().await;
+        pg
+    }
+
+    async fn run(&self, program: &str, args: &[&std::ffi::OsStr]) {
+        let output = tokio::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(program))
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn pg_ctl_args(&self, action: &str) -> Vec<std::ffi::OsString> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        [
+            "-D".into(),
+            self.dir.path().join("data").into_os_string(),
+            "-o".into(),
+            options.into(),
+            "-l".into(),
+            self.dir.path().join("log").into_os_string(),
+            "-m".into(),
+            "fast".into(),
+            "-w".into(),
+            action.into(),
+        ]
+        .into()
+    }
+
+    async fn start(&self) {
+        let args = self.pg_ctl_args("start");
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        self.run("pg_ctl", &args).await;
+    }
+
+    /// Stops it the way an administrator's restart does: clients are disconnected.
+    async fn stop(&self) {
+        let args = self.pg_ctl_args("stop");
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        self.run("pg_ctl", &args).await;
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PostgresProcess {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Sends `want` on a device socket until a viewer socket shows it (a relay between nodes may
+/// take a moment to start, and a viewer may still hold an older frame).
+async fn send_until_seen(device: &mut Ws, viewer: &mut Ws, want: bytes::Bytes, what: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "no frame {what}");
+        send_frame(device, want.clone()).await;
+        let until = tokio::time::Instant::now() + Duration::from_millis(300);
+        while let Ok(frame) = tokio::time::timeout_at(until, next_frame(viewer)).await {
+            if frame == want {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_restart_during_a_cross_node_call_loses_nothing() {
+    let Some(bin) = PostgresProcess::find() else {
+        return skip("root, a postgres user and PostgreSQL's server programs");
+    };
+    let pg = PostgresProcess::start_new(bin).await;
+    let url = pg.url();
+    let Some(cluster) = spawn_cluster(2, |c| {
+        c.database_url = Some(url.clone());
+        // This test is about the restart, not a takeover: the owner keeps its lease across it.
+        c.session_lease = Duration::from_secs(30);
+    })
+    .await
+    else {
+        return;
+    };
+    let (n1, n2) = (&cluster[0], &cluster[1]);
+    let token = n1.signup("cluster.pgrestart").await;
+    let (suid, device_token) = n1.live_session(&token).await;
+    let mut device = n1
+        .ws(&format!("/sessions/{suid}/device"), &device_token)
+        .await
+        .unwrap();
+    let mut viewer = n2
+        .ws(&format!("/sessions/{suid}/watch"), &token)
+        .await
+        .unwrap();
+    send_until_seen(&mut device, &mut viewer, jpeg(1), "before the restart").await;
+
+    pg.stop().await;
+    for node in [n1, n2] {
+        until_ready_is(node, StatusCode::SERVICE_UNAVAILABLE, PATIENCE).await;
+    }
+    let resp = list_sessions(n2, &token).await;
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Frames go from the device's node to the viewer's over NATS, without the database.
+    for n in 2..5 {
+        send_until_seen(
+            &mut device,
+            &mut viewer,
+            jpeg(n),
+            "while PostgreSQL is down",
+        )
+        .await;
+    }
+
+    pg.start().await;
+    for node in [n1, n2] {
+        until_ready_is(node, StatusCode::OK, RECOVERY).await;
+    }
+    send_until_seen(&mut device, &mut viewer, jpeg(9), "after the restart").await;
+    // Still one session, live, and its end leaves exactly one CDR.
+    let deadline = tokio::time::Instant::now() + RECOVERY;
+    loop {
+        let resp = list_sessions(n2, &token).await;
+        if resp.status() == StatusCode::OK {
+            let listed: Value = resp.json().await.unwrap();
+            assert!(listed.to_string().contains(&suid), "{listed}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the API did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    crate::cluster_live::end_with_one_cdr(n2, &token, &suid).await;
+}

@@ -66,7 +66,7 @@ async fn until_session(
 
 /// Ends the session through `node` and checks it ended by the user and left exactly one CDR
 /// in the shared database.
-async fn end_with_one_cdr(node: &TestApp, token: &str, suid: &str) {
+pub(crate) async fn end_with_one_cdr(node: &TestApp, token: &str, suid: &str) {
     let resp = node
         .http
         .delete(node.url(&format!("/sessions/{suid}")))
