@@ -57,6 +57,24 @@ pub(super) struct SessionActor {
     remote: HashMap<String, (Presence, tokio::time::Instant)>,
 }
 
+/// What the periodic store work found.
+enum Persisted {
+    /// Someone else ended the session.
+    EndedElsewhere(Box<Session>),
+    /// These totals are stored.
+    Saved(SessionStats),
+    /// Nothing new to store, or the store failed (logged).
+    Nothing,
+}
+
+/// The result of the periodic store work in flight; never ready when there is none.
+async fn persisted(task: &mut Option<tokio::task::JoinHandle<Persisted>>) -> Persisted {
+    match task {
+        Some(task) => task.await.unwrap_or(Persisted::Nothing),
+        None => std::future::pending().await,
+    }
+}
+
 /// Current wall-clock time at the store's precision.
 pub(crate) fn now() -> Timestamp {
     use chrono::SubsecRound;
@@ -136,6 +154,7 @@ impl SessionActor {
         let _stop_links = links.drop_guard();
         // Announces the new (or restored) session to dashboards.
         self.publish_state().await;
+        let mut persisting: Option<tokio::task::JoinHandle<Persisted>> = None;
         loop {
             let deadline = deps.policy.next_deadline(&self.clock());
             let sleep_for = deadline
@@ -182,11 +201,21 @@ impl SessionActor {
                     self.expire_presence().await;
                     self.publish_status().await;
                 }
-                _ = persist.tick() => {
-                    if self.ended_elsewhere().await {
-                        return;
+                // The store is read and written off this loop: while the database is slow or
+                // gone, viewers, presence and deadlines must not wait for it.
+                _ = persist.tick(), if persisting.is_none() => {
+                    persisting = Some(self.start_persist());
+                }
+                done = persisted(&mut persisting), if persisting.is_some() => {
+                    persisting = None;
+                    match done {
+                        Persisted::EndedElsewhere(stored) => {
+                            self.adopt_end(*stored).await;
+                            return;
+                        }
+                        Persisted::Saved(stats) => self.saved = stats,
+                        Persisted::Nothing => {}
                     }
-                    self.save_stats().await;
                 }
                 () = deps.shutdown.cancelled() => {
                     self.save_stats().await;
@@ -340,20 +369,42 @@ impl SessionActor {
         }
     }
 
-    /// Whether the stored session was ended by someone else (`switchboard admin end` on the
-    /// database, or another node); if so, adopts that end and stops.
-    async fn ended_elsewhere(&mut self) -> bool {
+    /// The periodic store work, as a task: whether someone else ended the session
+    /// (`switchboard admin end` on the database, or another node), else save the totals.
+    fn start_persist(&self) -> tokio::task::JoinHandle<Persisted> {
         let deps = self.registry.deps();
-        let stored = match deps.store.session(self.session.suid).await {
-            Ok(s) if s.state == SessionState::Ended => s,
-            _ => return false,
-        };
+        let store = deps.store.clone();
+        let suid = self.session.suid;
+        let stats = self.current_stats(now());
+        let saved = self.saved.clone();
+        deps.tracker.spawn(async move {
+            if let Ok(stored) = store.session(suid).await
+                && stored.state == SessionState::Ended
+            {
+                return Persisted::EndedElsewhere(Box::new(stored));
+            }
+            if stats == saved {
+                return Persisted::Nothing;
+            }
+            // Stored only while the session is open, so a save that lands after the end
+            // cannot change the final totals.
+            match store.update_stats(suid, &stats).await {
+                Ok(()) => Persisted::Saved(stats),
+                Err(e) => {
+                    tracing::warn!(%suid, error = %e, "saving session totals failed");
+                    Persisted::Nothing
+                }
+            }
+        })
+    }
+
+    /// Adopts an end written by someone else, and stops.
+    async fn adopt_end(&mut self, stored: Session) {
         tracing::info!(suid = %stored.suid, reason = ?stored.end_reason, "session was ended elsewhere");
         self.session = stored;
         self.registry
             .remove_if_same(self.session.suid, &self.handle);
         self.publish_state().await;
-        true
     }
 
     async fn save_stats(&mut self) {

@@ -205,7 +205,14 @@ async fn device_loop(app: Arc<App>, handle: SessionHandle, mut socket: WebSocket
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Binary(data))) => {
                     if let Err(e) = accept_frame(&app, &handle, None, data) {
-                        if e.status == StatusCode::GONE { break; }
+                        if e.status == StatusCode::GONE {
+                            // The end can reach a frame before the status change below: say
+                            // why here too, so the device does not reconnect to learn it.
+                            let reason = handle.status().end_reason;
+                            let _ = send_json(&mut socket, &DeviceEvent::Ended { reason }).await;
+                            let _ = socket.send(Message::Close(Some(close(1000, "session ended")))).await;
+                            break;
+                        }
                         let ev = DeviceEvent::Error { error: e.code.to_owned(), message: e.message };
                         if !send_json(&mut socket, &ev).await { break; }
                     }
