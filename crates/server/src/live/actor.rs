@@ -67,10 +67,11 @@ enum Persisted {
     Nothing,
 }
 
-/// The result of the periodic store work in flight; never ready when there is none.
-async fn persisted(task: &mut Option<tokio::task::JoinHandle<Persisted>>) -> Persisted {
+/// The result of a store task in flight (`None` if it panicked); never ready when there is
+/// none.
+async fn finished<T>(task: &mut Option<tokio::task::JoinHandle<T>>) -> Option<T> {
     match task {
-        Some(task) => task.await.unwrap_or(Persisted::Nothing),
+        Some(task) => task.await.ok(),
         None => std::future::pending().await,
     }
 }
@@ -155,6 +156,7 @@ impl SessionActor {
         // Announces the new (or restored) session to dashboards.
         self.publish_state().await;
         let mut persisting: Option<tokio::task::JoinHandle<Persisted>> = None;
+        let mut checking: Option<tokio::task::JoinHandle<Option<Box<Session>>>> = None;
         loop {
             let deadline = deps.policy.next_deadline(&self.clock());
             let sleep_for = deadline
@@ -195,8 +197,11 @@ impl SessionActor {
                     }
                 }
                 _ = cluster_tick.tick() => {
-                    if deps.clustered && self.session.state == SessionState::Waiting {
-                        self.live_elsewhere().await;
+                    if deps.clustered
+                        && self.session.state == SessionState::Waiting
+                        && checking.is_none()
+                    {
+                        checking = Some(self.start_live_check());
                     }
                     self.expire_presence().await;
                     self.publish_status().await;
@@ -206,15 +211,21 @@ impl SessionActor {
                 _ = persist.tick(), if persisting.is_none() => {
                     persisting = Some(self.start_persist());
                 }
-                done = persisted(&mut persisting), if persisting.is_some() => {
+                done = finished(&mut persisting), if persisting.is_some() => {
                     persisting = None;
                     match done {
-                        Persisted::EndedElsewhere(stored) => {
+                        Some(Persisted::EndedElsewhere(stored)) => {
                             self.adopt_end(*stored).await;
                             return;
                         }
-                        Persisted::Saved(stats) => self.saved = stats,
-                        Persisted::Nothing => {}
+                        Some(Persisted::Saved(stats)) => self.saved = stats,
+                        Some(Persisted::Nothing) | None => {}
+                    }
+                }
+                found = finished(&mut checking), if checking.is_some() => {
+                    checking = None;
+                    if let Some(Some(stored)) = found {
+                        self.adopt_registration(*stored).await;
                     }
                 }
                 () = deps.shutdown.cancelled() => {
@@ -349,14 +360,26 @@ impl SessionActor {
         }
     }
 
-    /// Adopts a registration the store has but this actor missed: the device redeemed the
-    /// ticket on another node and its message was lost (sent before this actor's links had
-    /// subscribed, or during a bus outage). The store is the record; the bus only hurries.
-    async fn live_elsewhere(&mut self) {
-        let stored = match self.registry.deps().store.session(self.session.suid).await {
-            Ok(s) if s.state == SessionState::Live => s,
-            _ => return,
-        };
+    /// Reads the stored session, as a task: it is live when the device registered through
+    /// another node and this actor missed the message (sent before its links had subscribed,
+    /// or during a bus outage). The store is the record; the bus only hurries.
+    fn start_live_check(&self) -> tokio::task::JoinHandle<Option<Box<Session>>> {
+        let deps = self.registry.deps();
+        let store = deps.store.clone();
+        let suid = self.session.suid;
+        deps.tracker.spawn(async move {
+            match store.session(suid).await {
+                Ok(s) if s.state == SessionState::Live => Some(Box::new(s)),
+                _ => None,
+            }
+        })
+    }
+
+    /// Adopts a registration the store has but this actor missed.
+    async fn adopt_registration(&mut self, stored: Session) {
+        if self.session.state != SessionState::Waiting {
+            return;
+        }
         if let (Some(device_id), Some(at)) = (stored.device_id, stored.live_at) {
             tracing::info!(suid = %stored.suid, "the device registered through another node");
             let info = stored.device.clone().unwrap_or_default();

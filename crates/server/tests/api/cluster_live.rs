@@ -295,3 +295,31 @@ async fn a_rolling_restart_of_every_node_loses_no_session() {
 
     end_with_one_cdr(&cluster[2], &token, &suid).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_that_missed_a_registration_adopts_it_from_the_store() {
+    // As if the device registered through another node and that node's message to the owner
+    // was lost: only the store knows. The owner must notice by itself.
+    let Some(cluster) = spawn_cluster(2, |_| {}).await else {
+        return;
+    };
+    let owner = &cluster[0];
+    let token = owner.signup("cluster.adopt").await;
+    let session = owner.create_session(&token).await;
+    let suid: switchboard_core::Suid = session["suid"].as_str().unwrap().parse().unwrap();
+    let device = switchboard_core::DeviceId::new();
+    let info: switchboard_core::DeviceInfo =
+        serde_json::from_value(json!({"model": "Lost message"})).unwrap();
+    owner
+        .store
+        .mark_live(suid, device, &info, chrono::Utc::now())
+        .await
+        .unwrap();
+    for node in &cluster.nodes {
+        until_session(node, &token, &suid.to_string(), "live everywhere", |s| {
+            s["state"] == "live" && s["device"]["model"] == "Lost message"
+        })
+        .await;
+    }
+    end_with_one_cdr(&cluster[1], &token, &suid.to_string()).await;
+}
