@@ -375,22 +375,13 @@ async fn an_admin_deletes_a_user_of_their_account_and_no_one_else() {
     let member_id = member["user"]["id"].as_str().unwrap().to_owned();
     let member_token = member["token"].as_str().unwrap().to_owned();
     let stranger = app.signup("stranger").await;
-    let stranger_id = get(&app, "/me", &stranger)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let admin_id = get(&app, "/me", &admin)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let server = &app;
+    let id_of = |token: String| async move {
+        let me: Value = get(server, "/me", &token).await.json().await.unwrap();
+        me["id"].as_str().unwrap().to_owned()
+    };
+    let stranger_id = id_of(stranger.clone()).await;
+    let admin_id = id_of(admin.clone()).await;
     let delete = |token: &str, id: &str| {
         app.http
             .delete(app.url(&format!("/account/users/{id}")))
