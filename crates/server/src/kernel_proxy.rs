@@ -498,6 +498,59 @@ fn close(code: u16, reason: &'static str) -> ws::CloseFrame {
     }
 }
 
+/// The caller's kernels on every other live node, counted for their shares: the launching
+/// node asks even when the request was forwarded to it (the nodes asked answer with their own
+/// kernels only). Two launches on two nodes at the same moment may both pass; a node that
+/// does not answer counts as none, with a warning.
+pub async fn counts_elsewhere(
+    app: &App,
+    headers: &HeaderMap,
+    uri: &Uri,
+    user: switchboard_core::UserId,
+) -> crate::kernels::KernelCounts {
+    let proxy = &app.kernel_proxy;
+    if !proxy.clustered {
+        return crate::kernels::KernelCounts::default();
+    }
+    let mut forwarded = HeaderMap::new();
+    for name in [header::AUTHORIZATION, header::COOKIE] {
+        for value in headers.get_all(&name) {
+            forwarded.append(name.clone(), value.clone());
+        }
+    }
+    forwarded.insert(FORWARDED_HEADER, proxy.marker.clone());
+    // A `?token=` in the launching request authenticates the listing too.
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let asks = proxy.other_nodes(app).into_iter().map(|node| {
+        let url = format!("{}/api/kernels{query}", service_base_url(&node));
+        let request = proxy
+            .http
+            .get(url)
+            .headers(forwarded.clone())
+            .timeout(proxy.timeout);
+        async move {
+            let answer = async {
+                let resp = request.send().await?.error_for_status()?;
+                resp.json::<Vec<Value>>().await
+            }
+            .await;
+            answer.unwrap_or_else(|e| {
+                tracing::warn!(node = %node.node, error = %e, "cannot count another node's kernels");
+                Vec::new()
+            })
+        }
+    });
+    let owner = user.to_string();
+    let mut counts = crate::kernels::KernelCounts::default();
+    for model in futures::future::join_all(asks).await.into_iter().flatten() {
+        counts.account += 1;
+        if model.get("owner").and_then(Value::as_str) == Some(owner.as_str()) {
+            counts.user += 1;
+        }
+    }
+    counts
+}
+
 /// The account's kernels on every other live node, for `GET /api/kernels`: each node is
 /// asked with the caller's credentials and at most `node_request_timeout`; a node that does
 /// not answer in time is left out (and logged) rather than failing the list.

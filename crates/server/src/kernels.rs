@@ -82,7 +82,7 @@ impl KernelEntry {
     }
 
     /// The Jupyter Server kernel model: `{id, name, last_activity, execution_state,
-    /// connections}`.
+    /// connections}`, plus `owner` (the user id; nodes count each other's kernels by it).
     pub fn model(&self) -> serde_json::Value {
         serde_json::json!({
             "id": self.id(),
@@ -90,8 +90,16 @@ impl KernelEntry {
             "last_activity": self.last_activity().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "execution_state": self.kernel.state().as_str(),
             "connections": self.open_sockets(),
+            "owner": self.owner.to_string(),
         })
     }
+}
+
+/// Kernels a user and their account run on other nodes (counted against their shares).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelCounts {
+    pub user: usize,
+    pub account: usize,
 }
 
 /// Counts one open channels socket of a kernel.
@@ -288,16 +296,19 @@ impl KernelRegistry {
         account: AccountId,
         spec: Option<&str>,
     ) -> Result<Arc<KernelEntry>, ApiError> {
-        self.launch_linked(user, account, spec, None).await
+        self.launch_linked(user, account, spec, None, KernelCounts::default())
+            .await
     }
 
-    /// [`KernelRegistry::launch`] for a stored cell: the kernel carries the link to it.
+    /// [`KernelRegistry::launch`] for a stored cell (the kernel carries the link to it), with
+    /// the caller's kernels on other nodes counted against their shares.
     pub async fn launch_linked(
         self: &Arc<Self>,
         user: UserId,
         account: AccountId,
         spec: Option<&str>,
         cell: Option<Arc<crate::cells::CellLink>>,
+        elsewhere: KernelCounts,
     ) -> Result<Arc<KernelEntry>, ApiError> {
         let launcher = self.launcher()?;
         let name = match spec {
@@ -309,7 +320,7 @@ impl KernelRegistry {
                 .to_owned(),
         };
         let spec = self.specs.get(&name).map_err(kernel_error)?.clone();
-        let reservation = self.reserve(user, account)?;
+        let reservation = self.reserve(user, account, elsewhere)?;
         let pooled = self.pools.get(&name).and_then(KernelPool::try_take);
         let kernel = match pooled {
             Some(k) => k,
@@ -342,16 +353,22 @@ impl KernelRegistry {
         Ok(entry)
     }
 
-    /// Counts a launch under way against the caller's shares, or 429.
-    fn reserve(&self, user: UserId, account: AccountId) -> Result<Reservation<'_>, ApiError> {
+    /// Counts a launch under way against the caller's shares (with their kernels on other
+    /// nodes), or 429.
+    fn reserve(
+        &self,
+        user: UserId,
+        account: AccountId,
+        elsewhere: KernelCounts,
+    ) -> Result<Reservation<'_>, ApiError> {
         let mut running = lock(&self.kernels);
-        if running.count(Some(user), account) >= self.per_user {
+        if running.count(Some(user), account) + elsewhere.user >= self.per_user {
             return Err(too_many(format!(
                 "you already run {} kernels, the most one user may; shut one down first",
                 self.per_user
             )));
         }
-        if running.count(None, account) >= self.per_account {
+        if running.count(None, account) + elsewhere.account >= self.per_account {
             return Err(too_many(format!(
                 "your account already runs {} kernels, the most one account may; shut one down first",
                 self.per_account

@@ -29,12 +29,16 @@ pub(super) struct CreateCell {
 pub(super) async fn create(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
     ApiJson(request): ApiJson<CreateCell>,
 ) -> ApiResult<Response> {
     CellLimits::from_config(&app.config).check_code(&request.code)?;
     let account = caller.account_id();
     let link = Arc::new(CellLink::new(uuid::Uuid::new_v4()));
     // The kernel first: a caller past their share stores nothing.
+    let elsewhere =
+        crate::kernel_proxy::counts_elsewhere(&app, &headers, &uri, caller.user.id).await;
     let entry = app
         .kernels
         .launch_linked(
@@ -42,6 +46,7 @@ pub(super) async fn create(
             account,
             request.kernel.as_deref(),
             Some(Arc::clone(&link)),
+            elsewhere,
         )
         .await?;
     let kernel_name = entry.kernel.spec().name.clone();

@@ -61,6 +61,8 @@ struct StartKernel {
 pub(super) async fn start(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
     body: Bytes,
 ) -> ApiResult<Response> {
     // Jupyter clients send `{"name": …}` (sometimes with more fields) or nothing at all.
@@ -70,9 +72,17 @@ pub(super) async fn start(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?
     };
+    let elsewhere =
+        crate::kernel_proxy::counts_elsewhere(&app, &headers, &uri, caller.user.id).await;
     let entry = app
         .kernels
-        .launch(caller.user.id, caller.account_id(), request.name.as_deref())
+        .launch_linked(
+            caller.user.id,
+            caller.account_id(),
+            request.name.as_deref(),
+            None,
+            elsewhere,
+        )
         .await?;
     let location = format!("/api/kernels/{}", entry.id());
     Ok((
@@ -269,6 +279,8 @@ pub(super) struct ExecuteRequest {
 pub(super) async fn execute(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
     crate::extract::ApiJson(request): crate::extract::ApiJson<ExecuteRequest>,
 ) -> ApiResult<Json<Value>> {
     let timeout = request.timeout.unwrap_or(30.0);
@@ -283,6 +295,8 @@ pub(super) async fn execute(
     let account = caller.account_id();
     // Every run is stored as a cell, so its code and files can be shared afterwards.
     let link = Arc::new(crate::cells::CellLink::new(uuid::Uuid::new_v4()));
+    let elsewhere =
+        crate::kernel_proxy::counts_elsewhere(&app, &headers, &uri, caller.user.id).await;
     let entry = app
         .kernels
         .launch_linked(
@@ -290,6 +304,7 @@ pub(super) async fn execute(
             account,
             request.kernel.as_deref(),
             Some(Arc::clone(&link)),
+            elsewhere,
         )
         .await?;
     let cell = crate::cells::store_cell(

@@ -382,3 +382,75 @@ async fn a_new_kernel_starts_on_the_least_loaded_node() {
     assert_eq!(ran["status"], "ok", "{ran}");
     assert_eq!(ran["outputs"][0]["data"]["text/plain"], "42", "{ran}");
 }
+
+#[tokio::test]
+async fn a_users_kernel_share_counts_their_kernels_on_every_node() {
+    let Some(cluster) = spawn_cluster(2, |c| {
+        kernel_nodes(c);
+        c.kernel_placement = KernelPlacement::Local;
+        c.kernels_per_user = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let (n1, n2) = (&cluster[0], &cluster[1]);
+    let token = n1.signup("share").await;
+    let on_n1 = start_kernel_on(n1, &token).await;
+    let on_n2 = start_kernel_on(n2, &token).await;
+    assert!(
+        on_n1.starts_with("n1.") && on_n2.starts_with("n2."),
+        "{on_n1} {on_n2}"
+    );
+    // Once n1 sees n2 (its status row), it counts the kernel there.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let list: Vec<Value> = n1
+            .http
+            .get(kernels_url(n1, ""))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if list.len() == 2 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "n1 lists {list:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A third kernel, on either node and by either route, is past the share.
+    let resp = n1
+        .http
+        .post(kernels_url(n1, ""))
+        .bearer_auth(&token)
+        .json(&json!({"name": "python3"}))
+        .send()
+        .await
+        .unwrap();
+    crate::expect::expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "too_many_kernels").await;
+    let resp = n2
+        .http
+        .post(n2.url("/cells"))
+        .bearer_auth(&token)
+        .json(&json!({"code": "1"}))
+        .send()
+        .await
+        .unwrap();
+    crate::expect::expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "too_many_kernels").await;
+
+    // With one shut down on n2, n1 starts one again.
+    let resp = n2
+        .http
+        .delete(kernels_url(n2, &format!("/{on_n2}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let again = start_kernel_on(n1, &token).await;
+    assert!(again.starts_with("n1."), "{again}");
+}
