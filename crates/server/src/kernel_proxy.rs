@@ -508,41 +508,14 @@ pub async fn counts_elsewhere(
     uri: &Uri,
     user: switchboard_core::UserId,
 ) -> crate::kernels::KernelCounts {
-    let proxy = &app.kernel_proxy;
-    if !proxy.clustered {
-        return crate::kernels::KernelCounts::default();
+    let mut counts = crate::kernels::KernelCounts::default();
+    if !app.kernel_proxy.clustered {
+        return counts;
     }
-    let mut forwarded = HeaderMap::new();
-    for name in [header::AUTHORIZATION, header::COOKIE] {
-        for value in headers.get_all(&name) {
-            forwarded.append(name.clone(), value.clone());
-        }
-    }
-    forwarded.insert(FORWARDED_HEADER, proxy.marker.clone());
     // A `?token=` in the launching request authenticates the listing too.
     let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-    let asks = proxy.other_nodes(app).into_iter().map(|node| {
-        let url = format!("{}/api/kernels{query}", service_base_url(&node));
-        let request = proxy
-            .http
-            .get(url)
-            .headers(forwarded.clone())
-            .timeout(proxy.timeout);
-        async move {
-            let answer = async {
-                let resp = request.send().await?.error_for_status()?;
-                resp.json::<Vec<Value>>().await
-            }
-            .await;
-            answer.unwrap_or_else(|e| {
-                tracing::warn!(node = %node.node, error = %e, "cannot count another node's kernels");
-                Vec::new()
-            })
-        }
-    });
     let owner = user.to_string();
-    let mut counts = crate::kernels::KernelCounts::default();
-    for model in futures::future::join_all(asks).await.into_iter().flatten() {
+    for model in ask_other_nodes(app, headers, &format!("/api/kernels{query}")).await {
         counts.account += 1;
         if model.get("owner").and_then(Value::as_str) == Some(owner.as_str()) {
             counts.user += 1;
@@ -555,10 +528,17 @@ pub async fn counts_elsewhere(
 /// asked with the caller's credentials and at most `node_request_timeout`; a node that does
 /// not answer in time is left out (and logged) rather than failing the list.
 pub async fn kernels_elsewhere(app: &App, headers: &HeaderMap, uri: &Uri) -> Vec<Value> {
-    let proxy = &app.kernel_proxy;
-    if !proxy.clustered || is_forwarded(headers) {
+    if !app.kernel_proxy.clustered || is_forwarded(headers) {
         return Vec::new();
     }
+    ask_other_nodes(app, headers, path_and_query(uri)).await
+}
+
+/// `GET path` on every other live node with the caller's credentials, marked as forwarded
+/// (so the nodes asked answer for themselves only), each within `node_request_timeout`; the
+/// JSON lists they answer, joined. A node that fails is logged and left out.
+async fn ask_other_nodes(app: &App, headers: &HeaderMap, path: &str) -> Vec<Value> {
+    let proxy = &app.kernel_proxy;
     let mut forwarded = HeaderMap::new();
     for name in [header::AUTHORIZATION, header::COOKIE] {
         for value in headers.get_all(&name) {
@@ -567,7 +547,7 @@ pub async fn kernels_elsewhere(app: &App, headers: &HeaderMap, uri: &Uri) -> Vec
     }
     forwarded.insert(FORWARDED_HEADER, proxy.marker.clone());
     let asks = proxy.other_nodes(app).into_iter().map(|node| {
-        let url = format!("{}{}", service_base_url(&node), path_and_query(uri));
+        let url = format!("{}{path}", service_base_url(&node));
         let request = proxy
             .http
             .get(url)
@@ -579,13 +559,10 @@ pub async fn kernels_elsewhere(app: &App, headers: &HeaderMap, uri: &Uri) -> Vec
                 resp.json::<Vec<Value>>().await
             }
             .await;
-            match answer {
-                Ok(list) => list,
-                Err(e) => {
-                    tracing::warn!(node = %node.node, error = %e, "cannot list another node's kernels");
-                    Vec::new()
-                }
-            }
+            answer.unwrap_or_else(|e| {
+                tracing::warn!(node = %node.node, error = %e, "cannot list another node's kernels");
+                Vec::new()
+            })
         }
     });
     futures::future::join_all(asks)
