@@ -219,14 +219,6 @@ impl Kernel {
         self.inner.replay.subscribe(after)
     }
 
-    /// Publishes a message of the server's own (e.g. what files a run wrote) to every
-    /// subscriber and the replay buffer, numbered after everything published so far, as if
-    /// the kernel had sent it. It is not rate limited. Returns its number.
-    pub fn publish(&self, msg: WireMessage) -> u64 {
-        let size = msg.encoded_len();
-        self.inner.replay.publish(Arc::new(msg), size)
-    }
-
     /// Sends a raw message to the kernel on `msg.channel` (shell, control or stdin),
     /// signed with the kernel's key; header and content pass unchanged.
     pub async fn send(&self, msg: WireMessage) -> Result<()> {
