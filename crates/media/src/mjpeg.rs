@@ -463,6 +463,13 @@ impl MultipartParser {
                 return self.discard_preamble(discard);
             };
             let at = self.scan_from + found;
+            // The limit applies to where the delimiter starts, however the body was split:
+            // found in one large chunk or only after earlier chunks were discarded.
+            if self.preamble_bytes + at > self.max_part_bytes {
+                return Err(MjpegError::NoBoundary {
+                    limit: self.max_part_bytes,
+                });
+            }
             match after_delimiter(&self.buf, at + self.delimiter.len()) {
                 AfterDelimiter::NeedMore => return self.discard_preamble(at),
                 AfterDelimiter::NotDelimiter => self.scan_from = at + 1,
@@ -1137,6 +1144,34 @@ mod tests {
             }
         };
         assert!(matches!(err, MjpegError::NoBoundary { limit: 1000 }));
+    }
+
+    #[test]
+    fn overlong_preamble_fails_however_it_is_split() {
+        // Found by the property tests: a delimiter past the limit was accepted when the
+        // preamble before it arrived in the same chunk, and refused when it came in pieces.
+        let mut data = b"Content-Type: image/jpeg\r\n \t".to_vec();
+        data.extend_from_slice(&[0; 14]);
+        data.extend_from_slice(b"Content-Type: image/jpeg\r\n\r\n--b\r\n");
+        for chunk_len in [1, 7, usize::MAX] {
+            let mut parser = MultipartParser::new("b", 1);
+            let mut err = None;
+            for chunk in data.chunks(chunk_len.min(data.len())) {
+                parser.push(Bytes::copy_from_slice(chunk));
+                if let Err(e) = parser.next_part() {
+                    err = Some(e);
+                    break;
+                }
+            }
+            assert!(
+                matches!(err, Some(MjpegError::NoBoundary { limit: 1 })),
+                "chunks of {chunk_len}: {err:?}"
+            );
+        }
+        // A preamble within the limit is still skipped.
+        let mut parser = MultipartParser::new("b", 100);
+        parser.push(Bytes::from_static(b"hello\r\n--b\r\n\r\nx\r\n--b--"));
+        assert_eq!(&parser.next_part().unwrap().unwrap().body[..], b"x");
     }
 
     #[test]
