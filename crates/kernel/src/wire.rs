@@ -520,6 +520,9 @@ fn slice_parts<'a>(frame: &'a [u8], offsets: &[usize]) -> Result<Vec<&'a [u8]>> 
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
