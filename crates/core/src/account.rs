@@ -70,6 +70,26 @@ pub enum UsernameError {
     Characters,
 }
 
+/// The form a username is kept and shown in: its NFKC normalization, so compatibility forms
+/// (fullwidth `ｄｒ`, the ligature `ﬁ`, a decomposed `é`) become the plain letters people
+/// read. Case is kept for display; [`username_key`] ignores it.
+pub fn normalize_username(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfkc().collect()
+}
+
+/// The key two usernames collide on: NFKC, full case folding (`Straße` and `STRASSE`), then
+/// the UTS #39 confusable skeleton folded again (Cyrillic `а` and Latin `a`, `0` and `O`,
+/// `rn` and `m`). Names with the same key are one name to the server: the second cannot be
+/// registered, and signing in with either finds the first.
+pub fn username_key(name: &str) -> String {
+    let folded = caseless::default_case_fold_str(&normalize_username(name));
+    let skeleton: String = unicode_security::skeleton(&normalize_username(&folded)).collect();
+    // The skeleton's prototypes include capitals (`0` → `O`): fold once more so case never
+    // separates two keys.
+    normalize_username(&caseless::default_case_fold_str(&skeleton))
+}
+
 /// Checks a username: 3–64 characters of letters, digits and `._-@`.
 pub fn validate_username(name: &str) -> Result<(), UsernameError> {
     let len = name.chars().count();
@@ -97,6 +117,32 @@ mod tests {
         assert!(validate_username("dr.house").is_ok());
         assert_eq!(validate_username("ab"), Err(UsernameError::Length));
         assert_eq!(validate_username("a b c"), Err(UsernameError::Characters));
+    }
+
+    #[test]
+    fn usernames_that_look_alike_share_a_key() {
+        let key = username_key("dr.grey");
+        for same in [
+            "Dr.Grey",
+            "DR.GREY",
+            "ｄｒ.ｇｒｅｙ",  // fullwidth
+            "dr.grеy",        // Cyrillic е
+            "dr.gr\u{0435}y", // the same, spelled out
+        ] {
+            assert_eq!(username_key(same), key, "{same}");
+        }
+        assert_eq!(username_key("Straße"), username_key("STRASSE"));
+        assert_eq!(username_key("bob0"), username_key("BOBO"));
+        assert_eq!(username_key("rnike"), username_key("mike"));
+        assert_ne!(username_key("dr.grey"), username_key("dr.gray"));
+        assert_ne!(username_key("alice"), username_key("alicia"));
+    }
+
+    #[test]
+    fn normalization_keeps_case_and_composes() {
+        assert_eq!(normalize_username("ｄｒ.Ｇｒｅｙ"), "dr.Grey");
+        assert_eq!(normalize_username("Rene\u{301}"), "Ren\u{e9}");
+        assert!(validate_username(&normalize_username("Rene\u{301}")).is_ok());
     }
 
     #[test]

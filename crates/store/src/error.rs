@@ -71,6 +71,11 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "username is already taken",
     ),
     (
+        "users_username_key_unique",
+        "users.username_key",
+        "username is already taken",
+    ),
+    (
         "users_pkey",
         "users.id",
         "a user with this id already exists",

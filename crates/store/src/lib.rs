@@ -22,6 +22,7 @@ mod postgres;
 mod rows;
 mod sqlite;
 mod types;
+mod users_sql;
 
 pub use cameras::{
     Camera, CameraAccess, CameraStore, Discard, NewSnapshot, PendingSnapshot, PreviousSnapshot,
@@ -123,7 +124,10 @@ pub trait Store: OpsStore + CameraStore + CellStore + LeaseStore + Send + Sync +
         now: Timestamp,
     ) -> Result<User>;
 
-    /// The user with this (case-sensitive) username.
+    /// The user with exactly this username, else the one whose
+    /// [`username_key`](switchboard_core::account::username_key) it shares (another case,
+    /// compatibility form or look-alike spelling of the name). Creating a user whose key is
+    /// taken is a `Conflict`, like a taken username.
     async fn user_by_name(&self, username: &str) -> Result<User>;
 
     /// The user with this id.
@@ -133,7 +137,9 @@ pub trait Store: OpsStore + CameraStore + CellStore + LeaseStore + Send + Sync +
     async fn list_users(&self, account: AccountId) -> Result<Vec<User>>;
 
     /// Deletes a user. Their sessions and CDRs stay (they are the account's records).
-    /// `NotFound` if there is no such user.
+    /// `NotFound` if there is no such user; `Conflict` if the user is their account's last
+    /// admin while other users remain (an account with users always keeps an admin; checked
+    /// and written atomically, so two admins deleting each other cannot both succeed).
     async fn delete_user(&self, id: UserId) -> Result<()>;
 
     /// Stores a new invite. `NotFound` if its account does not exist; `Conflict` if the code

@@ -247,7 +247,7 @@ macro_rules! impl_ops_store {
                 let insert = sqlx::query(concat!(
                     "INSERT INTO users (",
                     user_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6)"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
                 ));
                 bind_user!(insert, &row)
                     .execute(&self.pool)

@@ -52,7 +52,9 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(StoreError::from_migrate)?;
-        Ok(PgStore { pool })
+        let store = PgStore { pool };
+        store.backfill_username_keys().await?;
+        Ok(store)
     }
 
     /// Closes every connection, waiting for them to finish; later calls fail as `Unavailable`.
@@ -100,7 +102,7 @@ impl Store for PgStore {
         let insert_user = sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ));
         bind_user!(insert_user, &admin)
             .execute(&mut *tx)
@@ -146,7 +148,7 @@ impl Store for PgStore {
         let insert_user = sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ));
         // On a taken username this returns early and dropping `tx` rolls the claim back.
         bind_user!(insert_user, &row)
@@ -158,16 +160,7 @@ impl Store for PgStore {
     }
 
     async fn user_by_name(&self, username: &str) -> Result<User> {
-        sqlx::query_as::<_, UserRow>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE username = $1"
-        ))
-        .bind(username)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_user()
+        self.find_user_by_name(username).await
     }
 
     async fn user(&self, id: UserId) -> Result<User> {
@@ -199,15 +192,31 @@ impl Store for PgStore {
     }
 
     async fn delete_user(&self, id: UserId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+        // Lock the account's admins first: under READ COMMITTED two admins deleting each
+        // other would otherwise each still see the other and both go.
+        let missing = sqlx::query(
+            "SELECT 1 FROM users WHERE account_id = \
+             (SELECT account_id FROM users WHERE id = $1) AND (role = 'admin' OR id = $1) \
+             FOR UPDATE",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?
+        .is_empty();
+        if missing {
+            return Err(StoreError::NotFound);
+        }
+        let done = sqlx::query(crate::users_sql::DELETE_KEEPING_AN_ADMIN)
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(StoreError::from_sqlx)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::Conflict(crate::users_sql::LAST_ADMIN.into()));
         }
-        Ok(())
+        tx.commit().await.map_err(StoreError::from_sqlx)
     }
 
     async fn create_invite(&self, invite: &Invite) -> Result<()> {

@@ -26,7 +26,7 @@ pub(crate) use account_columns;
 /// Columns of [`UserRow`], in its field order.
 macro_rules! user_columns {
     () => {
-        "id, account_id, username, password_hash, role, created_at"
+        "id, account_id, username, password_hash, role, created_at, username_key"
     };
 }
 pub(crate) use user_columns;
@@ -125,6 +125,7 @@ macro_rules! bind_user {
             .bind(&row.password_hash)
             .bind(&row.role)
             .bind(row.created_at)
+            .bind(&row.username_key)
     }};
 }
 pub(crate) use bind_user;
@@ -164,6 +165,9 @@ pub(crate) struct UserRow {
     pub password_hash: String,
     pub role: String,
     pub created_at: i64,
+    /// [`switchboard_core::account::username_key`] of `username`; NULL only on a row from
+    /// before keys existed whose key another row already held.
+    pub username_key: Option<String>,
 }
 
 impl UserRow {
@@ -175,6 +179,7 @@ impl UserRow {
             password_hash: u.password_hash.clone(),
             role: u.role.as_str().to_owned(),
             created_at: millis(u.created_at),
+            username_key: Some(switchboard_core::account::username_key(&u.username)),
         }
     }
 

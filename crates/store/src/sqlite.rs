@@ -50,7 +50,7 @@ impl SqliteStore {
             .foreign_keys(true);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory {
-            create_parent_dir(options.get_filename())?;
+            create_private_file(options.get_filename())?;
         }
         let pool_options = if in_memory {
             // An in-memory database lives as long as a connection to it: keep exactly one,
@@ -75,7 +75,9 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(StoreError::from_migrate)?;
-        Ok(SqliteStore { pool })
+        let store = SqliteStore { pool };
+        store.backfill_username_keys().await?;
+        Ok(store)
     }
 
     /// Closes every connection, waiting for them to finish; later calls fail as `Unavailable`.
@@ -95,13 +97,65 @@ impl SqliteStore {
     }
 }
 
-/// Creates the directory a database file goes in, so a fresh data directory just works.
-fn create_parent_dir(file: &std::path::Path) -> Result<()> {
-    match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create directory {}: {e}", dir.display()))
-        }),
-        _ => Ok(()),
+/// Creates the directory a database file goes in (mode 0700 when it makes it) and the file
+/// itself (0600) before SQLite does, so a fresh data directory just works and the database
+/// is readable by this user alone; SQLite gives its `-wal` and `-shm` files the database
+/// file's mode. A database file others may read (made by an older release) is tightened to
+/// 0600, with its `-wal` and `-shm`, and a warning says so.
+fn create_private_file(file: &std::path::Path) -> Result<()> {
+    let unavailable = |what: &std::path::Path, e: std::io::Error| {
+        StoreError::Unavailable(format!("{}: {e}", what.display()))
+    };
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|e| unavailable(dir, e))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            tighten_database_files(file);
+            Ok(())
+        }
+        Err(e) => Err(unavailable(file, e)),
+    }
+}
+
+/// Takes group and other permissions off an existing database file and its `-wal`/`-shm`.
+/// A failure (a file of another owner) is logged, not fatal: the database still works.
+fn tighten_database_files(file: &std::path::Path) {
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        let path = std::path::PathBuf::from(name);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            continue;
+        }
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o700)) {
+            Ok(()) => tracing::warn!(
+                path = %path.display(),
+                from = format!("{mode:o}"),
+                to = format!("{:o}", mode & 0o700),
+                "the database file was readable by other users; tightened its permissions"
+            ),
+            Err(e) => tracing::warn!(
+                path = %path.display(),
+                error = %e,
+                "the database file is readable by other users and cannot be tightened"
+            ),
+        }
     }
 }
 
@@ -133,7 +187,7 @@ impl Store for SqliteStore {
         let insert_user = sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?)"
         ));
         bind_user!(insert_user, &admin)
             .execute(&mut *tx)
@@ -180,7 +234,7 @@ impl Store for SqliteStore {
         let insert_user = sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?)"
         ));
         // On a taken username this returns early and dropping `tx` rolls the claim back.
         bind_user!(insert_user, &row)
@@ -192,16 +246,7 @@ impl Store for SqliteStore {
     }
 
     async fn user_by_name(&self, username: &str) -> Result<User> {
-        sqlx::query_as::<_, UserRow>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE username = ?"
-        ))
-        .bind(username)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_user()
+        self.find_user_by_name(username).await
     }
 
     async fn user(&self, id: UserId) -> Result<User> {
@@ -233,13 +278,25 @@ impl Store for SqliteStore {
     }
 
     async fn delete_user(&self, id: UserId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+        // One statement: SQLite runs one writer at a time, so the check and the delete
+        // cannot interleave with another deletion.
+        let done = sqlx::query(crate::users_sql::DELETE_KEEPING_AN_ADMIN)
             .bind(id.to_string())
             .execute(&self.pool)
             .await
             .map_err(StoreError::from_sqlx)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            let exists = sqlx::query("SELECT 1 FROM users WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?
+                .is_some();
+            return Err(if exists {
+                StoreError::Conflict(crate::users_sql::LAST_ADMIN.into())
+            } else {
+                StoreError::NotFound
+            });
         }
         Ok(())
     }

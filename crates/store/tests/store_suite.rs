@@ -215,7 +215,8 @@ suite! {
         ping_answers,
         accounts_and_users_round_trip,
         a_taken_username_is_a_conflict_and_creates_nothing,
-        usernames_are_case_sensitive,
+        look_alike_usernames_are_one_name,
+        the_last_admin_stays_while_other_users_remain,
         missing_rows_are_not_found,
         deleting_a_user_keeps_their_sessions_and_cdrs,
         an_invite_creates_a_user_in_its_account_once,
@@ -445,11 +446,65 @@ async fn a_taken_username_is_a_conflict_and_creates_nothing(s: &dyn Store) {
     assert!(is_not_found(s.user(clash.id).await));
 }
 
-async fn usernames_are_case_sensitive(s: &dyn Store) {
-    account(s, "alice").await;
-    assert!(is_not_found(s.user_by_name("Alice").await));
-    account(s, "Alice").await;
-    assert_eq!(s.user_by_name("Alice").await.unwrap().username, "Alice");
+async fn look_alike_usernames_are_one_name(s: &dyn Store) {
+    let (_, alice) = account(s, "alice").await;
+    // Another case, a fullwidth form and a Cyrillic "а" all find her...
+    for spelling in ["Alice", "ＡＬＩＣＥ", "\u{430}lice"] {
+        assert_eq!(s.user_by_name(spelling).await.unwrap(), alice, "{spelling}");
+    }
+    // ...and none of them can be registered beside her, in a new account or an old one.
+    for spelling in ["Alice", "\u{430}lice"] {
+        let other = Account {
+            id: AccountId::new(),
+            name: "Elsewhere".into(),
+            created_at: at(0),
+        };
+        let clash = user(other.id, spelling, Role::Admin, at(0));
+        match s.create_account(&other, &clash).await {
+            Err(StoreError::Conflict(what)) => assert!(what.contains("username"), "{what}"),
+            got => panic!("{spelling}: expected a conflict, got {got:?}"),
+        }
+        let member = user(alice.account_id, spelling, Role::Member, at(0));
+        assert!(matches!(
+            s.create_user(&member).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+    assert!(is_not_found(s.user_by_name("alicia").await));
+}
+
+async fn the_last_admin_stays_while_other_users_remain(s: &dyn Store) {
+    let (acct, admin) = account(s, "sole.admin").await;
+    let member = user(acct.id, "sole.member", Role::Member, at(1));
+    s.create_user(&member).await.unwrap();
+    match s.delete_user(admin.id).await {
+        Err(StoreError::Conflict(what)) => assert!(what.contains("last admin"), "{what}"),
+        got => panic!("expected a conflict, got {got:?}"),
+    }
+    assert_eq!(s.user(admin.id).await.unwrap(), admin);
+
+    // With a second admin, either may go, but not both: the survivor is the last.
+    let second = user(acct.id, "second.admin", Role::Admin, at(2));
+    s.create_user(&second).await.unwrap();
+    let (a, b) = tokio::join!(s.delete_user(admin.id), s.delete_user(second.id));
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one of two racing admin deletions wins: {a:?} {b:?}"
+    );
+    let admins = s
+        .list_users(acct.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.role == Role::Admin)
+        .count();
+    assert_eq!(admins, 1);
+
+    // Members go freely; then the last admin, now alone, may go too.
+    s.delete_user(member.id).await.unwrap();
+    let survivor = if a.is_ok() { second.id } else { admin.id };
+    s.delete_user(survivor).await.unwrap();
+    assert!(s.list_users(acct.id).await.unwrap().is_empty());
 }
 
 async fn missing_rows_are_not_found(s: &dyn Store) {
