@@ -23,6 +23,7 @@ use crate::launch::{GenEvent, Generation, LaunchRequest, describe, signal_name, 
 use crate::rate::{OutputGovernor, Verdict};
 use crate::replay::Replay;
 use crate::sandbox::HostSupport;
+use crate::sandbox::cgroup::KernelCgroup;
 use crate::sandbox::user::{Identity, UidLease};
 use crate::spec::KernelSpec;
 use crate::wire::{Channel, WireMessage};
@@ -47,6 +48,8 @@ pub(crate) struct Actor {
     pub(crate) dir: KernelDir,
     pub(crate) identity: Option<Identity>,
     pub(crate) uid_lease: Option<UidLease>,
+    /// The kernel's control groups (kept across restarts, removed when the actor ends).
+    pub(crate) cgroup: Option<Arc<KernelCgroup>>,
     /// Held for its `Drop`: frees the node capacity slot.
     pub(crate) _permit: OwnedSemaphorePermit,
     pub(crate) session: String,
@@ -179,6 +182,12 @@ impl Actor {
             }
             GenEvent::HeartbeatLost { generation } if Some(generation) == self.current() => {
                 self.on_death(DeathReason::HeartbeatLost);
+            }
+            GenEvent::MemoryLimit { generation, used } if Some(generation) == self.current() => {
+                tracing::info!(kernel = %self.id, used, "the memory watchdog killed a kernel");
+                self.on_death(DeathReason::MemoryLimit {
+                    bytes: self.config.limits.total_memory_bytes.unwrap_or(used),
+                });
             }
             _ => {}
         }
@@ -331,6 +340,14 @@ impl Actor {
                 (None, Some(signal)) if signal == libc::SIGKILL && killed_by_us => {
                     DeathReason::Shutdown
                 }
+                (None, Some(signal))
+                    if signal == libc::SIGKILL
+                        && self.cgroup.as_ref().is_some_and(|c| c.oom_killed()) =>
+                {
+                    DeathReason::MemoryLimit {
+                        bytes: self.config.limits.total_memory_bytes.unwrap_or(0),
+                    }
+                }
                 (None, Some(signal)) => DeathReason::Signaled {
                     signal: signal_name(signal),
                 },
@@ -412,6 +429,7 @@ impl Actor {
             private_uid: self.uid_lease.is_some(),
             session: &self.session,
             pid_file: &self.pid_file,
+            cgroup: self.cgroup.as_ref(),
         };
         let started = start_generation(&request, next, &self.events_tx, &mut self.events_rx).await;
         match started {

@@ -98,12 +98,23 @@ pub struct KernelConfig {
 pub struct Limits {
     /// CPU seconds (`RLIMIT_CPU`); past it the OS kills the kernel and we report it.
     pub cpu_seconds: Option<u64>,
-    /// Address-space bytes (`RLIMIT_AS`); allocations past it fail (`MemoryError`).
+    /// Address-space bytes of each process (`RLIMIT_AS`); allocations past it fail
+    /// (`MemoryError`).
     pub memory_bytes: Option<u64>,
-    /// Processes and threads (`RLIMIT_NPROC`). Exact when each kernel runs as its own uid
-    /// (the default when the server runs as root); otherwise it counts every process of the
-    /// server's user, so it is added to the count found at launch.
+    /// Memory of all the kernel's processes together (its files in its folder included,
+    /// which live in memory): a memory cgroup where the host has one (past it the OOM killer
+    /// ends a process of the kernel), else a watchdog that kills the kernel's process group
+    /// once their resident memory passes it.
+    pub total_memory_bytes: Option<u64>,
+    /// Processes and threads of the kernel together: a pids cgroup where the host has one,
+    /// and `RLIMIT_NPROC`, exact when each kernel runs as its own uid (the default when the
+    /// server runs as root); otherwise it counts every process of the server's user, so it
+    /// is added to the count found at launch.
     pub processes: Option<u64>,
+    /// Size of the kernel's folder (its home, temporary files and sockets together): a
+    /// tmpfs of this size is mounted as the folder (root only), so writes past it fail with
+    /// `ENOSPC`. Its inodes are bounded too (one per 4 KiB).
+    pub folder_bytes: Option<u64>,
     /// Largest file the kernel may write (`RLIMIT_FSIZE`).
     pub file_size_bytes: Option<u64>,
     /// Open file descriptors (`RLIMIT_NOFILE`).
@@ -125,7 +136,9 @@ impl Default for Limits {
         Limits {
             cpu_seconds: Some(600),
             memory_bytes: Some(2 << 30),
+            total_memory_bytes: Some(2 << 30),
             processes: Some(128),
+            folder_bytes: Some(512 << 20),
             file_size_bytes: Some(256 << 20),
             open_files: Some(1024),
             idle_timeout: Some(Duration::from_secs(15 * 60)),
@@ -142,7 +155,9 @@ impl Limits {
         Limits {
             cpu_seconds: None,
             memory_bytes: None,
+            total_memory_bytes: None,
             processes: None,
+            folder_bytes: None,
             file_size_bytes: None,
             open_files: None,
             idle_timeout: None,

@@ -3,7 +3,10 @@
 //! Layout of `<runtime_dir>/<kernel id>/` (mode 0700, owned by the kernel's user):
 //! `connection.json` (0600; IPC transport, random HMAC-SHA256 key), the five IPC sockets
 //! `ipc-1` … `ipc-5` that the kernel binds, `home/` (the kernel's working directory and
-//! `HOME`) and `tmp/` (`TMPDIR`). The folder is removed when the kernel is dropped.
+//! `HOME`) and `tmp/` (`TMPDIR`). With a size limit the folder is a tmpfs of that size
+//! mounted on the host side, so the server reads and connects to what the kernel writes at
+//! the same paths as without one, and a full folder fails the kernel's writes with
+//! `ENOSPC`. The folder is unmounted and removed when the kernel is dropped.
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -22,12 +25,20 @@ const MAX_SOCKET_PATH: usize = 107;
 #[derive(Debug)]
 pub(crate) struct KernelDir {
     path: PathBuf,
+    /// A size-limited tmpfs is mounted on the folder.
+    mounted: bool,
 }
 
 impl KernelDir {
     /// Creates `<runtime_dir>/<id>/` with `home/` and `tmp/`, owned by `owner` (uid, gid)
-    /// when given. The runtime folder must exist (the launcher makes it, 0711).
-    pub(crate) fn create(runtime_dir: &Path, id: &str, owner: Option<(u32, u32)>) -> Result<Self> {
+    /// when given, as a tmpfs of `size_bytes` when given (root only). The runtime folder
+    /// must exist (the launcher makes it, 0711).
+    pub(crate) fn create(
+        runtime_dir: &Path,
+        id: &str,
+        owner: Option<(u32, u32)>,
+        size_bytes: Option<u64>,
+    ) -> Result<Self> {
         let path = runtime_dir.join(id);
         let socket = path.join("ipc-5");
         if socket.as_os_str().len() > MAX_SOCKET_PATH {
@@ -42,7 +53,13 @@ impl KernelDir {
             .mode(0o700)
             .create(&path)
             .map_err(|e| KernelError::io(format!("creating {}", path.display()), e))?;
-        let dir = KernelDir { path };
+        let mut dir = KernelDir {
+            path,
+            mounted: false,
+        };
+        if let Some(bytes) = size_bytes {
+            dir.mount_tmpfs(bytes, owner)?;
+        }
         for sub in ["home", "tmp"] {
             fs::DirBuilder::new()
                 .mode(0o700)
@@ -56,6 +73,37 @@ impl KernelDir {
             }
         }
         Ok(dir)
+    }
+
+    fn mount_tmpfs(&mut self, bytes: u64, owner: Option<(u32, u32)>) -> Result<()> {
+        use nix::mount::{MsFlags, mount};
+        let (uid, gid) = owner.unwrap_or_else(|| {
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
+        });
+        // Inodes cost memory the size does not count: one per 4 KiB of the limit.
+        let inodes = (bytes / 4096).max(1024);
+        let options = format!("size={bytes},nr_inodes={inodes},mode=0700,uid={uid},gid={gid}");
+        mount(
+            Some("tmpfs"),
+            &self.path,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(options.as_str()),
+        )
+        .map_err(|e| {
+            KernelError::io(
+                format!(
+                    "mounting the kernel folder's tmpfs on {}",
+                    self.path.display()
+                ),
+                e.into(),
+            )
+        })?;
+        self.mounted = true;
+        Ok(())
     }
 
     /// The folder.
@@ -127,11 +175,24 @@ impl KernelDir {
 
 impl Drop for KernelDir {
     fn drop(&mut self) {
+        if self.mounted {
+            unmount(&self.path);
+        }
         if let Err(e) = fs::remove_dir_all(&self.path)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(dir = %self.path.display(), error = %e, "could not remove kernel dir");
         }
+    }
+}
+
+/// Detaches a kernel folder's tmpfs (lazily: a process still holding a file in it keeps
+/// its memory until it exits).
+pub(crate) fn unmount(path: &Path) {
+    if let Err(e) = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH)
+        && e != nix::errno::Errno::EINVAL
+    {
+        tracing::warn!(dir = %path.display(), error = %e, "could not unmount a kernel folder");
     }
 }
 
@@ -176,11 +237,11 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let runtime = root.path().join("rt");
         assert!(
-            KernelDir::create(&runtime, "k1", None).is_err(),
+            KernelDir::create(&runtime, "k1", None, None).is_err(),
             "no runtime dir"
         );
         fs::create_dir(&runtime).unwrap();
-        let dir = KernelDir::create(&runtime, "k1", None).unwrap();
+        let dir = KernelDir::create(&runtime, "k1", None, None).unwrap();
         assert_eq!(fs::metadata(dir.path()).unwrap().mode() & 0o777, 0o700);
         let info = dir.new_connection_info("python3");
         let other = dir.new_connection_info("python3");
@@ -221,7 +282,7 @@ mod tests {
     fn overlong_runtime_dir_is_refused() {
         let long = PathBuf::from("/tmp").join("x".repeat(100));
         assert!(matches!(
-            KernelDir::create(&long, "k", None),
+            KernelDir::create(&long, "k", None, None),
             Err(KernelError::Launch(_))
         ));
     }

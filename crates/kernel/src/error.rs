@@ -96,6 +96,11 @@ pub enum DeathReason {
         /// The limit in seconds.
         seconds: u64,
     },
+    /// The kernel's processes together used more memory than its total memory limit.
+    MemoryLimit {
+        /// The limit in bytes.
+        bytes: u64,
+    },
     /// The kernel was idle for longer than its idle timeout.
     IdleTimeout {
         /// The configured idle timeout, in seconds.
@@ -135,6 +140,12 @@ impl fmt::Display for DeathReason {
                     "CPU time limit of {seconds} s exceeded; the kernel was killed"
                 )
             }
+            DeathReason::MemoryLimit { bytes } => write!(
+                f,
+                "memory limit of {} MiB for the kernel's processes together exceeded; the \
+                 kernel was killed",
+                bytes >> 20
+            ),
             DeathReason::IdleTimeout { seconds } => {
                 write!(f, "idle for more than {seconds} s; the kernel was stopped")
             }

@@ -63,11 +63,21 @@ fn apply(plan: &SandboxPlan) -> Result<SandboxReport, String> {
         landlock: "off".into(),
         ..SandboxReport::default()
     };
+    // First, while the host's /sys is still in view: from here on every process the kernel
+    // starts is counted in its groups.
+    let me = std::process::id().to_string();
+    for procs in &plan.cgroup_procs {
+        std::fs::write(procs, &me)
+            .map_err(|e| format!("joining the kernel's cgroup {}: {e}", procs.display()))?;
+        if let Some(group) = procs.parent() {
+            report.cgroups.push(group.to_path_buf());
+        }
+    }
     if let Some(namespaces) = &plan.namespaces {
         match namespaces.apply() {
-            Ok(exposed) => {
+            Ok(view) => {
                 report.network_namespace = namespaces.network;
-                report.exposed = exposed;
+                report.view = view;
             }
             Err(e) if plan.required.namespaces => return Err(e),
             Err(e) => report.notes.push(format!("namespaces not applied: {e}")),

@@ -27,7 +27,8 @@ use crate::config::{KernelConfig, NodeConfig};
 use crate::connection::{KernelDir, write_private};
 use crate::error::{KernelError, Result};
 use crate::process_group::ProcessGroup;
-use crate::sandbox::namespace::NamespacePlan;
+use crate::sandbox::cgroup::KernelCgroup;
+use crate::sandbox::namespace::{FilesystemView, NamespacePlan};
 use crate::sandbox::rlimits::RlimitPlan;
 use crate::sandbox::user::Identity;
 use crate::sandbox::{
@@ -61,6 +62,8 @@ pub(crate) enum GenEvent {
     },
     /// Heartbeats stopped coming back.
     HeartbeatLost { generation: u64 },
+    /// The memory watchdog killed the kernel: its processes together used this many bytes.
+    MemoryLimit { generation: u64, used: u64 },
 }
 
 impl GenEvent {
@@ -69,7 +72,8 @@ impl GenEvent {
             GenEvent::Message { generation, .. }
             | GenEvent::Oversize { generation, .. }
             | GenEvent::Exited { generation, .. }
-            | GenEvent::HeartbeatLost { generation } => *generation,
+            | GenEvent::HeartbeatLost { generation }
+            | GenEvent::MemoryLimit { generation, .. } => *generation,
         }
     }
 }
@@ -120,6 +124,8 @@ pub(crate) struct LaunchRequest<'a> {
     pub(crate) private_uid: bool,
     pub(crate) session: &'a str,
     pub(crate) pid_file: &'a Path,
+    /// The kernel's control groups, when the host has usable ones.
+    pub(crate) cgroup: Option<&'a Arc<KernelCgroup>>,
 }
 
 /// Starts generation `number` and waits until it answers `kernel_info_request`.
@@ -168,7 +174,7 @@ pub(crate) async fn start_generation(
         .identity
         .filter(|_| request.private_uid)
         .map(|i| i.uid);
-    let group = ProcessGroup::new(pid, private_uid);
+    let group = ProcessGroup::new(pid, private_uid, request.cgroup.cloned());
     let _ = std::fs::write(request.pid_file, pid.to_string());
 
     let cancel = CancellationToken::new();
@@ -203,6 +209,26 @@ pub(crate) async fn start_generation(
                     status,
                 })
                 .await;
+        });
+    }
+    if let Some(limit) = watched_memory(request) {
+        let events_tx = events_tx.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                used = crate::sandbox::memory_watch::until_over(pid, limit) => {
+                    // Told before the kill, so the actor names the reason rather than the
+                    // exit it causes.
+                    let _ = events_tx
+                        .send(GenEvent::MemoryLimit { generation: number, used })
+                        .await;
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
         });
     }
     let failed = |what: String| {
@@ -396,6 +422,17 @@ pub(crate) fn signal_name(signal: i32) -> String {
         .unwrap_or_else(|_| format!("signal {signal}"))
 }
 
+/// The total memory the watchdog must bound: when a limit is set and no memory cgroup
+/// holds the kernel.
+fn watched_memory(request: &LaunchRequest<'_>) -> Option<u64> {
+    let cgroup_bounds_memory = request.cgroup.is_some_and(|c| c.bounds_memory());
+    request
+        .config
+        .limits
+        .total_memory_bytes
+        .filter(|_| !cgroup_bounds_memory)
+}
+
 /// The plan the helper applies.
 fn sandbox_plan(request: &LaunchRequest<'_>, connection_file: &Path) -> SandboxPlan {
     let shared_uid = request.identity.is_none();
@@ -410,6 +447,7 @@ fn sandbox_plan(request: &LaunchRequest<'_>, connection_file: &Path) -> SandboxP
         required: RequiredLayers::default(),
         die_with_parent: true,
         parent_pid: std::process::id(),
+        cgroup_procs: request.cgroup.map(|c| c.procs_files()).unwrap_or_default(),
     };
     let Sandbox::Enforce(config) = &request.config.sandbox else {
         return plan;
@@ -421,15 +459,12 @@ fn sandbox_plan(request: &LaunchRequest<'_>, connection_file: &Path) -> SandboxP
     );
     let wants = |layer: Layer| layer != Layer::Off;
     if request.host.root && wants(config.namespaces) {
-        let uid = request.identity.map_or(0, |i| i.uid);
-        let masks = if uid == 0 {
-            Vec::new()
-        } else {
-            NamespacePlan::plan(true, uid, &read, &read_write).masks
-        };
         plan.namespaces = Some(NamespacePlan {
             network: true,
-            masks,
+            view: Some(FilesystemView {
+                read: read.clone(),
+                read_write: read_write.clone(),
+            }),
         });
     } else if request.host.root
         && request.identity.is_some_and(|i| i.uid != 0)

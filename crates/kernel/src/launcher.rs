@@ -15,8 +15,9 @@ use crate::kernel::{Inner, Kernel, KernelState, ProcessInfo};
 use crate::launch::{LaunchRequest, pid_file, start_generation};
 use crate::rate::OutputGovernor;
 use crate::replay::Replay;
+use crate::sandbox::cgroup::KernelCgroup;
 use crate::sandbox::user::{Identity, UidLease};
-use crate::sandbox::{HostSupport, RunAs, Sandbox};
+use crate::sandbox::{HostSupport, Layer, RunAs, Sandbox};
 use crate::spec::KernelSpec;
 
 /// Launches kernels for one node. Cheap to clone.
@@ -40,7 +41,7 @@ impl KernelLauncher {
     pub fn new(node: NodeConfig) -> Result<Self> {
         prepare_runtime_dir(&node.runtime_dir)?;
         let host = HostSupport::detect();
-        tracing::info!(%host, runtime_dir = %node.runtime_dir.display(), max_kernels = node.max_kernels, "kernel launcher ready");
+        tracing::info!(%host, totals = %host.totals(), runtime_dir = %node.runtime_dir.display(), max_kernels = node.max_kernels, "kernel launcher ready");
         if !host.root {
             tracing::warn!(
                 "not running as root: kernels run as the server's user; the process limit \
@@ -90,6 +91,7 @@ impl KernelLauncher {
         self.inner
             .host
             .check(&config.sandbox)
+            .and_then(|()| self.inner.host.check_limits(&config.limits))
             .map_err(KernelError::Sandbox)?;
         if spec.argv.is_empty() {
             return Err(KernelError::InvalidSpec {
@@ -100,7 +102,13 @@ impl KernelLauncher {
         let id = uuid::Uuid::new_v4().to_string();
         let (identity, uid_lease) = self.identity(&config.sandbox)?;
         let runtime_dir = &self.inner.node.runtime_dir;
-        let dir = KernelDir::create(runtime_dir, &id, identity.map(|i| (i.uid, i.gid)))?;
+        let cgroup = self.cgroup(&id, config)?;
+        let dir = KernelDir::create(
+            runtime_dir,
+            &id,
+            identity.map(|i| (i.uid, i.gid)),
+            config.limits.folder_bytes,
+        )?;
         let session = uuid::Uuid::new_v4().to_string();
         let pid_file = pid_file(runtime_dir, &id);
         let (events_tx, mut events_rx) = mpsc::channel(1024);
@@ -115,6 +123,7 @@ impl KernelLauncher {
                 private_uid: uid_lease.is_some(),
                 session: &session,
                 pid_file: &pid_file,
+                cgroup: cgroup.as_ref(),
             };
             start_generation(&request, 1, &events_tx, &mut events_rx).await
         };
@@ -169,6 +178,7 @@ impl KernelLauncher {
             dir,
             identity,
             uid_lease,
+            cgroup,
             _permit: permit,
             session,
             pid_file,
@@ -188,6 +198,24 @@ impl KernelLauncher {
         };
         tokio::spawn(actor.run());
         Ok(kernel)
+    }
+
+    /// The control groups of kernel `id`, when the host has usable controllers and the
+    /// configuration does not turn them off.
+    fn cgroup(&self, id: &str, config: &KernelConfig) -> Result<Option<Arc<KernelCgroup>>> {
+        if let Sandbox::Enforce(sandbox) = &config.sandbox
+            && sandbox.cgroups == Layer::Off
+        {
+            return Ok(None);
+        }
+        let limits = &config.limits;
+        Ok(KernelCgroup::create(
+            &self.inner.host.cgroups,
+            id,
+            limits.total_memory_bytes,
+            limits.processes,
+        )?
+        .map(Arc::new))
     }
 
     /// The identity a kernel runs as, and its uid lease if the uid is private.
@@ -222,7 +250,7 @@ impl KernelLauncher {
     /// their folders. Call once at start, before launching. Returns how many processes
     /// were killed.
     pub fn reap_orphans(&self, sandbox: &Sandbox) -> usize {
-        crate::orphans::reap(&self.inner.node.runtime_dir, sandbox, self.inner.host.root)
+        crate::orphans::reap(&self.inner.node.runtime_dir, sandbox, &self.inner.host)
     }
 }
 

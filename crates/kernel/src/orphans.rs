@@ -1,8 +1,9 @@
 //! Cleaning up after a server that was killed: its kernels may still run (the parent-death
 //! signal and ipykernel's parent poller usually end them, but children of a kernel can
 //! survive). At start the server reaps them: each `<id>.pid` file names a process group
-//! to kill (if that process still works in the kernel's folder), each private kernel uid
-//! whose lease is free is swept, and the stale folders are removed.
+//! to kill (if that process still works in the kernel's folder), each kernel's control
+//! groups are emptied and removed, each private kernel uid whose lease is free is swept, and
+//! the stale folders are unmounted and removed.
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -10,10 +11,15 @@ use std::path::Path;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::sandbox::{RunAs, Sandbox};
+use crate::sandbox::{HostSupport, RunAs, Sandbox};
 
 /// Reaps what a previous server on `runtime_dir` left. Returns processes killed.
-pub(crate) fn reap(runtime_dir: &Path, sandbox: &Sandbox, root: bool) -> usize {
+pub(crate) fn reap(runtime_dir: &Path, sandbox: &Sandbox, host: &HostSupport) -> usize {
+    let root = host.root;
+    let remove_kernel_dir = |dir: &Path| {
+        crate::connection::unmount(dir);
+        let _ = std::fs::remove_dir_all(dir);
+    };
     let mut killed = 0;
     if let Ok(entries) = std::fs::read_dir(runtime_dir) {
         for entry in entries.filter_map(|e| e.ok()) {
@@ -32,13 +38,15 @@ pub(crate) fn reap(runtime_dir: &Path, sandbox: &Sandbox, root: bool) -> usize {
                 {
                     killed += 1;
                 }
+                killed += crate::sandbox::cgroup::reap(&host.cgroups, id);
                 let _ = std::fs::remove_file(&path);
                 let _ = std::fs::remove_file(path.with_extension("plan.json"));
-                let _ = std::fs::remove_dir_all(&kernel_dir);
+                remove_kernel_dir(&kernel_dir);
             } else if name.ends_with(".plan.json") {
                 let _ = std::fs::remove_file(&path);
             } else if uuid::Uuid::parse_str(&name).is_ok() && path.is_dir() {
-                let _ = std::fs::remove_dir_all(&path);
+                killed += crate::sandbox::cgroup::reap(&host.cgroups, &name);
+                remove_kernel_dir(&path);
             }
         }
     }

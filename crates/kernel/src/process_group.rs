@@ -13,16 +13,22 @@ use nix::unistd::Pid;
 pub(crate) struct ProcessGroup {
     pgid: Pid,
     private_uid: Option<u32>,
+    cgroup: Option<std::sync::Arc<crate::sandbox::cgroup::KernelCgroup>>,
     killed: AtomicBool,
 }
 
 impl ProcessGroup {
     /// Takes charge of the group led by `pid` (spawned with `process_group(0)`).
-    /// `private_uid` is a uid used by this kernel alone.
-    pub(crate) fn new(pid: u32, private_uid: Option<u32>) -> Self {
+    /// `private_uid` is a uid used by this kernel alone; `cgroup` holds this kernel alone.
+    pub(crate) fn new(
+        pid: u32,
+        private_uid: Option<u32>,
+        cgroup: Option<std::sync::Arc<crate::sandbox::cgroup::KernelCgroup>>,
+    ) -> Self {
         ProcessGroup {
             pgid: Pid::from_raw(pid as i32),
             private_uid,
+            cgroup,
             killed: AtomicBool::new(false),
         }
     }
@@ -45,12 +51,16 @@ impl ProcessGroup {
         self.killed.load(Ordering::SeqCst)
     }
 
-    /// SIGKILLs the group and, for a private uid, every process of that uid.
+    /// SIGKILLs the group and, for a private uid, every process of that uid, and everything
+    /// in the kernel's control groups.
     pub(crate) fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         let _ = self.signal(Signal::SIGKILL);
         if let Some(uid) = self.private_uid {
             kill_uid(uid);
+        }
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill();
         }
     }
 }
@@ -159,7 +169,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert_eq!(members(pid), 3);
-        let group = ProcessGroup::new(pid, None);
+        let group = ProcessGroup::new(pid, None, None);
         drop(group);
         let status = child.wait().unwrap();
         assert!(!status.success());

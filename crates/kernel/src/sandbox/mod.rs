@@ -4,9 +4,13 @@
 //! crate's [`crate::helper`] mode of a binary) with a [`SandboxPlan`]; the helper, a fresh
 //! single-threaded process already in its own process group, applies in order:
 //!
-//! 1. namespaces (root only): a private mount namespace that re-exposes the folders the
-//!    kernel needs when they sit under a folder its uid cannot traverse (e.g. a Python under
-//!    `/root`), and an empty network namespace ([`namespace`]);
+//! 0. it joins the kernel's control groups, which bound the memory and tasks of all its
+//!    processes together ([`cgroup`]; a memory watchdog in the server stands in for a
+//!    missing memory controller, see [`memory_watch`]);
+//! 1. namespaces (root only): a private mount namespace whose root is a minimal filesystem
+//!    view (read-only binds of what the kernel needs plus its own folder; no `/run`, no host
+//!    `/tmp`, no other kernel, so no Unix socket but its own kernel's is reachable), and an
+//!    empty network namespace, which also isolates abstract Unix sockets ([`namespace`]);
 //! 2. resource limits ([`rlimits`]);
 //! 3. a new uid/gid (root only): one private uid per kernel by default ([`user`]);
 //! 4. Landlock: read-only access to the interpreter, `/usr`, `/lib`, a few `/etc` files and
@@ -19,7 +23,9 @@
 //! Each layer is [`Layer::Require`] (launch fails if it cannot be applied),
 //! [`Layer::IfAvailable`] or [`Layer::Off`]; only [`Sandbox::Off`] runs unsandboxed.
 
+pub mod cgroup;
 pub mod landlock;
+pub mod memory_watch;
 pub mod namespace;
 pub mod rlimits;
 pub mod seccomp;
@@ -105,8 +111,13 @@ pub struct SandboxConfig {
     pub landlock: Layer,
     /// The seccomp filter (no network sockets, no namespace or session escapes).
     pub seccomp: Layer,
-    /// An empty network namespace and a private mount namespace (needs root).
+    /// An empty network namespace and a private mount namespace with a minimal filesystem
+    /// view (needs root). Required by default: without it a kernel can connect to every
+    /// Unix socket of the host its uid may open (databases that trust local connections).
     pub namespaces: Layer,
+    /// Control groups for the whole-kernel memory and task limits. `if_available` (the
+    /// default) falls back to a memory watchdog and `RLIMIT_NPROC`; `off` always uses them.
+    pub cgroups: Layer,
     /// The user kernels run as when the server is root.
     pub run_as: RunAs,
     /// More folders or files the kernel may read (e.g. a shared data set).
@@ -118,7 +129,8 @@ impl Default for SandboxConfig {
         SandboxConfig {
             landlock: Layer::Require,
             seccomp: Layer::Require,
-            namespaces: Layer::IfAvailable,
+            namespaces: Layer::Require,
+            cgroups: Layer::IfAvailable,
             run_as: RunAs::default(),
             extra_read_paths: Vec::new(),
         }
@@ -171,9 +183,8 @@ pub struct HostSupport {
     pub landlock_abi: Option<u32>,
     /// seccomp filters are available.
     pub seccomp: bool,
-    /// cgroups v2 with controllers is mounted at `/sys/fs/cgroup` (not used yet: limits
-    /// are rlimits; reported so operators know).
-    pub cgroup_v2: bool,
+    /// The cgroup controllers kernels are put under.
+    pub cgroups: cgroup::CgroupSupport,
 }
 
 impl HostSupport {
@@ -183,8 +194,40 @@ impl HostSupport {
             root: nix::unistd::geteuid().is_root(),
             landlock_abi: landlock::probe_abi(),
             seccomp: seccomp::available(),
-            cgroup_v2: cgroup_v2_with_controllers(),
+            cgroups: cgroup::CgroupSupport::detect(),
         }
+    }
+
+    /// Checks that `limits` can be enforced here: the folder limit is a tmpfs mounted per
+    /// kernel, which needs root.
+    pub fn check_limits(&self, limits: &crate::config::Limits) -> Result<(), String> {
+        if limits.folder_bytes.is_some() && !self.root {
+            return Err("the kernel folder size limit mounts a tmpfs per kernel, which needs                  root; run the server as root or set the folder limit to 0 (unlimited)"
+                .into());
+        }
+        Ok(())
+    }
+
+    /// How the whole-kernel limits are enforced here, for the start-up log.
+    pub fn totals(&self) -> String {
+        let memory = if self.cgroups.memory.is_some() {
+            "memory cgroup"
+        } else {
+            "watchdog summing the kernel's RSS"
+        };
+        let tasks = if self.cgroups.pids.is_some() {
+            "pids cgroup"
+        } else if self.root {
+            "RLIMIT_NPROC of a private uid"
+        } else {
+            "RLIMIT_NPROC of the server's uid (shared)"
+        };
+        let folder = if self.root {
+            "size-limited tmpfs"
+        } else {
+            "not bounded (needs root)"
+        };
+        format!("total memory: {memory}; tasks: {tasks}; folder: {folder}")
     }
 
     /// Checks that every [`Layer::Require`] layer of `config` can be enforced here.
@@ -206,10 +249,21 @@ impl HostSupport {
         }
         if config.namespaces == Layer::Require && !self.root {
             return Err(
-                "namespaces are required but need root; set sandbox.namespaces = \
-                 \"if_available\""
+                "the kernel's namespaces and filesystem view are required but need root \
+                 (without them kernels can reach the host's Unix sockets); run the server as \
+                 root, or set sandbox.namespaces = \"if_available\" to run without"
                     .into(),
             );
+        }
+        let cgroups = &self.cgroups;
+        if config.cgroups == Layer::Require && (cgroups.memory.is_none() || cgroups.pids.is_none())
+        {
+            return Err(format!(
+                "cgroups are required but this host offers {cgroups} ({}); set \
+                 sandbox.cgroups = \"if_available\" to bound kernels with a memory watchdog \
+                 and RLIMIT_NPROC instead",
+                cgroups.notes.join("; ")
+            ));
         }
         Ok(())
     }
@@ -219,24 +273,18 @@ impl fmt::Display for HostSupport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "root={} landlock={} seccomp={} cgroup_v2={}",
+            "root={} landlock={} seccomp={} cgroups=[{}]",
             self.root,
             self.landlock_abi
                 .map_or_else(|| "unavailable".to_owned(), |abi| format!("ABI>={abi}")),
             if self.seccomp { "yes" } else { "no" },
-            if self.cgroup_v2 {
-                "yes (unused; limits are rlimits)"
-            } else {
-                "no (limits are rlimits)"
-            },
-        )
+            self.cgroups,
+        )?;
+        for note in &self.cgroups.notes {
+            write!(f, "; cgroup {note}")?;
+        }
+        Ok(())
     }
-}
-
-fn cgroup_v2_with_controllers() -> bool {
-    std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-        .map(|c| !c.trim().is_empty())
-        .unwrap_or(false)
 }
 
 /// Everything the helper needs, written by the launcher as JSON into the kernel folder.
@@ -262,6 +310,9 @@ pub struct SandboxPlan {
     pub die_with_parent: bool,
     /// The server's pid (the helper exits if its parent is already another process).
     pub parent_pid: u32,
+    /// The `cgroup.procs` files of the kernel's groups, joined before anything else.
+    #[serde(default)]
+    pub cgroup_procs: Vec<PathBuf>,
 }
 
 /// Which layers must be enforced for the launch to proceed.
@@ -286,8 +337,11 @@ pub struct SandboxReport {
     pub seccomp: bool,
     /// Whether the kernel has its own (empty) network namespace.
     pub network_namespace: bool,
-    /// Folders re-exposed in a private mount namespace.
-    pub exposed: Vec<PathBuf>,
+    /// What the kernel's filesystem view holds (empty: the host's file system).
+    pub view: Vec<PathBuf>,
+    /// The control groups the kernel runs in.
+    #[serde(default)]
+    pub cgroups: Vec<PathBuf>,
     /// The kernel's uid and gid.
     pub uid: u32,
     /// The kernel's gid.
@@ -312,8 +366,13 @@ impl fmt::Display for SandboxReport {
             self.network_namespace,
             self.rlimits.join(" "),
         )?;
-        if !self.exposed.is_empty() {
-            write!(f, " exposed={:?}", self.exposed)?;
+        if self.view.is_empty() {
+            write!(f, " view=host")?;
+        } else {
+            write!(f, " view={:?}", self.view)?;
+        }
+        if !self.cgroups.is_empty() {
+            write!(f, " cgroups={:?}", self.cgroups)?;
         }
         for note in &self.notes {
             write!(f, "; {note}")?;

@@ -1,15 +1,22 @@
-//! Namespaces (root only): an empty network namespace (no interface but a downed loopback),
-//! and a private mount namespace in which folders the kernel's uid cannot traverse (a
-//! Python installed under `/root`, a data dir under a 0700 home) are covered by an empty
-//! tmpfs that holds only bind mounts of what the kernel needs. Nothing else under such a
-//! folder is visible to the kernel at all.
+//! Namespaces (root only): an empty network namespace (no interface but a downed loopback,
+//! which also gives the kernel its own abstract Unix socket namespace), and a private mount
+//! namespace whose root is a minimal filesystem view.
+//!
+//! The view is a fresh tmpfs holding read-only bind mounts of what the kernel needs (the
+//! interpreter, `/usr`, `/lib*`, a few `/etc` files, its kernelspec), device nodes bound
+//! one by one, a `/proc` of its own (other users' processes hidden), an empty `/tmp`, and
+//! its own folder read-write, all at their host paths; the helper then `pivot_root`s into
+//! it and detaches the host's tree. Nothing else of the host exists for the kernel: no
+//! `/run` or `/var/run` (so no database, D-Bus or other service socket to connect to), no
+//! host `/tmp`, no other kernel's folder. Bind mounts cost a few system calls each, nothing
+//! is copied.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
 
 use nix::fcntl::{OFlag, open};
-use nix::mount::{MsFlags, mount};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
@@ -19,57 +26,26 @@ use serde::{Deserialize, Serialize};
 pub struct NamespacePlan {
     /// Give the kernel an empty network namespace.
     pub network: bool,
-    /// Folders to cover, each with what to re-expose inside it.
-    pub masks: Vec<MountMask>,
+    /// The kernel's filesystem view (`None`: the host's, in a private mount namespace).
+    pub view: Option<FilesystemView>,
 }
 
-/// A folder covered by a tmpfs, and the paths under it that stay visible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MountMask {
-    /// The covered folder.
-    pub dir: PathBuf,
-    /// Paths under `dir` bind-mounted back.
-    pub expose: Vec<Exposure>,
+/// What the kernel's root holds, each at its host path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesystemView {
+    /// Bound read-only (paths under `/proc` are served by the view's own `/proc`).
+    pub read: Vec<PathBuf>,
+    /// Bound read-write (the kernel's folder, `/dev/null`).
+    pub read_write: Vec<PathBuf>,
 }
 
-/// A path bind-mounted back under a mask.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Exposure {
-    /// The path.
-    pub path: PathBuf,
-    /// Writable (the kernel's folder) or read-only (everything else).
-    pub writable: bool,
-}
+/// Where the view's tmpfs is mounted while it is built: any folder does, since the mount is
+/// private to the helper's namespace and every source is held open beforehand.
+const STAGING: &str = "/tmp";
 
 impl NamespacePlan {
-    /// Plans masks so that `uid` (with a private gid) can reach every path of `read` and
-    /// `read_write`: for each path, the topmost ancestor it cannot traverse is masked.
-    pub fn plan(network: bool, uid: u32, read: &[PathBuf], read_write: &[PathBuf]) -> Self {
-        let mut masks: Vec<MountMask> = Vec::new();
-        let paths = read
-            .iter()
-            .map(|p| (p, false))
-            .chain(read_write.iter().map(|p| (p, true)));
-        for (path, writable) in paths {
-            let Some(blocked) = topmost_untraversable(path, uid) else {
-                continue;
-            };
-            let exposure = Exposure {
-                path: path.clone(),
-                writable,
-            };
-            match masks.iter_mut().find(|m| m.dir == blocked) {
-                Some(mask) => mask.expose.push(exposure),
-                None => masks.push(MountMask {
-                    dir: blocked,
-                    expose: vec![exposure],
-                }),
-            }
-        }
-        NamespacePlan { network, masks }
-    }
-
-    /// Creates the namespaces and mounts. Must run as root in a single-threaded process.
+    /// Creates the namespaces and enters the view. Must run as root in a single-threaded
+    /// process. Returns the paths the view holds.
     pub fn apply(&self) -> Result<Vec<PathBuf>, String> {
         let mut flags = CloneFlags::CLONE_NEWNS;
         if self.network {
@@ -84,122 +60,235 @@ impl NamespacePlan {
             None::<&str>,
         )
         .map_err(|e| format!("making mounts private: {e}"))?;
-        let mut exposed = Vec::new();
-        for mask in &self.masks {
-            mask.apply()?;
-            exposed.extend(mask.expose.iter().map(|e| e.path.clone()));
+        match &self.view {
+            Some(view) => view.enter(),
+            None => Ok(Vec::new()),
         }
-        Ok(exposed)
     }
 }
 
-impl MountMask {
-    fn apply(&self) -> Result<(), String> {
-        // Hold each exposed path open: it stays reachable through /proc/self/fd after the
-        // tmpfs hides its original location.
-        let held: Vec<(OwnedFd, &Exposure, bool)> = self
-            .expose
-            .iter()
-            .map(|e| {
-                let is_dir = e.path.is_dir();
-                open(&e.path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-                    .map(|fd| (fd, e, is_dir))
-                    .map_err(|err| format!("opening {}: {err}", e.path.display()))
-            })
-            .collect::<Result<_, _>>()?;
+/// A path to show in the view.
+enum Entry {
+    /// Bind-mounted from a handle opened before the staging tmpfs hid anything.
+    Bind {
+        path: PathBuf,
+        source: OwnedFd,
+        is_dir: bool,
+        writable: bool,
+    },
+    /// A symbolic link recreated as it is (`/lib -> usr/lib`).
+    Link { path: PathBuf, target: PathBuf },
+}
+
+impl FilesystemView {
+    fn enter(&self) -> Result<Vec<PathBuf>, String> {
+        let entries = self.entries()?;
+        let root = Path::new(STAGING);
         mount(
             Some("tmpfs"),
-            &self.dir,
+            root,
             Some("tmpfs"),
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some("mode=0755,size=1m"),
+            Some("mode=0755,size=1m,nr_inodes=4096"),
         )
-        .map_err(|e| format!("covering {}: {e}", self.dir.display()))?;
-        for (fd, exposure, is_dir) in held {
-            let target = &exposure.path;
-            if is_dir {
-                std::fs::create_dir_all(target)
-                    .map_err(|e| format!("mkdir {}: {e}", target.display()))?;
-            } else {
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+        .map_err(|e| format!("mounting the kernel's root: {e}"))?;
+        let mut shown = Vec::new();
+        for entry in &entries {
+            match entry {
+                Entry::Link { path, target } => {
+                    let at = inside(root, path);
+                    make_parent(root, &at)?;
+                    std::os::unix::fs::symlink(target, &at)
+                        .map_err(|e| format!("linking {}: {e}", path.display()))?;
+                    shown.push(path.clone());
                 }
-                std::fs::write(target, b"")
-                    .map_err(|e| format!("touch {}: {e}", target.display()))?;
-            }
-            make_traversable(&self.dir, target);
-            let source = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            mount(
-                Some(source.as_str()),
-                target,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .map_err(|e| format!("exposing {}: {e}", target.display()))?;
-            if !exposure.writable {
-                mount(
-                    None::<&str>,
-                    target,
-                    None::<&str>,
-                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                    None::<&str>,
-                )
-                .map_err(|e| format!("read-only {}: {e}", target.display()))?;
+                Entry::Bind {
+                    path,
+                    source,
+                    is_dir,
+                    writable,
+                } => {
+                    bind(root, path, source, *is_dir, *writable)?;
+                    shown.push(path.clone());
+                }
             }
         }
-        Ok(())
+        let proc_dir = root.join("proc");
+        create_dir(&proc_dir)?;
+        // Its own /proc: the host's would show other processes' command lines; hidepid=2
+        // hides every process of another uid (each kernel has its own).
+        mount(
+            Some("proc"),
+            &proc_dir,
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("hidepid=2"),
+        )
+        .map_err(|e| format!("mounting /proc: {e}"))?;
+        create_dir(&root.join("tmp"))?;
+        mount(
+            None::<&str>,
+            root,
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            None::<&str>,
+        )
+        .map_err(|e| format!("making the kernel's root read-only: {e}"))?;
+        nix::unistd::chdir(root).map_err(|e| format!("chdir to the kernel's root: {e}"))?;
+        nix::unistd::pivot_root(".", ".").map_err(|e| format!("pivot_root: {e}"))?;
+        // The host's tree now sits under the new root: detach it, nothing of it stays
+        // reachable.
+        umount2(".", MntFlags::MNT_DETACH)
+            .map_err(|e| format!("detaching the host's root: {e}"))?;
+        nix::unistd::chdir("/").map_err(|e| format!("chdir /: {e}"))?;
+        Ok(shown)
+    }
+
+    /// The view's entries, parents before children, every bind source opened now.
+    fn entries(&self) -> Result<Vec<Entry>, String> {
+        let mut wanted: Vec<(PathBuf, bool)> = self
+            .read
+            .iter()
+            .map(|p| (p.clone(), false))
+            .chain(self.read_write.iter().map(|p| (p.clone(), true)))
+            .filter(|(p, _)| p.is_absolute() && !p.starts_with("/proc"))
+            .collect();
+        // A link is recreated, and what it points to is bound unless already covered.
+        let mut links = Vec::new();
+        let mut i = 0;
+        while i < wanted.len() {
+            let (path, writable) = wanted[i].clone();
+            let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink());
+            if is_link {
+                let target = std::fs::read_link(&path)
+                    .map_err(|e| format!("reading link {}: {e}", path.display()))?;
+                links.push((path.clone(), target));
+                wanted.remove(i);
+                if let Ok(real) = std::fs::canonicalize(&path)
+                    && !wanted.iter().any(|(w, _)| real.starts_with(w))
+                {
+                    wanted.push((real, writable));
+                }
+                continue;
+            }
+            i += 1;
+        }
+        wanted.sort_by_key(|(p, _)| (p.components().count(), p.clone()));
+        wanted.dedup_by(|a, b| a.0 == b.0);
+        let mut entries: Vec<Entry> = links
+            .into_iter()
+            .map(|(path, target)| Entry::Link { path, target })
+            .collect();
+        for (path, writable) in wanted {
+            let source = match open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()) {
+                Ok(fd) => fd,
+                // Gone since the plan was made (e.g. an optional /etc file): skip it.
+                Err(nix::errno::Errno::ENOENT) => continue,
+                Err(e) => return Err(format!("opening {}: {e}", path.display())),
+            };
+            entries.push(Entry::Bind {
+                is_dir: path.is_dir(),
+                path,
+                source,
+                writable,
+            });
+        }
+        Ok(entries)
     }
 }
 
-/// Gives 0755 to the tmpfs folders between `root` and `target`.
-fn make_traversable(root: &Path, target: &Path) {
-    for dir in target.ancestors().skip(1) {
-        if !dir.starts_with(root) {
+/// `path` (absolute) inside `root`, without following anything.
+fn inside(root: &Path, path: &Path) -> PathBuf {
+    let mut at = root.to_path_buf();
+    for part in path.components() {
+        if let Component::Normal(name) = part {
+            at.push(name);
+        }
+    }
+    at
+}
+
+/// Bind-mounts `source` at `path` inside `root`, read-only unless `writable`.
+fn bind(
+    root: &Path,
+    path: &Path,
+    source: &OwnedFd,
+    is_dir: bool,
+    writable: bool,
+) -> Result<(), String> {
+    let target = inside(root, path);
+    make_parent(root, &target)?;
+    if is_dir {
+        create_dir(&target)?;
+    } else if !target.exists() {
+        std::fs::write(&target, b"").map_err(|e| format!("touch {}: {e}", target.display()))?;
+    }
+    let from = format!("/proc/self/fd/{}", source.as_raw_fd());
+    mount(
+        Some(from.as_str()),
+        &target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("binding {}: {e}", path.display()))?;
+    if !writable {
+        mount(
+            None::<&str>,
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID,
+            None::<&str>,
+        )
+        .map_err(|e| format!("making {} read-only: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Creates the folders above `target` inside `root`, each traversable by anyone (the
+/// kernel's uid must reach what is bound below them).
+fn make_parent(root: &Path, target: &Path) -> Result<(), String> {
+    let Some(parent) = target.parent() else {
+        return Ok(());
+    };
+    if parent.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+    for dir in parent.ancestors() {
+        if !dir.starts_with(root) || dir == root {
             break;
         }
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
     }
+    Ok(())
 }
 
-/// The topmost strict ancestor of `path` that `uid` cannot traverse (`None`: all fine).
-fn topmost_untraversable(path: &Path, uid: u32) -> Option<PathBuf> {
-    let mut ancestors: Vec<&Path> = path.ancestors().skip(1).collect();
-    ancestors.reverse();
-    ancestors
-        .into_iter()
-        .filter(|a| *a != Path::new("/"))
-        .find(|a| {
-            std::fs::metadata(a).is_ok_and(|m| {
-                let others_x = m.mode() & 0o001 != 0;
-                let owner_x = m.uid() == uid && m.mode() & 0o100 != 0;
-                !(others_x || owner_x)
-            })
-        })
-        .map(Path::to_path_buf)
+fn create_dir(dir: &Path) -> Result<(), String> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => {
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("mkdir {}: {e}", dir.display())),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
-    fn plans_a_mask_for_untraversable_ancestors_only() {
-        let root = tempfile::tempdir().unwrap();
-        let closed = root.path().join("closed");
-        let inner = closed.join("deep/python");
-        std::fs::create_dir_all(&inner).unwrap();
-        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let open_dir = root.path().join("open");
-        std::fs::create_dir_all(&open_dir).unwrap();
-        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-
-        let plan = NamespacePlan::plan(true, 1_999_999_999, &[inner.clone(), open_dir], &[]);
-        assert_eq!(plan.masks.len(), 1);
-        assert_eq!(plan.masks[0].dir, closed);
-        assert_eq!(plan.masks[0].expose[0].path, inner);
-        assert!(!plan.masks[0].expose[0].writable);
+    fn paths_land_inside_the_root_whatever_they_contain() {
+        let root = Path::new("/tmp");
+        assert_eq!(
+            inside(root, Path::new("/usr/lib/../lib")),
+            Path::new("/tmp/usr/lib/lib")
+        );
+        assert_eq!(
+            inside(root, Path::new("/etc/hosts")),
+            Path::new("/tmp/etc/hosts")
+        );
     }
 }

@@ -123,3 +123,15 @@ pub async fn gone(pid: u32) -> bool {
     }
     false
 }
+
+/// Waits (up to 10 s) until `condition` holds; panics saying what never became true.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never became true: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -8,3 +8,4 @@ mod bench;
 mod limits;
 mod pool;
 mod sandbox;
+mod totals;

@@ -59,8 +59,13 @@ async fn kernels_never_see_each_others_variables_or_files() {
         ("runtime", &format!("__import__('os').listdir({runtime:?})")),
     ]);
     let outcome = run(&b, &code).await;
+    // Another kernel's folder is not even in this kernel's view (the runtime folder is, as
+    // the way to its own, but Landlock refuses to list it).
     for (label, result) in results(&outcome.stdout()) {
-        assert_eq!(result, "PermissionError", "{label}: {outcome:?}");
+        assert!(
+            matches!(result.as_str(), "PermissionError" | "FileNotFoundError"),
+            "{label}: {outcome:?}"
+        );
     }
     assert_eq!(results(&outcome.stdout()).len(), 5);
     assert!(!a_home.join("planted.txt").exists());
@@ -229,6 +234,7 @@ async fn each_sandbox_layer_holds_on_its_own() {
             landlock,
             seccomp,
             namespaces,
+            cgroups: Layer::IfAvailable,
             run_as: RunAs::Unchanged,
             extra_read_paths: Vec::new(),
         }),
@@ -302,4 +308,120 @@ async fn each_sandbox_layer_holds_on_its_own() {
     assert_eq!(results(&outcome.stdout())[0].1, "OSError", "{outcome:?}");
     let mut buf = [0u8; 8];
     assert!(udp.recv(&mut buf).is_err());
+}
+
+/// Python that tries to connect to each `(label, address)` Unix socket (a path, or an
+/// abstract name starting with NUL) and prints `label: connected` or the error class.
+fn unix_connects(cases: &[(String, String)]) -> String {
+    let mut code = String::from(
+        "import socket\ndef attempt(label, address):\n    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n    s.settimeout(2)\n    try:\n        s.connect(address)\n        print(label + ': connected')\n    except OSError as e:\n        print(label + ': ' + type(e).__name__)\n    finally:\n        s.close()\n",
+    );
+    for (label, address) in cases {
+        code.push_str(&format!("attempt({label:?}, {address:?})\n"));
+    }
+    code
+}
+
+/// The host's service sockets a kernel must not reach, those present on this machine.
+pub fn host_service_sockets() -> Vec<(String, String)> {
+    [
+        ("postgresql", "/var/run/postgresql/.s.PGSQL.5432"),
+        ("postgresql-run", "/run/postgresql/.s.PGSQL.5432"),
+        ("mariadb", "/run/mysqld/mysqld.sock"),
+        ("mariadb-var", "/var/run/mysqld/mysqld.sock"),
+        ("dbus", "/run/dbus/system_bus_socket"),
+    ]
+    .into_iter()
+    .filter(|(_, path)| std::path::Path::new(path).exists())
+    .map(|(label, path)| (label.to_owned(), path.to_owned()))
+    .collect()
+}
+
+#[tokio::test]
+async fn no_unix_socket_of_the_host_or_another_kernel_is_reachable() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+
+    let node = node().await;
+    let other = node.kernel().await;
+    let kernel = node.kernel().await;
+    // A socket anyone may connect to, in a folder anyone may enter, and an abstract one:
+    // only the kernel's view and network namespace can keep it out.
+    let open_dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(open_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let open_path = open_dir.path().join("open.sock");
+    let open = UnixListener::bind(&open_path).unwrap();
+    std::fs::set_permissions(&open_path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let abstract_name = format!("switchboard-test-{}", std::process::id());
+    let abstract_listener =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(&abstract_name).unwrap()).unwrap();
+    for listener in [&open, &abstract_listener] {
+        listener.set_nonblocking(true).unwrap();
+    }
+    // The host itself can connect: the attempts below are real ones.
+    drop(std::os::unix::net::UnixStream::connect(&open_path).unwrap());
+    assert!(open.accept().is_ok());
+
+    let mut cases = host_service_sockets();
+    cases.push(("open socket".into(), open_path.display().to_string()));
+    cases.push(("abstract".into(), format!("\0{abstract_name}")));
+    cases.push((
+        "other kernel".into(),
+        other.dir().join("ipc-1").display().to_string(),
+    ));
+    let outcome = run(&kernel, &unix_connects(&cases)).await;
+    let attempted = results(&outcome.stdout());
+    assert_eq!(attempted.len(), cases.len(), "{outcome:?}");
+    for (label, result) in &attempted {
+        assert_ne!(result, "connected", "{label}: {outcome:?}");
+    }
+    assert!(open.accept().is_err(), "nothing reached the open socket");
+    assert!(
+        abstract_listener.accept().is_err(),
+        "nothing reached the abstract socket"
+    );
+
+    // Nothing of the host's /run, /tmp or the runtime folder is in view; its own folder is.
+    let runtime = kernel.dir().parent().unwrap().to_path_buf();
+    let code = format!(
+        "import os\nfor label, path in [('run', '/run'), ('var run', '/var/run'), ('tmp', '/tmp'), ('runtime', {runtime:?}), ('other', {other:?})]:\n    try:\n        print(label + ': ' + repr(sorted(os.listdir(path))))\n    except OSError as e:\n        print(label + ': ' + type(e).__name__)\nprint('own: ' + repr(sorted(os.listdir({own:?}))))\n",
+        other = other.dir(),
+        own = kernel.dir(),
+    );
+    let outcome = run(&kernel, &code).await;
+    let listed = results(&outcome.stdout());
+    let get = |label: &str| {
+        listed
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("{label} missing: {outcome:?}"))
+    };
+    for label in ["run", "var run", "other"] {
+        assert_eq!(get(label), "FileNotFoundError", "{label}: {outcome:?}");
+    }
+    assert!(
+        matches!(get("tmp").as_str(), "[]" | "PermissionError"),
+        "at most an empty /tmp of its own: {outcome:?}"
+    );
+    let own_id = kernel
+        .dir()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        matches!(get("runtime").as_str(), "PermissionError")
+            || get("runtime") == format!("[{own_id:?}]").replace('"', "'"),
+        "the runtime folder shows at most the kernel's own folder: {outcome:?}"
+    );
+    assert!(get("own").contains("'home'"), "{outcome:?}");
+    // The kernel's own ZeroMQ sockets work: it answered all of the above, and still does.
+    assert_eq!(run(&kernel, "print(6 * 7)").await.stdout(), "42\n");
+    assert_eq!(run(&other, "print('alive')").await.stdout(), "alive\n");
+    let report = kernel.sandbox_report().unwrap();
+    assert!(report.network_namespace, "{report}");
+    assert!(!report.view.is_empty(), "{report}");
 }
