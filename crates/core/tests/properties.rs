@@ -26,8 +26,6 @@ fn typed(code: &str, separators: &[(bool, u8)]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
     /// Any text: no panic; a code that parses has eight symbols of the alphabet, and its
     /// display form, canonical form and lower-case form all parse back to it.
     #[test]
@@ -65,7 +63,9 @@ proptest! {
 
     /// Any reported version: no panic; one that parses prints back to an equal version.
     #[test]
-    fn app_versions_print_and_parse_back(input in "\\PC{0,30}|v?[0-9]{1,20}(\\.[0-9]{1,20}){0,5}(-[a-z0-9]{0,5})?") {
+    fn app_versions_print_and_parse_back(
+        input in "\\PC{0,30}|v?[0-9]{1,20}(\\.[0-9]{1,20}){0,5}(-[a-z0-9]{0,5})?",
+    ) {
         if let Ok(version) = AppVersion::parse(&input) {
             prop_assert_eq!(AppVersion::parse(&version.to_string()), Ok(version));
         }

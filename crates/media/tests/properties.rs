@@ -123,8 +123,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
     /// Arbitrary bytes: no panic, the same parts and outcome however they are chunked, a
     /// bounded buffer, no part over the limit.
     #[test]
@@ -166,7 +164,9 @@ proptest! {
         lengths in chunk_lengths(),
     ) {
         let delimiter = format!("\n--{boundary}");
-        prop_assume!(parts.iter().all(|p| p.content_length || !contains(&p.body, delimiter.as_bytes())));
+        prop_assume!(parts
+            .iter()
+            .all(|p| p.content_length || !contains(&p.body, delimiter.as_bytes())));
         let mut data = Vec::new();
         for part in &parts {
             let eol: &[u8] = if part.bare_lf { b"\n" } else { b"\r\n" };

@@ -552,6 +552,9 @@ fn mask_nats_credentials(url: &str) -> String {
 pub const EXAMPLE_TOML: &str = include_str!("../switchboard.example.toml");
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,8 @@
 //! place. PROTOCOL.md documents them and a test checks the two agree.
 
 pub mod cameras;
+#[cfg(test)]
+mod properties;
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::{

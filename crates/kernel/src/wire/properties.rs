@@ -111,8 +111,6 @@ fn same(a: &WireMessage, b: &WireMessage) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
     /// The v1.kernel.websocket.jupyter.org form parses back to the message.
     #[test]
     fn v1_frames_round_trip(msg in message()) {
@@ -136,7 +134,10 @@ proptest! {
 
     /// A signed ZeroMQ message parses back to the message; with another key it is refused.
     #[test]
-    fn zmq_messages_round_trip_and_check_their_signature(msg in message(), key in "[0-9a-f]{1,64}") {
+    fn zmq_messages_round_trip_and_check_their_signature(
+        msg in message(),
+        key in "[0-9a-f]{1,64}",
+    ) {
         let signing = signing_key(&key);
         let framed = msg.to_zmq(&signing).unwrap();
         let back = WireMessage::from_zmq(msg.channel, framed.clone(), &signing).unwrap();
@@ -152,7 +153,11 @@ proptest! {
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
         cut in any::<prop::sample::Index>(),
     ) {
-        let frames = [msg.to_ws_v1().unwrap(), msg.to_ws_binary(), msg.to_ws_json().to_string().into_bytes()];
+        let frames = [
+            msg.to_ws_v1().unwrap(),
+            msg.to_ws_binary(),
+            msg.to_ws_json().to_string().into_bytes(),
+        ];
         for (form, mut frame) in frames.into_iter().enumerate() {
             for (at, byte) in &edits {
                 let at = at.index(frame.len());
