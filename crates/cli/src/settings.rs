@@ -83,6 +83,37 @@ pub struct ServeArgs {
     /// Sign-in and sign-up attempts allowed per client address per minute.
     #[arg(long, env = "SWITCHBOARD_AUTH_ATTEMPTS_PER_MINUTE")]
     pub auth_attempts_per_minute: Option<u32>,
+    /// Failed sign-ins allowed per username within --sign-in-failure-window, from any address.
+    #[arg(long, env = "SWITCHBOARD_SIGN_IN_FAILURES_PER_USERNAME")]
+    pub sign_in_failures_per_username: Option<u32>,
+    /// The window of --sign-in-failures-per-username.
+    #[arg(long, env = "SWITCHBOARD_SIGN_IN_FAILURE_WINDOW", value_parser = duration)]
+    pub sign_in_failure_window: Option<Duration>,
+    /// Password hashes computed at once (default: half the cores, at least one).
+    #[arg(long, env = "SWITCHBOARD_PASSWORD_HASH_WORKERS")]
+    pub password_hash_workers: Option<usize>,
+    /// How long sign-in and sign-up wait for a hashing worker before answering 503 busy.
+    #[arg(long, env = "SWITCHBOARD_PASSWORD_HASH_QUEUE_WAIT", value_parser = duration)]
+    pub password_hash_queue_wait: Option<Duration>,
+    /// Open connections accepted in all (503 busy past it).
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Open connections per client address (behind trusted proxies: requests in flight per
+    /// forwarded address); 503 busy past it.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS_PER_ADDRESS")]
+    pub max_connections_per_address: Option<usize>,
+    /// How long a client may take to send a request's head (and TLS handshake).
+    #[arg(long, env = "SWITCHBOARD_HEADER_READ_TIMEOUT", value_parser = duration)]
+    pub header_read_timeout: Option<Duration>,
+    /// Close a kept-alive connection after this long without a request in flight.
+    #[arg(long, env = "SWITCHBOARD_IDLE_CONNECTION_TIMEOUT", value_parser = duration)]
+    pub idle_connection_timeout: Option<Duration>,
+    /// The longest wait for the next bytes of a request body (408 past it).
+    #[arg(long, env = "SWITCHBOARD_BODY_READ_TIMEOUT", value_parser = duration)]
+    pub body_read_timeout: Option<Duration>,
+    /// The slowest average rate a request body may arrive at, per second (0: no minimum).
+    #[arg(long, env = "SWITCHBOARD_MIN_BODY_BYTES_PER_SECOND", value_parser = size)]
+    pub min_body_bytes_per_second: Option<bytesize::ByteSize>,
     /// A reverse proxy whose X-Forwarded-For names the client (repeat, or comma-separate in
     /// the environment variable).
     #[arg(
@@ -243,6 +274,15 @@ impl ServeArgs {
             token_ttl,
             ticket_redemptions_per_minute,
             auth_attempts_per_minute,
+            sign_in_failures_per_username,
+            sign_in_failure_window,
+            password_hash_queue_wait,
+            max_connections,
+            max_connections_per_address,
+            header_read_timeout,
+            idle_connection_timeout,
+            body_read_timeout,
+            min_body_bytes_per_second,
             max_viewers_per_session,
             stats_interval,
             max_long_poll,
@@ -291,6 +331,7 @@ impl ServeArgs {
             kernel_helper,
             onnxruntime_library,
             detector_workers,
+            password_hash_workers,
             advertise_url
         );
         c.validate().context("invalid configuration")?;

@@ -55,8 +55,40 @@ pub struct Config {
     pub ticket_redemptions_per_minute: u32,
     /// Sign-in and sign-up attempts allowed per client address per minute.
     pub auth_attempts_per_minute: u32,
+    /// Failed sign-ins allowed per username within `sign_in_failure_window`, from any
+    /// address (so rotating addresses does not help a guesser); past it 429.
+    pub sign_in_failures_per_username: u32,
+    /// The window of `sign_in_failures_per_username`: one more attempt is allowed every
+    /// window / failures, and a successful sign-in starts the count afresh.
+    #[serde(with = "humantime_serde")]
+    pub sign_in_failure_window: Duration,
+    /// Password hashes computed at once (argon2 is slow and takes ~19 MiB each); unset: half
+    /// the cores, at least one.
+    pub password_hash_workers: Option<usize>,
+    /// How long a sign-in or sign-up waits for a hashing worker before answering 503 `busy`.
+    #[serde(with = "humantime_serde")]
+    pub password_hash_queue_wait: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for rate limits and logs).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Open connections (WebSockets included) the node accepts in all; past it new ones get
+    /// 503 `busy` and are closed.
+    pub max_connections: usize,
+    /// Open connections per client address (the TCP peer; behind a trusted proxy, requests in
+    /// flight per forwarded address); past it 503 `busy`.
+    pub max_connections_per_address: usize,
+    /// How long a client may take to send a request's head (and TLS handshake) once it has
+    /// connected or begun the request; past it the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection with no request in flight is closed after this long.
+    #[serde(with = "humantime_serde")]
+    pub idle_connection_timeout: Duration,
+    /// The longest the server waits for the next bytes of a request body (408 past it).
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: Duration,
+    /// The slowest average rate a request body may arrive at, counted over the time the
+    /// server waits for it after a first `body_read_timeout` (408 past it); 0: no minimum.
+    pub min_body_bytes_per_second: ByteSize,
     /// Viewers allowed on one session at once.
     pub max_viewers_per_session: u32,
     /// How often a live session's totals are saved (so a restart loses little).
@@ -207,7 +239,17 @@ impl Default for Config {
             token_ttl: Duration::from_secs(12 * 3600),
             ticket_redemptions_per_minute: 20,
             auth_attempts_per_minute: 30,
+            sign_in_failures_per_username: 10,
+            sign_in_failure_window: Duration::from_secs(5 * 60),
+            password_hash_workers: None,
+            password_hash_queue_wait: Duration::from_secs(2),
             trusted_proxies: Vec::new(),
+            max_connections: 10_000,
+            max_connections_per_address: 256,
+            header_read_timeout: Duration::from_secs(10),
+            idle_connection_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(15),
+            min_body_bytes_per_second: ByteSize::kib(1),
             max_viewers_per_session: 1000,
             stats_interval: Duration::from_secs(5),
             max_long_poll: Duration::from_secs(60),
@@ -310,6 +352,11 @@ impl Config {
             ("session_lease", self.session_lease),
             ("bus_probe_interval", self.bus_probe_interval),
             ("node_request_timeout", self.node_request_timeout),
+            ("sign_in_failure_window", self.sign_in_failure_window),
+            ("password_hash_queue_wait", self.password_hash_queue_wait),
+            ("header_read_timeout", self.header_read_timeout),
+            ("idle_connection_timeout", self.idle_connection_timeout),
+            ("body_read_timeout", self.body_read_timeout),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::Invalid(format!("{name} must be above zero")));
@@ -326,6 +373,22 @@ impl Config {
         if self.ticket_redemptions_per_minute == 0 || self.auth_attempts_per_minute == 0 {
             return Err(ConfigError::Invalid(
                 "rate limits must allow at least one attempt per minute".into(),
+            ));
+        }
+        if self.sign_in_failures_per_username == 0 {
+            return Err(ConfigError::Invalid(
+                "sign_in_failures_per_username must allow at least one failure".into(),
+            ));
+        }
+        if self.password_hash_workers == Some(0) {
+            return Err(ConfigError::Invalid(
+                "password_hash_workers must be at least 1 (leave it out for half the cores)"
+                    .into(),
+            ));
+        }
+        if self.max_connections == 0 || self.max_connections_per_address == 0 {
+            return Err(ConfigError::Invalid(
+                "max_connections and max_connections_per_address must be at least 1".into(),
             ));
         }
         self.kernel_pool_targets()?;

@@ -110,6 +110,23 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::auth::PasswordError> for ApiError {
+    fn from(e: crate::auth::PasswordError) -> Self {
+        match e {
+            crate::auth::PasswordError::Busy(_) => {
+                let mut busy = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "the server is busy checking passwords; try again shortly",
+                );
+                busy.retry_after = Some(1);
+                busy
+            }
+            crate::auth::PasswordError::Failed(m) => ApiError::internal(m),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({ "error": self.code, "message": self.message });

@@ -12,6 +12,7 @@ pub mod bus_probe;
 pub mod cameras;
 pub mod cells;
 pub mod config;
+mod connections;
 pub mod error;
 pub mod extract;
 pub mod kernel_proxy;
@@ -64,6 +65,8 @@ pub struct App {
     pub cameras: Arc<cameras::Cameras>,
     /// Whether the bus delivers, as this node's probes find (`/readyz`).
     pub bus_health: Arc<bus_probe::BusHealth>,
+    /// Argon2 work for sign-ins and sign-ups, bounded.
+    pub passwords: auth::PasswordHashing,
     limits: RateLimits,
     public_url: String,
 }
@@ -220,6 +223,12 @@ impl Server {
         config.secure_cookies |= tls.is_some();
         let app = Arc::new(App {
             limits: RateLimits::new(&config),
+            passwords: auth::PasswordHashing::new(
+                config
+                    .password_hash_workers
+                    .unwrap_or_else(auth::PasswordHashing::default_workers),
+                config.password_hash_queue_wait,
+            ),
             public_url: config.public_url(),
             config,
             store,
@@ -261,23 +270,8 @@ impl Server {
             tracing::info!("shutting down");
             token.cancel();
         };
-        let service = router.into_make_service_with_connect_info::<tls::ClientAddr>();
-        let serving = async move {
-            match self.tls {
-                Some(tls) => {
-                    let listener = tls::TlsListener::new(listener, tls)?;
-                    axum::serve(listener, service)
-                        .with_graceful_shutdown(stop)
-                        .await
-                }
-                None => {
-                    let listener = tls::PlainListener::new(listener);
-                    axum::serve(listener, service)
-                        .with_graceful_shutdown(stop)
-                        .await
-                }
-            }
-        };
+        let limits = connections::ConnectionLimits::from_config(&app.config);
+        let serving = connections::serve(listener, self.tls, router, limits, stop);
         // Streams and sockets close when shutdown begins; a client that still holds a
         // connection after the grace period is cut off rather than keeping the node alive.
         let stopping = app.shutdown.clone();

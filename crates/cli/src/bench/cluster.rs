@@ -41,13 +41,15 @@ use tokio_util::sync::CancellationToken;
 
 /// Flags every node gets besides its name and the shared services: limits raised so that
 /// they do not get in the way of load that comes from one address.
-const NODE_LIMITS: [&str; 6] = [
+const NODE_LIMITS: [&str; 8] = [
     "--ticket-redemptions-per-minute",
     "100000",
     "--auth-attempts-per-minute",
     "100000",
     "--max-viewers-per-session",
     "10000",
+    "--max-connections-per-address",
+    "100000",
 ];
 
 /// The target of the latency scenario: what the other node may add at the median.

@@ -19,13 +19,15 @@ use std::time::Duration;
 
 /// What the server is started with: limits raised so that they do not get in the way of
 /// the load, which comes from one address.
-const SERVER_ARGS: [&str; 6] = [
+const SERVER_ARGS: [&str; 8] = [
     "--ticket-redemptions-per-minute",
     "100000",
     "--auth-attempts-per-minute",
     "100000",
     "--max-viewers-per-session",
     "10000",
+    "--max-connections-per-address",
+    "100000",
 ];
 
 /// Flags of `switchboard bench fanout`.

@@ -9,7 +9,7 @@ mod secret;
 mod tokens;
 
 pub use extract::{CurrentUser, DeviceCaller, bearer_token};
-pub use password::{hash_password, verify_password};
+pub use password::{PasswordError, PasswordHashing, hash_password, verify_password};
 pub use secret::{load_or_create_secret, read_secret_file};
 pub use tokens::{Claims, Revoked, TokenKind, TokenService};
 

@@ -1,7 +1,7 @@
 //! Accounts, users, sign-in and invites.
 
 use crate::App;
-use crate::auth::{COOKIE_NAME, CurrentUser, TokenKind, hash_password, verify_password};
+use crate::auth::{COOKIE_NAME, CurrentUser, TokenKind};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::live::now;
@@ -81,9 +81,7 @@ pub(super) async fn register(
         ));
     }
     let created_at = now();
-    let password_hash = hash_password(req.password)
-        .await
-        .map_err(ApiError::internal)?;
+    let password_hash = app.passwords.hash(req.password).await?;
     let taken = |e: StoreError| match e {
         StoreError::Conflict(_) => {
             ApiError::conflict("username_taken", "this username is already taken")
@@ -162,22 +160,33 @@ pub(super) async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     app.limits.auth(app.client_ip(peer, &headers))?;
+    // Refused before any hashing: a guesser rotating addresses still meets this.
+    app.limits.sign_in_allowed(&req.username)?;
     let wrong = || ApiError::unauthorized("wrong username or password");
     let user = match app.store.user_by_name(&req.username).await {
         Ok(u) => u,
         Err(StoreError::NotFound) => {
-            // Hash anyway so timing does not tell which usernames exist.
-            let _ = hash_password(req.password).await;
+            // Hash anyway so timing does not tell which usernames exist, and count the
+            // failure like any other so a refusal does not tell it either.
+            app.passwords.hash(req.password).await?;
+            app.limits.sign_in_failed(&req.username);
             crate::metrics::login(false);
             return Err(wrong());
         }
         Err(e) => return Err(e.into()),
     };
-    if !verify_password(req.password, user.password_hash.clone()).await {
+    // The user row is in hand and its database connection returned before hashing waits.
+    if !app
+        .passwords
+        .verify(req.password, user.password_hash.clone())
+        .await?
+    {
+        app.limits.sign_in_failed(&req.username);
         tracing::info!(username = %user.username, "failed sign-in");
         crate::metrics::login(false);
         return Err(wrong());
     }
+    app.limits.sign_in_succeeded(&req.username);
     crate::metrics::login(true);
     signed_in(&app, &user, StatusCode::OK).await
 }
