@@ -228,6 +228,21 @@ pub struct ServeArgs {
     /// How long snapshots shown as search results are spared by retention.
     #[arg(long, env = "SWITCHBOARD_SEARCH_PIN", value_parser = duration)]
     pub search_pin: Option<Duration>,
+    /// Largest picture (width x height) a camera snapshot may declare.
+    #[arg(long, env = "SWITCHBOARD_MAX_IMAGE_PIXELS")]
+    pub max_image_pixels: Option<u64>,
+    /// Largest picture (width x height) a device's frame may declare.
+    #[arg(long, env = "SWITCHBOARD_MAX_FRAME_PIXELS")]
+    pub max_frame_pixels: Option<u64>,
+    /// Pictures decoded at once for thumbnails.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONCURRENT_DECODES")]
+    pub max_concurrent_decodes: Option<usize>,
+    /// How long a thumbnail waits for a decoding slot before 503.
+    #[arg(long, env = "SWITCHBOARD_DECODE_WAIT", value_parser = duration)]
+    pub decode_wait: Option<Duration>,
+    /// How far in the future a snapshot's taken_at may be (later ones take the receiving time).
+    #[arg(long, env = "SWITCHBOARD_SNAPSHOT_CLOCK_SKEW", value_parser = duration)]
+    pub snapshot_clock_skew: Option<Duration>,
     /// How long a node's lease on its sessions lasts unless renewed.
     #[arg(long, env = "SWITCHBOARD_SESSION_LEASE", value_parser = duration)]
     pub session_lease: Option<Duration>,
@@ -309,6 +324,11 @@ impl ServeArgs {
             snapshot_storage,
             snapshot_dedup_distance,
             search_pin,
+            max_image_pixels,
+            max_frame_pixels,
+            max_concurrent_decodes,
+            decode_wait,
+            snapshot_clock_skew,
             session_lease,
             bus_probe_interval
         );

@@ -47,6 +47,14 @@ pub struct JpegInfo {
     pub progressive: bool,
 }
 
+impl JpegInfo {
+    /// Width × height: what decoding the picture costs, whatever the file's size (a few
+    /// hundred bytes can declare 65,535 × 65,535).
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+}
+
 /// Why [`inspect`] rejected some data as a JPEG frame.
 ///
 /// Offsets are byte positions in the inspected data, to help whoever looks at a captured

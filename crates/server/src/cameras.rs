@@ -13,7 +13,7 @@ use switchboard_store::{Discard, PendingSnapshot, SnapshotState, Store, StoredDe
 use switchboard_vision::{
     Analysis, BBox, Detection, Detector, DetectorOptions, DetectorPool, Signature, VisionError,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -65,6 +65,39 @@ pub struct Cameras {
     /// Snapshots being detected right now, so the resume task does not start them twice.
     in_flight: Mutex<HashSet<Uuid>>,
     wake: Notify,
+    /// Thumbnails decoded at once (`max_concurrent_decodes`): each decode holds a picture's
+    /// pixels, so they are bounded in number as well as in size (`max_image_pixels`).
+    decodes: Arc<Semaphore>,
+    /// How long a thumbnail waits for a decoding slot.
+    decode_wait: Duration,
+    /// The largest picture decoded (`max_image_pixels`).
+    max_pixels: u64,
+}
+
+/// Why [`Cameras::thumbnail`] made none.
+#[derive(Debug)]
+pub enum ThumbnailError {
+    /// Every decoding slot stayed taken for `decode_wait`.
+    Busy,
+    /// The picture cannot be decoded, or declares more than `max_image_pixels` (stored
+    /// before that bound, or under a larger one).
+    Undecodable(String),
+    /// The decoding task failed.
+    Failed(String),
+}
+
+/// A snapshot's `taken_at`: the camera's claim, unless it lies further in the future than
+/// `skew` by this node's clock; then the time it was received (a picture from the future
+/// has no trustworthy time, and would escape age retention).
+pub fn taken_at(claimed: Option<Timestamp>, received_at: Timestamp, skew: Duration) -> Timestamp {
+    let latest = chrono::Duration::from_std(skew)
+        .ok()
+        .and_then(|skew| received_at.checked_add_signed(skew))
+        .unwrap_or(received_at);
+    match claimed {
+        Some(at) if at <= latest => at,
+        _ => received_at,
+    }
 }
 
 impl std::fmt::Debug for Cameras {
@@ -82,6 +115,7 @@ impl Cameras {
     pub async fn start(config: &Config, store: Arc<dyn Store>) -> Cameras {
         let options = DetectorOptions {
             onnxruntime_library: config.onnxruntime_library.clone(),
+            max_pixels: config.max_image_pixels,
             ..DetectorOptions::default()
         };
         let workers = config
@@ -138,7 +172,44 @@ impl Cameras {
             dedup_distance: config.snapshot_dedup_distance,
             in_flight: Mutex::new(HashSet::new()),
             wake: Notify::new(),
+            decodes: Arc::new(Semaphore::new(config.max_concurrent_decodes.max(1))),
+            decode_wait: config.decode_wait,
+            max_pixels: config.max_image_pixels,
         }
+    }
+
+    /// A copy of `jpeg` at most `width` pixels wide with `drawn` on it. Waits at most
+    /// `decode_wait` for one of the `max_concurrent_decodes` slots, so requests past them
+    /// are refused instead of piling decodes up in memory.
+    pub async fn thumbnail(
+        &self,
+        jpeg: Vec<u8>,
+        drawn: Vec<Detection>,
+        width: u32,
+    ) -> Result<Vec<u8>, ThumbnailError> {
+        let permit = match tokio::time::timeout(
+            self.decode_wait,
+            self.decodes.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(closed)) => return Err(ThumbnailError::Failed(closed.to_string())),
+            Err(_) => return Err(ThumbnailError::Busy),
+        };
+        let max_pixels = self.max_pixels;
+        tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            switchboard_vision::annotate_limited(&jpeg, &drawn, width, max_pixels)
+        })
+        .await
+        .map_err(|e| ThumbnailError::Failed(e.to_string()))?
+        .map_err(|e| match e {
+            VisionError::Decode(_) | VisionError::TooLarge { .. } => {
+                ThumbnailError::Undecodable(e.to_string())
+            }
+            other => ThumbnailError::Failed(other.to_string()),
+        })
     }
 
     /// Whether a detector is loaded.
@@ -219,6 +290,14 @@ impl Cameras {
                 Vec::new(),
                 None,
                 DetectOutcome::Failed(why),
+            ),
+            // Stored before `max_image_pixels` was lowered: never decodable here, so failed
+            // rather than pending (the resume task would retry it forever).
+            Err(e @ VisionError::TooLarge { .. }) => (
+                SnapshotState::Failed,
+                Vec::new(),
+                None,
+                DetectOutcome::Failed(e.to_string()),
             ),
             Err(e) => {
                 // Inference trouble or a pool shutting down: leave it pending for a retry.

@@ -173,6 +173,23 @@ pub struct Config {
     /// How long snapshots shown as search results are spared by retention.
     #[serde(with = "humantime_serde")]
     pub search_pin: Duration,
+    /// Largest picture a camera snapshot may declare (width × height, from its JPEG header;
+    /// 413 `image_too_large` past it): decoding costs memory by pixels, not by bytes.
+    pub max_image_pixels: u64,
+    /// Largest picture a device's frame may declare (width × height; 413 `image_too_large`
+    /// past it): viewers decode every frame they are sent.
+    pub max_frame_pixels: u64,
+    /// Pictures the node decodes at once for thumbnails (detection decodes on its own
+    /// `detector_workers` threads); further requests wait up to `decode_wait`.
+    pub max_concurrent_decodes: usize,
+    /// How long a thumbnail request waits for a decoding slot before answering 503 `busy`.
+    #[serde(with = "humantime_serde")]
+    pub decode_wait: Duration,
+    /// How far in the future a snapshot's `taken_at` may be, by this node's clock (a
+    /// camera's clock runs a little fast); a later one is replaced by the time it was
+    /// received, so no snapshot escapes age retention.
+    #[serde(with = "humantime_serde")]
+    pub snapshot_clock_skew: Duration,
     /// How long a node's hold on its sessions lasts unless renewed (every third of it): after
     /// a node dies, another takes its sessions over within this time.
     #[serde(with = "humantime_serde")]
@@ -284,6 +301,11 @@ impl Default for Config {
             snapshot_storage: ByteSize::gib(10),
             snapshot_dedup_distance: 0.02,
             search_pin: Duration::from_secs(600),
+            max_image_pixels: 40_000_000,
+            max_frame_pixels: 4096 * 4096,
+            max_concurrent_decodes: 2,
+            decode_wait: Duration::from_secs(5),
+            snapshot_clock_skew: Duration::from_secs(5 * 60),
             session_lease: Duration::from_secs(4),
             bus_probe_interval: Duration::from_secs(2),
             advertise_url: None,
@@ -406,6 +428,16 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_cell_code_bytes, cell_file_max_bytes and cell_files_max must be above 0"
                     .into(),
+            ));
+        }
+        if self.max_image_pixels == 0 || self.max_frame_pixels == 0 {
+            return Err(ConfigError::Invalid(
+                "max_image_pixels and max_frame_pixels must be above 0".into(),
+            ));
+        }
+        if self.max_concurrent_decodes == 0 {
+            return Err(ConfigError::Invalid(
+                "max_concurrent_decodes must be at least 1".into(),
             ));
         }
         if !(0.0..=1.0).contains(&self.snapshot_dedup_distance) {
@@ -599,12 +631,13 @@ fn mask_url_password(url: &str) -> String {
 /// Masks the credentials of a NATS URL: the password of `user:password@`, or all of
 /// `token@` (NATS token authentication puts the secret where a user name would be).
 fn mask_nats_credentials(url: &str) -> String {
-    let masked = mask_url_password(url);
-    if masked != url {
-        return masked;
-    }
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     match rest.split_once('@') {
+        // Decided by the form, not by whether masking changed anything: a password that is
+        // already `****` must keep its user name when a printed config is printed again.
+        Some((credentials, _)) if !scheme.is_empty() && credentials.contains(':') => {
+            mask_url_password(url)
+        }
         Some((_, host)) if scheme.is_empty() => format!("****@{host}"),
         Some((_, host)) => format!("{scheme}://****@{host}"),
         None => url.to_owned(),

@@ -90,6 +90,16 @@ impl ApiError {
         )
     }
 
+    /// 413 for a picture (frame or snapshot) whose header declares more pixels than
+    /// `max_pixels`: decoding costs memory by pixels, whatever the file's size.
+    pub fn image_too_large(width: u16, height: u16, max_pixels: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "image_too_large",
+            format!("the picture is {width}x{height}, more than the {max_pixels} pixels allowed"),
+        )
+    }
+
     pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
         self.extra = Some(extra);
         self

@@ -13,6 +13,7 @@ pub mod cameras;
 pub mod cells;
 pub mod config;
 mod connections;
+mod data_dir;
 pub mod error;
 pub mod extract;
 pub mod kernel_proxy;
@@ -125,12 +126,13 @@ impl Server {
     /// and revoked tokens, and restores the sessions that were open.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         config.validate()?;
-        let tls = tls::server_config(&config)?;
+        // First: the self-signed TLS key and everything after go inside it.
         let data_dir = config.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|source| ServerError::DataDir {
+        data_dir::prepare(&data_dir).map_err(|source| ServerError::DataDir {
             path: data_dir.clone(),
             source,
         })?;
+        let tls = tls::server_config(&config)?;
         let store = switchboard_store::connect(&config.database_url()).await?;
         // Nodes of a cluster share one secret file; a lone node keeps its own.
         let secret = match &config.token_secret_file {

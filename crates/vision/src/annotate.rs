@@ -4,7 +4,7 @@ use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{Rgb, RgbImage};
 
-use crate::preprocess::decode_jpeg;
+use crate::preprocess::{MAX_PIXELS, decode_jpeg_limited};
 use crate::{Detection, VisionError};
 
 /// JPEG quality of thumbnails: small files, boxes and text still crisp.
@@ -49,8 +49,20 @@ pub fn annotate(
     detections: &[Detection],
     max_width: u32,
 ) -> Result<Vec<u8>, VisionError> {
+    annotate_limited(jpeg, detections, max_width, MAX_PIXELS)
+}
+
+/// [`annotate`] for pictures of at most `max_pixels` (larger ones are
+/// [`VisionError::TooLarge`] before decoding), decoded within
+/// [`decode_memory_limit`](crate::preprocess::decode_memory_limit).
+pub fn annotate_limited(
+    jpeg: &[u8],
+    detections: &[Detection],
+    max_width: u32,
+    max_pixels: u64,
+) -> Result<Vec<u8>, VisionError> {
     let max_width = max_width.max(1);
-    let decoded = decode_jpeg(jpeg, max_width, u32::MAX)?;
+    let decoded = decode_jpeg_limited(jpeg, max_width, u32::MAX, max_pixels)?;
     let mut image = decoded.image;
     if image.width() > max_width {
         let height = ((u64::from(image.height()) * u64::from(max_width)) / u64::from(image.width()))

@@ -26,6 +26,9 @@ pub struct DetectorOptions {
     pub iou: f32,
     /// At most this many detections per picture, best first.
     pub max_detections: usize,
+    /// Pictures declaring more pixels than this are refused
+    /// ([`VisionError::TooLarge`](crate::VisionError::TooLarge)) before decoding.
+    pub max_pixels: u64,
 }
 
 impl Default for DetectorOptions {
@@ -38,6 +41,7 @@ impl Default for DetectorOptions {
             confidence: 0.25,
             iou: 0.45,
             max_detections: 100,
+            max_pixels: preprocess::MAX_PIXELS,
         }
     }
 }
@@ -76,6 +80,7 @@ struct Inner {
     confidence: f32,
     iou: f32,
     max_detections: usize,
+    max_pixels: u64,
 }
 
 impl std::fmt::Debug for Detector {
@@ -155,6 +160,7 @@ impl Detector {
                 confidence: options.confidence,
                 iou: options.iou,
                 max_detections: options.max_detections,
+                max_pixels: options.max_pixels,
             }),
         })
     }
@@ -188,7 +194,12 @@ impl Detector {
     fn analyze_timed(&self, jpeg: &[u8]) -> Result<(Analysis, StageTimes), VisionError> {
         let info = &self.inner.info;
         let start = Instant::now();
-        let decoded = preprocess::decode_jpeg(jpeg, info.input_width, info.input_height)?;
+        let decoded = preprocess::decode_jpeg_limited(
+            jpeg,
+            info.input_width,
+            info.input_height,
+            self.inner.max_pixels,
+        )?;
         let signature = Signature::of(&decoded.image);
         let input = preprocess::letterbox_image(
             &decoded.image,

@@ -5,13 +5,25 @@ use std::path::PathBuf;
 /// Everything that can go wrong while loading a model or detecting objects.
 ///
 /// The server maps [`VisionError::Busy`] to `503 Service Unavailable` with `Retry-After`,
-/// [`VisionError::Decode`] to `422` (the upload is not a usable JPEG), and the rest to `500`.
+/// [`VisionError::Decode`] to `422` (the upload is not a usable JPEG), [`VisionError::TooLarge`]
+/// to `413`, and the rest to `500`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VisionError {
     /// The input is not a JPEG this crate can decode (corrupt, truncated, unsupported coding).
     #[error("cannot decode image: {0}")]
     Decode(String),
+    /// The picture declares more pixels than the caller allows decoding (a decompression
+    /// bomb: a small file whose header claims a huge picture).
+    #[error("the picture is {width}x{height}, more than the {max_pixels} pixels allowed")]
+    TooLarge {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The bound it is over.
+        max_pixels: u64,
+    },
     /// The model file could not be read or is not a detector this crate understands.
     #[error("cannot load model {path}: {reason}")]
     Model {

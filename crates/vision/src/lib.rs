@@ -42,7 +42,7 @@ pub mod postprocess;
 pub mod preprocess;
 mod signature;
 
-pub use annotate::{annotate, class_color, draw_detections};
+pub use annotate::{annotate, annotate_limited, class_color, draw_detections};
 pub use backend::{BackendChoice, BackendKind, InferenceBackend, RawOutput};
 pub use detection::{BBox, Detection};
 pub use detector::{Analysis, Detector, DetectorOptions, StageTimes, available_cores};

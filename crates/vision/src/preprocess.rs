@@ -19,8 +19,27 @@ use crate::VisionError;
 pub const PAD_GREY: u8 = 114;
 
 /// Pictures larger than this many pixels are refused before decoding (a hostile header can
-/// claim 65535×65535). 120 megapixels is above any phone camera.
+/// claim 65535×65535) unless a caller sets its own bound ([`decode_jpeg_limited`]).
+/// 120 megapixels is above any phone camera.
 pub const MAX_PIXELS: u64 = 120_000_000;
+
+/// The most bytes a decode of a picture of at most `max_pixels` may allocate for its pixels:
+/// four a pixel, what a CMYK picture takes before it becomes RGB. The decoders are told this
+/// bound, so a picture whose header lies about its size still cannot take more.
+pub fn decode_memory_limit(max_pixels: u64) -> u64 {
+    max_pixels.saturating_mul(4)
+}
+
+fn check_pixels(width: u32, height: u32, max_pixels: u64) -> Result<(), VisionError> {
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(VisionError::TooLarge {
+            width,
+            height,
+            max_pixels,
+        });
+    }
+    Ok(())
+}
 
 /// A decoded picture, upright, possibly smaller than the original.
 #[derive(Debug, Clone)]
@@ -45,7 +64,22 @@ pub fn decode_jpeg(
     min_width: u32,
     min_height: u32,
 ) -> Result<DecodedImage, VisionError> {
+    decode_jpeg_limited(jpeg, min_width, min_height, MAX_PIXELS)
+}
+
+/// [`decode_jpeg`] for pictures of at most `max_pixels` (width × height, as the header
+/// declares them): a larger one is [`VisionError::TooLarge`] before anything is decoded, and
+/// the decoders may allocate at most [`decode_memory_limit`] bytes for pixels.
+pub fn decode_jpeg_limited(
+    jpeg: &[u8],
+    min_width: u32,
+    min_height: u32,
+    max_pixels: u64,
+) -> Result<DecodedImage, VisionError> {
     let mut decoder = jpeg_decoder::Decoder::new(jpeg);
+    decoder.set_max_decoding_buffer_size(
+        usize::try_from(decode_memory_limit(max_pixels)).unwrap_or(usize::MAX),
+    );
     decoder
         .read_info()
         .map_err(|e| VisionError::Decode(e.to_string()))?;
@@ -56,11 +90,7 @@ pub fn decode_jpeg(
     if raw_w == 0 || raw_h == 0 {
         return Err(VisionError::Decode("zero-sized image".into()));
     }
-    if u64::from(raw_w) * u64::from(raw_h) > MAX_PIXELS {
-        return Err(VisionError::Decode(format!(
-            "{raw_w}x{raw_h} is larger than {MAX_PIXELS} pixels"
-        )));
-    }
+    check_pixels(raw_w, raw_h, max_pixels)?;
     let orientation = decoder
         .exif_data()
         .and_then(Orientation::from_exif_chunk)
@@ -101,7 +131,7 @@ pub fn decode_jpeg(
             image.apply_orientation(orientation);
             image.into_rgb8()
         }
-        _ => decode_full(jpeg)?,
+        _ => decode_full_limited(jpeg, max_pixels)?,
     };
     Ok(DecodedImage {
         image,
@@ -112,14 +142,20 @@ pub fn decode_jpeg(
 
 /// Full-size decode with the `image` crate (zune-jpeg), Exif orientation applied.
 pub fn decode_full(jpeg: &[u8]) -> Result<RgbImage, VisionError> {
+    decode_full_limited(jpeg, MAX_PIXELS)
+}
+
+/// [`decode_full`] for pictures of at most `max_pixels`, allocating at most
+/// [`decode_memory_limit`] bytes for the decoded pixels.
+pub fn decode_full_limited(jpeg: &[u8], max_pixels: u64) -> Result<RgbImage, VisionError> {
     let decode_err = |e: image::ImageError| VisionError::Decode(e.to_string());
     let mut decoder = JpegDecoder::new(Cursor::new(jpeg)).map_err(decode_err)?;
     let (w, h) = decoder.dimensions();
-    if u64::from(w) * u64::from(h) > MAX_PIXELS {
-        return Err(VisionError::Decode(format!(
-            "{w}x{h} is larger than {MAX_PIXELS} pixels"
-        )));
-    }
+    check_pixels(w, h, max_pixels)?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(decode_memory_limit(max_pixels));
+    limits.reserve(decoder.total_bytes()).map_err(decode_err)?;
+    decoder.set_limits(limits).map_err(decode_err)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(decode_err)?;
     image.apply_orientation(orientation);
@@ -426,6 +462,27 @@ mod tests {
         assert_eq!(d.image.dimensions(), (16, 8));
         let p = d.image.get_pixel(3, 3);
         assert!(p[0] == p[1] && p[1] == p[2] && p[0] > 190);
+    }
+
+    #[test]
+    fn pictures_above_the_pixel_bound_are_refused_before_decoding() {
+        let img = RgbImage::from_pixel(300, 200, Rgb([9, 9, 9]));
+        let jpeg = jpeg_of(&img, None);
+        assert!(decode_jpeg_limited(&jpeg, 64, 64, 60_000).is_ok());
+        for max_pixels in [59_999, 1] {
+            assert!(matches!(
+                decode_jpeg_limited(&jpeg, 64, 64, max_pixels),
+                Err(VisionError::TooLarge {
+                    width: 300,
+                    height: 200,
+                    ..
+                })
+            ));
+            assert!(matches!(
+                decode_full_limited(&jpeg, max_pixels),
+                Err(VisionError::TooLarge { .. })
+            ));
+        }
     }
 
     #[test]

@@ -153,3 +153,15 @@ fn the_defaults_and_the_example_print_and_read_back() {
         assert!(check(text).unwrap().is_some());
     }
 }
+
+#[test]
+fn masked_nats_urls_print_the_same_again() {
+    // Found by the config_toml fuzz target: an already masked `user:****@` printed again
+    // lost its user name (`****@`), as if it were a token.
+    let text = "nats_url = \"nats://tok@a:4222,nats://u:p@b:4222\"\n";
+    let config = check(text).unwrap().unwrap();
+    assert_eq!(
+        config.nats_url.as_deref(),
+        Some("nats://****@a:4222,nats://u:****@b:4222")
+    );
+}

@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use std::sync::Arc;
-use switchboard_core::account::{MIN_PASSWORD_LEN, validate_username};
+use switchboard_core::account::{MIN_PASSWORD_LEN, normalize_username, validate_username};
 use switchboard_core::{Account, AccountId, Role, User, UserId};
 use switchboard_store::{Invite, StoreError};
 
@@ -72,7 +72,10 @@ pub(super) async fn register(
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Response> {
     app.limits.auth(app.client_ip(peer, &headers))?;
-    validate_username(&req.username)
+    // Kept in NFKC form; the store refuses a name whose key (case and look-alike letters
+    // folded) another user holds, as `username_taken`.
+    let username = normalize_username(&req.username);
+    validate_username(&username)
         .map_err(|e| ApiError::unprocessable("invalid_username", e.to_string()))?;
     if req.password.chars().count() < MIN_PASSWORD_LEN {
         return Err(ApiError::unprocessable(
@@ -105,7 +108,7 @@ pub(super) async fn register(
             let user = User {
                 id: UserId::new(),
                 account_id: account.id,
-                username: req.username,
+                username: username.clone(),
                 password_hash,
                 role: Role::Admin,
                 created_at,
@@ -121,7 +124,7 @@ pub(super) async fn register(
             let user = User {
                 id: UserId::new(),
                 account_id: AccountId::new(),
-                username: req.username,
+                username: username.clone(),
                 password_hash,
                 role: Role::Member,
                 created_at,
@@ -159,10 +162,14 @@ pub(super) async fn login(
     headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    app.limits.auth(app.client_ip(peer, &headers))?;
+    let client = app.client_ip(peer, &headers);
+    app.limits.auth(client)?;
     // Refused before any hashing: a guesser rotating addresses still meets this.
     app.limits.sign_in_allowed(&req.username)?;
     let wrong = || ApiError::unauthorized("wrong username or password");
+    // What was typed, bounded and quoted (`?`) in logs, so a hostile name cannot forge log
+    // lines; never the password.
+    let typed: String = req.username.chars().take(64).collect();
     let user = match app.store.user_by_name(&req.username).await {
         Ok(u) => u,
         Err(StoreError::NotFound) => {
@@ -170,6 +177,7 @@ pub(super) async fn login(
             // failure like any other so a refusal does not tell it either.
             app.passwords.hash(req.password).await?;
             app.limits.sign_in_failed(&req.username);
+            tracing::info!(%client, username = ?typed, reason = "unknown user", "failed sign-in");
             crate::metrics::login(false);
             return Err(wrong());
         }
@@ -182,7 +190,7 @@ pub(super) async fn login(
         .await?
     {
         app.limits.sign_in_failed(&req.username);
-        tracing::info!(username = %user.username, "failed sign-in");
+        tracing::info!(%client, username = ?typed, user = %user.id, reason = "wrong password", "failed sign-in");
         crate::metrics::login(false);
         return Err(wrong());
     }
@@ -234,10 +242,26 @@ pub(super) async fn delete_me(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
 ) -> ApiResult<Response> {
-    app.store.delete_user(caller.user.id).await?;
+    app.store
+        .delete_user(caller.user.id)
+        .await
+        .map_err(last_admin)?;
     revoke(&app, &caller).await?;
     tracing::info!(user = %caller.user.id, "user deleted");
     Ok(signed_out(&app))
+}
+
+/// A deletion the store refused because it would leave the account's other users without
+/// an admin (of two admins deleting each other at once, the second).
+fn last_admin(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => ApiError::conflict(
+            "last_admin",
+            "you are the account's last admin and other users remain: \
+             delete them first, or have an operator make another admin",
+        ),
+        other => other.into(),
+    }
 }
 
 /// `POST /api/v1/account/invites` (admins): a single-use code for a new user.
@@ -313,7 +337,7 @@ pub(super) async fn delete_user(
     match app.store.delete_user(id).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(not_found()),
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(last_admin(e)),
     }
     tracing::info!(user = %id, by = %caller.user.id, "user deleted by an admin");
     Ok(StatusCode::NO_CONTENT)

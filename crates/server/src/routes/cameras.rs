@@ -2,7 +2,7 @@
 
 use crate::App;
 use crate::auth::CurrentUser;
-use crate::cameras::{DetectOutcome, SnapshotRef};
+use crate::cameras::{DetectOutcome, SnapshotRef, ThumbnailError};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::object_query;
@@ -335,13 +335,21 @@ pub(super) async fn upload(
                 }
             })?
             .to_bytes();
-    jpeg::inspect(&data).map_err(|e| unsupported(format!("not a valid JPEG: {e}")))?;
+    let info = jpeg::inspect(&data).map_err(|e| unsupported(format!("not a valid JPEG: {e}")))?;
+    // Refused before it is stored: thumbnails and detection would have to decode it.
+    if info.pixels() > app.config.max_image_pixels {
+        return Err(ApiError::image_too_large(
+            info.width,
+            info.height,
+            app.config.max_image_pixels,
+        ));
+    }
     let received_at = crate::live::now();
     let snapshot = NewSnapshot {
         id: Uuid::new_v4(),
         camera_id,
         account_id,
-        taken_at: q.taken_at.unwrap_or(received_at),
+        taken_at: crate::cameras::taken_at(q.taken_at, received_at, app.config.snapshot_clock_skew),
         received_at,
         jpeg: data.to_vec(),
     };
@@ -586,11 +594,20 @@ pub(super) async fn snapshot_thumb(
         Err(e) => return Err(e.into()),
     };
     let drawn: Vec<_> = found.iter().map(|d| app.cameras.to_detection(d)).collect();
-    let thumb = tokio::task::spawn_blocking(move || {
-        switchboard_vision::annotate(&image, &drawn, THUMB_WIDTH)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(|e| ApiError::unprocessable("undecodable_image", e.to_string()))?;
-    Ok(jpeg_response(thumb))
+    match app.cameras.thumbnail(image, drawn, THUMB_WIDTH).await {
+        Ok(thumb) => Ok(jpeg_response(thumb)),
+        Err(ThumbnailError::Busy) => {
+            let mut busy = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the server is busy making thumbnails; try again shortly",
+            );
+            busy.retry_after = Some(1);
+            Err(busy)
+        }
+        Err(ThumbnailError::Undecodable(why)) => {
+            Err(ApiError::unprocessable("undecodable_image", why))
+        }
+        Err(ThumbnailError::Failed(why)) => Err(ApiError::internal(why)),
+    }
 }

@@ -47,6 +47,14 @@ pub(super) fn accept_frame(
         return Err(too_large(limit));
     }
     let info = jpeg::inspect(&data).map_err(|e| unsupported(format!("not a valid JPEG: {e}")))?;
+    // Viewers decode every frame: a small file declaring a huge picture is a bomb for them.
+    if info.pixels() > app.config.max_frame_pixels {
+        return Err(ApiError::image_too_large(
+            info.width,
+            info.height,
+            app.config.max_frame_pixels,
+        ));
+    }
     let seq = handle
         .push_frame(seq, data, chrono::Utc::now().timestamp_millis())
         .map_err(|_| ApiError::session_ended())?;

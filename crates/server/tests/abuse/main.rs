@@ -12,6 +12,6 @@ mod expect;
 #[path = "../api/helpers.rs"]
 mod helpers;
 
-mod smoke;
 mod connections;
 mod sign_in;
+mod smoke;

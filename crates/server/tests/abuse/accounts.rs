@@ -1,0 +1,221 @@
+//! Accounts: look-alike usernames, an account left without an admin, and what a failed
+//! sign-in leaves in the logs.
+
+use crate::expect::expect_error;
+use crate::helpers::{TestApp, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn register(app: &TestApp, body: Value) -> reqwest::Response {
+    app.http
+        .post(app.url("/auth/register"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/auth/login"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn me(app: &TestApp, token: &str) -> Value {
+    let resp = app
+        .http
+        .get(app.url("/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn usernames_differing_by_case_or_look_alike_letters_cannot_be_registered() {
+    let app = spawn_app().await;
+    let token = app.signup("dr.grey").await;
+    let grey = me(&app, &token).await;
+
+    for impostor in [
+        "DR.GREY",
+        "Dr.Grey",
+        "ｄｒ.ｇｒｅｙ",         // fullwidth letters
+        "dr.gr\u{0435}y",        // Cyrillic е
+        "dr.gr\u{0435}\u{0443}", // Cyrillic е and у
+    ] {
+        let resp = register(
+            &app,
+            json!({"username": impostor, "password": PASSWORD, "account_name": "Impostors"}),
+        )
+        .await;
+        expect_error(resp, StatusCode::CONFLICT, "username_taken").await;
+    }
+
+    // Any case or compatibility form of the name signs the one user in.
+    for spelling in ["dr.grey", "DR.GREY", "ｄｒ.ｇｒｅｙ"] {
+        let resp = login(&app, spelling, PASSWORD).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{spelling}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["user"]["id"], grey["id"], "{spelling}");
+        assert_eq!(body["user"]["username"], "dr.grey");
+    }
+
+    // A fullwidth registration is kept in its plain (NFKC) form.
+    let token = {
+        let resp = register(
+            &app,
+            json!({"username": "ｍｅｒｅｄｉｔｈ", "password": PASSWORD, "account_name": "Mercy West"}),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(me(&app, &token).await["username"], "meredith");
+}
+
+#[tokio::test]
+async fn the_last_admin_cannot_leave_the_account_without_one() {
+    let app = spawn_app().await;
+    let admin = app.signup("sole.admin").await;
+    let invite: Value = app
+        .http
+        .post(app.url("/account/invites"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resp = register(
+        &app,
+        json!({"username": "only.member", "password": PASSWORD, "invite": invite["invite"]}),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let member: Value = resp.json().await.unwrap();
+
+    let resp = app
+        .http
+        .delete(app.url("/me"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::CONFLICT, "last_admin").await;
+    assert_eq!(
+        me(&app, &admin).await["role"],
+        "admin",
+        "still there, still admin"
+    );
+
+    // Once the admin is alone, leaving empties the account and leaves nobody adminless.
+    let resp = app
+        .http
+        .delete(app.url(&format!(
+            "/account/users/{}",
+            member["user"]["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = app
+        .http
+        .delete(app.url("/me"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+}
+
+/// Collects what the server logs on this thread (the test's runtime is single-threaded, so
+/// the server's request handlers run here).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn failed_sign_ins_are_logged_with_the_address_and_name_but_never_the_password() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let logs = Captured::default();
+    let _guard = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish()
+        .set_default();
+    let app = spawn_app().await;
+    app.signup("known.user").await;
+
+    let secret_guess = "hunter2-hunter2";
+    expect_error(
+        login(&app, "nobody.here", secret_guess).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    expect_error(
+        login(&app, "known.user", secret_guess).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    // A name that tries to forge a log line stays on one quoted line.
+    expect_error(
+        login(&app, "evil\nfailed sign-in forged=1", secret_guess).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let failures: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("failed sign-in"))
+        .collect();
+    assert_eq!(failures.len(), 3, "one line per failure:\n{text}");
+    assert!(failures[0].contains("\"nobody.here\"") && failures[0].contains("unknown user"));
+    assert!(failures[1].contains("\"known.user\"") && failures[1].contains("wrong password"));
+    for line in &failures {
+        assert!(
+            line.contains("client=127.0.0.1"),
+            "the client's address: {line}"
+        );
+    }
+    assert!(failures[2].contains("evil\\nfailed"), "{}", failures[2]);
+    assert!(
+        !text.contains(secret_guess),
+        "a password never reaches the logs"
+    );
+}
