@@ -131,6 +131,21 @@ pub struct ServeArgs {
     /// Longest wait a long poll may ask for.
     #[arg(long, env = "SWITCHBOARD_MAX_LONG_POLL", value_parser = duration)]
     pub max_long_poll: Option<Duration>,
+    /// Largest message a viewer may send on the watch and events sockets.
+    #[arg(long, env = "SWITCHBOARD_MAX_VIEWER_MESSAGE_BYTES", value_parser = size)]
+    pub max_viewer_message_bytes: Option<bytesize::ByteSize>,
+    /// Largest text message a device may send on its socket.
+    #[arg(long, env = "SWITCHBOARD_MAX_DEVICE_TEXT_BYTES", value_parser = size)]
+    pub max_device_text_bytes: Option<bytesize::ByteSize>,
+    /// Text messages a device may send per second on its socket (0: unlimited).
+    #[arg(long, env = "SWITCHBOARD_DEVICE_MESSAGES_PER_SECOND")]
+    pub device_messages_per_second: Option<u32>,
+    /// Frames per second relayed from one device; more are dropped (0: unlimited).
+    #[arg(long, env = "SWITCHBOARD_MAX_DEVICE_FPS")]
+    pub max_device_fps: Option<u32>,
+    /// Largest message a client may send on a kernel's channels socket.
+    #[arg(long, env = "SWITCHBOARD_MAX_KERNEL_MESSAGE_BYTES", value_parser = size)]
+    pub max_kernel_message_bytes: Option<bytesize::ByteSize>,
     /// Mark the session cookie Secure (behind HTTPS).
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
     pub secure_cookies: bool,
@@ -301,6 +316,11 @@ impl ServeArgs {
             max_viewers_per_session,
             stats_interval,
             max_long_poll,
+            max_viewer_message_bytes,
+            max_device_text_bytes,
+            device_messages_per_second,
+            max_device_fps,
+            max_kernel_message_bytes,
             monitor_interval,
             status_rows_kept,
             shutdown_grace,

@@ -97,6 +97,21 @@ pub struct Config {
     /// Longest `wait=` a long poll may ask for.
     #[serde(with = "humantime_serde")]
     pub max_long_poll: Duration,
+    /// Largest message a viewer may send on the watch and account events sockets (they only
+    /// ever send small text); a bigger one closes the socket with 1009.
+    pub max_viewer_message_bytes: ByteSize,
+    /// Largest text message (a status) a device may send on its socket; frames are bounded by
+    /// `max_frame_bytes`. A bigger one closes the socket with 1009.
+    pub max_device_text_bytes: ByteSize,
+    /// Text messages a device may send per second on its socket (a burst of one second's
+    /// worth); past it the socket closes with 1008. 0: unlimited.
+    pub device_messages_per_second: u32,
+    /// Frames per second relayed from one device (a burst of one second's worth); frames
+    /// beyond it are dropped. 0: unlimited.
+    pub max_device_fps: u32,
+    /// Largest message a client may send on a kernel's channels socket; a bigger one closes
+    /// the socket with 1009.
+    pub max_kernel_message_bytes: ByteSize,
     /// Marks the session cookie `Secure` (implied when serving HTTPS; set it behind a TLS proxy).
     pub secure_cookies: bool,
     /// How often the node samples its own load into the `service_status` table.
@@ -270,6 +285,11 @@ impl Default for Config {
             max_viewers_per_session: 1000,
             stats_interval: Duration::from_secs(5),
             max_long_poll: Duration::from_secs(60),
+            max_viewer_message_bytes: ByteSize::kib(4),
+            max_device_text_bytes: ByteSize::kib(16),
+            device_messages_per_second: 20,
+            max_device_fps: 60,
+            max_kernel_message_bytes: ByteSize::mib(16),
             secure_cookies: false,
             monitor_interval: Duration::from_secs(5),
             status_rows_kept: 720,

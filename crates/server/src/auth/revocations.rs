@@ -1,11 +1,12 @@
 //! Revoked tokens on every node. The node that revokes a token stores it, then announces it
 //! on [`subjects::REVOKED_TOKENS`]; every node runs a [`RevocationListener`] that adds what
 //! is announced to its in-memory revoked set, so a token signed out on one node is refused by
-//! all of them within moments, still without a query per request.
+//! all of them within moments, still without a query per request. Deleted users are announced
+//! on the same subject, so every node closes the connections their tokens opened.
 //!
 //! The bus delivers at most once, so the store stays the source of truth: a listener that
 //! lost messages (it lagged, its subscription ended, or the bus probe made it subscribe again)
-//! re-reads the stored revocations.
+//! re-reads the stored revocations, and looks up the users holding connections here.
 
 use super::{Claims, TokenService};
 use crate::bus_probe::Resubscribe;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_bus::{Bus, BusError, Delivery, Subscription, subjects};
+use switchboard_core::UserId;
 use switchboard_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -65,6 +67,43 @@ impl RevocationNotice {
             jti: bare.to_owned(),
             exp: i64::MAX,
         })
+    }
+}
+
+/// What is published on [`subjects::REVOKED_TOKENS`] when a user is deleted: `{"user": "…"}`.
+/// Nodes of earlier releases log it as malformed and ignore it; they still refuse the user's
+/// next request, as each request looks the user up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDeletedNotice {
+    pub user: String,
+}
+
+impl UserDeletedNotice {
+    /// The JSON payload.
+    pub fn to_bytes(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Reads a payload; `None` when it is not this notice.
+    pub fn parse(payload: &[u8]) -> Option<Self> {
+        serde_json::from_slice::<UserDeletedNotice>(payload)
+            .ok()
+            .filter(|n| !n.user.is_empty())
+    }
+}
+
+/// Ends this node's connections of a deleted user and tells every node to end theirs. The
+/// caller deletes the user from the store first, so a node that misses the announcement finds
+/// the user gone when it catches up.
+pub async fn user_deleted(bus: &dyn Bus, tokens: &TokenService, user: UserId) {
+    let user = user.to_string();
+    tokens.rights().end_user(&user);
+    let notice = UserDeletedNotice { user };
+    if let Err(e) = bus
+        .publish(subjects::REVOKED_TOKENS, notice.to_bytes())
+        .await
+    {
+        tracing::warn!(error = %e, "announcing a deleted user failed");
     }
 }
 
@@ -120,20 +159,27 @@ impl RevocationListener {
 
     /// Applies one payload; returns whether it was a notice.
     pub fn apply(&self, payload: &[u8]) -> bool {
-        let Some(notice) = RevocationNotice::parse(payload) else {
-            tracing::warn!(
-                bytes = payload.len(),
-                "ignoring a malformed revocation notice"
-            );
-            return false;
-        };
-        tracing::debug!(jti = %notice.jti, "token revoked on another node");
-        self.tokens.forget(&notice.jti);
-        self.tokens.revoked.insert(notice.jti, notice.exp);
-        true
+        if let Some(notice) = RevocationNotice::parse(payload) {
+            tracing::debug!(jti = %notice.jti, "token revoked on another node");
+            self.tokens.forget(&notice.jti);
+            // Also ends the connections the token opened here.
+            self.tokens.revoked.insert(notice.jti, notice.exp);
+            return true;
+        }
+        if let Some(notice) = UserDeletedNotice::parse(payload) {
+            tracing::debug!(user = %notice.user, "user deleted on another node");
+            self.tokens.rights().end_user(&notice.user);
+            return true;
+        }
+        tracing::warn!(
+            bytes = payload.len(),
+            "ignoring a malformed revocation notice"
+        );
+        false
     }
 
-    /// Re-reads every stored revocation, for when announcements may have been missed.
+    /// Re-reads every stored revocation, and looks up each user holding a connection here
+    /// (ending those of deleted users), for when announcements may have been missed.
     pub async fn catch_up(&self) -> Result<usize, StoreError> {
         let jtis = self.store.revoked_tokens(chrono::Utc::now()).await?;
         let count = jtis.len();
@@ -141,6 +187,16 @@ impl RevocationListener {
             self.tokens.forget(&jti);
             // The store keeps ids until expiry; the exact expiry does not matter for checks.
             self.tokens.revoked.insert(jti, i64::MAX);
+        }
+        for user in self.tokens.rights().users() {
+            let Ok(id) = user.parse::<UserId>() else {
+                continue;
+            };
+            match self.store.user(id).await {
+                Err(StoreError::NotFound) => self.tokens.rights().end_user(&user),
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(count)
     }
@@ -263,6 +319,52 @@ mod tests {
                 exp: i64::MAX,
             })
         );
+    }
+
+    #[tokio::test]
+    async fn a_user_deletion_notice_ends_that_users_connections_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            switchboard_store::connect(&format!("sqlite://{}", dir.path().join("sb.db").display()))
+                .await
+                .unwrap();
+        let tokens = Arc::new(TokenService::new(b"0123456789abcdef0123456789abcdef"));
+        let (_, deleted) = user_token(&tokens);
+        let (_, kept) = user_token(&tokens);
+        let (deleted_right, kept_right) = (tokens.hold(&deleted), tokens.hold(&kept));
+        let listener =
+            RevocationListener::new(Arc::new(InProcessBus::default()), store, tokens.clone());
+        let notice = UserDeletedNotice {
+            user: deleted.sub.clone(),
+        };
+        assert_eq!(
+            UserDeletedNotice::parse(&notice.to_bytes()),
+            Some(notice.clone())
+        );
+        assert_eq!(RevocationNotice::parse(&notice.to_bytes()), None);
+        assert!(listener.apply(&notice.to_bytes()));
+        assert!(deleted_right.is_ended());
+        assert!(!kept_right.is_ended());
+        // A revocation notice ends the connections of that token.
+        assert!(listener.apply(&RevocationNotice::of(&kept).to_bytes()));
+        assert!(kept_right.is_ended());
+    }
+
+    #[tokio::test]
+    async fn catching_up_ends_the_connections_of_users_gone_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            switchboard_store::connect(&format!("sqlite://{}", dir.path().join("sb.db").display()))
+                .await
+                .unwrap();
+        let tokens = Arc::new(TokenService::new(b"0123456789abcdef0123456789abcdef"));
+        // Users the store does not know: deleted while the announcement was missed.
+        let (_, claims) = user_token(&tokens);
+        let right = tokens.hold(&claims);
+        let listener =
+            RevocationListener::new(Arc::new(InProcessBus::default()), store, tokens.clone());
+        listener.catch_up().await.unwrap();
+        assert!(right.is_ended());
     }
 
     /// Two token services with one secret stand for two nodes; the listener of the second

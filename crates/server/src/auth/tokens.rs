@@ -1,5 +1,6 @@
 //! Issuing and checking JWTs, and the set of revoked token ids.
 
+use super::rights::{Right, Rights};
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -38,25 +39,33 @@ impl Claims {
 }
 
 /// Revoked token ids with their expiry; expired entries are dropped as they stop mattering.
+/// Marking a token revoked also ends the connections it opened on this node.
 #[derive(Debug, Default)]
-pub struct Revoked(Mutex<HashMap<String, i64>>);
+pub struct Revoked {
+    ids: Mutex<HashMap<String, i64>>,
+    rights: Rights,
+}
 
 impl Revoked {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
         // Every operation is a single map call, so a poisoned map is still consistent.
-        self.0
+        self.ids
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Marks a token id revoked until `exp` (Unix seconds).
+    /// Marks a token id revoked until `exp` (Unix seconds), and ends its open connections.
     pub fn insert(&self, jti: String, exp: i64) {
         let mut map = self.lock();
         if map.len() > 10_000 {
             let now = Utc::now().timestamp();
             map.retain(|_, e| *e > now);
         }
-        map.insert(jti, exp);
+        map.insert(jti.clone(), exp);
+        drop(map);
+        // After the insert: a connection registering concurrently either is ended here or
+        // finds the id revoked when it checks (see `TokenService::hold`).
+        self.rights.end_token(&jti);
     }
 
     /// Whether a token id is revoked.
@@ -164,6 +173,24 @@ impl TokenService {
             .map(|(u, _)| u)
             .collect();
         users.len()
+    }
+
+    /// This node's open connections by the right that opened them.
+    pub fn rights(&self) -> &Rights {
+        &self.revoked.rights
+    }
+
+    /// Registers a long-lived connection opened with `claims` (already verified); it must
+    /// close when the returned right ends. A user token's right also ends when its user is
+    /// deleted.
+    pub fn hold(&self, claims: &Claims) -> Right {
+        let user = (claims.kind == TokenKind::User).then_some(claims.sub.as_str());
+        let right = self.revoked.rights.hold(claims, user);
+        // Revoked between the request's check and the registration: end it at once.
+        if self.revoked.contains(&claims.jti) {
+            self.revoked.rights.end_token(&claims.jti);
+        }
+        right
     }
 
     /// Checks signature, expiry and revocation.

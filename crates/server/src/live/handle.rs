@@ -44,6 +44,8 @@ struct Inner {
     /// connections holding this handle close, so that they reconnect to the session's new
     /// owner or a follower of it.
     detached: tokio_util::sync::CancellationToken,
+    /// Frames this node relays for the session's device, per second (`max_device_fps`).
+    frame_rate: std::sync::Mutex<super::RateBucket>,
 }
 
 /// Whether this node runs the session or follows another node that does.
@@ -95,6 +97,7 @@ impl SessionHandle {
             role: Role::Owner,
             remote_viewers: AtomicU32::new(0),
             detached: tokio_util::sync::CancellationToken::new(),
+            frame_rate: std::sync::Mutex::new(super::RateBucket::default()),
         }))
     }
 
@@ -161,6 +164,16 @@ impl SessionHandle {
 
     pub fn frames(&self) -> &FrameSlot {
         &self.0.frames
+    }
+
+    /// Whether the device may have one more frame relayed now, at most `max_fps` a second
+    /// (0: unlimited); a frame over the rate is dropped by the caller.
+    pub fn admit_frame(&self, max_fps: u32) -> bool {
+        self.0
+            .frame_rate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(max_fps, std::time::Instant::now())
     }
 
     /// The current status.

@@ -7,6 +7,7 @@ mod cdr_log;
 pub mod cluster;
 mod frame_slot;
 mod handle;
+mod rate;
 mod registry;
 mod stats;
 
@@ -14,5 +15,6 @@ pub(crate) use actor::now;
 pub use cdr_log::CdrLog;
 pub use frame_slot::{Frame, FrameSlot};
 pub use handle::{LiveStatus, SessionHandle, ViewerGuard, ViewerRefused};
+pub use rate::RateBucket;
 pub use registry::{ActorDeps, SessionRegistry};
 pub use stats::LiveStats;

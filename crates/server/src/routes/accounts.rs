@@ -247,6 +247,8 @@ pub(super) async fn delete_me(
         .await
         .map_err(last_admin)?;
     revoke(&app, &caller).await?;
+    // Stored first: a node that misses the announcement finds the user gone when it catches up.
+    crate::auth::revocations::user_deleted(&*app.bus, &app.tokens, caller.user.id).await;
     tracing::info!(user = %caller.user.id, "user deleted");
     Ok(signed_out(&app))
 }
@@ -339,6 +341,8 @@ pub(super) async fn delete_user(
         Err(StoreError::NotFound) => return Err(not_found()),
         Err(e) => return Err(last_admin(e)),
     }
+    // Their open streams and sockets close on every node.
+    crate::auth::revocations::user_deleted(&*app.bus, &app.tokens, id).await;
     tracing::info!(user = %id, by = %caller.user.id, "user deleted by an admin");
     Ok(StatusCode::NO_CONTENT)
 }

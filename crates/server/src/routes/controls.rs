@@ -2,6 +2,7 @@
 
 use super::devices::device_session;
 use super::sessions::{running, session_of};
+use super::sockets;
 use crate::App;
 use crate::auth::{CurrentUser, DeviceCaller};
 use crate::error::{ApiError, ApiResult};
@@ -77,7 +78,7 @@ pub(super) struct PollQuery {
 }
 
 /// `GET /api/v1/sessions/{suid}/controls?after=ID&wait=30`: controls after `after`, waiting
-/// up to `wait` seconds for one to arrive.
+/// up to `wait` seconds for one to arrive (401 if the device token's right ends meanwhile).
 pub(super) async fn poll(
     State(app): State<Arc<App>>,
     device: DeviceCaller,
@@ -99,7 +100,9 @@ pub(super) async fn poll(
         return Ok(Json(ControlList { controls }));
     }
     let mut status = handle.subscribe_status();
+    let right = app.tokens.hold(&device.claims);
     tokio::select! {
+        () = right.ended() => return Err(sockets::right_ended()),
         _ = announced.next() => {}
         _ = status.wait_for(|s| s.state == switchboard_core::SessionState::Ended) => {
             return Err(ApiError::session_ended());

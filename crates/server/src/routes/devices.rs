@@ -1,11 +1,12 @@
 //! Devices: redeeming a ticket, and the device WebSocket (frames up, controls down).
 
 use super::frames::accept_frame;
+use super::sockets;
 use crate::App;
 use crate::auth::{DeviceCaller, TokenKind};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, ApiWebSocket};
-use crate::live::{SessionHandle, now};
+use crate::live::{RateBucket, SessionHandle, now};
 use crate::protocol::{DeviceEvent, DeviceRegisterRequest, DeviceRegistered, WatchEvent};
 use crate::tls::ClientAddr;
 use axum::Json;
@@ -158,10 +159,11 @@ pub(super) async fn device_socket(
         .unwrap_or(usize::MAX / 2)
         .saturating_mul(2);
     let after = q.after.unwrap_or(0);
+    let right = app.tokens.hold(&device.claims);
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| device_loop(app, handle, socket, after)))
+        .on_upgrade(move |socket| device_loop(app, handle, right, socket, after)))
 }
 
 async fn send_json(socket: &mut WebSocket, value: &impl serde::Serialize) -> bool {
@@ -171,9 +173,15 @@ async fn send_json(socket: &mut WebSocket, value: &impl serde::Serialize) -> boo
     }
 }
 
-/// One device connection: a loop over incoming frames, controls to deliver, the session's
-/// end and the node's shutdown.
-async fn device_loop(app: Arc<App>, handle: SessionHandle, mut socket: WebSocket, after: i64) {
+/// One device connection: a loop over incoming frames and status messages, controls to
+/// deliver, the session's end, the end of the device token's right and the node's shutdown.
+async fn device_loop(
+    app: Arc<App>,
+    handle: SessionHandle,
+    right: crate::auth::Right,
+    mut socket: WebSocket,
+    after: i64,
+) {
     let suid = handle.suid();
     // Subscribe before reading stored controls, so none falls between the two.
     let mut controls = match app.bus.subscribe(&subjects::controls(suid)).await {
@@ -199,12 +207,21 @@ async fn device_loop(app: Arc<App>, handle: SessionHandle, mut socket: WebSocket
         Err(e) => tracing::warn!(%suid, error = %e, "cannot read missed controls"),
     }
     let mut status = handle.subscribe_status();
+    // Status messages are relayed to every viewer: their size and rate are bounded.
+    let max_text = usize::try_from(app.config.max_device_text_bytes.as_u64()).unwrap_or(usize::MAX);
+    let mut text_rate = RateBucket::default();
+    let right_ended = right.ended();
+    tokio::pin!(right_ended);
     tracing::debug!(%suid, "device connected");
     loop {
         tokio::select! {
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Binary(data))) => {
                     if let Err(e) = accept_frame(&app, &handle, None, data) {
+                        // Over `max_device_fps`: dropped without a word, as a viewer skips.
+                        if e.status == StatusCode::TOO_MANY_REQUESTS {
+                            continue;
+                        }
                         if e.status == StatusCode::GONE {
                             // The end can reach a frame before the status change below: say
                             // why here too, so the device does not reconnect to learn it.
@@ -218,12 +235,26 @@ async fn device_loop(app: Arc<App>, handle: SessionHandle, mut socket: WebSocket
                     }
                 }
                 Some(Ok(Message::Text(text))) => {
+                    if text.len() > max_text {
+                        tracing::info!(%suid, bytes = text.len(), "device text message too big; closing");
+                        let _ = socket.send(Message::Close(Some(sockets::too_big()))).await;
+                        break;
+                    }
+                    if !text_rate.take(app.config.device_messages_per_second, std::time::Instant::now()) {
+                        tracing::info!(%suid, "device over its message rate; closing");
+                        let _ = socket.send(Message::Close(Some(sockets::too_many()))).await;
+                        break;
+                    }
                     let status = serde_json::from_str::<serde_json::Value>(&text)
                         .unwrap_or_else(|_| serde_json::Value::String(text.to_string()));
                     let ev = WatchEvent::Device { status };
                     if let Ok(payload) = serde_json::to_vec(&ev) {
                         let _ = app.bus.publish(&subjects::events(suid), Bytes::from(payload)).await;
                     }
+                }
+                Some(Err(e)) if sockets::is_too_big(&e) => {
+                    let _ = socket.send(Message::Close(Some(sockets::too_big()))).await;
+                    break;
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
@@ -251,6 +282,10 @@ async fn device_loop(app: Arc<App>, handle: SessionHandle, mut socket: WebSocket
                     let _ = socket.send(Message::Close(Some(close(1000, "session ended")))).await;
                     break;
                 }
+            }
+            () = &mut right_ended => {
+                let _ = socket.send(Message::Close(Some(sockets::unauthorized()))).await;
+                break;
             }
             () = app.shutdown.cancelled() => {
                 let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;

@@ -2,6 +2,7 @@
 //! dashboard updates without polling.
 
 use super::devices::close;
+use super::sockets;
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -25,14 +26,23 @@ pub(super) async fn account_events(
         .subscribe(&subjects::account_events(caller.account_id()))
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    Ok(ws.on_upgrade(move |socket| events_loop(app, events, socket)))
+    let right = app.tokens.hold(&caller.claims);
+    Ok(sockets::limited(ws, app.config.max_viewer_message_bytes)
+        .on_upgrade(move |socket| events_loop(app, events, right, socket)))
 }
 
-/// Forwards account events until the client goes away or the node stops. A ping every 30 s
-/// keeps idle proxies from closing the connection.
-async fn events_loop(app: Arc<App>, mut events: Subscription, mut socket: WebSocket) {
+/// Forwards account events until the client goes away, the caller's right ends or the node
+/// stops. A ping every 30 s keeps idle proxies from closing the connection.
+async fn events_loop(
+    app: Arc<App>,
+    mut events: Subscription,
+    right: crate::auth::Right,
+    mut socket: WebSocket,
+) {
     let mut ping = tokio::time::interval(Duration::from_secs(30));
     ping.tick().await;
+    let right_ended = right.ended();
+    tokio::pin!(right_ended);
     loop {
         tokio::select! {
             delivery = events.next() => match delivery {
@@ -58,9 +68,17 @@ async fn events_loop(app: Arc<App>, mut events: Subscription, mut socket: WebSoc
                 }
             }
             msg = socket.recv() => match msg {
+                Some(Err(e)) if sockets::is_too_big(&e) => {
+                    let _ = socket.send(Message::Close(Some(sockets::too_big()))).await;
+                    break;
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
+            () = &mut right_ended => {
+                let _ = socket.send(Message::Close(Some(sockets::unauthorized()))).await;
+                break;
+            }
             () = app.shutdown.cancelled() => {
                 let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
                 break;

@@ -2,6 +2,7 @@
 //! `devices` uses the same [`accept_frame`].)
 
 use super::devices::device_session;
+use super::sockets;
 use crate::App;
 use crate::auth::DeviceCaller;
 use crate::error::{ApiError, ApiResult};
@@ -36,6 +37,7 @@ fn too_large(limit: u64) -> ApiError {
 }
 
 /// Validates one JPEG (markers and dimensions; no decoding) and hands it to the viewers.
+/// A frame over the device's `max_device_fps` is dropped: 429 `rate_limited`.
 pub(super) fn accept_frame(
     app: &App,
     handle: &SessionHandle,
@@ -53,6 +55,15 @@ pub(super) fn accept_frame(
             info.width,
             info.height,
             app.config.max_frame_pixels,
+        ));
+    }
+    if !handle.admit_frame(app.config.max_device_fps) {
+        return Err(ApiError::too_many_requests(
+            format!(
+                "more than {} frames a second; this one was dropped",
+                app.config.max_device_fps
+            ),
+            1,
         ));
     }
     let seq = handle
@@ -115,7 +126,9 @@ pub(super) async fn post_frame(
 }
 
 /// `POST /api/v1/sessions/{suid}/stream`: one long `multipart/x-mixed-replace` body of JPEG
-/// parts, as `ffmpeg -f mpjpeg -method POST` sends. Answers when the device closes it.
+/// parts, as `ffmpeg -f mpjpeg -method POST` sends. Answers when the device closes it, or
+/// 401 once the device token's right ends (it expires). Parts over `max_device_fps` are
+/// dropped.
 pub(super) async fn post_stream(
     State(app): State<Arc<App>>,
     device: DeviceCaller,
@@ -124,6 +137,9 @@ pub(super) async fn post_stream(
     body: Body,
 ) -> ApiResult<Json<StreamSummary>> {
     let handle = device_session(&app, &device, &suid).await?;
+    let right = app.tokens.hold(&device.claims);
+    let right_ended = right.ended();
+    tokio::pin!(right_ended);
     let ct = content_type(&headers).trim().to_ascii_lowercase();
     let mut body = body.into_data_stream();
     let mut head = Vec::new();
@@ -156,6 +172,7 @@ pub(super) async fn post_stream(
             () = app.shutdown.cancelled() => {
                 return Err(ApiError::unavailable("the server is restarting; reconnect"));
             }
+            () = &mut right_ended => return Err(sockets::right_ended()),
         };
         let Some(part) = next else { break };
         let part = match part {
@@ -170,7 +187,11 @@ pub(super) async fn post_stream(
             Err(e) => return Err(ApiError::bad_request("malformed_stream", e.to_string())),
         };
         let len = part.body.len() as u64;
-        accept_frame(&app, &handle, None, part.body)?;
+        match accept_frame(&app, &handle, None, part.body) {
+            Ok(_) => {}
+            Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => continue,
+            Err(e) => return Err(e),
+        }
         summary.frames += 1;
         summary.bytes += len;
     }

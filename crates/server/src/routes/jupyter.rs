@@ -4,6 +4,7 @@
 //! Every route needs a signed-in user (`Authorization: token|Bearer …`, the session cookie or
 //! `?token=`); a user sees the kernels of their own account only, and any other id is 404.
 
+use super::sockets;
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -153,23 +154,26 @@ pub(super) async fn channels(
     ApiWebSocket(ws): ApiWebSocket,
 ) -> ApiResult<Response> {
     let entry = app.kernels.get(&id, caller.account_id())?;
-    let ws = ws.protocols([V1_PROTOCOL]);
+    let ws = sockets::limited(ws, app.config.max_kernel_message_bytes).protocols([V1_PROTOCOL]);
     let v1 = ws
         .selected_protocol()
         .is_some_and(|p| p.as_bytes() == V1_PROTOCOL.as_bytes());
     let client = query
         .session_id
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    Ok(ws.on_upgrade(move |socket| channels_loop(app, entry, client, v1, socket)))
+    let right = app.tokens.hold(&caller.claims);
+    Ok(ws.on_upgrade(move |socket| channels_loop(app, entry, client, v1, right, socket)))
 }
 
 /// One client's connection: its messages go to the kernel; the kernel's messages come back,
 /// iopub to everyone, shell and stdin replies only to the client whose request they answer.
+/// It closes when the caller's token is revoked or expires, or their user is deleted.
 async fn channels_loop(
     app: Arc<App>,
     entry: Arc<KernelEntry>,
     client: String,
     v1: bool,
+    right: crate::auth::Right,
     mut socket: WebSocket,
 ) {
     let _open = entry.socket_opened();
@@ -177,6 +181,8 @@ async fn channels_loop(
     // The Jupyter sessions this client speaks as: its `session_id` and every
     // `header.session` it has sent.
     let mut sessions: HashSet<String> = HashSet::from([client.clone()]);
+    let right_ended = right.ended();
+    tokio::pin!(right_ended);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -185,6 +191,10 @@ async fn channels_loop(
                     Some(Ok(Message::Binary(data))) if v1 => WireMessage::from_ws_v1(&data),
                     Some(Ok(Message::Binary(data))) => WireMessage::from_ws_binary(&data),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Err(e)) if sockets::is_too_big(&e) => {
+                        let _ = socket.send(Message::Close(Some(sockets::too_big()))).await;
+                        break;
+                    }
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 };
                 let msg = match parsed {
@@ -246,6 +256,10 @@ async fn channels_loop(
                 if socket.send(frame).await.is_err() {
                     break;
                 }
+            }
+            () = &mut right_ended => {
+                let _ = socket.send(Message::Close(Some(sockets::unauthorized()))).await;
+                break;
             }
             () = app.shutdown.cancelled() => {
                 let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
@@ -469,7 +483,7 @@ const MAX_POLLED: usize = 1000;
 
 /// `GET /api/v1/kernels/{id}/messages?after=N&wait=S`: the kernel's numbered messages after
 /// `N` (0: everything the replay buffer still holds), waiting up to `S` seconds (capped by
-/// `max_long_poll`) for the first one.
+/// `max_long_poll`) for the first one; 401 if the caller's right ends while it waits.
 pub(super) async fn poll_messages(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
@@ -480,6 +494,9 @@ pub(super) async fn poll_messages(
     let entry = app.kernels.get(&id, caller.account_id())?;
     let wait =
         std::time::Duration::from_secs(query.wait.unwrap_or(0)).min(app.config.max_long_poll);
+    let right = app.tokens.hold(&caller.claims);
+    let right_ended = right.ended();
+    tokio::pin!(right_ended);
     let mut subscription = entry.kernel.subscribe(Some(query.after));
     let mut messages = Vec::new();
     let mut missed = Value::Null;
@@ -492,9 +509,12 @@ pub(super) async fn poll_messages(
             std::time::Duration::ZERO
         };
         first = false;
-        let delivery = match tokio::time::timeout(budget, subscription.recv()).await {
-            Ok(Some(d)) => d,
-            Ok(None) | Err(_) => break,
+        let delivery = tokio::select! {
+            received = tokio::time::timeout(budget, subscription.recv()) => match received {
+                Ok(Some(d)) => d,
+                Ok(None) | Err(_) => break,
+            },
+            () = &mut right_ended => return Err(sockets::right_ended()),
         };
         match delivery {
             Delivery::Message(n) => {

@@ -12,6 +12,7 @@ mod jupyter;
 mod pages;
 mod qr;
 mod sessions;
+mod sockets;
 mod viewers;
 
 use crate::App;

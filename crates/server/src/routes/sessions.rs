@@ -1,5 +1,6 @@
 //! Creating, listing, watching the state of, and ending sessions.
 
+use super::sockets;
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -231,7 +232,8 @@ pub(super) struct GetQuery {
 }
 
 /// `GET /api/v1/sessions/{suid}`, optionally a long poll (`?wait=30`) that answers as soon as
-/// the state differs from `state` (default: the state when the request arrived).
+/// the state differs from `state` (default: the state when the request arrived), or 401 as
+/// soon as the caller's token is revoked or expires or their user is deleted.
 pub(super) async fn get(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
@@ -261,7 +263,9 @@ pub(super) async fn get(
                 }
             }
         };
+        let right = app.tokens.hold(&caller.claims);
         tokio::select! {
+            () = right.ended() => return Err(sockets::right_ended()),
             () = changed => {}
             () = tokio::time::sleep(wait) => {}
             () = app.shutdown.cancelled() => {}

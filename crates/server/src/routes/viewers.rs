@@ -2,6 +2,7 @@
 
 use super::devices::close;
 use super::sessions::{running, session_of};
+use super::sockets;
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_bus::{Delivery, subjects};
@@ -71,11 +73,15 @@ struct MjpegStream {
     /// The part headers to send after the current frame.
     pending: Option<Bytes>,
     meters: crate::metrics::ViewerMeters,
+    /// Completes when the right that opened the stream ends: the body ends then.
+    right_ended: Pin<Box<dyn Future<Output = ()> + Send>>,
+    _right: crate::auth::Right,
     _viewer: ViewerGuard,
 }
 
 /// `GET /api/v1/sessions/{suid}/video.mjpeg`: `multipart/x-mixed-replace` for `<img>`,
-/// ffplay and VLC. A slow reader skips frames; it never holds anyone else up.
+/// ffplay and VLC. A slow reader skips frames; it never holds anyone else up. The body ends
+/// when the caller's token is revoked or expires, or their user is deleted.
 pub(super) async fn mjpeg(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
@@ -84,6 +90,7 @@ pub(super) async fn mjpeg(
     let session = session_of(&app, &caller, &suid).await?;
     let handle = running(&app, &session)?;
     let viewer = join(&handle, &caller)?;
+    let right = app.tokens.hold(&caller.claims);
     let [_, tail] = app.mjpeg.frame(&Bytes::new());
     let state = MjpegStream {
         frames: handle.frames().subscribe(),
@@ -93,6 +100,8 @@ pub(super) async fn mjpeg(
         tail,
         pending: Some(app.mjpeg.preamble()),
         meters: crate::metrics::ViewerMeters::new("mjpeg"),
+        right_ended: Box::pin(right.ended()),
+        _right: right,
         _viewer: viewer,
     };
     let stream = futures::stream::unfold(state, |mut st| async move {
@@ -117,6 +126,7 @@ pub(super) async fn mjpeg(
                     }
                 }
                 () = st.shutdown.cancelled() => return None,
+                () = &mut st.right_ended => return None,
                 // Another node runs the session now: the viewer reconnects to it.
                 () = st.detached.cancelled() => return None,
             }
@@ -152,7 +162,9 @@ pub(super) async fn watch_socket(
     let session = session_of(&app, &caller, &suid).await?;
     let handle = running(&app, &session)?;
     let viewer = join(&handle, &caller)?;
-    Ok(ws.on_upgrade(move |socket| watch_loop(app, handle, viewer, socket)))
+    let right = app.tokens.hold(&caller.claims);
+    Ok(sockets::limited(ws, app.config.max_viewer_message_bytes)
+        .on_upgrade(move |socket| watch_loop(app, handle, viewer, right, socket)))
 }
 
 async fn send_event(socket: &mut WebSocket, event: &WatchEvent) -> bool {
@@ -163,11 +175,12 @@ async fn send_event(socket: &mut WebSocket, event: &WatchEvent) -> bool {
 }
 
 /// One viewer connection: a loop over new frames, session events, a once-a-second stats
-/// tick, the client's messages, and shutdown.
+/// tick, the client's messages, the end of the caller's right, and shutdown.
 async fn watch_loop(
     app: Arc<App>,
     handle: SessionHandle,
     _viewer: ViewerGuard,
+    right: crate::auth::Right,
     mut socket: WebSocket,
 ) {
     let suid = handle.suid();
@@ -194,6 +207,8 @@ async fn watch_loop(
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let meters = crate::metrics::ViewerMeters::new("websocket");
+    let right_ended = right.ended();
+    tokio::pin!(right_ended);
     loop {
         tokio::select! {
             changed = frames.changed() => {
@@ -236,9 +251,17 @@ async fn watch_loop(
                 }
             }
             msg = socket.recv() => match msg {
+                Some(Err(e)) if sockets::is_too_big(&e) => {
+                    let _ = socket.send(Message::Close(Some(sockets::too_big()))).await;
+                    break;
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
+            () = &mut right_ended => {
+                let _ = socket.send(Message::Close(Some(sockets::unauthorized()))).await;
+                break;
+            }
             () = app.shutdown.cancelled() => {
                 let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
                 break;

@@ -15,3 +15,5 @@ mod helpers;
 mod connections;
 mod sign_in;
 mod smoke;
+mod revocation;
+mod websocket_limits;

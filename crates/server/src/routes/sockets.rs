@@ -1,0 +1,48 @@
+//! What every long-lived connection shares: the agreed WebSocket close codes, the size limit
+//! of what a client may send, and the answer of a long poll whose right ended.
+
+use crate::error::ApiError;
+use axum::extract::ws::{CloseFrame, WebSocketUpgrade};
+use bytesize::ByteSize;
+
+/// The close frame for a socket whose right ended: its token was revoked or expired, or its
+/// user deleted.
+pub(super) fn unauthorized() -> CloseFrame {
+    close(4401, "unauthorized")
+}
+
+/// The close frame for a message over the socket's size limit.
+pub(super) fn too_big() -> CloseFrame {
+    close(1009, "message too big")
+}
+
+/// The close frame for a client over its message rate.
+pub(super) fn too_many() -> CloseFrame {
+    close(1008, "too many messages")
+}
+
+fn close(code: u16, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// Bounds what the client may send in one message (fragments included) and in one frame, so
+/// a bigger message is refused as its header or fragments arrive, never buffered whole.
+pub(super) fn limited(ws: WebSocketUpgrade, max: ByteSize) -> WebSocketUpgrade {
+    let max = usize::try_from(max.as_u64()).unwrap_or(usize::MAX);
+    ws.max_message_size(max).max_frame_size(max)
+}
+
+/// Whether a receive error is the refusal of a message over the size limit. axum wraps
+/// tungstenite's error without exposing its type (and another tungstenite version than ours),
+/// so its message is what tells it apart: "Space limit exceeded: Message too long: …".
+pub(super) fn is_too_big(e: &axum::Error) -> bool {
+    e.to_string().contains("Message too long")
+}
+
+/// What a long poll answers when the right that opened it ends while it waits.
+pub(super) fn right_ended() -> ApiError {
+    ApiError::unauthorized("the token was revoked or has expired, or its user was deleted")
+}
