@@ -17,3 +17,6 @@ mod sign_in;
 mod smoke;
 mod revocation;
 mod websocket_limits;
+mod pictures;
+mod accounts;
+mod data_files;
