@@ -183,16 +183,25 @@ pub struct ServeArgs {
     /// CPU seconds one kernel may use (0: unlimited).
     #[arg(long, env = "SWITCHBOARD_KERNEL_CPU_SECONDS")]
     pub kernel_cpu_seconds: Option<u64>,
-    /// Address space one kernel may use.
+    /// Address space each process of a kernel may use.
     #[arg(long, env = "SWITCHBOARD_KERNEL_MEMORY", value_parser = size)]
     pub kernel_memory: Option<bytesize::ByteSize>,
+    /// Memory all processes of one kernel may use together (0: unlimited).
+    #[arg(long, env = "SWITCHBOARD_KERNEL_MEMORY_TOTAL", value_parser = size)]
+    pub kernel_memory_total: Option<bytesize::ByteSize>,
+    /// Processes and threads one kernel may run together (0: unlimited).
+    #[arg(long, env = "SWITCHBOARD_KERNEL_PROCESSES")]
+    pub kernel_processes: Option<u64>,
+    /// Size of one kernel's folder, a tmpfs (0: unlimited).
+    #[arg(long, env = "SWITCHBOARD_KERNEL_DISK", value_parser = size)]
+    pub kernel_disk: Option<bytesize::ByteSize>,
     /// A kernel stops after this long without activity.
     #[arg(long, env = "SWITCHBOARD_KERNEL_IDLE_TIMEOUT", value_parser = duration)]
     pub kernel_idle_timeout: Option<Duration>,
     /// A kernel stops this long after it was handed out.
     #[arg(long, env = "SWITCHBOARD_KERNEL_LIFETIME", value_parser = duration)]
     pub kernel_lifetime: Option<Duration>,
-    /// The kernel sandbox: enforce or off.
+    /// The kernel sandbox: enforce, best_effort or off.
     #[arg(long, env = "SWITCHBOARD_KERNEL_SANDBOX", value_parser = kernel_sandbox)]
     pub kernel_sandbox: Option<switchboard_server::config::KernelSandboxMode>,
     /// Kernels one user may run at once.
@@ -201,6 +210,9 @@ pub struct ServeArgs {
     /// Kernels one account may run at once.
     #[arg(long, env = "SWITCHBOARD_KERNELS_PER_ACCOUNT")]
     pub kernels_per_account: Option<usize>,
+    /// The share of a node's max_kernels one account may hold (0-1).
+    #[arg(long, env = "SWITCHBOARD_KERNEL_ACCOUNT_SHARE")]
+    pub kernel_account_share: Option<f64>,
     /// The kernel sandbox helper program (default: this binary).
     #[arg(long, env = "SWITCHBOARD_KERNEL_HELPER")]
     pub kernel_helper: Option<PathBuf>,
@@ -328,11 +340,15 @@ impl ServeArgs {
             kernel_pool,
             kernel_cpu_seconds,
             kernel_memory,
+            kernel_memory_total,
+            kernel_processes,
+            kernel_disk,
             kernel_idle_timeout,
             kernel_lifetime,
             kernel_sandbox,
             kernels_per_user,
             kernels_per_account,
+            kernel_account_share,
             max_cell_code_bytes,
             cell_file_max_bytes,
             cell_files_max,
@@ -383,8 +399,9 @@ fn kernel_sandbox(s: &str) -> Result<switchboard_server::config::KernelSandboxMo
     use switchboard_server::config::KernelSandboxMode;
     match s {
         "enforce" => Ok(KernelSandboxMode::Enforce),
+        "best_effort" => Ok(KernelSandboxMode::BestEffort),
         "off" => Ok(KernelSandboxMode::Off),
-        other => Err(format!("{other:?}: use enforce or off")),
+        other => Err(format!("{other:?}: use enforce, best_effort or off")),
     }
 }
 

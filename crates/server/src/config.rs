@@ -140,20 +140,34 @@ pub struct Config {
     pub kernel_pool: String,
     /// CPU seconds one kernel may use (0: unlimited).
     pub kernel_cpu_seconds: u64,
-    /// Address space one kernel may use.
+    /// Address space each process of a kernel may use.
     pub kernel_memory: ByteSize,
+    /// Memory all the processes of one kernel may use together, its folder's files included
+    /// (a memory cgroup, or a watchdog where the host has none; 0: unlimited).
+    pub kernel_memory_total: ByteSize,
+    /// Processes and threads one kernel may run together (0: unlimited).
+    pub kernel_processes: u64,
+    /// Size of one kernel's folder, its working directory (a tmpfs of this size, held in
+    /// memory and counted in `kernel_memory_total`; 0: unlimited).
+    pub kernel_disk: ByteSize,
     /// A kernel is stopped after this long without activity.
     #[serde(with = "humantime_serde")]
     pub kernel_idle_timeout: Duration,
     /// A kernel is stopped this long after it was handed out.
     #[serde(with = "humantime_serde")]
     pub kernel_lifetime: Duration,
-    /// `enforce` (kernels cannot read other users' files or reach the network) or `off`.
+    /// `enforce` (kernels cannot read other users' files or reach the network or the host's
+    /// Unix sockets; kernels are refused where the host cannot enforce it), `best_effort`
+    /// (what the host can, logged) or `off`.
     pub kernel_sandbox: KernelSandboxMode,
     /// Kernels one user may run at once (429 past it).
     pub kernels_per_user: usize,
     /// Kernels one account may run at once (429 past it).
     pub kernels_per_account: usize,
+    /// The share of a node's `max_kernels` one account may hold (0–1), so one tenant cannot
+    /// take every kernel of a node: an account's cap there is the lower of
+    /// `kernels_per_account` and this share (at least 1).
+    pub kernel_account_share: f64,
     /// The sandbox helper program; unset: this executable, whose `main` runs the helper.
     pub kernel_helper: Option<PathBuf>,
     /// Largest code a stored cell may hold (413 `code_too_large` past it).
@@ -243,9 +257,12 @@ pub enum KernelPlacement {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum KernelSandboxMode {
-    /// The kernel crate's default sandbox (file and network confinement).
+    /// The kernel crate's default sandbox (file and network confinement); kernels are
+    /// refused where the host cannot enforce every layer.
     #[default]
     Enforce,
+    /// Every layer the host supports; what is missing is logged at start.
+    BestEffort,
     /// No sandbox; limits still apply.
     Off,
 }
@@ -302,11 +319,15 @@ impl Default for Config {
             kernel_pool: "python3=1".into(),
             kernel_cpu_seconds: 600,
             kernel_memory: ByteSize::gib(2),
+            kernel_memory_total: ByteSize::gib(2),
+            kernel_processes: 128,
+            kernel_disk: ByteSize::mib(512),
             kernel_idle_timeout: Duration::from_secs(15 * 60),
             kernel_lifetime: Duration::from_secs(24 * 3600),
             kernel_sandbox: KernelSandboxMode::Enforce,
             kernels_per_user: 4,
             kernels_per_account: 16,
+            kernel_account_share: 0.5,
             kernel_helper: None,
             max_cell_code_bytes: ByteSize::kib(64),
             cell_file_max_bytes: ByteSize::mib(10),
@@ -441,6 +462,11 @@ impl Config {
                     .into(),
             ));
         }
+        if !(self.kernel_account_share > 0.0 && self.kernel_account_share <= 1.0) {
+            return Err(ConfigError::Invalid(
+                "kernel_account_share must be above 0 and at most 1".into(),
+            ));
+        }
         if self.max_cell_code_bytes.as_u64() == 0
             || self.cell_file_max_bytes.as_u64() == 0
             || self.cell_files_max == 0
@@ -466,6 +492,13 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The most kernels one account may run on this node: `kernels_per_account`, and at
+    /// most `kernel_account_share` of `max_kernels` (at least 1).
+    pub fn kernels_per_account_here(&self) -> usize {
+        let share = (self.max_kernels as f64 * self.kernel_account_share).floor() as usize;
+        self.kernels_per_account.min(share.max(1))
     }
 
     /// `kernel_pool` parsed: (kernelspec name, warm kernels) pairs.
@@ -691,6 +724,31 @@ mod tests {
             Config::default().snapshot_retention
         );
         assert_eq!(parsed.snapshot_storage, Config::default().snapshot_storage);
+    }
+
+    #[test]
+    fn by_default_one_account_gets_at_most_half_of_a_nodes_kernels() {
+        let c = Config::default();
+        assert_eq!(c.kernels_per_account_here(), c.max_kernels / 2);
+        assert!(c.kernels_per_account_here() < c.max_kernels);
+        let small = Config {
+            max_kernels: 1,
+            ..Config::default()
+        };
+        assert_eq!(small.kernels_per_account_here(), 1);
+        let generous = Config {
+            kernel_account_share: 1.0,
+            kernels_per_account: 5,
+            ..Config::default()
+        };
+        assert_eq!(generous.kernels_per_account_here(), 5);
+        for share in [0.0, -0.5, 1.5, f64::NAN] {
+            let bad = Config {
+                kernel_account_share: share,
+                ..Config::default()
+            };
+            assert!(bad.validate().is_err(), "{share}");
+        }
     }
 
     #[test]

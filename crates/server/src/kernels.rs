@@ -17,7 +17,7 @@ use std::time::Duration;
 use switchboard_core::{AccountId, UserId};
 use switchboard_kernel::{
     HelperCommand, Kernel, KernelConfig, KernelError, KernelLauncher, KernelPool, KernelSpecs,
-    KernelState, Limits, NodeConfig, Sandbox,
+    KernelState, Layer, Limits, NodeConfig, Sandbox, SandboxConfig,
 };
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -187,7 +187,7 @@ impl KernelRegistry {
             pools: HashMap::new(),
             kernels: Mutex::new(Running::default()),
             per_user: config.kernels_per_user,
-            per_account: config.kernels_per_account,
+            per_account: config.kernels_per_account_here(),
             id_prefix: node_id_prefix(&config.node_name()),
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
@@ -225,6 +225,30 @@ impl KernelRegistry {
                 return disabled("this node cannot launch kernels".into());
             }
         };
+        let mut kernel_config = kernel_config.clone();
+        if config.kernel_sandbox != KernelSandboxMode::Enforce
+            && launcher.host().check_limits(&kernel_config.limits).is_err()
+        {
+            tracing::warn!("not root: kernel folders are not size-limited (kernel_disk)");
+            kernel_config.limits.folder_bytes = None;
+        }
+        // Never fall back silently: a sandbox or limit this host cannot enforce turns kernels
+        // off (503 with the reason) unless the operator asked for less.
+        if let Err(why) = launcher
+            .host()
+            .check(&kernel_config.sandbox)
+            .and_then(|()| launcher.host().check_limits(&kernel_config.limits))
+        {
+            tracing::error!(host = %launcher.host(), "kernels are off: {why}");
+            return disabled(format!("this node cannot enforce the kernel sandbox: {why}"));
+        }
+        tracing::info!(
+            sandbox = ?config.kernel_sandbox,
+            host = %launcher.host(),
+            totals = %launcher.host().totals(),
+            per_account = config.kernels_per_account_here(),
+            "kernels enabled"
+        );
         let reaped = launcher.reap_orphans(&kernel_config.sandbox);
         if reaped > 0 {
             tracing::warn!(reaped, "killed kernels left behind by a previous run");
@@ -256,7 +280,7 @@ impl KernelRegistry {
             pools,
             kernels: Mutex::new(Running::default()),
             per_user: config.kernels_per_user,
-            per_account: config.kernels_per_account,
+            per_account: config.kernels_per_account_here(),
             id_prefix: node_id_prefix(&config.node_name()),
             shutdown,
             tracker,
@@ -540,9 +564,13 @@ pub fn is_kernel_id(id: &str) -> bool {
 
 /// The kernel settings the node's configuration asks for.
 pub fn kernel_config(config: &Config) -> KernelConfig {
+    let positive = |n: u64| (n > 0).then_some(n);
     let limits = Limits {
-        cpu_seconds: (config.kernel_cpu_seconds > 0).then_some(config.kernel_cpu_seconds),
+        cpu_seconds: positive(config.kernel_cpu_seconds),
         memory_bytes: Some(config.kernel_memory.as_u64()),
+        total_memory_bytes: positive(config.kernel_memory_total.as_u64()),
+        processes: positive(config.kernel_processes),
+        folder_bytes: positive(config.kernel_disk.as_u64()),
         idle_timeout: Some(config.kernel_idle_timeout),
         lifetime: Some(config.kernel_lifetime),
         ..Limits::default()
@@ -551,6 +579,13 @@ pub fn kernel_config(config: &Config) -> KernelConfig {
         limits,
         sandbox: match config.kernel_sandbox {
             KernelSandboxMode::Enforce => Sandbox::default(),
+            KernelSandboxMode::BestEffort => Sandbox::Enforce(SandboxConfig {
+                landlock: Layer::IfAvailable,
+                seccomp: Layer::IfAvailable,
+                namespaces: Layer::IfAvailable,
+                cgroups: Layer::IfAvailable,
+                ..SandboxConfig::default()
+            }),
             KernelSandboxMode::Off => Sandbox::Off,
         },
         ..KernelConfig::default()

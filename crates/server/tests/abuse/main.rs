@@ -15,6 +15,7 @@ mod helpers;
 mod connections;
 mod sign_in;
 mod smoke;
+mod kernel_sandbox;
 mod revocation;
 mod websocket_limits;
 mod pictures;
