@@ -7,6 +7,6 @@ use reqwest::StatusCode;
 #[tokio::test]
 async fn no_token_sees_no_sessions() {
     let app = spawn_app().await;
-    let resp = app.http.get(app.url("/api/v1/sessions")).send().await.unwrap();
+    let resp = app.http.get(app.url("/sessions")).send().await.unwrap();
     expect_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
