@@ -445,8 +445,7 @@ impl Config {
         }
         if self.password_hash_workers == Some(0) {
             return Err(ConfigError::Invalid(
-                "password_hash_workers must be at least 1 (leave it out for half the cores)"
-                    .into(),
+                "password_hash_workers must be at least 1 (leave it out for half the cores)".into(),
             ));
         }
         if self.max_connections == 0 || self.max_connections_per_address == 0 {
