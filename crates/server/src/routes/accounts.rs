@@ -13,7 +13,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use std::sync::Arc;
-use switchboard_core::account::{MIN_PASSWORD_LEN, normalize_username, validate_username};
+use switchboard_core::account::{
+    MIN_PASSWORD_LEN, normalize_username, username_key, validate_username,
+};
 use switchboard_core::{Account, AccountId, Role, User, UserId};
 use switchboard_store::{Invite, StoreError};
 
@@ -165,7 +167,10 @@ pub(super) async fn login(
     let client = app.client_ip(peer, &headers);
     app.limits.auth(client)?;
     // Refused before any hashing: a guesser rotating addresses still meets this.
-    app.limits.sign_in_allowed(&req.username)?;
+    // Counted per name as the server knows it, so `ALICE` and a look-alike `аlice` are the
+    // same guesser's target as `alice`.
+    let name_key = username_key(&req.username);
+    app.limits.sign_in_allowed(&name_key)?;
     let wrong = || ApiError::unauthorized("wrong username or password");
     // What was typed, bounded and quoted (`?`) in logs, so a hostile name cannot forge log
     // lines; never the password.
@@ -176,7 +181,7 @@ pub(super) async fn login(
             // Hash anyway so timing does not tell which usernames exist, and count the
             // failure like any other so a refusal does not tell it either.
             app.passwords.hash(req.password).await?;
-            app.limits.sign_in_failed(&req.username);
+            app.limits.sign_in_failed(&name_key);
             tracing::info!(%client, username = ?typed, reason = "unknown user", "failed sign-in");
             crate::metrics::login(false);
             return Err(wrong());
@@ -189,12 +194,12 @@ pub(super) async fn login(
         .verify(req.password, user.password_hash.clone())
         .await?
     {
-        app.limits.sign_in_failed(&req.username);
+        app.limits.sign_in_failed(&name_key);
         tracing::info!(%client, username = ?typed, user = %user.id, reason = "wrong password", "failed sign-in");
         crate::metrics::login(false);
         return Err(wrong());
     }
-    app.limits.sign_in_succeeded(&req.username);
+    app.limits.sign_in_succeeded(&name_key);
     crate::metrics::login(true);
     signed_in(&app, &user, StatusCode::OK).await
 }

@@ -219,3 +219,24 @@ async fn failed_sign_ins_are_logged_with_the_address_and_name_but_never_the_pass
         "a password never reaches the logs"
     );
 }
+
+#[tokio::test]
+async fn changing_the_case_of_a_name_does_not_escape_its_failed_sign_in_limit() {
+    let app = crate::helpers::spawn_app_with(|c| c.sign_in_failures_per_username = 2).await;
+    app.signup("victim").await;
+    for spelling in ["VICTIM", "Victim"] {
+        expect_error(
+            login(&app, spelling, "not the password").await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        )
+        .await;
+    }
+    // A third spelling, even a look-alike one, is the same name: throttled.
+    expect_error(
+        login(&app, "v\u{0456}ctim", "not the password").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+}
