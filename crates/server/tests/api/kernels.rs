@@ -8,11 +8,13 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-/// A server running at most `max` kernels, none kept warm.
+/// A server running at most `max` kernels, none kept warm, any account may use all of them
+/// (the node's capacity is what these tests reach).
 async fn kernel_app(max: usize) -> TestApp {
     spawn_app_with(|c| {
         c.kernels_enabled = Some(true);
         c.max_kernels = max;
+        c.kernel_account_share = 1.0;
     })
     .await
 }
