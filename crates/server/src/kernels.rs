@@ -240,7 +240,9 @@ impl KernelRegistry {
             .and_then(|()| launcher.host().check_limits(&kernel_config.limits))
         {
             tracing::error!(host = %launcher.host(), "kernels are off: {why}");
-            return disabled(format!("this node cannot enforce the kernel sandbox: {why}"));
+            return disabled(format!(
+                "this node cannot enforce the kernel sandbox: {why}"
+            ));
         }
         tracing::info!(
             sandbox = ?config.kernel_sandbox,
