@@ -149,6 +149,29 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (behind HTTPS).
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// An origin besides this server's own whose pages may open WebSockets and send
+    /// cookie-signed writes, e.g. https://ui.example.org (repeat, or comma-separate in the
+    /// environment variable).
+    #[arg(
+        long = "allowed-origin",
+        env = "SWITCHBOARD_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Strict-Transport-Security max-age sent over HTTPS (0s: no header).
+    #[arg(long, env = "SWITCHBOARD_HSTS_MAX_AGE", value_parser = duration)]
+    pub hsts_max_age: Option<Duration>,
+    /// Serve /metrics only on this address, e.g. 127.0.0.1:9090 (open to whoever reaches it,
+    /// unless a metrics token is set).
+    #[arg(long, env = "SWITCHBOARD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token /metrics asks for, at least 16 characters (prefer --metrics-token-file:
+    /// flags show in process lists).
+    #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// File holding the bearer token /metrics asks for.
+    #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
     /// This node's name in the services registry (default: the host name).
     #[arg(long, env = "SWITCHBOARD_NODE_NAME")]
     pub node_name: Option<String>,
@@ -371,6 +394,12 @@ impl ServeArgs {
         if !self.trusted_proxies.is_empty() {
             c.trusted_proxies = self.trusted_proxies.clone();
         }
+        if !self.allowed_origins.is_empty() {
+            c.allowed_origins = self.allowed_origins.clone();
+        }
+        if let Some(v) = self.hsts_max_age {
+            c.hsts_max_age = v;
+        }
         // Switches only ever turn a setting on, so a file's `true` is not undone by their absence.
         c.secure_cookies |= self.secure_cookies;
         c.tls_self_signed |= self.tls_self_signed;
@@ -388,6 +417,9 @@ impl ServeArgs {
             onnxruntime_library,
             detector_workers,
             password_hash_workers,
+            metrics_listen,
+            metrics_token,
+            metrics_token_file,
             advertise_url
         );
         c.validate().context("invalid configuration")?;

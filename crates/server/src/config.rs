@@ -114,6 +114,23 @@ pub struct Config {
     pub max_kernel_message_bytes: ByteSize,
     /// Marks the session cookie `Secure` (implied when serving HTTPS; set it behind a TLS proxy).
     pub secure_cookies: bool,
+    /// Origins besides this node's own (its `public_url`, and the host a request was sent to)
+    /// whose pages may open WebSockets and send cookie-signed writes, as
+    /// `scheme://host[:port]`; pages of any other origin get 403 `forbidden_origin`.
+    pub allowed_origins: Vec<String>,
+    /// `Strict-Transport-Security: max-age` sent when the node is reached over HTTPS (it
+    /// serves TLS, or `public_url` is https); 0 sends no header.
+    #[serde(with = "humantime_serde")]
+    pub hsts_max_age: Duration,
+    /// A separate address serving only `/metrics` (e.g. `127.0.0.1:9090`), to anyone who can
+    /// reach it unless a metrics token is set; the main listener then has no `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The bearer token `/metrics` asks for (at least 16 characters). Unset, and without
+    /// `metrics_listen`, only an operator's user token reads `/metrics`.
+    pub metrics_token: Option<String>,
+    /// A file holding the metrics token (surrounding white space ignored), instead of
+    /// `metrics_token`.
+    pub metrics_token_file: Option<PathBuf>,
     /// How often the node samples its own load into the `service_status` table.
     #[serde(with = "humantime_serde")]
     pub monitor_interval: Duration,
@@ -308,6 +325,11 @@ impl Default for Config {
             max_device_fps: 60,
             max_kernel_message_bytes: ByteSize::mib(16),
             secure_cookies: false,
+            allowed_origins: Vec::new(),
+            hsts_max_age: Duration::from_secs(365 * 24 * 3600),
+            metrics_listen: None,
+            metrics_token: None,
+            metrics_token_file: None,
             monitor_interval: Duration::from_secs(5),
             status_rows_kept: 720,
             shutdown_grace: Duration::from_secs(10),
@@ -453,6 +475,11 @@ impl Config {
                 "max_connections and max_connections_per_address must be at least 1".into(),
             ));
         }
+        for origin in &self.allowed_origins {
+            crate::browser_policy::parse_configured_origin(origin)
+                .map_err(|why| ConfigError::Invalid(format!("allowed_origins: {why}")))?;
+        }
+        self.check_metrics_access()?;
         self.kernel_pool_targets()?;
         if self.max_kernels == 0 || self.kernels_per_user == 0 || self.kernels_per_account == 0 {
             return Err(ConfigError::Invalid(
@@ -491,6 +518,36 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The metrics settings that cannot work together or are too weak.
+    fn check_metrics_access(&self) -> Result<(), ConfigError> {
+        if self.metrics_token.is_some() && self.metrics_token_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "give metrics_token or metrics_token_file, not both".into(),
+            ));
+        }
+        if let Some(token) = &self.metrics_token {
+            check_metrics_token(token)?;
+        }
+        if self.metrics_listen == Some(self.listen) {
+            return Err(ConfigError::Invalid(
+                "metrics_listen must differ from listen (leave it out to serve /metrics on \
+                 the main address, with a token)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether browsers reach this node over HTTPS: it serves TLS itself, or its public URL is
+    /// https (a TLS proxy in front). Decides the session cookie's name and HSTS.
+    pub fn served_over_https(&self) -> bool {
+        self.tls_enabled()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
     }
 
     /// The most kernels one account may run on this node: `kernels_per_account`, and at
@@ -635,6 +692,9 @@ impl Config {
             shown.database_url = Some(mask_url_password(url));
         }
         shown.nats_url = self.to_masked_nats_url();
+        if shown.metrics_token.is_some() {
+            shown.metrics_token = Some("****".into());
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot print: {e}"))
     }
 }
@@ -664,6 +724,21 @@ fn parse_advertise_url(url: &str) -> Result<(bool, String, u16), ConfigError> {
         .port_or_known_default()
         .ok_or_else(|| invalid("names no port"))?;
     Ok((https, host.to_owned(), port))
+}
+
+/// The shortest metrics token accepted: Prometheus sends it on every scrape and nothing
+/// limits guesses at it.
+pub const MIN_METRICS_TOKEN_CHARS: usize = 16;
+
+/// Refuses a metrics token (from the settings or its file) that is too short to be secret.
+pub fn check_metrics_token(token: &str) -> Result<(), ConfigError> {
+    if token.trim().chars().count() < MIN_METRICS_TOKEN_CHARS {
+        return Err(ConfigError::Invalid(format!(
+            "the metrics token must be at least {MIN_METRICS_TOKEN_CHARS} characters: make one \
+             with e.g. `openssl rand -hex 32`"
+        )));
+    }
+    Ok(())
 }
 
 /// Replaces the password in `scheme://user:password@host/...` with `****`.
@@ -800,6 +875,28 @@ mod tests {
             };
             assert!(c.validate().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn https_is_own_tls_or_an_https_public_url_and_origins_are_checked() {
+        assert!(!Config::default().served_over_https());
+        let tls = Config {
+            tls_self_signed: true,
+            ..Config::default()
+        };
+        assert!(tls.served_over_https());
+        let proxied = Config {
+            public_url: Some("HTTPS://sb.example.org".into()),
+            ..Config::default()
+        };
+        assert!(proxied.served_over_https());
+        let origins = |o: &str| Config {
+            allowed_origins: vec![o.into()],
+            ..Config::default()
+        };
+        assert!(origins("https://ui.example.org").validate().is_ok());
+        assert!(origins("https://ui.example.org/app").validate().is_err());
+        assert!(origins("ui.example.org").validate().is_err());
     }
 
     #[test]

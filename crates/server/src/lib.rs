@@ -8,6 +8,7 @@
 //! and other nodes only through `switchboard_bus::Bus`; no SQL lives here.
 
 pub mod auth;
+pub mod browser_policy;
 pub mod bus_probe;
 pub mod cameras;
 pub mod cells;
@@ -58,6 +59,8 @@ pub struct App {
     pub monitor: Arc<monitor::Monitor>,
     /// Renders `/metrics`.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Who may read `/metrics`.
+    pub metrics_access: metrics::ScrapeAccess,
     /// This node's Jupyter kernels.
     pub kernels: Arc<kernels::KernelRegistry>,
     /// Reaches the kernels of other nodes.
@@ -111,6 +114,11 @@ pub enum ServerError {
     TokenSecret(std::io::Error),
     #[error("cannot prepare the HTTP client for other nodes: {0}")]
     NodeClient(#[from] kernel_proxy::ProxyError),
+    #[error("cannot listen on metrics_listen {address}: {source}; pick a free address or leave it out")]
+    MetricsListen {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A node, ready to serve.
@@ -119,6 +127,8 @@ pub struct Server {
     app: Arc<App>,
     tracker: TaskTracker,
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// The separate `/metrics` listener, when `metrics_listen` is set.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Server {
@@ -133,6 +143,15 @@ impl Server {
             source,
         })?;
         let tls = tls::server_config(&config)?;
+        let metrics_access = metrics::ScrapeAccess::from_config(&config)?;
+        let metrics_listener = match config.metrics_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|source| ServerError::MetricsListen { address, source })?,
+            ),
+            None => None,
+        };
         let store = switchboard_store::connect(&config.database_url()).await?;
         // Nodes of a cluster share one secret file; a lone node keeps its own.
         let secret = match &config.token_secret_file {
@@ -242,12 +261,18 @@ impl Server {
             shutdown,
             monitor,
             metrics: metrics::install(),
+            metrics_access,
             kernels,
             kernel_proxy,
             cameras,
             bus_health,
         });
-        Ok(Server { app, tracker, tls })
+        Ok(Server {
+            app,
+            tracker,
+            tls,
+            metrics_listener,
+        })
     }
 
     /// The node's shared state (for tests and tools).
@@ -255,14 +280,26 @@ impl Server {
         &self.app
     }
 
+    /// The address `/metrics` is served on apart, when `metrics_listen` is set (its port
+    /// chosen by the system when configured as 0).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves on `listener` until `shutdown` completes, then closes every stream and socket,
     /// lets session actors save their state, and returns.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         let app = self.app.clone();
+        if let Some(metrics_listener) = self.metrics_listener.take() {
+            self.tracker
+                .spawn(metrics::serve_dedicated(app.clone(), metrics_listener));
+        }
         let token = app.shutdown.clone();
         let grace = app.config.shutdown_grace;
         let router = routes::router(app.clone());

@@ -1,16 +1,28 @@
 //! Prometheus metrics. Counters and histograms are recorded where things happen; gauges that
 //! describe current state (sessions by state, viewers, per-session fps) are computed from the
 //! registry when `/metrics` is scraped, so they can never drift.
+//!
+//! `/metrics` names live sessions, so it is not public: on the main listener it needs the
+//! metrics token or an operator's user token; with `metrics_listen` it is served on that
+//! address alone (with the token when one is set). See [`ScrapeAccess`].
 
 use crate::App;
+use crate::auth::CurrentUser;
+use crate::browser_policy::{SecurityHeaders, add_security_headers};
+use crate::config::{Config, ConfigError};
+use crate::error::ApiError;
+use axum::Router;
+use axum::extract::FromRequestParts;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sha2::{Digest, Sha256};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use switchboard_core::{EndReason, ServiceStatus, SessionState};
+use switchboard_core::{EndReason, Role, ServiceStatus, SessionState};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -43,21 +55,49 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
-/// Times every request by its route pattern (not its path, which would explode cardinality).
+/// Times every request. Every label comes from a closed set, whatever a client sends: the
+/// route pattern (not the path; `unmatched` for no route), the method among the standard
+/// ones (else `other`), and the status when it is a registered code (else its class, `5xx`).
+/// A label taken from the request would let anyone grow `/metrics` and the recorder without
+/// bound.
 pub async fn track_http(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(req.method());
     let started = Instant::now();
     let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    metrics::counter!("switchboard_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status).increment(1);
+    let status = status_label(resp.status());
+    metrics::counter!("switchboard_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
     metrics::histogram!("switchboard_http_request_duration_seconds", "route" => route, "method" => method)
         .record(started.elapsed().as_secs_f64());
     resp
+}
+
+/// The `method` label: a standard method's name, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The `status` label: a registered status code (`200`, `404`), else its class (`5xx`).
+fn status_label(status: StatusCode) -> String {
+    if status.canonical_reason().is_some() {
+        status.as_u16().to_string()
+    } else {
+        format!("{}xx", status.as_u16() / 100)
+    }
 }
 
 /// Counters a viewer connection bumps per frame, looked up once per connection.
@@ -127,8 +167,114 @@ pub fn record_process(st: &ServiceStatus) {
     metrics::gauge!("switchboard_load_average_1m").set(st.load);
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn render(State(app): State<Arc<App>>) -> Response {
+/// Who may read `/metrics`, besides an operator on the main listener.
+#[derive(Debug)]
+pub struct ScrapeAccess {
+    /// SHA-256 of the metrics token, when one is set; comparing digests keeps the time a
+    /// comparison takes from telling how much of a guess was right.
+    token_digest: Option<[u8; 32]>,
+}
+
+impl ScrapeAccess {
+    /// The metrics token from `metrics_token` or `metrics_token_file`.
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let token = match (&config.metrics_token, &config.metrics_token_file) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(path)) => {
+                let token = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::Invalid(format!(
+                        "cannot read metrics_token_file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                crate::config::check_metrics_token(&token)?;
+                Some(token)
+            }
+            (None, None) => None,
+        };
+        Ok(ScrapeAccess {
+            token_digest: token.map(|t| digest(t.trim())),
+        })
+    }
+
+    /// Whether the request carries the metrics token as `Authorization: Bearer …`.
+    fn admits(&self, headers: &HeaderMap) -> bool {
+        let Some(expected) = &self.token_digest else {
+            return false;
+        };
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .is_some_and(|(scheme, token)| {
+                scheme.eq_ignore_ascii_case("bearer") && digest(token.trim()) == *expected
+            })
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// `GET /metrics` on the main listener: for the metrics token, or an operator's user token.
+/// With `metrics_listen` set, `/metrics` lives only there and this answers 404.
+pub async fn scrape(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
+    if app.config.metrics_listen.is_some() {
+        return Err(ApiError::not_found("not_found", "no such route"));
+    }
+    if !app.metrics_access.admits(req.headers()) {
+        let (mut parts, _) = req.into_parts();
+        let caller = CurrentUser::from_request_parts(&mut parts, &app).await?;
+        if caller.user.role != Role::Operator {
+            return Err(ApiError::forbidden(
+                "/metrics is for operators and for the metrics token",
+            ));
+        }
+    }
+    Ok(render(&app))
+}
+
+/// `GET /metrics` on the metrics listener: to anyone who reaches it, unless a metrics token
+/// is set.
+async fn scrape_dedicated(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if app.metrics_access.token_digest.is_some() && !app.metrics_access.admits(&headers) {
+        return Err(ApiError::unauthorized(
+            "send the metrics token: Authorization: Bearer <token>",
+        ));
+    }
+    Ok(render(&app))
+}
+
+/// The metrics listener's routes: `/metrics` and nothing else.
+pub fn dedicated_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape_dedicated))
+        .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(SecurityHeaders::plain_http()),
+            add_security_headers,
+        ))
+        .with_state(app)
+}
+
+/// Serves [`dedicated_router`] on `listener` until the node begins to stop.
+pub async fn serve_dedicated(app: Arc<App>, listener: tokio::net::TcpListener) {
+    let stopping = app.shutdown.clone();
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "serving /metrics apart");
+    }
+    let serving = axum::serve(listener, dedicated_router(app))
+        .with_graceful_shutdown(async move { stopping.cancelled().await });
+    if let Err(e) = serving.await {
+        tracing::error!(error = %e, "the metrics listener stopped");
+    }
+}
+
+/// Prometheus text format of everything recorded, with the gauges of the current state.
+fn render(app: &App) -> Response {
     let mut by_state = [0u64; 3];
     let mut viewers = 0u64;
     let mut devices = 0u64;

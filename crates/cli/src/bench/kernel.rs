@@ -120,9 +120,14 @@ pub async fn run(args: KernelArgs) -> anyhow::Result<()> {
     let sandbox_flag = match sandbox {
         KernelSandboxMode::Enforce => "enforce",
         KernelSandboxMode::Off => "off",
+        KernelSandboxMode::BestEffort => "best_effort",
     };
     let pool = format!("{}=1", spec.name);
+    // The pool is watched through /metrics, which asks for a token.
+    let metrics_token = format!("bench-{:032x}", rand::random::<u128>());
     let server = ServerChild::start(&[
+        "--metrics-token",
+        &metrics_token,
         "--kernels-enabled",
         "true",
         "--kernel-pool",
@@ -143,6 +148,7 @@ pub async fn run(args: KernelArgs) -> anyhow::Result<()> {
         http,
         base: server.base().clone(),
         token: api.token().to_owned(),
+        metrics_token,
         kernel: spec.name.clone(),
     };
     eprintln!(
@@ -184,6 +190,8 @@ struct Remote {
     http: reqwest::Client,
     base: Url,
     token: String,
+    /// Reads the server's `/metrics`.
+    metrics_token: String,
     kernel: String,
 }
 
@@ -233,7 +241,16 @@ impl Remote {
         let url = self.base.join("metrics")?;
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let text = self.http.get(url.clone()).send().await?.text().await?;
+            let answer = self
+                .http
+                .get(url.clone())
+                .bearer_auth(&self.metrics_token)
+                .send()
+                .await?;
+            if !answer.status().is_success() {
+                bail!("GET /metrics answered {}", answer.status());
+            }
+            let text = answer.text().await?;
             let warm = text
                 .lines()
                 .find_map(|l| l.strip_prefix("switchboard_kernels_warm "))

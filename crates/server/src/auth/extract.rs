@@ -1,47 +1,65 @@
 //! Extractors that authenticate a request: [`CurrentUser`] for people, [`DeviceCaller`] for
 //! devices. A token comes from `Authorization: Bearer …`, else a `token` query parameter (for
-//! media and WebSocket URLs that cannot carry headers), else the `sb_token` cookie.
+//! media and WebSocket URLs that cannot carry headers), else the session cookie
+//! ([`super::cookie_name`]).
 
-use super::{COOKIE_NAME, Claims, TokenKind};
+use super::{Claims, TokenKind};
 use crate::App;
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Uri, header};
 use std::sync::Arc;
 use switchboard_core::{AccountId, DeviceId, Suid, User};
 
-/// Finds the caller's token in the request, if any.
-pub fn bearer_token(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get(header::AUTHORIZATION)
+/// Where a request's token was found. Only the cookie goes along by itself with a browser's
+/// requests, so only it needs the Origin rule (`crate::browser_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer …` (or `Token …`).
+    Header,
+    /// The `token` query parameter.
+    Query,
+    /// The session cookie.
+    Cookie,
+}
+
+/// Finds the caller's token in the request, and where it was, if any. `cookie_name` is the
+/// session cookie's name on this node ([`super::cookie_name`]).
+pub fn find_token(
+    headers: &HeaderMap,
+    uri: &Uri,
+    cookie_name: &str,
+) -> Option<(TokenSource, String)> {
+    if let Some(v) = headers.get(header::AUTHORIZATION)
         && let Ok(v) = v.to_str()
     {
         let mut it = v.splitn(2, ' ');
         if let (Some(scheme), Some(tok)) = (it.next(), it.next())
             && (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
         {
-            return Some(tok.trim().to_owned());
+            return Some((TokenSource::Header, tok.trim().to_owned()));
         }
     }
     // A token written into the URL is a deliberate choice for this request (a device page
     // opened in a browser that also holds a clinician's cookie): it wins over the cookie.
-    let from_query = parts.uri.query().and_then(|q| {
+    let from_query = uri.query().and_then(|q| {
         q.split('&')
             .filter_map(|kv| kv.split_once('='))
             .find(|(k, _)| *k == "token")
             .map(|(_, v)| v.to_owned())
     });
-    if from_query.is_some() {
-        return from_query;
+    if let Some(token) = from_query {
+        return Some((TokenSource::Query, token));
     }
-    for v in parts.headers.get_all(header::COOKIE) {
+    for v in headers.get_all(header::COOKIE) {
         let Ok(v) = v.to_str() else { continue };
         for pair in v.split(';') {
             if let Some((k, val)) = pair.trim().split_once('=')
-                && k == COOKIE_NAME
+                && k == cookie_name
                 && !val.is_empty()
             {
-                return Some(val.to_owned());
+                return Some((TokenSource::Cookie, val.to_owned()));
             }
         }
     }
@@ -49,7 +67,8 @@ pub fn bearer_token(parts: &Parts) -> Option<String> {
 }
 
 fn claims_of(parts: &Parts, app: &App, kind: TokenKind) -> Result<Claims, ApiError> {
-    let token = bearer_token(parts)
+    let cookie_name = super::cookie_name(app.config.served_over_https());
+    let (_, token) = find_token(&parts.headers, &parts.uri, cookie_name)
         .ok_or_else(|| ApiError::unauthorized("sign in first: no token was sent"))?;
     let claims = app
         .tokens

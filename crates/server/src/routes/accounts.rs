@@ -1,7 +1,7 @@
 //! Accounts, users, sign-in and invites.
 
 use crate::App;
-use crate::auth::{COOKIE_NAME, CurrentUser, TokenKind};
+use crate::auth::{self, CurrentUser, TokenKind};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::live::now;
@@ -22,14 +22,23 @@ use switchboard_store::{Invite, StoreError};
 /// How long an invite stays valid.
 const INVITE_TTL: chrono::Duration = chrono::Duration::days(7);
 
+/// The `Set-Cookie` value carrying `token` (empty with `max_age` 0: clearing it). Over HTTPS
+/// its name has the `__Host-` prefix, which browsers accept only `Secure`, with `Path=/` and
+/// no `Domain`.
 fn session_cookie(app: &App, token: &str, max_age: i64) -> HeaderValue {
-    let secure = if app.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
+    let https = app.config.served_over_https();
+    cookie_header(
+        auth::cookie_name(https),
+        https || app.config.secure_cookies,
+        token,
+        max_age,
+    )
+}
+
+fn cookie_header(name: &str, secure: bool, token: &str, max_age: i64) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
     let cookie =
-        format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}");
+        format!("{name}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -166,15 +175,15 @@ pub(super) async fn login(
 ) -> ApiResult<Response> {
     let client = app.client_ip(peer, &headers);
     app.limits.auth(client)?;
+    // What was typed, bounded and quoted (`?`) in logs, so a hostile name cannot forge log
+    // lines; never the password.
+    let typed: String = req.username.chars().take(64).collect();
     // Refused before any hashing: a guesser rotating addresses still meets this.
     // Counted per name as the server knows it, so `ALICE` and a look-alike `аlice` are the
     // same guesser's target as `alice`.
     let name_key = username_key(&req.username);
     app.limits.sign_in_allowed(&name_key)?;
     let wrong = || ApiError::unauthorized("wrong username or password");
-    // What was typed, bounded and quoted (`?`) in logs, so a hostile name cannot forge log
-    // lines; never the password.
-    let typed: String = req.username.chars().take(64).collect();
     let user = match app.store.user_by_name(&req.username).await {
         Ok(u) => u,
         Err(StoreError::NotFound) => {
@@ -217,11 +226,20 @@ async fn revoke(app: &App, caller: &CurrentUser) -> ApiResult<()> {
 }
 
 fn signed_out(app: &App) -> Response {
-    (
+    let mut resp = (
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, session_cookie(app, "", 0))],
     )
-        .into_response()
+        .into_response();
+    // A browser may still hold the plain-HTTP cookie from before the node was served over
+    // HTTPS; it is no credential there, but signing out clears it too.
+    if app.config.served_over_https() {
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            cookie_header(auth::COOKIE_NAME, true, "", 0),
+        );
+    }
+    resp
 }
 
 /// `POST /api/v1/auth/logout`: the token stops working at once.

@@ -34,6 +34,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     // rather than failing every response.
     let node = HeaderValue::from_str(&app.config.node_name())
         .unwrap_or_else(|_| HeaderValue::from_static("unnamed"));
+    let origin_policy = Arc::new(crate::browser_policy::OriginPolicy::new(&app.config));
+    let security_headers = Arc::new(crate::browser_policy::SecurityHeaders::new(&app.config));
     let json_limit = usize::try_from(app.config.max_json_bytes.as_u64()).unwrap_or(usize::MAX);
     // A cell's code may be larger than other JSON bodies; escaping can make its JSON up to
     // six times its size.
@@ -130,11 +132,20 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/{version}/{*rest}", any(unsupported_version))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::metrics::render))
+        .route("/metrics", get(crate::metrics::scrape))
         .merge(pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the metrics layer, so refusals are counted by route like other answers.
+        .layer(axum::middleware::from_fn_with_state(
+            origin_policy,
+            crate::browser_policy::check_origin,
+        ))
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(axum::middleware::from_fn_with_state(
+            security_headers,
+            crate::browser_policy::add_security_headers,
+        ))
         .layer(axum::middleware::from_fn_with_state(node, name_node))
         .layer(
             tower::ServiceBuilder::new()

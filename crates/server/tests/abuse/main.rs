@@ -12,12 +12,15 @@ mod expect;
 #[path = "../api/helpers.rs"]
 mod helpers;
 
-mod connections;
-mod sign_in;
 mod smoke;
 mod kernel_sandbox;
+mod connections;
+mod sign_in;
 mod revocation;
 mod websocket_limits;
+mod origin;
+mod metrics;
+mod headers;
 mod pictures;
 mod accounts;
 mod data_files;

@@ -147,11 +147,15 @@ async fn watch_mjpeg(
     resp.bytes_stream()
 }
 
+/// The metrics token of the nodes whose counters [`counter`] reads.
+const METRICS_TOKEN: &str = "cluster-failures-metrics-token";
+
 /// The value of an unlabelled counter in `/metrics`.
 async fn counter(node: &TestApp, name: &str) -> f64 {
     let text = node
         .http
         .get(format!("http://{}/metrics", node.addr))
+        .bearer_auth(METRICS_TOKEN)
         .send()
         .await
         .unwrap()
@@ -174,6 +178,7 @@ async fn nodes_serve_local_viewers_through_a_nats_restart_and_resubscribe_after_
     let Some(cluster) = spawn_cluster(2, |c| {
         c.nats_url = Some(url.clone());
         c.bus_probe_interval = Duration::from_millis(500);
+        c.metrics_token = Some(METRICS_TOKEN.into());
     })
     .await
     else {

@@ -42,6 +42,9 @@ pub struct TestApp {
     pub dir: Arc<tempfile::TempDir>,
     /// The node's store, for arranging and checking what the API cannot.
     pub store: Arc<dyn switchboard_store::Store>,
+    /// Where `/metrics` is served apart, when `metrics_listen` is set.
+    #[allow(dead_code, reason = "read by the abuse suite, which shares this harness")]
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -79,6 +82,7 @@ async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr
     config.public_url = Some(format!("{scheme}://{addr}"));
     let server = Server::start(config.clone()).await.expect("server starts");
     let store = server.app().store.clone();
+    let metrics_addr = server.metrics_addr();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         server
@@ -98,6 +102,7 @@ async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr
         config,
         dir,
         store,
+        metrics_addr,
         stop: Some(tx),
         task: Some(task),
     }

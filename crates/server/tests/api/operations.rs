@@ -113,11 +113,13 @@ fn sample(text: &str, parts: &[&str]) -> f64 {
 
 #[tokio::test]
 async fn metrics_are_prometheus_text_and_move_with_traffic() {
-    let app = spawn_app().await;
+    const METRICS_TOKEN: &str = "operations-metrics-token";
+    let app = spawn_app_with(|c| c.metrics_token = Some(METRICS_TOKEN.into())).await;
     let get_metrics = || async {
         let resp = app
             .http
             .get(format!("http://{}/metrics", app.addr))
+            .bearer_auth(METRICS_TOKEN)
             .send()
             .await
             .unwrap();
