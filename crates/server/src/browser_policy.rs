@@ -277,6 +277,7 @@ mod tests {
     use super::*;
     use axum::http::Uri;
 
+    /// A node behind a TLS proxy at `https://sb.example.org`: its cookie is `__Host-sb_token`.
     fn policy(tweak: impl FnOnce(&mut Config)) -> OriginPolicy {
         let mut config = Config {
             listen: "127.0.0.1:8080".parse().unwrap(),
@@ -334,7 +335,10 @@ mod tests {
             p.judge(&get, &headers(&all), &uri)
         };
         assert_eq!(
-            with(&[("origin", "https://evil.example"), ("cookie", "sb_token=t")]),
+            with(&[
+                ("origin", "https://evil.example"),
+                ("cookie", "__Host-sb_token=t")
+            ]),
             Err(Refusal::Socket)
         );
         assert_eq!(
@@ -345,32 +349,41 @@ mod tests {
             Err(Refusal::Socket)
         );
         assert_eq!(
-            with(&[("origin", "null"), ("cookie", "sb_token=t")]),
+            with(&[("origin", "null"), ("cookie", "__Host-sb_token=t")]),
             Err(Refusal::Socket)
         );
-        assert_eq!(with(&[("cookie", "sb_token=t")]), Err(Refusal::Socket));
+        assert_eq!(
+            with(&[("cookie", "__Host-sb_token=t")]),
+            Err(Refusal::Socket)
+        );
         assert_eq!(with(&[("authorization", "Bearer t")]), Ok(()));
         assert_eq!(
             with(&[
                 ("origin", "https://sb.example.org"),
-                ("cookie", "sb_token=t")
+                ("cookie", "__Host-sb_token=t")
             ]),
             Ok(())
         );
         assert_eq!(
             with(&[
                 ("origin", "https://ui.example.org"),
-                ("cookie", "sb_token=t")
+                ("cookie", "__Host-sb_token=t")
             ]),
             Ok(())
         );
         // The page the request was addressed to is ours.
         assert_eq!(
-            with(&[("origin", "http://10.0.0.5:8080"), ("cookie", "sb_token=t")]),
+            with(&[
+                ("origin", "http://10.0.0.5:8080"),
+                ("cookie", "__Host-sb_token=t")
+            ]),
             Ok(())
         );
         assert_eq!(
-            with(&[("origin", "http://10.0.0.5:8081"), ("cookie", "sb_token=t")]),
+            with(&[
+                ("origin", "http://10.0.0.5:8081"),
+                ("cookie", "__Host-sb_token=t")
+            ]),
             Err(Refusal::Socket)
         );
         let query: Uri = "/api/v1/events?token=t".parse().unwrap();
@@ -383,7 +396,7 @@ mod tests {
         let post = Method::POST;
         let uri: Uri = "/api/v1/account/invites".parse().unwrap();
         let judge = |pairs: &[(&str, &str)]| p.judge(&post, &headers(pairs), &uri);
-        let cookie = ("cookie", "theme=dark; sb_token=t");
+        let cookie = ("cookie", "theme=dark; __Host-sb_token=t");
         assert_eq!(
             judge(&[cookie, ("origin", "https://evil.example")]),
             Err(Refusal::Write)
