@@ -114,7 +114,9 @@ pub enum ServerError {
     TokenSecret(std::io::Error),
     #[error("cannot prepare the HTTP client for other nodes: {0}")]
     NodeClient(#[from] kernel_proxy::ProxyError),
-    #[error("cannot listen on metrics_listen {address}: {source}; pick a free address or leave it out")]
+    #[error(
+        "cannot listen on metrics_listen {address}: {source}; pick a free address or leave it out"
+    )]
     MetricsListen {
         address: std::net::SocketAddr,
         source: std::io::Error,

@@ -14,8 +14,8 @@ mod tokens;
 
 pub use extract::{CurrentUser, DeviceCaller, TokenSource, find_token};
 pub use password::{PasswordError, PasswordHashing, hash_password, verify_password};
-pub use secret::{load_or_create_secret, read_secret_file};
 pub use rights::{Right, Rights};
+pub use secret::{load_or_create_secret, read_secret_file};
 pub use tokens::{Claims, Revoked, TokenKind, TokenService};
 
 /// Name of the cookie browsers carry their token in over plain HTTP.

@@ -12,15 +12,15 @@ mod expect;
 #[path = "../api/helpers.rs"]
 mod helpers;
 
-mod smoke;
-mod kernel_sandbox;
-mod connections;
-mod sign_in;
-mod revocation;
-mod websocket_limits;
-mod origin;
-mod metrics;
-mod headers;
-mod pictures;
 mod accounts;
+mod connections;
 mod data_files;
+mod headers;
+mod kernel_sandbox;
+mod metrics;
+mod origin;
+mod pictures;
+mod revocation;
+mod sign_in;
+mod smoke;
+mod websocket_limits;

@@ -43,7 +43,10 @@ pub struct TestApp {
     /// The node's store, for arranging and checking what the API cannot.
     pub store: Arc<dyn switchboard_store::Store>,
     /// Where `/metrics` is served apart, when `metrics_listen` is set.
-    #[allow(dead_code, reason = "read by the abuse suite, which shares this harness")]
+    #[allow(
+        dead_code,
+        reason = "read by the abuse suite, which shares this harness"
+    )]
     pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
