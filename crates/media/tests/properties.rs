@@ -167,6 +167,11 @@ proptest! {
         prop_assume!(parts
             .iter()
             .all(|p| p.content_length || !contains(&p.body, delimiter.as_bytes())));
+        // Without a Content-Length, a body ending in CR before a bare-LF delimiter reads as
+        // a CRLF delimiter (the standard one): the CR is the delimiter's, by design.
+        prop_assume!(parts
+            .iter()
+            .all(|p| p.content_length || !p.bare_lf || p.body.last() != Some(&b'\r')));
         let mut data = Vec::new();
         for part in &parts {
             let eol: &[u8] = if part.bare_lf { b"\n" } else { b"\r\n" };

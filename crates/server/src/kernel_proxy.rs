@@ -412,6 +412,10 @@ where
         .get(header::SEC_WEBSOCKET_PROTOCOL)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    // The client's messages are held whole before they are passed on: the same cap as on
+    // the kernel's own node, so a proxy is no way around it.
+    let max = usize::try_from(app.config.max_kernel_message_bytes.as_u64()).unwrap_or(usize::MAX);
+    let ws = ws.max_message_size(max).max_frame_size(max);
     let ws = match chosen {
         Some(protocol) => ws.protocols([protocol]),
         None => ws,

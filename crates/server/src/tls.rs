@@ -92,7 +92,12 @@ fn self_signed(
     names.dedup();
     let made = rcgen::generate_simple_self_signed(names)
         .map_err(|e| TlsError::SelfSigned(e.to_string()))?;
-    std::fs::create_dir_all(&dir).map_err(|e| read_error(&dir, e))?;
+    // Private like the data directory it sits in: it holds the key.
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(&dir).map_err(|e| read_error(&dir, e))?;
     std::fs::write(&cert_path, made.cert.pem()).map_err(|e| read_error(&cert_path, e))?;
     write_private(&key_path, made.signing_key.serialize_pem().as_bytes())
         .map_err(|e| read_error(&key_path, e))?;

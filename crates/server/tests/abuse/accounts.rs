@@ -143,8 +143,10 @@ async fn the_last_admin_cannot_leave_the_account_without_one() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 }
 
-/// Collects what the server logs on this thread (the test's runtime is single-threaded, so
-/// the server's request handlers run here).
+/// Collects what the whole test process logs. A subscriber scoped to one test's thread
+/// missed events when other tests registered the same log sites on their threads at the
+/// same time, so the capture is the process's global subscriber, and the test reads only
+/// the lines of the names it uses.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
@@ -165,35 +167,51 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
+/// The process's log capture, installed on first use; `None` when `TEST_LOG` made another
+/// subscriber the global one first.
+fn process_logs() -> Option<Captured> {
+    static LOGS: std::sync::OnceLock<Option<Captured>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        match tracing::subscriber::set_global_default(subscriber) {
+            Ok(()) => Some(logs),
+            Err(_) if std::env::var_os("TEST_LOG").is_some() => None,
+            Err(e) => panic!("cannot capture the logs: {e}"),
+        }
+    })
+    .clone()
+}
+
+#[tokio::test]
 async fn failed_sign_ins_are_logged_with_the_address_and_name_but_never_the_password() {
-    use tracing_subscriber::util::SubscriberInitExt;
-    let logs = Captured::default();
-    let _guard = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish()
-        .set_default();
+    let Some(logs) = process_logs() else {
+        eprintln!("TEST_LOG sends the logs elsewhere: this test needs them, run it without");
+        return;
+    };
     let app = spawn_app().await;
-    app.signup("known.user").await;
+    app.signup("logged.known").await;
 
     let secret_guess = "hunter2-hunter2";
     expect_error(
-        login(&app, "nobody.here", secret_guess).await,
+        login(&app, "logged.nobody", secret_guess).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
     .await;
     expect_error(
-        login(&app, "known.user", secret_guess).await,
+        login(&app, "logged.known", secret_guess).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
     .await;
     // A name that tries to forge a log line stays on one quoted line.
     expect_error(
-        login(&app, "evil\nfailed sign-in forged=1", secret_guess).await,
+        login(&app, "logged.evil\nfailed sign-in forged=1", secret_guess).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
@@ -202,18 +220,22 @@ async fn failed_sign_ins_are_logged_with_the_address_and_name_but_never_the_pass
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let failures: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("failed sign-in"))
+        .filter(|l| l.contains("failed sign-in") && l.contains("logged."))
         .collect();
     assert_eq!(failures.len(), 3, "one line per failure:\n{text}");
-    assert!(failures[0].contains("\"nobody.here\"") && failures[0].contains("unknown user"));
-    assert!(failures[1].contains("\"known.user\"") && failures[1].contains("wrong password"));
+    assert!(failures[0].contains("\"logged.nobody\"") && failures[0].contains("unknown user"));
+    assert!(failures[1].contains("\"logged.known\"") && failures[1].contains("wrong password"));
     for line in &failures {
         assert!(
             line.contains("client=127.0.0.1"),
             "the client's address: {line}"
         );
     }
-    assert!(failures[2].contains("evil\\nfailed"), "{}", failures[2]);
+    assert!(
+        failures[2].contains("logged.evil\\nfailed"),
+        "{}",
+        failures[2]
+    );
     assert!(
         !text.contains(secret_guess),
         "a password never reaches the logs"

@@ -71,3 +71,16 @@ async fn an_open_data_directory_and_database_are_tightened_at_start() {
     assert_eq!(mode(&dir.join("switchboard.db")), 0o600);
     app.signup("still.works").await;
 }
+
+#[tokio::test]
+async fn a_self_signed_certificates_folder_and_key_are_private() {
+    let app = spawn_app_with(|c| c.tls_self_signed = true).await;
+    let tls = app.config.data_dir.join("tls");
+    assert_eq!(mode(&tls), 0o700, "the TLS folder");
+    let key = std::fs::read_dir(&tls)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("key"))
+        .expect("a key file");
+    assert_eq!(mode(&key), 0o600, "{}", key.display());
+}

@@ -87,11 +87,13 @@ async fn a_jupyter_kernel_runs_code_over_the_channels_socket() {
     let id = model["id"].as_str().unwrap().to_owned();
     assert_eq!(model["name"], "python3");
 
-    // The node's maximum is one kernel: the next launch is refused with a clear 503.
+    // The node's maximum is one kernel: the next launch, by another account whose share is
+    // untouched, is refused with a clear 503.
+    let other = app.signup("jupyter.neighbour").await;
     let refused = app
         .http
         .post(format!("{base}/kernels"))
-        .header("authorization", &auth)
+        .header("authorization", format!("token {other}"))
         .json(&json!({}))
         .send()
         .await
