@@ -38,8 +38,17 @@ impl KernelLauncher {
     /// A launcher for `node`. Creates the runtime folder (0711) or checks that the existing
     /// one belongs to this user and is not writable by others; detects and logs what the
     /// host can enforce.
-    pub fn new(node: NodeConfig) -> Result<Self> {
+    pub fn new(mut node: NodeConfig) -> Result<Self> {
         prepare_runtime_dir(&node.runtime_dir)?;
+        // Kernels start in folders of their own, and the helper reads its plan after that:
+        // a relative runtime folder (the default data directory is `./data`) would not be
+        // found from there.
+        node.runtime_dir = std::fs::canonicalize(&node.runtime_dir).map_err(|e| {
+            KernelError::io(
+                format!("resolving runtime dir {}", node.runtime_dir.display()),
+                e,
+            )
+        })?;
         let host = HostSupport::detect();
         tracing::info!(%host, totals = %host.totals(), runtime_dir = %node.runtime_dir.display(), max_kernels = node.max_kernels, "kernel launcher ready");
         if !host.root {

@@ -166,3 +166,42 @@ fn logs_written_to_a_file_are_plain_text() {
     assert!(text.contains(" INFO "), "{text}");
     assert!(!text.contains('\u{1b}'), "{text}");
 }
+
+/// `switchboard serve` with no flags keeps its data in `./data`, a relative folder: kernels,
+/// which start in folders of their own, must still find their launch plans there.
+#[test]
+fn kernels_run_with_the_default_relative_data_folder() {
+    if std::process::Command::new("python3")
+        .args(["-c", "import ipykernel"])
+        .status()
+        .map_or(true, |s| !s.success())
+    {
+        eprintln!("skipped: ipykernel is not installed (scripts/test installs it)");
+        return;
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_in(cwd.path(), free_port());
+    let c = Client::new();
+    let api = format!("{}/api/v1", server.base);
+    let reg: Value = c
+        .post(format!("{api}/auth/register"))
+        .json(&json!({"username": "ada", "password": "correct horse", "account_name": "Engines"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = reg["token"].as_str().unwrap();
+    let resp = c
+        .post(format!("{api}/execute"))
+        .bearer_auth(token)
+        .json(&json!({"code": "print(6 * 7)"}))
+        .timeout(std::time::Duration::from_secs(60))
+        .send()
+        .unwrap();
+    let status = resp.status();
+    let body: Value = resp.json().unwrap();
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["outputs"][0]["text"], "42\n", "{body}");
+    assert!(cwd.path().join("data").is_dir());
+}

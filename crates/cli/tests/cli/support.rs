@@ -39,6 +39,22 @@ impl ServerProcess {
         Self::spawn(data, port, &[], "info", Stdio::from(file))
     }
 
+    /// Starts a server as `switchboard serve` is started from a checkout: in `cwd`, with the
+    /// default relative data folder (`./data`).
+    pub fn start_in(cwd: &Path, port: u16) -> ServerProcess {
+        let child = Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(cwd)
+            .env("RUST_LOG", "warn")
+            .env_remove("SWITCHBOARD_LOG")
+            .env_remove("SWITCHBOARD_DATA_DIR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self::until_up(child, port)
+    }
+
     fn spawn(
         data: &Path,
         port: u16,
@@ -57,6 +73,11 @@ impl ServerProcess {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        Self::until_up(child, port)
+    }
+
+    /// Waits until `/healthz` answers.
+    fn until_up(child: Child, port: u16) -> ServerProcess {
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + PATIENCE;
         loop {
