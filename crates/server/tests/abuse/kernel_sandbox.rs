@@ -180,32 +180,6 @@ async fn a_kernels_files_stay_within_its_folder_limit() {
     assert_eq!(answer["files"][0]["size"], 12, "{answer}");
 }
 
-/// Joins `admin`'s account as `username`; returns the new user's token.
-async fn join(app: &TestApp, admin: &str, username: &str) -> String {
-    let invite: Value = app
-        .http
-        .post(app.url("/account/invites"))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let resp = app
-        .http
-        .post(app.url("/auth/register"))
-        .json(&json!({"username": username, "password": "correct horse battery", "invite": invite["invite"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    resp.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn start_kernel(app: &TestApp, token: &str) -> reqwest::Response {
     app.http
         .post(format!("http://{}/api/kernels", app.addr))
@@ -232,7 +206,7 @@ async fn one_account_cannot_take_every_kernel_of_a_node_by_default() {
     let admin = app.signup("greedy").await;
     let mut members = vec![admin.clone()];
     for i in 0..share.div_ceil(app.config.kernels_per_user) {
-        members.push(join(&app, &admin, &format!("greedy-{i}")).await);
+        members.push(app.join_account(&admin, &format!("greedy-{i}")).await);
     }
     // Every member of the account starts as many kernels as one user may, all at once.
     let app_ref = &app;

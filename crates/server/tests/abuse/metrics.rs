@@ -5,9 +5,8 @@ use crate::expect::expect_error;
 use crate::helpers::*;
 use rand::Rng;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+
 use std::collections::BTreeSet;
-use switchboard_core::{Role, User, UserId};
 
 const METRICS_TOKEN: &str = "prometheus-scrapes-with-this-0123456789";
 
@@ -107,45 +106,6 @@ async fn made_up_methods_and_paths_add_no_series() {
     );
 }
 
-/// Makes an operator in the account of `admin_token`'s user; returns the operator's token.
-async fn operator_token(app: &TestApp, admin_token: &str) -> String {
-    let me: Value = app
-        .http
-        .get(app.url("/me"))
-        .bearer_auth(admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let password_hash = switchboard_server::auth::hash_password("operator password".into())
-        .await
-        .unwrap();
-    app.store
-        .create_user(&User {
-            id: UserId::new(),
-            account_id: me["account_id"].as_str().unwrap().parse().unwrap(),
-            username: "op".into(),
-            password_hash,
-            role: Role::Operator,
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    let login: Value = app
-        .http
-        .post(app.url("/auth/login"))
-        .json(&json!({"username": "op", "password": "operator password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    login["token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn by_default_only_an_operator_reads_metrics() {
     let app = spawn_app().await;
@@ -168,7 +128,7 @@ async fn by_default_only_an_operator_reads_metrics() {
         .unwrap();
     expect_error(guessed, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
-    let operator = operator_token(&app, &admin).await;
+    let operator = app.operator_token(&admin).await;
     let resp = app
         .http
         .get(&url)
@@ -261,7 +221,7 @@ async fn a_separate_listener_serves_metrics_and_the_main_one_does_not() {
     let app = spawn_app_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
     let apart = app.metrics_addr.expect("the metrics listener's address");
     let admin = app.signup("clinician").await;
-    let operator = operator_token(&app, &admin).await;
+    let operator = app.operator_token(&admin).await;
 
     let resp = app
         .http

@@ -96,17 +96,11 @@ async fn upload(
 }
 
 async fn account_of(app: &TestApp, token: &str) -> AccountId {
-    let me: Value = app
-        .http
-        .get(app.url("/me"))
-        .bearer_auth(token)
-        .send()
-        .await
+    app.me(token).await["account_id"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    me["account_id"].as_str().unwrap().parse().unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// Stores a snapshot through the store, as an older release (or a larger bound) did.

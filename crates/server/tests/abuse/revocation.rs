@@ -164,47 +164,6 @@ async fn login(app: &TestApp, username: &str) -> String {
         .to_owned()
 }
 
-async fn me(app: &TestApp, token: &str) -> Value {
-    app.http
-        .get(app.url("/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// A member of the admin's account: their token.
-async fn member(app: &TestApp, admin: &str, username: &str) -> String {
-    let invite: Value = app
-        .http
-        .post(app.url("/account/invites"))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let resp = app
-        .http
-        .post(app.url("/auth/register"))
-        .json(
-            &json!({"username": username, "password": "correct horse battery",
-                       "invite": invite["invite"]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    resp.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// Every viewer connection a token can open: watch, account events, MJPEG and a long poll.
 struct ViewerConnections {
     watch: Ws,
@@ -254,20 +213,20 @@ async fn signing_out_ends_every_connection_of_the_token() {
     all_end(open, Instant::now()).await;
     next_frame(&mut kept).await;
     // The server still serves the signed-in token.
-    assert_eq!(me(&app, &other).await["username"], "grey");
+    assert_eq!(app.me(&other).await["username"], "grey");
 }
 
 #[tokio::test]
 async fn an_admin_deleting_a_user_ends_that_users_connections() {
     let app = spawn_app().await;
     let admin = app.signup("bailey").await;
-    let karev = member(&app, &admin, "karev").await;
+    let karev = app.join_account(&admin, "karev").await;
     let (suid, device) = app.live_session(&admin).await;
     let _frames = keep_streaming(&app, &suid, &device);
     let open = open_all(&app, &suid, &karev).await;
     let mut admins = watch(&app, &suid, &admin).await;
 
-    let id = me(&app, &karev).await["id"].as_str().unwrap().to_owned();
+    let id = app.me(&karev).await["id"].as_str().unwrap().to_owned();
     let resp = app
         .http
         .delete(app.url(&format!("/account/users/{id}")))
@@ -284,7 +243,7 @@ async fn an_admin_deleting_a_user_ends_that_users_connections() {
 async fn deleting_oneself_ends_the_connections_of_every_sign_in() {
     let app = spawn_app().await;
     let admin = app.signup("webber").await;
-    let yang = member(&app, &admin, "yang").await;
+    let yang = app.join_account(&admin, "yang").await;
     let (suid, device) = app.live_session(&admin).await;
     let _frames = keep_streaming(&app, &suid, &device);
     let open = open_all(&app, &suid, &yang).await;
@@ -323,7 +282,7 @@ async fn connections_end_when_their_token_expires() {
     let token = app.signup("shepherd").await;
     let (suid, device) = app.live_session(&token).await;
     let _frames = keep_streaming(&app, &suid, &device);
-    let who = me(&app, &token).await;
+    let who = app.me(&token).await;
     let (user, account) = (
         who["id"].as_str().unwrap(),
         who["account_id"].as_str().unwrap(),
@@ -480,14 +439,14 @@ async fn deleting_a_user_on_one_node_ends_their_connections_on_the_other() {
     };
     let (a, b) = (&cluster[0], &cluster[1]);
     let admin = a.signup("torres").await;
-    let sloan = member(a, &admin, "sloan").await;
+    let sloan = a.join_account(&admin, "sloan").await;
     let (suid, device) = a.live_session(&admin).await;
     let _frames = keep_streaming(a, &suid, &device);
     let open = tokio::time::timeout(PATIENCE, open_all(b, &suid, &sloan))
         .await
         .expect("the other node serves the session");
 
-    let id = me(a, &sloan).await["id"].as_str().unwrap().to_owned();
+    let id = a.me(&sloan).await["id"].as_str().unwrap().to_owned();
     let resp = a
         .http
         .delete(a.url(&format!("/account/users/{id}")))

@@ -156,6 +156,85 @@ impl TestApp {
     }
 
     /// Creates a video session; returns its JSON view.
+    /// Joins `admin`'s account as `username` with an invite the admin makes (the password
+    /// [`signup`](Self::signup) uses); returns the new user's token.
+    #[allow(
+        dead_code,
+        reason = "used by the abuse suite, which shares this harness"
+    )]
+    pub async fn join_account(&self, admin: &str, username: &str) -> String {
+        let invite: Value = self
+            .http
+            .post(self.url("/account/invites"))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let resp = self
+            .http
+            .post(self.url("/auth/register"))
+            .json(
+                &json!({"username": username, "password": "correct horse battery",
+                          "invite": invite["invite"]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// `GET /me` as `token`'s user.
+    pub async fn me(&self, token: &str) -> Value {
+        self.http
+            .get(self.url("/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Makes an operator (`op`) in the account of `admin_token`'s user, through the store
+    /// (no route makes one), and signs them in; returns the operator's token.
+    pub async fn operator_token(&self, admin_token: &str) -> String {
+        use switchboard_core::{Role, User, UserId};
+        let me = self.me(admin_token).await;
+        let password_hash = switchboard_server::auth::hash_password("operator password".into())
+            .await
+            .unwrap();
+        self.store
+            .create_user(&User {
+                id: UserId::new(),
+                account_id: me["account_id"].as_str().unwrap().parse().unwrap(),
+                username: "op".into(),
+                password_hash,
+                role: Role::Operator,
+                created_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+        let login: Value = self
+            .http
+            .post(self.url("/auth/login"))
+            .json(&json!({"username": "op", "password": "operator password"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        login["token"].as_str().unwrap().to_owned()
+    }
+
     pub async fn create_session(&self, token: &str) -> Value {
         let resp = self
             .http

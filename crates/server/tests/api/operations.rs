@@ -4,7 +4,7 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
-use switchboard_core::{Role, Service, User, UserId};
+use switchboard_core::Service;
 
 /// Polls `check` until it holds, for at most PATIENCE (the monitor ticks on a timer, so
 /// there is no event to wait on).
@@ -298,41 +298,7 @@ async fn admin_views_are_for_admins_and_scoped_to_their_account() {
     assert_eq!(foreign_end.status(), StatusCode::NOT_FOUND);
 
     // An operator sees everything.
-    let me: Value = app
-        .http
-        .get(app.url("/me"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let password_hash = switchboard_server::auth::hash_password("operator password".into())
-        .await
-        .unwrap();
-    app.store
-        .create_user(&User {
-            id: UserId::new(),
-            account_id: me["account_id"].as_str().unwrap().parse().unwrap(),
-            username: "op".into(),
-            password_hash,
-            role: Role::Operator,
-            created_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    let login: Value = app
-        .http
-        .post(app.url("/auth/login"))
-        .json(&serde_json::json!({"username": "op", "password": "operator password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let op = login["token"].as_str().unwrap();
+    let op = &app.operator_token(&admin).await;
     let overview: Value = app
         .http
         .get(app.url("/admin/overview"))
