@@ -283,6 +283,14 @@ mod tests {
     use crate::auth::TokenKind;
     use switchboard_bus::InProcessBus;
 
+    /// A fresh SQLite store in a folder that lives as long as the returned guard.
+    async fn temp_store() -> (tempfile::TempDir, Arc<dyn switchboard_store::Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("sb.db").display());
+        let store = switchboard_store::connect(&url).await.unwrap();
+        (dir, store)
+    }
+
     fn user_token(tokens: &TokenService) -> (String, Claims) {
         tokens
             .issue(
@@ -323,11 +331,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_user_deletion_notice_ends_that_users_connections_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            switchboard_store::connect(&format!("sqlite://{}", dir.path().join("sb.db").display()))
-                .await
-                .unwrap();
+        let (_dir, store) = temp_store().await;
         let tokens = Arc::new(TokenService::new(b"0123456789abcdef0123456789abcdef"));
         let (_, deleted) = user_token(&tokens);
         let (_, kept) = user_token(&tokens);
@@ -352,11 +356,7 @@ mod tests {
 
     #[tokio::test]
     async fn catching_up_ends_the_connections_of_users_gone_from_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            switchboard_store::connect(&format!("sqlite://{}", dir.path().join("sb.db").display()))
-                .await
-                .unwrap();
+        let (_dir, store) = temp_store().await;
         let tokens = Arc::new(TokenService::new(b"0123456789abcdef0123456789abcdef"));
         // Users the store does not know: deleted while the announcement was missed.
         let (_, claims) = user_token(&tokens);
@@ -371,11 +371,7 @@ mod tests {
     /// applies what the first announces, and stops on shutdown.
     #[tokio::test]
     async fn an_announced_revocation_is_applied_and_the_task_stops() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            switchboard_store::connect(&format!("sqlite://{}", dir.path().join("sb.db").display()))
-                .await
-                .unwrap();
+        let (_dir, store) = temp_store().await;
         let bus: Arc<dyn Bus> = Arc::new(InProcessBus::default());
         let issuer = TokenService::new(b"0123456789abcdef0123456789abcdef");
         let other = Arc::new(TokenService::new(b"0123456789abcdef0123456789abcdef"));
@@ -401,11 +397,7 @@ mod tests {
 
     #[tokio::test]
     async fn catching_up_reads_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            switchboard_store::connect(&format!("sqlite://{}", dir.path().join("sb.db").display()))
-                .await
-                .unwrap();
+        let (_dir, store) = temp_store().await;
         let tokens = Arc::new(TokenService::new(b"0123456789abcdef0123456789abcdef"));
         let (token, claims) = user_token(&tokens);
         assert_eq!(tokens.active_count(), 1);
