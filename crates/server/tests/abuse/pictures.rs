@@ -8,7 +8,7 @@ use crate::expect::expect_error;
 use crate::helpers::{TestApp, jpeg, next_json, send_frame, spawn_app_with};
 use bytes::Bytes;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
 use switchboard_core::AccountId;
@@ -59,23 +59,6 @@ fn real_jpeg_declaring(width: u16, height: u16) -> Bytes {
     data[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
     data[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
     Bytes::from(data)
-}
-
-async fn create_camera(app: &TestApp, token: &str) -> (String, String) {
-    let resp = app
-        .http
-        .post(app.url("/cameras"))
-        .bearer_auth(token)
-        .json(&json!({ "name": "porch" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let body: Value = resp.json().await.unwrap();
-    (
-        body["id"].as_str().unwrap().to_owned(),
-        body["token"].as_str().unwrap().to_owned(),
-    )
 }
 
 async fn upload(
@@ -134,7 +117,7 @@ async fn thumbnail(app: &TestApp, token: &str, id: Uuid) -> reqwest::Response {
 async fn a_huge_cmyk_snapshot_is_refused_at_upload_and_never_decoded_for_thumbnails() {
     let app = spawn_app_with(without_detector).await;
     let user = app.signup("bomb.maker").await;
-    let (camera, camera_token) = create_camera(&app, &user).await;
+    let (camera, camera_token) = app.create_camera(&user, "porch").await;
     let bomb = declaring(10_000, 10_000, 4);
     assert!(bomb.len() < 100, "a bomb is small: {} bytes", bomb.len());
 
@@ -173,7 +156,7 @@ async fn stored_pictures_are_decoded_only_within_the_pixel_bound() {
     })
     .await;
     let user = app.signup("pixel.counter").await;
-    let (camera, _) = create_camera(&app, &user).await;
+    let (camera, _) = app.create_camera(&user, "porch").await;
     let account = account_of(&app, &user).await;
 
     let small = store_snapshot(&app, account, &camera, jpeg(1).to_vec()).await;
@@ -209,7 +192,7 @@ async fn thumbnails_past_the_decoding_slots_answer_busy_instead_of_piling_up() {
     })
     .await;
     let user = app.signup("thumb.flood").await;
-    let (camera, _) = create_camera(&app, &user).await;
+    let (camera, _) = app.create_camera(&user, "porch").await;
     let account = account_of(&app, &user).await;
     // A picture big enough that decoding it takes far longer than the 1 ms wait.
     let picture = switchboard_media::synth::TestCard::new(4000, 3000, 90).render(1);
@@ -297,7 +280,7 @@ async fn a_snapshot_dated_in_the_future_takes_its_arrival_time() {
     })
     .await;
     let user = app.signup("time.traveller").await;
-    let (camera, camera_token) = create_camera(&app, &user).await;
+    let (camera, camera_token) = app.create_camera(&user, "porch").await;
 
     let before = chrono::Utc::now();
     let resp = upload(

@@ -44,23 +44,6 @@ fn without_detector(c: &mut Config) {
     c.detector_model = PathBuf::from("/nonexistent/model.onnx");
 }
 
-async fn create_camera(app: &TestApp, token: &str, name: &str) -> (String, String) {
-    let resp = app
-        .http
-        .post(app.url("/cameras"))
-        .bearer_auth(token)
-        .json(&json!({ "name": name }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let body: Value = resp.json().await.unwrap();
-    (
-        body["id"].as_str().unwrap().to_owned(),
-        body["token"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn upload(app: &TestApp, camera: &str, token: &str, jpeg: Vec<u8>) -> reqwest::Response {
     app.http
         .post(app.url(&format!("/cameras/{camera}/snapshots")))
@@ -116,7 +99,7 @@ async fn until_nothing_pending(app: &TestApp) {
 async fn an_uploaded_photo_is_detected_and_found_by_search() {
     let app = spawn_app_with(with_detector).await;
     let user = app.signup("cam-owner").await;
-    let (camera, token) = create_camera(&app, &user, "driveway").await;
+    let (camera, token) = app.create_camera(&user, "driveway").await;
 
     let resp = upload(&app, &camera, &token, bus_jpg()).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
@@ -175,7 +158,7 @@ async fn tokens_rotate_accounts_are_isolated_and_only_jpegs_are_taken() {
     let app = spawn_app_with(without_detector).await;
     let user = app.signup("cam-a").await;
     let other = app.signup("cam-b").await;
-    let (camera, old_token) = create_camera(&app, &user, "hall").await;
+    let (camera, old_token) = app.create_camera(&user, "hall").await;
 
     // Without a detector the snapshot is stored and stays pending.
     let resp = upload(&app, &camera, &old_token, bus_jpg()).await;
@@ -245,7 +228,7 @@ async fn a_full_queue_answers_503_and_the_snapshots_are_detected_later() {
     })
     .await;
     let user = app.signup("busy-cams").await;
-    let (camera, token) = create_camera(&app, &user, "lobby").await;
+    let (camera, token) = app.create_camera(&user, "lobby").await;
 
     let uploads = (0..6).map(|_| upload(&app, &camera, &token, bus_jpg()));
     let answers = futures::future::join_all(uploads).await;
@@ -274,7 +257,7 @@ async fn a_full_queue_answers_503_and_the_snapshots_are_detected_later() {
 async fn snapshots_stored_before_detection_are_detected_after_a_restart() {
     let mut app = spawn_app_with(without_detector).await;
     let user = app.signup("restart-cams").await;
-    let (camera, token) = create_camera(&app, &user, "porch").await;
+    let (camera, token) = app.create_camera(&user, "porch").await;
     let resp = upload(&app, &camera, &token, bus_jpg()).await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     assert!(
@@ -328,7 +311,7 @@ async fn camera_json(app: &TestApp, token: &str, camera: &str) -> Value {
 async fn a_near_copy_of_the_previous_snapshot_is_dropped_and_counted() {
     let app = spawn_app_with(with_detector).await;
     let user = app.signup("dedup-owner").await;
-    let (camera, token) = create_camera(&app, &user, "garage").await;
+    let (camera, token) = app.create_camera(&user, "garage").await;
 
     let first: Value = upload(&app, &camera, &token, bus_jpg())
         .await
@@ -481,7 +464,7 @@ async fn a_camera_goes_live_as_a_device_when_asked() {
     let app = spawn_app_with(without_detector).await;
     let user = app.signup("live-cam").await;
     let other = app.signup("live-cam-other").await;
-    let (camera, token) = create_camera(&app, &user, "nursery").await;
+    let (camera, token) = app.create_camera(&user, "nursery").await;
 
     // Nobody asked yet: uploads carry no ticket.
     let body: Value = upload(&app, &camera, &token, bus_jpg())

@@ -190,6 +190,24 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Registers a camera named `name` to `token`'s account: (camera id, camera token).
+    pub async fn create_camera(&self, token: &str, name: &str) -> (String, String) {
+        let resp = self
+            .http
+            .post(self.url("/cameras"))
+            .bearer_auth(token)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let body: Value = resp.json().await.unwrap();
+        (
+            body["id"].as_str().unwrap().to_owned(),
+            body["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// `GET /me` as `token`'s user.
     pub async fn me(&self, token: &str) -> Value {
         self.http
