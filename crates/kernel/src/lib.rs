@@ -30,6 +30,7 @@ pub mod helper;
 mod kernel;
 mod launch;
 mod launcher;
+pub mod limits;
 mod orphans;
 mod pool;
 mod process_group;
@@ -40,14 +41,13 @@ pub mod spec;
 pub mod wire;
 
 pub use after_run::{AFTER_RUN_WAIT, AfterRun};
-pub use config::{
-    HELPER_ARG, HelperCommand, KernelConfig, Limits, NodeConfig, OutputRate, ReplayLimits, Timeouts,
-};
+pub use config::{HELPER_ARG, HelperCommand, KernelConfig, NodeConfig, ReplayLimits, Timeouts};
 pub use error::{DeathReason, KernelError, Result};
 pub use kernel::{
     ExecuteEvent, ExecuteOptions, Execution, Kernel, KernelState, Outcome, ProcessInfo,
 };
 pub use launcher::KernelLauncher;
+pub use limits::{Limits, OutputRate};
 pub use pool::KernelPool;
 pub use replay::{Delivery, Numbered, Subscription};
 pub use sandbox::{HostSupport, Layer, RunAs, Sandbox, SandboxConfig, SandboxReport};

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::config::OutputRate;
+use crate::limits::OutputRate;
 
 /// Token buckets for one kernel's output.
 #[derive(Debug)]

@@ -200,7 +200,7 @@ impl HostSupport {
 
     /// Checks that `limits` can be enforced here: the folder limit is a tmpfs mounted per
     /// kernel, which needs root.
-    pub fn check_limits(&self, limits: &crate::config::Limits) -> Result<(), String> {
+    pub fn check_limits(&self, limits: &crate::limits::Limits) -> Result<(), String> {
         if limits.folder_bytes.is_some() && !self.root {
             return Err("the kernel folder size limit mounts a tmpfs per kernel, which needs                  root; run the server as root or set the folder limit to 0 (unlimited)"
                 .into());

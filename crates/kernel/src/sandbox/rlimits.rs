@@ -4,7 +4,7 @@
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Limits;
+use crate::limits::Limits;
 
 /// Seconds between the soft CPU limit (SIGXCPU) and the hard one (SIGKILL).
 pub const CPU_GRACE_SECONDS: u64 = 2;
