@@ -1,9 +1,9 @@
 //! A simulated device: sends stamped JPEG frames at a steady rate over one of the three ways
 //! the server accepts them, until told to stop.
 
-use super::Transport;
 use super::account::ApiFailure;
 use super::frames::FrameRing;
+use super::plan::Transport;
 use super::progress::{Phase, Progress};
 use anyhow::Context;
 use bytes::Bytes;

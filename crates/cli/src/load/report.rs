@@ -1,7 +1,7 @@
 //! What a load run measured, and the figures the summaries print from it.
 
-use super::LoadPlan;
 use super::device::DeviceReport;
+use super::plan::LoadPlan;
 use super::progress::Window;
 use super::stats::{ErrorKind, LatencyHistogram, Spread};
 use super::viewer::{ViewerReport, ViewerRole};
