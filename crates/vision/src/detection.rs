@@ -32,11 +32,21 @@ impl BBox {
 
     /// Intersection over union with another box: 0 for disjoint boxes, 1 for equal ones.
     pub fn iou(&self, other: &BBox) -> f32 {
-        crate::postprocess::iou(
+        iou(
             [self.x, self.y, self.x + self.w, self.y + self.h],
             [other.x, other.y, other.x + other.w, other.y + other.h],
         )
     }
+}
+
+/// Intersection over union of two `[x1, y1, x2, y2]` boxes; 0 when either is empty.
+pub fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = iw * ih;
+    let area = |r: [f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
+    let union = area(a) + area(b) - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
 }
 
 /// One object found in an image.

@@ -5,6 +5,7 @@
 //! a box centre and size in input pixels (`cx, cy, w, h`) followed by `C` class scores that
 //! are already probabilities (no objectness, no sigmoid needed).
 
+pub use crate::detection::iou;
 use crate::preprocess::Letterbox;
 use crate::{BBox, Detection, VisionError};
 
@@ -86,16 +87,6 @@ pub fn decode_output(
         });
     }
     Ok(out)
-}
-
-/// Intersection over union of two `[x1, y1, x2, y2]` boxes; 0 when either is empty.
-pub fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
-    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = iw * ih;
-    let area = |r: [f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let union = area(a) + area(b) - inter;
-    if union > 0.0 { inter / union } else { 0.0 }
 }
 
 /// Class-aware non-maximum suppression: keeps the highest-scoring boxes, dropping any box
