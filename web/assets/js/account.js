@@ -1,7 +1,6 @@
 // /account: who is in the account, invites for new users, signing out, deleting oneself.
-import {
-  announce, api, confirmDialog, currentUser, el, setupTopbar, showMain, showPageError, signOut, toLogin, wireCopy,
-} from './common.js';
+import { api, currentUser, signOut, toLogin } from './api.js';
+import { announce, confirmDialog, el, setupTopbar, showMain, showPageError, wireCopy } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 

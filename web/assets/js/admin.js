@@ -1,10 +1,9 @@
 // The admin page: totals, open sessions with an end button, endings by reason, recent call
 // records and (for operators) every node with its load over the last hour, refreshed every 5 s.
 
-import {
-  api, currentUser, setupTopbar, showMain, showPageError, announce, el,
-  age, clock, serverNow, ms, endReason, deadlineLabel, deviceLabel, confirmDialog,
-} from './common.js';
+import { api, currentUser, serverNow } from './api.js';
+import { announce, confirmDialog, el, setupTopbar, showMain, showPageError } from './dom.js';
+import { age, clock, deadlineLabel, deviceLabel, endReason, ms } from './format.js';
 
 const REFRESH_MS = 5000;
 const SVG = 'http://www.w3.org/2000/svg';

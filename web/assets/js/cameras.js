@@ -1,10 +1,9 @@
 // /cameras: the account's cameras with their newest picture, adding cameras (the token is
 // shown once), object search over the pictures, one picture with all its detections, and a
 // live view of a camera. Images load with the sign-in cookie, like every <img> on this site.
-import {
-  age, announce, api, confirmDialog, copyText, currentUser, el, ms, serverNow, setupTopbar,
-  showMain, showPageError, toLogin,
-} from './common.js';
+import { api, currentUser, serverNow, toLogin } from './api.js';
+import { announce, confirmDialog, copyText, el, setupTopbar, showMain, showPageError } from './dom.js';
+import { age, ms } from './format.js';
 
 /** How often the camera list is read again: cameras upload every few seconds. */
 const REFRESH_MS = 5000;

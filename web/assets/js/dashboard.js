@@ -1,10 +1,9 @@
 // / : the account's sessions, live. The events socket says which session changed; the page
 // then reads that session again. A slow poll covers figures that change without an event
 // (fps) and any time the socket is down.
-import {
-  age, announce, api, backoff, clock, confirmDialog, currentUser, deadlineLabel, deviceLabel, el,
-  endReason, ms, serverNow, setupTopbar, showMain, showPageError, toLogin, wireCopy, wsUrl,
-} from './common.js';
+import { api, backoff, currentUser, serverNow, toLogin, wsUrl } from './api.js';
+import { announce, confirmDialog, el, setupTopbar, showMain, showPageError, wireCopy } from './dom.js';
+import { age, clock, deadlineLabel, deviceLabel, endReason, ms } from './format.js';
 
 const POLL_CONNECTED_MS = 15000;
 const POLL_DISCONNECTED_MS = 5000;

@@ -2,7 +2,7 @@
 // the ticket, and streams JPEG frames over the device WebSocket at the requested rate, never
 // with more than one frame in flight. Carries out the controls viewers send and reports back
 // with `status` messages.
-import { api, backoff, wsUrl } from './common.js';
+import { api, backoff, wsUrl } from './api.js';
 
 /** The version this page reports as its app version. */
 const APP_VERSION = '1.0.0';

@@ -1,5 +1,5 @@
 // /login: sign in, create an account, or join one with an invite (`?invite=CODE`).
-import { api } from './common.js';
+import { api } from './api.js';
 
 const params = new URLSearchParams(location.search);
 const errorBox = document.getElementById('auth-error');

@@ -1,10 +1,9 @@
 // /s/{suid}: the viewmaster. Frames arrive as binary messages on the watch socket and are
 // drawn on a canvas; text messages carry the session's events. The socket reconnects by
 // itself after a drop or a server restart.
-import {
-  announce, api, backoff, clock, confirmDialog, currentUser, deadlineLabel, el, endReason, ms,
-  serverNow, setupTopbar, showMain, showPageError, toLogin, wsUrl,
-} from './common.js';
+import { api, backoff, currentUser, serverNow, toLogin, wsUrl } from './api.js';
+import { announce, confirmDialog, el, setupTopbar, showMain, showPageError } from './dom.js';
+import { clock, deadlineLabel, endReason, ms } from './format.js';
 
 const suid = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const $ = (id) => document.getElementById(id);

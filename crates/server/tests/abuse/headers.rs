@@ -26,7 +26,7 @@ async fn answers(
         "/api/v1/sessions/not-a-session",
         "/api/v1/nothing-here",
         "/",
-        "/assets/js/common.js",
+        "/assets/js/api.js",
         "/healthz",
         "/no-such-page",
     ] {

@@ -756,7 +756,7 @@ async fn pages_and_assets_are_served_with_types_and_validators() {
     }
     for (path, ty) in [
         ("/assets/css/app.css", "text/css; charset=utf-8"),
-        ("/assets/js/common.js", "javascript"),
+        ("/assets/js/api.js", "javascript"),
         ("/assets/icon.svg", "image/svg+xml"),
     ] {
         let resp = app.http.get(format!("{base}{path}")).send().await.unwrap();
@@ -781,7 +781,7 @@ async fn pages_and_assets_are_served_with_types_and_validators() {
     for path in [
         "/assets/nope.js",
         "/assets/../login.html",
-        "/assets/js//common.js",
+        "/assets/js//api.js",
         "/assets/dashboard.html",
     ] {
         let resp = app.http.get(format!("{base}{path}")).send().await.unwrap();

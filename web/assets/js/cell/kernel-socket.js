@@ -3,7 +3,7 @@
 // along by itself. When the socket drops, it reconnects with the same session_id so the server
 // replays what was missed.
 
-import { backoff, wsUrl } from '../common.js';
+import { backoff, wsUrl } from '../api.js';
 
 /** Close codes after which reconnecting cannot help. */
 const FINAL_CLOSE = new Set([

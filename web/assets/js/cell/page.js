@@ -4,9 +4,8 @@
 // that kernel's channels WebSocket and renders what comes back. The previous run's kernel is
 // shut down first: one cell, one kernel, as on Sage Cell Server.
 
-import {
-  ApiError, announce, api, setupTopbar, showMain, showPageError, toLogin, wireCopy,
-} from '../common.js';
+import { ApiError, api, toLogin } from '../api.js';
+import { announce, setupTopbar, showMain, showPageError, wireCopy } from '../dom.js';
 import { createEditor } from './editor.js';
 import { KernelSocket } from './kernel-socket.js';
 import { OutputArea, filesList } from './outputs.js';
