@@ -1,12 +1,12 @@
 //! Call-detail records: one per ended session, for billing and reports.
 
-use crate::{
-    AccountId, DeviceId, DeviceInfo, EndReason, Session, SessionKind, Suid, Timestamp, UserId,
-};
+use crate::{AccountId, DeviceId, DeviceInfo, EndReason, Session, SessionKind, Suid, UserId};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One ended session. Written exactly once; the database row is the source of truth and the
 /// daily JSON Lines files are written from it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cdr {
     pub suid: Suid,
@@ -16,9 +16,9 @@ pub struct Cdr {
     pub label: Option<String>,
     pub device_id: Option<DeviceId>,
     pub device: Option<DeviceInfo>,
-    pub created_at: Timestamp,
-    pub live_at: Option<Timestamp>,
-    pub ended_at: Timestamp,
+    pub created_at: DateTime<Utc>,
+    pub live_at: Option<DateTime<Utc>>,
+    pub ended_at: DateTime<Utc>,
     pub end_reason: EndReason,
     /// Seconds from going live to the end; zero if the device never came.
     pub duration_seconds: f64,
@@ -65,7 +65,7 @@ impl Cdr {
 mod tests {
     use super::*;
     use crate::TicketCode;
-    use chrono::{Duration, TimeZone, Utc};
+    use chrono::{Duration, TimeZone};
 
     #[test]
     fn cdr_of_a_call() {

@@ -1,10 +1,12 @@
 //! Controls: commands a viewer sends to the device (switch camera, torch, quality, message…).
 
-use crate::{Suid, Timestamp, UserId};
+use crate::{Suid, UserId};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A control as stored and delivered. `id` increases per session, so a device that reconnects
 /// asks for everything after the last id it saw and gets controls in order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Control {
     pub id: i64,
@@ -13,7 +15,7 @@ pub struct Control {
     #[serde(default)]
     pub args: serde_json::Value,
     pub sent_by: UserId,
-    pub sent_at: Timestamp,
+    pub sent_at: DateTime<Utc>,
 }
 
 /// Why a control is refused.

@@ -6,6 +6,7 @@ use std::fmt;
 
 /// Device information given at registration. Known fields are typed; anything else the device
 /// sends is kept verbatim in `extra` and stored with the session.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     #[serde(default)]

@@ -1,10 +1,11 @@
 //! What nodes record about themselves: the services they run and their status over time,
 //! and the choice of the least-loaded node for new work.
 
-use crate::Timestamp;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A long-lived process a node runs: the server itself, or a child such as a kernel.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Service {
     /// Unique per start: `<node>/<kind>/<pid>/<start millis>`.
@@ -14,16 +15,17 @@ pub struct Service {
     pub address: String,
     pub port: u16,
     pub pid: u32,
-    pub started_at: Timestamp,
-    pub stopped_at: Option<Timestamp>,
+    pub started_at: DateTime<Utc>,
+    pub stopped_at: Option<DateTime<Utc>>,
     pub running: bool,
 }
 
 /// One sample of a service's load.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceStatus {
     pub service_id: String,
-    pub at: Timestamp,
+    pub at: DateTime<Utc>,
     /// One-minute load average of the machine.
     pub load: f64,
     /// CPU use of the process, percent of one core.
@@ -48,7 +50,7 @@ pub struct ServiceStatus {
 pub fn least_loaded<'a>(
     latest: impl IntoIterator<Item = (&'a Service, &'a ServiceStatus)>,
     kind: &str,
-    stale_before: Timestamp,
+    stale_before: DateTime<Utc>,
 ) -> Option<&'a str> {
     latest
         .into_iter()
@@ -65,6 +67,7 @@ pub fn least_loaded<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Timestamp;
     use chrono::{Duration, TimeZone, Utc};
 
     fn service(node: &str, running: bool) -> Service {

@@ -1,10 +1,12 @@
 //! Sessions and their state machine: `waiting` → `live` → `ended`, or `waiting` → `ended`.
 
 use crate::{AccountId, DeviceId, DeviceInfo, Suid, TicketCode, Timestamp, UserId};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What a session carries.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionKind {
@@ -25,6 +27,7 @@ impl SessionKind {
 }
 
 /// Where a session is in its life.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
@@ -62,6 +65,7 @@ impl fmt::Display for SessionState {
 }
 
 /// Why a session ended. Each end writes exactly one CDR carrying this.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
@@ -114,13 +118,14 @@ impl fmt::Display for EndReason {
 }
 
 /// Running totals of a session, persisted periodically and copied into its CDR.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionStats {
     pub frames: u64,
     pub bytes: u64,
     pub peak_viewers: u32,
     pub viewer_seconds: f64,
-    pub last_frame_at: Option<Timestamp>,
+    pub last_frame_at: Option<DateTime<Utc>>,
 }
 
 /// A session as stored.

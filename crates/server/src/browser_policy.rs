@@ -28,11 +28,12 @@ use crate::auth::{self, TokenSource};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::kernel_proxy::FORWARDED_HEADER;
+use crate::origin::{origin_of, parse_configured_origin};
+use crate::protocol::ErrorCode;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use reqwest::Url;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,7 +183,7 @@ pub async fn check_origin(
         request = label,
         "refused a request from another origin"
     );
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden_origin", message).into_response()
+    ApiError::new(ErrorCode::ForbiddenOrigin, message).into_response()
 }
 
 /// A WebSocket handshake: HTTP/1.1's `Upgrade: websocket`, or HTTP/2's extended CONNECT.
@@ -192,35 +193,6 @@ fn is_websocket_upgrade(method: &Method, headers: &HeaderMap) -> bool {
             .get_all(header::UPGRADE)
             .iter()
             .any(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
-}
-
-/// The serialized origin of a URL or origin (`https://host[:port]`, the port only when not
-/// the scheme's default), or `None` for anything but an http(s) URL with a host.
-fn origin_of(url: &str) -> Option<String> {
-    let url = Url::parse(url.trim()).ok()?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return None;
-    }
-    Some(url.origin().ascii_serialization())
-}
-
-/// An `allowed_origins` entry checked and serialized as browsers send it.
-pub fn parse_configured_origin(origin: &str) -> Result<String, String> {
-    let bad = |why: &str| {
-        format!("{origin:?} {why}: give scheme://host[:port], e.g. https://ui.example.org")
-    };
-    let url = Url::parse(origin.trim()).map_err(|_| bad("is not a URL"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("must start with http:// or https://"));
-    }
-    if !matches!(url.path(), "" | "/")
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-    {
-        return Err(bad("must have no path, query or user"));
-    }
-    origin_of(origin).ok_or_else(|| bad("names no host"))
 }
 
 /// The headers every answer carries.

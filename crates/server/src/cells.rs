@@ -13,7 +13,7 @@ use crate::App;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::kernels::KernelEntry;
-use axum::http::StatusCode;
+use crate::protocol::ErrorCode;
 use base64::Engine;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
@@ -64,8 +64,8 @@ impl CellLimits {
     /// limit.
     pub fn check_code(&self, code: &str) -> Result<(), ApiError> {
         if code.trim().is_empty() {
-            return Err(ApiError::unprocessable(
-                "invalid_field",
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
                 "code must not be empty",
             ));
         }
@@ -76,8 +76,7 @@ impl CellLimits {
     pub fn check_code_size(&self, code: &str) -> Result<(), ApiError> {
         if code.len() > self.max_code_bytes {
             return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "code_too_large",
+                ErrorCode::CodeTooLarge,
                 format!(
                     "code is {} bytes; the most a cell may hold is {} bytes",
                     code.len(),
@@ -107,7 +106,7 @@ pub fn is_permalink(text: &str) -> bool {
 
 /// The one answer for a cell that does not exist.
 pub fn cell_not_found() -> ApiError {
-    ApiError::not_found("cell_not_found", "no such cell")
+    ApiError::new(ErrorCode::CellNotFound, "no such cell")
 }
 
 /// The cell a path parameter names: its id (a UUID) or its permalink.

@@ -476,7 +476,7 @@ impl Config {
             ));
         }
         for origin in &self.allowed_origins {
-            crate::browser_policy::parse_configured_origin(origin)
+            crate::origin::parse_configured_origin(origin)
                 .map_err(|why| ConfigError::Invalid(format!("allowed_origins: {why}")))?;
         }
         self.check_metrics_access()?;

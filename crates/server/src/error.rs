@@ -1,17 +1,18 @@
 //! The one place where errors become HTTP responses: `{"error": code, "message": text}` with
-//! the status that fits. Server-side details of 5xx errors are logged, never sent.
+//! the status the [`ErrorCode`] carries. Server-side details of 5xx errors are logged, never
+//! sent. Each service's error enum becomes an [`ApiError`] through a `From` impl here.
 
+use crate::protocol::ErrorCode;
+use crate::services::ServiceError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use switchboard_store::StoreError;
 
 /// An error answered to a client.
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Extra fields merged into the body (e.g. `supported` versions).
     pub extra: Option<serde_json::Value>,
@@ -20,9 +21,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
             code,
             message: message.into(),
             extra: None,
@@ -30,72 +30,48 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+    /// The HTTP status of this answer (the code's).
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(ErrorCode::Unauthorized, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
+        Self::new(ErrorCode::Forbidden, message)
     }
 
     /// The one answer for a session that does not exist or belongs to another account, so
     /// nobody can learn which sessions exist elsewhere.
     pub fn session_not_found() -> Self {
-        Self::not_found("session_not_found", "no such session")
-    }
-
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::GONE, code, message)
+        Self::new(ErrorCode::SessionNotFound, "no such session")
     }
 
     pub fn session_ended() -> Self {
-        Self::gone("session_ended", "the session has ended")
-    }
-
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+        Self::new(ErrorCode::SessionEnded, "the session has ended")
     }
 
     pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> Self {
-        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
-        e.retry_after = Some(retry_after.max(1));
-        e
+        Self::new(ErrorCode::RateLimited, message).retry_after(retry_after)
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
-        e.retry_after = Some(1);
-        e
+        Self::new(ErrorCode::Unavailable, message).retry_after(1)
     }
 
     /// An unexpected failure: logged with its details, answered as a bare 500.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal server error",
-        )
+        Self::new(ErrorCode::Internal, "internal server error")
     }
 
     /// 413 for a picture (frame or snapshot) whose header declares more pixels than
     /// `max_pixels`: decoding costs memory by pixels, whatever the file's size.
     pub fn image_too_large(width: u16, height: u16, max_pixels: u64) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "image_too_large",
+            ErrorCode::ImageTooLarge,
             format!("the picture is {width}x{height}, more than the {max_pixels} pixels allowed"),
         )
     }
@@ -104,48 +80,49 @@ impl ApiError {
         self.extra = Some(extra);
         self
     }
-}
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => ApiError::not_found("not_found", "not found"),
-            StoreError::Conflict(m) => ApiError::conflict("conflict", m),
-            StoreError::Unavailable(m) => {
-                tracing::warn!(error = %m, "database unavailable");
-                ApiError::unavailable("the database is unavailable; try again shortly")
-            }
-            StoreError::Other(m) => ApiError::internal(m),
-        }
+    /// Sets `Retry-After` (at least one second).
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
     }
 }
 
-impl From<crate::auth::PasswordError> for ApiError {
-    fn from(e: crate::auth::PasswordError) -> Self {
-        match e {
-            crate::auth::PasswordError::Busy(_) => {
-                let mut busy = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
-                    "the server is busy checking passwords; try again shortly",
-                );
-                busy.retry_after = Some(1);
-                busy
+/// Every service error becomes its answer here: the code's status, the service's message,
+/// and details of server-side failures logged rather than sent.
+impl<E: ServiceError> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        let code = e.code();
+        let message = match code {
+            ErrorCode::Internal => {
+                tracing::error!(error = %e, "internal error");
+                "internal server error".to_owned()
             }
-            crate::auth::PasswordError::Failed(m) => ApiError::internal(m),
+            ErrorCode::Unavailable => {
+                tracing::warn!(error = %e, "service unavailable");
+                e.message()
+            }
+            _ => e.message(),
+        };
+        ApiError {
+            code,
+            message,
+            extra: e.extra(),
+            retry_after: e.retry_after().map(|s| s.max(1)),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = self.status();
         let mut body = json!({ "error": self.code, "message": self.message });
         if let (Some(serde_json::Value::Object(extra)), Some(obj)) =
             (self.extra, body.as_object_mut())
         {
             obj.extend(extra);
         }
-        let mut resp = (self.status, Json(body)).into_response();
+        let mut resp = (status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

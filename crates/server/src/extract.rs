@@ -1,6 +1,7 @@
 //! Request extractors whose failures answer in our JSON error format.
 
 use crate::error::ApiError;
+use crate::protocol::ErrorCode;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -30,22 +31,20 @@ fn json_rejection(r: JsonRejection) -> ApiError {
     use axum::http::StatusCode;
     match r {
         JsonRejection::JsonDataError(e) => {
-            ApiError::unprocessable("invalid_field", inner_message(&e.body_text()))
+            ApiError::new(ErrorCode::InvalidField, inner_message(&e.body_text()))
         }
         JsonRejection::JsonSyntaxError(e) => {
-            ApiError::bad_request("malformed_json", inner_message(&e.body_text()))
+            ApiError::new(ErrorCode::MalformedJson, inner_message(&e.body_text()))
         }
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as JSON with Content-Type: application/json",
         ),
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             "the request body is larger than the configured limit",
         ),
-        other => ApiError::bad_request("bad_request", other.body_text()),
+        other => ApiError::new(ErrorCode::BadRequest, other.body_text()),
     }
 }
 
@@ -72,11 +71,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::bad_request(
-                "invalid_query",
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 inner_message(&e.body_text()),
             )),
-            Err(e) => Err(ApiError::bad_request("invalid_query", e.body_text())),
+            Err(e) => Err(ApiError::new(ErrorCode::InvalidQuery, e.body_text())),
         }
     }
 }
@@ -94,8 +93,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiWebSocket {
             .await
             .map(ApiWebSocket)
             .map_err(|e| {
-                ApiError::bad_request(
-                    "websocket_expected",
+                ApiError::new(
+                    ErrorCode::WebsocketExpected,
                     format!("this route speaks WebSocket: {}", e.body_text()),
                 )
             })

@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::extract::ApiWebSocket;
 use crate::kernels::{is_kernel_id, node_id_prefix};
 use crate::monitor::service_base_url;
+use crate::protocol::ErrorCode;
 use axum::body::Body;
 use axum::extract::ws::{self, WebSocket};
 use axum::extract::{FromRequestParts, Path, Request, State};
@@ -138,8 +139,7 @@ fn forward_body_limit(config: &Config) -> usize {
 /// 503 `kernel_node_unavailable`.
 fn node_unavailable(node: &str, why: &str) -> ApiError {
     let mut e = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "kernel_node_unavailable",
+        ErrorCode::KernelNodeUnavailable,
         format!("this kernel runs on node {node}, which cannot be reached: {why}"),
     );
     e.retry_after = Some(5);
@@ -231,11 +231,7 @@ pub async fn place(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
 }
 
 fn body_too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        "the request body is too large",
-    )
+    ApiError::new(ErrorCode::BodyTooLarge, "the request body is too large")
 }
 
 /// Hop-by-hop headers, which describe one connection and are never passed on.

@@ -9,7 +9,7 @@
 
 use crate::config::{Config, KernelSandboxMode};
 use crate::error::ApiError;
-use axum::http::StatusCode;
+use crate::protocol::ErrorCode;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -596,44 +596,34 @@ pub fn kernel_config(config: &Config) -> KernelConfig {
 
 /// 503 `kernels_unavailable`.
 fn unavailable(reason: &str) -> ApiError {
-    let mut e = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "kernels_unavailable",
-        reason.to_owned(),
-    );
+    let mut e = ApiError::new(ErrorCode::KernelsUnavailable, reason.to_owned());
     e.retry_after = Some(60);
     e
 }
 
 fn too_many(message: String) -> ApiError {
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_kernels", message)
+    ApiError::new(ErrorCode::TooManyKernels, message)
 }
 
 /// The one answer for a kernel that does not exist or belongs to another account.
 pub fn kernel_not_found() -> ApiError {
-    ApiError::not_found("kernel_not_found", "no such kernel")
+    ApiError::new(ErrorCode::KernelNotFound, "no such kernel")
 }
 
 /// Maps the kernel crate's errors to answers.
 pub fn kernel_error(e: KernelError) -> ApiError {
     match e {
         KernelError::Capacity { .. } => {
-            let mut api = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "kernel_capacity",
-                e.to_string(),
-            );
+            let mut api = ApiError::new(ErrorCode::KernelCapacity, e.to_string());
             api.retry_after = Some(5);
             api
         }
-        KernelError::NoSuchSpec { .. } => ApiError::not_found("no_such_kernelspec", e.to_string()),
-        KernelError::Timeout { .. } => {
-            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "kernel_timeout", e.to_string())
-        }
+        KernelError::NoSuchSpec { .. } => ApiError::new(ErrorCode::NoSuchKernelspec, e.to_string()),
+        KernelError::Timeout { .. } => ApiError::new(ErrorCode::KernelTimeout, e.to_string()),
         KernelError::Died(_) | KernelError::Stopped(_) => {
-            ApiError::gone("kernel_dead", e.to_string())
+            ApiError::new(ErrorCode::KernelDead, e.to_string())
         }
-        KernelError::InvalidMessage(_) => ApiError::bad_request("invalid_message", e.to_string()),
+        KernelError::InvalidMessage(_) => ApiError::new(ErrorCode::InvalidMessage, e.to_string()),
         other => ApiError::internal(other),
     }
 }

@@ -7,6 +7,7 @@
 //! Architecture invariant: handlers reach the database only through `switchboard_store::Store`
 //! and other nodes only through `switchboard_bus::Bus`; no SQL lives here.
 
+mod app;
 pub mod auth;
 pub mod browser_policy;
 pub mod bus_probe;
@@ -23,11 +24,16 @@ pub mod live;
 pub mod metrics;
 pub mod monitor;
 pub mod object_query;
+pub mod openapi;
+mod origin;
 pub mod protocol;
 mod rate_limit;
-mod routes;
+pub mod routes;
+pub mod services;
 pub mod tls;
+mod websocket;
 
+pub use app::App;
 pub use config::Config;
 
 use crate::auth::TokenService;
@@ -37,52 +43,11 @@ use crate::rate_limit::RateLimits;
 use std::future::Future;
 use std::sync::Arc;
 use switchboard_bus::{Bus, InProcessBus, NatsBus};
-use switchboard_core::AppVersion;
 use switchboard_media::mjpeg::MjpegWriter;
 use switchboard_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// Shared state of a running node, handed to every handler.
-pub struct App {
-    pub config: Config,
-    pub store: Arc<dyn Store>,
-    pub bus: Arc<dyn Bus>,
-    pub sessions: SessionRegistry,
-    pub tokens: Arc<TokenService>,
-    pub min_app_version: Option<AppVersion>,
-    pub mjpeg: MjpegWriter,
-    /// Cancelled when the node begins to stop: streams and sockets close, actors save state.
-    pub shutdown: CancellationToken,
-    /// This node's registration and everyone's newest status.
-    pub monitor: Arc<monitor::Monitor>,
-    /// Renders `/metrics`.
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-    /// Who may read `/metrics`.
-    pub metrics_access: metrics::ScrapeAccess,
-    /// This node's Jupyter kernels.
-    pub kernels: Arc<kernels::KernelRegistry>,
-    /// Reaches the kernels of other nodes.
-    pub kernel_proxy: kernel_proxy::KernelProxy,
-    /// The object detector for camera snapshots.
-    pub cameras: Arc<cameras::Cameras>,
-    /// Whether the bus delivers, as this node's probes find (`/readyz`).
-    pub bus_health: Arc<bus_probe::BusHealth>,
-    /// Argon2 work for sign-ins and sign-ups, bounded.
-    pub passwords: auth::PasswordHashing,
-    limits: RateLimits,
-    public_url: String,
-}
-
-impl std::fmt::Debug for App {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App")
-            .field("listen", &self.config.listen)
-            .field("sessions", &self.sessions)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Why the server could not start or serve.
 #[derive(Debug, thiserror::Error)]
@@ -230,10 +195,6 @@ impl Server {
                 .run(sessions.clone(), kernels.clone(), shutdown.clone()),
         );
         let kernel_proxy = kernel_proxy::KernelProxy::new(&config)?;
-        let min_app_version = config
-            .min_device_app_version
-            .as_deref()
-            .and_then(|v| AppVersion::parse(v).ok());
         let cameras = Arc::new(cameras::Cameras::start(&config, store.clone()).await);
         // Snapshots left pending (detector busy, node stopped) are detected in the background.
         tracker.spawn(cameras.clone().run_resume(shutdown.clone()));
@@ -244,6 +205,17 @@ impl Server {
         ));
         let mut config = config;
         config.secure_cookies |= tls.is_some();
+        let config = Arc::new(config);
+        let public_url = config.public_url();
+        let live = services::LiveSessions::new(
+            config.clone(),
+            store.clone(),
+            bus.clone(),
+            sessions.clone(),
+            tokens.clone(),
+            public_url.clone(),
+            shutdown.clone(),
+        );
         let app = Arc::new(App {
             limits: RateLimits::new(&config),
             passwords: auth::PasswordHashing::new(
@@ -252,13 +224,13 @@ impl Server {
                     .unwrap_or_else(auth::PasswordHashing::default_workers),
                 config.password_hash_queue_wait,
             ),
-            public_url: config.public_url(),
+            public_url,
             config,
+            live,
             store,
             bus,
             sessions,
             tokens,
-            min_app_version,
             mjpeg: MjpegWriter::new("switchboard-frame"),
             shutdown,
             monitor,
@@ -275,6 +247,12 @@ impl Server {
             tls,
             metrics_listener,
         })
+    }
+
+    /// Every API route this node serves, by method and path (the OpenAPI document must name
+    /// exactly these).
+    pub fn api_routes(&self) -> Vec<routes::Route> {
+        routes::router(self.app.clone()).1
     }
 
     /// The node's shared state (for tests and tools).
@@ -299,12 +277,14 @@ impl Server {
     ) -> Result<(), ServerError> {
         let app = self.app.clone();
         if let Some(metrics_listener) = self.metrics_listener.take() {
-            self.tracker
-                .spawn(metrics::serve_dedicated(app.clone(), metrics_listener));
+            self.tracker.spawn(routes::scrape::serve_dedicated(
+                app.clone(),
+                metrics_listener,
+            ));
         }
         let token = app.shutdown.clone();
         let grace = app.config.shutdown_grace;
-        let router = routes::router(app.clone());
+        let (router, _) = routes::router(app.clone());
         tracing::info!(address = %listener.local_addr()?, "listening");
         let stop = async move {
             shutdown.await;
@@ -388,20 +368,4 @@ async fn connect_bus(
         })?
         .map_err(failed)?;
     Ok((bus, sub))
-}
-
-impl App {
-    /// The client's address: the TCP peer, or the address a trusted proxy forwarded.
-    pub fn client_ip(
-        &self,
-        peer: std::net::SocketAddr,
-        headers: &axum::http::HeaderMap,
-    ) -> std::net::IpAddr {
-        rate_limit::client_ip(&self.config.trusted_proxies, peer, headers)
-    }
-
-    /// Base URL for links to this node.
-    pub fn public_url(&self) -> &str {
-        &self.public_url
-    }
 }

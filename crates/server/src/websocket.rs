@@ -1,5 +1,5 @@
-//! What every long-lived connection shares: the agreed WebSocket close codes, the size limit
-//! of what a client may send, and the answer of a long poll whose right ended.
+//! What every WebSocket route shares: the agreed close frames (PROTOCOL.md's close codes),
+//! the size limit of what a client may send, and the answer of a long poll whose right ended.
 
 use crate::error::ApiError;
 use axum::extract::ws::{CloseFrame, WebSocketUpgrade};
@@ -7,21 +7,42 @@ use bytesize::ByteSize;
 
 /// The close frame for a socket whose right ended: its token was revoked or expired, or its
 /// user deleted.
-pub(super) fn unauthorized() -> CloseFrame {
+pub(crate) fn unauthorized() -> CloseFrame {
     close(4401, "unauthorized")
 }
 
 /// The close frame for a message over the socket's size limit.
-pub(super) fn too_big() -> CloseFrame {
+pub(crate) fn too_big() -> CloseFrame {
     close(1009, "message too big")
 }
 
 /// The close frame for a client over its message rate.
-pub(super) fn too_many() -> CloseFrame {
+pub(crate) fn too_many() -> CloseFrame {
     close(1008, "too many messages")
 }
 
-fn close(code: u16, reason: &'static str) -> CloseFrame {
+/// The close frame for a session that ended (1000).
+pub(crate) fn session_ended() -> CloseFrame {
+    close(1000, "session ended")
+}
+
+/// The close frame when the node begins to stop: the client reconnects (1012).
+pub(crate) fn restarting() -> CloseFrame {
+    close(1012, "server restarting")
+}
+
+/// The close frame when another node runs the session now: the client reconnects (1012).
+pub(crate) fn moved() -> CloseFrame {
+    close(1012, "session moved to another node")
+}
+
+/// The close frame for a failure worth retrying (1011).
+pub(crate) fn try_again() -> CloseFrame {
+    close(1011, "try again")
+}
+
+/// A close frame with the given code and reason.
+pub(crate) fn close(code: u16, reason: &'static str) -> CloseFrame {
     CloseFrame {
         code,
         reason: reason.into(),
@@ -30,7 +51,7 @@ fn close(code: u16, reason: &'static str) -> CloseFrame {
 
 /// Bounds what the client may send in one message (fragments included) and in one frame, so
 /// a bigger message is refused as its header or fragments arrive, never buffered whole.
-pub(super) fn limited(ws: WebSocketUpgrade, max: ByteSize) -> WebSocketUpgrade {
+pub(crate) fn limited(ws: WebSocketUpgrade, max: ByteSize) -> WebSocketUpgrade {
     let max = usize::try_from(max.as_u64()).unwrap_or(usize::MAX);
     ws.max_message_size(max).max_frame_size(max)
 }
@@ -38,11 +59,11 @@ pub(super) fn limited(ws: WebSocketUpgrade, max: ByteSize) -> WebSocketUpgrade {
 /// Whether a receive error is the refusal of a message over the size limit. axum wraps
 /// tungstenite's error without exposing its type (and another tungstenite version than ours),
 /// so its message is what tells it apart: "Space limit exceeded: Message too long: …".
-pub(super) fn is_too_big(e: &axum::Error) -> bool {
+pub(crate) fn is_too_big(e: &axum::Error) -> bool {
     e.to_string().contains("Message too long")
 }
 
 /// What a long poll answers when the right that opened it ends while it waits.
-pub(super) fn right_ended() -> ApiError {
+pub(crate) fn right_ended() -> ApiError {
     ApiError::unauthorized("the token was revoked or has expired, or its user was deleted")
 }

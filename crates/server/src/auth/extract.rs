@@ -3,7 +3,8 @@
 //! media and WebSocket URLs that cannot carry headers), else the session cookie
 //! ([`super::cookie_name`]).
 
-use super::{Claims, TokenKind};
+use super::claims::{Claims, TokenKind};
+use super::cookie::cookie_name;
 use crate::App;
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
@@ -67,7 +68,7 @@ pub fn find_token(
 }
 
 fn claims_of(parts: &Parts, app: &App, kind: TokenKind) -> Result<Claims, ApiError> {
-    let cookie_name = super::cookie_name(app.config.served_over_https());
+    let cookie_name = cookie_name(app.config.served_over_https());
     let (_, token) = find_token(&parts.headers, &parts.uri, cookie_name)
         .ok_or_else(|| ApiError::unauthorized("sign in first: no token was sent"))?;
     let claims = app

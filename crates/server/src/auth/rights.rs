@@ -8,7 +8,7 @@
 //! [`RevocationListener`](super::revocations::RevocationListener)), and user deletions are
 //! announced on the bus beside revocations.
 
-use super::Claims;
+use super::claims::Claims;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};

@@ -5,9 +5,10 @@ use super::activity::Activity;
 use super::admission::PerAddress;
 use super::body::{BodyPace, InFlight, PacedBody, TrackedBody};
 use crate::error::ApiError;
+use crate::protocol::ErrorCode;
 use crate::tls::ClientAddr;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::http::{HeaderValue, Request, Response, header};
 use axum::response::IntoResponse;
 use http_body::Body as _;
 use hyper::body::Incoming;
@@ -54,8 +55,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
                 Some(slot) => in_flight = in_flight.holding(slot),
                 None => {
                     let mut busy = ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "busy",
+                        ErrorCode::Busy,
                         "too many requests in flight from this address; try again shortly",
                     );
                     busy.retry_after = Some(1);
@@ -95,8 +95,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
 /// `408 body_timeout`, closing the connection (the rest of the body is not worth reading).
 fn too_slow_answer() -> axum::response::Response {
     let mut answer = ApiError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "body_timeout",
+        ErrorCode::BodyTimeout,
         "the request body stalled or arrived too slowly",
     )
     .into_response();

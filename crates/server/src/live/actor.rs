@@ -6,49 +6,30 @@
 //! harmless. On shutdown it saves its totals and stops without ending the session, which the
 //! next start restores.
 
+use super::clock::now;
 use super::cluster::{self, Presence, Remote, RemoteCommand, StatusMessage};
-use super::{LiveStatus, SessionHandle, SessionRegistry};
+use super::command::Command;
+use super::roster::Roster;
+use super::{LiveStatus, SessionHandle};
 use crate::protocol::{AccountEvent, WatchEvent};
 use bytes::Bytes;
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use switchboard_bus::subjects;
 use switchboard_core::{
-    DeviceId, DeviceInfo, EndReason, Session, SessionClock, SessionState, SessionStats, Timestamp,
-    ViewerLedger,
+    EndReason, Session, SessionClock, SessionState, SessionStats, Timestamp, ViewerLedger,
 };
 use switchboard_store::StoreError;
-use tokio::sync::{mpsc, oneshot};
-
-/// What handlers ask of a session.
-#[derive(Debug)]
-pub(super) enum Command {
-    ViewerJoined {
-        name: String,
-    },
-    ViewerLeft {
-        name: String,
-    },
-    DeviceRegistered {
-        device_id: DeviceId,
-        info: DeviceInfo,
-        at: Timestamp,
-    },
-    End {
-        reason: EndReason,
-        reply: oneshot::Sender<Session>,
-    },
-    /// Stop without ending: another node owns the session now.
-    Stop,
-}
+use tokio::sync::mpsc;
 
 pub(super) struct SessionActor {
     session: Session,
     ledger: ViewerLedger,
     handle: SessionHandle,
-    registry: SessionRegistry,
+    roster: Arc<Roster>,
     commands: mpsc::UnboundedReceiver<Command>,
     saved: SessionStats,
     /// Connections per viewer name on this node (one person may watch in two tabs).
@@ -76,18 +57,12 @@ async fn finished<T>(task: &mut Option<tokio::task::JoinHandle<T>>) -> Option<T>
     }
 }
 
-/// Current wall-clock time at the store's precision.
-pub(crate) fn now() -> Timestamp {
-    use chrono::SubsecRound;
-    Utc::now().trunc_subsecs(3)
-}
-
 impl SessionActor {
     pub(super) fn new(
         session: Session,
         mut ledger: ViewerLedger,
         handle: SessionHandle,
-        registry: SessionRegistry,
+        roster: Arc<Roster>,
         commands: mpsc::UnboundedReceiver<Command>,
     ) -> Self {
         if session.state == SessionState::Live {
@@ -98,7 +73,7 @@ impl SessionActor {
             session,
             ledger,
             handle,
-            registry,
+            roster,
             commands,
             saved,
             names: BTreeMap::new(),
@@ -137,7 +112,7 @@ impl SessionActor {
     }
 
     pub(super) async fn run(mut self) {
-        let deps = self.registry.deps().clone();
+        let deps = self.roster.deps().clone();
         let mut persist = tokio::time::interval(deps.stats_interval);
         persist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         persist.tick().await;
@@ -172,7 +147,7 @@ impl SessionActor {
                     Some(Command::Stop) => {
                         tracing::info!(suid = %self.session.suid, "another node owns the session now");
                         self.save_stats().await;
-                        self.registry.remove_if_same(self.session.suid, &self.handle);
+                        self.roster.remove_if_same(self.session.suid, &self.handle);
                         self.handle.detach();
                         return;
                     }
@@ -298,7 +273,7 @@ impl SessionActor {
         let stats = self.handle.stats();
         let msg = StatusMessage {
             suid: self.session.suid,
-            node: self.registry.deps().node.clone(),
+            node: self.roster.deps().node.clone(),
             state: self.session.state,
             end_reason: self.session.end_reason,
             viewers: self.ledger.current(),
@@ -312,7 +287,7 @@ impl SessionActor {
         let Ok(payload) = serde_json::to_vec(&msg) else {
             return;
         };
-        let bus = &self.registry.deps().bus;
+        let bus = &self.roster.deps().bus;
         if let Err(e) = bus
             .publish(&subjects::status(self.session.suid), Bytes::from(payload))
             .await
@@ -364,7 +339,7 @@ impl SessionActor {
     /// another node and this actor missed the message (sent before its links had subscribed,
     /// or during a bus outage). The store is the record; the bus only hurries.
     fn start_live_check(&self) -> tokio::task::JoinHandle<Option<Box<Session>>> {
-        let deps = self.registry.deps();
+        let deps = self.roster.deps();
         let store = deps.store.clone();
         let suid = self.session.suid;
         deps.tracker.spawn(async move {
@@ -395,7 +370,7 @@ impl SessionActor {
     /// The periodic store work, as a task: whether someone else ended the session
     /// (`switchboard admin end` on the database, or another node), else save the totals.
     fn start_persist(&self) -> tokio::task::JoinHandle<Persisted> {
-        let deps = self.registry.deps();
+        let deps = self.roster.deps();
         let store = deps.store.clone();
         let suid = self.session.suid;
         let stats = self.current_stats(now());
@@ -425,8 +400,7 @@ impl SessionActor {
     async fn adopt_end(&mut self, stored: Session) {
         tracing::info!(suid = %stored.suid, reason = ?stored.end_reason, "session was ended elsewhere");
         self.session = stored;
-        self.registry
-            .remove_if_same(self.session.suid, &self.handle);
+        self.roster.remove_if_same(self.session.suid, &self.handle);
         self.publish_state().await;
     }
 
@@ -435,7 +409,7 @@ impl SessionActor {
         if stats == self.saved {
             return;
         }
-        let deps = self.registry.deps();
+        let deps = self.roster.deps();
         match deps.store.update_stats(self.session.suid, &stats).await {
             Ok(()) => self.saved = stats,
             Err(e) => {
@@ -451,7 +425,7 @@ impl SessionActor {
         if self.session.end(reason, at).is_err() {
             return self.session.clone();
         }
-        let deps = self.registry.deps().clone();
+        let deps = self.roster.deps().clone();
         // The end must be recorded: retry while the database is unreachable, unless the node
         // is stopping (then the session stays open in the store and is restored later).
         let mut backoff = Duration::from_millis(100);
@@ -480,8 +454,7 @@ impl SessionActor {
         }
         tracing::info!(suid = %self.session.suid, reason = %reason, frames = self.session.stats.frames, "session ended");
         crate::metrics::session_ended(reason, self.session.live_at.is_none());
-        self.registry
-            .remove_if_same(self.session.suid, &self.handle);
+        self.roster.remove_if_same(self.session.suid, &self.handle);
         self.publish_state().await;
         self.session.clone()
     }
@@ -518,7 +491,7 @@ impl SessionActor {
 
     /// Publishes a session event and the matching account event for dashboards.
     async fn publish(&self, event: WatchEvent) {
-        let bus = &self.registry.deps().bus;
+        let bus = &self.roster.deps().bus;
         let suid = self.session.suid;
         let account_event = AccountEvent::Session {
             suid,

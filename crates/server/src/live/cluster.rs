@@ -13,8 +13,9 @@
 //! unchanged when another node takes the session over. When the bus probe finds deliveries
 //! missing (`crate::bus_probe`), owner links and followers subscribe again.
 
-use super::actor::Command;
-use super::{LiveStatus, SessionHandle, SessionRegistry};
+use super::command::Command;
+use super::roster::Roster;
+use super::{LiveStatus, SessionHandle};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -206,10 +207,10 @@ pub(super) async fn run_owner_links(
 pub(super) async fn run_follower(
     handle: SessionHandle,
     session: Session,
-    registry: SessionRegistry,
+    roster: std::sync::Arc<Roster>,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
-    let deps = registry.deps().clone();
+    let deps = roster.deps().clone();
     let bus = deps.bus.clone();
     let node = deps.node.clone();
     let suid = session.suid;
@@ -217,7 +218,7 @@ pub(super) async fn run_follower(
         subscribe(&*bus, &subjects::frames(suid)).await,
         subscribe(&*bus, &subjects::status(suid)).await,
     ) else {
-        registry.remove_if_same(suid, &handle);
+        roster.remove_if_same(suid, &handle);
         return;
     };
     let mut names: BTreeMap<String, u32> = BTreeMap::new();
@@ -332,7 +333,7 @@ pub(super) async fn run_follower(
     if !names.is_empty() {
         announce(&*bus, suid, &node, &BTreeMap::new()).await;
     }
-    registry.remove_if_same(suid, &handle);
+    roster.remove_if_same(suid, &handle);
 }
 
 async fn announce(bus: &dyn Bus, suid: Suid, node: &str, names: &BTreeMap<String, u32>) {

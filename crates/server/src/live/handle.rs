@@ -1,6 +1,6 @@
 //! The handle through which handlers reach a live session.
 
-use super::actor::Command;
+use super::command::Command;
 use super::{Frame, FrameSlot, LiveStats};
 use bytes::Bytes;
 use std::sync::Arc;

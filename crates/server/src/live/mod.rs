@@ -4,17 +4,22 @@
 
 mod actor;
 mod cdr_log;
+mod clock;
 pub mod cluster;
+mod command;
+mod deps;
 mod frame_slot;
 mod handle;
 mod rate;
 mod registry;
+mod roster;
 mod stats;
 
-pub(crate) use actor::now;
 pub use cdr_log::CdrLog;
+pub use clock::now;
+pub use deps::ActorDeps;
 pub use frame_slot::{Frame, FrameSlot};
 pub use handle::{LiveStatus, SessionHandle, ViewerGuard, ViewerRefused};
 pub use rate::RateBucket;
-pub use registry::{ActorDeps, SessionRegistry};
+pub use registry::SessionRegistry;
 pub use stats::LiveStats;

@@ -1,37 +1,13 @@
 //! The node's live sessions by SUID, and what their actors need.
 
 use super::actor::SessionActor;
-use super::{CdrLog, LiveStats, SessionHandle};
+use super::deps::ActorDeps;
+use super::roster::Roster;
+use super::{LiveStats, SessionHandle};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use switchboard_bus::Bus;
-use switchboard_core::{Session, Suid, TimeoutPolicy, ViewerLedger};
-use switchboard_store::Store;
+use switchboard_core::{Session, Suid, ViewerLedger};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
-/// Everything a session actor uses besides its own state.
-#[derive(Clone)]
-pub struct ActorDeps {
-    pub store: Arc<dyn Store>,
-    pub bus: Arc<dyn Bus>,
-    pub policy: TimeoutPolicy,
-    pub cdr_log: CdrLog,
-    pub stats_interval: std::time::Duration,
-    pub max_viewers: u32,
-    pub shutdown: CancellationToken,
-    pub tracker: TaskTracker,
-    /// This node's name, as its session leases and presence reports carry it.
-    pub node: String,
-    /// How long a lease lasts unless renewed (renewed every third of it).
-    pub lease_ttl: std::time::Duration,
-    /// Whether other nodes share the bus (NATS): then every session's status is followed.
-    pub clustered: bool,
-    /// Fires when the bus probe found deliveries missing: long-lived subscribers (the status
-    /// board, owner links, followers) subscribe again.
-    pub resubscribe: crate::bus_probe::Resubscribe,
-}
 
 /// The newest status of sessions other nodes own, as their owners publish it.
 type StatusBoard = HashMap<Suid, (super::cluster::StatusMessage, std::time::Instant)>;
@@ -43,9 +19,8 @@ const STATUS_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 /// lock is never held across an await.
 #[derive(Clone)]
 pub struct SessionRegistry {
-    map: Arc<RwLock<HashMap<Suid, SessionHandle>>>,
+    roster: Arc<Roster>,
     board: Arc<RwLock<StatusBoard>>,
-    deps: ActorDeps,
 }
 
 impl std::fmt::Debug for SessionRegistry {
@@ -59,23 +34,17 @@ impl std::fmt::Debug for SessionRegistry {
 impl SessionRegistry {
     pub fn new(deps: ActorDeps) -> Self {
         SessionRegistry {
-            map: Arc::new(RwLock::new(HashMap::new())),
+            roster: Arc::new(Roster::new(deps)),
             board: Arc::new(RwLock::new(HashMap::new())),
-            deps,
         }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Suid, SessionHandle>> {
-        // Only single map operations run under the lock, so poisoning leaves it consistent.
-        self.map
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.roster.read()
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Suid, SessionHandle>> {
-        self.map
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.roster.write()
     }
 
     /// The live session with this id, if this node runs it.
@@ -101,15 +70,6 @@ impl SessionRegistry {
             .collect()
     }
 
-    /// Forgets a session's handle unless another has taken its place (a follower that became
-    /// the owner, or the reverse).
-    pub(super) fn remove_if_same(&self, suid: Suid, handle: &SessionHandle) {
-        let mut map = self.write();
-        if map.get(&suid).is_some_and(|h| h.same(handle)) {
-            map.remove(&suid);
-        }
-    }
-
     /// The handle of an open session: this node's own, or a follower of the node that owns
     /// it (created on first use).
     pub fn follow(&self, session: &Session) -> SessionHandle {
@@ -118,7 +78,7 @@ impl SessionRegistry {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = LiveStats::new(0, 0, None);
-        let handle = SessionHandle::new_follower(session, tx, stats, self.deps.max_viewers);
+        let handle = SessionHandle::new_follower(session, tx, stats, self.deps().max_viewers);
         {
             let mut map = self.write();
             if let Some(h) = map.get(&session.suid) {
@@ -127,10 +87,10 @@ impl SessionRegistry {
             map.insert(session.suid, handle.clone());
         }
         tracing::debug!(suid = %session.suid, "following a session another node owns");
-        self.deps.tracker.spawn(super::cluster::run_follower(
+        self.deps().tracker.spawn(super::cluster::run_follower(
             handle.clone(),
             session.clone(),
-            self.clone(),
+            self.roster.clone(),
             rx,
         ));
         handle
@@ -146,20 +106,20 @@ impl SessionRegistry {
             session.stats.bytes,
             session.stats.last_frame_at.map(|t| t.timestamp_millis()),
         );
-        let handle = SessionHandle::new(&session, tx, stats, self.deps.max_viewers);
+        let handle = SessionHandle::new(&session, tx, stats, self.deps().max_viewers);
         let ledger = ViewerLedger::new(
             now,
             session.stats.peak_viewers,
             session.stats.viewer_seconds,
         );
         self.write().insert(session.suid, handle.clone());
-        let actor = SessionActor::new(session, ledger, handle.clone(), self.clone(), rx);
-        self.deps.tracker.spawn(actor.run());
+        let actor = SessionActor::new(session, ledger, handle.clone(), self.roster.clone(), rx);
+        self.deps().tracker.spawn(actor.run());
         handle
     }
 
-    pub(super) fn deps(&self) -> &ActorDeps {
-        &self.deps
+    fn deps(&self) -> &ActorDeps {
+        self.roster.deps()
     }
 
     /// Renews this node's leases and takes over open sessions whose owner stopped renewing
@@ -171,17 +131,17 @@ impl SessionRegistry {
     pub async fn claim(&self) -> Result<usize, switchboard_store::StoreError> {
         let (now, until) = self.lease_from_now();
         let owned = self
-            .deps
+            .deps()
             .store
-            .claim_sessions(&self.deps.node, now, until)
+            .claim_sessions(&self.deps().node, now, until)
             .await?;
         for h in self.all() {
             if owned.contains(&h.suid()) || !h.is_open() {
                 continue;
             }
             // Created (and claimed) here after the claim above read the table, or ended.
-            match self.deps.store.session_owner(h.suid()).await {
-                Ok(Some((node, _))) if node == self.deps.node => {}
+            match self.deps().store.session_owner(h.suid()).await {
+                Ok(Some((node, _))) if node == self.deps().node => {}
                 Ok(None) => {}
                 Ok(Some((node, _))) => {
                     tracing::warn!(suid = %h.suid(), owner = %node, "lost the session's lease");
@@ -195,7 +155,7 @@ impl SessionRegistry {
             if self.get(suid).is_some_and(|h| !h.is_follower()) {
                 continue;
             }
-            match self.deps.store.session(suid).await {
+            match self.deps().store.session(suid).await {
                 Ok(s) if s.state != switchboard_core::SessionState::Ended => {
                     tracing::info!(suid = %s.suid, state = %s.state, "taking the session");
                     self.start(s);
@@ -212,7 +172,7 @@ impl SessionRegistry {
     fn lease_from_now(&self) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
         let now = chrono::Utc::now();
         // `lease_ttl` is validated to be above zero and is seconds long: it always converts.
-        let ttl = chrono::Duration::from_std(self.deps.lease_ttl)
+        let ttl = chrono::Duration::from_std(self.deps().lease_ttl)
             .unwrap_or_else(|_| chrono::Duration::seconds(10));
         (now, now + ttl)
     }
@@ -220,10 +180,10 @@ impl SessionRegistry {
     /// Claims sessions every third of the lease until the node stops, then hands its leases
     /// over so other nodes take its sessions at once.
     pub async fn run_leases(self) {
-        let every = self.deps.lease_ttl / 3;
+        let every = self.deps().lease_ttl / 3;
         loop {
             tokio::select! {
-                () = self.deps.shutdown.cancelled() => break,
+                () = self.deps().shutdown.cancelled() => break,
                 () = tokio::time::sleep(every) => {}
             }
             if let Err(e) = self.claim().await {
@@ -248,12 +208,12 @@ impl SessionRegistry {
     /// Follows every session's status on the bus (in a cluster), until the node stops.
     pub async fn run_status_board(self) {
         use futures::StreamExt;
-        if !self.deps.clustered {
+        if !self.deps().clustered {
             return;
         }
-        let mut resubscribe = self.deps.resubscribe.clone();
+        let mut resubscribe = self.deps().resubscribe.clone();
         let mut sub = match self
-            .deps
+            .deps()
             .bus
             .subscribe(switchboard_bus::subjects::ALL_STATUS)
             .await
@@ -267,9 +227,9 @@ impl SessionRegistry {
         let mut sweep = tokio::time::interval(STATUS_FRESH);
         loop {
             tokio::select! {
-                () = self.deps.shutdown.cancelled() => return,
+                () = self.deps().shutdown.cancelled() => return,
                 () = resubscribe.requested() => {
-                    match self.deps.bus.subscribe(switchboard_bus::subjects::ALL_STATUS).await {
+                    match self.deps().bus.subscribe(switchboard_bus::subjects::ALL_STATUS).await {
                         Ok(new) => sub = new,
                         Err(e) => tracing::warn!(error = %e, "cannot follow session status again"),
                     }
@@ -299,7 +259,7 @@ impl SessionRegistry {
 
     /// Gives up this node's leases (after its actors saved their state on shutdown).
     pub async fn release(&self) {
-        match self.deps.store.release_sessions(&self.deps.node).await {
+        match self.deps().store.release_sessions(&self.deps().node).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "handed session leases over"),
             Err(e) => tracing::warn!(error = %e, "cannot hand session leases over"),
@@ -313,9 +273,9 @@ impl SessionRegistry {
     ) -> Result<SessionHandle, switchboard_store::StoreError> {
         let (now, until) = self.lease_from_now();
         let mine = self
-            .deps
+            .deps()
             .store
-            .claim_session(session.suid, &self.deps.node, now, until)
+            .claim_session(session.suid, &self.deps().node, now, until)
             .await?;
         // Another node's claim loop may have been quicker; then it runs the session.
         Ok(if mine {

@@ -1,11 +1,12 @@
 //! Cameras, snapshots and search on the wire (PROTOCOL.md §16).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_core::{Suid, Timestamp};
+use switchboard_core::Suid;
 use uuid::Uuid;
 
 /// `POST /api/v1/cameras`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCameraRequest {
     pub name: String,
@@ -15,7 +16,7 @@ pub struct CreateCameraRequest {
 }
 
 /// `PATCH /api/v1/cameras/{id}`: what to change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCameraRequest {
     pub name: Option<String>,
@@ -23,12 +24,12 @@ pub struct UpdateCameraRequest {
 }
 
 /// A camera as its account sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CameraView {
     pub id: Uuid,
     pub name: String,
-    pub created_at: Timestamp,
-    pub last_seen_at: Option<Timestamp>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: Option<DateTime<Utc>>,
     /// Snapshots uploaded in all.
     pub uploads: u64,
     /// Upload rate: snapshots stored in the last hour.
@@ -39,14 +40,14 @@ pub struct CameraView {
     pub discarded: u64,
     pub only_person: bool,
     pub last_snapshot_id: Option<Uuid>,
-    pub last_snapshot_at: Option<Timestamp>,
+    pub last_snapshot_at: Option<DateTime<Utc>>,
     pub last_snapshot_url: Option<String>,
     /// The video session the camera is asked to stream into, while one is open.
     pub live_suid: Option<Suid>,
 }
 
 /// `POST /api/v1/cameras` answer: the camera, its token (shown only here) and where to upload.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedCamera {
     #[serde(flatten)]
     pub camera: CameraView,
@@ -55,7 +56,7 @@ pub struct CreatedCamera {
 }
 
 /// `GET /api/v1/cameras` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CameraList {
     pub cameras: Vec<CameraView>,
     /// Whether this node has a detector loaded.
@@ -63,14 +64,14 @@ pub struct CameraList {
 }
 
 /// `DELETE /api/v1/cameras/{id}/token` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CameraToken {
     pub id: Uuid,
     pub token: String,
 }
 
 /// A detection's box, normalized to the picture (0–1, top-left origin).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct BoxView {
     pub x: f64,
     pub y: f64,
@@ -79,7 +80,7 @@ pub struct BoxView {
 }
 
 /// One object found in a snapshot.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DetectionView {
     pub label: String,
     pub confidence: f64,
@@ -88,7 +89,7 @@ pub struct DetectionView {
 }
 
 /// What an upload's camera is asked to do besides uploading: join a video session.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct LiveRequest {
     /// Redeem it at `POST /api/v1/devices/register`, like any device.
     pub ticket: String,
@@ -96,7 +97,7 @@ pub struct LiveRequest {
 }
 
 /// Where an uploaded snapshot is in detection.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UploadState {
     /// Detected and kept.
@@ -112,11 +113,11 @@ pub enum UploadState {
 }
 
 /// `POST /api/v1/cameras/{id}/snapshots` answer (also inside a 503's `snapshot`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UploadView {
     pub id: Uuid,
     pub camera_id: Uuid,
-    pub taken_at: Timestamp,
+    pub taken_at: DateTime<Utc>,
     pub state: UploadState,
     /// Absent while pending; empty when nothing was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,12 +133,12 @@ pub struct UploadView {
 }
 
 /// `GET /api/v1/snapshots/{id}` answer (the JSON form).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SnapshotView {
     pub id: Uuid,
     pub camera: CameraRef,
-    pub taken_at: Timestamp,
-    pub received_at: Timestamp,
+    pub taken_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
     /// `pending`, `done` or `failed`.
     pub state: String,
     pub bytes: u64,
@@ -148,18 +149,18 @@ pub struct SnapshotView {
 }
 
 /// A camera named in a result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CameraRef {
     pub id: Uuid,
     pub name: String,
 }
 
 /// One search result: a snapshot showing a thing asked for, with its most confident box.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchHitView {
     pub snapshot_id: Uuid,
     pub camera: CameraRef,
-    pub taken_at: Timestamp,
+    pub taken_at: DateTime<Utc>,
     pub label: String,
     pub confidence: f64,
     #[serde(rename = "box")]
@@ -169,7 +170,7 @@ pub struct SearchHitView {
 }
 
 /// `GET /api/v1/search` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchView {
     /// The labels the question was understood as.
     pub labels: Vec<String>,

@@ -2,16 +2,20 @@
 //! place. PROTOCOL.md documents them and a test checks the two agree.
 
 pub mod cameras;
+pub mod errors;
 #[cfg(test)]
 mod properties;
 
+pub use errors::{ErrorBody, ErrorCode};
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::{
-    Control, DeviceId, DeviceInfo, EndReason, SessionKind, SessionState, Suid, Timestamp, User,
+    Control, DeviceId, DeviceInfo, EndReason, SessionKind, SessionState, Suid, User,
 };
 
 /// `POST /api/v1/auth/register`: a new account (`account_name`) or joining one (`invite`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub username: String,
@@ -21,7 +25,7 @@ pub struct RegisterRequest {
 }
 
 /// `POST /api/v1/auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
@@ -29,22 +33,22 @@ pub struct LoginRequest {
 }
 
 /// A signed-in user's token.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub token: String,
-    pub expires_at: Timestamp,
+    pub expires_at: DateTime<Utc>,
     pub user: UserView,
 }
 
 /// A user as others may see them.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: switchboard_core::UserId,
     pub username: String,
     pub role: switchboard_core::Role,
     pub account_id: switchboard_core::AccountId,
     pub account_name: Option<String>,
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
 }
 
 impl UserView {
@@ -61,14 +65,14 @@ impl UserView {
 }
 
 /// `POST /api/v1/account/invites` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InviteResponse {
     pub invite: String,
-    pub expires_at: Timestamp,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// `POST /api/v1/sessions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSessionRequest {
     #[serde(default = "default_kind")]
@@ -81,15 +85,61 @@ fn default_kind() -> SessionKind {
     SessionKind::Video
 }
 
+/// `GET /api/v1/sessions` query.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionListQuery {
+    /// Only sessions in these states: `waiting`, `live`, `ended`, comma-separated.
+    pub state: Option<String>,
+    /// At most this many (1 to 1000; default 100).
+    pub limit: Option<u32>,
+}
+
+/// `GET /api/v1/sessions/{suid}` query: a long poll when `wait` is given.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionWaitQuery {
+    /// Seconds to wait for the state to change (at most `max_long_poll`).
+    pub wait: Option<u64>,
+    /// The state the caller last saw; the answer comes once the state differs from it.
+    pub state: Option<String>,
+}
+
+/// `POST /api/v1/sessions/{suid}/frames` query.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FrameQuery {
+    /// The device's own frame number, passed on to viewers.
+    pub seq: Option<u64>,
+}
+
+/// `GET /api/v1/sessions/{suid}/device` query.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeviceSocketQuery {
+    /// Deliver controls with an id above this first (what a reconnecting device missed).
+    pub after: Option<i64>,
+}
+
+/// `GET /api/v1/sessions/{suid}/controls` query.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ControlPollQuery {
+    /// Controls with an id above this.
+    pub after: Option<i64>,
+    /// Seconds to wait for one to arrive (at most `max_long_poll`).
+    pub wait: Option<u64>,
+}
+
 /// The next timeout that applies to a session.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DeadlineView {
-    pub at: Timestamp,
+    pub at: DateTime<Utc>,
     pub reason: EndReason,
 }
 
 /// A session as the API shows it: stored facts plus live figures.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub suid: Suid,
     pub kind: SessionKind,
@@ -98,13 +148,13 @@ pub struct SessionView {
     pub end_reason: Option<EndReason>,
     /// The ticket (only while it can still be redeemed).
     pub ticket: Option<String>,
-    pub ticket_expires_at: Timestamp,
+    pub ticket_expires_at: DateTime<Utc>,
     /// Opens the phone page with the ticket filled in (only while waiting).
     pub device_url: Option<String>,
     pub created_by: switchboard_core::UserId,
-    pub created_at: Timestamp,
-    pub live_at: Option<Timestamp>,
-    pub ended_at: Option<Timestamp>,
+    pub created_at: DateTime<Utc>,
+    pub live_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
     pub device_id: Option<DeviceId>,
     pub device: Option<DeviceInfo>,
     pub viewers: u32,
@@ -114,19 +164,19 @@ pub struct SessionView {
     pub fps: f64,
     pub frames: u64,
     pub bytes: u64,
-    pub last_frame_at: Option<Timestamp>,
+    pub last_frame_at: Option<DateTime<Utc>>,
     /// When the session will end unless something happens, and why.
     pub deadline: Option<DeadlineView>,
 }
 
 /// `GET /api/v1/sessions` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionList {
     pub sessions: Vec<SessionView>,
 }
 
 /// `POST /api/v1/devices/register`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceRegisterRequest {
     pub ticket: String,
@@ -135,12 +185,12 @@ pub struct DeviceRegisterRequest {
 }
 
 /// What a device needs to stream.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceRegistered {
     pub suid: Suid,
     pub device_id: DeviceId,
     pub device_token: String,
-    pub token_expires_at: Timestamp,
+    pub token_expires_at: DateTime<Utc>,
     pub frames_url: String,
     pub stream_url: String,
     pub websocket_url: String,
@@ -149,7 +199,7 @@ pub struct DeviceRegistered {
 }
 
 /// `POST /api/v1/sessions/{suid}/controls`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ControlRequest {
     pub action: String,
@@ -158,13 +208,13 @@ pub struct ControlRequest {
 }
 
 /// `GET /api/v1/sessions/{suid}/controls` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ControlList {
     pub controls: Vec<Control>,
 }
 
 /// `POST /api/v1/sessions/{suid}/frames` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FrameAccepted {
     pub seq: u64,
     pub width: u16,
@@ -172,7 +222,7 @@ pub struct FrameAccepted {
 }
 
 /// `POST /api/v1/sessions/{suid}/stream` answer, when the device closes the stream.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StreamSummary {
     pub frames: u64,
     pub bytes: u64,
@@ -180,7 +230,7 @@ pub struct StreamSummary {
 
 /// Text messages a viewer's watch WebSocket receives (frames arrive as binary messages).
 /// These are also what a session publishes on its `events` bus subject.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum WatchEvent {
     /// First message: where the session stands.
@@ -212,7 +262,7 @@ pub enum WatchEvent {
 
 /// Text messages the device WebSocket receives (the device sends frames as binary messages
 /// and may send `{"type":"status", ...}` text messages that viewers see as `device` events).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DeviceEvent {
     /// A control from a viewer, in the order sent.
@@ -220,7 +270,7 @@ pub enum DeviceEvent {
         id: i64,
         action: String,
         args: serde_json::Value,
-        sent_at: Timestamp,
+        sent_at: DateTime<Utc>,
     },
     /// A frame was refused; the connection stays open.
     Error { error: String, message: String },
@@ -240,7 +290,7 @@ impl DeviceEvent {
 }
 
 /// A change to one of an account's sessions, published for live dashboards.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AccountEvent {
     /// A session was created, changed state, or its viewers changed.

@@ -8,7 +8,7 @@
 
 use super::cameras::{CreateCameraRequest, LiveRequest, UpdateCameraRequest};
 use super::*;
-use chrono::DateTime;
+
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -36,7 +36,7 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-fn timestamp() -> impl Strategy<Value = Timestamp> {
+fn timestamp() -> impl Strategy<Value = DateTime<Utc>> {
     (0i64..4_102_444_800, 0u32..1_000_000_000)
         .prop_map(|(secs, nanos)| DateTime::from_timestamp(secs, nanos).unwrap())
 }

@@ -5,6 +5,7 @@ use crate::auth::{self, CurrentUser, TokenKind};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::live::now;
+use crate::protocol::ErrorCode;
 use crate::protocol::{InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserView};
 use crate::tls::ClientAddr;
 use axum::Json;
@@ -87,10 +88,10 @@ pub(super) async fn register(
     // folded) another user holds, as `username_taken`.
     let username = normalize_username(&req.username);
     validate_username(&username)
-        .map_err(|e| ApiError::unprocessable("invalid_username", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidUsername, e.to_string()))?;
     if req.password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::unprocessable(
-            "weak_password",
+        return Err(ApiError::new(
+            ErrorCode::WeakPassword,
             format!("password must be at least {MIN_PASSWORD_LEN} characters"),
         ));
     }
@@ -98,7 +99,7 @@ pub(super) async fn register(
     let password_hash = app.passwords.hash(req.password).await?;
     let taken = |e: StoreError| match e {
         StoreError::Conflict(_) => {
-            ApiError::conflict("username_taken", "this username is already taken")
+            ApiError::new(ErrorCode::UsernameTaken, "this username is already taken")
         }
         other => other.into(),
     };
@@ -106,8 +107,8 @@ pub(super) async fn register(
         (Some(name), None) => {
             let name = name.trim().to_owned();
             if name.is_empty() || name.chars().count() > 100 {
-                return Err(ApiError::unprocessable(
-                    "invalid_account_name",
+                return Err(ApiError::new(
+                    ErrorCode::InvalidAccountName,
                     "account_name must be 1 to 100 characters",
                 ));
             }
@@ -146,8 +147,8 @@ pub(super) async fn register(
                 .await
             {
                 Err(StoreError::NotFound) => {
-                    return Err(ApiError::not_found(
-                        "invalid_invite",
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidInvite,
                         "this invite is unknown, used or expired",
                     ));
                 }
@@ -157,8 +158,8 @@ pub(super) async fn register(
             user
         }
         _ => {
-            return Err(ApiError::unprocessable(
-                "invalid_field",
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
                 "give either account_name (a new account) or invite (join one), not both",
             ));
         }
@@ -280,8 +281,8 @@ pub(super) async fn delete_me(
 /// an admin (of two admins deleting each other at once, the second).
 fn last_admin(e: StoreError) -> ApiError {
     match e {
-        StoreError::Conflict(_) => ApiError::conflict(
-            "last_admin",
+        StoreError::Conflict(_) => ApiError::new(
+            ErrorCode::LastAdmin,
             "you are the account's last admin and other users remain: \
              delete them first, or have an operator make another admin",
         ),
@@ -346,11 +347,11 @@ pub(super) async fn delete_user(
             "only an account admin can delete users",
         ));
     }
-    let not_found = || ApiError::not_found("user_not_found", "no such user in this account");
+    let not_found = || ApiError::new(ErrorCode::UserNotFound, "no such user in this account");
     let id: UserId = id.parse().map_err(|_| not_found())?;
     if id == caller.user.id {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
             "id: to delete yourself use DELETE /api/v1/me",
         ));
     }

@@ -1,7 +1,6 @@
 //! The admin API behind `/admin`: account admins see their account, operators see every
 //! account and every node.
 
-use super::sessions::{parse_suid, view};
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -145,7 +144,7 @@ pub(super) async fn overview(
         .map(|s| AdminSession {
             account_id: s.account_id,
             account_name: names.get(&s.account_id).cloned(),
-            session: view(&app, s),
+            session: app.live.view(s),
         })
         .collect();
     let live: Vec<&SessionView> = sessions
@@ -279,21 +278,8 @@ pub(super) async fn end_session(
     Path(suid): Path<String>,
 ) -> ApiResult<Json<SessionView>> {
     let (_, account) = scope_of(&caller)?;
-    let suid = parse_suid(&suid)?;
-    let session = match app.store.session(suid).await {
-        Ok(s) if account.is_none_or(|a| a == s.account_id) => s,
-        Ok(_) | Err(StoreError::NotFound) => return Err(ApiError::session_not_found()),
-        Err(e) => return Err(e.into()),
-    };
-    if session.state != SessionState::Ended
-        && let Ok(ended) = app
-            .sessions
-            .follow(&session)
-            .end(EndReason::EndedByUser)
-            .await
-    {
-        tracing::info!(%suid, user = %caller.user.id, "session ended from the admin view");
-        return Ok(Json(view(&app, &ended)));
-    }
-    Ok(Json(view(&app, &app.store.session(suid).await?)))
+    tracing::info!(%suid, user = %caller.user.id, "session end asked from the admin view");
+    Ok(Json(
+        app.live.end(account, &suid, EndReason::EndedByUser).await?,
+    ))
 }

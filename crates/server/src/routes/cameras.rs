@@ -6,6 +6,7 @@ use crate::cameras::{DetectOutcome, SnapshotRef, ThumbnailError};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::object_query;
+use crate::protocol::ErrorCode;
 use crate::protocol::SessionView;
 use crate::protocol::cameras::{
     BoxView, CameraList, CameraRef, CameraToken, CameraView, CreateCameraRequest, CreatedCamera,
@@ -58,11 +59,11 @@ fn token_hash(token: &str) -> String {
 }
 
 fn camera_not_found() -> ApiError {
-    ApiError::not_found("camera_not_found", "no such camera")
+    ApiError::new(ErrorCode::CameraNotFound, "no such camera")
 }
 
 fn snapshot_not_found() -> ApiError {
-    ApiError::not_found("snapshot_not_found", "no such snapshot")
+    ApiError::new(ErrorCode::SnapshotNotFound, "no such snapshot")
 }
 
 fn parse_id(s: &str, missing: fn() -> ApiError) -> ApiResult<Uuid> {
@@ -109,8 +110,8 @@ fn detection_view(d: &StoredDetection) -> DetectionView {
 fn camera_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::unprocessable(
-            "invalid_name",
+        return Err(ApiError::new(
+            ErrorCode::InvalidName,
             "a camera name has 1 to 100 characters",
         ));
     }
@@ -223,22 +224,21 @@ pub(super) async fn go_live(
     if let Some(suid) = camera.live_suid {
         match app.store.session(Suid(suid)).await {
             Ok(s) if s.state != SessionState::Ended && s.account_id == account => {
-                return Ok((StatusCode::OK, Json(super::sessions::view(&app, &s))));
+                return Ok((StatusCode::OK, Json(app.live.view(&s))));
             }
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let session =
-        super::sessions::open(&app, &caller, SessionKind::Video, Some(camera.name.clone())).await?;
+    let session = app
+        .live
+        .open(&caller.user, SessionKind::Video, Some(camera.name.clone()))
+        .await?;
     app.store
         .set_camera_live(account, id, Some(session.suid.0))
         .await?;
     tracing::info!(camera = %id, suid = %session.suid, "camera asked to go live");
-    Ok((
-        StatusCode::CREATED,
-        Json(super::sessions::view(&app, &session)),
-    ))
+    Ok((StatusCode::CREATED, Json(app.live.view(&session))))
 }
 
 /// The ticket an uploading camera is to redeem, if a user asked to see it live and the
@@ -318,8 +318,7 @@ pub(super) async fn upload(
     let limit = app.config.max_snapshot_bytes.as_u64();
     let too_large = || {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "snapshot_too_large",
+            ErrorCode::SnapshotTooLarge,
             format!("a snapshot may be at most {limit} bytes"),
         )
     };
@@ -331,7 +330,7 @@ pub(super) async fn upload(
                 if e.is::<http_body_util::LengthLimitError>() {
                     too_large()
                 } else {
-                    ApiError::bad_request("body_read_failed", "the upload was cut short")
+                    ApiError::new(ErrorCode::BodyReadFailed, "the upload was cut short")
                 }
             })?
             .to_bytes();
@@ -399,8 +398,7 @@ pub(super) async fn upload(
         DetectOutcome::Pending => (StatusCode::ACCEPTED, Json(view)).into_response(),
         DetectOutcome::Busy => {
             let mut busy = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "detector_busy",
+                ErrorCode::DetectorBusy,
                 "the detector is busy; the snapshot is stored and will be detected later",
             )
             .with_extra(json!({ "snapshot": view, "state": "pending" }));
@@ -409,8 +407,8 @@ pub(super) async fn upload(
         }
         DetectOutcome::Failed(why) => {
             view.state = UploadState::Failed;
-            ApiError::unprocessable(
-                "undecodable_image",
+            ApiError::new(
+                ErrorCode::UndecodableImage,
                 format!("the snapshot is stored but cannot be decoded: {why}"),
             )
             .with_extra(json!({ "snapshot": view, "state": "failed" }))
@@ -420,11 +418,7 @@ pub(super) async fn upload(
 }
 
 fn unsupported(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        message,
-    )
+    ApiError::new(ErrorCode::UnsupportedMediaType, message)
 }
 
 #[derive(Debug, Deserialize)]
@@ -478,8 +472,8 @@ pub(super) async fn search(
         }
     }
     if q.q.is_none() && q.label.is_none() {
-        return Err(ApiError::bad_request(
-            "missing_query",
+        return Err(ApiError::new(
+            ErrorCode::MissingQuery,
             "ask with ?q=words or ?label=name",
         ));
     }
@@ -598,15 +592,14 @@ pub(super) async fn snapshot_thumb(
         Ok(thumb) => Ok(jpeg_response(thumb)),
         Err(ThumbnailError::Busy) => {
             let mut busy = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
+                ErrorCode::Busy,
                 "the server is busy making thumbnails; try again shortly",
             );
             busy.retry_after = Some(1);
             Err(busy)
         }
         Err(ThumbnailError::Undecodable(why)) => {
-            Err(ApiError::unprocessable("undecodable_image", why))
+            Err(ApiError::new(ErrorCode::UndecodableImage, why))
         }
         Err(ThumbnailError::Failed(why)) => Err(ApiError::internal(why)),
     }

@@ -7,6 +7,7 @@ use crate::auth::CurrentUser;
 use crate::cells::{self, CellLimits, CellLink};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::protocol::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -144,7 +145,7 @@ pub(super) async fn file(
 }
 
 fn file_not_found() -> ApiError {
-    ApiError::not_found("file_not_found", "the cell has no such file")
+    ApiError::new(ErrorCode::FileNotFound, "the cell has no such file")
 }
 
 /// RFC 5987 `ext-value` characters: everything else percent-encoded.

@@ -1,12 +1,11 @@
 //! `GET /api/v1/events`: a WebSocket of changes to the caller's account's sessions, so a
 //! dashboard updates without polling.
 
-use super::devices::close;
-use super::sockets;
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiWebSocket;
+use crate::websocket;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket};
 use axum::response::Response;
@@ -27,7 +26,7 @@ pub(super) async fn account_events(
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
     let right = app.tokens.hold(&caller.claims);
-    Ok(sockets::limited(ws, app.config.max_viewer_message_bytes)
+    Ok(websocket::limited(ws, app.config.max_viewer_message_bytes)
         .on_upgrade(move |socket| events_loop(app, events, right, socket)))
 }
 
@@ -68,19 +67,19 @@ async fn events_loop(
                 }
             }
             msg = socket.recv() => match msg {
-                Some(Err(e)) if sockets::is_too_big(&e) => {
-                    let _ = socket.send(Message::Close(Some(sockets::too_big()))).await;
+                Some(Err(e)) if websocket::is_too_big(&e) => {
+                    let _ = socket.send(Message::Close(Some(websocket::too_big()))).await;
                     break;
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
             () = &mut right_ended => {
-                let _ = socket.send(Message::Close(Some(sockets::unauthorized()))).await;
+                let _ = socket.send(Message::Close(Some(websocket::unauthorized()))).await;
                 break;
             }
             () = app.shutdown.cancelled() => {
-                let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
+                let _ = socket.send(Message::Close(Some(websocket::restarting()))).await;
                 break;
             }
         }

@@ -1,79 +1,29 @@
-//! Frames from devices: one JPEG per POST, or one long MJPEG POST. (The device WebSocket in
-//! `devices` uses the same [`accept_frame`].)
+//! Frames from devices: one JPEG per POST, or one long MJPEG POST. Each frame goes through
+//! `LiveSessions::accept_frame`, as the device WebSocket's do.
 
-use super::devices::device_session;
-use super::sockets;
 use crate::App;
 use crate::auth::DeviceCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
-use crate::live::SessionHandle;
-use crate::protocol::{FrameAccepted, StreamSummary};
+use crate::protocol::ErrorCode;
+use crate::protocol::{FrameAccepted, FrameQuery, StreamSummary};
+use crate::services::SessionError;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::BodyExt;
-use serde::Deserialize;
 use std::sync::Arc;
-use switchboard_media::{jpeg, mjpeg};
+use switchboard_media::mjpeg;
 
 fn unsupported(message: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        message,
-    )
+    ApiError::new(ErrorCode::UnsupportedMediaType, message)
 }
 
 fn too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "frame_too_large",
-        format!("a frame may be at most {limit} bytes"),
-    )
-}
-
-/// Validates one JPEG (markers and dimensions; no decoding) and hands it to the viewers.
-/// A frame over the device's `max_device_fps` is dropped: 429 `rate_limited`.
-pub(super) fn accept_frame(
-    app: &App,
-    handle: &SessionHandle,
-    seq: Option<u64>,
-    data: Bytes,
-) -> ApiResult<FrameAccepted> {
-    let limit = app.config.max_frame_bytes.as_u64();
-    if data.len() as u64 > limit {
-        return Err(too_large(limit));
-    }
-    let info = jpeg::inspect(&data).map_err(|e| unsupported(format!("not a valid JPEG: {e}")))?;
-    // Viewers decode every frame: a small file declaring a huge picture is a bomb for them.
-    if info.pixels() > app.config.max_frame_pixels {
-        return Err(ApiError::image_too_large(
-            info.width,
-            info.height,
-            app.config.max_frame_pixels,
-        ));
-    }
-    if !handle.admit_frame(app.config.max_device_fps) {
-        return Err(ApiError::too_many_requests(
-            format!(
-                "more than {} frames a second; this one was dropped",
-                app.config.max_device_fps
-            ),
-            1,
-        ));
-    }
-    let seq = handle
-        .push_frame(seq, data, chrono::Utc::now().timestamp_millis())
-        .map_err(|_| ApiError::session_ended())?;
-    Ok(FrameAccepted {
-        seq,
-        width: info.width,
-        height: info.height,
-    })
+    SessionError::FrameTooLarge { limit }.into()
 }
 
 fn content_type(headers: &HeaderMap) -> &str {
@@ -81,11 +31,6 @@ fn content_type(headers: &HeaderMap) -> &str {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct FrameQuery {
-    seq: Option<u64>,
 }
 
 /// `POST /api/v1/sessions/{suid}/frames?seq=N` with an `image/jpeg` body.
@@ -97,12 +42,12 @@ pub(super) async fn post_frame(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<FrameAccepted>> {
-    let handle = device_session(&app, &device, &suid).await?;
+    let handle = app.live.device_session(device.suid, &suid).await?;
     let ct = content_type(&headers);
     if !ct.trim().to_ascii_lowercase().starts_with("image/jpeg") {
         return Err(unsupported("send the frame as Content-Type: image/jpeg"));
     }
-    let limit = app.config.max_frame_bytes.as_u64();
+    let limit = app.live.max_frame_bytes();
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -118,11 +63,11 @@ pub(super) async fn post_frame(
             if e.is::<http_body_util::LengthLimitError>() {
                 too_large(limit)
             } else {
-                ApiError::bad_request("body_read_failed", "the frame could not be read")
+                ApiError::new(ErrorCode::BodyReadFailed, "the frame could not be read")
             }
         })?
         .to_bytes();
-    accept_frame(&app, &handle, q.seq, data).map(Json)
+    Ok(Json(app.live.accept_frame(&handle, q.seq, data)?))
 }
 
 /// `POST /api/v1/sessions/{suid}/stream`: one long `multipart/x-mixed-replace` body of JPEG
@@ -136,7 +81,7 @@ pub(super) async fn post_stream(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<StreamSummary>> {
-    let handle = device_session(&app, &device, &suid).await?;
+    let handle = app.live.device_session(device.suid, &suid).await?;
     let right = app.tokens.hold(&device.claims);
     let right_ended = right.ended();
     tokio::pin!(right_ended);
@@ -158,7 +103,7 @@ pub(super) async fn post_stream(
             ));
         }
     };
-    let limit = usize::try_from(app.config.max_frame_bytes.as_u64()).unwrap_or(usize::MAX);
+    let limit = usize::try_from(app.live.max_frame_bytes()).unwrap_or(usize::MAX);
     let replayed =
         futures::stream::iter((!head.is_empty()).then(|| Ok::<_, axum::Error>(Bytes::from(head))));
     let mut parts = std::pin::pin!(mjpeg::parts(replayed.chain(body), boundary, limit));
@@ -170,27 +115,27 @@ pub(super) async fn post_stream(
         let next = tokio::select! {
             next = parts.next() => next,
             () = app.shutdown.cancelled() => {
-                return Err(ApiError::unavailable("the server is restarting; reconnect"));
+                return Err(SessionError::Restarting.into());
             }
-            () = &mut right_ended => return Err(sockets::right_ended()),
+            () = &mut right_ended => return Err(SessionError::RightEnded.into()),
         };
         let Some(part) = next else { break };
         let part = match part {
             Ok(p) => p,
             Err(mjpeg::MjpegError::PartTooLarge { .. }) => {
-                return Err(too_large(app.config.max_frame_bytes.as_u64()));
+                return Err(too_large(app.live.max_frame_bytes()));
             }
             Err(mjpeg::MjpegError::Transport(e)) => {
                 tracing::debug!(suid = %handle.suid(), error = %e, "stream closed by device");
                 break;
             }
-            Err(e) => return Err(ApiError::bad_request("malformed_stream", e.to_string())),
+            Err(e) => return Err(ApiError::new(ErrorCode::MalformedStream, e.to_string())),
         };
         let len = part.body.len() as u64;
-        match accept_frame(&app, &handle, None, part.body) {
+        match app.live.accept_frame(&handle, None, part.body) {
             Ok(_) => {}
-            Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => continue,
-            Err(e) => return Err(e),
+            Err(SessionError::OverRate { .. }) => continue,
+            Err(e) => return Err(e.into()),
         }
         summary.frames += 1;
         summary.bytes += len;

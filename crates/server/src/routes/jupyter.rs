@@ -4,12 +4,13 @@
 //! Every route needs a signed-in user (`Authorization: token|Bearer …`, the session cookie or
 //! `?token=`); a user sees the kernels of their own account only, and any other id is 404.
 
-use super::sockets;
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiWebSocket;
 use crate::kernels::{KernelEntry, kernel_error};
+use crate::protocol::ErrorCode;
+use crate::websocket;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket};
@@ -71,7 +72,7 @@ pub(super) async fn start(
         StartKernel::default()
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?
+            .map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?
     };
     let elsewhere =
         crate::kernel_proxy::counts_elsewhere(&app, &headers, &uri, caller.user.id).await;
@@ -154,7 +155,7 @@ pub(super) async fn channels(
     ApiWebSocket(ws): ApiWebSocket,
 ) -> ApiResult<Response> {
     let entry = app.kernels.get(&id, caller.account_id())?;
-    let ws = sockets::limited(ws, app.config.max_kernel_message_bytes).protocols([V1_PROTOCOL]);
+    let ws = websocket::limited(ws, app.config.max_kernel_message_bytes).protocols([V1_PROTOCOL]);
     let v1 = ws
         .selected_protocol()
         .is_some_and(|p| p.as_bytes() == V1_PROTOCOL.as_bytes());
@@ -191,8 +192,8 @@ async fn channels_loop(
                     Some(Ok(Message::Binary(data))) if v1 => WireMessage::from_ws_v1(&data),
                     Some(Ok(Message::Binary(data))) => WireMessage::from_ws_binary(&data),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Err(e)) if sockets::is_too_big(&e) => {
-                        let _ = socket.send(Message::Close(Some(sockets::too_big()))).await;
+                    Some(Err(e)) if websocket::is_too_big(&e) => {
+                        let _ = socket.send(Message::Close(Some(websocket::too_big()))).await;
                         break;
                     }
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
@@ -216,7 +217,7 @@ async fn channels_loop(
                 }
                 if let Err(e) = entry.kernel.send(msg).await {
                     tracing::debug!(error = %e, "cannot send to the kernel");
-                    let _ = socket.send(Message::Close(Some(close(1011, "kernel unavailable")))).await;
+                    let _ = socket.send(Message::Close(Some(websocket::close(1011, "kernel unavailable")))).await;
                     break;
                 }
             }
@@ -228,7 +229,7 @@ async fn channels_loop(
                         continue;
                     }
                     None => {
-                        let _ = socket.send(Message::Close(Some(close(1000, "kernel stopped")))).await;
+                        let _ = socket.send(Message::Close(Some(websocket::close(1000, "kernel stopped")))).await;
                         break;
                     }
                 };
@@ -258,21 +259,14 @@ async fn channels_loop(
                 }
             }
             () = &mut right_ended => {
-                let _ = socket.send(Message::Close(Some(sockets::unauthorized()))).await;
+                let _ = socket.send(Message::Close(Some(websocket::unauthorized()))).await;
                 break;
             }
             () = app.shutdown.cancelled() => {
-                let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
+                let _ = socket.send(Message::Close(Some(websocket::restarting()))).await;
                 break;
             }
         }
-    }
-}
-
-fn close(code: u16, reason: &'static str) -> axum::extract::ws::CloseFrame {
-    axum::extract::ws::CloseFrame {
-        code,
-        reason: reason.into(),
     }
 }
 
@@ -299,8 +293,8 @@ pub(super) async fn execute(
 ) -> ApiResult<Json<Value>> {
     let timeout = request.timeout.unwrap_or(30.0);
     if !(timeout > 0.0 && timeout <= 600.0) {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
             "timeout must be above 0 and at most 600 seconds",
         ));
     }
@@ -451,7 +445,7 @@ pub(super) async fn post_message(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let entry = app.kernels.get(&id, caller.account_id())?;
     let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("malformed_json", "the body is not UTF-8"))?;
+        .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the body is not UTF-8"))?;
     let msg = WireMessage::from_ws_text(text).map_err(kernel_error)?;
     let msg_id = msg.msg_id().to_owned();
     entry.touch();
@@ -514,7 +508,7 @@ pub(super) async fn poll_messages(
                 Ok(Some(d)) => d,
                 Ok(None) | Err(_) => break,
             },
-            () = &mut right_ended => return Err(sockets::right_ended()),
+            () = &mut right_ended => return Err(websocket::right_ended()),
         };
         match delivery {
             Delivery::Message(n) => {

@@ -6,30 +6,37 @@ mod cameras;
 mod cells;
 mod controls;
 mod devices;
+mod docs;
 mod events;
 mod frames;
 mod jupyter;
 mod pages;
 mod qr;
+pub(crate) mod scrape;
 mod sessions;
-mod sockets;
+mod table;
 mod viewers;
+
+pub use table::Route;
 
 use crate::App;
 use crate::error::ApiError;
+use crate::protocol::ErrorCode;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method};
 use axum::routing::{any, delete, get, patch, post};
 use serde_json::json;
 use std::sync::Arc;
+use table::Table;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 /// Protocol versions this server speaks.
 pub const SUPPORTED_VERSIONS: [&str; 1] = ["v1"];
 
-pub(crate) fn router(app: Arc<App>) -> Router {
+/// The node's router, and the API routes it serves (for the OpenAPI check).
+pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
     // A node name that cannot be a header value (it comes from config) is shown as `unnamed`
     // rather than failing every response.
     let node = HeaderValue::from_str(&app.config.node_name())
@@ -48,91 +55,181 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let by_id =
         axum::middleware::from_fn_with_state(app.clone(), crate::kernel_proxy::by_kernel_id);
     let placed = axum::middleware::from_fn_with_state(app.clone(), crate::kernel_proxy::place);
-    let v1 = Router::new()
-        .route("/auth/register", post(accounts::register))
-        .route("/auth/login", post(accounts::login))
-        .route("/auth/logout", post(accounts::logout))
-        .route("/me", get(accounts::me).delete(accounts::delete_me))
-        .route("/account/invites", post(accounts::create_invite))
-        .route("/account/users", get(accounts::list_users))
-        .route("/account/users/{id}", delete(accounts::delete_user))
-        .route("/sessions", post(sessions::create).get(sessions::list))
-        .route("/sessions/{suid}", get(sessions::get).delete(sessions::end))
-        .route("/sessions/{suid}/qr.svg", get(qr::device_qr))
-        .route("/events", get(events::account_events))
-        .route("/execute", post(jupyter::execute).layer(placed.clone()))
+    let v1 = Table::new("/api/v1")
+        .route("/openapi.json", [Method::GET], get(docs::openapi_json))
+        .route("/auth/register", [Method::POST], post(accounts::register))
+        .route("/auth/login", [Method::POST], post(accounts::login))
+        .route("/auth/logout", [Method::POST], post(accounts::logout))
+        .route(
+            "/me",
+            [Method::GET, Method::DELETE],
+            get(accounts::me).delete(accounts::delete_me),
+        )
+        .route(
+            "/account/invites",
+            [Method::POST],
+            post(accounts::create_invite),
+        )
+        .route("/account/users", [Method::GET], get(accounts::list_users))
+        .route(
+            "/account/users/{id}",
+            [Method::DELETE],
+            delete(accounts::delete_user),
+        )
+        .route(
+            "/sessions",
+            [Method::POST, Method::GET],
+            post(sessions::create).get(sessions::list),
+        )
+        .route(
+            "/sessions/{suid}",
+            [Method::GET, Method::DELETE],
+            get(sessions::get).delete(sessions::end),
+        )
+        .route("/sessions/{suid}/qr.svg", [Method::GET], get(qr::device_qr))
+        .route("/events", [Method::GET], get(events::account_events))
+        .route(
+            "/execute",
+            [Method::POST],
+            post(jupyter::execute).layer(placed.clone()),
+        )
         .route(
             "/cells",
+            [Method::POST],
             post(cells::create)
                 .layer::<_, std::convert::Infallible>(placed.clone())
                 .layer(DefaultBodyLimit::max(cell_limit)),
         )
-        .route("/cells/{id_or_permalink}", get(cells::get))
-        .route("/cells/{id_or_permalink}/files/{name}", get(cells::file))
+        .route("/cells/{id_or_permalink}", [Method::GET], get(cells::get))
+        .route(
+            "/cells/{id_or_permalink}/files/{name}",
+            [Method::GET],
+            get(cells::file),
+        )
         .route(
             "/kernels/{id}/messages",
+            [Method::POST, Method::GET],
             post(jupyter::post_message)
                 .get(jupyter::poll_messages)
                 .layer(by_id.clone()),
         )
-        .route("/admin/overview", get(admin::overview))
-        .route("/admin/nodes", get(admin::nodes))
-        .route("/admin/history", get(admin::node_history))
-        .route("/admin/sessions/{suid}/end", post(admin::end_session))
-        .route("/devices/register", post(devices::register))
-        .route("/sessions/{suid}/frames", post(frames::post_frame))
-        .route("/sessions/{suid}/stream", post(frames::post_stream))
-        .route("/sessions/{suid}/device", get(devices::device_socket))
-        .route("/sessions/{suid}/video.mjpeg", get(viewers::mjpeg))
-        .route("/sessions/{suid}/frame.jpg", get(viewers::latest_frame))
-        .route("/sessions/{suid}/watch", get(viewers::watch_socket))
+        .route("/admin/overview", [Method::GET], get(admin::overview))
+        .route("/admin/nodes", [Method::GET], get(admin::nodes))
+        .route("/admin/history", [Method::GET], get(admin::node_history))
+        .route(
+            "/admin/sessions/{suid}/end",
+            [Method::POST],
+            post(admin::end_session),
+        )
+        .route("/devices/register", [Method::POST], post(devices::register))
+        .route(
+            "/sessions/{suid}/frames",
+            [Method::POST],
+            post(frames::post_frame),
+        )
+        .route(
+            "/sessions/{suid}/stream",
+            [Method::POST],
+            post(frames::post_stream),
+        )
+        .route(
+            "/sessions/{suid}/device",
+            [Method::GET],
+            get(devices::device_socket),
+        )
+        .route(
+            "/sessions/{suid}/video.mjpeg",
+            [Method::GET],
+            get(viewers::mjpeg),
+        )
+        .route(
+            "/sessions/{suid}/frame.jpg",
+            [Method::GET],
+            get(viewers::latest_frame),
+        )
+        .route(
+            "/sessions/{suid}/watch",
+            [Method::GET],
+            get(viewers::watch_socket),
+        )
         .route(
             "/sessions/{suid}/controls",
+            [Method::POST, Method::GET],
             post(controls::send).get(controls::poll),
         )
-        .route("/cameras", post(cameras::create).get(cameras::list))
-        .route("/cameras/{id}", patch(cameras::update))
-        .route("/cameras/{id}/token", delete(cameras::rotate_token))
-        .route("/cameras/{id}/live", post(cameras::go_live))
-        .route("/cameras/{id}/snapshots", post(cameras::upload))
-        .route("/search", get(cameras::search))
-        .route("/snapshots/{id}", get(cameras::snapshot))
-        .route("/snapshots/{id}/thumb.jpg", get(cameras::snapshot_thumb))
-        .layer(DefaultBodyLimit::max(json_limit));
+        .route(
+            "/cameras",
+            [Method::POST, Method::GET],
+            post(cameras::create).get(cameras::list),
+        )
+        .route("/cameras/{id}", [Method::PATCH], patch(cameras::update))
+        .route(
+            "/cameras/{id}/token",
+            [Method::DELETE],
+            delete(cameras::rotate_token),
+        )
+        .route("/cameras/{id}/live", [Method::POST], post(cameras::go_live))
+        .route(
+            "/cameras/{id}/snapshots",
+            [Method::POST],
+            post(cameras::upload),
+        )
+        .route("/search", [Method::GET], get(cameras::search))
+        .route("/snapshots/{id}", [Method::GET], get(cameras::snapshot))
+        .route(
+            "/snapshots/{id}/thumb.jpg",
+            [Method::GET],
+            get(cameras::snapshot_thumb),
+        )
+        .map(|r| r.layer(DefaultBodyLimit::max(json_limit)));
     // Jupyter Server's kernel API lives outside /api/v1, where Jupyter clients expect it.
-    let jupyter = Router::new()
-        .route("/api/kernelspecs", get(jupyter::kernelspecs))
+    let jupyter = Table::new("")
+        .route("/api/kernelspecs", [Method::GET], get(jupyter::kernelspecs))
         .route(
             "/api/kernels",
+            [Method::GET, Method::POST],
             get(jupyter::list).post(jupyter::start).layer(placed),
         )
         .route(
             "/api/kernels/{id}",
+            [Method::GET, Method::DELETE],
             get(jupyter::get)
                 .delete(jupyter::delete)
                 .layer(by_id.clone()),
         )
         .route(
             "/api/kernels/{id}/interrupt",
+            [Method::POST],
             post(jupyter::interrupt).layer(by_id.clone()),
         )
         .route(
             "/api/kernels/{id}/restart",
+            [Method::POST],
             post(jupyter::restart).layer(by_id.clone()),
         )
         .route(
             "/api/kernels/{id}/channels",
+            [Method::GET],
             get(jupyter::channels).layer(by_id),
         )
-        .layer(DefaultBodyLimit::max(json_limit));
-    Router::new()
+        .map(|r| r.layer(DefaultBodyLimit::max(json_limit)));
+    // Health and metrics, for load balancers and Prometheus.
+    let operations = Table::new("")
+        .route("/healthz", [Method::GET], get(|| async { "ok" }))
+        .route("/readyz", [Method::GET], get(readyz))
+        .route("/metrics", [Method::GET], get(scrape::scrape));
+    let (v1, mut routes) = v1.finish();
+    let (jupyter, jupyter_routes) = jupyter.finish();
+    let (operations, operation_routes) = operations.finish();
+    routes.extend(jupyter_routes);
+    routes.extend(operation_routes);
+    routes.sort();
+    let router = Router::new()
         .nest("/api/v1", v1)
         .merge(jupyter)
+        .merge(operations)
         .route("/api/{version}", any(unsupported_version))
         .route("/api/{version}/{*rest}", any(unsupported_version))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::metrics::scrape))
         .merge(pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -153,7 +250,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
-        .with_state(app)
+        .with_state(app);
+    (router, routes)
 }
 
 async fn unsupported_version(Path(params): Path<Vec<(String, String)>>) -> ApiError {
@@ -163,11 +261,10 @@ async fn unsupported_version(Path(params): Path<Vec<(String, String)>>) -> ApiEr
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
     if SUPPORTED_VERSIONS.contains(&version) {
-        return ApiError::not_found("not_found", "no such route");
+        return ApiError::new(ErrorCode::NotFound, "no such route");
     }
     ApiError::new(
-        StatusCode::UPGRADE_REQUIRED,
-        "unsupported_protocol_version",
+        ErrorCode::UnsupportedProtocolVersion,
         format!("protocol version {version:?} is not supported; use v1"),
     )
     .with_extra(json!({ "supported": SUPPORTED_VERSIONS }))
@@ -175,14 +272,13 @@ async fn unsupported_version(Path(params): Path<Vec<(String, String)>>) -> ApiEr
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this route does not take that method",
     )
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "no such route")
+    ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
 async fn readyz(

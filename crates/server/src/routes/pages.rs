@@ -4,6 +4,7 @@
 
 use crate::App;
 use crate::error::ApiError;
+use crate::protocol::ErrorCode;
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -25,6 +26,13 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 
+/// The API reference page renders with Scalar, which adds its own `<style>` elements; it may
+/// do that and nothing else the other pages may not.
+const API_DOCS_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+    connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
 /// The page routes and the asset route.
 pub(super) fn router() -> Router<Arc<App>> {
     Router::new()
@@ -38,6 +46,10 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/s/{suid}", get(|h: HeaderMap| page("session.html", h)))
         .route("/d", get(|h: HeaderMap| page("device.html", h)))
         .route("/d/{ticket}", get(|h: HeaderMap| page("device.html", h)))
+        .route(
+            "/api/docs",
+            get(|h: HeaderMap| page_with_policy("api-docs.html", h, API_DOCS_SECURITY_POLICY)),
+        )
         .route("/favicon.ico", get(|h: HeaderMap| asset("icon.svg", h)))
         .route(
             "/assets/{*path}",
@@ -46,12 +58,20 @@ pub(super) fn router() -> Router<Arc<App>> {
 }
 
 async fn page(name: &'static str, headers: HeaderMap) -> Response {
+    page_with_policy(name, headers, CONTENT_SECURITY_POLICY).await
+}
+
+async fn page_with_policy(
+    name: &'static str,
+    headers: HeaderMap,
+    policy: &'static str,
+) -> Response {
     let mut resp = embedded(name, &headers).unwrap_or_else(|| {
         ApiError::internal(format!("page {name} is not embedded")).into_response()
     });
     let h = resp.headers_mut();
     for (name, value) in [
-        ("content-security-policy", CONTENT_SECURITY_POLICY),
+        ("content-security-policy", policy),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         // The phone page's URL carries a ticket: never hand it to anyone in a Referer.
@@ -86,7 +106,7 @@ async fn asset(path: &str, headers: HeaderMap) -> Response {
             resp
         }
         None => {
-            ApiError::not_found("not_found", format!("no asset named {path:?}")).into_response()
+            ApiError::new(ErrorCode::NotFound, format!("no asset named {path:?}")).into_response()
         }
     }
 }

@@ -1,7 +1,6 @@
 //! `GET /api/v1/sessions/{suid}/qr.svg`: the device URL as a QR code, drawn by the server so
 //! the dashboard needs no QR library.
 
-use super::sessions::session_of;
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -11,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use qrcode::QrCode;
 use qrcode::render::svg;
 use std::sync::Arc;
-use switchboard_core::SessionState;
 
 /// The QR code of the session's device URL, while its ticket can be redeemed.
 pub(super) async fn device_qr(
@@ -19,18 +17,7 @@ pub(super) async fn device_qr(
     caller: CurrentUser,
     Path(suid): Path<String>,
 ) -> ApiResult<Response> {
-    let session = session_of(&app, &caller, &suid).await?;
-    match session.state {
-        SessionState::Waiting => {}
-        SessionState::Live => {
-            return Err(ApiError::gone(
-                "ticket_used",
-                "this ticket has already been used",
-            ));
-        }
-        SessionState::Ended => return Err(ApiError::session_ended()),
-    }
-    let url = format!("{}/d/{}", app.public_url(), session.ticket.as_str());
+    let url = app.live.device_url(caller.account_id(), &suid).await?;
     let svg = QrCode::new(url.as_bytes())
         .map_err(ApiError::internal)?
         .render::<svg::Color<'_>>()

@@ -1,18 +1,17 @@
 //! Viewers: the MJPEG stream, the latest frame, and the watch WebSocket.
 
-use super::devices::close;
-use super::sessions::{running, session_of};
-use super::sockets;
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiWebSocket;
-use crate::live::{Frame, LiveStatus, SessionHandle, ViewerGuard, ViewerRefused};
+use crate::live::{Frame, LiveStatus, SessionHandle, ViewerGuard};
 use crate::protocol::WatchEvent;
+use crate::services::viewing::Viewing;
+use crate::websocket;
 use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -25,30 +24,13 @@ use switchboard_core::SessionState;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-fn join(handle: &SessionHandle, caller: &CurrentUser) -> ApiResult<ViewerGuard> {
-    handle
-        .join_viewer(caller.user.username.clone())
-        .map_err(|e| match e {
-            ViewerRefused::Ended => ApiError::session_ended(),
-            ViewerRefused::Full(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too_many_viewers",
-                e.to_string(),
-            ),
-        })
-}
-
 /// `GET /api/v1/sessions/{suid}/frame.jpg`: the newest frame.
 pub(super) async fn latest_frame(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
     Path(suid): Path<String>,
 ) -> ApiResult<Response> {
-    let session = session_of(&app, &caller, &suid).await?;
-    let handle = running(&app, &session)?;
-    let frame = handle.frames().latest().ok_or_else(|| {
-        ApiError::not_found("no_frame_yet", "the device has not sent a frame yet")
-    })?;
+    let frame = app.live.latest_frame(&caller.user, &suid).await?;
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
@@ -87,9 +69,10 @@ pub(super) async fn mjpeg(
     caller: CurrentUser,
     Path(suid): Path<String>,
 ) -> ApiResult<Response> {
-    let session = session_of(&app, &caller, &suid).await?;
-    let handle = running(&app, &session)?;
-    let viewer = join(&handle, &caller)?;
+    let Viewing {
+        handle,
+        place: viewer,
+    } = app.live.watch(&caller.user, &suid).await?;
     let right = app.tokens.hold(&caller.claims);
     let [_, tail] = app.mjpeg.frame(&Bytes::new());
     let state = MjpegStream {
@@ -159,11 +142,12 @@ pub(super) async fn watch_socket(
     Path(suid): Path<String>,
     ApiWebSocket(ws): ApiWebSocket,
 ) -> ApiResult<Response> {
-    let session = session_of(&app, &caller, &suid).await?;
-    let handle = running(&app, &session)?;
-    let viewer = join(&handle, &caller)?;
+    let Viewing {
+        handle,
+        place: viewer,
+    } = app.live.watch(&caller.user, &suid).await?;
     let right = app.tokens.hold(&caller.claims);
-    Ok(sockets::limited(ws, app.config.max_viewer_message_bytes)
+    Ok(websocket::limited(ws, app.config.max_viewer_message_bytes)
         .on_upgrade(move |socket| watch_loop(app, handle, viewer, right, socket)))
 }
 
@@ -189,7 +173,7 @@ async fn watch_loop(
         Err(e) => {
             tracing::warn!(%suid, error = %e, "cannot subscribe to session events");
             let _ = socket
-                .send(Message::Close(Some(close(1011, "try again"))))
+                .send(Message::Close(Some(websocket::try_again())))
                 .await;
             return;
         }
@@ -246,28 +230,28 @@ async fn watch_loop(
                 if changed.is_err() || st.state == SessionState::Ended {
                     let ev = WatchEvent::State { state: SessionState::Ended, reason: st.end_reason };
                     let _ = send_event(&mut socket, &ev).await;
-                    let _ = socket.send(Message::Close(Some(close(1000, "session ended")))).await;
+                    let _ = socket.send(Message::Close(Some(websocket::session_ended()))).await;
                     break;
                 }
             }
             msg = socket.recv() => match msg {
-                Some(Err(e)) if sockets::is_too_big(&e) => {
-                    let _ = socket.send(Message::Close(Some(sockets::too_big()))).await;
+                Some(Err(e)) if websocket::is_too_big(&e) => {
+                    let _ = socket.send(Message::Close(Some(websocket::too_big()))).await;
                     break;
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
             () = &mut right_ended => {
-                let _ = socket.send(Message::Close(Some(sockets::unauthorized()))).await;
+                let _ = socket.send(Message::Close(Some(websocket::unauthorized()))).await;
                 break;
             }
             () = app.shutdown.cancelled() => {
-                let _ = socket.send(Message::Close(Some(close(1012, "server restarting")))).await;
+                let _ = socket.send(Message::Close(Some(websocket::restarting()))).await;
                 break;
             }
             () = handle.detached().cancelled() => {
-                let _ = socket.send(Message::Close(Some(close(1012, "session moved to another node")))).await;
+                let _ = socket.send(Message::Close(Some(websocket::moved()))).await;
                 break;
             }
         }

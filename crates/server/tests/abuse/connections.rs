@@ -369,19 +369,15 @@ async fn past_the_caps_new_connections_hear_busy_at_once() {
     assert_refused(&first_answer_from("127.0.0.3", app.addr).await);
     // Once a client disconnects, a newcomer is served.
     drop(second.pop());
-    let deadline = Instant::now() + PATIENCE;
-    loop {
+    eventually("a freed place to be given out", PATIENCE, || async {
         let answer = first_answer_from("127.0.0.3", app.addr).await;
         if answer.starts_with("HTTP/1.1 200") {
-            break;
+            return Ok(());
         }
         assert_refused(&answer);
-        assert!(
-            Instant::now() < deadline,
-            "a freed place was never given out"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        Err(answer)
+    })
+    .await;
     // The first four still work.
     for stream in &mut first {
         assert!(healthz_on(stream).await.starts_with("HTTP/1.1 200"));
@@ -405,17 +401,15 @@ async fn websockets_count_toward_the_cap_per_address() {
     }
     assert_refused(&first_answer_from("127.0.0.2", app.addr).await);
     drop(sockets.pop());
-    let deadline = Instant::now() + PATIENCE;
-    while !first_answer_from("127.0.0.2", app.addr)
-        .await
-        .starts_with("HTTP/1.1 200")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "a closed WebSocket never gave its place back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "a closed WebSocket to give its place back",
+        PATIENCE,
+        || async {
+            let answer = first_answer_from("127.0.0.2", app.addr).await;
+            holds(answer.starts_with("HTTP/1.1 200"), answer)
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -449,16 +443,13 @@ async fn behind_a_trusted_proxy_the_cap_counts_each_forwarded_client() {
     assert_eq!(other.status(), StatusCode::OK);
     // A finished stream gives its place back.
     drop(streams.pop());
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let resp = watch("192.0.2.1").await.unwrap();
-        if resp.status() == StatusCode::OK {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a finished stream never gave its place back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "a finished stream to give its place back",
+        PATIENCE,
+        || async {
+            let status = watch("192.0.2.1").await.unwrap().status();
+            holds(status == StatusCode::OK, status)
+        },
+    )
+    .await;
 }

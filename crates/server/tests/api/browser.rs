@@ -56,21 +56,19 @@ impl Driver {
                 .build()
                 .unwrap(),
         };
-        let deadline = Instant::now() + BROWSER_PATIENCE;
-        loop {
-            if let Ok(resp) = driver
-                .http
-                .get(format!("{}/status", driver.url))
-                .send()
-                .await
-                && let Ok(v) = resp.json::<Value>().await
-                && v["value"]["ready"] == true
-            {
-                return driver;
+        let status_url = format!("{}/status", driver.url);
+        eventually("chromedriver to get ready", BROWSER_PATIENCE, || async {
+            let resp = driver.http.get(&status_url).send().await;
+            match resp {
+                Ok(resp) => {
+                    let v = resp.json::<Value>().await.unwrap_or_default();
+                    holds(v["value"]["ready"] == true, &v)
+                }
+                Err(e) => Err(e.to_string()),
             }
-            assert!(Instant::now() < deadline, "chromedriver did not get ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await;
+        driver
     }
 
     /// A new browser with its own profile (so its own cookies), `width`×`height` pixels.

@@ -1,7 +1,7 @@
 //! Cameras: uploads with camera tokens, detection, object search, rotation, isolation,
 //! back-pressure and detection of stored snapshots after a restart.
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, eventually, holds, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -85,14 +85,11 @@ async fn get_jpeg(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
 
 /// Waits until no snapshot is pending (the background task detects them).
 async fn until_nothing_pending(app: &TestApp) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !app.store.pending_snapshots(1).await.unwrap().is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "snapshots stay pending"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("no snapshot pending", Duration::from_secs(60), || async {
+        let pending = app.store.pending_snapshots(1).await.unwrap();
+        holds(pending.is_empty(), format!("{} pending", pending.len()))
+    })
+    .await;
 }
 
 #[tokio::test]

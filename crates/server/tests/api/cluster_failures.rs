@@ -49,17 +49,13 @@ impl NatsProcess {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "nats-server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually("nats-server to listen", PATIENCE, || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+        .await;
         NatsProcess { child }
     }
 
@@ -81,19 +77,16 @@ async fn readyz(node: &TestApp) -> (StatusCode, String) {
 
 /// Polls `/readyz` until it answers `want`; returns the body.
 async fn until_ready_is(node: &TestApp, want: StatusCode, within: Duration) -> String {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
+    let what = format!("readyz of {} to answer {want}", node.addr);
+    eventually(&what, within, || async {
         let (status, body) = readyz(node).await;
         if status == want {
-            return body;
+            Ok(body)
+        } else {
+            Err(format!("{status} ({body})"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "readyz of {} stayed {status} ({body}), wanted {want}",
-            node.addr
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 /// Posts the device's frames to `device_node` until `want` shows up in a viewer's MJPEG
@@ -227,14 +220,15 @@ async fn nodes_serve_local_viewers_through_a_nats_restart_and_resubscribe_after_
     }
 
     // The probes notice (and are counted) before NATS is back.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while counter(n1, "switchboard_bus_probe_failures_total").await <= failures_before {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no probe was missed while NATS was away"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "a missed probe counted while NATS is away",
+        PATIENCE,
+        || async {
+            let failures = counter(n1, "switchboard_bus_probe_failures_total").await;
+            holds(failures > failures_before, format!("{failures} failures"))
+        },
+    )
+    .await;
 
     // NATS comes back on the same address: the nodes reconnect, subscribe again, and the
     // viewer on n2 gets new frames again.
@@ -274,14 +268,11 @@ async fn nodes_serve_local_viewers_through_a_nats_restart_and_resubscribe_after_
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while me(n2).await.unwrap().status() != StatusCode::UNAUTHORIZED {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "n2 still accepts a token revoked on n1"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("n2 to refuse a token revoked on n1", PATIENCE, || async {
+        let status = me(n2).await.unwrap().status();
+        holds(status == StatusCode::UNAUTHORIZED, status)
+    })
+    .await;
 }
 
 /// A TCP proxy between a node and PostgreSQL that can be cut (every connection dropped, new
@@ -434,19 +425,14 @@ async fn without_postgresql_a_node_is_unready_but_live_frames_flow_and_it_recove
     // Back: ready again and the API works, without restarting the node.
     proxy.restore();
     until_ready_is(node, StatusCode::OK, PATIENCE).await;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let listed: Value = loop {
+    let listed: Value = eventually("the API to recover", PATIENCE, || async {
         let resp = list_sessions(node, &token).await;
-        if resp.status() == StatusCode::OK {
-            break resp.json().await.unwrap();
+        match resp.status() {
+            StatusCode::OK => Ok(resp.json().await.unwrap()),
+            status => Err(status.to_string()),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the API did not recover: {}",
-            resp.status()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     assert!(listed.to_string().contains(&suid), "{listed}");
     send_frame(&mut device, jpeg(7)).await;
     assert_eq!(next_frame(&mut viewer).await, jpeg(7));
@@ -653,19 +639,14 @@ async fn a_postgresql_restart_during_a_cross_node_call_loses_nothing() {
     }
     send_until_seen(&mut device, &mut viewer, jpeg(9), "after the restart").await;
     // Still one session, live, and its end leaves exactly one CDR.
-    let deadline = tokio::time::Instant::now() + RECOVERY;
-    loop {
+    let listed: Value = eventually("the API to recover", RECOVERY, || async {
         let resp = list_sessions(n2, &token).await;
-        if resp.status() == StatusCode::OK {
-            let listed: Value = resp.json().await.unwrap();
-            assert!(listed.to_string().contains(&suid), "{listed}");
-            break;
+        match resp.status() {
+            StatusCode::OK => Ok(resp.json().await.unwrap()),
+            status => Err(status.to_string()),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the API did not recover"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    assert!(listed.to_string().contains(&suid), "{listed}");
     crate::cluster_live::end_with_one_cdr(n2, &token, &suid).await;
 }

@@ -53,15 +53,11 @@ async fn until_session(
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    eventually(what, PATIENCE, || async {
         let s = node.session(token, suid, None).await;
-        if check(&s) {
-            return s;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{what}: {s}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        if check(&s) { Ok(s) } else { Err(s.to_string()) }
+    })
+    .await
 }
 
 /// Ends the session through `node` and checks it ended by the user and left exactly one CDR
@@ -206,23 +202,22 @@ async fn when_the_owner_stops_another_node_carries_the_call_on() {
 
     // The owner stops (a rolling restart's first step); the call goes on through the others.
     cluster.nodes[0].stop().await;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let new_owner = loop {
-        if let Some((node, _)) = cluster[1]
-            .store
-            .session_owner(suid.parse().unwrap())
-            .await
-            .unwrap()
-            && node != "n1"
-        {
-            break node;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nobody took the session over"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let new_owner = eventually(
+        "another node to take the session over",
+        PATIENCE,
+        || async {
+            match cluster[1]
+                .store
+                .session_owner(suid.parse().unwrap())
+                .await
+                .unwrap()
+            {
+                Some((node, _)) if node != "n1" => Ok(node),
+                owner => Err(format!("{owner:?}")),
+            }
+        },
+    )
+    .await;
     assert!(new_owner == "n2" || new_owner == "n3", "{new_owner}");
 
     let viewer = cluster[2]

@@ -21,6 +21,59 @@ pub type Ws =
 /// Every wait in the tests is bounded by this, so a bug fails a test instead of hanging it.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// How often [`eventually`] looks again.
+const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// Polls `check` until it gives a value, for at most `within`. Each miss says what it saw
+/// (`Err(description)`), and the last one is shown if time runs out. Every polling loop of
+/// the tests goes through this, so each wait is bounded and names what it waited for.
+#[allow(dead_code, reason = "not every test binary sharing this harness polls")]
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    eventually_every(what, within, POLL_EVERY, check).await
+}
+
+/// [`eventually`], looking again every `every` (for checks that cost something, such as a
+/// sign-in attempt against a throttle).
+#[allow(dead_code, reason = "not every test binary sharing this harness polls")]
+pub async fn eventually_every<T, F, Fut>(
+    what: &str,
+    within: Duration,
+    every: Duration,
+    mut check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(seen) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{what}: not within {within:?}; last seen: {seen}"
+                );
+                tokio::time::sleep(every).await;
+            }
+        }
+    }
+}
+
+/// `Ok(())` when `condition` holds, else `Err(seen)`: the shape [`eventually`] polls.
+#[allow(dead_code, reason = "not every test binary sharing this harness polls")]
+pub fn holds(condition: bool, seen: impl std::fmt::Display) -> Result<(), String> {
+    if condition {
+        Ok(())
+    } else {
+        Err(seen.to_string())
+    }
+}
+
 fn init_logs() {
     // Quiet unless TEST_LOG is set.
     if std::env::var_os("TEST_LOG").is_some() {
@@ -48,6 +101,9 @@ pub struct TestApp {
         reason = "read by the abuse suite, which shares this harness"
     )]
     pub metrics_addr: Option<SocketAddr>,
+    /// The API routes the node's router serves.
+    #[allow(dead_code, reason = "read by the OpenAPI tests of the API suite")]
+    pub routes: Vec<switchboard_server::routes::Route>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -86,6 +142,7 @@ async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr
     let server = Server::start(config.clone()).await.expect("server starts");
     let store = server.app().store.clone();
     let metrics_addr = server.metrics_addr();
+    let routes = server.api_routes();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         server
@@ -106,6 +163,7 @@ async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr
         dir,
         store,
         metrics_addr,
+        routes,
         stop: Some(tx),
         task: Some(task),
     }

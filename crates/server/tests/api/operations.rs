@@ -6,23 +6,6 @@ use serde_json::Value;
 use std::time::Duration;
 use switchboard_core::Service;
 
-/// Polls `check` until it holds, for at most PATIENCE (the monitor ticks on a timer, so
-/// there is no event to wait on).
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{what} did not happen in time");
-}
-
 #[tokio::test]
 async fn the_monitor_records_capped_status_and_cleans_stale_rows_on_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -67,21 +50,26 @@ async fn the_monitor_records_capped_status_and_cleans_stale_rows_on_start() {
     let token = app.signup("clinician").await;
     app.create_session(&token).await;
     // Wait until a sample sees the session, then until enough samples piled up to be capped.
-    eventually("a status sample counting the session", || async {
-        app.store
-            .latest_statuses()
-            .await
-            .unwrap()
-            .iter()
-            .any(|s| s.service_id == me.id && s.sessions == 1)
+    eventually("a status sample counting the session", PATIENCE, || async {
+        let latest = app.store.latest_statuses().await.unwrap();
+        holds(
+            latest
+                .iter()
+                .any(|s| s.service_id == me.id && s.sessions == 1),
+            format!("{latest:?}"),
+        )
     })
     .await;
     let since = chrono::Utc::now() - chrono::Duration::hours(1);
-    eventually("the status history to fill up to its cap", || async {
-        let n = app.store.status_history(&me.id, since).await.unwrap().len();
-        assert!(n <= 3, "never more than the cap: {n}");
-        n == 3
-    })
+    eventually(
+        "the status history to fill up to its cap",
+        PATIENCE,
+        || async {
+            let n = app.store.status_history(&me.id, since).await.unwrap().len();
+            assert!(n <= 3, "never more than the cap: {n}");
+            holds(n == 3, format!("{n} samples"))
+        },
+    )
     .await;
     // More samples keep coming, and the cap still holds.
     let newest = app
@@ -92,10 +80,11 @@ async fn the_monitor_records_capped_status_and_cleans_stale_rows_on_start() {
         .pop()
         .unwrap()
         .at;
-    eventually("another sample", || async {
+    eventually("another sample", PATIENCE, || async {
         let h = app.store.status_history(&me.id, since).await.unwrap();
         assert!(h.len() <= 3);
-        h.last().unwrap().at > newest
+        let last = h.last().unwrap().at;
+        holds(last > newest, format!("newest sample at {last}"))
     })
     .await;
     let latest = app.store.latest_statuses().await.unwrap();

@@ -1,5 +1,5 @@
 //! PROTOCOL.md stays true to the code: every WebSocket message type, every route and every
-//! error code the server can answer with is documented. Each test lists everything missing,
+//! error code the server can answer with (`ErrorCode`) is documented. Each test lists everything missing,
 //! so one run says what to add to the document.
 
 use chrono::{TimeZone, Utc};
@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use switchboard_core::{Control, EndReason, SessionState, Suid, UserId};
-use switchboard_server::protocol::{AccountEvent, DeviceEvent, WatchEvent};
+use switchboard_server::protocol::{AccountEvent, DeviceEvent, ErrorCode, WatchEvent};
 
 /// The document under test (the test recompiles when it changes).
 const DOC: &str = include_str!("../../../../PROTOCOL.md");
@@ -200,137 +200,31 @@ fn every_websocket_message_type_is_documented() {
 // (b) Routes
 // ---------------------------------------------------------------------------------------
 
-/// A registered route: its full path and the methods it answers (empty for `any`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Route {
-    path: String,
-    methods: Vec<String>,
+/// Every API route the router serves, as (method, path).
+async fn registered_routes() -> BTreeSet<(String, String)> {
+    let app = crate::helpers::spawn_app().await;
+    app.routes
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.clone()))
+        .collect()
 }
 
-/// The index just past the `)` that closes the `(` at `open`, skipping string literals.
-fn closing_paren(text: &str, open: usize) -> usize {
-    let bytes = text.as_bytes();
-    let (mut depth, mut i, mut in_str) = (0usize, open, false);
-    while i < bytes.len() {
-        match (bytes[i], in_str) {
-            (b'\\', true) => i += 1,
-            (b'"', _) => in_str = !in_str,
-            (b'(', false) => depth += 1,
-            (b')', false) => {
-                depth -= 1;
-                if depth == 0 {
-                    return i + 1;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    panic!("unbalanced parentheses after byte {open}");
-}
-
-/// The string literal at the start of `s` (after whitespace), if there is one.
-fn leading_literal(s: &str) -> Option<&str> {
-    let s = s.trim_start().strip_prefix('"')?;
-    s.find('"').map(|end| &s[..end])
-}
-
-fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// Where each nested router's statement (`let NAME = …;`) lies in the text, with the prefix
-/// it is nested under (`.nest("PREFIX", NAME)`).
-fn nested_spans(text: &str) -> Vec<(std::ops::Range<usize>, String)> {
-    let mut spans = vec![];
-    for (i, _) in text.match_indices(".nest(") {
-        let open = i + ".nest".len();
-        let args = &text[open + 1..closing_paren(text, open) - 1];
-        let prefix = leading_literal(args).expect("a literal nest prefix");
-        let var = args.rsplit(',').next().unwrap().trim();
-        let start = text
-            .find(&format!("let {var} ="))
-            .unwrap_or_else(|| panic!("no `let {var} =` for .nest(\"{prefix}\", {var})"));
-        // The statement ends at the first `;` outside parentheses and braces.
-        let mut depth = 0i32;
-        let end = text[start..]
-            .char_indices()
-            .find(|&(_, c)| {
-                match c {
-                    '(' | '{' | '[' => depth += 1,
-                    ')' | '}' | ']' => depth -= 1,
-                    _ => {}
-                }
-                c == ';' && depth == 0
-            })
-            .map(|(j, _)| start + j)
-            .unwrap_or(text.len());
-        spans.push((start..end, prefix.to_owned()));
-    }
-    spans
-}
-
-/// Every `.route("…", …)` of routes/mod.rs, with its nest prefix and methods.
-fn registered_routes() -> Vec<Route> {
-    let text = read(&src_dir().join("routes/mod.rs"));
-    let spans = nested_spans(&text);
-    let mut routes = vec![];
-    for (i, _) in text.match_indices(".route(") {
-        let open = i + ".route".len();
-        let args = &text[open + 1..closing_paren(&text, open) - 1];
-        let path = leading_literal(args).expect("a literal route path");
-        let prefix = spans
-            .iter()
-            .find(|(span, _)| span.contains(&i))
-            .map(|(_, p)| p.as_str())
-            .unwrap_or("");
-        let handlers = &args[args.find(',').expect("a route handler")..];
-        let mut methods = vec![];
-        for m in ["get", "post", "put", "patch", "delete", "head", "options"] {
-            let call = format!("{m}(");
-            let called = handlers.match_indices(&call).any(|(j, _)| {
-                j == 0 || !is_ident_byte(handlers.as_bytes()[j - 1]) // `get(` not `forget(`
-            });
-            if called {
-                methods.push(m.to_ascii_uppercase());
-            }
-        }
-        routes.push(Route {
-            path: format!("{prefix}{path}"),
-            methods,
-        });
-    }
-    routes
-}
-
-#[test]
-fn every_route_is_documented_with_its_methods() {
-    let routes = registered_routes();
-    assert!(
-        routes.len() >= 15,
-        "the route scan found too few routes; has routes/mod.rs changed shape? {routes:?}"
-    );
+#[tokio::test]
+async fn every_route_is_documented_with_its_methods() {
+    let routes = registered_routes().await;
     let mut missing = vec![];
-    for r in &routes {
-        if !DOC.contains(&r.path) {
-            missing.push(format!("path {}", r.path));
-        }
-        for m in &r.methods {
-            let needle = format!("{m} {}", r.path);
-            if !DOC.contains(&needle) {
-                missing.push(needle);
-            }
+    for (method, path) in &routes {
+        let needle = format!("{method} {path}");
+        if !DOC.contains(&needle) {
+            missing.push(needle);
         }
     }
     assert_none_missing("routes", &missing);
 }
 
-#[test]
-fn every_documented_route_exists() {
-    let registered: BTreeSet<(String, String)> = registered_routes()
-        .into_iter()
-        .flat_map(|r| r.methods.into_iter().map(move |m| (m, r.path.clone())))
-        .collect();
+#[tokio::test]
+async fn every_documented_route_exists() {
+    let registered = registered_routes().await;
     let mut stale = vec![];
     // Route headings read "### `METHOD /path`".
     for line in DOC.lines() {
@@ -373,116 +267,44 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The HTTP status of a `StatusCode::NAME` the server uses in errors.
-fn status_number(name: &str) -> u16 {
-    match name {
-        "BAD_REQUEST" => 400,
-        "UNAUTHORIZED" => 401,
-        "FORBIDDEN" => 403,
-        "NOT_FOUND" => 404,
-        "METHOD_NOT_ALLOWED" => 405,
-        "REQUEST_TIMEOUT" => 408,
-        "CONFLICT" => 409,
-        "GONE" => 410,
-        "PAYLOAD_TOO_LARGE" => 413,
-        "UNSUPPORTED_MEDIA_TYPE" => 415,
-        "UNPROCESSABLE_ENTITY" => 422,
-        "UPGRADE_REQUIRED" => 426,
-        "TOO_MANY_REQUESTS" => 429,
-        "INTERNAL_SERVER_ERROR" => 500,
-        "SERVICE_UNAVAILABLE" => 503,
-        "GATEWAY_TIMEOUT" => 504,
-        other => panic!("add StatusCode::{other} to status_number in protocol_doc.rs"),
-    }
-}
-
-/// Every error code passed to an `ApiError` constructor in the server's source, with the
-/// statuses it is answered with: the first string literal of `not_found(`, `gone(`,
-/// `conflict(`, `bad_request(`, `unprocessable(`, and the literal after the status in
-/// `new(StatusCode::NAME, "…"`. (The fixed-code constructors — `unauthorized`, `forbidden`,
-/// `session_ended`, `too_many_requests`, `unavailable`, `internal` — are `Self::new(…)` calls
-/// in error.rs, so they are found too.)
-fn error_codes_in_src() -> BTreeMap<String, BTreeSet<u16>> {
-    let constructors = [
-        ("not_found(", Some(404)),
-        ("gone(", Some(410)),
-        ("conflict(", Some(409)),
-        ("bad_request(", Some(400)),
-        ("unprocessable(", Some(422)),
-        ("new(", None),
-    ];
-    let mut codes: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
-    for file in rust_files(&src_dir()) {
-        let text = read(&file);
-        for (call, status) in constructors {
-            for (i, _) in text.match_indices(call) {
-                if i > 0 && is_ident_byte(text.as_bytes()[i - 1]) {
-                    continue; // e.g. `session_not_found(`
-                }
-                let mut args = &text[i + call.len()..];
-                let status = match status {
-                    Some(s) => s,
-                    None => {
-                        let Some(rest) = args.trim_start().strip_prefix("StatusCode::") else {
-                            continue;
-                        };
-                        let name: String = rest
-                            .chars()
-                            .take_while(|c| c.is_ascii_uppercase() || *c == '_')
-                            .collect();
-                        let Some(rest) = rest[name.len()..].trim_start().strip_prefix(',') else {
-                            continue;
-                        };
-                        args = rest;
-                        status_number(&name)
-                    }
-                };
-                let Some(code) = leading_literal(args) else {
-                    continue; // a variable, e.g. inside the constructor itself
-                };
-                if !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-                    codes.entry(code.to_owned()).or_default().insert(status);
-                }
-            }
-        }
-    }
-    codes
-}
-
-#[test]
-fn every_error_code_is_in_the_error_table_with_its_status() {
-    let codes = error_codes_in_src();
-    assert!(
-        codes.len() >= 20 && codes.contains_key("session_not_found"),
-        "the error code scan found too few codes; have the ApiError constructors changed? {codes:?}"
-    );
-    // Error table rows read "| `code` | 404 | when … |" (a code answered with two statuses
-    // lists both: "400, 415"). Rows of other tables have no status numbers in that cell.
-    let is_status_cell = |cell: &str| {
-        cell.split(", ")
-            .all(|s| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
-    };
-    let rows: BTreeMap<&str, &str> = DOC
-        .lines()
+/// PROTOCOL.md's error table: code → status cell. Rows read "| `code` | 404 | when … |";
+/// rows of other tables have no status number in that cell.
+fn error_table() -> BTreeMap<&'static str, &'static str> {
+    let is_status_cell = |cell: &str| cell.len() == 3 && cell.bytes().all(|b| b.is_ascii_digit());
+    DOC.lines()
         .filter_map(|l| {
             let rest = l.strip_prefix("| `")?;
             let (code, rest) = rest.split_once("` | ")?;
             let status = rest.split(" |").next()?;
             is_status_cell(status).then_some((code, status))
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn every_error_code_is_in_the_error_table_with_its_status() {
+    let rows = error_table();
     let mut missing = vec![];
-    for (code, statuses) in &codes {
+    for code in ErrorCode::ALL {
         match rows.get(code.as_str()) {
-            None => missing.push(format!("`{code}` (HTTP {statuses:?})")),
-            Some(cell) => {
-                for s in statuses {
-                    if !cell.contains(&s.to_string()) {
-                        missing.push(format!("`{code}`: status {s} (table says {cell:?})"));
-                    }
-                }
-            }
+            None => missing.push(format!("`{code}` (HTTP {})", code.status())),
+            Some(cell) if *cell != code.status().to_string() => missing.push(format!(
+                "`{code}`: status {} (table says {cell})",
+                code.status()
+            )),
+            Some(_) => {}
         }
     }
     assert_none_missing("error codes in the error table", &missing);
+}
+
+#[test]
+fn the_error_table_names_no_code_the_server_lacks() {
+    let known: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    let stale: Vec<String> = error_table()
+        .keys()
+        .filter(|code| !known.contains(*code))
+        .map(|code| format!("`{code}` is in the table but not in ErrorCode"))
+        .collect();
+    assert!(stale.is_empty(), "{}", stale.join("\n"));
 }

@@ -1,0 +1,71 @@
+//! The node's shared state, handed to every handler: configuration, store, bus, the
+//! services, and what the HTTP edge needs (rate limits, metrics, the MJPEG writer).
+
+use crate::auth::{PasswordHashing, TokenService};
+use crate::config::Config;
+use crate::live::SessionRegistry;
+use crate::rate_limit::RateLimits;
+use crate::services::LiveSessions;
+use crate::{bus_probe, cameras, kernel_proxy, kernels, metrics, monitor};
+use std::sync::Arc;
+use switchboard_bus::Bus;
+use switchboard_media::mjpeg::MjpegWriter;
+use switchboard_store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// Shared state of a running node, handed to every handler.
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub sessions: SessionRegistry,
+    /// Live sessions: sessions, devices, frames, viewers, controls.
+    pub live: LiveSessions,
+    pub tokens: Arc<TokenService>,
+    pub mjpeg: MjpegWriter,
+    /// Cancelled when the node begins to stop: streams and sockets close, actors save state.
+    pub shutdown: CancellationToken,
+    /// This node's registration and everyone's newest status.
+    pub monitor: Arc<monitor::Monitor>,
+    /// Renders `/metrics`.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Who may read `/metrics`.
+    pub metrics_access: metrics::ScrapeAccess,
+    /// This node's Jupyter kernels.
+    pub kernels: Arc<kernels::KernelRegistry>,
+    /// Reaches the kernels of other nodes.
+    pub kernel_proxy: kernel_proxy::KernelProxy,
+    /// The object detector for camera snapshots.
+    pub cameras: Arc<cameras::Cameras>,
+    /// Whether the bus delivers, as this node's probes find (`/readyz`).
+    pub bus_health: Arc<bus_probe::BusHealth>,
+    /// Argon2 work for sign-ins and sign-ups, bounded.
+    pub passwords: PasswordHashing,
+    pub(crate) limits: RateLimits,
+    pub(crate) public_url: String,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("listen", &self.config.listen)
+            .field("sessions", &self.sessions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// The client's address: the TCP peer, or the address a trusted proxy forwarded.
+    pub fn client_ip(
+        &self,
+        peer: std::net::SocketAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        crate::rate_limit::client_ip(&self.config.trusted_proxies, peer, headers)
+    }
+
+    /// Base URL for links to this node.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+}

@@ -1,0 +1,26 @@
+//! What handlers and followers ask of a session's actor.
+
+use switchboard_core::{DeviceId, DeviceInfo, EndReason, Session, Timestamp};
+use tokio::sync::oneshot;
+
+/// What handlers ask of a session.
+#[derive(Debug)]
+pub(super) enum Command {
+    ViewerJoined {
+        name: String,
+    },
+    ViewerLeft {
+        name: String,
+    },
+    DeviceRegistered {
+        device_id: DeviceId,
+        info: DeviceInfo,
+        at: Timestamp,
+    },
+    End {
+        reason: EndReason,
+        reply: oneshot::Sender<Session>,
+    },
+    /// Stop without ending: another node owns the session now.
+    Stop,
+}

@@ -1,0 +1,55 @@
+//! Administration: account admins see their account, operators every account and node.
+
+#![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
+
+use crate::protocol::SessionView;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(paths(admin_overview, admin_nodes, admin_history, admin_end_session))]
+pub(super) struct Admin;
+
+/// Totals, open sessions, ends by reason and recent CDRs the caller may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/overview",
+    tag = "admin",
+    responses((status = 200, body = Object)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn admin_overview() {}
+
+/// Every node's services and newest status (operators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/nodes",
+    tag = "admin",
+    responses((status = 200, body = Object)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn admin_nodes() {}
+
+/// A service's status samples (operators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/history",
+    tag = "admin",
+    params(
+        ("service" = String, Query, description = "The service id"),
+        ("minutes" = Option<i64>, Query, description = "Minutes of history, at most a day")
+    ),
+    responses((status = 200, body = Object)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn admin_history() {}
+
+/// End any session the caller may see.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/sessions/{suid}/end",
+    tag = "admin",
+    params(("suid" = String, Path, description = "The session id")),
+    responses((status = 200, body = SessionView)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn admin_end_session() {}

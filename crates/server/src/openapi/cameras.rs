@@ -1,0 +1,144 @@
+//! Cameras: registering them, their snapshot uploads, object search, and the snapshots.
+
+#![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
+
+use crate::protocol::SessionView;
+use crate::protocol::cameras::{
+    CameraList, CameraToken, CameraView, CreateCameraRequest, CreatedCamera, SearchView,
+    SnapshotView, UpdateCameraRequest, UploadView,
+};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(paths(
+    create_camera,
+    list_cameras,
+    update_camera,
+    rotate_camera_token,
+    camera_go_live,
+    upload_snapshot,
+    search_snapshots,
+    get_snapshot,
+    snapshot_thumbnail
+))]
+pub(super) struct Cameras;
+
+/// Register a camera; its upload token is shown only in this answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cameras",
+    tag = "cameras",
+    request_body = CreateCameraRequest,
+    responses((status = 201, body = CreatedCamera)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn create_camera() {}
+
+/// The account's cameras, with their newest snapshot.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras",
+    tag = "cameras",
+    responses((status = 200, body = CameraList)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn list_cameras() {}
+
+/// Rename a camera or change what it keeps.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/cameras/{id}",
+    tag = "cameras",
+    params(("id" = String, Path, description = "The camera id")),
+    request_body = UpdateCameraRequest,
+    responses((status = 200, body = CameraView)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn update_camera() {}
+
+/// Replace the camera's token; the old one stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/cameras/{id}/token",
+    tag = "cameras",
+    params(("id" = String, Path, description = "The camera id")),
+    responses((status = 200, body = CameraToken)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn rotate_camera_token() {}
+
+/// Ask the camera to stream into a video session (201 new, 200 already open).
+#[utoipa::path(
+    post,
+    path = "/api/v1/cameras/{id}/live",
+    tag = "cameras",
+    params(("id" = String, Path, description = "The camera id")),
+    responses(
+        (status = 201, body = SessionView),
+        (status = 200, body = SessionView)
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn camera_go_live() {}
+
+/// Upload a snapshot with the camera's token: 201 detected, 202 pending, 200 dropped as a
+/// duplicate or without a person.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cameras/{id}/snapshots",
+    tag = "cameras",
+    params(
+        ("id" = String, Path, description = "The camera id"),
+        ("taken_at" = Option<String>, Query, description = "When the picture was taken (RFC 3339)")
+    ),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "One JPEG"),
+    responses(
+        (status = 201, body = UploadView),
+        (status = 202, body = UploadView),
+        (status = 200, body = UploadView)
+    ),
+    security(("bearer" = []))
+)]
+fn upload_snapshot() {}
+
+/// The newest snapshots showing the objects asked for (`q` in words or `label`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "cameras",
+    params(
+        ("q" = Option<String>, Query, description = "A question, e.g. where is my phone"),
+        ("label" = Option<String>, Query, description = "An object label, e.g. cup"),
+        ("camera" = Option<String>, Query, description = "Only this camera's snapshots"),
+        ("since" = Option<String>, Query, description = "RFC 3339"),
+        ("until" = Option<String>, Query, description = "RFC 3339"),
+        ("limit" = Option<u32>, Query, description = "At most this many (1 to 100)")
+    ),
+    responses((status = 200, body = SearchView)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn search_snapshots() {}
+
+/// A snapshot's facts and detections (`{id}`), or its JPEG (`{id}.jpg`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/snapshots/{id}",
+    tag = "cameras",
+    params(("id" = String, Path, description = "The snapshot id, or the id followed by .jpg")),
+    responses(
+        (status = 200, body = SnapshotView, content_type = "application/json"),
+    ),
+    security(("bearer" = []), ("cookie" = []), ("query" = []))
+)]
+fn get_snapshot() {}
+
+/// A small copy with the detections drawn on it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/snapshots/{id}/thumb.jpg",
+    tag = "cameras",
+    params(("id" = String, Path, description = "The snapshot id")),
+    responses((status = 200, description = "A JPEG", content_type = "image/jpeg", body = Vec<u8>)),
+    security(("bearer" = []), ("cookie" = []), ("query" = []))
+)]
+fn snapshot_thumbnail() {}

@@ -1,0 +1,108 @@
+//! Jupyter Server's kernel API, outside `/api/v1` where Jupyter clients expect it.
+
+#![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(paths(
+    list_kernelspecs,
+    list_kernels,
+    start_kernel,
+    get_kernel,
+    shutdown_kernel,
+    interrupt_kernel,
+    restart_kernel,
+    kernel_channels
+))]
+pub(super) struct Jupyter;
+
+/// The kernelspecs this node can start.
+#[utoipa::path(
+    get,
+    path = "/api/kernelspecs",
+    tag = "jupyter",
+    responses((status = 200, body = Object)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn list_kernelspecs() {}
+
+/// The account's kernels on every node.
+#[utoipa::path(
+    get,
+    path = "/api/kernels",
+    tag = "jupyter",
+    responses((status = 200, body = Vec<Object>)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn list_kernels() {}
+
+/// Start a kernel.
+#[utoipa::path(
+    post,
+    path = "/api/kernels",
+    tag = "jupyter",
+    request_body = Object,
+    responses((status = 201, body = Object)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn start_kernel() {}
+
+/// One kernel.
+#[utoipa::path(
+    get,
+    path = "/api/kernels/{id}",
+    tag = "jupyter",
+    params(("id" = String, Path, description = "The kernel id")),
+    responses((status = 200, body = Object)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn get_kernel() {}
+
+/// Shut a kernel down.
+#[utoipa::path(
+    delete,
+    path = "/api/kernels/{id}",
+    tag = "jupyter",
+    params(("id" = String, Path, description = "The kernel id")),
+    responses((status = 204, description = "Shut down")),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn shutdown_kernel() {}
+
+/// Interrupt what a kernel runs.
+#[utoipa::path(
+    post,
+    path = "/api/kernels/{id}/interrupt",
+    tag = "jupyter",
+    params(("id" = String, Path, description = "The kernel id")),
+    responses((status = 204, description = "Interrupted")),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn interrupt_kernel() {}
+
+/// Restart a kernel.
+#[utoipa::path(
+    post,
+    path = "/api/kernels/{id}/restart",
+    tag = "jupyter",
+    params(("id" = String, Path, description = "The kernel id")),
+    responses((status = 200, body = Object)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn restart_kernel() {}
+
+/// The channels WebSocket every Jupyter frontend uses (JSON, or the
+/// `v1.kernel.websocket.jupyter.org` subprotocol).
+#[utoipa::path(
+    get,
+    path = "/api/kernels/{id}/channels",
+    tag = "jupyter",
+    params(
+        ("id" = String, Path, description = "The kernel id"),
+        ("session_id" = Option<String>, Query, description = "The client's session, to resume")
+    ),
+    responses((status = 101, description = "Switching to the WebSocket protocol")),
+    security(("bearer" = []), ("cookie" = []), ("query" = []))
+)]
+fn kernel_channels() {}

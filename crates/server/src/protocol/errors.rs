@@ -1,0 +1,209 @@
+//! Every error code the API answers with, and the HTTP status each one carries. The edge
+//! (`crate::error`) turns an [`ErrorCode`] into a response; PROTOCOL.md's error table is
+//! checked against [`ErrorCode::ALL`] by a test.
+
+use serde::{Serialize, Serializer};
+
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $name:ident = $code:literal, $status:literal;)*) => {
+        /// A stable `snake_case` code clients branch on (`"error"` in every error body).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order PROTOCOL.md's table lists them.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name),*];
+
+            /// The code as it appears on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$name => $code,)*
+                }
+            }
+
+            /// The HTTP status answered with this code.
+            pub const fn status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$name => $status,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body is not valid JSON.
+    MalformedJson = "malformed_json", 400;
+    /// The JSON body could not be read for another reason.
+    BadRequest = "bad_request", 400;
+    /// A query parameter has the wrong type or value.
+    InvalidQuery = "invalid_query", 400;
+    /// A frame body broke off while being read.
+    BodyReadFailed = "body_read_failed", 400;
+    /// A `POST …/stream` body is not valid multipart.
+    MalformedStream = "malformed_stream", 400;
+    /// No token, or a token that is invalid, expired, revoked or of the wrong kind.
+    Unauthorized = "unauthorized", 401;
+    /// The caller's role does not allow the action.
+    Forbidden = "forbidden", 403;
+    /// A browser request from a page of another origin.
+    ForbiddenOrigin = "forbidden_origin", 403;
+    /// No such route, or a record vanished while the request ran.
+    NotFound = "not_found", 404;
+    /// A user id that is malformed, unknown, or of another account.
+    UserNotFound = "user_not_found", 404;
+    /// A SUID that is malformed, unknown, or of another account.
+    SessionNotFound = "session_not_found", 404;
+    /// No session has this ticket.
+    UnknownTicket = "unknown_ticket", 404;
+    /// The invite is unknown, used or expired.
+    InvalidInvite = "invalid_invite", 404;
+    /// The session's device has sent no frame yet.
+    NoFrameYet = "no_frame_yet", 404;
+    /// The username exists (compared by its key).
+    UsernameTaken = "username_taken", 409;
+    /// The change would leave an account without an admin.
+    LastAdmin = "last_admin", 409;
+    /// A concurrent change refused the write.
+    Conflict = "conflict", 409;
+    /// The ticket was already redeemed.
+    TicketUsed = "ticket_used", 410;
+    /// The ticket was not redeemed in time.
+    TicketExpired = "ticket_expired", 410;
+    /// The session has ended.
+    SessionEnded = "session_ended", 410;
+    /// A JSON body is larger than `max_json_bytes`.
+    BodyTooLarge = "body_too_large", 413;
+    /// A frame is larger than `max_frame_bytes`.
+    FrameTooLarge = "frame_too_large", 413;
+    /// A picture declares more pixels than allowed.
+    ImageTooLarge = "image_too_large", 413;
+    /// A body of the wrong media type, or data that is not a valid JPEG.
+    UnsupportedMediaType = "unsupported_media_type", 415;
+    /// The route exists but not with this method.
+    MethodNotAllowed = "method_not_allowed", 405;
+    /// A plain HTTP request to a WebSocket route.
+    WebsocketExpected = "websocket_expected", 400;
+    /// A body of the wrong shape or with a value out of range.
+    InvalidField = "invalid_field", 422;
+    /// A username outside the allowed letters or length.
+    InvalidUsername = "invalid_username", 422;
+    /// A password that is too short.
+    WeakPassword = "weak_password", 422;
+    /// An account name that is empty or too long.
+    InvalidAccountName = "invalid_account_name", 422;
+    /// A protocol version this server does not speak.
+    UnsupportedProtocolVersion = "unsupported_protocol_version", 426;
+    /// The device's app is older than the minimum.
+    AppUpgradeRequired = "app_upgrade_required", 426;
+    /// Too many attempts, or a frame past the device's rate.
+    RateLimited = "rate_limited", 429;
+    /// A request body stalled or arrived too slowly.
+    BodyTimeout = "body_timeout", 408;
+    /// The node is at a cap; try again shortly.
+    Busy = "busy", 503;
+    /// An unexpected failure, logged on the server.
+    Internal = "internal", 500;
+    /// The database is unreachable, or the server is restarting.
+    Unavailable = "unavailable", 503;
+    /// The session has as many viewers as it may.
+    TooManyViewers = "too_many_viewers", 503;
+    /// A cell id or permalink that is malformed or unknown.
+    CellNotFound = "cell_not_found", 404;
+    /// A cell has no stored file of that name.
+    FileNotFound = "file_not_found", 404;
+    /// A cell's code is larger than `max_cell_code_bytes`.
+    CodeTooLarge = "code_too_large", 413;
+    /// A kernel id that is unknown, stopped, or of another account.
+    KernelNotFound = "kernel_not_found", 404;
+    /// A kernelspec this node does not have.
+    NoSuchKernelspec = "no_such_kernelspec", 404;
+    /// The kernel died or was shut down while the request ran.
+    KernelDead = "kernel_dead", 410;
+    /// A message for a kernel that is not a valid Jupyter message.
+    InvalidMessage = "invalid_message", 400;
+    /// The user or account runs as many kernels as it may.
+    TooManyKernels = "too_many_kernels", 429;
+    /// Kernels are off on this node.
+    KernelsUnavailable = "kernels_unavailable", 503;
+    /// The node runs as many kernels as it may.
+    KernelCapacity = "kernel_capacity", 503;
+    /// The node running the kernel cannot be reached.
+    KernelNodeUnavailable = "kernel_node_unavailable", 503;
+    /// The kernel did not answer within its deadline.
+    KernelTimeout = "kernel_timeout", 504;
+    /// A camera id that is malformed, unknown, or of another account.
+    CameraNotFound = "camera_not_found", 404;
+    /// A snapshot id that is malformed, unknown, deleted, or of another account.
+    SnapshotNotFound = "snapshot_not_found", 404;
+    /// A camera name that is empty or too long.
+    InvalidName = "invalid_name", 422;
+    /// A snapshot larger than `max_snapshot_bytes`.
+    SnapshotTooLarge = "snapshot_too_large", 413;
+    /// A picture that cannot be decoded.
+    UndecodableImage = "undecodable_image", 422;
+    /// A search without `q` or `label`.
+    MissingQuery = "missing_query", 400;
+    /// The detector's queue is full; the snapshot is detected later.
+    DetectorBusy = "detector_busy", 503;
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A stable code clients branch on (PROTOCOL.md, Errors).",
+            ))
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
+/// The body of every error answer: `{"error": code, "message": text}`. A few answers add
+/// fields (`supported`, `minimum_app_version`); they are listed with their routes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_snake_case_with_error_statuses() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "{s} twice");
+            assert!(
+                s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{s}"
+            );
+            assert!(
+                (400..600).contains(&code.status()),
+                "{s}: {}",
+                code.status()
+            );
+        }
+    }
+}

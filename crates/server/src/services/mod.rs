@@ -1,0 +1,18 @@
+//! The server's domain work, behind services that know nothing of HTTP: live sessions
+//! (`sessions`, `devices`, `frames`, `viewing`, `controls`), compute (kernels, cells, runs,
+//! files), cameras, accounts and administration. Each returns its own error enum, which
+//! names the protocol's [`crate::protocol::ErrorCode`] of each failure
+//! ([`failure::ServiceError`]); the HTTP edge (`crate::error`) turns any of them into an
+//! answer in one place. Routes extract, call one service method and shape the answer.
+
+pub mod controls;
+pub mod devices;
+pub mod failure;
+pub mod frames;
+pub mod session_error;
+pub mod sessions;
+pub mod viewing;
+
+pub use failure::ServiceError;
+pub use session_error::SessionError;
+pub use sessions::LiveSessions;
