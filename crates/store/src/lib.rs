@@ -29,7 +29,7 @@ pub use cameras::{
     SearchHit, SnapshotInfo, SnapshotSearch, SnapshotState, StoredDetection,
 };
 pub use cells::{Cell, CellFile, CellStore};
-pub use error::StoreError;
+pub use error::{Result, StoreError};
 pub use leases::LeaseStore;
 pub use ops::{EndCount, OpsStore, Pruned};
 pub use postgres::PgStore;
@@ -42,9 +42,6 @@ use switchboard_core::{
     Account, AccountId, Cdr, Control, DeviceId, DeviceInfo, Session, SessionStats, Suid,
     TicketCode, Timestamp, User, UserId,
 };
-
-/// Result of a store operation.
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Opens the store a database URL names and brings its schema up to date, so a node can be
 /// pointed at either backend by configuration alone.

@@ -7,7 +7,7 @@ use crate::convert::{known, millis, millis_opt, timestamp, timestamp_opt, to_i64
 use crate::ops::{EndCount, OpsStore, Pruned};
 use crate::rows::{AccountRow, UserRow, account_columns, bind_user, user_columns};
 
-use crate::{Result, StoreError};
+use crate::error::{Result, StoreError};
 use switchboard_core::{Account, AccountId, EndReason, Service, ServiceStatus, Timestamp, User};
 
 /// A `services` row.

@@ -1,12 +1,14 @@
 //! The clustered backend: PostgreSQL, shared by every node.
 
+use crate::Store;
 use crate::convert::{cdr_of_ended, millis, state_binds, to_json, truncate};
+use crate::error::{Result, StoreError};
 use crate::rows::{
     AccountRow, CdrRow, ControlRow, SessionRow, StatsColumns, UserRow, account_columns, bind_cdr,
     bind_session, bind_user, cdr_columns, control_columns, device_json, session_columns,
     user_columns,
 };
-use crate::{Invite, Result, SessionFilter, Store, StoreError};
+use crate::types::{Invite, SessionFilter};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;

@@ -5,11 +5,11 @@
 //! and bind orders below are likewise shared, so the two backends differ only in placeholder
 //! syntax and the few statements where their SQL dialects do.
 
-use crate::Result;
 use crate::convert::{
     from_json, known, millis, millis_opt, parse, parse_opt, parse_with, timestamp, timestamp_opt,
     to_i64, to_json, to_u32, to_u64,
 };
+use crate::error::Result;
 use switchboard_core::{
     Account, Cdr, Control, DeviceInfo, EndReason, Role, Session, SessionKind, SessionState,
     SessionStats, TicketCode, User,

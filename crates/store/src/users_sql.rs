@@ -1,8 +1,8 @@
 //! User look-ups and deletion rules shared by both backends, from one set of SQL (`$N`
 //! placeholders, read by both; see `ops_sql.rs`).
 
+use crate::error::{Result, StoreError};
 use crate::rows::{UserRow, user_columns};
-use crate::{Result, StoreError};
 use switchboard_core::User;
 
 /// What a refused deletion of an account's last admin says.
