@@ -13,6 +13,7 @@ mod cameras_sql;
 mod cells;
 mod cells_sql;
 mod convert;
+mod dialect;
 mod error;
 mod leases;
 mod leases_sql;
@@ -21,6 +22,7 @@ mod ops_sql;
 mod postgres;
 mod rows;
 mod sqlite;
+mod store_sql;
 mod types;
 mod users_sql;
 

@@ -1,22 +1,7 @@
-//! User look-ups and deletion rules shared by both backends, from one set of SQL (`$N`
-//! placeholders, read by both; see `ops_sql.rs`).
+//! The connect-time backfill of `users.username_key`, shared by both backends, from one set of
+//! SQL (`$N` placeholders, read by both; see `ops_sql.rs`).
 
 use crate::error::{Result, StoreError};
-use crate::rows::{UserRow, user_columns};
-use switchboard_core::User;
-
-/// What a refused deletion of an account's last admin says.
-pub(crate) const LAST_ADMIN: &str =
-    "the user is the account's last admin and other users remain: the account would have no admin";
-
-/// The `DELETE` that keeps every account with users also with an admin: an admin goes only
-/// if another admin of the account remains, or nobody else does (the account is then empty).
-pub(crate) const DELETE_KEEPING_AN_ADMIN: &str = "DELETE FROM users WHERE id = $1 AND ( \
-     role <> 'admin' \
-     OR EXISTS (SELECT 1 FROM users o WHERE o.account_id = users.account_id \
-                AND o.role = 'admin' AND o.id <> users.id) \
-     OR NOT EXISTS (SELECT 1 FROM users o WHERE o.account_id = users.account_id \
-                    AND o.id <> users.id))";
 
 macro_rules! impl_user_queries {
     ($store:ty) => {
@@ -52,34 +37,6 @@ macro_rules! impl_user_queries {
                     }
                 }
                 Ok(())
-            }
-
-            /// The user whose username is exactly `username`, else the one whose key matches
-            /// (another case or a look-alike spelling of it). Exact first, so a row from before
-            /// keys existed that shares another's key is still found by its own spelling.
-            pub(crate) async fn find_user_by_name(&self, username: &str) -> Result<User> {
-                let exact = sqlx::query_as::<_, UserRow>(concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users WHERE username = $1"
-                ))
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-                if let Some(row) = exact {
-                    return row.into_user();
-                }
-                sqlx::query_as::<_, UserRow>(concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users WHERE username_key = $1"
-                ))
-                .bind(switchboard_core::account::username_key(username))
-                .fetch_one(&self.pool)
-                .await
-                .map_err(StoreError::from_sqlx)?
-                .into_user()
             }
         }
     };
