@@ -24,7 +24,7 @@ mod rows;
 mod sqlite;
 mod store_sql;
 mod types;
-mod users_sql;
+mod username_keys;
 
 pub use cameras::{
     Camera, CameraAccess, CameraStore, Discard, NewSnapshot, PendingSnapshot, PreviousSnapshot,

@@ -2,6 +2,7 @@
 
 use crate::dialect::Dialect;
 use crate::error::{Result, StoreError};
+use crate::username_keys;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
@@ -42,9 +43,8 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(StoreError::from_migrate)?;
-        let store = PgStore { pool };
-        store.backfill_username_keys().await?;
-        Ok(store)
+        username_keys::backfill(&pool).await?;
+        Ok(PgStore { pool })
     }
 
     /// Closes every connection, waiting for them to finish; later calls fail as `Unavailable`.

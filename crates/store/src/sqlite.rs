@@ -2,6 +2,7 @@
 
 use crate::dialect::Dialect;
 use crate::error::{Result, StoreError};
+use crate::username_keys;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -66,9 +67,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(StoreError::from_migrate)?;
-        let store = SqliteStore { pool };
-        store.backfill_username_keys().await?;
-        Ok(store)
+        username_keys::backfill(&pool).await?;
+        Ok(SqliteStore { pool })
     }
 
     /// Closes every connection, waiting for them to finish; later calls fail as `Unavailable`.
