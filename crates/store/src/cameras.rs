@@ -1,6 +1,6 @@
 //! Cameras, their snapshots and the objects detected in them: what object search reads.
 
-use crate::Result;
+use crate::error::Result;
 use async_trait::async_trait;
 use switchboard_core::{AccountId, Timestamp};
 use uuid::Uuid;

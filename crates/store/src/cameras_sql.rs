@@ -6,7 +6,7 @@ use crate::cameras::{
     SearchHit, SnapshotInfo, SnapshotSearch, SnapshotState, StoredDetection,
 };
 use crate::convert::{known, millis, parse, timestamp, timestamp_opt, to_i64, to_u64};
-use crate::{Result, StoreError};
+use crate::error::{Result, StoreError};
 use switchboard_core::{AccountId, Timestamp};
 use uuid::Uuid;
 

@@ -1,6 +1,6 @@
 //! Stored compute cells (code with a share link) and the files their runs wrote.
 
-use crate::Result;
+use crate::error::Result;
 use async_trait::async_trait;
 use switchboard_core::{AccountId, Timestamp, UserId};
 use uuid::Uuid;

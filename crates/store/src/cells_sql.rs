@@ -3,7 +3,7 @@
 
 use crate::cells::{Cell, CellFile, CellStore};
 use crate::convert::{millis, parse, timestamp, to_i64, to_u64};
-use crate::{Result, StoreError};
+use crate::error::{Result, StoreError};
 use switchboard_core::Timestamp;
 use uuid::Uuid;
 

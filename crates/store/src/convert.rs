@@ -4,7 +4,7 @@
 //! Reading never panics: a value the domain cannot hold (a negative frame count, an unknown
 //! state, malformed JSON) is corrupt data and becomes [`StoreError::Other`] naming the column.
 
-use crate::{Result, StoreError};
+use crate::error::{Result, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Display;

@@ -1,5 +1,8 @@
 //! The store's error type: small enough for callers to match on.
 
+/// Result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
 /// What went wrong in a store operation.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -6,7 +6,7 @@
 //! database decides races: two nodes claiming the same session at once update one row, and
 //! only one update matches.
 
-use crate::Result;
+use crate::error::Result;
 use async_trait::async_trait;
 use switchboard_core::{Suid, Timestamp};
 

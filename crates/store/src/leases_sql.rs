@@ -1,8 +1,8 @@
 //! [`LeaseStore`] for both backends from one set of SQL (see `ops_sql.rs` for the rules).
 
 use crate::convert::{millis, parse, timestamp};
+use crate::error::{Result, StoreError};
 use crate::leases::LeaseStore;
-use crate::{Result, StoreError};
 use switchboard_core::{Suid, Timestamp};
 
 /// Implements [`LeaseStore`] for a store type with a `pool` field.

@@ -13,6 +13,7 @@ mod cameras_sql;
 mod cells;
 mod cells_sql;
 mod convert;
+mod dialect;
 mod error;
 mod leases;
 mod leases_sql;
@@ -21,15 +22,16 @@ mod ops_sql;
 mod postgres;
 mod rows;
 mod sqlite;
+mod store_sql;
 mod types;
-mod users_sql;
+mod username_keys;
 
 pub use cameras::{
     Camera, CameraAccess, CameraStore, Discard, NewSnapshot, PendingSnapshot, PreviousSnapshot,
     SearchHit, SnapshotInfo, SnapshotSearch, SnapshotState, StoredDetection,
 };
 pub use cells::{Cell, CellFile, CellStore};
-pub use error::StoreError;
+pub use error::{Result, StoreError};
 pub use leases::LeaseStore;
 pub use ops::{EndCount, OpsStore, Pruned};
 pub use postgres::PgStore;
@@ -42,9 +44,6 @@ use switchboard_core::{
     Account, AccountId, Cdr, Control, DeviceId, DeviceInfo, Session, SessionStats, Suid,
     TicketCode, Timestamp, User, UserId,
 };
-
-/// Result of a store operation.
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Opens the store a database URL names and brings its schema up to date, so a node can be
 /// pointed at either backend by configuration alone.

@@ -1,6 +1,6 @@
 //! Operations data: the node and service registry, status history, and admin reports.
 
-use crate::Result;
+use crate::error::Result;
 use async_trait::async_trait;
 use switchboard_core::{Account, AccountId, EndReason, Service, ServiceStatus, Timestamp, User};
 

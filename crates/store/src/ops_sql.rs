@@ -1,13 +1,13 @@
 //! [`OpsStore`] for both backends from one set of SQL. The statements use `$N` placeholders,
-//! which PostgreSQL reads natively and SQLite reads as named parameters numbered in order of
-//! first appearance (each statement below uses them in ascending order), and only portable
-//! column types, so the same text runs on both.
+//! which PostgreSQL reads natively; SQLite reads `$N` as a named parameter, and sqlx binds it to
+//! the N-th value bound, so on both a placeholder may repeat or come out of order. With only
+//! portable column types besides, the same text runs on both.
 
 use crate::convert::{known, millis, millis_opt, timestamp, timestamp_opt, to_i64, to_u32, to_u64};
 use crate::ops::{EndCount, OpsStore, Pruned};
 use crate::rows::{AccountRow, UserRow, account_columns, bind_user, user_columns};
 
-use crate::{Result, StoreError};
+use crate::error::{Result, StoreError};
 use switchboard_core::{Account, AccountId, EndReason, Service, ServiceStatus, Timestamp, User};
 
 /// A `services` row.

@@ -1,20 +1,11 @@
 //! The clustered backend: PostgreSQL, shared by every node.
 
-use crate::convert::{cdr_of_ended, millis, state_binds, to_json, truncate};
-use crate::rows::{
-    AccountRow, CdrRow, ControlRow, SessionRow, StatsColumns, UserRow, account_columns, bind_cdr,
-    bind_session, bind_user, cdr_columns, control_columns, device_json, session_columns,
-    user_columns,
-};
-use crate::{Invite, Result, SessionFilter, Store, StoreError};
-use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use crate::dialect::Dialect;
+use crate::error::{Result, StoreError};
+use crate::username_keys;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
-use switchboard_core::{
-    Account, AccountId, Cdr, Control, DeviceId, DeviceInfo, Session, SessionStats, Suid,
-    TicketCode, Timestamp, User, UserId,
-};
 
 /// How long an operation waits for a pooled connection (or a new one) before it fails as
 /// [`StoreError::Unavailable`]; short enough for `/readyz` to answer promptly.
@@ -23,7 +14,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections per node; each node's load is a few writes per session per minute.
 const MAX_CONNECTIONS: u32 = 10;
 
-/// A [`Store`] in a PostgreSQL database, which several nodes may share.
+/// A [`Store`](crate::Store) in a PostgreSQL database, which several nodes may share.
 ///
 /// Conditional writes rely on row locks under the default READ COMMITTED isolation: an
 /// `UPDATE ... WHERE state = 'waiting'` racing another waits for it to commit, re-checks its
@@ -52,463 +43,51 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(StoreError::from_migrate)?;
-        let store = PgStore { pool };
-        store.backfill_username_keys().await?;
-        Ok(store)
+        username_keys::backfill(&pool).await?;
+        Ok(PgStore { pool })
     }
 
     /// Closes every connection, waiting for them to finish; later calls fail as `Unavailable`.
     pub async fn close(&self) {
         self.pool.close().await;
     }
-
-    /// Whether a session row exists, to tell `NotFound` from `Conflict` after a conditional
-    /// update changed nothing.
-    async fn session_exists(&self, suid: Suid) -> Result<bool> {
-        sqlx::query("SELECT 1 FROM sessions WHERE suid = $1")
-            .bind(suid.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map(|row| row.is_some())
-            .map_err(StoreError::from_sqlx)
-    }
 }
 
-#[async_trait]
-impl Store for PgStore {
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(StoreError::from_sqlx)
-    }
+/// PostgreSQL serves several connections and nodes writing at once, under READ COMMITTED:
+/// a check in one transaction does not see another's uncommitted write, so the writes that
+/// depend on a check take a lock first.
+impl Dialect for PgStore {
+    type Database = sqlx::Postgres;
 
-    async fn create_account(&self, account: &Account, admin: &User) -> Result<()> {
-        let account = AccountRow::from_account(account);
-        let admin = UserRow::from_user(admin);
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-        sqlx::query(concat!(
-            "INSERT INTO accounts (",
-            account_columns!(),
-            ") VALUES ($1, $2, $3)"
-        ))
-        .bind(&account.id)
-        .bind(&account.name)
-        .bind(account.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        let insert_user = sqlx::query(concat!(
-            "INSERT INTO users (",
-            user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ));
-        bind_user!(insert_user, &admin)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        tx.commit().await.map_err(StoreError::from_sqlx)
-    }
-
-    async fn account(&self, id: AccountId) -> Result<Account> {
-        sqlx::query_as::<_, AccountRow>(concat!(
-            "SELECT ",
-            account_columns!(),
-            " FROM accounts WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_account()
-    }
-
-    async fn create_user_with_invite(
-        &self,
-        code: &str,
-        user: &User,
-        now: Timestamp,
-    ) -> Result<User> {
-        let mut row = UserRow::from_user(user);
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-        // Claim the invite first: the row lock makes a racing redemption wait, re-check
-        // `used_at IS NULL` after we commit, and find nothing to claim.
-        let (account_id,): (String,) = sqlx::query_as(
-            "UPDATE invites SET used_at = $1, used_by = $2 \
-             WHERE code = $3 AND used_at IS NULL AND expires_at > $1 RETURNING account_id",
-        )
-        .bind(millis(now))
-        .bind(&row.id)
-        .bind(code)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        row.account_id = account_id;
-        let insert_user = sqlx::query(concat!(
-            "INSERT INTO users (",
-            user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ));
-        // On a taken username this returns early and dropping `tx` rolls the claim back.
-        bind_user!(insert_user, &row)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        tx.commit().await.map_err(StoreError::from_sqlx)?;
-        row.into_user()
-    }
-
-    async fn user_by_name(&self, username: &str) -> Result<User> {
-        self.find_user_by_name(username).await
-    }
-
-    async fn user(&self, id: UserId) -> Result<User> {
-        sqlx::query_as::<_, UserRow>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_user()
-    }
-
-    async fn list_users(&self, account: AccountId) -> Result<Vec<User>> {
-        sqlx::query_as::<_, UserRow>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE account_id = $1 ORDER BY created_at, id"
-        ))
-        .bind(account.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_iter()
-        .map(UserRow::into_user)
-        .collect()
-    }
-
-    async fn delete_user(&self, id: UserId) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-        // Lock the account's admins first: under READ COMMITTED two admins deleting each
-        // other would otherwise each still see the other and both go.
+    async fn lock_for_user_deletion(conn: &mut PgConnection, user_id: &str) -> Result<()> {
+        // Lock the account's admins (and the user): two admins deleting each other would
+        // otherwise each still see the other and both go.
         let missing = sqlx::query(
             "SELECT 1 FROM users WHERE account_id = \
              (SELECT account_id FROM users WHERE id = $1) AND (role = 'admin' OR id = $1) \
              FOR UPDATE",
         )
-        .bind(id.to_string())
-        .fetch_all(&mut *tx)
+        .bind(user_id)
+        .fetch_all(&mut *conn)
         .await
         .map_err(StoreError::from_sqlx)?
         .is_empty();
         if missing {
             return Err(StoreError::NotFound);
         }
-        let done = sqlx::query(crate::users_sql::DELETE_KEEPING_AN_ADMIN)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(crate::users_sql::LAST_ADMIN.into()));
-        }
-        tx.commit().await.map_err(StoreError::from_sqlx)
-    }
-
-    async fn create_invite(&self, invite: &Invite) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO invites (code, account_id, created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&invite.code)
-        .bind(invite.account_id.to_string())
-        .bind(invite.created_by.to_string())
-        .bind(millis(invite.created_at))
-        .bind(millis(invite.expires_at))
-        .execute(&self.pool)
-        .await
-        .map(drop)
-        .map_err(StoreError::from_sqlx)
-    }
-
-    async fn revoke_token(&self, jti: &str, expires_at: Timestamp) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (jti) DO UPDATE \
-             SET expires_at = GREATEST(revoked_tokens.expires_at, EXCLUDED.expires_at)",
-        )
-        .bind(jti)
-        .bind(millis(expires_at))
-        .execute(&self.pool)
-        .await
-        .map(drop)
-        .map_err(StoreError::from_sqlx)
-    }
-
-    async fn revoked_tokens(&self, now: Timestamp) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT jti FROM revoked_tokens WHERE expires_at > $1")
-            .bind(millis(now))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::from_sqlx)
-    }
-
-    async fn insert_session(&self, session: &Session) -> Result<()> {
-        let row = SessionRow::from_session(session)?;
-        let insert = sqlx::query(concat!(
-            "INSERT INTO sessions (",
-            session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19)"
-        ));
-        bind_session!(insert, &row)
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(StoreError::from_sqlx)
-    }
-
-    async fn session(&self, suid: Suid) -> Result<Session> {
-        sqlx::query_as::<_, SessionRow>(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE suid = $1"
-        ))
-        .bind(suid.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_session()
-    }
-
-    async fn session_by_ticket(&self, ticket: &TicketCode) -> Result<Session> {
-        sqlx::query_as::<_, SessionRow>(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE ticket = $1 \
-             ORDER BY state = 'ended', created_at DESC, suid DESC LIMIT 1"
-        ))
-        .bind(ticket.as_str())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_session()
-    }
-
-    async fn list_sessions(
-        &self,
-        account: AccountId,
-        filter: &SessionFilter,
-    ) -> Result<Vec<Session>> {
-        let [a, b, c] = state_binds(&filter.states);
-        sqlx::query_as::<_, SessionRow>(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE account_id = $1 AND state IN ($2, $3, $4) \
-             ORDER BY created_at DESC, suid DESC LIMIT $5"
-        ))
-        .bind(account.to_string())
-        .bind(a)
-        .bind(b)
-        .bind(c)
-        .bind(i64::from(filter.limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_iter()
-        .map(SessionRow::into_session)
-        .collect()
-    }
-
-    async fn open_sessions(&self) -> Result<Vec<Session>> {
-        sqlx::query_as::<_, SessionRow>(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE state <> 'ended' ORDER BY created_at, suid"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_iter()
-        .map(SessionRow::into_session)
-        .collect()
-    }
-
-    async fn mark_live(
-        &self,
-        suid: Suid,
-        device_id: DeviceId,
-        device: &DeviceInfo,
-        at: Timestamp,
-    ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE sessions SET state = 'live', live_at = $1, device_id = $2, device = $3 \
-             WHERE suid = $4 AND state = 'waiting'",
-        )
-        .bind(millis(at))
-        .bind(device_id.to_string())
-        .bind(device_json(Some(device))?)
-        .bind(suid.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else if self.session_exists(suid).await? {
-            Err(StoreError::Conflict("session is not waiting".into()))
-        } else {
-            Err(StoreError::NotFound)
-        }
-    }
-
-    async fn update_stats(&self, suid: Suid, stats: &SessionStats) -> Result<()> {
-        let stats = StatsColumns::from_stats(stats)?;
-        let done = sqlx::query(
-            "UPDATE sessions SET frames = $1, bytes = $2, peak_viewers = $3, \
-             viewer_seconds = $4, last_frame_at = $5 WHERE suid = $6 AND state <> 'ended'",
-        )
-        .bind(stats.frames)
-        .bind(stats.bytes)
-        .bind(stats.peak_viewers)
-        .bind(stats.viewer_seconds)
-        .bind(stats.last_frame_at)
-        .bind(suid.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        if done.rows_affected() == 0 && !self.session_exists(suid).await? {
-            return Err(StoreError::NotFound);
-        }
         Ok(())
     }
 
-    async fn end_session(&self, session: &Session) -> Result<Cdr> {
-        let cdr = cdr_of_ended(session)?;
-        let row = SessionRow::from_session(session)?;
-        let cdr_row = CdrRow::from_cdr(&cdr)?;
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-        let done = sqlx::query(
-            "UPDATE sessions SET state = 'ended', ended_at = $1, end_reason = $2, live_at = $3, \
-             device_id = $4, device = $5, frames = $6, bytes = $7, peak_viewers = $8, \
-             viewer_seconds = $9, last_frame_at = $10 WHERE suid = $11 AND state <> 'ended'",
-        )
-        .bind(row.ended_at)
-        .bind(&row.end_reason)
-        .bind(row.live_at)
-        .bind(&row.device_id)
-        .bind(&row.device)
-        .bind(row.frames)
-        .bind(row.bytes)
-        .bind(row.peak_viewers)
-        .bind(row.viewer_seconds)
-        .bind(row.last_frame_at)
-        .bind(&row.suid)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        if done.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT 1 FROM sessions WHERE suid = $1")
-                .bind(&row.suid)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(StoreError::from_sqlx)?
-                .is_some();
-            return Err(if exists {
-                StoreError::Conflict("session has already ended".into())
-            } else {
-                StoreError::NotFound
-            });
-        }
-        let insert = sqlx::query(concat!(
-            "INSERT INTO cdrs (",
-            cdr_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17)"
-        ));
-        bind_cdr!(insert, &cdr_row)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        tx.commit().await.map_err(StoreError::from_sqlx)?;
-        cdr_row.into_cdr()
-    }
-
-    async fn cdrs(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Cdr>> {
-        sqlx::query_as::<_, CdrRow>(concat!(
-            "SELECT ",
-            cdr_columns!(),
-            " FROM cdrs WHERE ended_at >= $1 AND ended_at < $2 ORDER BY ended_at, suid"
-        ))
-        .bind(millis(from))
-        .bind(millis(to))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_iter()
-        .map(CdrRow::into_cdr)
-        .collect()
-    }
-
-    async fn insert_control(
-        &self,
-        suid: Suid,
-        action: &str,
-        args: &serde_json::Value,
-        sent_by: UserId,
-        at: Timestamp,
-    ) -> Result<Control> {
-        let suid_text = suid.to_string();
-        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+    async fn lock_session_controls(conn: &mut PgConnection, suid: &str) -> Result<()> {
         // Identity values are handed out before commit, so two nodes inserting controls for
         // one session could commit ids out of order, and a device reading in between would
         // skip the smaller id for good. A per-session lock held to commit keeps commit order
         // equal to id order.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(&suid_text)
-            .execute(&mut *tx)
+            .bind(suid)
+            .execute(&mut *conn)
             .await
-            .map_err(StoreError::from_sqlx)?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO controls (suid, action, args, sent_by, sent_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(&suid_text)
-        .bind(action)
-        .bind(to_json(args, "control arguments")?)
-        .bind(sent_by.to_string())
-        .bind(millis(at))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        tx.commit().await.map_err(StoreError::from_sqlx)?;
-        Ok(Control {
-            id,
-            suid,
-            action: action.to_owned(),
-            args: args.clone(),
-            sent_by,
-            sent_at: truncate(at)?,
-        })
-    }
-
-    async fn controls_after(&self, suid: Suid, after: i64, limit: u32) -> Result<Vec<Control>> {
-        sqlx::query_as::<_, ControlRow>(concat!(
-            "SELECT ",
-            control_columns!(),
-            " FROM controls WHERE suid = $1 AND id > $2 ORDER BY id LIMIT $3"
-        ))
-        .bind(suid.to_string())
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::from_sqlx)?
-        .into_iter()
-        .map(ControlRow::into_control)
-        .collect()
+            .map(drop)
+            .map_err(StoreError::from_sqlx)
     }
 }

@@ -2,14 +2,14 @@
 //!
 //! Each row struct holds only plain column values (text, `i64`, `f64`, `bool`) so one
 //! `sqlx::FromRow` derive decodes it from a SQLite or a PostgreSQL row alike; the column lists
-//! and bind orders below are likewise shared, so the two backends differ only in placeholder
-//! syntax and the few statements where their SQL dialects do.
+//! and bind orders below are likewise shared, so the queries are written once for both
+//! backends (the `*_sql.rs` modules; the `Dialect` trait names the two places they differ).
 
-use crate::Result;
 use crate::convert::{
     from_json, known, millis, millis_opt, parse, parse_opt, parse_with, timestamp, timestamp_opt,
     to_i64, to_json, to_u32, to_u64,
 };
+use crate::error::Result;
 use switchboard_core::{
     Account, Cdr, Control, DeviceInfo, EndReason, Role, Session, SessionKind, SessionState,
     SessionStats, TicketCode, User,

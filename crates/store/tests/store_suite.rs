@@ -264,6 +264,7 @@ suite! {
     database: [
         data_survives_a_restart_and_migrations_rerun,
         corrupt_rows_are_errors_not_panics,
+        older_users_get_username_keys_at_connect,
     ],
 }
 
@@ -1299,6 +1300,32 @@ async fn corrupt_rows_are_errors_not_panics(db: &TestDb) {
     db.raw("UPDATE users SET role = 'admin', created_at = 9223372036854775807")
         .await;
     other(s.user_by_name("victim").await.map(drop), "created_at");
+}
+
+async fn older_users_get_username_keys_at_connect(db: &TestDb) {
+    let s = db.store();
+    let (acct, elder) = account(s, "elder").await;
+    let loner = user(acct.id, "loner", Role::Member, at(1));
+    s.create_user(&loner).await.unwrap();
+    let twin = user(acct.id, "twin", Role::Member, at(2));
+    s.create_user(&twin).await.unwrap();
+    // Rows as a release before username keys left them, one of them named like another.
+    db.raw("UPDATE users SET username_key = NULL").await;
+    db.raw("UPDATE users SET username = 'Elder' WHERE username = 'twin'")
+        .await;
+    let twin = User {
+        username: "Elder".into(),
+        ..twin
+    };
+
+    let reopened = connect(&db.url).await.unwrap();
+    // Keys were filled in: another spelling finds the user.
+    assert_eq!(reopened.user_by_name("LONER").await.unwrap(), loner);
+    // Of two rows sharing a key one got it; each is still found by its exact name.
+    assert_eq!(reopened.user_by_name("elder").await.unwrap(), elder);
+    assert_eq!(reopened.user_by_name("Elder").await.unwrap(), twin);
+    let by_key = reopened.user_by_name("ELDER").await.unwrap();
+    assert!(by_key == elder || by_key == twin, "{by_key:?}");
 }
 
 #[tokio::test]
