@@ -1,11 +1,11 @@
 //! The node's shared state, handed to every handler: configuration, store, bus, the
 //! services, and what the HTTP edge needs (rate limits, metrics, the MJPEG writer).
 
-use crate::auth::{PasswordHashing, TokenService};
+use crate::auth::TokenService;
 use crate::config::Config;
 use crate::live::SessionRegistry;
 use crate::rate_limit::RateLimits;
-use crate::services::LiveSessions;
+use crate::services::{Accounts, LiveSessions};
 use crate::{bus_probe, cameras, kernel_proxy, kernels, metrics, monitor};
 use std::sync::Arc;
 use switchboard_bus::Bus;
@@ -21,6 +21,8 @@ pub struct App {
     pub sessions: SessionRegistry,
     /// Live sessions: sessions, devices, frames, viewers, controls.
     pub live: LiveSessions,
+    /// Sign-up, sign-in, users and invites.
+    pub accounts: Accounts,
     pub tokens: Arc<TokenService>,
     pub mjpeg: MjpegWriter,
     /// Cancelled when the node begins to stop: streams and sockets close, actors save state.
@@ -39,8 +41,6 @@ pub struct App {
     pub cameras: Arc<cameras::Cameras>,
     /// Whether the bus delivers, as this node's probes find (`/readyz`).
     pub bus_health: Arc<bus_probe::BusHealth>,
-    /// Argon2 work for sign-ins and sign-ups, bounded.
-    pub passwords: PasswordHashing,
     pub(crate) limits: RateLimits,
     pub(crate) public_url: String,
 }

@@ -216,17 +216,14 @@ impl Server {
             public_url.clone(),
             shutdown.clone(),
         );
+        let accounts =
+            services::Accounts::new(config.clone(), store.clone(), bus.clone(), tokens.clone());
         let app = Arc::new(App {
             limits: RateLimits::new(&config),
-            passwords: auth::PasswordHashing::new(
-                config
-                    .password_hash_workers
-                    .unwrap_or_else(auth::PasswordHashing::default_workers),
-                config.password_hash_queue_wait,
-            ),
             public_url,
             config,
             live,
+            accounts,
             store,
             bus,
             sessions,

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
 
-use crate::protocol::{InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserView};
+use crate::protocol::accounts::{
+    InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserList, UserView,
+};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -83,7 +85,7 @@ fn create_invite() {}
     get,
     path = "/api/v1/account/users",
     tag = "accounts",
-    responses((status = 200, body = Object)),
+    responses((status = 200, body = UserList)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn list_users() {}

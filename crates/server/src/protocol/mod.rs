@@ -1,6 +1,7 @@
 //! The wire protocol's types: request and response bodies and every WebSocket message, in one
 //! place. PROTOCOL.md documents them and a test checks the two agree.
 
+pub mod accounts;
 pub mod cameras;
 pub mod errors;
 #[cfg(test)]
@@ -10,66 +11,7 @@ pub use errors::{ErrorBody, ErrorCode};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_core::{
-    Control, DeviceId, DeviceInfo, EndReason, SessionKind, SessionState, Suid, User,
-};
-
-/// `POST /api/v1/auth/register`: a new account (`account_name`) or joining one (`invite`).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    pub username: String,
-    pub password: String,
-    pub account_name: Option<String>,
-    pub invite: Option<String>,
-}
-
-/// `POST /api/v1/auth/login`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
-}
-
-/// A signed-in user's token.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct TokenResponse {
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-    pub user: UserView,
-}
-
-/// A user as others may see them.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct UserView {
-    pub id: switchboard_core::UserId,
-    pub username: String,
-    pub role: switchboard_core::Role,
-    pub account_id: switchboard_core::AccountId,
-    pub account_name: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl UserView {
-    pub fn of(user: &User, account_name: Option<String>) -> Self {
-        UserView {
-            id: user.id,
-            username: user.username.clone(),
-            role: user.role,
-            account_id: user.account_id,
-            account_name,
-            created_at: user.created_at,
-        }
-    }
-}
-
-/// `POST /api/v1/account/invites` answer.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct InviteResponse {
-    pub invite: String,
-    pub expires_at: DateTime<Utc>,
-}
+use switchboard_core::{Control, DeviceId, DeviceInfo, EndReason, SessionKind, SessionState, Suid};
 
 /// `POST /api/v1/sessions`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

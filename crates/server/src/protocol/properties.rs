@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use super::accounts::{LoginRequest, RegisterRequest};
 use super::cameras::{CreateCameraRequest, LiveRequest, UpdateCameraRequest};
 use super::*;
 

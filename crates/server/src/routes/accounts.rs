@@ -1,27 +1,19 @@
-//! Accounts, users, sign-in and invites.
+//! Accounts, users, sign-in and invites: the session cookie is the edge's; everything else
+//! is `Accounts`'.
 
 use crate::App;
-use crate::auth::{self, CurrentUser, TokenKind};
-use crate::error::{ApiError, ApiResult};
+use crate::auth::{self, CurrentUser};
+use crate::error::ApiResult;
 use crate::extract::ApiJson;
-use crate::live::now;
-use crate::protocol::ErrorCode;
-use crate::protocol::{InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserView};
+use crate::protocol::accounts::{
+    InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserList, UserView,
+};
 use crate::tls::ClientAddr;
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rand::Rng;
 use std::sync::Arc;
-use switchboard_core::account::{
-    MIN_PASSWORD_LEN, normalize_username, username_key, validate_username,
-};
-use switchboard_core::{Account, AccountId, Role, User, UserId};
-use switchboard_store::{Invite, StoreError};
-
-/// How long an invite stays valid.
-const INVITE_TTL: chrono::Duration = chrono::Duration::days(7);
 
 /// The `Set-Cookie` value carrying `token` (empty with `max_age` 0: clearing it). Over HTTPS
 /// its name has the `__Host-` prefix, which browsers accept only `Secure`, with `Path=/` and
@@ -43,36 +35,11 @@ fn cookie_header(name: &str, secure: bool, token: &str, max_age: i64) -> HeaderV
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Issues a token for `user` and answers with it and the cookie carrying it.
-async fn signed_in(app: &App, user: &User, status: StatusCode) -> ApiResult<Response> {
-    let ttl = app.config.token_ttl;
-    let (token, claims) = app
-        .tokens
-        .issue(
-            TokenKind::User,
-            user.id.to_string(),
-            user.account_id.to_string(),
-            None,
-            ttl,
-        )
-        .map_err(ApiError::internal)?;
-    let account_name = app
-        .store
-        .account(user.account_id)
-        .await
-        .ok()
-        .map(|a| a.name);
-    let body = TokenResponse {
-        token: token.clone(),
-        expires_at: claims.expires_at(),
-        user: UserView::of(user, account_name),
-    };
-    let cookie = session_cookie(
-        app,
-        &token,
-        i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
-    );
-    Ok((status, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
+/// Answers a new token with the cookie carrying it.
+fn signed_in(app: &App, body: TokenResponse, status: StatusCode) -> Response {
+    let max_age = i64::try_from(app.config.token_ttl.as_secs()).unwrap_or(i64::MAX);
+    let cookie = session_cookie(app, &body.token, max_age);
+    (status, [(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }
 
 /// `POST /api/v1/auth/register`: a new account with its first admin, or a user joining an
@@ -84,87 +51,8 @@ pub(super) async fn register(
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Response> {
     app.limits.auth(app.client_ip(peer, &headers))?;
-    // Kept in NFKC form; the store refuses a name whose key (case and look-alike letters
-    // folded) another user holds, as `username_taken`.
-    let username = normalize_username(&req.username);
-    validate_username(&username)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidUsername, e.to_string()))?;
-    if req.password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::new(
-            ErrorCode::WeakPassword,
-            format!("password must be at least {MIN_PASSWORD_LEN} characters"),
-        ));
-    }
-    let created_at = now();
-    let password_hash = app.passwords.hash(req.password).await?;
-    let taken = |e: StoreError| match e {
-        StoreError::Conflict(_) => {
-            ApiError::new(ErrorCode::UsernameTaken, "this username is already taken")
-        }
-        other => other.into(),
-    };
-    let user = match (req.account_name, req.invite) {
-        (Some(name), None) => {
-            let name = name.trim().to_owned();
-            if name.is_empty() || name.chars().count() > 100 {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidAccountName,
-                    "account_name must be 1 to 100 characters",
-                ));
-            }
-            let account = Account {
-                id: AccountId::new(),
-                name,
-                created_at,
-            };
-            let user = User {
-                id: UserId::new(),
-                account_id: account.id,
-                username: username.clone(),
-                password_hash,
-                role: Role::Admin,
-                created_at,
-            };
-            app.store
-                .create_account(&account, &user)
-                .await
-                .map_err(taken)?;
-            tracing::info!(account = %account.id, user = %user.id, "account created");
-            user
-        }
-        (None, Some(code)) => {
-            let user = User {
-                id: UserId::new(),
-                account_id: AccountId::new(),
-                username: username.clone(),
-                password_hash,
-                role: Role::Member,
-                created_at,
-            };
-            let user = match app
-                .store
-                .create_user_with_invite(code.trim(), &user, created_at)
-                .await
-            {
-                Err(StoreError::NotFound) => {
-                    return Err(ApiError::new(
-                        ErrorCode::InvalidInvite,
-                        "this invite is unknown, used or expired",
-                    ));
-                }
-                other => other.map_err(taken)?,
-            };
-            tracing::info!(account = %user.account_id, user = %user.id, "user joined with invite");
-            user
-        }
-        _ => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidField,
-                "give either account_name (a new account) or invite (join one), not both",
-            ));
-        }
-    };
-    signed_in(&app, &user, StatusCode::CREATED).await
+    let body = app.accounts.register(req).await?;
+    Ok(signed_in(&app, body, StatusCode::CREATED))
 }
 
 /// `POST /api/v1/auth/login`.
@@ -176,56 +64,11 @@ pub(super) async fn login(
 ) -> ApiResult<Response> {
     let client = app.client_ip(peer, &headers);
     app.limits.auth(client)?;
-    // What was typed, bounded and quoted (`?`) in logs, so a hostile name cannot forge log
-    // lines; never the password.
-    let typed: String = req.username.chars().take(64).collect();
-    // Refused before any hashing: a guesser rotating addresses still meets this.
-    // Counted per name as the server knows it, so `ALICE` and a look-alike `аlice` are the
-    // same guesser's target as `alice`.
-    let name_key = username_key(&req.username);
-    app.limits.sign_in_allowed(&name_key)?;
-    let wrong = || ApiError::unauthorized("wrong username or password");
-    let user = match app.store.user_by_name(&req.username).await {
-        Ok(u) => u,
-        Err(StoreError::NotFound) => {
-            // Hash anyway so timing does not tell which usernames exist, and count the
-            // failure like any other so a refusal does not tell it either.
-            app.passwords.hash(req.password).await?;
-            app.limits.sign_in_failed(&name_key);
-            tracing::info!(%client, username = ?typed, reason = "unknown user", "failed sign-in");
-            crate::metrics::login(false);
-            return Err(wrong());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    // The user row is in hand and its database connection returned before hashing waits.
-    if !app
-        .passwords
-        .verify(req.password, user.password_hash.clone())
-        .await?
-    {
-        app.limits.sign_in_failed(&name_key);
-        tracing::info!(%client, username = ?typed, user = %user.id, reason = "wrong password", "failed sign-in");
-        crate::metrics::login(false);
-        return Err(wrong());
-    }
-    app.limits.sign_in_succeeded(&name_key);
-    crate::metrics::login(true);
-    signed_in(&app, &user, StatusCode::OK).await
+    let body = app.accounts.login(req, client).await?;
+    Ok(signed_in(&app, body, StatusCode::OK))
 }
 
-/// Revokes the caller's token everywhere, now and after restarts.
-async fn revoke(app: &App, caller: &CurrentUser) -> ApiResult<()> {
-    let claims = &caller.claims;
-    app.store
-        .revoke_token(&claims.jti, claims.expires_at())
-        .await?;
-    app.tokens.revoked.insert(claims.jti.clone(), claims.exp);
-    app.tokens.forget(&claims.jti);
-    crate::auth::revocations::announce(&*app.bus, claims).await;
-    Ok(())
-}
-
+/// 204 clearing the session cookie.
 fn signed_out(app: &App) -> Response {
     let mut resp = (
         StatusCode::NO_CONTENT,
@@ -248,7 +91,7 @@ pub(super) async fn logout(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
 ) -> ApiResult<Response> {
-    revoke(&app, &caller).await?;
+    app.accounts.logout(&caller.claims).await?;
     Ok(signed_out(&app))
 }
 
@@ -257,8 +100,7 @@ pub(super) async fn me(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
 ) -> ApiResult<Json<UserView>> {
-    let account = app.store.account(caller.account_id()).await?;
-    Ok(Json(UserView::of(&caller.user, Some(account.name))))
+    Ok(Json(app.accounts.me(&caller.user).await?))
 }
 
 /// `DELETE /api/v1/me`: deletes the caller's user; their sessions and CDRs stay.
@@ -266,28 +108,8 @@ pub(super) async fn delete_me(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
 ) -> ApiResult<Response> {
-    app.store
-        .delete_user(caller.user.id)
-        .await
-        .map_err(last_admin)?;
-    revoke(&app, &caller).await?;
-    // Stored first: a node that misses the announcement finds the user gone when it catches up.
-    crate::auth::revocations::user_deleted(&*app.bus, &app.tokens, caller.user.id).await;
-    tracing::info!(user = %caller.user.id, "user deleted");
+    app.accounts.delete_me(&caller.user, &caller.claims).await?;
     Ok(signed_out(&app))
-}
-
-/// A deletion the store refused because it would leave the account's other users without
-/// an admin (of two admins deleting each other at once, the second).
-fn last_admin(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict(_) => ApiError::new(
-            ErrorCode::LastAdmin,
-            "you are the account's last admin and other users remain: \
-             delete them first, or have an operator make another admin",
-        ),
-        other => other.into(),
-    }
 }
 
 /// `POST /api/v1/account/invites` (admins): a single-use code for a new user.
@@ -295,44 +117,16 @@ pub(super) async fn create_invite(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
 ) -> ApiResult<(StatusCode, Json<InviteResponse>)> {
-    if caller.user.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "only an account admin can invite users",
-        ));
-    }
-    const ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
-    let code: String = {
-        let mut rng = rand::rng();
-        (0..20)
-            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-            .collect()
-    };
-    let created_at = now();
-    let invite = Invite {
-        code: code.clone(),
-        account_id: caller.account_id(),
-        created_by: caller.user.id,
-        created_at,
-        expires_at: created_at + INVITE_TTL,
-    };
-    app.store.create_invite(&invite).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(InviteResponse {
-            invite: code,
-            expires_at: invite.expires_at,
-        }),
-    ))
+    let invite = app.accounts.create_invite(&caller.user).await?;
+    Ok((StatusCode::CREATED, Json(invite)))
 }
 
 /// `GET /api/v1/account/users`.
 pub(super) async fn list_users(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
-) -> ApiResult<Json<serde_json::Value>> {
-    let users = app.store.list_users(caller.account_id()).await?;
-    let views: Vec<UserView> = users.iter().map(|u| UserView::of(u, None)).collect();
-    Ok(Json(serde_json::json!({ "users": views })))
+) -> ApiResult<Json<UserList>> {
+    Ok(Json(app.accounts.users(caller.account_id()).await?))
 }
 
 /// `DELETE /api/v1/account/users/{id}` (admins): deletes another user of the caller's
@@ -342,31 +136,6 @@ pub(super) async fn delete_user(
     caller: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if caller.user.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "only an account admin can delete users",
-        ));
-    }
-    let not_found = || ApiError::new(ErrorCode::UserNotFound, "no such user in this account");
-    let id: UserId = id.parse().map_err(|_| not_found())?;
-    if id == caller.user.id {
-        return Err(ApiError::new(
-            ErrorCode::InvalidField,
-            "id: to delete yourself use DELETE /api/v1/me",
-        ));
-    }
-    match app.store.user(id).await {
-        Ok(user) if user.account_id == caller.account_id() => {}
-        Ok(_) | Err(StoreError::NotFound) => return Err(not_found()),
-        Err(e) => return Err(e.into()),
-    }
-    match app.store.delete_user(id).await {
-        Ok(()) => {}
-        Err(StoreError::NotFound) => return Err(not_found()),
-        Err(e) => return Err(last_admin(e)),
-    }
-    // Their open streams and sockets close on every node.
-    crate::auth::revocations::user_deleted(&*app.bus, &app.tokens, id).await;
-    tracing::info!(user = %id, by = %caller.user.id, "user deleted by an admin");
+    app.accounts.delete_user(&caller.user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,14 +5,19 @@
 //! ([`failure::ServiceError`]); the HTTP edge (`crate::error`) turns any of them into an
 //! answer in one place. Routes extract, call one service method and shape the answer.
 
+pub mod account_error;
+pub mod accounts;
 pub mod controls;
 pub mod devices;
 pub mod failure;
 pub mod frames;
 pub mod session_error;
 pub mod sessions;
+mod sign_in_failures;
 pub mod viewing;
 
+pub use account_error::AccountError;
+pub use accounts::Accounts;
 pub use failure::ServiceError;
 pub use session_error::SessionError;
 pub use sessions::LiveSessions;

@@ -1,0 +1,321 @@
+//! Accounts: signing up (a new account, or joining one with an invite), signing in and out,
+//! the signed-in user, invites, and the account's users. Every account with users keeps an
+//! admin (the store decides, atomically: `last_admin`).
+
+use super::account_error::AccountError;
+use super::sign_in_failures::SignInFailures;
+use crate::auth::{Claims, PasswordHashing, TokenKind, TokenService, revocations};
+use crate::config::Config;
+use crate::live::now;
+use crate::protocol::accounts::{
+    InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserList, UserView,
+};
+use rand::Rng;
+use std::net::IpAddr;
+use std::sync::Arc;
+use switchboard_bus::Bus;
+use switchboard_core::account::{
+    MIN_PASSWORD_LEN, normalize_username, username_key, validate_username,
+};
+use switchboard_core::{Account, AccountId, Role, User, UserId};
+use switchboard_store::{Invite, Store, StoreError};
+
+/// How long an invite stays valid.
+const INVITE_TTL: chrono::Duration = chrono::Duration::days(7);
+/// The symbols of an invite code: no look-alikes.
+const INVITE_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
+/// Symbols in an invite code.
+const INVITE_LEN: usize = 20;
+/// Longest account name, in characters.
+const MAX_ACCOUNT_NAME_CHARS: usize = 100;
+
+/// The accounts service: what routes for sign-up, sign-in, the signed-in user, invites and
+/// the account's users call.
+pub struct Accounts {
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    tokens: Arc<TokenService>,
+    /// Argon2 work for sign-ins and sign-ups, bounded.
+    passwords: PasswordHashing,
+    /// Failed sign-ins per username, checked before any hashing.
+    failures: SignInFailures,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts")
+            .field("passwords", &self.passwords)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        tokens: Arc<TokenService>,
+    ) -> Self {
+        let passwords = PasswordHashing::new(
+            config
+                .password_hash_workers
+                .unwrap_or_else(PasswordHashing::default_workers),
+            config.password_hash_queue_wait,
+        );
+        let failures = SignInFailures::new(
+            config.sign_in_failures_per_username,
+            config.sign_in_failure_window,
+        );
+        Accounts {
+            config,
+            store,
+            bus,
+            tokens,
+            passwords,
+            failures,
+        }
+    }
+
+    /// Signs up: a new account with `req.username` as its first admin (`account_name`), or a
+    /// member of the account an invite names (`invite`). Answers the new user's token.
+    pub async fn register(&self, req: RegisterRequest) -> Result<TokenResponse, AccountError> {
+        // Kept in NFKC form; the store refuses a name whose key (case and look-alike letters
+        // folded) another user holds, as `username_taken`.
+        let username = normalize_username(&req.username);
+        validate_username(&username).map_err(|e| AccountError::InvalidUsername(e.to_string()))?;
+        if req.password.chars().count() < MIN_PASSWORD_LEN {
+            return Err(AccountError::WeakPassword);
+        }
+        let created_at = now();
+        let password_hash = self.passwords.hash(req.password).await?;
+        let user = match (req.account_name, req.invite) {
+            (Some(name), None) => {
+                let name = name.trim().to_owned();
+                if name.is_empty() || name.chars().count() > MAX_ACCOUNT_NAME_CHARS {
+                    return Err(AccountError::InvalidAccountName);
+                }
+                let account = Account {
+                    id: AccountId::new(),
+                    name,
+                    created_at,
+                };
+                let user = User {
+                    id: UserId::new(),
+                    account_id: account.id,
+                    username,
+                    password_hash,
+                    role: Role::Admin,
+                    created_at,
+                };
+                self.store
+                    .create_account(&account, &user)
+                    .await
+                    .map_err(taken)?;
+                tracing::info!(account = %account.id, user = %user.id, "account created");
+                user
+            }
+            (None, Some(code)) => {
+                let user = User {
+                    id: UserId::new(),
+                    // The store puts the invite's account here.
+                    account_id: AccountId::new(),
+                    username,
+                    password_hash,
+                    role: Role::Member,
+                    created_at,
+                };
+                let user = match self
+                    .store
+                    .create_user_with_invite(code.trim(), &user, created_at)
+                    .await
+                {
+                    Err(StoreError::NotFound) => return Err(AccountError::InvalidInvite),
+                    other => other.map_err(taken)?,
+                };
+                tracing::info!(account = %user.account_id, user = %user.id, "user joined with invite");
+                user
+            }
+            _ => return Err(AccountError::AccountOrInvite),
+        };
+        self.signed_in(&user).await
+    }
+
+    /// Signs in. The username's failed sign-ins are checked first, before any hashing: a
+    /// guesser rotating addresses still meets that limit. `client` is for the log only.
+    pub async fn login(
+        &self,
+        req: LoginRequest,
+        client: IpAddr,
+    ) -> Result<TokenResponse, AccountError> {
+        // What was typed, bounded and quoted (`?`) in logs, so a hostile name cannot forge log
+        // lines; never the password.
+        let typed: String = req.username.chars().take(64).collect();
+        // Counted per name as the server knows it, so `ALICE` and a look-alike `аlice` are the
+        // same guesser's target as `alice`.
+        let name_key = username_key(&req.username);
+        self.failures
+            .allowed(&name_key)
+            .map_err(|wait| AccountError::TooManyFailures {
+                retry_after: wait.as_secs() + 1,
+            })?;
+        let user = match self.store.user_by_name(&req.username).await {
+            Ok(u) => u,
+            Err(StoreError::NotFound) => {
+                // Hash anyway so timing does not tell which usernames exist, and count the
+                // failure like any other so a refusal does not tell it either.
+                self.passwords.hash(req.password).await?;
+                self.failures.failed(&name_key);
+                tracing::info!(%client, username = ?typed, reason = "unknown user", "failed sign-in");
+                crate::metrics::login(false);
+                return Err(AccountError::WrongPassword);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // The user row is in hand and its database connection returned before hashing waits.
+        if !self
+            .passwords
+            .verify(req.password, user.password_hash.clone())
+            .await?
+        {
+            self.failures.failed(&name_key);
+            tracing::info!(%client, username = ?typed, user = %user.id, reason = "wrong password", "failed sign-in");
+            crate::metrics::login(false);
+            return Err(AccountError::WrongPassword);
+        }
+        self.failures.forget(&name_key);
+        crate::metrics::login(true);
+        self.signed_in(&user).await
+    }
+
+    /// A token for `user`, with the user as the API shows them.
+    async fn signed_in(&self, user: &User) -> Result<TokenResponse, AccountError> {
+        let (token, claims) = self
+            .tokens
+            .issue(
+                TokenKind::User,
+                user.id.to_string(),
+                user.account_id.to_string(),
+                None,
+                self.config.token_ttl,
+            )
+            .map_err(|e| AccountError::Token(e.to_string()))?;
+        // The name is a courtesy: a failure to read it does not fail the sign-in.
+        let account_name = self
+            .store
+            .account(user.account_id)
+            .await
+            .ok()
+            .map(|a| a.name);
+        Ok(TokenResponse {
+            token,
+            expires_at: claims.expires_at(),
+            user: UserView::of(user, account_name),
+        })
+    }
+
+    /// Signs out: the token of `claims` stops working everywhere, now and after restarts.
+    pub async fn logout(&self, claims: &Claims) -> Result<(), AccountError> {
+        self.store
+            .revoke_token(&claims.jti, claims.expires_at())
+            .await?;
+        self.tokens.revoked.insert(claims.jti.clone(), claims.exp);
+        self.tokens.forget(&claims.jti);
+        revocations::announce(&*self.bus, claims).await;
+        Ok(())
+    }
+
+    /// The signed-in user, with their account's name.
+    pub async fn me(&self, user: &User) -> Result<UserView, AccountError> {
+        let account = self.store.account(user.account_id).await?;
+        Ok(UserView::of(user, Some(account.name)))
+    }
+
+    /// Deletes the signed-in user (their sessions and CDRs stay) and signs them out; every
+    /// other token of theirs fails at once on every node.
+    pub async fn delete_me(&self, user: &User, claims: &Claims) -> Result<(), AccountError> {
+        self.store.delete_user(user.id).await.map_err(last_admin)?;
+        self.logout(claims).await?;
+        // Stored first: a node that misses the announcement finds the user gone when it catches up.
+        revocations::user_deleted(&*self.bus, &self.tokens, user.id).await;
+        tracing::info!(user = %user.id, "user deleted");
+        Ok(())
+    }
+
+    /// A single-use code for a new user of `caller`'s account (admins).
+    pub async fn create_invite(&self, caller: &User) -> Result<InviteResponse, AccountError> {
+        if caller.role != Role::Admin {
+            return Err(AccountError::NotAdmin("invite users"));
+        }
+        let code: String = {
+            let mut rng = rand::rng();
+            (0..INVITE_LEN)
+                .map(|_| INVITE_ALPHABET[rng.random_range(0..INVITE_ALPHABET.len())] as char)
+                .collect()
+        };
+        let created_at = now();
+        let invite = Invite {
+            code: code.clone(),
+            account_id: caller.account_id,
+            created_by: caller.id,
+            created_at,
+            expires_at: created_at + INVITE_TTL,
+        };
+        self.store.create_invite(&invite).await?;
+        Ok(InviteResponse {
+            invite: code,
+            expires_at: invite.expires_at,
+        })
+    }
+
+    /// Every user of the account.
+    pub async fn users(&self, account: AccountId) -> Result<UserList, AccountError> {
+        let users = self.store.list_users(account).await?;
+        Ok(UserList {
+            users: users.iter().map(|u| UserView::of(u, None)).collect(),
+        })
+    }
+
+    /// Deletes another user of `caller`'s account (admins), named by `id` as written in a
+    /// path. Their tokens fail at once on every node (each request looks the user up), and
+    /// their open streams and sockets close.
+    pub async fn delete_user(&self, caller: &User, id: &str) -> Result<(), AccountError> {
+        if caller.role != Role::Admin {
+            return Err(AccountError::NotAdmin("delete users"));
+        }
+        let id: UserId = id.parse().map_err(|_| AccountError::UserNotFound)?;
+        if id == caller.id {
+            return Err(AccountError::DeleteSelf);
+        }
+        match self.store.user(id).await {
+            Ok(user) if user.account_id == caller.account_id => {}
+            Ok(_) | Err(StoreError::NotFound) => return Err(AccountError::UserNotFound),
+            Err(e) => return Err(e.into()),
+        }
+        match self.store.delete_user(id).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(AccountError::UserNotFound),
+            Err(e) => return Err(last_admin(e)),
+        }
+        revocations::user_deleted(&*self.bus, &self.tokens, id).await;
+        tracing::info!(user = %id, by = %caller.id, "user deleted by an admin");
+        Ok(())
+    }
+}
+
+/// A name the store refused because its key is another user's.
+fn taken(e: StoreError) -> AccountError {
+    match e {
+        StoreError::Conflict(_) => AccountError::UsernameTaken,
+        other => other.into(),
+    }
+}
+
+/// A deletion the store refused because it would leave the account's other users without
+/// an admin (of two admins deleting each other at once, the second).
+fn last_admin(e: StoreError) -> AccountError {
+    match e {
+        StoreError::Conflict(_) => AccountError::LastAdmin,
+        other => other.into(),
+    }
+}
