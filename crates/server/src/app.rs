@@ -5,7 +5,7 @@ use crate::auth::TokenService;
 use crate::config::Config;
 use crate::live::SessionRegistry;
 use crate::rate_limit::RateLimits;
-use crate::services::{Accounts, LiveSessions};
+use crate::services::{Accounts, AdminViews, LiveSessions};
 use crate::{bus_probe, cameras, kernel_proxy, kernels, metrics, monitor};
 use std::sync::Arc;
 use switchboard_bus::Bus;
@@ -23,6 +23,8 @@ pub struct App {
     pub live: LiveSessions,
     /// Sign-up, sign-in, users and invites.
     pub accounts: Accounts,
+    /// The admin views.
+    pub admin: AdminViews,
     pub tokens: Arc<TokenService>,
     pub mjpeg: MjpegWriter,
     /// Cancelled when the node begins to stop: streams and sockets close, actors save state.

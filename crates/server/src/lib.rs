@@ -218,12 +218,15 @@ impl Server {
         );
         let accounts =
             services::Accounts::new(config.clone(), store.clone(), bus.clone(), tokens.clone());
+        let admin =
+            services::AdminViews::new(store.clone(), monitor.clone(), tokens.clone(), live.clone());
         let app = Arc::new(App {
             limits: RateLimits::new(&config),
             public_url,
             config,
             live,
             accounts,
+            admin,
             store,
             bus,
             sessions,

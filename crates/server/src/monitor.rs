@@ -294,6 +294,16 @@ impl Monitor {
     }
 }
 
+impl crate::services::admin::NodeBoard for Monitor {
+    fn latest(&self) -> Vec<(Service, ServiceStatus)> {
+        Monitor::latest(self)
+    }
+
+    fn least_loaded_node(&self) -> Option<String> {
+        Monitor::least_loaded_node(self)
+    }
+}
+
 /// The base URL (`scheme://host:port`, no trailing slash) of a registered service: its
 /// address is a host, or `https://host` for a node reached over TLS.
 pub fn service_base_url(service: &Service) -> String {

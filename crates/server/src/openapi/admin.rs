@@ -3,6 +3,7 @@
 #![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
 
 use crate::protocol::SessionView;
+use crate::protocol::admin::{HistoryQuery, NodeHistory, NodeList, Overview};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -14,7 +15,7 @@ pub(super) struct Admin;
     get,
     path = "/api/v1/admin/overview",
     tag = "admin",
-    responses((status = 200, body = Object)),
+    responses((status = 200, body = Overview)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn admin_overview() {}
@@ -24,7 +25,7 @@ fn admin_overview() {}
     get,
     path = "/api/v1/admin/nodes",
     tag = "admin",
-    responses((status = 200, body = Object)),
+    responses((status = 200, body = NodeList)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn admin_nodes() {}
@@ -34,11 +35,8 @@ fn admin_nodes() {}
     get,
     path = "/api/v1/admin/history",
     tag = "admin",
-    params(
-        ("service" = String, Query, description = "The service id"),
-        ("minutes" = Option<i64>, Query, description = "Minutes of history, at most a day")
-    ),
-    responses((status = 200, body = Object)),
+    params(HistoryQuery),
+    responses((status = 200, body = NodeHistory)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn admin_history() {}

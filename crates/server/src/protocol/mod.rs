@@ -2,6 +2,7 @@
 //! place. PROTOCOL.md documents them and a test checks the two agree.
 
 pub mod accounts;
+pub mod admin;
 pub mod cameras;
 pub mod errors;
 #[cfg(test)]

@@ -7,6 +7,8 @@
 
 pub mod account_error;
 pub mod accounts;
+pub mod admin;
+pub mod admin_error;
 pub mod controls;
 pub mod devices;
 pub mod failure;
@@ -18,6 +20,8 @@ pub mod viewing;
 
 pub use account_error::AccountError;
 pub use accounts::Accounts;
+pub use admin::AdminViews;
+pub use admin_error::AdminError;
 pub use failure::ServiceError;
 pub use session_error::SessionError;
 pub use sessions::LiveSessions;
