@@ -5,8 +5,8 @@ use crate::auth::TokenService;
 use crate::config::Config;
 use crate::live::SessionRegistry;
 use crate::rate_limit::RateLimits;
-use crate::services::{Accounts, AdminViews, LiveSessions};
-use crate::{bus_probe, cameras, kernel_proxy, kernels, metrics, monitor};
+use crate::services::{Accounts, AdminViews, CameraService, LiveSessions};
+use crate::{bus_probe, kernel_proxy, kernels, metrics, monitor};
 use std::sync::Arc;
 use switchboard_bus::Bus;
 use switchboard_media::mjpeg::MjpegWriter;
@@ -23,6 +23,8 @@ pub struct App {
     pub live: LiveSessions,
     /// Sign-up, sign-in, users and invites.
     pub accounts: Accounts,
+    /// Cameras, snapshot uploads with detection, search.
+    pub cameras: CameraService,
     /// The admin views.
     pub admin: AdminViews,
     pub tokens: Arc<TokenService>,
@@ -39,8 +41,6 @@ pub struct App {
     pub kernels: Arc<kernels::KernelRegistry>,
     /// Reaches the kernels of other nodes.
     pub kernel_proxy: kernel_proxy::KernelProxy,
-    /// The object detector for camera snapshots.
-    pub cameras: Arc<cameras::Cameras>,
     /// Whether the bus delivers, as this node's probes find (`/readyz`).
     pub bus_health: Arc<bus_probe::BusHealth>,
     pub(crate) limits: RateLimits,

@@ -218,6 +218,8 @@ impl Server {
         );
         let accounts =
             services::Accounts::new(config.clone(), store.clone(), bus.clone(), tokens.clone());
+        let camera_service =
+            services::CameraService::new(config.clone(), store.clone(), cameras, live.clone());
         let admin =
             services::AdminViews::new(store.clone(), monitor.clone(), tokens.clone(), live.clone());
         let app = Arc::new(App {
@@ -226,6 +228,7 @@ impl Server {
             config,
             live,
             accounts,
+            cameras: camera_service,
             admin,
             store,
             bus,
@@ -238,7 +241,6 @@ impl Server {
             metrics_access,
             kernels,
             kernel_proxy,
-            cameras,
             bus_health,
         });
         Ok(Server {

@@ -4,8 +4,8 @@
 
 use crate::protocol::SessionView;
 use crate::protocol::cameras::{
-    CameraList, CameraToken, CameraView, CreateCameraRequest, CreatedCamera, SearchView,
-    SnapshotView, UpdateCameraRequest, UploadView,
+    CameraList, CameraToken, CameraView, CreateCameraRequest, CreatedCamera, SearchQuery,
+    SearchView, SnapshotRefused, SnapshotView, UpdateCameraRequest, UploadQuery, UploadView,
 };
 use utoipa::OpenApi;
 
@@ -82,20 +82,23 @@ fn rotate_camera_token() {}
 fn camera_go_live() {}
 
 /// Upload a snapshot with the camera's token: 201 detected, 202 pending, 200 dropped as a
-/// duplicate or without a person.
+/// duplicate or without a person. A 503 `detector_busy` or 422 `undecodable_image` still
+/// stored the snapshot, and says so.
 #[utoipa::path(
     post,
     path = "/api/v1/cameras/{id}/snapshots",
     tag = "cameras",
-    params(
-        ("id" = String, Path, description = "The camera id"),
-        ("taken_at" = Option<String>, Query, description = "When the picture was taken (RFC 3339)")
-    ),
+    params(("id" = String, Path, description = "The camera id"), UploadQuery),
     request_body(content = Vec<u8>, content_type = "image/jpeg", description = "One JPEG"),
     responses(
         (status = 201, body = UploadView),
         (status = 202, body = UploadView),
-        (status = 200, body = UploadView)
+        (status = 200, body = UploadView),
+        (status = 503, description = "The detector's queue is full (`detector_busy`, \
+            `Retry-After: 2`): the snapshot is stored and detected later; or another \
+            refusal (`unavailable`)", body = SnapshotRefused),
+        (status = 422, description = "The snapshot is stored, marked failed: it cannot be \
+            decoded (`undecodable_image`)", body = SnapshotRefused)
     ),
     security(("bearer" = []))
 )]
@@ -106,14 +109,7 @@ fn upload_snapshot() {}
     get,
     path = "/api/v1/search",
     tag = "cameras",
-    params(
-        ("q" = Option<String>, Query, description = "A question, e.g. where is my phone"),
-        ("label" = Option<String>, Query, description = "An object label, e.g. cup"),
-        ("camera" = Option<String>, Query, description = "Only this camera's snapshots"),
-        ("since" = Option<String>, Query, description = "RFC 3339"),
-        ("until" = Option<String>, Query, description = "RFC 3339"),
-        ("limit" = Option<u32>, Query, description = "At most this many (1 to 100)")
-    ),
+    params(SearchQuery),
     responses((status = 200, body = SearchView)),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -126,7 +122,10 @@ fn search_snapshots() {}
     tag = "cameras",
     params(("id" = String, Path, description = "The snapshot id, or the id followed by .jpg")),
     responses(
-        (status = 200, body = SnapshotView, content_type = "application/json"),
+        (status = 200, content(
+            (SnapshotView = "application/json"),
+            (Vec<u8> = "image/jpeg")
+        )),
     ),
     security(("bearer" = []), ("cookie" = []), ("query" = []))
 )]

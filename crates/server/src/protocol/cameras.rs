@@ -1,5 +1,6 @@
 //! Cameras, snapshots and search on the wire (PROTOCOL.md §16).
 
+use super::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::Suid;
@@ -132,6 +133,39 @@ pub struct UploadView {
     pub live: Option<LiveRequest>,
 }
 
+/// `POST /api/v1/cameras/{id}/snapshots` query.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// When the picture was taken (RFC 3339; default: when received). More than
+    /// `snapshot_clock_skew` ahead of the server's clock, the time received is kept instead.
+    pub taken_at: Option<DateTime<Utc>>,
+}
+
+/// What an upload refused after storing its snapshot adds to the error body: `503
+/// detector_busy` (`state` `pending`: detected later) and `422 undecodable_image` (`state`
+/// `failed`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SnapshotKept {
+    pub snapshot: UploadView,
+    pub state: UploadState,
+}
+
+/// The body of an upload's refusal, as the HTTP edge writes it: the error, and when the
+/// snapshot was stored anyway (`detector_busy`, `undecodable_image`), that snapshot.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SnapshotRefused {
+    pub error: ErrorCode,
+    pub message: String,
+    /// The snapshot that was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<UploadView>,
+    /// `pending` (detected later) or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<UploadState>,
+}
+
 /// `GET /api/v1/snapshots/{id}` answer (the JSON form).
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SnapshotView {
@@ -167,6 +201,25 @@ pub struct SearchHitView {
     pub bbox: BoxView,
     pub image_url: String,
     pub thumb_url: String,
+}
+
+/// `GET /api/v1/search` query: `q` or `label` (or both), and optional bounds.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// A question in words, e.g. `where is my phone`.
+    pub q: Option<String>,
+    /// An object label, e.g. `cup`.
+    pub label: Option<String>,
+    /// Only this camera's snapshots.
+    pub camera: Option<Uuid>,
+    /// Taken at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Taken before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many results (1 to 100; default 20).
+    pub limit: Option<u32>,
 }
 
 /// `GET /api/v1/search` answer.

@@ -233,7 +233,12 @@ async fn a_full_queue_answers_503_and_the_snapshots_are_detected_later() {
     for resp in answers {
         match resp.status() {
             StatusCode::SERVICE_UNAVAILABLE => {
-                assert!(resp.headers().contains_key("retry-after"));
+                assert_eq!(resp.headers()["retry-after"], "2");
+                // Refused, but kept: the body names the stored snapshot, pending.
+                let body: Value = resp.json().await.unwrap();
+                assert_eq!(body["error"], "detector_busy", "{body}");
+                assert_eq!(body["state"], "pending", "{body}");
+                assert!(body["snapshot"]["id"].is_string(), "{body}");
                 busy += 1;
             }
             StatusCode::CREATED | StatusCode::ACCEPTED => {}
