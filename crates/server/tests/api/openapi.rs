@@ -98,6 +98,69 @@ async fn operation_ids_are_unique_and_every_body_has_a_schema() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Every answer and query of the accounts, cameras and admin areas has its real schema: a
+/// JSON answer names a component (no bare `object` placeholder) and a query parameter its
+/// type.
+#[tokio::test]
+async fn accounts_cameras_and_admin_are_typed_throughout() {
+    let doc = serde_json::to_value(switchboard_server::openapi::document()).unwrap();
+    let typed = |schema: &Value| {
+        schema.get("$ref").is_some()
+            || schema["items"].get("$ref").is_some()
+            || schema["type"] == "string"
+    };
+    let mut problems = vec![];
+    let mut seen = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let tag = op["tags"][0].as_str().unwrap_or_default();
+            if !["accounts", "cameras", "admin"].contains(&tag) {
+                continue;
+            }
+            seen += 1;
+            for (status, resp) in op["responses"].as_object().expect("responses") {
+                let json = &resp["content"]["application/json"]["schema"];
+                if status.starts_with('2') && !json.is_null() && !typed(json) {
+                    problems.push(format!("{method} {path} {status}: untyped answer {json}"));
+                }
+            }
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                if param["schema"].is_null() {
+                    problems.push(format!(
+                        "{method} {path}: parameter without a schema {param}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        seen >= 21,
+        "the three areas have 21 operations, found {seen}"
+    );
+    let params = |method: &str, path: &str| -> BTreeSet<String> {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    for name in ["q", "label", "camera", "since", "until", "limit"] {
+        if !params("get", "/api/v1/search").contains(name) {
+            problems.push(format!("search lacks its {name} parameter"));
+        }
+    }
+    for name in ["service", "minutes"] {
+        if !params("get", "/api/v1/admin/history").contains(name) {
+            problems.push(format!("history lacks its {name} parameter"));
+        }
+    }
+    if !params("post", "/api/v1/cameras/{id}/snapshots").contains("taken_at") {
+        problems.push("an upload lacks its taken_at parameter".to_owned());
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// A concrete path for a route: every `{param}` filled with something well formed.
 fn concrete(path: &str) -> String {
     path.split('/')
