@@ -42,7 +42,13 @@ fn send_frame() {}
     path = "/api/v1/sessions/{suid}/stream",
     tag = "devices",
     params(("suid" = String, Path, description = "The session id")),
-    request_body(content = Vec<u8>, content_type = "multipart/x-mixed-replace", description = "JPEG parts"),
+    request_body(
+        content = Vec<u8>,
+        content_type = "application/octet-stream",
+        description = "JPEG parts in `multipart/x-mixed-replace` framing: sent as \
+            `multipart/x-mixed-replace; boundary=…`, or (as ffmpeg does) with no or this content \
+            type and the boundary taken from the body's first line"
+    ),
     responses((status = 200, body = StreamSummary)),
     security(("bearer" = []))
 )]
