@@ -2,7 +2,9 @@
 //! place. PROTOCOL.md documents them and a test checks the two agree.
 
 pub mod cameras;
+pub mod compute;
 pub mod errors;
+pub mod jupyter;
 #[cfg(test)]
 mod properties;
 
