@@ -5,8 +5,8 @@ use crate::auth::{PasswordHashing, TokenService};
 use crate::config::Config;
 use crate::live::SessionRegistry;
 use crate::rate_limit::RateLimits;
-use crate::services::LiveSessions;
-use crate::{bus_probe, cameras, kernel_proxy, kernels, metrics, monitor};
+use crate::services::{Compute, LiveSessions};
+use crate::{bus_probe, cameras, kernel_proxy, metrics, monitor};
 use std::sync::Arc;
 use switchboard_bus::Bus;
 use switchboard_media::mjpeg::MjpegWriter;
@@ -31,10 +31,10 @@ pub struct App {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Who may read `/metrics`.
     pub metrics_access: metrics::ScrapeAccess,
-    /// This node's Jupyter kernels.
-    pub kernels: Arc<kernels::KernelRegistry>,
-    /// Reaches the kernels of other nodes.
-    pub kernel_proxy: kernel_proxy::KernelProxy,
+    /// Compute: kernels (this node's, and others' through the proxy), cells, runs.
+    pub compute: Compute,
+    /// Reaches the kernels of other nodes (the forwarding middlewares use it).
+    pub kernel_proxy: Arc<kernel_proxy::KernelProxy>,
     /// The object detector for camera snapshots.
     pub cameras: Arc<cameras::Cameras>,
     /// Whether the bus delivers, as this node's probes find (`/readyz`).

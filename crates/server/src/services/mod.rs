@@ -5,6 +5,7 @@
 //! ([`failure::ServiceError`]); the HTTP edge (`crate::error`) turns any of them into an
 //! answer in one place. Routes extract, call one service method and shape the answer.
 
+pub mod compute;
 pub mod controls;
 pub mod devices;
 pub mod failure;
@@ -13,6 +14,7 @@ pub mod session_error;
 pub mod sessions;
 pub mod viewing;
 
+pub use compute::{Compute, ComputeError};
 pub use failure::ServiceError;
 pub use session_error::SessionError;
 pub use sessions::LiveSessions;
