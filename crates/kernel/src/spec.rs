@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::error::{KernelError, Result};
 
@@ -56,22 +56,6 @@ pub struct KernelSpec {
 }
 
 impl KernelSpec {
-    /// The spec as `GET /api/kernelspecs` lists it (`{name, spec, resources}`).
-    pub fn to_api_json(&self) -> Value {
-        json!({
-            "name": self.name,
-            "spec": {
-                "argv": self.argv,
-                "env": self.env,
-                "display_name": self.display_name,
-                "language": self.language,
-                "interrupt_mode": self.interrupt_mode,
-                "metadata": self.metadata,
-            },
-            "resources": {},
-        })
-    }
-
     /// `argv` with `{connection_file}` (and `{resource_dir}`) filled in.
     pub fn command(&self, connection_file: &Path) -> Vec<String> {
         let resource_dir = self
@@ -249,16 +233,6 @@ impl KernelSpecs {
     /// The interpreter `python3` resolved to, if any.
     pub fn python(&self) -> Option<&PythonInfo> {
         self.python.as_ref()
-    }
-
-    /// The body of `GET /api/kernelspecs`: `{"default", "kernelspecs": {name: …}}`.
-    pub fn to_api_json(&self) -> Value {
-        let specs: Map<String, Value> = self
-            .specs
-            .iter()
-            .map(|(name, spec)| (name.clone(), spec.to_api_json()))
-            .collect();
-        json!({ "default": self.default_name(), "kernelspecs": specs })
     }
 }
 
@@ -473,9 +447,6 @@ mod tests {
             specs.get("nope"),
             Err(KernelError::NoSuchSpec { .. })
         ));
-        let api = specs.to_api_json();
-        assert_eq!(api["default"], "python3");
-        assert_eq!(api["kernelspecs"]["bash"]["spec"]["language"], "bash");
     }
 
     #[test]

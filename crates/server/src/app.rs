@@ -5,8 +5,8 @@ use crate::auth::TokenService;
 use crate::config::Config;
 use crate::live::SessionRegistry;
 use crate::rate_limit::RateLimits;
-use crate::services::{Accounts, AdminViews, CameraService, LiveSessions};
-use crate::{bus_probe, kernel_proxy, kernels, metrics, monitor};
+use crate::services::{Accounts, AdminViews, CameraService, Compute, LiveSessions};
+use crate::{bus_probe, kernel_proxy, metrics, monitor};
 use std::sync::Arc;
 use switchboard_bus::Bus;
 use switchboard_media::mjpeg::MjpegWriter;
@@ -37,10 +37,10 @@ pub struct App {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Who may read `/metrics`.
     pub metrics_access: metrics::ScrapeAccess,
-    /// This node's Jupyter kernels.
-    pub kernels: Arc<kernels::KernelRegistry>,
-    /// Reaches the kernels of other nodes.
-    pub kernel_proxy: kernel_proxy::KernelProxy,
+    /// Compute: kernels (this node's, and others' through the proxy), cells, runs.
+    pub compute: Compute,
+    /// Reaches the kernels of other nodes (the forwarding middlewares use it).
+    pub kernel_proxy: Arc<kernel_proxy::KernelProxy>,
     /// Whether the bus delivers, as this node's probes find (`/readyz`).
     pub bus_health: Arc<bus_probe::BusHealth>,
     pub(crate) limits: RateLimits,

@@ -1,7 +1,8 @@
 //! Stored compute cells: code with an unguessable share link, run on a kernel handed out for
 //! it, and the files its runs write.
 //!
-//! A kernel handed out for a cell carries a [`CellLink`]. After each execution on it (its
+//! A kernel handed out for a cell carries a [`CellLink`] (`crate::cell_link`). After each
+//! execution on it (its
 //! final `idle` status, whichever client sent the request; the kernel wrote its files by
 //! then) the node collects the regular files in the kernel's working folder that are new or changed
 //! since the last collection, stores them in the database (so every node can serve them)
@@ -9,11 +10,11 @@
 //! (the kernel holds it meanwhile), a notice for files over a limit and a `display_data`
 //! listing the files stored.
 
-use crate::App;
+use crate::cell_link::{CellLink, FileStamp};
 use crate::config::Config;
-use crate::error::ApiError;
 use crate::kernels::KernelEntry;
-use crate::protocol::ErrorCode;
+use crate::protocol::compute::CellFileView;
+use crate::services::compute::ComputeError;
 use base64::Engine;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
@@ -22,7 +23,6 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 use switchboard_core::{AccountId, UserId};
 use switchboard_kernel::{AfterRun, Channel, WireMessage};
 use switchboard_store::{Cell, CellFile, Store, StoreError};
@@ -60,29 +60,21 @@ impl CellLimits {
         }
     }
 
-    /// Checks a cell's code: 422 `invalid_field` when empty, 413 `code_too_large` past the
-    /// limit.
-    pub fn check_code(&self, code: &str) -> Result<(), ApiError> {
+    /// Checks a cell's code: `EmptyCode` when empty, `CodeTooLarge` past the limit.
+    pub fn check_code(&self, code: &str) -> Result<(), ComputeError> {
         if code.trim().is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidField,
-                "code must not be empty",
-            ));
+            return Err(ComputeError::EmptyCode);
         }
         self.check_code_size(code)
     }
 
-    /// Checks only the size of a cell's code: 413 `code_too_large` past the limit.
-    pub fn check_code_size(&self, code: &str) -> Result<(), ApiError> {
+    /// Checks only the size of a cell's code: `CodeTooLarge` past the limit.
+    pub fn check_code_size(&self, code: &str) -> Result<(), ComputeError> {
         if code.len() > self.max_code_bytes {
-            return Err(ApiError::new(
-                ErrorCode::CodeTooLarge,
-                format!(
-                    "code is {} bytes; the most a cell may hold is {} bytes",
-                    code.len(),
-                    self.max_code_bytes
-                ),
-            ));
+            return Err(ComputeError::CodeTooLarge {
+                size: code.len(),
+                limit: self.max_code_bytes,
+            });
         }
         Ok(())
     }
@@ -104,23 +96,18 @@ pub fn is_permalink(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The one answer for a cell that does not exist.
-pub fn cell_not_found() -> ApiError {
-    ApiError::new(ErrorCode::CellNotFound, "no such cell")
-}
-
 /// The cell a path parameter names: its id (a UUID) or its permalink.
-pub async fn find_cell(store: &dyn Store, id_or_permalink: &str) -> Result<Cell, ApiError> {
+pub async fn find_cell(store: &dyn Store, id_or_permalink: &str) -> Result<Cell, ComputeError> {
     let found = if let Ok(id) = Uuid::parse_str(id_or_permalink) {
         store.cell(id).await
     } else if is_permalink(id_or_permalink) {
         store.cell_by_permalink(id_or_permalink).await
     } else {
-        return Err(cell_not_found());
+        return Err(ComputeError::CellNotFound);
     };
     match found {
         Ok(cell) => Ok(cell),
-        Err(StoreError::NotFound) => Err(cell_not_found()),
+        Err(StoreError::NotFound) => Err(ComputeError::CellNotFound),
         Err(e) => Err(e.into()),
     }
 }
@@ -145,21 +132,13 @@ pub fn file_url(cell: Uuid, name: &str) -> String {
     format!("/api/v1/cells/{cell}/files/{}", encode_path_segment(name))
 }
 
-/// A file as the API lists it: `{name, size, url}`.
-pub fn file_json(cell: Uuid, file: &CellFile) -> Value {
-    json!({ "name": file.name, "size": file.size, "url": file_url(cell, &file.name) })
-}
-
-/// The cell as `GET /api/v1/cells/{id}` answers it (`files` added by the caller).
-pub fn cell_json(cell: &Cell) -> Value {
-    json!({
-        "id": cell.id,
-        "permalink": cell.permalink,
-        "url": cell_url(cell),
-        "kernel": cell.kernel,
-        "code": cell.code,
-        "created_at": cell.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    })
+/// A file as the API lists it.
+pub fn file_view(cell: Uuid, file: &CellFile) -> CellFileView {
+    CellFileView {
+        name: file.name.clone(),
+        size: file.size,
+        url: file_url(cell, &file.name),
+    }
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -213,7 +192,7 @@ pub async fn store_cell(
     account: AccountId,
     kernel: &str,
     code: &str,
-) -> Result<Cell, ApiError> {
+) -> Result<Cell, ComputeError> {
     let mut cell = Cell {
         id,
         permalink: new_permalink(),
@@ -232,67 +211,6 @@ pub async fn store_cell(
     }
     // What a later read returns (milliseconds), so the two answers agree.
     Ok(store.cell(id).await?)
-}
-
-/// What identifies one version of a file, to tell whether it changed since it was
-/// collected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    ino: u64,
-    size: u64,
-    modified: Option<SystemTime>,
-}
-
-/// The link between a kernel and the cell it was handed out for.
-#[derive(Debug)]
-pub struct CellLink {
-    /// The cell's id.
-    pub id: Uuid,
-    /// Files as last collected; the lock also makes collections of one cell take turns.
-    collected: tokio::sync::Mutex<HashMap<String, FileStamp>>,
-    /// Executions sent to the kernel, and executions whose files were collected: a new
-    /// execution waits until the two agree, so its files are never counted as the previous
-    /// run's (the scan after a run would otherwise race the next run's writes).
-    sent: std::sync::atomic::AtomicU64,
-    done: tokio::sync::watch::Sender<u64>,
-}
-
-/// Longest an execution waits for the previous one's files to be collected (a kernel that
-/// died mid-run never finishes its count).
-const COLLECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-impl CellLink {
-    /// A link to cell `id`, nothing collected yet.
-    pub fn new(id: Uuid) -> CellLink {
-        CellLink {
-            id,
-            collected: tokio::sync::Mutex::new(HashMap::new()),
-            sent: std::sync::atomic::AtomicU64::new(0),
-            done: tokio::sync::watch::Sender::new(0),
-        }
-    }
-
-    /// Called before an `execute_request` goes to the kernel: waits (bounded) until the files
-    /// of every earlier execution are collected, then counts this one.
-    pub async fn before_execute(&self) {
-        use std::sync::atomic::Ordering;
-        let sent = self.sent.load(Ordering::Acquire);
-        let mut done = self.done.subscribe();
-        let caught_up = done.wait_for(|n| *n >= sent);
-        if tokio::time::timeout(COLLECTION_WAIT, caught_up)
-            .await
-            .is_err()
-        {
-            tracing::debug!(cell = %self.id, "the previous run's files were not collected in time");
-            self.done.send_replace(sent);
-        }
-        self.sent.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Called after an execution's files were collected.
-    fn executed(&self) {
-        self.done.send_modify(|n| *n += 1);
-    }
 }
 
 /// What one collection did.
@@ -314,14 +232,15 @@ struct Found {
 }
 
 /// Collects the files of `home` that are new or changed since `link`'s last collection and
-/// stores them under its cell, within `limits`.
+/// stores them under its cell, within `limits`. Collections of one cell take turns: this
+/// holds the cell's turn throughout.
 pub async fn collect(
     store: &dyn Store,
     link: &CellLink,
     home: PathBuf,
     limits: CellLimits,
 ) -> Collected {
-    let mut collected = link.collected.lock().await;
+    let mut collected = link.collection_turn().await;
     let known = collected.clone();
     let scanned = tokio::task::spawn_blocking(move || scan(&home, &known, limits.file_max_bytes))
         .await
@@ -483,7 +402,7 @@ pub fn files_display(cell: Uuid, files: &[CellFile]) -> Value {
             "text/html": format!("<ul class=\"sb-files\">{items}</ul>"),
             FILES_MIME: {
                 "cell_id": cell,
-                "files": files.iter().map(|f| file_json(cell, f)).collect::<Vec<_>>(),
+                "files": files.iter().map(|f| file_view(cell, f)).collect::<Vec<_>>(),
             },
         },
         "metadata": {},
@@ -533,9 +452,13 @@ pub fn collected_messages(
 /// Makes a cell kernel collect its files at the end of each execution and list them in the
 /// execution's output, before its idle status (the kernel holds that status meanwhile), so
 /// clients that stop reading at idle, as Jupyter clients do, see them too.
-pub async fn attach_cell_kernel(app: &Arc<App>, entry: &Arc<KernelEntry>, link: Arc<CellLink>) {
-    let store = Arc::clone(&app.store);
-    let limits = CellLimits::from_config(&app.config);
+pub async fn attach_cell_kernel(
+    store: &Arc<dyn Store>,
+    limits: CellLimits,
+    entry: &KernelEntry,
+    link: Arc<CellLink>,
+) {
+    let store = Arc::clone(store);
     let home = entry.kernel.home_dir();
     let session = entry.kernel.session().to_owned();
     let hook: AfterRun = Arc::new(move |parent| {

@@ -8,30 +8,28 @@
 //! again, so a disagreement between nodes about where a kernel lives cannot loop. The
 //! caller's credentials (`Authorization`, the session cookie, `?token=`) go along unchanged
 //! and the owner checks them again: the forwarding node only refuses callers it would refuse
-//! itself (401) before reaching out.
+//! itself (401) before reaching out (the middlewares in `routes/kernel_forwarding.rs`).
+//!
+//! [`KernelProxy`] is the client side only: it knows this node's identity, the monitor's
+//! view of the others, and how to reach them, not the node's state.
 
-use crate::App;
-use crate::auth::CurrentUser;
 use crate::config::{Config, KernelPlacement};
-use crate::error::ApiError;
-use crate::extract::ApiWebSocket;
-use crate::kernels::{is_kernel_id, node_id_prefix};
-use crate::monitor::service_base_url;
-use crate::protocol::ErrorCode;
-use axum::body::Body;
+use crate::kernels::{KernelCounts, is_kernel_id, node_id_prefix};
+use crate::monitor::{Monitor, service_base_url};
+use crate::protocol::jupyter::KernelModel;
+use crate::services::compute::ComputeError;
+use axum::body::{Body, Bytes};
+use axum::extract::FromRequestParts;
 use axum::extract::ws::{self, WebSocket};
-use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header, request::Parts};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
-use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_core::Service;
+use switchboard_core::{Service, UserId};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+use tokio_util::sync::CancellationToken;
 
 /// Marks a request one node forwarded to another; its value is the forwarding node's name.
 pub const FORWARDED_HEADER: &str = "x-switchboard-forwarded";
@@ -45,33 +43,80 @@ pub enum ProxyError {
     Tls(#[from] rustls::Error),
 }
 
+/// The caller's credentials as another node needs them to act for the caller:
+/// `Authorization` and `Cookie` as sent, the query (a `?token=` authenticates there too),
+/// and whether the request was itself forwarded by another node.
+#[derive(Debug, Clone, Default)]
+pub struct CallerCredentials {
+    headers: HeaderMap,
+    query: Option<String>,
+    forwarded: bool,
+}
+
+impl CallerCredentials {
+    /// The credentials of a request with these headers and URI.
+    pub fn of(headers: &HeaderMap, uri: &Uri) -> CallerCredentials {
+        let mut kept = HeaderMap::new();
+        for name in [header::AUTHORIZATION, header::COOKIE] {
+            for value in headers.get_all(&name) {
+                kept.append(name.clone(), value.clone());
+            }
+        }
+        CallerCredentials {
+            headers: kept,
+            query: uri.query().map(str::to_owned),
+            forwarded: is_forwarded(headers),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CallerCredentials {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(CallerCredentials::of(&parts.headers, &parts.uri))
+    }
+}
+
 /// Reaches other nodes' kernels: one pooled HTTP client and this node's identity.
 #[derive(Debug)]
 pub struct KernelProxy {
     http: reqwest::Client,
     /// This node's name (placement compares it with the monitor's choice).
     node: String,
+    /// This node's name as kernel ids start with it.
+    prefix: String,
     /// This node's name as [`FORWARDED_HEADER`] carries it (header-safe).
     marker: HeaderValue,
     clustered: bool,
     placement: KernelPlacement,
     timeout: Duration,
     body_limit: usize,
+    /// The most a client's channels message may hold, as on the kernel's own node.
+    max_message: usize,
     tls: Arc<rustls::ClientConfig>,
+    monitor: Arc<Monitor>,
+    shutdown: CancellationToken,
 }
 
 impl KernelProxy {
-    /// The proxy for a node with this configuration.
-    pub fn new(config: &Config) -> Result<KernelProxy, ProxyError> {
+    /// The proxy for a node with this configuration, finding other nodes through `monitor`;
+    /// bridged sockets close when `shutdown` is cancelled.
+    pub fn new(
+        config: &Config,
+        monitor: Arc<Monitor>,
+        shutdown: CancellationToken,
+    ) -> Result<KernelProxy, ProxyError> {
         let http = reqwest::Client::builder()
             // Answers are passed on as they are, redirects included.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.node_request_timeout)
             .build()?;
         let node = config.node_name();
+        let prefix = node_id_prefix(&node);
         // The id prefix is ASCII letters, digits, `-` and `_`: always a valid header value.
-        let marker = HeaderValue::from_str(&node_id_prefix(&node))
-            .unwrap_or_else(|_| HeaderValue::from_static("node"));
+        let marker =
+            HeaderValue::from_str(&prefix).unwrap_or_else(|_| HeaderValue::from_static("node"));
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -83,20 +128,61 @@ impl KernelProxy {
         Ok(KernelProxy {
             http,
             node,
+            prefix,
             marker,
             clustered: config.nats_url.is_some(),
             placement: config.kernel_placement,
             timeout: config.node_request_timeout,
             body_limit: forward_body_limit(config),
+            max_message: usize::try_from(config.max_kernel_message_bytes.as_u64())
+                .unwrap_or(usize::MAX),
             tls: Arc::new(tls),
+            monitor,
+            shutdown,
         })
+    }
+
+    /// Whether this node is part of a cluster (a lone node forwards nothing).
+    pub fn clustered(&self) -> bool {
+        self.clustered
+    }
+
+    /// The largest body a forwarded request may carry.
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    /// The node (as kernel ids name it) that runs kernel `id`, when the request naming it
+    /// must be forwarded there: in a cluster, for a well-formed id of another node, unless
+    /// the request was forwarded already.
+    pub fn owner_elsewhere(&self, id: &str, headers: &HeaderMap) -> Option<String> {
+        if !self.clustered || is_forwarded(headers) || !is_kernel_id(id) {
+            return None;
+        }
+        id.split_once('.')
+            .map(|(node, _)| node.to_owned())
+            .filter(|node| *node != self.prefix)
+    }
+
+    /// Whether a kernel-starting request may be placed on another node: in a cluster with
+    /// `least_loaded` placement, unless the request was forwarded already.
+    pub fn places(&self, headers: &HeaderMap) -> bool {
+        self.clustered && self.placement != KernelPlacement::Local && !is_forwarded(headers)
+    }
+
+    /// The node the monitor finds least loaded, when that is another live node.
+    pub fn placement_target(&self) -> Option<Service> {
+        self.monitor
+            .least_loaded_node()
+            .filter(|node| *node != self.node)
+            .and_then(|node| self.other_nodes().into_iter().find(|s| s.node == node))
     }
 
     /// Where `prefix`'s node is reached, from the monitor's view, re-read from the store
     /// once when the node is not in it (a node that started since the last refresh).
-    async fn node_url(&self, app: &App, prefix: &str) -> Result<String, ApiError> {
+    pub async fn node_url(&self, prefix: &str) -> Result<String, ComputeError> {
         let find = || {
-            app.monitor
+            self.monitor
                 .live_nodes()
                 .into_iter()
                 .find(|s| node_id_prefix(&s.node) == prefix && s.node != self.node)
@@ -104,7 +190,7 @@ impl KernelProxy {
         let found = match find() {
             Some(s) => Some(s),
             None => {
-                if let Err(e) = app.monitor.refresh().await {
+                if let Err(e) = self.monitor.refresh().await {
                     tracing::warn!(error = %e, "cannot re-read the nodes' status");
                 }
                 find()
@@ -116,11 +202,231 @@ impl KernelProxy {
     }
 
     /// The other live nodes.
-    fn other_nodes(&self, app: &App) -> Vec<Service> {
-        app.monitor
+    fn other_nodes(&self) -> Vec<Service> {
+        self.monitor
             .live_nodes()
             .into_iter()
             .filter(|s| s.node != self.node)
+            .collect()
+    }
+
+    /// Sends the request to `base` with its method, path, query, headers and body, and
+    /// answers with what came back (streamed, so a long poll or a large answer is not held
+    /// here).
+    pub async fn forward(
+        &self,
+        base: &str,
+        parts: &Parts,
+        body: Bytes,
+    ) -> Result<Response, reqwest::Error> {
+        let url = format!("{base}{}", original_path_and_query(parts));
+        let mut headers = HeaderMap::new();
+        for (name, value) in &parts.headers {
+            if !is_hop_by_hop(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        headers.insert(FORWARDED_HEADER, self.marker.clone());
+        let answer = self
+            .http
+            .request(parts.method.clone(), url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await?;
+        let mut response = Response::builder().status(answer.status());
+        if let Some(out) = response.headers_mut() {
+            for (name, value) in answer.headers() {
+                if !is_hop_by_hop(name) {
+                    out.append(name.clone(), value.clone());
+                }
+            }
+        }
+        Ok(response
+            .body(Body::from_stream(answer.bytes_stream()))
+            .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
+    }
+
+    /// Opens the kernel's channels socket on its node `owner` (reached at `base`), then
+    /// accepts the client's upgrade with the subprotocol the owner chose and relays frames
+    /// both ways. An owner that refuses the socket (401, 404, …) has its answer passed on as
+    /// it is.
+    pub async fn bridge_socket(
+        &self,
+        owner: &str,
+        base: &str,
+        parts: &Parts,
+        ws: ws::WebSocketUpgrade,
+    ) -> Result<Response, ComputeError> {
+        let target = reqwest::Url::parse(&format!("{base}{}", original_path_and_query(parts)))
+            .map_err(|e| node_unavailable(owner, &format!("bad node address: {e}")))?;
+        let secure = target.scheme() == "https";
+        let host = target
+            .host_str()
+            .ok_or_else(|| node_unavailable(owner, "no host in its address"))?
+            .to_owned();
+        let port = target.port_or_known_default().unwrap_or(80);
+        // `http…` becomes `ws…`: http://h:p → ws://h:p, https://h:p → wss://h:p.
+        let ws_url = format!(
+            "ws{}{}",
+            base.strip_prefix("http").unwrap_or(base),
+            original_path_and_query(parts)
+        );
+        let mut request = ws_url
+            .into_client_request()
+            .map_err(|e| node_unavailable(owner, &e.to_string()))?;
+        for name in SOCKET_HEADERS {
+            for value in parts.headers.get_all(&name) {
+                request.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        request
+            .headers_mut()
+            .insert(FORWARDED_HEADER, self.marker.clone());
+        let tcp_host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let tcp = tokio::time::timeout(
+            self.timeout,
+            tokio::net::TcpStream::connect((tcp_host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| node_unavailable(owner, "no connection in time"))?
+        .map_err(|e| node_unavailable(owner, &e.to_string()))?;
+        if secure {
+            let name = rustls::pki_types::ServerName::try_from(tcp_host)
+                .map_err(|e| node_unavailable(owner, &e.to_string()))?;
+            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| node_unavailable(owner, &e.to_string()))?;
+            self.open_and_bridge(owner, request, tls, ws).await
+        } else {
+            self.open_and_bridge(owner, request, tcp, ws).await
+        }
+    }
+
+    async fn open_and_bridge<S>(
+        &self,
+        owner: &str,
+        request: tungstenite::handshake::client::Request,
+        stream: S,
+        ws: ws::WebSocketUpgrade,
+    ) -> Result<Response, ComputeError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let handshake = tokio::time::timeout(
+            self.timeout,
+            tokio_tungstenite::client_async(request, stream),
+        )
+        .await
+        .map_err(|_| node_unavailable(owner, "no WebSocket handshake in time"))?;
+        let (upstream, answer) = match handshake {
+            Ok(ok) => ok,
+            Err(tungstenite::Error::Http(refused)) => {
+                let (head, body) = (*refused).into_parts();
+                let mut response = Response::builder().status(head.status);
+                if let Some(ct) = head.headers.get(header::CONTENT_TYPE) {
+                    response = response.header(header::CONTENT_TYPE, ct);
+                }
+                return Ok(response
+                    .body(Body::from(body.unwrap_or_default()))
+                    .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()));
+            }
+            Err(e) => return Err(node_unavailable(owner, &e.to_string())),
+        };
+        let chosen = answer
+            .headers()
+            .get(header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        // The client's messages are held whole before they are passed on: the same cap as on
+        // the kernel's own node, so a proxy is no way around it.
+        let ws = ws
+            .max_message_size(self.max_message)
+            .max_frame_size(self.max_message);
+        let ws = match chosen {
+            Some(protocol) => ws.protocols([protocol]),
+            None => ws,
+        };
+        let shutdown = self.shutdown.clone();
+        let owner = owner.to_owned();
+        Ok(ws.on_upgrade(move |socket| async move {
+            tracing::debug!(node = %owner, "bridging a kernel channels socket");
+            relay(&shutdown, socket, upstream).await;
+        }))
+    }
+
+    /// The caller's kernels on every other live node, counted for their shares: the
+    /// launching node asks even when the request was forwarded to it (the nodes asked answer
+    /// with their own kernels only). Two launches on two nodes at the same moment may both
+    /// pass; a node that does not answer counts as none, with a warning.
+    pub async fn counts_elsewhere(
+        &self,
+        credentials: &CallerCredentials,
+        user: UserId,
+    ) -> KernelCounts {
+        let mut counts = KernelCounts::default();
+        if !self.clustered {
+            return counts;
+        }
+        for model in self.ask_other_nodes(credentials).await {
+            counts.account += 1;
+            if model.owner == user {
+                counts.user += 1;
+            }
+        }
+        counts
+    }
+
+    /// The account's kernels on every other live node, for `GET /api/kernels`: each node is
+    /// asked with the caller's credentials and at most `node_request_timeout`; a node that
+    /// does not answer in time is left out (and logged) rather than failing the list. A
+    /// forwarded request is answered with this node's kernels only.
+    pub async fn kernels_elsewhere(&self, credentials: &CallerCredentials) -> Vec<KernelModel> {
+        if !self.clustered || credentials.forwarded {
+            return Vec::new();
+        }
+        self.ask_other_nodes(credentials).await
+    }
+
+    /// `GET /api/kernels` on every other live node with the caller's credentials, marked as
+    /// forwarded (so the nodes asked answer for themselves only), each within
+    /// `node_request_timeout`; the kernels they answer, joined. A node that fails is logged
+    /// and left out.
+    async fn ask_other_nodes(&self, credentials: &CallerCredentials) -> Vec<KernelModel> {
+        let mut forwarded = credentials.headers.clone();
+        forwarded.insert(FORWARDED_HEADER, self.marker.clone());
+        // A `?token=` in the caller's request authenticates the listing too.
+        let path = match &credentials.query {
+            Some(query) => format!("/api/kernels?{query}"),
+            None => "/api/kernels".to_owned(),
+        };
+        let asks = self.other_nodes().into_iter().map(|node| {
+            let url = format!("{}{path}", service_base_url(&node));
+            let request = self
+                .http
+                .get(url)
+                .headers(forwarded.clone())
+                .timeout(self.timeout);
+            async move {
+                let answer = async {
+                    let resp = request.send().await?.error_for_status()?;
+                    resp.json::<Vec<KernelModel>>().await
+                }
+                .await;
+                answer.unwrap_or_else(|e| {
+                    tracing::warn!(node = %node.node, error = %e, "cannot list another node's kernels");
+                    Vec::new()
+                })
+            }
+        });
+        futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
             .collect()
     }
 }
@@ -136,102 +442,16 @@ fn forward_body_limit(config: &Config) -> usize {
         .max(json)
 }
 
-/// 503 `kernel_node_unavailable`.
-fn node_unavailable(node: &str, why: &str) -> ApiError {
-    let mut e = ApiError::new(
-        ErrorCode::KernelNodeUnavailable,
-        format!("this kernel runs on node {node}, which cannot be reached: {why}"),
-    );
-    e.retry_after = Some(5);
-    e
+/// `kernel_node_unavailable`.
+pub fn node_unavailable(node: &str, why: &str) -> ComputeError {
+    ComputeError::KernelNodeUnavailable {
+        node: node.to_owned(),
+        why: why.to_owned(),
+    }
 }
 
 fn is_forwarded(headers: &HeaderMap) -> bool {
     headers.contains_key(FORWARDED_HEADER)
-}
-
-/// Middleware for routes naming a kernel (`{id}`): a kernel of another live node is served
-/// by forwarding to it; everything else goes to the handler.
-pub async fn by_kernel_id(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    let (mut parts, body) = req.into_parts();
-    if !app.kernel_proxy.clustered || is_forwarded(&parts.headers) {
-        return next.run(Request::from_parts(parts, body)).await;
-    }
-    let id = match Path::<HashMap<String, String>>::from_request_parts(&mut parts, &app).await {
-        Ok(Path(params)) => params.get("id").cloned(),
-        Err(_) => None,
-    };
-    let owner = id
-        .as_deref()
-        .filter(|id| is_kernel_id(id))
-        .and_then(|id| id.split_once('.'))
-        .map(|(node, _)| node.to_owned())
-        .filter(|node| node != app.kernels.id_prefix());
-    let Some(owner) = owner else {
-        return next.run(Request::from_parts(parts, body)).await;
-    };
-    if let Err(e) = CurrentUser::from_request_parts(&mut parts, &app).await {
-        return e.into_response();
-    }
-    let result = async {
-        let base = app.kernel_proxy.node_url(&app, &owner).await?;
-        if parts.headers.contains_key(header::UPGRADE) {
-            let ApiWebSocket(ws) = ApiWebSocket::from_request_parts(&mut parts, &app).await?;
-            bridge_socket(&app, &owner, &base, &parts, ws).await
-        } else {
-            // Buffered here so a body past the limit is refused, not forwarded cut short.
-            let body = axum::body::to_bytes(body, app.kernel_proxy.body_limit)
-                .await
-                .map_err(|_| body_too_large())?;
-            forward(&app, &base, &parts, Body::from(body))
-                .await
-                .map_err(|e| node_unavailable(&owner, &e.to_string()))
-        }
-    }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
-}
-
-/// Middleware for the routes that start a kernel: in a cluster with `least_loaded`
-/// placement, the request goes whole to the node the monitor finds least loaded, unless
-/// that is this node. A chosen node that cannot be connected to leaves the kernel here.
-pub async fn place(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    let proxy = &app.kernel_proxy;
-    if !proxy.clustered || proxy.placement == KernelPlacement::Local || is_forwarded(req.headers())
-    {
-        return next.run(req).await;
-    }
-    let (mut parts, body) = req.into_parts();
-    // Callers this node would refuse are refused here, not sent around the cluster.
-    if let Err(e) = CurrentUser::from_request_parts(&mut parts, &app).await {
-        return e.into_response();
-    }
-    let target = app
-        .monitor
-        .least_loaded_node()
-        .filter(|node| *node != proxy.node)
-        .and_then(|node| proxy.other_nodes(&app).into_iter().find(|s| s.node == node));
-    let Some(target) = target else {
-        return next.run(Request::from_parts(parts, body)).await;
-    };
-    let bytes = match axum::body::to_bytes(body, proxy.body_limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => return body_too_large().into_response(),
-    };
-    let base = service_base_url(&target);
-    match forward(&app, &base, &parts, Body::from(bytes.clone())).await {
-        Ok(resp) => resp,
-        Err(e) if e.is_connect() => {
-            tracing::warn!(node = %target.node, error = %e, "least-loaded node unreachable; starting the kernel here");
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-        Err(e) => node_unavailable(&target.node, &e.to_string()).into_response(),
-    }
-}
-
-fn body_too_large() -> ApiError {
-    ApiError::new(ErrorCode::BodyTooLarge, "the request body is too large")
 }
 
 /// Hop-by-hop headers, which describe one connection and are never passed on.
@@ -251,46 +471,6 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-/// Sends the request to `base` with its method, path, query, headers and body, and answers
-/// with what came back (streamed, so a long poll or a large answer is not held here).
-async fn forward(
-    app: &App,
-    base: &str,
-    parts: &Parts,
-    body: Body,
-) -> Result<Response, reqwest::Error> {
-    let proxy = &app.kernel_proxy;
-    let bytes = axum::body::to_bytes(body, proxy.body_limit)
-        .await
-        .unwrap_or_default();
-    let url = format!("{base}{}", original_path_and_query(parts));
-    let mut headers = HeaderMap::new();
-    for (name, value) in &parts.headers {
-        if !is_hop_by_hop(name) {
-            headers.append(name.clone(), value.clone());
-        }
-    }
-    headers.insert(FORWARDED_HEADER, proxy.marker.clone());
-    let answer = proxy
-        .http
-        .request(parts.method.clone(), url)
-        .headers(headers)
-        .body(bytes)
-        .send()
-        .await?;
-    let mut response = Response::builder().status(answer.status());
-    if let Some(out) = response.headers_mut() {
-        for (name, value) in answer.headers() {
-            if !is_hop_by_hop(name) {
-                out.append(name.clone(), value.clone());
-            }
-        }
-    }
-    Ok(response
-        .body(Body::from_stream(answer.bytes_stream()))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
-}
-
 /// The request's path and query as the client sent them (a nested router sees its own
 /// part of the path only).
 fn original_path_and_query(parts: &Parts) -> &str {
@@ -298,10 +478,6 @@ fn original_path_and_query(parts: &Parts) -> &str {
         .extensions
         .get::<axum::extract::OriginalUri>()
         .map_or(&parts.uri, |original| &original.0);
-    path_and_query(uri)
-}
-
-fn path_and_query(uri: &Uri) -> &str {
     uri.path_and_query().map_or("/", |p| p.as_str())
 }
 
@@ -313,121 +489,10 @@ const SOCKET_HEADERS: [HeaderName; 4] = [
     header::USER_AGENT,
 ];
 
-/// Opens the kernel's channels socket on its node, then accepts the client's upgrade with
-/// the subprotocol the owner chose and relays frames both ways. An owner that refuses the
-/// socket (401, 404, …) has its answer passed on as it is.
-async fn bridge_socket(
-    app: &Arc<App>,
-    owner: &str,
-    base: &str,
-    parts: &Parts,
-    ws: ws::WebSocketUpgrade,
-) -> Result<Response, ApiError> {
-    let proxy = &app.kernel_proxy;
-    let target = reqwest::Url::parse(&format!("{base}{}", original_path_and_query(parts)))
-        .map_err(|e| node_unavailable(owner, &format!("bad node address: {e}")))?;
-    let secure = target.scheme() == "https";
-    let host = target
-        .host_str()
-        .ok_or_else(|| node_unavailable(owner, "no host in its address"))?
-        .to_owned();
-    let port = target.port_or_known_default().unwrap_or(80);
-    // `http…` becomes `ws…`: http://h:p → ws://h:p, https://h:p → wss://h:p.
-    let ws_url = format!(
-        "ws{}{}",
-        base.strip_prefix("http").unwrap_or(base),
-        original_path_and_query(parts)
-    );
-    let mut request = ws_url
-        .into_client_request()
-        .map_err(|e| node_unavailable(owner, &e.to_string()))?;
-    for name in SOCKET_HEADERS {
-        for value in parts.headers.get_all(&name) {
-            request.headers_mut().append(name.clone(), value.clone());
-        }
-    }
-    request
-        .headers_mut()
-        .insert(FORWARDED_HEADER, proxy.marker.clone());
-    let tcp_host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let tcp = tokio::time::timeout(
-        proxy.timeout,
-        tokio::net::TcpStream::connect((tcp_host.as_str(), port)),
-    )
-    .await
-    .map_err(|_| node_unavailable(owner, "no connection in time"))?
-    .map_err(|e| node_unavailable(owner, &e.to_string()))?;
-    if secure {
-        let name = rustls::pki_types::ServerName::try_from(tcp_host)
-            .map_err(|e| node_unavailable(owner, &e.to_string()))?;
-        let tls = tokio_rustls::TlsConnector::from(proxy.tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| node_unavailable(owner, &e.to_string()))?;
-        open_and_bridge(app, owner, request, tls, ws).await
-    } else {
-        open_and_bridge(app, owner, request, tcp, ws).await
-    }
-}
-
-async fn open_and_bridge<S>(
-    app: &Arc<App>,
-    owner: &str,
-    request: tungstenite::handshake::client::Request,
-    stream: S,
-    ws: ws::WebSocketUpgrade,
-) -> Result<Response, ApiError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let handshake = tokio::time::timeout(
-        app.kernel_proxy.timeout,
-        tokio_tungstenite::client_async(request, stream),
-    )
-    .await
-    .map_err(|_| node_unavailable(owner, "no WebSocket handshake in time"))?;
-    let (upstream, answer) = match handshake {
-        Ok(ok) => ok,
-        Err(tungstenite::Error::Http(refused)) => {
-            let (head, body) = (*refused).into_parts();
-            let mut response = Response::builder().status(head.status);
-            if let Some(ct) = head.headers.get(header::CONTENT_TYPE) {
-                response = response.header(header::CONTENT_TYPE, ct);
-            }
-            return Ok(response
-                .body(Body::from(body.unwrap_or_default()))
-                .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()));
-        }
-        Err(e) => return Err(node_unavailable(owner, &e.to_string())),
-    };
-    let chosen = answer
-        .headers()
-        .get(header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    // The client's messages are held whole before they are passed on: the same cap as on
-    // the kernel's own node, so a proxy is no way around it.
-    let max = usize::try_from(app.config.max_kernel_message_bytes.as_u64()).unwrap_or(usize::MAX);
-    let ws = ws.max_message_size(max).max_frame_size(max);
-    let ws = match chosen {
-        Some(protocol) => ws.protocols([protocol]),
-        None => ws,
-    };
-    let app = app.clone();
-    let owner = owner.to_owned();
-    Ok(ws.on_upgrade(move |socket| async move {
-        tracing::debug!(node = %owner, "bridging a kernel channels socket");
-        relay(&app, socket, upstream).await;
-    }))
-}
-
 /// Relays frames between the client and the owner until either closes (its close code goes
 /// to the other) or the node stops.
 async fn relay<S>(
-    app: &App,
+    shutdown: &CancellationToken,
     mut client: WebSocket,
     mut upstream: tokio_tungstenite::WebSocketStream<S>,
 ) where
@@ -482,7 +547,7 @@ async fn relay<S>(
                     break;
                 }
             }
-            () = app.shutdown.cancelled() => {
+            () = shutdown.cancelled() => {
                 let _ = client.send(Down::Close(Some(close(1012, "server restarting")))).await;
                 let _ = upstream.close(None).await;
                 break;
@@ -496,78 +561,4 @@ fn close(code: u16, reason: &'static str) -> ws::CloseFrame {
         code,
         reason: reason.into(),
     }
-}
-
-/// The caller's kernels on every other live node, counted for their shares: the launching
-/// node asks even when the request was forwarded to it (the nodes asked answer with their own
-/// kernels only). Two launches on two nodes at the same moment may both pass; a node that
-/// does not answer counts as none, with a warning.
-pub async fn counts_elsewhere(
-    app: &App,
-    headers: &HeaderMap,
-    uri: &Uri,
-    user: switchboard_core::UserId,
-) -> crate::kernels::KernelCounts {
-    let mut counts = crate::kernels::KernelCounts::default();
-    if !app.kernel_proxy.clustered {
-        return counts;
-    }
-    // A `?token=` in the launching request authenticates the listing too.
-    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-    let owner = user.to_string();
-    for model in ask_other_nodes(app, headers, &format!("/api/kernels{query}")).await {
-        counts.account += 1;
-        if model.get("owner").and_then(Value::as_str) == Some(owner.as_str()) {
-            counts.user += 1;
-        }
-    }
-    counts
-}
-
-/// The account's kernels on every other live node, for `GET /api/kernels`: each node is
-/// asked with the caller's credentials and at most `node_request_timeout`; a node that does
-/// not answer in time is left out (and logged) rather than failing the list.
-pub async fn kernels_elsewhere(app: &App, headers: &HeaderMap, uri: &Uri) -> Vec<Value> {
-    if !app.kernel_proxy.clustered || is_forwarded(headers) {
-        return Vec::new();
-    }
-    ask_other_nodes(app, headers, path_and_query(uri)).await
-}
-
-/// `GET path` on every other live node with the caller's credentials, marked as forwarded
-/// (so the nodes asked answer for themselves only), each within `node_request_timeout`; the
-/// JSON lists they answer, joined. A node that fails is logged and left out.
-async fn ask_other_nodes(app: &App, headers: &HeaderMap, path: &str) -> Vec<Value> {
-    let proxy = &app.kernel_proxy;
-    let mut forwarded = HeaderMap::new();
-    for name in [header::AUTHORIZATION, header::COOKIE] {
-        for value in headers.get_all(&name) {
-            forwarded.append(name.clone(), value.clone());
-        }
-    }
-    forwarded.insert(FORWARDED_HEADER, proxy.marker.clone());
-    let asks = proxy.other_nodes(app).into_iter().map(|node| {
-        let url = format!("{}{path}", service_base_url(&node));
-        let request = proxy
-            .http
-            .get(url)
-            .headers(forwarded.clone())
-            .timeout(proxy.timeout);
-        async move {
-            let answer = async {
-                let resp = request.send().await?.error_for_status()?;
-                resp.json::<Vec<Value>>().await
-            }
-            .await;
-            answer.unwrap_or_else(|e| {
-                tracing::warn!(node = %node.node, error = %e, "cannot list another node's kernels");
-                Vec::new()
-            })
-        }
-    });
-    futures::future::join_all(asks)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
 }

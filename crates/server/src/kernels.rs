@@ -2,22 +2,23 @@
 //! kernelspec, and the running kernels by id with the user and account that own them.
 //!
 //! Kernels are counted per user and per account when handed out, so a caller past its
-//! share gets 429 before anything is launched; the node-wide maximum is the launcher's
-//! (503 `kernel_capacity`). A kernel leaves the registry when it is deleted or when its
-//! state becomes `dead` (crashed, idle timeout, lifetime); dropping the last handle kills
-//! its process group.
+//! share is refused (`too_many_kernels`) before anything is launched; the node-wide maximum
+//! is the launcher's (`kernel_capacity`). A kernel leaves the registry when it is deleted or
+//! when its state becomes `dead` (crashed, idle timeout, lifetime); dropping the last handle
+//! kills its process group.
 
+use crate::cell_link::CellLink;
 use crate::config::{Config, KernelSandboxMode};
-use crate::error::ApiError;
-use crate::protocol::ErrorCode;
-use chrono::{DateTime, Utc};
+use crate::protocol::jupyter::{ExecutionState, KernelModel};
+use crate::services::compute::{ComputeError, KernelShare};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use switchboard_core::{AccountId, UserId};
 use switchboard_kernel::{
-    HelperCommand, Kernel, KernelConfig, KernelError, KernelLauncher, KernelPool, KernelSpecs,
-    KernelState, Layer, Limits, NodeConfig, Sandbox, SandboxConfig,
+    HelperCommand, Kernel, KernelConfig, KernelLauncher, KernelPool, KernelSpecs, KernelState,
+    Layer, Limits, NodeConfig, Sandbox, SandboxConfig, WireMessage,
 };
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -34,7 +35,7 @@ pub struct KernelEntry {
     /// When it was handed out.
     pub started: DateTime<Utc>,
     /// The stored cell it was handed out for, whose files its runs write.
-    pub cell: Option<Arc<crate::cells::CellLink>>,
+    pub cell: Option<Arc<CellLink>>,
     /// The id clients use: `<node>.<kernel uuid>`, so a front end can route by node.
     public_id: String,
     last_activity: Mutex<DateTime<Utc>>,
@@ -81,17 +82,29 @@ impl KernelEntry {
         SocketGuard(self.clone())
     }
 
-    /// The Jupyter Server kernel model: `{id, name, last_activity, execution_state,
-    /// connections}`, plus `owner` (the user id; nodes count each other's kernels by it).
-    pub fn model(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id(),
-            "name": self.kernel.spec().name,
-            "last_activity": self.last_activity().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "execution_state": self.kernel.state().as_str(),
-            "connections": self.open_sockets(),
-            "owner": self.owner.to_string(),
-        })
+    /// The Jupyter Server kernel model, plus `owner` (nodes count each other's kernels by it).
+    pub fn model(&self) -> KernelModel {
+        KernelModel {
+            id: self.id().to_owned(),
+            name: self.kernel.spec().name.clone(),
+            // Milliseconds, as every time the API shows.
+            last_activity: self.last_activity().trunc_subsecs(3),
+            execution_state: ExecutionState::from(&self.kernel.state()),
+            connections: u64::try_from(self.open_sockets()).unwrap_or(u64::MAX),
+            owner: self.owner,
+        }
+    }
+
+    /// Sends a client's message to the kernel. An `execute_request` to a cell's kernel first
+    /// passes the cell's run gate, so its files are never announced as the previous run's.
+    pub async fn send(&self, msg: WireMessage) -> Result<(), ComputeError> {
+        self.touch();
+        if msg.msg_type() == "execute_request"
+            && let Some(link) = &self.cell
+        {
+            link.before_execute().await;
+        }
+        Ok(self.kernel.send(msg).await?)
     }
 }
 
@@ -114,9 +127,9 @@ impl Drop for SocketGuard {
     }
 }
 
-/// Why kernels cannot be used on this node.
+/// Whether kernels can be used on this node.
 #[derive(Debug, Clone)]
-pub enum Availability {
+enum Availability {
     /// Kernels run.
     Enabled,
     /// Kernels are off, for this reason.
@@ -289,71 +302,51 @@ impl KernelRegistry {
         }
     }
 
-    /// How this node's kernel ids start (`<prefix>.<uuid>`): an id with another prefix is a
-    /// kernel of another node.
-    pub fn id_prefix(&self) -> &str {
-        &self.id_prefix
-    }
-
-    /// Whether kernels run here.
-    pub fn availability(&self) -> &Availability {
-        &self.availability
-    }
-
-    /// The kernelspecs, or 503 when kernels are off.
-    pub fn specs(&self) -> Result<&KernelSpecs, ApiError> {
+    /// The kernelspecs, or `KernelsUnavailable` when kernels are off.
+    pub fn specs(&self) -> Result<&KernelSpecs, ComputeError> {
         self.launcher()?;
         Ok(&self.specs)
     }
 
-    fn launcher(&self) -> Result<&KernelLauncher, ApiError> {
+    fn launcher(&self) -> Result<&KernelLauncher, ComputeError> {
         match (&self.availability, &self.launcher) {
             (Availability::Enabled, Some(l)) => Ok(l),
-            (Availability::Disabled(reason), _) => Err(unavailable(reason)),
-            (_, None) => Err(unavailable("kernels are off")),
+            (Availability::Disabled(reason), _) => {
+                Err(ComputeError::KernelsUnavailable(reason.clone()))
+            }
+            (_, None) => Err(ComputeError::KernelsUnavailable("kernels are off".into())),
         }
     }
 
     /// Hands out a kernel of `spec` (the default spec when `None`) to `user`: from the warm
-    /// pool when one is ready, else freshly launched.
+    /// pool when one is ready, else freshly launched. A kernel for a stored cell carries the
+    /// link to it; the caller's kernels on other nodes (`elsewhere`) count against their
+    /// shares.
     pub async fn launch(
         self: &Arc<Self>,
         user: UserId,
         account: AccountId,
         spec: Option<&str>,
-    ) -> Result<Arc<KernelEntry>, ApiError> {
-        self.launch_linked(user, account, spec, None, KernelCounts::default())
-            .await
-    }
-
-    /// [`KernelRegistry::launch`] for a stored cell (the kernel carries the link to it), with
-    /// the caller's kernels on other nodes counted against their shares.
-    pub async fn launch_linked(
-        self: &Arc<Self>,
-        user: UserId,
-        account: AccountId,
-        spec: Option<&str>,
-        cell: Option<Arc<crate::cells::CellLink>>,
+        cell: Option<Arc<CellLink>>,
         elsewhere: KernelCounts,
-    ) -> Result<Arc<KernelEntry>, ApiError> {
+    ) -> Result<Arc<KernelEntry>, ComputeError> {
         let launcher = self.launcher()?;
         let name = match spec {
             Some(name) if !name.is_empty() => name.to_lowercase(),
             _ => self
                 .specs
                 .default_name()
-                .ok_or_else(|| unavailable("this node has no kernelspecs"))?
+                .ok_or_else(|| {
+                    ComputeError::KernelsUnavailable("this node has no kernelspecs".into())
+                })?
                 .to_owned(),
         };
-        let spec = self.specs.get(&name).map_err(kernel_error)?.clone();
+        let spec = self.specs.get(&name)?.clone();
         let reservation = self.reserve(user, account, elsewhere)?;
         let pooled = self.pools.get(&name).and_then(KernelPool::try_take);
         let kernel = match pooled {
             Some(k) => k,
-            None => launcher
-                .launch(&spec, &self.config)
-                .await
-                .map_err(kernel_error)?,
+            None => launcher.launch(&spec, &self.config).await?,
         };
         let now = Utc::now();
         let public_id = format!("{}.{}", self.id_prefix, kernel.id());
@@ -380,25 +373,25 @@ impl KernelRegistry {
     }
 
     /// Counts a launch under way against the caller's shares (with their kernels on other
-    /// nodes), or 429.
+    /// nodes), or `TooManyKernels`.
     fn reserve(
         &self,
         user: UserId,
         account: AccountId,
         elsewhere: KernelCounts,
-    ) -> Result<Reservation<'_>, ApiError> {
+    ) -> Result<Reservation<'_>, ComputeError> {
         let mut running = lock(&self.kernels);
         if running.count(Some(user), account) + elsewhere.user >= self.per_user {
-            return Err(too_many(format!(
-                "you already run {} kernels, the most one user may; shut one down first",
-                self.per_user
-            )));
+            return Err(ComputeError::TooManyKernels {
+                share: KernelShare::User,
+                limit: self.per_user,
+            });
         }
         if running.count(None, account) + elsewhere.account >= self.per_account {
-            return Err(too_many(format!(
-                "your account already runs {} kernels, the most one account may; shut one down first",
-                self.per_account
-            )));
+            return Err(ComputeError::TooManyKernels {
+                share: KernelShare::Account,
+                limit: self.per_account,
+            });
         }
         running.pending.push((user, account));
         Ok(Reservation {
@@ -430,23 +423,23 @@ impl KernelRegistry {
         });
     }
 
-    /// The kernel `id` if the caller's account owns it; 404 otherwise (also for other
-    /// accounts' kernels, so nobody learns which ids exist).
-    pub fn get(&self, id: &str, account: AccountId) -> Result<Arc<KernelEntry>, ApiError> {
+    /// The kernel `id` if the caller's account owns it; `KernelNotFound` otherwise (also for
+    /// other accounts' kernels, so nobody learns which ids exist).
+    pub fn get(&self, id: &str, account: AccountId) -> Result<Arc<KernelEntry>, ComputeError> {
         self.launcher()?;
         if !is_kernel_id(id) {
-            return Err(kernel_not_found());
+            return Err(ComputeError::KernelNotFound);
         }
         lock(&self.kernels)
             .by_id
             .get(id)
             .filter(|e| e.account == account)
             .cloned()
-            .ok_or_else(kernel_not_found)
+            .ok_or(ComputeError::KernelNotFound)
     }
 
     /// The account's kernels, oldest first.
-    pub fn list(&self, account: AccountId) -> Result<Vec<Arc<KernelEntry>>, ApiError> {
+    pub fn list(&self, account: AccountId) -> Result<Vec<Arc<KernelEntry>>, ComputeError> {
         self.launcher()?;
         let mut list: Vec<_> = lock(&self.kernels)
             .by_id
@@ -459,26 +452,18 @@ impl KernelRegistry {
     }
 
     /// Shuts the kernel down and forgets it.
-    pub async fn remove(&self, id: &str, account: AccountId) -> Result<(), ApiError> {
+    pub async fn remove(&self, id: &str, account: AccountId) -> Result<(), ComputeError> {
         let entry = self.get(id, account)?;
         lock(&self.kernels).by_id.remove(id);
-        if let Err(e) = entry.kernel.shutdown().await {
-            // Dropping the handle kills the process group anyway.
-            tracing::debug!(kernel = %id, error = %e, "kernel shutdown");
-        }
+        shut_down(&entry).await;
         Ok(())
     }
 
-    /// Runs a task tied to the kernels (e.g. a cell's file collection), tracked so node
-    /// shutdown waits for it, and cancelled at shutdown.
-    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        let shutdown = self.shutdown.clone();
-        self.tracker.spawn(async move {
-            tokio::select! {
-                () = task => {}
-                () = shutdown.cancelled() => {}
-            }
-        });
+    /// Forgets the kernel at once (it no longer counts against any share) and shuts it down
+    /// in a task the node tracks, so the caller does not wait for it and node shutdown does.
+    pub fn retire(&self, entry: Arc<KernelEntry>) {
+        lock(&self.kernels).by_id.remove(entry.id());
+        self.tracker.spawn(async move { shut_down(&entry).await });
     }
 
     /// Kernels running on this node (handed out; warm ones not included).
@@ -499,6 +484,14 @@ impl KernelRegistry {
         for pool in self.pools.values() {
             pool.drain().await;
         }
+    }
+}
+
+/// Shuts a kernel down within its deadline; dropping the handle kills the process group
+/// anyway, so a failure is only worth a debug line.
+async fn shut_down(entry: &KernelEntry) {
+    if let Err(e) = entry.kernel.shutdown().await {
+        tracing::debug!(kernel = %entry.id(), error = %e, "kernel shutdown");
     }
 }
 
@@ -591,40 +584,6 @@ pub fn kernel_config(config: &Config) -> KernelConfig {
             KernelSandboxMode::Off => Sandbox::Off,
         },
         ..KernelConfig::default()
-    }
-}
-
-/// 503 `kernels_unavailable`.
-fn unavailable(reason: &str) -> ApiError {
-    let mut e = ApiError::new(ErrorCode::KernelsUnavailable, reason.to_owned());
-    e.retry_after = Some(60);
-    e
-}
-
-fn too_many(message: String) -> ApiError {
-    ApiError::new(ErrorCode::TooManyKernels, message)
-}
-
-/// The one answer for a kernel that does not exist or belongs to another account.
-pub fn kernel_not_found() -> ApiError {
-    ApiError::new(ErrorCode::KernelNotFound, "no such kernel")
-}
-
-/// Maps the kernel crate's errors to answers.
-pub fn kernel_error(e: KernelError) -> ApiError {
-    match e {
-        KernelError::Capacity { .. } => {
-            let mut api = ApiError::new(ErrorCode::KernelCapacity, e.to_string());
-            api.retry_after = Some(5);
-            api
-        }
-        KernelError::NoSuchSpec { .. } => ApiError::new(ErrorCode::NoSuchKernelspec, e.to_string()),
-        KernelError::Timeout { .. } => ApiError::new(ErrorCode::KernelTimeout, e.to_string()),
-        KernelError::Died(_) | KernelError::Stopped(_) => {
-            ApiError::new(ErrorCode::KernelDead, e.to_string())
-        }
-        KernelError::InvalidMessage(_) => ApiError::new(ErrorCode::InvalidMessage, e.to_string()),
-        other => ApiError::internal(other),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod browser_policy;
 pub mod bus_probe;
 pub mod cameras;
+pub mod cell_link;
 pub mod cells;
 pub mod config;
 mod connections;
@@ -194,7 +195,11 @@ impl Server {
                 .clone()
                 .run(sessions.clone(), kernels.clone(), shutdown.clone()),
         );
-        let kernel_proxy = kernel_proxy::KernelProxy::new(&config)?;
+        let kernel_proxy = Arc::new(kernel_proxy::KernelProxy::new(
+            &config,
+            monitor.clone(),
+            shutdown.clone(),
+        )?);
         let cameras = Arc::new(cameras::Cameras::start(&config, store.clone()).await);
         // Snapshots left pending (detector busy, node stopped) are detected in the background.
         tracker.spawn(cameras.clone().run_resume(shutdown.clone()));
@@ -222,6 +227,13 @@ impl Server {
             services::CameraService::new(config.clone(), store.clone(), cameras, live.clone());
         let admin =
             services::AdminViews::new(store.clone(), monitor.clone(), tokens.clone(), live.clone());
+        let compute = services::Compute::new(
+            &config,
+            kernels,
+            kernel_proxy.clone(),
+            store.clone(),
+            tokens.clone(),
+        );
         let app = Arc::new(App {
             limits: RateLimits::new(&config),
             public_url,
@@ -239,7 +251,7 @@ impl Server {
             monitor,
             metrics: metrics::install(),
             metrics_access,
-            kernels,
+            compute,
             kernel_proxy,
             bus_health,
         });
@@ -306,7 +318,7 @@ impl Server {
         }
         app.shutdown.cancel();
         // Kernels stop with the node; dropping their handles would kill them anyway.
-        if tokio::time::timeout(kernels::SHUTDOWN_WAIT, app.kernels.shutdown_all())
+        if tokio::time::timeout(kernels::SHUTDOWN_WAIT, app.compute.shutdown_all())
             .await
             .is_err()
         {

@@ -1,7 +1,6 @@
-//! What every WebSocket route shares: the agreed close frames (PROTOCOL.md's close codes),
-//! the size limit of what a client may send, and the answer of a long poll whose right ended.
+//! What every WebSocket route shares: the agreed close frames (PROTOCOL.md's close codes) and
+//! the size limit of what a client may send.
 
-use crate::error::ApiError;
 use axum::extract::ws::{CloseFrame, WebSocketUpgrade};
 use bytesize::ByteSize;
 
@@ -61,9 +60,4 @@ pub(crate) fn limited(ws: WebSocketUpgrade, max: ByteSize) -> WebSocketUpgrade {
 /// so its message is what tells it apart: "Space limit exceeded: Message too long: …".
 pub(crate) fn is_too_big(e: &axum::Error) -> bool {
     e.to_string().contains("Message too long")
-}
-
-/// What a long poll answers when the right that opened it ends while it waits.
-pub(crate) fn right_ended() -> ApiError {
-    ApiError::unauthorized("the token was revoked or has expired, or its user was deleted")
 }

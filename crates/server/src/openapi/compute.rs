@@ -3,6 +3,11 @@
 
 #![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
 
+use crate::protocol::compute::{
+    CellView, CreateCellRequest, CreatedCell, ExecuteAnswer, ExecuteRequest, MessagePoll,
+    MessageSent, MessagesQuery,
+};
+use crate::protocol::jupyter::JupyterMessage;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -21,8 +26,8 @@ pub(super) struct Compute;
     post,
     path = "/api/v1/cells",
     tag = "compute",
-    request_body = Object,
-    responses((status = 201, body = Object)),
+    request_body = CreateCellRequest,
+    responses((status = 201, description = "The stored cell and its kernel's id", body = CreatedCell)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn create_cell() {}
@@ -33,7 +38,7 @@ fn create_cell() {}
     path = "/api/v1/cells/{id_or_permalink}",
     tag = "compute",
     params(("id_or_permalink" = String, Path, description = "The cell's id or permalink")),
-    responses((status = 200, body = Object))
+    responses((status = 200, body = CellView))
 )]
 fn get_cell() {}
 
@@ -55,8 +60,8 @@ fn get_cell_file() {}
     post,
     path = "/api/v1/execute",
     tag = "compute",
-    request_body = Object,
-    responses((status = 200, body = Object)),
+    request_body = ExecuteRequest,
+    responses((status = 200, description = "The run's outputs and the cell it was stored as", body = ExecuteAnswer)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn execute() {}
@@ -67,8 +72,8 @@ fn execute() {}
     path = "/api/v1/kernels/{id}/messages",
     tag = "compute",
     params(("id" = String, Path, description = "The kernel id")),
-    request_body = Object,
-    responses((status = 202, body = Object)),
+    request_body = JupyterMessage,
+    responses((status = 202, description = "Sent to the kernel", body = MessageSent)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn post_kernel_message() {}
@@ -78,12 +83,8 @@ fn post_kernel_message() {}
     get,
     path = "/api/v1/kernels/{id}/messages",
     tag = "compute",
-    params(
-        ("id" = String, Path, description = "The kernel id"),
-        ("after" = Option<u64>, Query, description = "Messages numbered above this"),
-        ("wait" = Option<u64>, Query, description = "Seconds to wait for one")
-    ),
-    responses((status = 200, body = Object)),
+    params(("id" = String, Path, description = "The kernel id"), MessagesQuery),
+    responses((status = 200, body = MessagePoll)),
     security(("bearer" = []), ("cookie" = []), ("query" = []))
 )]
 fn poll_kernel_messages() {}

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
 
+use crate::protocol::jupyter::{ChannelsQuery, KernelModel, KernelspecList, StartKernelRequest};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -22,7 +23,7 @@ pub(super) struct Jupyter;
     get,
     path = "/api/kernelspecs",
     tag = "jupyter",
-    responses((status = 200, body = Object)),
+    responses((status = 200, body = KernelspecList)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn list_kernelspecs() {}
@@ -32,7 +33,7 @@ fn list_kernelspecs() {}
     get,
     path = "/api/kernels",
     tag = "jupyter",
-    responses((status = 200, body = Vec<Object>)),
+    responses((status = 200, body = Vec<KernelModel>)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn list_kernels() {}
@@ -42,8 +43,8 @@ fn list_kernels() {}
     post,
     path = "/api/kernels",
     tag = "jupyter",
-    request_body = Object,
-    responses((status = 201, body = Object)),
+    request_body(content = Option<StartKernelRequest>, description = "Optional: the default kernelspec without it"),
+    responses((status = 201, description = "The kernel", body = KernelModel)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn start_kernel() {}
@@ -54,7 +55,7 @@ fn start_kernel() {}
     path = "/api/kernels/{id}",
     tag = "jupyter",
     params(("id" = String, Path, description = "The kernel id")),
-    responses((status = 200, body = Object)),
+    responses((status = 200, body = KernelModel)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn get_kernel() {}
@@ -87,7 +88,7 @@ fn interrupt_kernel() {}
     path = "/api/kernels/{id}/restart",
     tag = "jupyter",
     params(("id" = String, Path, description = "The kernel id")),
-    responses((status = 200, body = Object)),
+    responses((status = 200, description = "The kernel, once it is back", body = KernelModel)),
     security(("bearer" = []), ("cookie" = []))
 )]
 fn restart_kernel() {}
@@ -98,10 +99,7 @@ fn restart_kernel() {}
     get,
     path = "/api/kernels/{id}/channels",
     tag = "jupyter",
-    params(
-        ("id" = String, Path, description = "The kernel id"),
-        ("session_id" = Option<String>, Query, description = "The client's session, to resume")
-    ),
+    params(("id" = String, Path, description = "The kernel id"), ChannelsQuery),
     responses((status = 101, description = "Switching to the WebSocket protocol")),
     security(("bearer" = []), ("cookie" = []), ("query" = []))
 )]

@@ -4,7 +4,9 @@
 pub mod accounts;
 pub mod admin;
 pub mod cameras;
+pub mod compute;
 pub mod errors;
+pub mod jupyter;
 #[cfg(test)]
 mod properties;
 

@@ -10,8 +10,10 @@ mod docs;
 mod events;
 mod frames;
 mod jupyter;
+mod kernel_forwarding;
 mod pages;
 mod qr;
+mod runs;
 pub(crate) mod scrape;
 mod sessions;
 mod table;
@@ -51,10 +53,9 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
         .saturating_mul(6)
         .saturating_add(4096)
         .max(json_limit);
-    // Kernels of other nodes are reached, and new ones placed, through these (kernel_proxy).
-    let by_id =
-        axum::middleware::from_fn_with_state(app.clone(), crate::kernel_proxy::by_kernel_id);
-    let placed = axum::middleware::from_fn_with_state(app.clone(), crate::kernel_proxy::place);
+    // Kernels of other nodes are reached, and new ones placed, through these.
+    let by_id = axum::middleware::from_fn_with_state(app.clone(), kernel_forwarding::by_kernel_id);
+    let placed = axum::middleware::from_fn_with_state(app.clone(), kernel_forwarding::place);
     let v1 = Table::new("/api/v1")
         .route("/openapi.json", [Method::GET], get(docs::openapi_json))
         .route("/auth/register", [Method::POST], post(accounts::register))
@@ -91,7 +92,7 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
         .route(
             "/execute",
             [Method::POST],
-            post(jupyter::execute).layer(placed.clone()),
+            post(runs::execute).layer(placed.clone()),
         )
         .route(
             "/cells",

@@ -108,8 +108,8 @@ fn render(app: &App) -> Response {
     }
     metrics::gauge!("switchboard_viewers").set(viewers as f64);
     metrics::gauge!("switchboard_devices_streaming").set(devices as f64);
-    metrics::gauge!("switchboard_kernels").set(app.kernels.running() as f64);
-    metrics::gauge!("switchboard_kernels_warm").set(app.kernels.warm() as f64);
+    metrics::gauge!("switchboard_kernels").set(app.compute.running() as f64);
+    metrics::gauge!("switchboard_kernels_warm").set(app.compute.warm() as f64);
     metrics::gauge!("switchboard_active_user_tokens").set(app.tokens.active_count() as f64);
     let body = app.metrics.render();
     (

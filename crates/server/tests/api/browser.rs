@@ -870,3 +870,29 @@ async fn admin_scenario(app: &TestApp, admin: &Browser) {
     let errors = admin.console_errors(&[]).await;
     assert!(errors.is_empty(), "[admin] console errors: {errors:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_reference_page_renders_the_document_under_its_policy() {
+    let app = spawn_app().await;
+    let driver = Driver::start().await;
+    let reader = driver.browser("api-docs", 1280, 1000).await;
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
+        reader.goto(&format!("http://{}/api/docs", app.addr)).await;
+        // Scalar fetches the document from this node and lists the operations.
+        reader
+            .until(
+                "the reference to show the API's title and an operation",
+                "const t = document.body.innerText; \
+                 return t.includes('Switchboard') && t.includes('/api/v1/sessions');",
+            )
+            .await;
+        // Nothing was refused by the page's CSP or failed to load.
+        let errors = reader.console_errors(&[]).await;
+        assert!(errors.is_empty(), "console errors: {errors:#?}");
+    }))
+    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), reader.client.close()).await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

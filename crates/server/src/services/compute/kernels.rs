@@ -1,0 +1,134 @@
+//! The compute service itself, and the kernel lifecycle of Jupyter Server's API: the
+//! kernelspecs, the account's kernels (on every node), starting, interrupting, restarting
+//! and shutting down a kernel.
+
+use super::error::ComputeError;
+use crate::auth::TokenService;
+use crate::cells::CellLimits;
+use crate::config::Config;
+use crate::kernel_proxy::{CallerCredentials, KernelProxy};
+use crate::kernels::KernelRegistry;
+use crate::protocol::jupyter::{KernelModel, KernelspecList};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_core::{AccountId, User};
+use switchboard_store::Store;
+
+/// Compute: what the kernel, cell and run routes call.
+pub struct Compute {
+    pub(super) registry: Arc<KernelRegistry>,
+    pub(super) proxy: Arc<KernelProxy>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) tokens: Arc<TokenService>,
+    pub(super) limits: CellLimits,
+    pub(super) max_long_poll: Duration,
+}
+
+impl std::fmt::Debug for Compute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compute")
+            .field("running", &self.registry.running())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Compute {
+    /// The service over this node's kernels, reaching other nodes' through `proxy`.
+    pub fn new(
+        config: &Config,
+        registry: Arc<KernelRegistry>,
+        proxy: Arc<KernelProxy>,
+        store: Arc<dyn Store>,
+        tokens: Arc<TokenService>,
+    ) -> Compute {
+        Compute {
+            registry,
+            proxy,
+            store,
+            tokens,
+            limits: CellLimits::from_config(config),
+            max_long_poll: config.max_long_poll,
+        }
+    }
+
+    /// Kernels running on this node (handed out; warm ones not included).
+    pub fn running(&self) -> usize {
+        self.registry.running()
+    }
+
+    /// Warm kernels waiting in the pools.
+    pub fn warm(&self) -> usize {
+        self.registry.warm()
+    }
+
+    /// Shuts every kernel of this node down, as the node stops.
+    pub async fn shutdown_all(&self) {
+        self.registry.shutdown_all().await;
+    }
+
+    /// The kernelspecs this node can start.
+    pub fn kernelspecs(&self) -> Result<KernelspecList, ComputeError> {
+        Ok(KernelspecList::from(self.registry.specs()?))
+    }
+
+    /// The account's kernels, on this node and (in a cluster) on every other live node.
+    pub async fn list_kernels(
+        &self,
+        account: AccountId,
+        credentials: &CallerCredentials,
+    ) -> Result<Vec<KernelModel>, ComputeError> {
+        // A node without kernels still lists those of the others.
+        let mut list: Vec<KernelModel> = match self.registry.list(account) {
+            Ok(here) => here.iter().map(|e| e.model()).collect(),
+            Err(e) if !self.proxy.clustered() => return Err(e),
+            Err(_) => Vec::new(),
+        };
+        list.extend(self.proxy.kernels_elsewhere(credentials).await);
+        Ok(list)
+    }
+
+    /// Starts a kernel of the kernelspec `name` (the default one when `None`) for `user`,
+    /// counting the user's kernels on other nodes against their shares.
+    pub async fn start_kernel(
+        &self,
+        user: &User,
+        name: Option<&str>,
+        credentials: &CallerCredentials,
+    ) -> Result<KernelModel, ComputeError> {
+        let elsewhere = self.proxy.counts_elsewhere(credentials, user.id).await;
+        let entry = self
+            .registry
+            .launch(user.id, user.account_id, name, None, elsewhere)
+            .await?;
+        Ok(entry.model())
+    }
+
+    /// The account's kernel `id`.
+    pub fn kernel(&self, account: AccountId, id: &str) -> Result<KernelModel, ComputeError> {
+        Ok(self.registry.get(id, account)?.model())
+    }
+
+    /// Shuts the account's kernel `id` down (its whole process group).
+    pub async fn shut_down_kernel(&self, account: AccountId, id: &str) -> Result<(), ComputeError> {
+        self.registry.remove(id, account).await
+    }
+
+    /// Interrupts what the account's kernel `id` runs.
+    pub async fn interrupt_kernel(&self, account: AccountId, id: &str) -> Result<(), ComputeError> {
+        let entry = self.registry.get(id, account)?;
+        entry.touch();
+        Ok(entry.kernel.interrupt().await?)
+    }
+
+    /// Restarts the account's kernel `id` (its variables are lost); its model once it is back.
+    pub async fn restart_kernel(
+        &self,
+        account: AccountId,
+        id: &str,
+    ) -> Result<KernelModel, ComputeError> {
+        let entry = self.registry.get(id, account)?;
+        entry.touch();
+        entry.kernel.restart().await?;
+        Ok(entry.model())
+    }
+}
