@@ -883,7 +883,7 @@ async fn the_api_reference_page_renders_the_document_under_its_policy() {
             .until(
                 "the reference to show the API's title and an operation",
                 "const t = document.body.innerText; \
-                 return t.includes('Switchboard') && t.includes('/api/v1/sessions');",
+                 return t.includes('Switchboard') && t.includes('Start a kernel');",
             )
             .await;
         // Nothing was refused by the page's CSP or failed to load.

@@ -232,10 +232,7 @@ async fn the_reference_page_loads_its_viewer_from_this_server() {
         html.contains("/assets/vendor/scalar/standalone.js"),
         "{html}"
     );
-    for asset in [
-        "/assets/vendor/scalar/standalone.js",
-        "/assets/js/api-docs.js",
-    ] {
+    for asset in ["/assets/vendor/scalar/standalone.js"] {
         let resp = app
             .http
             .get(format!("http://{}{asset}", app.addr))
