@@ -521,7 +521,7 @@ async fn relay<S>(
                     }
                 };
                 if upstream.send(out).await.is_err() {
-                    let _ = client.send(Down::Close(Some(close(1011, "kernel node unreachable")))).await;
+                    let _ = client.send(Down::Close(Some(crate::websocket::close(1011, "kernel node unreachable")))).await;
                     break;
                 }
             }
@@ -538,7 +538,7 @@ async fn relay<S>(
                         break;
                     }
                     Some(Err(_)) | None => {
-                        let _ = client.send(Down::Close(Some(close(1011, "kernel node unreachable")))).await;
+                        let _ = client.send(Down::Close(Some(crate::websocket::close(1011, "kernel node unreachable")))).await;
                         break;
                     }
                 };
@@ -548,17 +548,10 @@ async fn relay<S>(
                 }
             }
             () = shutdown.cancelled() => {
-                let _ = client.send(Down::Close(Some(close(1012, "server restarting")))).await;
+                let _ = client.send(Down::Close(Some(crate::websocket::restarting()))).await;
                 let _ = upstream.close(None).await;
                 break;
             }
         }
-    }
-}
-
-fn close(code: u16, reason: &'static str) -> ws::CloseFrame {
-    ws::CloseFrame {
-        code,
-        reason: reason.into(),
     }
 }

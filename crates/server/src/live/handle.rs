@@ -145,11 +145,6 @@ impl SessionHandle {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
-    /// Local viewer connections.
-    pub fn local_viewers(&self) -> u32 {
-        self.0.viewers.load(Ordering::Acquire)
-    }
-
     pub fn suid(&self) -> Suid {
         self.0.suid
     }
