@@ -389,7 +389,9 @@ impl ServeArgs {
             decode_wait,
             snapshot_clock_skew,
             session_lease,
-            bus_probe_interval
+            bus_probe_interval,
+            kernel_placement,
+            node_request_timeout
         );
         if !self.trusted_proxies.is_empty() {
             c.trusted_proxies = self.trusted_proxies.clone();
