@@ -65,7 +65,7 @@ impl KernelProxy {
         let http = reqwest::Client::builder()
             // Answers are passed on as they are, redirects included.
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.node_request_timeout)
+            .connect_timeout(config.cluster.node_request_timeout)
             .build()?;
         let node = config.node_name();
         // The id prefix is ASCII letters, digits, `-` and `_`: always a valid header value.
@@ -83,9 +83,9 @@ impl KernelProxy {
             http,
             node,
             marker,
-            clustered: config.nats_url.is_some(),
-            placement: config.kernel_placement,
-            timeout: config.node_request_timeout,
+            clustered: config.cluster.nats_url.is_some(),
+            placement: config.cluster.kernel_placement,
+            timeout: config.cluster.node_request_timeout,
             body_limit: forward_body_limit(config),
             tls: Arc::new(tls),
         })
@@ -127,8 +127,8 @@ impl KernelProxy {
 /// The largest body a forwarded request may carry: that of the largest route (a cell's code
 /// in JSON); the owner then applies the route's own limit.
 fn forward_body_limit(config: &Config) -> usize {
-    let json = usize::try_from(config.max_json_bytes.as_u64()).unwrap_or(usize::MAX);
-    usize::try_from(config.max_cell_code_bytes.as_u64())
+    let json = usize::try_from(config.network.max_json_bytes.as_u64()).unwrap_or(usize::MAX);
+    usize::try_from(config.kernels.max_cell_code_bytes.as_u64())
         .unwrap_or(usize::MAX)
         .saturating_mul(6)
         .saturating_add(4096)
@@ -414,7 +414,8 @@ where
         .map(str::to_owned);
     // The client's messages are held whole before they are passed on: the same cap as on
     // the kernel's own node, so a proxy is no way around it.
-    let max = usize::try_from(app.config.max_kernel_message_bytes.as_u64()).unwrap_or(usize::MAX);
+    let max =
+        usize::try_from(app.config.kernels.max_kernel_message_bytes.as_u64()).unwrap_or(usize::MAX);
     let ws = ws.max_message_size(max).max_frame_size(max);
     let ws = match chosen {
         Some(protocol) => ws.protocols([protocol]),

@@ -78,7 +78,7 @@ pub struct App {
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
-            .field("listen", &self.config.listen)
+            .field("listen", &self.config.network.listen)
             .field("sessions", &self.sessions)
             .finish_non_exhaustive()
     }
@@ -139,14 +139,14 @@ impl Server {
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         config.validate()?;
         // First: the self-signed TLS key and everything after go inside it.
-        let data_dir = config.data_dir.clone();
+        let data_dir = config.operations.data_dir.clone();
         data_dir::prepare(&data_dir).map_err(|source| ServerError::DataDir {
             path: data_dir.clone(),
             source,
         })?;
         let tls = tls::server_config(&config)?;
         let metrics_access = metrics::ScrapeAccess::from_config(&config)?;
-        let metrics_listener = match config.metrics_listen {
+        let metrics_listener = match config.operations.metrics_listen {
             Some(address) => Some(
                 TcpListener::bind(address)
                     .await
@@ -156,7 +156,7 @@ impl Server {
         };
         let store = switchboard_store::connect(&config.database_url()).await?;
         // Nodes of a cluster share one secret file; a lone node keeps its own.
-        let secret = match &config.token_secret_file {
+        let secret = match &config.auth.token_secret_file {
             Some(path) => auth::read_secret_file(path).map_err(ServerError::TokenSecret)?,
             None => {
                 auth::load_or_create_secret(&data_dir).map_err(|source| ServerError::DataDir {
@@ -181,13 +181,13 @@ impl Server {
                 .run(revoked_sub, shutdown.clone()),
         );
         // A lone node's in-process bus cannot lose subscriptions; only NATS is probed.
-        if config.nats_url.is_some() {
+        if config.cluster.nats_url.is_some() {
             tracker.spawn(
                 bus_probe::BusProbe::new(
                     bus.clone(),
                     bus_health.clone(),
                     &config.node_name(),
-                    config.bus_probe_interval,
+                    config.cluster.bus_probe_interval,
                 )
                 .run(shutdown.clone()),
             );
@@ -197,13 +197,13 @@ impl Server {
             bus: bus.clone(),
             policy: config.timeout_policy(),
             cdr_log: CdrLog::new(data_dir.join("cdr")),
-            stats_interval: config.stats_interval,
-            max_viewers: config.max_viewers_per_session,
+            stats_interval: config.sessions.stats_interval,
+            max_viewers: config.sessions.max_viewers_per_session,
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
             node: config.node_name(),
-            lease_ttl: config.session_lease,
-            clustered: config.nats_url.is_some(),
+            lease_ttl: config.cluster.session_lease,
+            clustered: config.cluster.nats_url.is_some(),
             resubscribe: bus_health.resubscribe(),
         });
         // Sessions this node owned before a restart, and any whose owner is gone.
@@ -220,8 +220,8 @@ impl Server {
             store.clone(),
             config.node_name(),
             config.advertised_address(),
-            config.monitor_interval,
-            config.status_rows_kept,
+            config.operations.monitor_interval,
+            config.operations.status_rows_kept,
         )
         .await?;
         tracker.spawn(
@@ -231,6 +231,7 @@ impl Server {
         );
         let kernel_proxy = kernel_proxy::KernelProxy::new(&config)?;
         let min_app_version = config
+            .devices
             .min_device_app_version
             .as_deref()
             .and_then(|v| AppVersion::parse(v).ok());
@@ -238,19 +239,20 @@ impl Server {
         // Snapshots left pending (detector busy, node stopped) are detected in the background.
         tracker.spawn(cameras.clone().run_resume(shutdown.clone()));
         tracker.spawn(cameras.clone().run_retention(
-            config.snapshot_retention,
-            config.snapshot_storage.as_u64(),
+            config.cameras.snapshot_retention,
+            config.cameras.snapshot_storage.as_u64(),
             shutdown.clone(),
         ));
         let mut config = config;
-        config.secure_cookies |= tls.is_some();
+        config.auth.secure_cookies |= tls.is_some();
         let app = Arc::new(App {
             limits: RateLimits::new(&config),
             passwords: auth::PasswordHashing::new(
                 config
+                    .auth
                     .password_hash_workers
                     .unwrap_or_else(auth::PasswordHashing::default_workers),
-                config.password_hash_queue_wait,
+                config.auth.password_hash_queue_wait,
             ),
             public_url: config.public_url(),
             config,
@@ -303,7 +305,7 @@ impl Server {
                 .spawn(metrics::serve_dedicated(app.clone(), metrics_listener));
         }
         let token = app.shutdown.clone();
-        let grace = app.config.shutdown_grace;
+        let grace = app.config.operations.shutdown_grace;
         let router = routes::router(app.clone());
         tracing::info!(address = %listener.local_addr()?, "listening");
         let stop = async move {
@@ -357,7 +359,7 @@ async fn connect_bus(
     store: &Arc<dyn Store>,
     tokens: &Arc<TokenService>,
 ) -> Result<(Arc<dyn Bus>, switchboard_bus::Subscription), ServerError> {
-    let Some(url) = &config.nats_url else {
+    let Some(url) = &config.cluster.nats_url else {
         let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(BUS_CAPACITY));
         let sub = RevocationListener::new(bus.clone(), store.clone(), tokens.clone())
             .subscribe()
@@ -397,7 +399,7 @@ impl App {
         peer: std::net::SocketAddr,
         headers: &axum::http::HeaderMap,
     ) -> std::net::IpAddr {
-        rate_limit::client_ip(&self.config.trusted_proxies, peer, headers)
+        rate_limit::client_ip(&self.config.network.trusted_proxies, peer, headers)
     }
 
     /// Base URL for links to this node.

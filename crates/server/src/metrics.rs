@@ -178,7 +178,10 @@ pub struct ScrapeAccess {
 impl ScrapeAccess {
     /// The metrics token from `metrics_token` or `metrics_token_file`.
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let token = match (&config.metrics_token, &config.metrics_token_file) {
+        let token = match (
+            &config.operations.metrics_token,
+            &config.operations.metrics_token_file,
+        ) {
             (Some(token), _) => Some(token.clone()),
             (None, Some(path)) => {
                 let token = std::fs::read_to_string(path).map_err(|e| {
@@ -219,7 +222,7 @@ fn digest(token: &str) -> [u8; 32] {
 /// `GET /metrics` on the main listener: for the metrics token, or an operator's user token.
 /// With `metrics_listen` set, `/metrics` lives only there and this answers 404.
 pub async fn scrape(State(app): State<Arc<App>>, req: Request) -> Result<Response, ApiError> {
-    if app.config.metrics_listen.is_some() {
+    if app.config.operations.metrics_listen.is_some() {
         return Err(ApiError::not_found("not_found", "no such route"));
     }
     if !app.metrics_access.admits(req.headers()) {

@@ -43,11 +43,11 @@ fn check(l: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr, what: &str) -> Result<
 impl RateLimits {
     pub(crate) fn new(config: &Config) -> Self {
         RateLimits {
-            tickets: limiter(config.ticket_redemptions_per_minute),
-            auth: limiter(config.auth_attempts_per_minute),
+            tickets: limiter(config.devices.ticket_redemptions_per_minute),
+            auth: limiter(config.auth.auth_attempts_per_minute),
             sign_in_failures: SignInFailures::new(
-                config.sign_in_failures_per_username,
-                config.sign_in_failure_window,
+                config.auth.sign_in_failures_per_username,
+                config.auth.sign_in_failure_window,
             ),
         }
     }

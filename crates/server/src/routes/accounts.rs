@@ -29,7 +29,7 @@ fn session_cookie(app: &App, token: &str, max_age: i64) -> HeaderValue {
     let https = app.config.served_over_https();
     cookie_header(
         auth::cookie_name(https),
-        https || app.config.secure_cookies,
+        https || app.config.auth.secure_cookies,
         token,
         max_age,
     )
@@ -44,7 +44,7 @@ fn cookie_header(name: &str, secure: bool, token: &str, max_age: i64) -> HeaderV
 
 /// Issues a token for `user` and answers with it and the cookie carrying it.
 async fn signed_in(app: &App, user: &User, status: StatusCode) -> ApiResult<Response> {
-    let ttl = app.config.token_ttl;
+    let ttl = app.config.auth.token_ttl;
     let (token, claims) = app
         .tokens
         .issue(

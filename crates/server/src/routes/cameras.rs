@@ -315,7 +315,7 @@ pub(super) async fn upload(
     if !ct.trim().to_ascii_lowercase().starts_with("image/jpeg") {
         return Err(unsupported("send the snapshot as Content-Type: image/jpeg"));
     }
-    let limit = app.config.max_snapshot_bytes.as_u64();
+    let limit = app.config.cameras.max_snapshot_bytes.as_u64();
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -337,11 +337,11 @@ pub(super) async fn upload(
             .to_bytes();
     let info = jpeg::inspect(&data).map_err(|e| unsupported(format!("not a valid JPEG: {e}")))?;
     // Refused before it is stored: thumbnails and detection would have to decode it.
-    if info.pixels() > app.config.max_image_pixels {
+    if info.pixels() > app.config.cameras.max_image_pixels {
         return Err(ApiError::image_too_large(
             info.width,
             info.height,
-            app.config.max_image_pixels,
+            app.config.cameras.max_image_pixels,
         ));
     }
     let received_at = crate::live::now();
@@ -349,7 +349,11 @@ pub(super) async fn upload(
         id: Uuid::new_v4(),
         camera_id,
         account_id,
-        taken_at: crate::cameras::taken_at(q.taken_at, received_at, app.config.snapshot_clock_skew),
+        taken_at: crate::cameras::taken_at(
+            q.taken_at,
+            received_at,
+            app.config.cameras.snapshot_clock_skew,
+        ),
         received_at,
         jpeg: data.to_vec(),
     };
@@ -513,7 +517,7 @@ async fn pin_results(app: &App, hits: &[SearchHit]) {
     if ids.is_empty() {
         return;
     }
-    let Some(until) = chrono::Duration::from_std(app.config.search_pin)
+    let Some(until) = chrono::Duration::from_std(app.config.cameras.search_pin)
         .ok()
         .and_then(|pin| crate::live::now().checked_add_signed(pin))
     else {

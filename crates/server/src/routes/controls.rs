@@ -88,7 +88,7 @@ pub(super) async fn poll(
     let handle = device_session(&app, &device, &suid).await?;
     let suid = handle.suid();
     let after = q.after.unwrap_or(0);
-    let wait = Duration::from_secs(q.wait.unwrap_or(0)).min(app.config.max_long_poll);
+    let wait = Duration::from_secs(q.wait.unwrap_or(0)).min(app.config.sessions.max_long_poll);
     // Subscribe before reading, so a control sent in between wakes us.
     let mut announced = app
         .bus

@@ -73,7 +73,7 @@ pub(super) async fn register(
     handle.device_registered(device_id, req.device, at);
     // The token outlives nothing: it expires when the session must have ended anyway.
     let remaining = (session.created_at
-        + chrono::Duration::from_std(app.config.max_lifetime).unwrap_or_default())
+        + chrono::Duration::from_std(app.config.sessions.max_lifetime).unwrap_or_default())
         - at;
     let ttl = remaining.to_std().unwrap_or_default() + std::time::Duration::from_secs(60);
     let (device_token, claims) = app
@@ -100,7 +100,7 @@ pub(super) async fn register(
             stream_url: format!("{base}/stream"),
             websocket_url: format!("{ws_base}/device"),
             controls_url: format!("{base}/controls"),
-            max_frame_bytes: app.config.max_frame_bytes.as_u64(),
+            max_frame_bytes: app.config.devices.max_frame_bytes.as_u64(),
         }),
     ))
 }
@@ -155,7 +155,7 @@ pub(super) async fn device_socket(
     let handle = device_session(&app, &device, &suid).await?;
     // Twice the frame limit: a frame somewhat too large gets a `frame_too_large` error message
     // on the open socket; only absurd ones (which would cost memory) drop the connection.
-    let max = usize::try_from(app.config.max_frame_bytes.as_u64())
+    let max = usize::try_from(app.config.devices.max_frame_bytes.as_u64())
         .unwrap_or(usize::MAX / 2)
         .saturating_mul(2);
     let after = q.after.unwrap_or(0);
@@ -208,7 +208,8 @@ async fn device_loop(
     }
     let mut status = handle.subscribe_status();
     // Status messages are relayed to every viewer: their size and rate are bounded.
-    let max_text = usize::try_from(app.config.max_device_text_bytes.as_u64()).unwrap_or(usize::MAX);
+    let max_text =
+        usize::try_from(app.config.devices.max_device_text_bytes.as_u64()).unwrap_or(usize::MAX);
     let mut text_rate = RateBucket::default();
     let right_ended = right.ended();
     tokio::pin!(right_ended);
@@ -240,7 +241,7 @@ async fn device_loop(
                         let _ = socket.send(Message::Close(Some(sockets::too_big()))).await;
                         break;
                     }
-                    if !text_rate.take(app.config.device_messages_per_second, std::time::Instant::now()) {
+                    if !text_rate.take(app.config.devices.device_messages_per_second, std::time::Instant::now()) {
                         tracing::info!(%suid, "device over its message rate; closing");
                         let _ = socket.send(Message::Close(Some(sockets::too_many()))).await;
                         break;

@@ -44,24 +44,24 @@ pub(super) fn accept_frame(
     seq: Option<u64>,
     data: Bytes,
 ) -> ApiResult<FrameAccepted> {
-    let limit = app.config.max_frame_bytes.as_u64();
+    let limit = app.config.devices.max_frame_bytes.as_u64();
     if data.len() as u64 > limit {
         return Err(too_large(limit));
     }
     let info = jpeg::inspect(&data).map_err(|e| unsupported(format!("not a valid JPEG: {e}")))?;
     // Viewers decode every frame: a small file declaring a huge picture is a bomb for them.
-    if info.pixels() > app.config.max_frame_pixels {
+    if info.pixels() > app.config.devices.max_frame_pixels {
         return Err(ApiError::image_too_large(
             info.width,
             info.height,
-            app.config.max_frame_pixels,
+            app.config.devices.max_frame_pixels,
         ));
     }
-    if !handle.admit_frame(app.config.max_device_fps) {
+    if !handle.admit_frame(app.config.devices.max_device_fps) {
         return Err(ApiError::too_many_requests(
             format!(
                 "more than {} frames a second; this one was dropped",
-                app.config.max_device_fps
+                app.config.devices.max_device_fps
             ),
             1,
         ));
@@ -102,7 +102,7 @@ pub(super) async fn post_frame(
     if !ct.trim().to_ascii_lowercase().starts_with("image/jpeg") {
         return Err(unsupported("send the frame as Content-Type: image/jpeg"));
     }
-    let limit = app.config.max_frame_bytes.as_u64();
+    let limit = app.config.devices.max_frame_bytes.as_u64();
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -158,7 +158,7 @@ pub(super) async fn post_stream(
             ));
         }
     };
-    let limit = usize::try_from(app.config.max_frame_bytes.as_u64()).unwrap_or(usize::MAX);
+    let limit = usize::try_from(app.config.devices.max_frame_bytes.as_u64()).unwrap_or(usize::MAX);
     let replayed =
         futures::stream::iter((!head.is_empty()).then(|| Ok::<_, axum::Error>(Bytes::from(head))));
     let mut parts = std::pin::pin!(mjpeg::parts(replayed.chain(body), boundary, limit));
@@ -178,7 +178,7 @@ pub(super) async fn post_stream(
         let part = match part {
             Ok(p) => p,
             Err(mjpeg::MjpegError::PartTooLarge { .. }) => {
-                return Err(too_large(app.config.max_frame_bytes.as_u64()));
+                return Err(too_large(app.config.devices.max_frame_bytes.as_u64()));
             }
             Err(mjpeg::MjpegError::Transport(e)) => {
                 tracing::debug!(suid = %handle.suid(), error = %e, "stream closed by device");

@@ -45,7 +45,7 @@ pub(super) async fn list(
     // A node without kernels still lists those of the others.
     let mut list: Vec<Value> = match app.kernels.list(caller.account_id()) {
         Ok(here) => here.iter().map(|e| e.model()).collect(),
-        Err(e) if app.config.nats_url.is_none() => return Err(e),
+        Err(e) if app.config.cluster.nats_url.is_none() => return Err(e),
         Err(_) => Vec::new(),
     };
     list.extend(elsewhere.await);
@@ -154,7 +154,8 @@ pub(super) async fn channels(
     ApiWebSocket(ws): ApiWebSocket,
 ) -> ApiResult<Response> {
     let entry = app.kernels.get(&id, caller.account_id())?;
-    let ws = sockets::limited(ws, app.config.max_kernel_message_bytes).protocols([V1_PROTOCOL]);
+    let ws =
+        sockets::limited(ws, app.config.kernels.max_kernel_message_bytes).protocols([V1_PROTOCOL]);
     let v1 = ws
         .selected_protocol()
         .is_some_and(|p| p.as_bytes() == V1_PROTOCOL.as_bytes());
@@ -492,8 +493,8 @@ pub(super) async fn poll_messages(
 ) -> ApiResult<Json<Value>> {
     let _ = &query.token; // accepted for auth (`?token=`), read by CurrentUser
     let entry = app.kernels.get(&id, caller.account_id())?;
-    let wait =
-        std::time::Duration::from_secs(query.wait.unwrap_or(0)).min(app.config.max_long_poll);
+    let wait = std::time::Duration::from_secs(query.wait.unwrap_or(0))
+        .min(app.config.sessions.max_long_poll);
     let right = app.tokens.hold(&caller.claims);
     let right_ended = right.ended();
     tokio::pin!(right_ended);

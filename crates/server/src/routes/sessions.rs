@@ -173,7 +173,7 @@ pub(super) async fn open(
             label.clone(),
             ticket,
             now(),
-            app.config.ticket_ttl,
+            app.config.sessions.ticket_ttl,
         );
         match app.store.insert_session(&session).await {
             Ok(()) => {
@@ -241,7 +241,7 @@ pub(super) async fn get(
     ApiQuery(q): ApiQuery<GetQuery>,
 ) -> ApiResult<Json<SessionView>> {
     let session = session_of(&app, &caller, &suid).await?;
-    let wait = Duration::from_secs(q.wait.unwrap_or(0)).min(app.config.max_long_poll);
+    let wait = Duration::from_secs(q.wait.unwrap_or(0)).min(app.config.sessions.max_long_poll);
     let known = match q.state.as_deref() {
         Some(s) => Some(SessionState::parse(s).ok_or_else(|| {
             ApiError::bad_request("invalid_query", "state must be waiting, live or ended")

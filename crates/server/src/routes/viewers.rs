@@ -163,8 +163,10 @@ pub(super) async fn watch_socket(
     let handle = running(&app, &session)?;
     let viewer = join(&handle, &caller)?;
     let right = app.tokens.hold(&caller.claims);
-    Ok(sockets::limited(ws, app.config.max_viewer_message_bytes)
-        .on_upgrade(move |socket| watch_loop(app, handle, viewer, right, socket)))
+    Ok(
+        sockets::limited(ws, app.config.sessions.max_viewer_message_bytes)
+            .on_upgrade(move |socket| watch_loop(app, handle, viewer, right, socket)),
+    )
 }
 
 async fn send_event(socket: &mut WebSocket, event: &WatchEvent) -> bool {
