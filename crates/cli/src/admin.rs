@@ -298,7 +298,7 @@ async fn end(a: EndArgs) -> anyhow::Result<()> {
         );
     }
     let cdr = store.end_session(&session).await?;
-    CdrLog::new(config.data_dir.join("cdr"))
+    CdrLog::new(config.operations.data_dir.join("cdr"))
         .append(&cdr)
         .await?;
     println!("ended {suid}; a running node stops serving it within its stats interval");

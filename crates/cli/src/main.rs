@@ -71,8 +71,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => {
             settings::init_logging(args.log_format);
             let config = args.load()?;
-            std::fs::create_dir_all(&config.data_dir)
-                .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+            std::fs::create_dir_all(&config.operations.data_dir).with_context(|| {
+                format!("cannot create {}", config.operations.data_dir.display())
+            })?;
             switchboard_store::migrate(&config.database_url())
                 .await
                 .context("migrations failed")?;
@@ -94,7 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: switchboard_server::Config) -> anyhow::Result<()> {
-    let listen = config.listen;
+    let listen = config.network.listen;
     let server = switchboard_server::Server::start(config)
         .await
         .context("the server could not start")?;

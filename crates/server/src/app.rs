@@ -50,7 +50,7 @@ pub struct App {
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
-            .field("listen", &self.config.listen)
+            .field("listen", &self.config.network.listen)
             .field("sessions", &self.sessions)
             .finish_non_exhaustive()
     }
@@ -63,7 +63,7 @@ impl App {
         peer: std::net::SocketAddr,
         headers: &axum::http::HeaderMap,
     ) -> std::net::IpAddr {
-        crate::rate_limit::client_ip(&self.config.trusted_proxies, peer, headers)
+        crate::rate_limit::client_ip(&self.config.network.trusted_proxies, peer, headers)
     }
 
     /// Base URL for links to this node.

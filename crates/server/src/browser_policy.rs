@@ -62,6 +62,7 @@ impl OriginPolicy {
     /// The policy of a node with this (validated) configuration.
     pub fn new(config: &Config) -> Self {
         let mut allowed: BTreeSet<String> = config
+            .network
             .allowed_origins
             .iter()
             .filter_map(|o| parse_configured_origin(o).ok())
@@ -206,7 +207,7 @@ impl SecurityHeaders {
     /// The headers of a node with this configuration.
     pub fn new(config: &Config) -> Self {
         SecurityHeaders {
-            hsts: hsts_value(config.served_over_https(), config.hsts_max_age),
+            hsts: hsts_value(config.served_over_https(), config.network.hsts_max_age),
         }
     }
 
@@ -251,11 +252,9 @@ mod tests {
 
     /// A node behind a TLS proxy at `https://sb.example.org`: its cookie is `__Host-sb_token`.
     fn policy(tweak: impl FnOnce(&mut Config)) -> OriginPolicy {
-        let mut config = Config {
-            listen: "127.0.0.1:8080".parse().unwrap(),
-            public_url: Some("https://sb.example.org".into()),
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config.network.listen = "127.0.0.1:8080".parse().unwrap();
+        config.network.public_url = Some("https://sb.example.org".into());
         tweak(&mut config);
         OriginPolicy::new(&config)
     }
@@ -298,7 +297,7 @@ mod tests {
 
     #[test]
     fn sockets_need_our_origin_or_a_token_outside_the_cookie() {
-        let p = policy(|c| c.allowed_origins = vec!["https://ui.example.org".into()]);
+        let p = policy(|c| c.network.allowed_origins = vec!["https://ui.example.org".into()]);
         let get = Method::GET;
         let uri: Uri = "/api/v1/events".parse().unwrap();
         let with = |extra: &[(&str, &str)]| {
@@ -416,7 +415,7 @@ mod tests {
 
     #[test]
     fn over_tls_the_addressed_origin_is_https_and_the_cookie_is_host_prefixed() {
-        let p = policy(|c| c.tls_self_signed = true);
+        let p = policy(|c| c.network.tls_self_signed = true);
         assert_eq!(p.cookie_name, "__Host-sb_token");
         let post = Method::POST;
         let uri: Uri = "/api/v1/sessions".parse().unwrap();

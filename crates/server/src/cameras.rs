@@ -114,11 +114,12 @@ impl Cameras {
     /// and leaves detection off: snapshots are still stored, as pending.
     pub async fn start(config: &Config, store: Arc<dyn Store>) -> Cameras {
         let options = DetectorOptions {
-            onnxruntime_library: config.onnxruntime_library.clone(),
-            max_pixels: config.max_image_pixels,
+            onnxruntime_library: config.cameras.onnxruntime_library.clone(),
+            max_pixels: config.cameras.max_image_pixels,
             ..DetectorOptions::default()
         };
         let workers = config
+            .cameras
             .detector_workers
             .unwrap_or_else(switchboard_vision::available_cores);
         // Each ONNX Runtime inference would otherwise use every core on top of the workers.
@@ -128,11 +129,11 @@ impl Cameras {
             ),
             ..options
         };
-        let queue = config.detector_queue;
+        let queue = config.cameras.detector_queue;
         let pool = match config.detector_model_path() {
             None => {
                 tracing::warn!(
-                    model = %config.detector_model.display(),
+                    model = %config.cameras.detector_model.display(),
                     "detector model not found: camera snapshots are stored but not detected \
                      (set detector_model, see models/README.md)"
                 );
@@ -168,13 +169,13 @@ impl Cameras {
             pool,
             labels,
             store,
-            wait: config.detect_wait,
-            dedup_distance: config.snapshot_dedup_distance,
+            wait: config.cameras.detect_wait,
+            dedup_distance: config.cameras.snapshot_dedup_distance,
             in_flight: Mutex::new(HashSet::new()),
             wake: Notify::new(),
-            decodes: Arc::new(Semaphore::new(config.max_concurrent_decodes.max(1))),
-            decode_wait: config.decode_wait,
-            max_pixels: config.max_image_pixels,
+            decodes: Arc::new(Semaphore::new(config.cameras.max_concurrent_decodes.max(1))),
+            decode_wait: config.cameras.decode_wait,
+            max_pixels: config.cameras.max_image_pixels,
         }
     }
 

@@ -53,10 +53,10 @@ impl CellLimits {
     /// The limits `config` sets.
     pub fn from_config(config: &Config) -> CellLimits {
         CellLimits {
-            max_code_bytes: usize::try_from(config.max_cell_code_bytes.as_u64())
+            max_code_bytes: usize::try_from(config.kernels.max_cell_code_bytes.as_u64())
                 .unwrap_or(usize::MAX),
-            file_max_bytes: config.cell_file_max_bytes.as_u64(),
-            files_max: config.cell_files_max,
+            file_max_bytes: config.kernels.cell_file_max_bytes.as_u64(),
+            files_max: config.kernels.cell_files_max,
         }
     }
 

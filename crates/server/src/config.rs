@@ -1,381 +1,113 @@
-//! Server configuration: every setting with its default, read from a TOML file and then
-//! overridden by environment variables and flags (the CLI does that layering).
+//! Server configuration: every setting with its default, in sections (`[network]`,
+//! `[kernels]`, …). A node's settings come in layers: the defaults, then a TOML file, then
+//! `SWITCHBOARD_*` environment variables, then flags ([`Config::load`]). Each setting is
+//! declared once, in `config/sections.rs`, for every layer.
 
-use bytesize::ByteSize;
+mod sections;
+mod values;
+
+pub use sections::{
+    AuthSettings, CameraSettings, ClusterSettings, DeviceSettings, KernelSettings, NetworkSettings,
+    OperationsSettings, SessionSettings,
+};
+pub use values::{KernelPlacement, KernelSandboxMode};
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Command, FromArgMatches};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use switchboard_core::TimeoutPolicy;
 
-/// The effective configuration of a node. Unknown keys in a file are an error, so a typo
-/// never silently falls back to a default.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The effective configuration of a node, one section per area; a file has a table for each
+/// (`[network]`, `[kernels]`, …). Unknown keys in a file are an error, so a typo never
+/// silently falls back to a default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Args)]
 #[serde(default, deny_unknown_fields)]
+#[group(skip)]
 pub struct Config {
-    /// Address to listen on.
-    pub listen: SocketAddr,
-    /// This node's name in the services registry; defaults to the host name.
-    pub node_name: Option<String>,
-    /// Where the SQLite database, the token secret and CDR files live.
-    pub data_dir: PathBuf,
-    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data_dir>/switchboard.db`.
-    pub database_url: Option<String>,
-    /// NATS server(s) of a cluster (`nats://[user:password@]host:4222`, comma-separated for
-    /// several); unset, the node uses its in-process bus and stands alone.
-    pub nats_url: Option<String>,
-    /// A file holding the token-signing secret (base64 of at least 32 bytes), the same for
-    /// every node of a cluster; unset, the node makes and keeps its own in the data directory.
-    pub token_secret_file: Option<PathBuf>,
-    /// Base URL devices and browsers use to reach this server, for links such as the device
-    /// URL; defaults to `http://<listen>`.
-    pub public_url: Option<String>,
-    /// How long a ticket stays redeemable.
-    #[serde(with = "humantime_serde")]
-    pub ticket_ttl: Duration,
-    /// The longest a session may live.
-    #[serde(with = "humantime_serde")]
-    pub max_lifetime: Duration,
-    /// A live session ends this long after its last viewer leaves.
-    #[serde(with = "humantime_serde")]
-    pub no_viewers_timeout: Duration,
-    /// A live session ends this long after its last frame.
-    #[serde(with = "humantime_serde")]
-    pub device_idle_timeout: Duration,
-    /// Devices whose app reports an older version are refused with 426.
-    pub min_device_app_version: Option<String>,
-    /// Largest accepted frame (one JPEG).
-    pub max_frame_bytes: ByteSize,
-    /// Largest accepted JSON request body.
-    pub max_json_bytes: ByteSize,
-    /// How long a sign-in token lasts.
-    #[serde(with = "humantime_serde")]
-    pub token_ttl: Duration,
-    /// Ticket redemptions allowed per client address per minute (guessing defence).
-    pub ticket_redemptions_per_minute: u32,
-    /// Sign-in and sign-up attempts allowed per client address per minute.
-    pub auth_attempts_per_minute: u32,
-    /// Failed sign-ins allowed per username within `sign_in_failure_window`, from any
-    /// address (so rotating addresses does not help a guesser); past it 429.
-    pub sign_in_failures_per_username: u32,
-    /// The window of `sign_in_failures_per_username`: one more attempt is allowed every
-    /// window / failures, and a successful sign-in starts the count afresh.
-    #[serde(with = "humantime_serde")]
-    pub sign_in_failure_window: Duration,
-    /// Password hashes computed at once (argon2 is slow and takes ~19 MiB each); unset: half
-    /// the cores, at least one.
-    pub password_hash_workers: Option<usize>,
-    /// How long a sign-in or sign-up waits for a hashing worker before answering 503 `busy`.
-    #[serde(with = "humantime_serde")]
-    pub password_hash_queue_wait: Duration,
-    /// Reverse proxies whose `X-Forwarded-For` names the client (for rate limits and logs).
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// Open connections (WebSockets included) the node accepts in all; past it new ones get
-    /// 503 `busy` and are closed.
-    pub max_connections: usize,
-    /// Open connections per client address (the TCP peer; behind a trusted proxy, requests in
-    /// flight per forwarded address); past it 503 `busy`.
-    pub max_connections_per_address: usize,
-    /// How long a client may take to send a request's head (and TLS handshake) once it has
-    /// connected or begun the request; past it the connection is closed.
-    #[serde(with = "humantime_serde")]
-    pub header_read_timeout: Duration,
-    /// A kept-alive connection with no request in flight is closed after this long.
-    #[serde(with = "humantime_serde")]
-    pub idle_connection_timeout: Duration,
-    /// The longest the server waits for the next bytes of a request body (408 past it).
-    #[serde(with = "humantime_serde")]
-    pub body_read_timeout: Duration,
-    /// The slowest average rate a request body may arrive at, counted over the time the
-    /// server waits for it after a first `body_read_timeout` (408 past it); 0: no minimum.
-    pub min_body_bytes_per_second: ByteSize,
-    /// Viewers allowed on one session at once.
-    pub max_viewers_per_session: u32,
-    /// How often a live session's totals are saved (so a restart loses little).
-    #[serde(with = "humantime_serde")]
-    pub stats_interval: Duration,
-    /// Longest `wait=` a long poll may ask for.
-    #[serde(with = "humantime_serde")]
-    pub max_long_poll: Duration,
-    /// Largest message a viewer may send on the watch and account events sockets (they only
-    /// ever send small text); a bigger one closes the socket with 1009.
-    pub max_viewer_message_bytes: ByteSize,
-    /// Largest text message (a status) a device may send on its socket; frames are bounded by
-    /// `max_frame_bytes`. A bigger one closes the socket with 1009.
-    pub max_device_text_bytes: ByteSize,
-    /// Text messages a device may send per second on its socket (a burst of one second's
-    /// worth); past it the socket closes with 1008. 0: unlimited.
-    pub device_messages_per_second: u32,
-    /// Frames per second relayed from one device (a burst of one second's worth); frames
-    /// beyond it are dropped. 0: unlimited.
-    pub max_device_fps: u32,
-    /// Largest message a client may send on a kernel's channels socket; a bigger one closes
-    /// the socket with 1009.
-    pub max_kernel_message_bytes: ByteSize,
-    /// Marks the session cookie `Secure` (implied when serving HTTPS; set it behind a TLS proxy).
-    pub secure_cookies: bool,
-    /// Origins besides this node's own (its `public_url`, and the host a request was sent to)
-    /// whose pages may open WebSockets and send cookie-signed writes, as
-    /// `scheme://host[:port]`; pages of any other origin get 403 `forbidden_origin`.
-    pub allowed_origins: Vec<String>,
-    /// `Strict-Transport-Security: max-age` sent when the node is reached over HTTPS (it
-    /// serves TLS, or `public_url` is https); 0 sends no header.
-    #[serde(with = "humantime_serde")]
-    pub hsts_max_age: Duration,
-    /// A separate address serving only `/metrics` (e.g. `127.0.0.1:9090`), to anyone who can
-    /// reach it unless a metrics token is set; the main listener then has no `/metrics`.
-    pub metrics_listen: Option<SocketAddr>,
-    /// The bearer token `/metrics` asks for (at least 16 characters). Unset, and without
-    /// `metrics_listen`, only an operator's user token reads `/metrics`.
-    pub metrics_token: Option<String>,
-    /// A file holding the metrics token (surrounding white space ignored), instead of
-    /// `metrics_token`.
-    pub metrics_token_file: Option<PathBuf>,
-    /// How often the node samples its own load into the `service_status` table.
-    #[serde(with = "humantime_serde")]
-    pub monitor_interval: Duration,
-    /// Status samples kept per service (older ones are pruned).
-    pub status_rows_kept: u32,
-    /// How long a stopping node waits for connections and sessions to wind down.
-    #[serde(with = "humantime_serde")]
-    pub shutdown_grace: Duration,
-    /// PEM certificate chain to serve HTTPS with (needs `tls_key`).
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key for `tls_cert`.
-    pub tls_key: Option<PathBuf>,
-    /// Serve HTTPS with a self-signed certificate kept in the data directory (for trying
-    /// Switchboard with a phone on the local network; browsers will warn).
-    pub tls_self_signed: bool,
-    /// Run Jupyter kernels. Unset: on when a `python3` kernelspec is found. Off: the kernel
-    /// routes answer 503 `kernels_unavailable`.
-    pub kernels_enabled: Option<bool>,
-    /// The most kernels this node runs at once, warm pools included (503 `kernel_capacity`
-    /// past it).
-    pub max_kernels: usize,
-    /// Warm kernels kept ready per kernelspec, as `name=count` pairs separated by commas
-    /// (`"python3=2"`); an empty string keeps none.
-    pub kernel_pool: String,
-    /// CPU seconds one kernel may use (0: unlimited).
-    pub kernel_cpu_seconds: u64,
-    /// Address space each process of a kernel may use.
-    pub kernel_memory: ByteSize,
-    /// Memory all the processes of one kernel may use together, its folder's files included
-    /// (a memory cgroup, or a watchdog where the host has none; 0: unlimited).
-    pub kernel_memory_total: ByteSize,
-    /// Processes and threads one kernel may run together (0: unlimited).
-    pub kernel_processes: u64,
-    /// Size of one kernel's folder, its working directory (a tmpfs of this size, held in
-    /// memory and counted in `kernel_memory_total`; 0: unlimited).
-    pub kernel_disk: ByteSize,
-    /// A kernel is stopped after this long without activity.
-    #[serde(with = "humantime_serde")]
-    pub kernel_idle_timeout: Duration,
-    /// A kernel is stopped this long after it was handed out.
-    #[serde(with = "humantime_serde")]
-    pub kernel_lifetime: Duration,
-    /// `enforce` (kernels cannot read other users' files or reach the network or the host's
-    /// Unix sockets; kernels are refused where the host cannot enforce it), `best_effort`
-    /// (what the host can, logged) or `off`.
-    pub kernel_sandbox: KernelSandboxMode,
-    /// Kernels one user may run at once (429 past it).
-    pub kernels_per_user: usize,
-    /// Kernels one account may run at once (429 past it).
-    pub kernels_per_account: usize,
-    /// The share of a node's `max_kernels` one account may hold (0–1), so one tenant cannot
-    /// take every kernel of a node: an account's cap there is the lower of
-    /// `kernels_per_account` and this share (at least 1).
-    pub kernel_account_share: f64,
-    /// The sandbox helper program; unset: this executable, whose `main` runs the helper.
-    pub kernel_helper: Option<PathBuf>,
-    /// Largest code a stored cell may hold (413 `code_too_large` past it).
-    pub max_cell_code_bytes: ByteSize,
-    /// Largest file stored from a cell's run; bigger ones are named in a notice instead.
-    pub cell_file_max_bytes: ByteSize,
-    /// Most files stored per cell; further ones are named in a notice instead.
-    pub cell_files_max: u32,
-    /// The object detector (a YOLO ONNX model). A relative path is looked up in the current
-    /// directory, then next to the executable. Missing: snapshots are stored but not detected.
-    pub detector_model: PathBuf,
-    /// ONNX Runtime's library (file or folder); unset: `ORT_DYLIB_PATH`, then the loader's
-    /// search path, then the pure-Rust backend.
-    pub onnxruntime_library: Option<PathBuf>,
-    /// Detection threads; unset: one per core.
-    pub detector_workers: Option<usize>,
-    /// Snapshots waiting for a detection thread before uploads answer 503.
-    pub detector_queue: usize,
-    /// How long an upload waits for its detections before answering 202 `pending`.
-    #[serde(with = "humantime_serde")]
-    pub detect_wait: Duration,
-    /// Largest camera snapshot accepted.
-    pub max_snapshot_bytes: ByteSize,
-    /// Snapshots taken longer ago than this are deleted.
-    #[serde(with = "humantime_serde")]
-    pub snapshot_retention: Duration,
-    /// Snapshot images kept in all; the oldest beyond it are deleted.
-    pub snapshot_storage: ByteSize,
-    /// A detected snapshot this close to its camera's previous one (mean grey-level
-    /// difference of 16×16 thumbnails, 0–1) and with the same labels is dropped; 0 keeps all.
-    pub snapshot_dedup_distance: f64,
-    /// How long snapshots shown as search results are spared by retention.
-    #[serde(with = "humantime_serde")]
-    pub search_pin: Duration,
-    /// Largest picture a camera snapshot may declare (width × height, from its JPEG header;
-    /// 413 `image_too_large` past it): decoding costs memory by pixels, not by bytes.
-    pub max_image_pixels: u64,
-    /// Largest picture a device's frame may declare (width × height; 413 `image_too_large`
-    /// past it): viewers decode every frame they are sent.
-    pub max_frame_pixels: u64,
-    /// Pictures the node decodes at once for thumbnails (detection decodes on its own
-    /// `detector_workers` threads); further requests wait up to `decode_wait`.
-    pub max_concurrent_decodes: usize,
-    /// How long a thumbnail request waits for a decoding slot before answering 503 `busy`.
-    #[serde(with = "humantime_serde")]
-    pub decode_wait: Duration,
-    /// How far in the future a snapshot's `taken_at` may be, by this node's clock (a
-    /// camera's clock runs a little fast); a later one is replaced by the time it was
-    /// received, so no snapshot escapes age retention.
-    #[serde(with = "humantime_serde")]
-    pub snapshot_clock_skew: Duration,
-    /// How long a node's hold on its sessions lasts unless renewed (every third of it): after
-    /// a node dies, another takes its sessions over within this time.
-    #[serde(with = "humantime_serde")]
-    pub session_lease: Duration,
-    /// How often a clustered node sends itself a probe over NATS, and how long the probe may
-    /// take to come back before the bus counts as not delivering (`/readyz` fails and the
-    /// node subscribes again).
-    #[serde(with = "humantime_serde")]
-    pub bus_probe_interval: Duration,
-    /// Base URL other nodes of the cluster use to reach this one (`http://10.0.0.5:8080`,
-    /// `https://…` when it serves TLS), recorded in the services registry. Unset: the
-    /// listen address, or the host name with the listen port when listening on every
-    /// interface (`0.0.0.0`, `[::]`).
-    pub advertise_url: Option<String>,
-    /// Where new kernels run in a cluster: `least_loaded` (the node the monitor finds least
-    /// busy; requests are forwarded there) or `local` (the node that got the request).
-    pub kernel_placement: KernelPlacement,
-    /// How long a node waits for another to answer a forwarded kernel request's connection,
-    /// and for each node's answer when listing kernels across the cluster.
-    #[serde(with = "humantime_serde")]
-    pub node_request_timeout: Duration,
+    /// Listening, HTTPS, browsers' origins and connection bounds.
+    #[command(flatten)]
+    pub network: NetworkSettings,
+    /// Session lifetimes and viewers.
+    #[command(flatten)]
+    pub sessions: SessionSettings,
+    /// What devices may redeem and send.
+    #[command(flatten)]
+    pub devices: DeviceSettings,
+    /// Sign-in tokens, sign-in limits and password hashing.
+    #[command(flatten)]
+    pub auth: AuthSettings,
+    /// Jupyter kernels and compute cells.
+    #[command(flatten)]
+    pub kernels: KernelSettings,
+    /// Snapshots, detection and search.
+    #[command(flatten)]
+    pub cameras: CameraSettings,
+    /// Nodes working together.
+    #[command(flatten)]
+    pub cluster: ClusterSettings,
+    /// Data, monitoring and shutdown.
+    #[command(flatten)]
+    pub operations: OperationsSettings,
 }
 
-/// Where a cluster starts new kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum KernelPlacement {
-    /// On the node the monitor's status finds least loaded.
-    #[default]
-    LeastLoaded,
-    /// On the node that received the request.
-    Local,
-}
+/// The settings given as flags or `SWITCHBOARD_*` variables, as clap parsed them. Flattened
+/// into a command, it adds a flag for every setting; [`Config::load`] lays what was given
+/// over a file's values.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides(ArgMatches);
 
-/// Whether kernels run inside the sandbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum KernelSandboxMode {
-    /// The kernel crate's default sandbox (file and network confinement); kernels are
-    /// refused where the host cannot enforce every layer.
-    #[default]
-    Enforce,
-    /// Every layer the host supports; what is missing is logged at start.
-    BestEffort,
-    /// No sandbox; limits still apply.
-    Off,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        let policy = TimeoutPolicy::default();
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            node_name: None,
-            data_dir: PathBuf::from("./data"),
-            database_url: None,
-            nats_url: None,
-            token_secret_file: None,
-            public_url: None,
-            ticket_ttl: policy.ticket_ttl,
-            max_lifetime: policy.max_lifetime,
-            no_viewers_timeout: policy.no_viewers,
-            device_idle_timeout: policy.device_idle,
-            min_device_app_version: None,
-            max_frame_bytes: ByteSize::mib(4),
-            max_json_bytes: ByteSize::kib(64),
-            token_ttl: Duration::from_secs(12 * 3600),
-            ticket_redemptions_per_minute: 20,
-            auth_attempts_per_minute: 30,
-            sign_in_failures_per_username: 10,
-            sign_in_failure_window: Duration::from_secs(5 * 60),
-            password_hash_workers: None,
-            password_hash_queue_wait: Duration::from_secs(2),
-            trusted_proxies: Vec::new(),
-            max_connections: 10_000,
-            max_connections_per_address: 256,
-            header_read_timeout: Duration::from_secs(10),
-            idle_connection_timeout: Duration::from_secs(60),
-            body_read_timeout: Duration::from_secs(15),
-            min_body_bytes_per_second: ByteSize::kib(1),
-            max_viewers_per_session: 1000,
-            stats_interval: Duration::from_secs(5),
-            max_long_poll: Duration::from_secs(60),
-            max_viewer_message_bytes: ByteSize::kib(4),
-            max_device_text_bytes: ByteSize::kib(16),
-            device_messages_per_second: 20,
-            max_device_fps: 60,
-            max_kernel_message_bytes: ByteSize::mib(16),
-            secure_cookies: false,
-            allowed_origins: Vec::new(),
-            hsts_max_age: Duration::from_secs(365 * 24 * 3600),
-            metrics_listen: None,
-            metrics_token: None,
-            metrics_token_file: None,
-            monitor_interval: Duration::from_secs(5),
-            status_rows_kept: 720,
-            shutdown_grace: Duration::from_secs(10),
-            tls_cert: None,
-            tls_key: None,
-            tls_self_signed: false,
-            kernels_enabled: None,
-            max_kernels: 16,
-            kernel_pool: "python3=1".into(),
-            kernel_cpu_seconds: 600,
-            kernel_memory: ByteSize::gib(2),
-            kernel_memory_total: ByteSize::gib(2),
-            kernel_processes: 128,
-            kernel_disk: ByteSize::mib(512),
-            kernel_idle_timeout: Duration::from_secs(15 * 60),
-            kernel_lifetime: Duration::from_secs(24 * 3600),
-            kernel_sandbox: KernelSandboxMode::Enforce,
-            kernels_per_user: 4,
-            kernels_per_account: 16,
-            kernel_account_share: 0.5,
-            kernel_helper: None,
-            max_cell_code_bytes: ByteSize::kib(64),
-            cell_file_max_bytes: ByteSize::mib(10),
-            cell_files_max: 50,
-            detector_model: PathBuf::from("models/yolov12n.onnx"),
-            onnxruntime_library: None,
-            detector_workers: None,
-            detector_queue: 16,
-            detect_wait: Duration::from_secs(2),
-            max_snapshot_bytes: ByteSize::mib(12),
-            snapshot_retention: Duration::from_secs(30 * 24 * 3600),
-            snapshot_storage: ByteSize::gib(10),
-            snapshot_dedup_distance: 0.02,
-            search_pin: Duration::from_secs(600),
-            max_image_pixels: 40_000_000,
-            max_frame_pixels: 4096 * 4096,
-            max_concurrent_decodes: 2,
-            decode_wait: Duration::from_secs(5),
-            snapshot_clock_skew: Duration::from_secs(5 * 60),
-            session_lease: Duration::from_secs(4),
-            bus_probe_interval: Duration::from_secs(2),
-            advertise_url: None,
-            kernel_placement: KernelPlacement::LeastLoaded,
-            node_request_timeout: Duration::from_secs(2),
+impl FromArgMatches for Overrides {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut given = matches.clone();
+        // clap fills in its default for every setting not given, and a default must not
+        // hide what a file says: only what came from a flag or a variable stays.
+        let defaulted: Vec<String> = given
+            .ids()
+            .map(|id| id.as_str().to_owned())
+            .filter(|id| given.value_source(id) == Some(ValueSource::DefaultValue))
+            .collect();
+        for id in defaulted {
+            given.try_clear_id(&id).map_err(|e| {
+                clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{id}: {e}"))
+            })?;
         }
+        Ok(Overrides(given))
     }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for Overrides {
+    fn augment_args(cmd: Command) -> Command {
+        // Each section sets its own help heading; the flags after these are the caller's.
+        Config::augment_args(cmd).next_help_heading(None::<&'static str>)
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+/// One setting: where it lives in a file, and its flag and variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// Its table in a file (`kernels`).
+    pub section: String,
+    /// Its key in that table, and its field in the section (`kernel_memory_total`).
+    pub key: String,
+    /// Its long flag, without the dashes (`kernel-memory-total`).
+    pub flag: Option<String>,
+    /// Its environment variable (`SWITCHBOARD_KERNEL_MEMORY_TOTAL`).
+    pub env: Option<String>,
+    /// Whether its flag is a switch, given without a value (`--tls-self-signed`).
+    pub switch: bool,
+    /// Its help text.
+    pub help: String,
 }
 
 /// A configuration that cannot work, with what to do about it.
@@ -393,21 +125,59 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The configuration in effect, checked: the defaults, then the TOML file at `file`, then
+    /// the variables and flags in `overrides` (flags win: clap reads a variable only for a
+    /// flag not given).
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => Config::from_toml_file(path)?,
+            None => Config::default(),
+        };
+        config
+            .update_from_arg_matches(&overrides.0)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Reads a TOML file over the defaults.
-    pub fn from_toml_file(path: &std::path::Path) -> Result<Config, ConfigError> {
+    pub fn from_toml_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        parse_toml(&text).map_err(|message| ConfigError::Parse {
             path: path.to_owned(),
-            message: e.to_string(),
+            message,
         })
+    }
+
+    /// Every setting, section by section, as declared in `config/sections.rs`.
+    pub fn settings() -> Vec<Setting> {
+        let cmd = Config::augment_args(Command::new("switchboard"));
+        let mut settings = Vec::new();
+        for group in cmd.get_groups() {
+            for id in group.get_args() {
+                let Some(arg) = cmd.get_arguments().find(|arg| arg.get_id() == id) else {
+                    continue;
+                };
+                settings.push(Setting {
+                    section: group.get_id().to_string(),
+                    key: id.to_string(),
+                    flag: arg.get_long().map(str::to_owned),
+                    env: arg.get_env().map(|v| v.to_string_lossy().into_owned()),
+                    switch: !arg.get_action().takes_values(),
+                    help: arg.get_help().map(ToString::to_string).unwrap_or_default(),
+                });
+            }
+        }
+        settings
     }
 
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self
+            .cluster
             .nats_url
             .as_deref()
             .is_some_and(|u| u.trim().is_empty())
@@ -418,101 +188,112 @@ impl Config {
                     .into(),
             ));
         }
-        if let Some(v) = &self.min_device_app_version {
+        if let Some(v) = &self.devices.min_device_app_version {
             switchboard_core::AppVersion::parse(v)
                 .map_err(|e| ConfigError::Invalid(format!("min_device_app_version: {e}")))?;
         }
-        if self.max_frame_bytes.as_u64() < 1024 {
+        if self.devices.max_frame_bytes.as_u64() < 1024 {
             return Err(ConfigError::Invalid(
                 "max_frame_bytes must be at least 1KiB".into(),
             ));
         }
         for (name, d) in [
-            ("ticket_ttl", self.ticket_ttl),
-            ("max_lifetime", self.max_lifetime),
-            ("no_viewers_timeout", self.no_viewers_timeout),
-            ("device_idle_timeout", self.device_idle_timeout),
-            ("stats_interval", self.stats_interval),
-            ("monitor_interval", self.monitor_interval),
-            ("session_lease", self.session_lease),
-            ("bus_probe_interval", self.bus_probe_interval),
-            ("node_request_timeout", self.node_request_timeout),
-            ("sign_in_failure_window", self.sign_in_failure_window),
-            ("password_hash_queue_wait", self.password_hash_queue_wait),
-            ("header_read_timeout", self.header_read_timeout),
-            ("idle_connection_timeout", self.idle_connection_timeout),
-            ("body_read_timeout", self.body_read_timeout),
+            ("ticket_ttl", self.sessions.ticket_ttl),
+            ("max_lifetime", self.sessions.max_lifetime),
+            ("no_viewers_timeout", self.sessions.no_viewers_timeout),
+            ("device_idle_timeout", self.sessions.device_idle_timeout),
+            ("stats_interval", self.sessions.stats_interval),
+            ("monitor_interval", self.operations.monitor_interval),
+            ("session_lease", self.cluster.session_lease),
+            ("bus_probe_interval", self.cluster.bus_probe_interval),
+            ("node_request_timeout", self.cluster.node_request_timeout),
+            ("sign_in_failure_window", self.auth.sign_in_failure_window),
+            (
+                "password_hash_queue_wait",
+                self.auth.password_hash_queue_wait,
+            ),
+            ("header_read_timeout", self.network.header_read_timeout),
+            (
+                "idle_connection_timeout",
+                self.network.idle_connection_timeout,
+            ),
+            ("body_read_timeout", self.network.body_read_timeout),
         ] {
             if d.is_zero() {
                 return Err(ConfigError::Invalid(format!("{name} must be above zero")));
             }
         }
-        if let Some(url) = &self.advertise_url {
+        if let Some(url) = &self.cluster.advertise_url {
             parse_advertise_url(url)?;
         }
-        if self.tls_cert.is_some() != self.tls_key.is_some() {
+        if self.network.tls_cert.is_some() != self.network.tls_key.is_some() {
             return Err(ConfigError::Invalid(
                 "tls_cert and tls_key go together: give both or neither".into(),
             ));
         }
-        if self.ticket_redemptions_per_minute == 0 || self.auth_attempts_per_minute == 0 {
+        if self.devices.ticket_redemptions_per_minute == 0
+            || self.auth.auth_attempts_per_minute == 0
+        {
             return Err(ConfigError::Invalid(
                 "rate limits must allow at least one attempt per minute".into(),
             ));
         }
-        if self.sign_in_failures_per_username == 0 {
+        if self.auth.sign_in_failures_per_username == 0 {
             return Err(ConfigError::Invalid(
                 "sign_in_failures_per_username must allow at least one failure".into(),
             ));
         }
-        if self.password_hash_workers == Some(0) {
+        if self.auth.password_hash_workers == Some(0) {
             return Err(ConfigError::Invalid(
                 "password_hash_workers must be at least 1 (leave it out for half the cores)".into(),
             ));
         }
-        if self.max_connections == 0 || self.max_connections_per_address == 0 {
+        if self.network.max_connections == 0 || self.network.max_connections_per_address == 0 {
             return Err(ConfigError::Invalid(
                 "max_connections and max_connections_per_address must be at least 1".into(),
             ));
         }
-        for origin in &self.allowed_origins {
+        for origin in &self.network.allowed_origins {
             crate::origin::parse_configured_origin(origin)
                 .map_err(|why| ConfigError::Invalid(format!("allowed_origins: {why}")))?;
         }
         self.check_metrics_access()?;
         self.kernel_pool_targets()?;
-        if self.max_kernels == 0 || self.kernels_per_user == 0 || self.kernels_per_account == 0 {
+        if self.kernels.max_kernels == 0
+            || self.kernels.kernels_per_user == 0
+            || self.kernels.kernels_per_account == 0
+        {
             return Err(ConfigError::Invalid(
                 "max_kernels, kernels_per_user and kernels_per_account must be at least 1 \
                  (set kernels_enabled = false to run no kernels)"
                     .into(),
             ));
         }
-        if !(self.kernel_account_share > 0.0 && self.kernel_account_share <= 1.0) {
+        if !(self.kernels.kernel_account_share > 0.0 && self.kernels.kernel_account_share <= 1.0) {
             return Err(ConfigError::Invalid(
                 "kernel_account_share must be above 0 and at most 1".into(),
             ));
         }
-        if self.max_cell_code_bytes.as_u64() == 0
-            || self.cell_file_max_bytes.as_u64() == 0
-            || self.cell_files_max == 0
+        if self.kernels.max_cell_code_bytes.as_u64() == 0
+            || self.kernels.cell_file_max_bytes.as_u64() == 0
+            || self.kernels.cell_files_max == 0
         {
             return Err(ConfigError::Invalid(
                 "max_cell_code_bytes, cell_file_max_bytes and cell_files_max must be above 0"
                     .into(),
             ));
         }
-        if self.max_image_pixels == 0 || self.max_frame_pixels == 0 {
+        if self.cameras.max_image_pixels == 0 || self.devices.max_frame_pixels == 0 {
             return Err(ConfigError::Invalid(
                 "max_image_pixels and max_frame_pixels must be above 0".into(),
             ));
         }
-        if self.max_concurrent_decodes == 0 {
+        if self.cameras.max_concurrent_decodes == 0 {
             return Err(ConfigError::Invalid(
                 "max_concurrent_decodes must be at least 1".into(),
             ));
         }
-        if !(0.0..=1.0).contains(&self.snapshot_dedup_distance) {
+        if !(0.0..=1.0).contains(&self.cameras.snapshot_dedup_distance) {
             return Err(ConfigError::Invalid(
                 "snapshot_dedup_distance must be between 0 and 1".into(),
             ));
@@ -522,15 +303,15 @@ impl Config {
 
     /// The metrics settings that cannot work together or are too weak.
     fn check_metrics_access(&self) -> Result<(), ConfigError> {
-        if self.metrics_token.is_some() && self.metrics_token_file.is_some() {
+        if self.operations.metrics_token.is_some() && self.operations.metrics_token_file.is_some() {
             return Err(ConfigError::Invalid(
                 "give metrics_token or metrics_token_file, not both".into(),
             ));
         }
-        if let Some(token) = &self.metrics_token {
+        if let Some(token) = &self.operations.metrics_token {
             check_metrics_token(token)?;
         }
-        if self.metrics_listen == Some(self.listen) {
+        if self.operations.metrics_listen == Some(self.network.listen) {
             return Err(ConfigError::Invalid(
                 "metrics_listen must differ from listen (leave it out to serve /metrics on \
                  the main address, with a token)"
@@ -545,6 +326,7 @@ impl Config {
     pub fn served_over_https(&self) -> bool {
         self.tls_enabled()
             || self
+                .network
                 .public_url
                 .as_deref()
                 .is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
@@ -553,14 +335,15 @@ impl Config {
     /// The most kernels one account may run on this node: `kernels_per_account`, and at
     /// most `kernel_account_share` of `max_kernels` (at least 1).
     pub fn kernels_per_account_here(&self) -> usize {
-        let share = (self.max_kernels as f64 * self.kernel_account_share).floor() as usize;
-        self.kernels_per_account.min(share.max(1))
+        let share =
+            (self.kernels.max_kernels as f64 * self.kernels.kernel_account_share).floor() as usize;
+        self.kernels.kernels_per_account.min(share.max(1))
     }
 
     /// `kernel_pool` parsed: (kernelspec name, warm kernels) pairs.
     pub fn kernel_pool_targets(&self) -> Result<Vec<(String, usize)>, ConfigError> {
         let mut targets = Vec::new();
-        for item in self.kernel_pool.split(',').map(str::trim) {
+        for item in self.kernels.kernel_pool.split(',').map(str::trim) {
             if item.is_empty() {
                 continue;
             }
@@ -582,17 +365,18 @@ impl Config {
 
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
+        self.operations.database_url.clone().unwrap_or_else(|| {
             format!(
                 "sqlite://{}",
-                self.data_dir.join("switchboard.db").display()
+                self.operations.data_dir.join("switchboard.db").display()
             )
         })
     }
 
     /// This node's name: the configured one or the host name.
     pub fn node_name(&self) -> String {
-        self.node_name
+        self.cluster
+            .node_name
             .clone()
             .or_else(|| sysinfo::System::host_name().ok())
             .unwrap_or_else(|| "switchboard".to_owned())
@@ -600,25 +384,29 @@ impl Config {
 
     /// Whether this node serves HTTPS itself.
     pub fn tls_enabled(&self) -> bool {
-        self.tls_cert.is_some() || self.tls_self_signed
+        self.network.tls_cert.is_some() || self.network.tls_self_signed
     }
 
     /// The base URL for links, without a trailing slash.
     pub fn public_url(&self) -> String {
         let scheme = if self.tls_enabled() { "https" } else { "http" };
-        self.public_url
+        self.network
+            .public_url
             .clone()
-            .unwrap_or_else(|| format!("{scheme}://{}", self.listen))
+            .unwrap_or_else(|| format!("{scheme}://{}", self.network.listen))
             .trim_end_matches('/')
             .to_owned()
     }
 
     /// Where other nodes reach this one, as recorded in the services registry: the host
     /// (`https://host` when the node is reached over TLS) and the port. See
-    /// [`Config::advertise_url`].
+    /// [`ClusterSettings::advertise_url`].
     pub fn advertised_address(&self) -> (String, u16) {
-        if let Some(Ok((https, host, port))) =
-            self.advertise_url.as_deref().map(parse_advertise_url)
+        if let Some(Ok((https, host, port))) = self
+            .cluster
+            .advertise_url
+            .as_deref()
+            .map(parse_advertise_url)
         {
             return (
                 if https {
@@ -629,7 +417,7 @@ impl Config {
                 port,
             );
         }
-        let ip = self.listen.ip();
+        let ip = self.network.listen.ip();
         let host = if ip.is_unspecified() {
             // Listening everywhere names no address; the host name is what peers usually
             // resolve (container and VM networks), and advertise_url overrides it.
@@ -644,23 +432,23 @@ impl Config {
         } else {
             host
         };
-        (host, self.listen.port())
+        (host, self.network.listen.port())
     }
 
     /// The session timeout policy.
     pub fn timeout_policy(&self) -> TimeoutPolicy {
         TimeoutPolicy {
-            ticket_ttl: self.ticket_ttl,
-            max_lifetime: self.max_lifetime,
-            no_viewers: self.no_viewers_timeout,
-            device_idle: self.device_idle_timeout,
+            ticket_ttl: self.sessions.ticket_ttl,
+            max_lifetime: self.sessions.max_lifetime,
+            no_viewers: self.sessions.no_viewers_timeout,
+            device_idle: self.sessions.device_idle_timeout,
         }
     }
 
     /// The detector model file: `detector_model` itself when absolute, else found in the
     /// current directory, then next to the executable. `None` when it is nowhere.
     pub fn detector_model_path(&self) -> Option<PathBuf> {
-        let model = &self.detector_model;
+        let model = &self.cameras.detector_model;
         if model.is_absolute() {
             return model.is_file().then(|| model.clone());
         }
@@ -677,7 +465,7 @@ impl Config {
 
     /// `nats_url` with its credentials masked, for logs.
     pub fn to_masked_nats_url(&self) -> Option<String> {
-        self.nats_url.as_ref().map(|urls| {
+        self.cluster.nats_url.as_ref().map(|urls| {
             urls.split(',')
                 .map(mask_nats_credentials)
                 .collect::<Vec<_>>()
@@ -688,15 +476,58 @@ impl Config {
     /// The configuration as TOML with secrets masked, for `switchboard config print`.
     pub fn to_masked_toml(&self) -> String {
         let mut shown = self.clone();
-        if let Some(url) = &shown.database_url {
-            shown.database_url = Some(mask_url_password(url));
+        if let Some(url) = &shown.operations.database_url {
+            shown.operations.database_url = Some(mask_url_password(url));
         }
-        shown.nats_url = self.to_masked_nats_url();
-        if shown.metrics_token.is_some() {
-            shown.metrics_token = Some("****".into());
+        shown.cluster.nats_url = self.to_masked_nats_url();
+        if shown.operations.metrics_token.is_some() {
+            shown.operations.metrics_token = Some("****".into());
         }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot print: {e}"))
     }
+}
+
+/// Reads TOML text over the defaults. Keys outside their section (a file written before
+/// settings had sections, or a key in the wrong table) are named with the section each
+/// belongs in, rather than as unknown.
+fn parse_toml(text: &str) -> Result<Config, String> {
+    toml::from_str(text).map_err(|e: toml::de::Error| {
+        let moves = misplaced_keys(text);
+        if moves.is_empty() {
+            e.to_string()
+        } else {
+            format!(
+                "settings belong in sections (`switchboard config example` shows them all); \
+                 move:\n{}",
+                moves.join("\n")
+            )
+        }
+    })
+}
+
+/// The keys of `text` that are settings standing outside their section, each as a line
+/// saying where it goes.
+fn misplaced_keys(text: &str) -> Vec<String> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let home: BTreeMap<String, String> = Config::settings()
+        .into_iter()
+        .map(|s| (s.key, s.section))
+        .collect();
+    let mut moves = Vec::new();
+    for (key, value) in &table {
+        if let Some(section) = home.get(key) {
+            moves.push(format!("  `{key}` under [{section}]"));
+        } else if let Some(inner) = value.as_table() {
+            for inner_key in inner.keys() {
+                if let Some(section) = home.get(inner_key).filter(|s| *s != key) {
+                    moves.push(format!("  `{inner_key}` from [{key}] to [{section}]"));
+                }
+            }
+        }
+    }
+    moves
 }
 
 /// `advertise_url` checked and split: (HTTPS?, host, port).
@@ -780,73 +611,287 @@ mod properties;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    /// The configuration `flags` give over `file`, with the environment ignored (the CLI's
+    /// tests cover variables, in a process of their own).
+    fn layered(file: &str, flags: &[&str]) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(&path, file).unwrap();
+        let cmd = Overrides::augment_args(Command::new("serve").no_binary_name(true))
+            .mut_args(|arg| arg.env(None::<&'static str>));
+        let matches = cmd.try_get_matches_from(flags).map_err(|e| e.to_string())?;
+        let overrides = Overrides::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        Config::load(Some(&path), &overrides).map_err(|e| e.to_string())
+    }
 
     #[test]
-    fn the_example_config_parses_and_matches_the_defaults() {
+    fn the_example_config_is_the_defaults() {
         let parsed: Config = toml::from_str(EXAMPLE_TOML).unwrap();
         parsed.validate().unwrap();
-        assert_eq!(parsed.listen, Config::default().listen);
-        assert_eq!(parsed.ticket_ttl, Config::default().ticket_ttl);
-        assert_eq!(parsed.detector_model, Config::default().detector_model);
-        assert_eq!(parsed.detect_wait, Config::default().detect_wait);
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_give_the_core_timeout_policy() {
+        Config::augment_args(Command::new("switchboard")).debug_assert();
+        let defaults = Config::default();
+        defaults.validate().unwrap();
+        assert_eq!(defaults.timeout_policy(), TimeoutPolicy::default());
         assert_eq!(
-            parsed.max_snapshot_bytes,
-            Config::default().max_snapshot_bytes
+            toml::from_str::<Config>("").unwrap(),
+            defaults,
+            "an empty file"
+        );
+    }
+
+    /// What serde's derive asks a file for: every (section, key) of [`Config`], found by
+    /// answering `Config` with each of its fields and each section with no keys at all.
+    fn keys_serde_reads() -> Vec<(String, String)> {
+        use serde::de::value::{Error, MapDeserializer};
+        use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
+
+        type Seen<'a> = &'a RefCell<Vec<(String, String)>>;
+
+        struct Recorder<'a> {
+            section: Option<&'static str>,
+            seen: Seen<'a>,
+        }
+        struct Sections<'a> {
+            names: std::slice::Iter<'static, &'static str>,
+            current: Option<&'static str>,
+            seen: Seen<'a>,
+        }
+
+        impl<'de> MapAccess<'de> for Sections<'_> {
+            type Error = Error;
+            fn next_key_seed<K: DeserializeSeed<'de>>(
+                &mut self,
+                seed: K,
+            ) -> Result<Option<K::Value>, Error> {
+                self.current = self.names.next().copied();
+                self.current
+                    .map(|name| seed.deserialize(name.into_deserializer()))
+                    .transpose()
+            }
+            fn next_value_seed<V: DeserializeSeed<'de>>(
+                &mut self,
+                seed: V,
+            ) -> Result<V::Value, Error> {
+                seed.deserialize(Recorder {
+                    section: self.current,
+                    seen: self.seen,
+                })
+            }
+        }
+
+        impl<'de> de::Deserializer<'de> for Recorder<'_> {
+            type Error = Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+                Err(de::Error::custom(format!(
+                    "{:?} is a value of its own, not a section",
+                    self.section
+                )))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _name: &'static str,
+                fields: &'static [&'static str],
+                visitor: V,
+            ) -> Result<V::Value, Error> {
+                match self.section {
+                    None => visitor.visit_map(Sections {
+                        names: fields.iter(),
+                        current: None,
+                        seen: self.seen,
+                    }),
+                    Some(section) => {
+                        self.seen.borrow_mut().extend(
+                            fields
+                                .iter()
+                                .map(|key| (section.to_owned(), (*key).to_owned())),
+                        );
+                        visitor.visit_map(MapDeserializer::<_, Error>::new(std::iter::empty::<(
+                            &str,
+                            &str,
+                        )>(
+                        )))
+                    }
+                }
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+
+        let seen = RefCell::new(Vec::new());
+        let config = Config::deserialize(Recorder {
+            section: None,
+            seen: &seen,
+        })
+        .unwrap();
+        assert_eq!(config, Config::default());
+        seen.into_inner()
+    }
+
+    #[test]
+    fn every_key_of_a_file_is_a_setting_with_a_flag_a_variable_and_help() {
+        let from_serde: BTreeSet<(String, String)> = keys_serde_reads().into_iter().collect();
+        let settings = Config::settings();
+        let from_clap: BTreeSet<(String, String)> = settings
+            .iter()
+            .map(|s| (s.section.clone(), s.key.clone()))
+            .collect();
+        assert!(!from_clap.is_empty());
+        assert_eq!(
+            from_serde.difference(&from_clap).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "keys a file reads that are no flag"
         );
         assert_eq!(
-            parsed.snapshot_retention,
-            Config::default().snapshot_retention
+            from_clap.difference(&from_serde).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "flags that are no key of a file"
         );
-        assert_eq!(parsed.snapshot_storage, Config::default().snapshot_storage);
+        for s in &settings {
+            assert!(s.flag.is_some(), "{} has no flag", s.key);
+            assert_eq!(
+                s.env.as_deref(),
+                Some(format!("SWITCHBOARD_{}", s.key.to_uppercase()).as_str()),
+                "{}'s variable",
+                s.key
+            );
+            assert!(!s.help.trim().is_empty(), "{} has no help", s.key);
+        }
+    }
+
+    #[test]
+    fn flags_go_over_the_file_and_clap_defaults_do_not() {
+        let file = "[network]\nlisten = \"127.0.0.1:1234\"\n\
+                    [auth]\nsecure_cookies = true\n\
+                    [kernels]\nkernel_pool = \"\"\nmax_kernels = 2\n";
+        let c = layered(file, &[]).unwrap();
+        assert_eq!(c.network.listen.port(), 1234);
+        assert!(c.auth.secure_cookies);
+        assert_eq!(c.kernels.kernel_pool, "");
+        assert_eq!(c.kernels.max_kernels, 2);
+        assert_eq!(c.sessions, SessionSettings::default());
+
+        let c = layered(
+            file,
+            &[
+                "--max-kernels",
+                "3",
+                "--listen",
+                "127.0.0.1:99",
+                "--trusted-proxy",
+                "10.0.0.1",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.kernels.max_kernels, 3);
+        assert_eq!(c.network.listen.port(), 99);
+        assert_eq!(c.network.trusted_proxies, vec![IpAddr::from([10, 0, 0, 1])]);
+        assert!(
+            c.auth.secure_cookies,
+            "a switch not given keeps the file's value"
+        );
+        assert_eq!(c.kernels.kernel_pool, "");
+    }
+
+    #[test]
+    fn kernel_placement_and_node_request_timeout_flags_take_effect() {
+        let c = layered(
+            "",
+            &[
+                "--kernel-placement",
+                "local",
+                "--node-request-timeout",
+                "7s",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.cluster.kernel_placement, KernelPlacement::Local);
+        assert_eq!(c.cluster.node_request_timeout, Duration::from_secs(7));
+        let e = layered("", &["--kernel-placement", "nearest"]).unwrap_err();
+        assert!(e.contains("least_loaded") && e.contains("local"), "{e}");
+    }
+
+    #[test]
+    fn a_flat_file_is_refused_with_the_section_of_each_key() {
+        let e = layered(
+            "listen = \"127.0.0.1:1\"\nkernel_memory_total = \"1GiB\"\n[devices]\nmax_frame_bytes = \"1MiB\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.contains("`listen` under [network]"), "{e}");
+        assert!(e.contains("`kernel_memory_total` under [kernels]"), "{e}");
+        assert!(!e.contains("max_frame_bytes"), "{e}");
+        assert!(e.contains("switchboard config example"), "{e}");
+    }
+
+    #[test]
+    fn a_key_in_the_wrong_section_names_its_section() {
+        let e = layered("[network]\nticket_ttl = \"1m\"\n", &[]).unwrap_err();
+        assert!(
+            e.contains("`ticket_ttl` from [network] to [sessions]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = layered("[network]\nlistn = \"127.0.0.1:1\"\n", &[]).unwrap_err();
+        assert!(e.contains("listn"), "{e}");
+        let e = layered("[networks]\nlisten = \"127.0.0.1:1\"\n", &[]).unwrap_err();
+        assert!(e.contains("networks"), "{e}");
+        let e = layered("listn = \"127.0.0.1:1\"\n", &[]).unwrap_err();
+        assert!(e.contains("listn"), "{e}");
     }
 
     #[test]
     fn by_default_one_account_gets_at_most_half_of_a_nodes_kernels() {
         let c = Config::default();
-        assert_eq!(c.kernels_per_account_here(), c.max_kernels / 2);
-        assert!(c.kernels_per_account_here() < c.max_kernels);
-        let small = Config {
-            max_kernels: 1,
-            ..Config::default()
-        };
+        assert_eq!(c.kernels_per_account_here(), c.kernels.max_kernels / 2);
+        assert!(c.kernels_per_account_here() < c.kernels.max_kernels);
+        let mut small = Config::default();
+        small.kernels.max_kernels = 1;
         assert_eq!(small.kernels_per_account_here(), 1);
-        let generous = Config {
-            kernel_account_share: 1.0,
-            kernels_per_account: 5,
-            ..Config::default()
-        };
+        let mut generous = Config::default();
+        generous.kernels.kernel_account_share = 1.0;
+        generous.kernels.kernels_per_account = 5;
         assert_eq!(generous.kernels_per_account_here(), 5);
         for share in [0.0, -0.5, 1.5, f64::NAN] {
-            let bad = Config {
-                kernel_account_share: share,
-                ..Config::default()
-            };
+            let mut bad = Config::default();
+            bad.kernels.kernel_account_share = share;
             assert!(bad.validate().is_err(), "{share}");
         }
     }
 
     #[test]
     fn kernel_pools_parse() {
-        let c = Config {
-            kernel_pool: "python3=2, R=1".into(),
-            ..Config::default()
-        };
+        let mut c = Config::default();
+        c.kernels.kernel_pool = "python3=2, R=1".into();
         assert_eq!(
             c.kernel_pool_targets().unwrap(),
             vec![("python3".to_owned(), 2), ("r".to_owned(), 1)]
         );
-        let bad = Config {
-            kernel_pool: "python3".into(),
-            ..Config::default()
-        };
-        assert!(bad.validate().is_err());
+        c.kernels.kernel_pool = "python3".into();
+        assert!(c.validate().is_err());
     }
 
     #[test]
     fn the_advertised_address_reaches_this_node() {
-        let listening = |listen: &str| Config {
-            listen: listen.parse().unwrap(),
-            ..Config::default()
+        let listening = |listen: &str| {
+            let mut c = Config::default();
+            c.network.listen = listen.parse().unwrap();
+            c
         };
         assert_eq!(
             listening("10.0.0.5:8080").advertised_address(),
@@ -859,20 +904,16 @@ mod tests {
         let everywhere = listening("0.0.0.0:8080").advertised_address();
         assert_ne!(everywhere.0, "0.0.0.0");
         assert_eq!(everywhere.1, 8080);
-        let advertised = Config {
-            advertise_url: Some("https://sb-2.internal:8443/".into()),
-            ..listening("0.0.0.0:8080")
-        };
+        let mut advertised = listening("0.0.0.0:8080");
+        advertised.cluster.advertise_url = Some("https://sb-2.internal:8443/".into());
         advertised.validate().unwrap();
         assert_eq!(
             advertised.advertised_address(),
             ("https://sb-2.internal".to_owned(), 8443)
         );
         for bad in ["sb-2:8080", "ftp://sb-2", "http://sb-2/path"] {
-            let c = Config {
-                advertise_url: Some(bad.into()),
-                ..Config::default()
-            };
+            let mut c = Config::default();
+            c.cluster.advertise_url = Some(bad.into());
             assert!(c.validate().is_err(), "{bad}");
         }
     }
@@ -880,19 +921,16 @@ mod tests {
     #[test]
     fn https_is_own_tls_or_an_https_public_url_and_origins_are_checked() {
         assert!(!Config::default().served_over_https());
-        let tls = Config {
-            tls_self_signed: true,
-            ..Config::default()
-        };
+        let mut tls = Config::default();
+        tls.network.tls_self_signed = true;
         assert!(tls.served_over_https());
-        let proxied = Config {
-            public_url: Some("HTTPS://sb.example.org".into()),
-            ..Config::default()
-        };
+        let mut proxied = Config::default();
+        proxied.network.public_url = Some("HTTPS://sb.example.org".into());
         assert!(proxied.served_over_https());
-        let origins = |o: &str| Config {
-            allowed_origins: vec![o.into()],
-            ..Config::default()
+        let origins = |o: &str| {
+            let mut c = Config::default();
+            c.network.allowed_origins = vec![o.into()];
+            c
         };
         assert!(origins("https://ui.example.org").validate().is_ok());
         assert!(origins("https://ui.example.org/app").validate().is_err());
@@ -900,25 +938,19 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_errors() {
-        let err = toml::from_str::<Config>("listn = \"127.0.0.1:1\"").unwrap_err();
-        assert!(err.to_string().contains("listn"), "{err}");
-    }
-
-    #[test]
     fn durations_and_sizes_are_human() {
-        let c: Config =
-            toml::from_str("ticket_ttl = \"90s\"\nmax_frame_bytes = \"2 MiB\"").unwrap();
-        assert_eq!(c.ticket_ttl, Duration::from_secs(90));
-        assert_eq!(c.max_frame_bytes.as_u64(), 2 * 1024 * 1024);
+        let c: Config = toml::from_str(
+            "[sessions]\nticket_ttl = \"90s\"\n[devices]\nmax_frame_bytes = \"2 MiB\"",
+        )
+        .unwrap();
+        assert_eq!(c.sessions.ticket_ttl, Duration::from_secs(90));
+        assert_eq!(c.devices.max_frame_bytes.as_u64(), 2 * 1024 * 1024);
     }
 
     #[test]
     fn passwords_are_masked() {
-        let c = Config {
-            database_url: Some("postgres://sb:hunter2@db:5432/sb".into()),
-            ..Config::default()
-        };
+        let mut c = Config::default();
+        c.operations.database_url = Some("postgres://sb:hunter2@db:5432/sb".into());
         let printed = c.to_masked_toml();
         assert!(!printed.contains("hunter2"));
         assert!(printed.contains("sb:****@db"));
@@ -926,10 +958,8 @@ mod tests {
 
     #[test]
     fn nats_credentials_are_masked() {
-        let c = Config {
-            nats_url: Some("nats://sb:s3cret@n1:4222,nats://sb:s3cret@n2:4222".into()),
-            ..Config::default()
-        };
+        let mut c = Config::default();
+        c.cluster.nats_url = Some("nats://sb:s3cret@n1:4222,nats://sb:s3cret@n2:4222".into());
         let printed = c.to_masked_toml();
         assert!(!printed.contains("s3cret"), "{printed}");
         assert!(printed.contains("nats://sb:****@n1:4222,nats://sb:****@n2:4222"));
@@ -938,10 +968,7 @@ mod tests {
             "nats://****@n1:4222"
         );
         assert_eq!(mask_nats_credentials("nats://n1:4222"), "nats://n1:4222");
-        let empty = Config {
-            nats_url: Some(" ".into()),
-            ..Config::default()
-        };
-        assert!(empty.validate().is_err());
+        c.cluster.nats_url = Some(" ".into());
+        assert!(c.validate().is_err());
     }
 }

@@ -110,7 +110,7 @@ impl KernelProxy {
         let http = reqwest::Client::builder()
             // Answers are passed on as they are, redirects included.
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.node_request_timeout)
+            .connect_timeout(config.cluster.node_request_timeout)
             .build()?;
         let node = config.node_name();
         let prefix = node_id_prefix(&node);
@@ -130,11 +130,11 @@ impl KernelProxy {
             node,
             prefix,
             marker,
-            clustered: config.nats_url.is_some(),
-            placement: config.kernel_placement,
-            timeout: config.node_request_timeout,
+            clustered: config.cluster.nats_url.is_some(),
+            placement: config.cluster.kernel_placement,
+            timeout: config.cluster.node_request_timeout,
             body_limit: forward_body_limit(config),
-            max_message: usize::try_from(config.max_kernel_message_bytes.as_u64())
+            max_message: usize::try_from(config.kernels.max_kernel_message_bytes.as_u64())
                 .unwrap_or(usize::MAX),
             tls: Arc::new(tls),
             monitor,
@@ -434,8 +434,8 @@ impl KernelProxy {
 /// The largest body a forwarded request may carry: that of the largest route (a cell's code
 /// in JSON); the owner then applies the route's own limit.
 fn forward_body_limit(config: &Config) -> usize {
-    let json = usize::try_from(config.max_json_bytes.as_u64()).unwrap_or(usize::MAX);
-    usize::try_from(config.max_cell_code_bytes.as_u64())
+    let json = usize::try_from(config.network.max_json_bytes.as_u64()).unwrap_or(usize::MAX);
+    usize::try_from(config.kernels.max_cell_code_bytes.as_u64())
         .unwrap_or(usize::MAX)
         .saturating_mul(6)
         .saturating_add(4096)

@@ -199,13 +199,13 @@ impl KernelRegistry {
             config: kernel_config.clone(),
             pools: HashMap::new(),
             kernels: Mutex::new(Running::default()),
-            per_user: config.kernels_per_user,
+            per_user: config.kernels.kernels_per_user,
             per_account: config.kernels_per_account_here(),
             id_prefix: node_id_prefix(&config.node_name()),
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
         };
-        if config.kernels_enabled == Some(false) {
+        if config.kernels.kernels_enabled == Some(false) {
             return disabled("kernels are turned off on this node (kernels_enabled)".into());
         }
         let specs = match KernelSpecs::discover().await {
@@ -215,21 +215,21 @@ impl KernelRegistry {
                 return disabled("this node found no Jupyter kernels".into());
             }
         };
-        if config.kernels_enabled.is_none() && specs.get("python3").is_err() {
+        if config.kernels.kernels_enabled.is_none() && specs.get("python3").is_err() {
             tracing::info!(
                 "no python3 kernelspec (python3 with ipykernel); kernels are off. \
                  Install ipykernel or set kernels_enabled = true with another kernelspec"
             );
             return disabled("this node has no python3 kernel".into());
         }
-        let helper = match &config.kernel_helper {
+        let helper = match &config.kernels.kernel_helper {
             Some(path) => HelperCommand::program(path),
             None => HelperCommand::current_exe(),
         };
         let launcher = match KernelLauncher::new(NodeConfig {
             // Short on purpose: Unix socket paths below it are limited to 107 bytes.
-            runtime_dir: config.data_dir.join("k"),
-            max_kernels: config.max_kernels,
+            runtime_dir: config.operations.data_dir.join("k"),
+            max_kernels: config.kernels.max_kernels,
             helper,
         }) {
             Ok(l) => l,
@@ -239,7 +239,7 @@ impl KernelRegistry {
             }
         };
         let mut kernel_config = kernel_config.clone();
-        if config.kernel_sandbox != KernelSandboxMode::Enforce
+        if config.kernels.kernel_sandbox != KernelSandboxMode::Enforce
             && launcher.host().check_limits(&kernel_config.limits).is_err()
         {
             tracing::warn!("not root: kernel folders are not size-limited (kernel_disk)");
@@ -258,7 +258,7 @@ impl KernelRegistry {
             ));
         }
         tracing::info!(
-            sandbox = ?config.kernel_sandbox,
+            sandbox = ?config.kernels.kernel_sandbox,
             host = %launcher.host(),
             totals = %launcher.host().totals(),
             per_account = config.kernels_per_account_here(),
@@ -294,7 +294,7 @@ impl KernelRegistry {
             config: kernel_config,
             pools,
             kernels: Mutex::new(Running::default()),
-            per_user: config.kernels_per_user,
+            per_user: config.kernels.kernels_per_user,
             per_account: config.kernels_per_account_here(),
             id_prefix: node_id_prefix(&config.node_name()),
             shutdown,
@@ -561,18 +561,18 @@ pub fn is_kernel_id(id: &str) -> bool {
 pub fn kernel_config(config: &Config) -> KernelConfig {
     let positive = |n: u64| (n > 0).then_some(n);
     let limits = Limits {
-        cpu_seconds: positive(config.kernel_cpu_seconds),
-        memory_bytes: Some(config.kernel_memory.as_u64()),
-        total_memory_bytes: positive(config.kernel_memory_total.as_u64()),
-        processes: positive(config.kernel_processes),
-        folder_bytes: positive(config.kernel_disk.as_u64()),
-        idle_timeout: Some(config.kernel_idle_timeout),
-        lifetime: Some(config.kernel_lifetime),
+        cpu_seconds: positive(config.kernels.kernel_cpu_seconds),
+        memory_bytes: Some(config.kernels.kernel_memory.as_u64()),
+        total_memory_bytes: positive(config.kernels.kernel_memory_total.as_u64()),
+        processes: positive(config.kernels.kernel_processes),
+        folder_bytes: positive(config.kernels.kernel_disk.as_u64()),
+        idle_timeout: Some(config.kernels.kernel_idle_timeout),
+        lifetime: Some(config.kernels.kernel_lifetime),
         ..Limits::default()
     };
     KernelConfig {
         limits,
-        sandbox: match config.kernel_sandbox {
+        sandbox: match config.kernels.kernel_sandbox {
             KernelSandboxMode::Enforce => Sandbox::default(),
             KernelSandboxMode::BestEffort => Sandbox::Enforce(SandboxConfig {
                 landlock: Layer::IfAvailable,

@@ -105,14 +105,14 @@ impl Server {
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         config.validate()?;
         // First: the self-signed TLS key and everything after go inside it.
-        let data_dir = config.data_dir.clone();
+        let data_dir = config.operations.data_dir.clone();
         data_dir::prepare(&data_dir).map_err(|source| ServerError::DataDir {
             path: data_dir.clone(),
             source,
         })?;
         let tls = tls::server_config(&config)?;
         let metrics_access = metrics::ScrapeAccess::from_config(&config)?;
-        let metrics_listener = match config.metrics_listen {
+        let metrics_listener = match config.operations.metrics_listen {
             Some(address) => Some(
                 TcpListener::bind(address)
                     .await
@@ -122,7 +122,7 @@ impl Server {
         };
         let store = switchboard_store::connect(&config.database_url()).await?;
         // Nodes of a cluster share one secret file; a lone node keeps its own.
-        let secret = match &config.token_secret_file {
+        let secret = match &config.auth.token_secret_file {
             Some(path) => auth::read_secret_file(path).map_err(ServerError::TokenSecret)?,
             None => {
                 auth::load_or_create_secret(&data_dir).map_err(|source| ServerError::DataDir {
@@ -147,13 +147,13 @@ impl Server {
                 .run(revoked_sub, shutdown.clone()),
         );
         // A lone node's in-process bus cannot lose subscriptions; only NATS is probed.
-        if config.nats_url.is_some() {
+        if config.cluster.nats_url.is_some() {
             tracker.spawn(
                 bus_probe::BusProbe::new(
                     bus.clone(),
                     bus_health.clone(),
                     &config.node_name(),
-                    config.bus_probe_interval,
+                    config.cluster.bus_probe_interval,
                 )
                 .run(shutdown.clone()),
             );
@@ -163,13 +163,13 @@ impl Server {
             bus: bus.clone(),
             policy: config.timeout_policy(),
             cdr_log: CdrLog::new(data_dir.join("cdr")),
-            stats_interval: config.stats_interval,
-            max_viewers: config.max_viewers_per_session,
+            stats_interval: config.sessions.stats_interval,
+            max_viewers: config.sessions.max_viewers_per_session,
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
             node: config.node_name(),
-            lease_ttl: config.session_lease,
-            clustered: config.nats_url.is_some(),
+            lease_ttl: config.cluster.session_lease,
+            clustered: config.cluster.nats_url.is_some(),
             resubscribe: bus_health.resubscribe(),
         });
         // Sessions this node owned before a restart, and any whose owner is gone.
@@ -186,8 +186,8 @@ impl Server {
             store.clone(),
             config.node_name(),
             config.advertised_address(),
-            config.monitor_interval,
-            config.status_rows_kept,
+            config.operations.monitor_interval,
+            config.operations.status_rows_kept,
         )
         .await?;
         tracker.spawn(
@@ -204,12 +204,12 @@ impl Server {
         // Snapshots left pending (detector busy, node stopped) are detected in the background.
         tracker.spawn(cameras.clone().run_resume(shutdown.clone()));
         tracker.spawn(cameras.clone().run_retention(
-            config.snapshot_retention,
-            config.snapshot_storage.as_u64(),
+            config.cameras.snapshot_retention,
+            config.cameras.snapshot_storage.as_u64(),
             shutdown.clone(),
         ));
         let mut config = config;
-        config.secure_cookies |= tls.is_some();
+        config.auth.secure_cookies |= tls.is_some();
         let config = Arc::new(config);
         let public_url = config.public_url();
         let live = services::LiveSessions::new(
@@ -297,7 +297,7 @@ impl Server {
             ));
         }
         let token = app.shutdown.clone();
-        let grace = app.config.shutdown_grace;
+        let grace = app.config.operations.shutdown_grace;
         let (router, _) = routes::router(app.clone());
         tracing::info!(address = %listener.local_addr()?, "listening");
         let stop = async move {
@@ -351,7 +351,7 @@ async fn connect_bus(
     store: &Arc<dyn Store>,
     tokens: &Arc<TokenService>,
 ) -> Result<(Arc<dyn Bus>, switchboard_bus::Subscription), ServerError> {
-    let Some(url) = &config.nats_url else {
+    let Some(url) = &config.cluster.nats_url else {
         let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new(BUS_CAPACITY));
         let sub = RevocationListener::new(bus.clone(), store.clone(), tokens.clone())
             .subscribe()

@@ -176,7 +176,10 @@ impl ScrapeAccess {
 
     /// The metrics token from `metrics_token` or `metrics_token_file`.
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let token = match (&config.metrics_token, &config.metrics_token_file) {
+        let token = match (
+            &config.operations.metrics_token,
+            &config.operations.metrics_token_file,
+        ) {
             (Some(token), _) => Some(token.clone()),
             (None, Some(path)) => {
                 let token = std::fs::read_to_string(path).map_err(|e| {

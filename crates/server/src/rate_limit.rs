@@ -38,8 +38,8 @@ fn check(l: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr, what: &str) -> Result<
 impl RateLimits {
     pub(crate) fn new(config: &Config) -> Self {
         RateLimits {
-            tickets: limiter(config.ticket_redemptions_per_minute),
-            auth: limiter(config.auth_attempts_per_minute),
+            tickets: limiter(config.devices.ticket_redemptions_per_minute),
+            auth: limiter(config.auth.auth_attempts_per_minute),
         }
     }
 

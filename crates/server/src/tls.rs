@@ -27,7 +27,11 @@ pub enum TlsError {
 
 /// The server's TLS configuration, if the config asks for TLS.
 pub fn server_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, TlsError> {
-    let (certs, key) = match (&config.tls_cert, &config.tls_key, config.tls_self_signed) {
+    let (certs, key) = match (
+        &config.network.tls_cert,
+        &config.network.tls_key,
+        config.network.tls_self_signed,
+    ) {
         (Some(cert), Some(key), _) => (read_certs(cert)?, read_key(key)?),
         (_, _, true) => self_signed(config)?,
         _ => return Ok(None),
@@ -70,17 +74,18 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 fn self_signed(
     config: &Config,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-    let dir = config.data_dir.join("tls");
+    let dir = config.operations.data_dir.join("tls");
     let cert_path = dir.join("self-signed.crt");
     let key_path = dir.join("self-signed.key");
     if cert_path.exists() && key_path.exists() {
         return Ok((read_certs(&cert_path)?, read_key(&key_path)?));
     }
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-    if !config.listen.ip().is_unspecified() {
-        names.push(config.listen.ip().to_string());
+    if !config.network.listen.ip().is_unspecified() {
+        names.push(config.network.listen.ip().to_string());
     }
     if let Some(host) = config
+        .network
         .public_url
         .as_deref()
         .and_then(|u| u.split("://").nth(1))

@@ -113,10 +113,9 @@ pub async fn run(args: KernelArgs) -> anyhow::Result<()> {
         },
     };
     // The same kernel settings the server derives from its configuration.
-    let config = switchboard_server::kernels::kernel_config(&Config {
-        kernel_sandbox: sandbox,
-        ..Config::default()
-    });
+    let mut server_config = Config::default();
+    server_config.kernels.kernel_sandbox = sandbox;
+    let config = switchboard_server::kernels::kernel_config(&server_config);
     let sandbox_flag = match sandbox {
         KernelSandboxMode::Enforce => "enforce",
         KernelSandboxMode::Off => "off",

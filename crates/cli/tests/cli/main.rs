@@ -5,6 +5,7 @@
 mod bench_cluster;
 mod bench_kernel;
 mod camera;
+mod config;
 mod failover;
 mod process;
 mod simulate;

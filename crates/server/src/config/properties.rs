@@ -8,11 +8,12 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::time::Duration;
 
 /// Checks that the configuration read from `text`, if it reads, survives everything a node
 /// does with a configuration, and that its printed form reads back and prints the same.
 fn check(text: &str) -> Result<Option<Config>, TestCaseError> {
-    let Ok(config) = toml::from_str::<Config>(text) else {
+    let Ok(config) = parse_toml(text) else {
         return Ok(None);
     };
     let _ = config.validate();
@@ -128,22 +129,24 @@ proptest! {
             .map(|ip| quoted(&std::net::Ipv4Addr::from(*ip).to_string()))
             .collect();
         let text = format!(
-            "listen = \"127.0.0.1:{port}\"\nnode_name = {}\nticket_ttl = \"{ticket_ttl}s\"\n\
-             max_frame_bytes = \"{frame_units} {}\"\n\
+            "[network]\nlisten = \"127.0.0.1:{port}\"\ntrusted_proxies = [{}]\n\
+             [cluster]\nnode_name = {}\n\
+             [sessions]\nticket_ttl = \"{ticket_ttl}s\"\n\
+             [devices]\nmax_frame_bytes = \"{frame_units} {}\"\n\
              ticket_redemptions_per_minute = {redemptions}\n\
-             snapshot_dedup_distance = {dedup:?}\ntrusted_proxies = [{}]\n",
+             [cameras]\nsnapshot_dedup_distance = {dedup:?}\n",
+            proxies.join(", "),
             quoted(&node_name),
             unit.0,
-            proxies.join(", "),
         );
         let config = check(&text)?.ok_or_else(|| TestCaseError::fail(format!("refused:\n{text}")))?;
-        prop_assert_eq!(config.listen.port(), port);
-        prop_assert_eq!(config.node_name, Some(node_name));
-        prop_assert_eq!(config.ticket_ttl, Duration::from_secs(ticket_ttl));
-        prop_assert_eq!(config.max_frame_bytes.as_u64(), frame_units * unit.1);
-        prop_assert_eq!(config.ticket_redemptions_per_minute, redemptions);
-        prop_assert_eq!(config.snapshot_dedup_distance, dedup);
-        prop_assert_eq!(config.trusted_proxies.len(), proxies.len());
+        prop_assert_eq!(config.network.listen.port(), port);
+        prop_assert_eq!(config.cluster.node_name, Some(node_name));
+        prop_assert_eq!(config.sessions.ticket_ttl, Duration::from_secs(ticket_ttl));
+        prop_assert_eq!(config.devices.max_frame_bytes.as_u64(), frame_units * unit.1);
+        prop_assert_eq!(config.devices.ticket_redemptions_per_minute, redemptions);
+        prop_assert_eq!(config.cameras.snapshot_dedup_distance, dedup);
+        prop_assert_eq!(config.network.trusted_proxies.len(), proxies.len());
     }
 }
 
@@ -158,10 +161,10 @@ fn the_defaults_and_the_example_print_and_read_back() {
 fn masked_nats_urls_print_the_same_again() {
     // Found by the config_toml fuzz target: an already masked `user:****@` printed again
     // lost its user name (`****@`), as if it were a token.
-    let text = "nats_url = \"nats://tok@a:4222,nats://u:p@b:4222\"\n";
+    let text = "[cluster]\nnats_url = \"nats://tok@a:4222,nats://u:p@b:4222\"\n";
     let config = check(text).unwrap().unwrap();
     assert_eq!(
-        config.nats_url.as_deref(),
+        config.cluster.nats_url.as_deref(),
         Some("nats://****@a:4222,nats://u:****@b:4222")
     );
 }

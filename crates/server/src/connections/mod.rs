@@ -43,15 +43,15 @@ pub(crate) struct ConnectionLimits {
 impl ConnectionLimits {
     pub(crate) fn from_config(config: &Config) -> Self {
         ConnectionLimits {
-            max_connections: config.max_connections,
-            max_connections_per_address: config.max_connections_per_address,
-            header_read_timeout: config.header_read_timeout,
-            idle_timeout: config.idle_connection_timeout,
+            max_connections: config.network.max_connections,
+            max_connections_per_address: config.network.max_connections_per_address,
+            header_read_timeout: config.network.header_read_timeout,
+            idle_timeout: config.network.idle_connection_timeout,
             body: BodyPace {
-                read_timeout: config.body_read_timeout,
-                min_bytes_per_second: config.min_body_bytes_per_second.as_u64(),
+                read_timeout: config.network.body_read_timeout,
+                min_bytes_per_second: config.network.min_body_bytes_per_second.as_u64(),
             },
-            trusted_proxies: config.trusted_proxies.clone(),
+            trusted_proxies: config.network.trusted_proxies.clone(),
         }
     }
 }

@@ -22,7 +22,7 @@ fn session_cookie(app: &App, token: &str, max_age: i64) -> HeaderValue {
     let https = app.config.served_over_https();
     cookie_header(
         auth::cookie_name(https),
-        https || app.config.secure_cookies,
+        https || app.config.auth.secure_cookies,
         token,
         max_age,
     )
@@ -37,7 +37,7 @@ fn cookie_header(name: &str, secure: bool, token: &str, max_age: i64) -> HeaderV
 
 /// Answers a new token with the cookie carrying it.
 fn signed_in(app: &App, body: TokenResponse, status: StatusCode) -> Response {
-    let max_age = i64::try_from(app.config.token_ttl.as_secs()).unwrap_or(i64::MAX);
+    let max_age = i64::try_from(app.config.auth.token_ttl.as_secs()).unwrap_or(i64::MAX);
     let cookie = session_cookie(app, &body.token, max_age);
     (status, [(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }

@@ -53,7 +53,7 @@ pub(super) async fn device_socket(
     let handle = app.live.device_session(device.suid, &suid).await?;
     // Twice the frame limit: a frame somewhat too large gets a `frame_too_large` error message
     // on the open socket; only absurd ones (which would cost memory) drop the connection.
-    let max = usize::try_from(app.config.max_frame_bytes.as_u64())
+    let max = usize::try_from(app.config.devices.max_frame_bytes.as_u64())
         .unwrap_or(usize::MAX / 2)
         .saturating_mul(2);
     let after = q.after.unwrap_or(0);
@@ -106,7 +106,8 @@ async fn device_loop(
     }
     let mut status = handle.subscribe_status();
     // Status messages are relayed to every viewer: their size and rate are bounded.
-    let max_text = usize::try_from(app.config.max_device_text_bytes.as_u64()).unwrap_or(usize::MAX);
+    let max_text =
+        usize::try_from(app.config.devices.max_device_text_bytes.as_u64()).unwrap_or(usize::MAX);
     let mut text_rate = RateBucket::default();
     let right_ended = right.ended();
     tokio::pin!(right_ended);
@@ -139,7 +140,7 @@ async fn device_loop(
                         let _ = socket.send(Message::Close(Some(websocket::too_big()))).await;
                         break;
                     }
-                    if !text_rate.take(app.config.device_messages_per_second, std::time::Instant::now()) {
+                    if !text_rate.take(app.config.devices.device_messages_per_second, std::time::Instant::now()) {
                         tracing::info!(%suid, "device over its message rate; closing");
                         let _ = socket.send(Message::Close(Some(websocket::too_many()))).await;
                         break;

@@ -26,8 +26,10 @@ pub(super) async fn account_events(
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
     let right = app.tokens.hold(&caller.claims);
-    Ok(websocket::limited(ws, app.config.max_viewer_message_bytes)
-        .on_upgrade(move |socket| events_loop(app, events, right, socket)))
+    Ok(
+        websocket::limited(ws, app.config.sessions.max_viewer_message_bytes)
+            .on_upgrade(move |socket| events_loop(app, events, right, socket)),
+    )
 }
 
 /// Forwards account events until the client goes away, the caller's right ends or the node

@@ -135,7 +135,8 @@ pub(super) async fn channels(
     let channel = app
         .compute
         .open_channel(caller.account_id(), &id, query.session_id)?;
-    let ws = websocket::limited(ws, app.config.max_kernel_message_bytes).protocols([V1_PROTOCOL]);
+    let ws = websocket::limited(ws, app.config.kernels.max_kernel_message_bytes)
+        .protocols([V1_PROTOCOL]);
     let v1 = ws
         .selected_protocol()
         .is_some_and(|p| p.as_bytes() == V1_PROTOCOL.as_bytes());

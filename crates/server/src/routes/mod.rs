@@ -45,10 +45,11 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
         .unwrap_or_else(|_| HeaderValue::from_static("unnamed"));
     let origin_policy = Arc::new(crate::browser_policy::OriginPolicy::new(&app.config));
     let security_headers = Arc::new(crate::browser_policy::SecurityHeaders::new(&app.config));
-    let json_limit = usize::try_from(app.config.max_json_bytes.as_u64()).unwrap_or(usize::MAX);
+    let json_limit =
+        usize::try_from(app.config.network.max_json_bytes.as_u64()).unwrap_or(usize::MAX);
     // A cell's code may be larger than other JSON bodies; escaping can make its JSON up to
     // six times its size.
-    let cell_limit = usize::try_from(app.config.max_cell_code_bytes.as_u64())
+    let cell_limit = usize::try_from(app.config.kernels.max_cell_code_bytes.as_u64())
         .unwrap_or(usize::MAX)
         .saturating_mul(6)
         .saturating_add(4096)

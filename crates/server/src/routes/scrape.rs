@@ -21,7 +21,7 @@ pub(super) async fn scrape(
     State(app): State<Arc<App>>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    if app.config.metrics_listen.is_some() {
+    if app.config.operations.metrics_listen.is_some() {
         return Err(ApiError::new(ErrorCode::NotFound, "no such route"));
     }
     if !app.metrics_access.admits(req.headers()) {

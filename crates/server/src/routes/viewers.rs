@@ -147,8 +147,10 @@ pub(super) async fn watch_socket(
         place: viewer,
     } = app.live.watch(&caller.user, &suid).await?;
     let right = app.tokens.hold(&caller.claims);
-    Ok(websocket::limited(ws, app.config.max_viewer_message_bytes)
-        .on_upgrade(move |socket| watch_loop(app, handle, viewer, right, socket)))
+    Ok(
+        websocket::limited(ws, app.config.sessions.max_viewer_message_bytes)
+            .on_upgrade(move |socket| watch_loop(app, handle, viewer, right, socket)),
+    )
 }
 
 async fn send_event(socket: &mut WebSocket, event: &WatchEvent) -> bool {

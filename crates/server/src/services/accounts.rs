@@ -59,13 +59,14 @@ impl Accounts {
     ) -> Self {
         let passwords = PasswordHashing::new(
             config
+                .auth
                 .password_hash_workers
                 .unwrap_or_else(PasswordHashing::default_workers),
-            config.password_hash_queue_wait,
+            config.auth.password_hash_queue_wait,
         );
         let failures = SignInFailures::new(
-            config.sign_in_failures_per_username,
-            config.sign_in_failure_window,
+            config.auth.sign_in_failures_per_username,
+            config.auth.sign_in_failure_window,
         );
         Accounts {
             config,
@@ -197,7 +198,7 @@ impl Accounts {
                 user.id.to_string(),
                 user.account_id.to_string(),
                 None,
-                self.config.token_ttl,
+                self.config.auth.token_ttl,
             )
             .map_err(|e| AccountError::Token(e.to_string()))?;
         // The name is a courtesy: a failure to read it does not fail the sign-in.

@@ -215,7 +215,7 @@ impl CameraService {
 
     /// Largest snapshot accepted, in bytes.
     pub fn max_snapshot_bytes(&self) -> u64 {
-        self.config.max_snapshot_bytes.as_u64()
+        self.config.cameras.max_snapshot_bytes.as_u64()
     }
 
     /// Stores one JPEG from `camera`, then detects it, waiting at most `detect_wait`: the
@@ -235,7 +235,7 @@ impl CameraService {
         }
         let info = jpeg::inspect(&data).map_err(|e| CameraError::NotJpeg(e.to_string()))?;
         // Refused before it is stored: thumbnails and detection would have to decode it.
-        let max_pixels = self.config.max_image_pixels;
+        let max_pixels = self.config.cameras.max_image_pixels;
         if info.pixels() > max_pixels {
             return Err(CameraError::ImageTooLarge {
                 width: info.width,
@@ -251,7 +251,7 @@ impl CameraService {
             taken_at: crate::cameras::taken_at(
                 taken_at,
                 received_at,
-                self.config.snapshot_clock_skew,
+                self.config.cameras.snapshot_clock_skew,
             ),
             received_at,
             jpeg: data.to_vec(),
@@ -395,7 +395,7 @@ impl CameraService {
         if ids.is_empty() {
             return;
         }
-        let Some(until) = chrono::Duration::from_std(self.config.search_pin)
+        let Some(until) = chrono::Duration::from_std(self.config.cameras.search_pin)
             .ok()
             .and_then(|pin| now().checked_add_signed(pin))
         else {

@@ -84,7 +84,7 @@ impl LiveSessions {
     ) -> Result<Vec<Control>, SessionError> {
         let handle = self.device_session(allowed, suid).await?;
         let suid = handle.suid();
-        let wait = wait.min(self.config.max_long_poll);
+        let wait = wait.min(self.config.sessions.max_long_poll);
         // Subscribe before reading, so a control sent in between wakes us.
         let mut announced = self
             .bus

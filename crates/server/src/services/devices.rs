@@ -45,7 +45,7 @@ impl LiveSessions {
         handle.device_registered(device_id, device, at);
         // The token outlives nothing: it expires when the session must have ended anyway.
         let remaining = (session.created_at
-            + chrono::Duration::from_std(self.config.max_lifetime).unwrap_or_default())
+            + chrono::Duration::from_std(self.config.sessions.max_lifetime).unwrap_or_default())
             - at;
         let ttl = remaining.to_std().unwrap_or_default() + std::time::Duration::from_secs(60);
         let (device_token, claims) = self
@@ -70,7 +70,7 @@ impl LiveSessions {
             stream_url: format!("{base}/stream"),
             websocket_url: format!("{ws_base}/device"),
             controls_url: format!("{base}/controls"),
-            max_frame_bytes: self.config.max_frame_bytes.as_u64(),
+            max_frame_bytes: self.config.devices.max_frame_bytes.as_u64(),
         })
     }
 

@@ -11,7 +11,7 @@ use switchboard_media::jpeg;
 impl LiveSessions {
     /// Largest frame accepted, in bytes.
     pub fn max_frame_bytes(&self) -> u64 {
-        self.config.max_frame_bytes.as_u64()
+        self.config.devices.max_frame_bytes.as_u64()
     }
 
     /// Validates one JPEG (markers and dimensions; no decoding) and hands it to the viewers.
@@ -28,7 +28,7 @@ impl LiveSessions {
         }
         let info = jpeg::inspect(&data).map_err(|e| SessionError::NotJpeg(e.to_string()))?;
         // Viewers decode every frame: a small file declaring a huge picture is a bomb for them.
-        let max_pixels = self.config.max_frame_pixels;
+        let max_pixels = self.config.devices.max_frame_pixels;
         if info.pixels() > max_pixels {
             return Err(SessionError::ImageTooLarge {
                 width: info.width,
@@ -36,7 +36,7 @@ impl LiveSessions {
                 max_pixels,
             });
         }
-        let max_fps = self.config.max_device_fps;
+        let max_fps = self.config.devices.max_device_fps;
         if !handle.admit_frame(max_fps) {
             return Err(SessionError::OverRate { max_fps });
         }

@@ -61,6 +61,7 @@ impl LiveSessions {
         shutdown: CancellationToken,
     ) -> Self {
         let min_app_version = config
+            .devices
             .min_device_app_version
             .as_deref()
             .and_then(|v| AppVersion::parse(v).ok());
@@ -105,7 +106,7 @@ impl LiveSessions {
                 label.clone(),
                 ticket,
                 now(),
-                self.config.ticket_ttl,
+                self.config.sessions.ticket_ttl,
             );
             match self.store.insert_session(&session).await {
                 Ok(()) => {
@@ -211,7 +212,7 @@ impl LiveSessions {
             Some(s) => Some(SessionState::parse(s).ok_or(SessionError::InvalidState)?),
             None => None,
         };
-        let wait = wait.min(self.config.max_long_poll);
+        let wait = wait.min(self.config.sessions.max_long_poll);
         let Some(handle) = self.registry.get(session.suid).filter(|_| !wait.is_zero()) else {
             return Ok(self.view(&session));
         };

@@ -244,7 +244,7 @@ async fn failed_sign_ins_are_logged_with_the_address_and_name_but_never_the_pass
 
 #[tokio::test]
 async fn changing_the_case_of_a_name_does_not_escape_its_failed_sign_in_limit() {
-    let app = crate::helpers::spawn_app_with(|c| c.sign_in_failures_per_username = 2).await;
+    let app = crate::helpers::spawn_app_with(|c| c.auth.sign_in_failures_per_username = 2).await;
     app.signup("victim").await;
     for spelling in ["VICTIM", "Victim"] {
         expect_error(

@@ -99,9 +99,9 @@ fn assert_refused(answer: &str) {
 async fn slowloris_heads_are_closed_at_the_header_timeout() {
     let header_timeout = Duration::from_secs(2);
     let app = spawn_app_with(|c| {
-        c.header_read_timeout = header_timeout;
-        c.idle_connection_timeout = Duration::from_secs(60);
-        c.max_connections_per_address = 1000;
+        c.network.header_read_timeout = header_timeout;
+        c.network.idle_connection_timeout = Duration::from_secs(60);
+        c.network.max_connections_per_address = 1000;
     })
     .await;
     let started = Instant::now();
@@ -166,8 +166,8 @@ async fn idle_and_silent_connections_are_closed() {
     let idle_timeout = Duration::from_secs(1);
     let header_timeout = Duration::from_secs(2);
     let app = spawn_app_with(|c| {
-        c.header_read_timeout = header_timeout;
-        c.idle_connection_timeout = idle_timeout;
+        c.network.header_read_timeout = header_timeout;
+        c.network.idle_connection_timeout = idle_timeout;
     })
     .await;
     // Kept-alive connections that asked once and then say nothing.
@@ -208,9 +208,9 @@ async fn idle_and_silent_connections_are_closed() {
 #[tokio::test]
 async fn long_responses_and_websockets_outlive_the_connection_timeouts() {
     let app = spawn_app_with(|c| {
-        c.header_read_timeout = Duration::from_millis(500);
-        c.idle_connection_timeout = Duration::from_millis(500);
-        c.body_read_timeout = Duration::from_millis(500);
+        c.network.header_read_timeout = Duration::from_millis(500);
+        c.network.idle_connection_timeout = Duration::from_millis(500);
+        c.network.body_read_timeout = Duration::from_millis(500);
     })
     .await;
     let token = app.signup("clinician").await;
@@ -271,8 +271,8 @@ async fn long_responses_and_websockets_outlive_the_connection_timeouts() {
 #[tokio::test]
 async fn a_slow_or_stalled_body_is_refused() {
     let app = spawn_app_with(|c| {
-        c.body_read_timeout = Duration::from_secs(1);
-        c.min_body_bytes_per_second = bytesize::ByteSize::b(100);
+        c.network.body_read_timeout = Duration::from_secs(1);
+        c.network.min_body_bytes_per_second = bytesize::ByteSize::b(100);
     })
     .await;
     let body = r#"{"username":"someone","password":"a long passphrase"}"#;
@@ -343,10 +343,10 @@ async fn a_slow_or_stalled_body_is_refused() {
 #[tokio::test]
 async fn past_the_caps_new_connections_hear_busy_at_once() {
     let app = spawn_app_with(|c| {
-        c.max_connections = 6;
-        c.max_connections_per_address = 4;
-        c.header_read_timeout = Duration::from_secs(30);
-        c.idle_connection_timeout = Duration::from_secs(30);
+        c.network.max_connections = 6;
+        c.network.max_connections_per_address = 4;
+        c.network.header_read_timeout = Duration::from_secs(30);
+        c.network.idle_connection_timeout = Duration::from_secs(30);
     })
     .await;
     // Four kept-alive connections from one address fill its share.
@@ -387,7 +387,7 @@ async fn past_the_caps_new_connections_hear_busy_at_once() {
 #[tokio::test]
 async fn websockets_count_toward_the_cap_per_address() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let app = spawn_app_with(|c| c.max_connections_per_address = 3).await;
+    let app = spawn_app_with(|c| c.network.max_connections_per_address = 3).await;
     let token = app.signup("clinician").await;
     // From an address of their own, so the test client's pooled connection is not counted.
     let mut sockets = vec![];
@@ -415,8 +415,8 @@ async fn websockets_count_toward_the_cap_per_address() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_cap_counts_each_forwarded_client() {
     let app = spawn_app_with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
-        c.max_connections_per_address = 2;
+        c.network.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.network.max_connections_per_address = 2;
     })
     .await;
     let token = app.signup("clinician").await;

@@ -16,8 +16,9 @@ fn mode(path: &Path) -> u32 {
 
 #[tokio::test]
 async fn the_data_directory_and_its_files_are_private() {
-    let app = spawn_app_with(|c| c.data_dir = c.data_dir.join("fresh/data")).await;
-    let dir = app.config.data_dir.clone();
+    let app =
+        spawn_app_with(|c| c.operations.data_dir = c.operations.data_dir.join("fresh/data")).await;
+    let dir = app.config.operations.data_dir.clone();
     // A session that ends writes its CDR file.
     let user = app.signup("private.eye").await;
     let session = app.create_session(&user).await;
@@ -56,17 +57,17 @@ async fn the_data_directory_and_its_files_are_private() {
 #[tokio::test]
 async fn an_open_data_directory_and_database_are_tightened_at_start() {
     let app = spawn_app_with(|c| {
-        let dir = c.data_dir.join("old");
+        let dir = c.operations.data_dir.join("old");
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         // An empty file is an empty SQLite database; an older release left it 0644.
         let db = dir.join("switchboard.db");
         std::fs::write(&db, b"").unwrap();
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-        c.data_dir = dir;
+        c.operations.data_dir = dir;
     })
     .await;
-    let dir = app.config.data_dir.clone();
+    let dir = app.config.operations.data_dir.clone();
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("switchboard.db")), 0o600);
     app.signup("still.works").await;
@@ -74,8 +75,8 @@ async fn an_open_data_directory_and_database_are_tightened_at_start() {
 
 #[tokio::test]
 async fn a_self_signed_certificates_folder_and_key_are_private() {
-    let app = spawn_app_with(|c| c.tls_self_signed = true).await;
-    let tls = app.config.data_dir.join("tls");
+    let app = spawn_app_with(|c| c.network.tls_self_signed = true).await;
+    let tls = app.config.operations.data_dir.join("tls");
     assert_eq!(mode(&tls), 0o700, "the TLS folder");
     let key = std::fs::read_dir(&tls)
         .unwrap()

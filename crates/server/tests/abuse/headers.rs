@@ -67,7 +67,7 @@ async fn plain_http_answers_are_nosniff_without_hsts() {
 
 #[tokio::test]
 async fn https_answers_carry_hsts_and_nosniff() {
-    let app = spawn_app_with(|c| c.tls_self_signed = true).await;
+    let app = spawn_app_with(|c| c.network.tls_self_signed = true).await;
     let client = insecure_client();
     let base = format!("https://{}", app.addr);
     let token = {
@@ -105,8 +105,8 @@ async fn https_answers_carry_hsts_and_nosniff() {
 async fn hsts_max_age_is_configurable_and_can_be_off() {
     let client = insecure_client();
     let short = spawn_app_with(|c| {
-        c.tls_self_signed = true;
-        c.hsts_max_age = Duration::from_secs(600);
+        c.network.tls_self_signed = true;
+        c.network.hsts_max_age = Duration::from_secs(600);
     })
     .await;
     let resp = client
@@ -117,8 +117,8 @@ async fn hsts_max_age_is_configurable_and_can_be_off() {
     assert_eq!(resp.headers()["strict-transport-security"], "max-age=600");
 
     let off = spawn_app_with(|c| {
-        c.tls_self_signed = true;
-        c.hsts_max_age = Duration::ZERO;
+        c.network.tls_self_signed = true;
+        c.network.hsts_max_age = Duration::ZERO;
     })
     .await;
     let resp = client

@@ -17,7 +17,7 @@ const PATIENCE: Duration = Duration::from_secs(120);
 
 async fn kernel_app(tweak: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_with(|c| {
-        c.kernels_enabled = Some(true);
+        c.kernels.kernels_enabled = Some(true);
         tweak(c);
     })
     .await
@@ -92,7 +92,7 @@ async fn a_cell_cannot_reach_the_hosts_unix_sockets() {
     }
     code.push_str(&format!(
         "for label, path in [('list run', '/run'), ('list var run', '/var/run'), ('list kernels', {kernels:?})]:\n    try:\n        print(label + ': ' + repr(sorted(os.listdir(path))))\n    except OSError as e:\n        print(label + ': ' + type(e).__name__)\n",
-        kernels = app.config.data_dir.join("k"),
+        kernels = app.config.operations.data_dir.join("k"),
     ));
     let answer = execute(&app, &token, &code).await;
     // The kernel ran the code and answered over its own ZeroMQ sockets.
@@ -118,7 +118,7 @@ async fn a_cell_cannot_reach_the_hosts_unix_sockets() {
 
 #[tokio::test]
 async fn a_kernels_children_together_stay_within_its_memory() {
-    let app = kernel_app(|c| c.kernel_memory_total = bytesize::ByteSize::mib(512)).await;
+    let app = kernel_app(|c| c.kernels.kernel_memory_total = bytesize::ByteSize::mib(512)).await;
     let token = app.signup("memory-hog").await;
     // Six children of 300 MiB each: 1.8 GiB, where one kernel may hold 512 MiB in all.
     let code = "import os, time\nkids = []\nfor i in range(6):\n    pid = os.fork()\n    if pid == 0:\n        try:\n            data = b'x' * (300 << 20)\n            time.sleep(3)\n        finally:\n            os._exit(0)\n    kids.append(pid)\nkilled = 0\nfor pid in kids:\n    _, status = os.waitpid(pid, 0)\n    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9:\n        killed += 1\nprint('killed:', killed)";
@@ -142,7 +142,7 @@ async fn a_kernels_children_together_stay_within_its_memory() {
 
 #[tokio::test]
 async fn a_fork_bomb_stays_within_the_kernels_process_limit() {
-    let app = kernel_app(|c| c.kernel_processes = 48).await;
+    let app = kernel_app(|c| c.kernels.kernel_processes = 48).await;
     let token = app.signup("fork-bomber").await;
     let code = "import os, time\nkids = []\nerror = None\ntry:\n    for i in range(10000):\n        pid = os.fork()\n        if pid == 0:\n            time.sleep(30)\n            os._exit(0)\n        kids.append(pid)\nexcept OSError as e:\n    error = type(e).__name__\nfor pid in kids:\n    os.kill(pid, 9)\n    os.waitpid(pid, 0)\nprint('forks:', len(kids))\nprint('error:', error)";
     let answer = execute(&app, &token, code).await;
@@ -162,7 +162,7 @@ async fn a_fork_bomb_stays_within_the_kernels_process_limit() {
 
 #[tokio::test]
 async fn a_kernels_files_stay_within_its_folder_limit() {
-    let app = kernel_app(|c| c.kernel_disk = bytesize::ByteSize::mib(64)).await;
+    let app = kernel_app(|c| c.kernels.kernel_disk = bytesize::ByteSize::mib(64)).await;
     let token = app.signup("disk-filler").await;
     let code = "import os, errno\ndef fill(name, size):\n    try:\n        with open(name, 'wb') as f:\n            f.write(b'\\1' * size)\n        return 'ok'\n    except OSError as e:\n        return errno.errorcode[e.errno]\nprint('big:', ' '.join(fill(f'big{i}.bin', 40 << 20) for i in range(3)))\nfor i in range(3):\n    if os.path.exists(f'big{i}.bin'):\n        os.remove(f'big{i}.bin')\ncount, error = 0, None\ntry:\n    while count < 100000:\n        open(f'f{count}', 'w').close()\n        count += 1\nexcept OSError as e:\n    error = errno.errorcode[e.errno]\nprint('many:', error)\nfor i in range(count):\n    os.remove(f'f{i}')\nopen('kept.txt', 'w').write('still stored')";
     let answer = execute(&app, &token, code).await;
@@ -195,24 +195,27 @@ async fn start_kernel(app: &TestApp, token: &str) -> reqwest::Response {
 async fn one_account_cannot_take_every_kernel_of_a_node_by_default() {
     let defaults = Config::default();
     let app = kernel_app(|c| {
-        c.max_kernels = defaults.max_kernels;
-        c.kernels_per_user = defaults.kernels_per_user;
-        c.kernels_per_account = defaults.kernels_per_account;
-        c.kernel_account_share = defaults.kernel_account_share;
+        c.kernels.max_kernels = defaults.kernels.max_kernels;
+        c.kernels.kernels_per_user = defaults.kernels.kernels_per_user;
+        c.kernels.kernels_per_account = defaults.kernels.kernels_per_account;
+        c.kernels.kernel_account_share = defaults.kernels.kernel_account_share;
     })
     .await;
     let share = app.config.kernels_per_account_here();
-    assert!(share < app.config.max_kernels, "the default leaves room");
+    assert!(
+        share < app.config.kernels.max_kernels,
+        "the default leaves room"
+    );
     let admin = app.signup("greedy").await;
     let mut members = vec![admin.clone()];
-    for i in 0..share.div_ceil(app.config.kernels_per_user) {
+    for i in 0..share.div_ceil(app.config.kernels.kernels_per_user) {
         members.push(app.join_account(&admin, &format!("greedy-{i}")).await);
     }
     // Every member of the account starts as many kernels as one user may, all at once.
     let app_ref = &app;
     let starts: Vec<_> = members
         .iter()
-        .flat_map(|token| std::iter::repeat_n(token, app.config.kernels_per_user))
+        .flat_map(|token| std::iter::repeat_n(token, app.config.kernels.kernels_per_user))
         .map(|token| start_kernel(app_ref, token))
         .collect();
     let answers = join_all(starts).await;

@@ -71,7 +71,7 @@ fn series_with(text: &str, label: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn made_up_methods_and_paths_add_no_series() {
-    let app = spawn_app_with(|c| c.metrics_token = Some(METRICS_TOKEN.into())).await;
+    let app = spawn_app_with(|c| c.operations.metrics_token = Some(METRICS_TOKEN.into())).await;
     let token = app.signup("clinician").await;
     // One of each kind first, so the series of the closed sets exist.
     send_made_up_requests(&app, &token, 1).await;
@@ -144,7 +144,7 @@ async fn by_default_only_an_operator_reads_metrics() {
 
 #[tokio::test]
 async fn the_metrics_token_reads_metrics_and_nothing_else_does() {
-    let app = spawn_app_with(|c| c.metrics_token = Some(METRICS_TOKEN.into())).await;
+    let app = spawn_app_with(|c| c.operations.metrics_token = Some(METRICS_TOKEN.into())).await;
     let url = format!("http://{}/metrics", app.addr);
     let user = app.signup("clinician").await;
 
@@ -202,7 +202,7 @@ async fn the_token_can_come_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("metrics-token");
     std::fs::write(&file, format!("{METRICS_TOKEN}\n")).unwrap();
-    let app = spawn_app_with(|c| c.metrics_token_file = Some(file.clone())).await;
+    let app = spawn_app_with(|c| c.operations.metrics_token_file = Some(file.clone())).await;
     assert!(scrape(&app).await.contains("switchboard_"));
     expect_error(
         app.http
@@ -218,7 +218,9 @@ async fn the_token_can_come_from_a_file() {
 
 #[tokio::test]
 async fn a_separate_listener_serves_metrics_and_the_main_one_does_not() {
-    let app = spawn_app_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    let app =
+        spawn_app_with(|c| c.operations.metrics_listen = Some("127.0.0.1:0".parse().unwrap()))
+            .await;
     let apart = app.metrics_addr.expect("the metrics listener's address");
     let admin = app.signup("clinician").await;
     let operator = app.operator_token(&admin).await;
@@ -257,8 +259,8 @@ async fn a_separate_listener_serves_metrics_and_the_main_one_does_not() {
 #[tokio::test]
 async fn a_separate_listener_with_a_token_asks_for_it() {
     let app = spawn_app_with(|c| {
-        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
-        c.metrics_token = Some(METRICS_TOKEN.into());
+        c.operations.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.operations.metrics_token = Some(METRICS_TOKEN.into());
     })
     .await;
     let url = format!("http://{}/metrics", app.metrics_addr.unwrap());
@@ -281,21 +283,15 @@ async fn a_separate_listener_with_a_token_asks_for_it() {
 #[test]
 fn weak_or_doubled_metrics_tokens_are_configuration_errors() {
     use switchboard_server::Config;
-    let short = Config {
-        metrics_token: Some("hunter2".into()),
-        ..Config::default()
-    };
+    let mut short = Config::default();
+    short.operations.metrics_token = Some("hunter2".into());
     assert!(short.validate().is_err());
-    let both = Config {
-        metrics_token: Some(METRICS_TOKEN.into()),
-        metrics_token_file: Some("/etc/switchboard/metrics-token".into()),
-        ..Config::default()
-    };
+    let mut both = Config::default();
+    both.operations.metrics_token = Some(METRICS_TOKEN.into());
+    both.operations.metrics_token_file = Some("/etc/switchboard/metrics-token".into());
     assert!(both.validate().is_err());
-    let printed = Config {
-        metrics_token: Some(METRICS_TOKEN.into()),
-        ..Config::default()
-    }
-    .to_masked_toml();
+    let mut with_token = Config::default();
+    with_token.operations.metrics_token = Some(METRICS_TOKEN.into());
+    let printed = with_token.to_masked_toml();
     assert!(!printed.contains(METRICS_TOKEN), "{printed}");
 }

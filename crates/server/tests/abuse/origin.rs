@@ -56,7 +56,7 @@ fn opened(result: Result<Ws, (StatusCode, Value)>, what: &str) -> Ws {
 }
 
 fn ours(app: &TestApp) -> String {
-    app.config.public_url.clone().unwrap()
+    app.config.network.public_url.clone().unwrap()
 }
 
 /// Every way of opening the socket at `url` with `token`: a foreign, a missing and a `null`
@@ -133,7 +133,8 @@ async fn session_sockets_open_only_from_our_origin_or_with_a_token() {
 
 #[tokio::test]
 async fn configured_origins_are_ours_too() {
-    let app = spawn_app_with(|c| c.allowed_origins = vec!["https://ui.example.org".into()]).await;
+    let app =
+        spawn_app_with(|c| c.network.allowed_origins = vec!["https://ui.example.org".into()]).await;
     let token = app.signup("clinician").await;
     let cookie = format!("sb_token={token}");
     let url = app.ws_url("/events");
@@ -314,8 +315,8 @@ async fn token_writes_are_unaffected_and_sign_in_is_not_forged() {
 #[tokio::test]
 async fn kernel_starts_runs_and_channels_follow_the_origin_rule() {
     let app = spawn_app_with(|c| {
-        c.kernels_enabled = Some(true);
-        c.max_kernels = 4;
+        c.kernels.kernels_enabled = Some(true);
+        c.kernels.max_kernels = 4;
     })
     .await;
     let token = app.signup("scientist").await;
@@ -381,7 +382,7 @@ async fn kernel_starts_runs_and_channels_follow_the_origin_rule() {
 
 #[tokio::test]
 async fn over_https_the_cookie_is_host_prefixed_and_only_it_signs_in() {
-    let app = spawn_app_with(|c| c.tls_self_signed = true).await;
+    let app = spawn_app_with(|c| c.network.tls_self_signed = true).await;
     let base = format!("https://{}", app.addr);
     let client = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)

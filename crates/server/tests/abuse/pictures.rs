@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 /// Stores snapshots without running a detector (nothing here is about detection).
 fn without_detector(c: &mut Config) {
-    c.detector_model = PathBuf::from("/nonexistent/model.onnx");
+    c.cameras.detector_model = PathBuf::from("/nonexistent/model.onnx");
 }
 
 /// A structurally valid JPEG (it passes the server's marker check) whose frame header
@@ -152,7 +152,7 @@ async fn stored_pictures_are_decoded_only_within_the_pixel_bound() {
     // 64×48 test cards: 3,072 pixels. The bound sits between the two pictures.
     let app = spawn_app_with(|c| {
         without_detector(c);
-        c.max_image_pixels = 4_000;
+        c.cameras.max_image_pixels = 4_000;
     })
     .await;
     let user = app.signup("pixel.counter").await;
@@ -187,8 +187,8 @@ async fn stored_pictures_are_decoded_only_within_the_pixel_bound() {
 async fn thumbnails_past_the_decoding_slots_answer_busy_instead_of_piling_up() {
     let app = spawn_app_with(|c| {
         without_detector(c);
-        c.max_concurrent_decodes = 1;
-        c.decode_wait = Duration::from_millis(1);
+        c.cameras.max_concurrent_decodes = 1;
+        c.cameras.decode_wait = Duration::from_millis(1);
     })
     .await;
     let user = app.signup("thumb.flood").await;
@@ -276,7 +276,7 @@ async fn frames_declaring_huge_pictures_are_refused_on_every_path() {
 async fn a_snapshot_dated_in_the_future_takes_its_arrival_time() {
     let app = spawn_app_with(|c| {
         without_detector(c);
-        c.snapshot_clock_skew = Duration::from_secs(300);
+        c.cameras.snapshot_clock_skew = Duration::from_secs(300);
     })
     .await;
     let user = app.signup("time.traveller").await;

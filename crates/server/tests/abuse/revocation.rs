@@ -358,8 +358,8 @@ async fn connections_end_when_their_token_expires() {
 #[tokio::test]
 async fn signing_out_ends_kernel_channels_and_message_polls() {
     let app = spawn_app_with(|c| {
-        c.kernels_enabled = Some(true);
-        c.kernel_pool = String::new();
+        c.kernels.kernels_enabled = Some(true);
+        c.kernels.kernel_pool = String::new();
     })
     .await;
     let token = app.signup("robbins").await;

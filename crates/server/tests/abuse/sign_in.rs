@@ -30,15 +30,15 @@ async fn sign_in(
 
 /// Clients come through a proxy on loopback; `X-Forwarded-For` names them.
 fn behind_a_proxy(c: &mut switchboard_server::Config) {
-    c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    c.network.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
 }
 
 #[tokio::test]
 async fn a_storm_of_wrong_sign_ins_neither_stalls_nor_starves_others() {
     let app = spawn_app_with(|c| {
         behind_a_proxy(c);
-        c.password_hash_workers = Some(1);
-        c.password_hash_queue_wait = Duration::from_millis(500);
+        c.auth.password_hash_workers = Some(1);
+        c.auth.password_hash_queue_wait = Duration::from_millis(500);
     })
     .await;
     let bystander = app.signup("bystander").await;
@@ -119,8 +119,8 @@ async fn a_storm_of_wrong_sign_ins_neither_stalls_nor_starves_others() {
 async fn rotating_addresses_against_one_username_meets_its_throttle() {
     let app = spawn_app_with(|c| {
         behind_a_proxy(c);
-        c.sign_in_failures_per_username = 5;
-        c.sign_in_failure_window = Duration::from_secs(5);
+        c.auth.sign_in_failures_per_username = 5;
+        c.auth.sign_in_failure_window = Duration::from_secs(5);
     })
     .await;
     app.signup("target").await;

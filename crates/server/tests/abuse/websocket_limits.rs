@@ -120,7 +120,7 @@ async fn a_big_text_message_from_a_device_is_refused() {
 #[tokio::test]
 async fn a_device_cannot_make_the_server_relay_5000_status_messages() {
     const RATE: u32 = 50;
-    let app = spawn_app_with(|c| c.device_messages_per_second = RATE).await;
+    let app = spawn_app_with(|c| c.devices.device_messages_per_second = RATE).await;
     let token = app.signup("yang").await;
     let (suid, device) = app.live_session(&token).await;
     let mut viewer = app
@@ -189,7 +189,7 @@ async fn a_device_cannot_make_the_server_relay_5000_status_messages() {
 #[tokio::test]
 async fn frames_over_the_devices_rate_are_dropped() {
     const FPS: u32 = 10;
-    let app = spawn_app_with(|c| c.max_device_fps = FPS).await;
+    let app = spawn_app_with(|c| c.devices.max_device_fps = FPS).await;
     let token = app.signup("hunt").await;
     let (suid, device) = app.live_session(&token).await;
     let mut dev = app

@@ -105,7 +105,7 @@ async fn assert_streaming(
 
 #[tokio::test]
 async fn a_live_session_keeps_streaming_through_bad_requests() {
-    let app = spawn_app_with(|c| c.max_frame_bytes = FRAME_LIMIT).await;
+    let app = spawn_app_with(|c| c.devices.max_frame_bytes = FRAME_LIMIT).await;
     let token = app.signup("clinician").await;
     let (suid, device) = app.live_session(&token).await;
     let (_other_suid, other_device) = app.live_session(&token).await;
@@ -449,7 +449,7 @@ async fn a_frame_of_the_wrong_content_type_is_415() {
 
 #[tokio::test]
 async fn a_frame_over_the_limit_is_413_with_a_content_length() {
-    let app = spawn_app_with(|c| c.max_frame_bytes = FRAME_LIMIT).await;
+    let app = spawn_app_with(|c| c.devices.max_frame_bytes = FRAME_LIMIT).await;
     let token = app.signup("clinician").await;
     let (suid, device) = app.live_session(&token).await;
     let resp = post_frame_as(&app, &suid, &device, "image/jpeg", oversized_jpeg()).await;
@@ -463,7 +463,7 @@ async fn a_frame_over_the_limit_is_413_with_a_content_length() {
 
 #[tokio::test]
 async fn a_frame_over_the_limit_is_413_as_a_streaming_body() {
-    let app = spawn_app_with(|c| c.max_frame_bytes = FRAME_LIMIT).await;
+    let app = spawn_app_with(|c| c.devices.max_frame_bytes = FRAME_LIMIT).await;
     let token = app.signup("clinician").await;
     let (suid, device) = app.live_session(&token).await;
     // The sender keeps the body open: the answer must come once the limit is passed.
@@ -486,7 +486,7 @@ async fn a_frame_over_the_limit_is_413_as_a_streaming_body() {
 
 #[tokio::test]
 async fn an_mjpeg_part_over_the_limit_is_413() {
-    let app = spawn_app_with(|c| c.max_frame_bytes = FRAME_LIMIT).await;
+    let app = spawn_app_with(|c| c.devices.max_frame_bytes = FRAME_LIMIT).await;
     let token = app.signup("clinician").await;
     let (suid, device) = app.live_session(&token).await;
     let big = oversized_jpeg();
@@ -660,7 +660,7 @@ async fn json_with_an_unknown_field_is_422() {
 
 #[tokio::test]
 async fn a_json_body_over_the_limit_is_413() {
-    let app = spawn_app_with(|c| c.max_json_bytes = ByteSize::kib(4)).await;
+    let app = spawn_app_with(|c| c.network.max_json_bytes = ByteSize::kib(4)).await;
     let token = app.signup("clinician").await;
     let big = json!({"kind": "video", "label": "x".repeat(5 * 1024)}).to_string();
     let resp = post_json_text(&app, "/sessions", Some(&token), big.clone()).await;
@@ -751,7 +751,7 @@ fn retry_after(resp: &reqwest::Response) -> u64 {
 
 #[tokio::test]
 async fn ticket_redemption_is_rate_limited() {
-    let app = spawn_app_with(|c| c.ticket_redemptions_per_minute = 3).await;
+    let app = spawn_app_with(|c| c.devices.ticket_redemptions_per_minute = 3).await;
     let token = app.signup("clinician").await;
     let s = app.create_session(&token).await;
     for guess in ["2345-6789", "3456-789A", "4567-89AB"] {
@@ -770,7 +770,7 @@ async fn ticket_redemption_is_rate_limited() {
 
 #[tokio::test]
 async fn sign_in_is_rate_limited() {
-    let app = spawn_app_with(|c| c.auth_attempts_per_minute = 3).await;
+    let app = spawn_app_with(|c| c.auth.auth_attempts_per_minute = 3).await;
     // Sign-up is the first attempt.
     app.signup("clinician").await;
     let login = |password: &'static str| {

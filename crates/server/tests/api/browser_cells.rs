@@ -14,9 +14,9 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_runs_code_plots_and_interacts_on_the_cell_page() {
     let app = spawn_app_with(|c| {
-        c.kernels_enabled = Some(true);
-        c.max_kernels = 4;
-        c.kernel_pool = "python3=1".into();
+        c.kernels.kernels_enabled = Some(true);
+        c.kernels.max_kernels = 4;
+        c.kernels.kernel_pool = "python3=1".into();
     })
     .await;
     let driver = Driver::start().await;

@@ -33,15 +33,15 @@ fn zidane_jpg() -> Vec<u8> {
 
 /// Loads the real detector on one worker.
 pub(crate) fn with_detector(c: &mut Config) {
-    c.detector_model = repo_root().join("models/yolov12n.onnx");
-    c.onnxruntime_library = Some(assets().join("onnxruntime"));
-    c.detector_workers = Some(1);
-    c.detect_wait = Duration::from_secs(8);
+    c.cameras.detector_model = repo_root().join("models/yolov12n.onnx");
+    c.cameras.onnxruntime_library = Some(assets().join("onnxruntime"));
+    c.cameras.detector_workers = Some(1);
+    c.cameras.detect_wait = Duration::from_secs(8);
 }
 
 /// A model path that does not exist: snapshots are stored, not detected.
 fn without_detector(c: &mut Config) {
-    c.detector_model = PathBuf::from("/nonexistent/model.onnx");
+    c.cameras.detector_model = PathBuf::from("/nonexistent/model.onnx");
 }
 
 async fn upload(app: &TestApp, camera: &str, token: &str, jpeg: Vec<u8>) -> reqwest::Response {
@@ -219,9 +219,9 @@ async fn tokens_rotate_accounts_are_isolated_and_only_jpegs_are_taken() {
 async fn a_full_queue_answers_503_and_the_snapshots_are_detected_later() {
     let app = spawn_app_with(|c| {
         with_detector(c);
-        c.detector_queue = 1;
+        c.cameras.detector_queue = 1;
         // Six copies of one photo: keep them all here.
-        c.snapshot_dedup_distance = 0.0;
+        c.cameras.snapshot_dedup_distance = 0.0;
     })
     .await;
     let user = app.signup("busy-cams").await;

@@ -14,9 +14,9 @@ const KERNEL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120)
 /// A server running kernels, none kept warm, with `tweak` applied.
 async fn cell_app(tweak: impl FnOnce(&mut switchboard_server::Config)) -> TestApp {
     spawn_app_with(|c| {
-        c.kernels_enabled = Some(true);
-        c.max_kernels = 4;
-        c.kernel_pool = String::new();
+        c.kernels.kernels_enabled = Some(true);
+        c.kernels.max_kernels = 4;
+        c.kernels.kernel_pool = String::new();
         tweak(c);
     })
     .await
@@ -311,8 +311,8 @@ async fn a_cell_runs_over_the_channels_socket_and_shares_its_files() {
 #[tokio::test]
 async fn files_over_a_limit_are_named_in_a_notice() {
     let app = cell_app(|c| {
-        c.cell_file_max_bytes = bytesize::ByteSize::b(100);
-        c.cell_files_max = 2;
+        c.kernels.cell_file_max_bytes = bytesize::ByteSize::b(100);
+        c.kernels.cell_files_max = 2;
     })
     .await;
     let token = app.signup("limited").await;
@@ -424,7 +424,7 @@ async fn execute_stores_a_cell_with_its_files() {
 
 #[tokio::test]
 async fn bad_cells_are_refused_with_json_errors() {
-    let app = cell_app(|c| c.max_cell_code_bytes = bytesize::ByteSize::kib(1)).await;
+    let app = cell_app(|c| c.kernels.max_cell_code_bytes = bytesize::ByteSize::kib(1)).await;
     let token = app.signup("careless").await;
     let cases = [
         (

@@ -175,12 +175,12 @@ async fn cluster_nodes_are_ready_and_a_node_without_the_shared_secret_refuses_to
     // Same database and bus but its own secret (the default): the token is not its.
     let (url, nats) = (
         cluster.database_url().to_owned(),
-        cluster[0].config.nats_url.clone(),
+        cluster[0].config.cluster.nats_url.clone(),
     );
     let stranger = spawn_app_with(|c| {
-        c.node_name = Some("stranger".into());
-        c.database_url = Some(url);
-        c.nats_url = nats;
+        c.cluster.node_name = Some("stranger".into());
+        c.operations.database_url = Some(url);
+        c.cluster.nats_url = nats;
     })
     .await;
     assert_eq!(me(&cluster[1], &token).await.0, StatusCode::OK);
@@ -192,14 +192,12 @@ async fn cluster_nodes_are_ready_and_a_node_without_the_shared_secret_refuses_to
 #[tokio::test]
 async fn an_unreachable_nats_is_a_startup_error() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_owned(),
-        kernels_enabled: Some(false),
-        kernel_pool: String::new(),
-        // Nothing listens on port 1.
-        nats_url: Some("nats://sb:hunter2@127.0.0.1:1".into()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.operations.data_dir = dir.path().to_owned();
+    config.kernels.kernels_enabled = Some(false);
+    config.kernels.kernel_pool = String::new();
+    // Nothing listens on port 1.
+    config.cluster.nats_url = Some("nats://sb:hunter2@127.0.0.1:1".into());
     match Server::start(config).await {
         Err(e @ ServerError::Nats { .. }) => {
             let text = e.to_string();
@@ -214,13 +212,11 @@ async fn an_unreachable_nats_is_a_startup_error() {
 #[tokio::test]
 async fn a_missing_shared_secret_file_is_a_startup_error() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_owned(),
-        kernels_enabled: Some(false),
-        kernel_pool: String::new(),
-        token_secret_file: Some(dir.path().join("no-such-secret")),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.operations.data_dir = dir.path().to_owned();
+    config.kernels.kernels_enabled = Some(false);
+    config.kernels.kernel_pool = String::new();
+    config.auth.token_secret_file = Some(dir.path().join("no-such-secret"));
     match Server::start(config).await {
         Err(e @ ServerError::TokenSecret(_)) => {
             assert!(e.to_string().contains("no-such-secret"), "{e}");
@@ -241,7 +237,7 @@ async fn a_node_is_not_ready_while_its_nats_is_gone() {
     let port = free_port();
     let nats = NatsProcess::start(port).await;
     let app = spawn_app_with(|c| {
-        c.nats_url = Some(format!("nats://127.0.0.1:{port}"));
+        c.cluster.nats_url = Some(format!("nats://127.0.0.1:{port}"));
     })
     .await;
     let readyz = || async {

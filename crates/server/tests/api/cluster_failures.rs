@@ -169,9 +169,9 @@ async fn nodes_serve_local_viewers_through_a_nats_restart_and_resubscribe_after_
     let nats = NatsProcess::start(port).await;
     let url = format!("nats://127.0.0.1:{port}");
     let Some(cluster) = spawn_cluster(2, |c| {
-        c.nats_url = Some(url.clone());
-        c.bus_probe_interval = Duration::from_millis(500);
-        c.metrics_token = Some(METRICS_TOKEN.into());
+        c.cluster.nats_url = Some(url.clone());
+        c.cluster.bus_probe_interval = Duration::from_millis(500);
+        c.operations.metrics_token = Some(METRICS_TOKEN.into());
     })
     .await
     else {
@@ -376,8 +376,8 @@ async fn list_sessions(node: &TestApp, token: &str) -> reqwest::Response {
 async fn without_postgresql_a_node_is_unready_but_live_frames_flow_and_it_recovers() {
     let proxy = CuttableProxy::start().await;
     let Some(cluster) = spawn_cluster(1, |c| {
-        let url = c.database_url.clone().unwrap();
-        c.database_url = Some(proxy.intercept(&url));
+        let url = c.operations.database_url.clone().unwrap();
+        c.operations.database_url = Some(proxy.intercept(&url));
     })
     .await
     else {
@@ -595,9 +595,9 @@ async fn a_postgresql_restart_during_a_cross_node_call_loses_nothing() {
     let pg = PostgresProcess::start_new(bin).await;
     let url = pg.url();
     let Some(cluster) = spawn_cluster(2, |c| {
-        c.database_url = Some(url.clone());
+        c.operations.database_url = Some(url.clone());
         // This test is about the restart, not a takeover: the owner keeps its lease across it.
-        c.session_lease = Duration::from_secs(30);
+        c.cluster.session_lease = Duration::from_secs(30);
     })
     .await
     else {

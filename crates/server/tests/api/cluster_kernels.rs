@@ -15,10 +15,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const KERNEL_PATIENCE: Duration = Duration::from_secs(120);
 
 fn kernel_nodes(c: &mut switchboard_server::Config) {
-    c.kernels_enabled = Some(true);
-    c.max_kernels = 4;
+    c.kernels.kernels_enabled = Some(true);
+    c.kernels.max_kernels = 4;
     // Fresh statuses quickly, so each node soon knows the others.
-    c.monitor_interval = Duration::from_millis(200);
+    c.operations.monitor_interval = Duration::from_millis(200);
 }
 
 fn execute_request(msg_id: &str, session: &str, code: &str) -> Value {
@@ -83,7 +83,7 @@ async fn a_kernel_on_one_node_is_used_through_another() {
     // Every node starts kernels where asked, so the kernel is certainly on n2.
     let Some(cluster) = spawn_cluster(2, |c| {
         kernel_nodes(c);
-        c.kernel_placement = KernelPlacement::Local;
+        c.cluster.kernel_placement = KernelPlacement::Local;
     })
     .await
     else {
@@ -387,8 +387,8 @@ async fn a_new_kernel_starts_on_the_least_loaded_node() {
 async fn a_users_kernel_share_counts_their_kernels_on_every_node() {
     let Some(cluster) = spawn_cluster(2, |c| {
         kernel_nodes(c);
-        c.kernel_placement = KernelPlacement::Local;
-        c.kernels_per_user = 2;
+        c.cluster.kernel_placement = KernelPlacement::Local;
+        c.kernels.kernels_per_user = 2;
     })
     .await
     else {

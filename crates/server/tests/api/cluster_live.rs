@@ -175,7 +175,7 @@ async fn a_device_on_one_node_is_watched_and_controlled_from_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_owner_stops_another_node_carries_the_call_on() {
     let Some(mut cluster) = spawn_cluster(3, |c| {
-        c.session_lease = Duration::from_millis(1500);
+        c.cluster.session_lease = Duration::from_millis(1500);
     })
     .await
     else {
@@ -243,7 +243,7 @@ async fn when_the_owner_stops_another_node_carries_the_call_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_of_every_node_loses_no_session() {
     let Some(mut cluster) = spawn_cluster(3, |c| {
-        c.session_lease = Duration::from_millis(1500);
+        c.cluster.session_lease = Duration::from_millis(1500);
     })
     .await
     else {

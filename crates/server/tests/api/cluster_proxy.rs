@@ -39,7 +39,7 @@ impl Haproxy {
              \x20   http-check expect status 200\n"
         );
         for node in nodes {
-            let name = node.config.node_name.clone().unwrap();
+            let name = node.config.cluster.node_name.clone().unwrap();
             cfg.push_str(&format!(
                 "    server {name} {} check inter 2s fall 2 rise 2\n",
                 node.addr

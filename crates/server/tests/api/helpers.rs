@@ -116,14 +116,13 @@ pub async fn spawn_app() -> TestApp {
 /// A server with settings changed by `tweak` (e.g. millisecond timeouts).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    let mut config = Config {
-        data_dir: dir.path().to_owned(),
-        // Kernels cost a process each: only the tests about them turn them on.
-        kernels_enabled: Some(false),
-        kernel_pool: String::new(),
-        kernel_helper: Some(env!("CARGO_BIN_EXE_switchboard-server-kernel-helper").into()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.operations.data_dir = dir.path().to_owned();
+    // Kernels cost a process each: only the tests about them turn them on.
+    config.kernels.kernels_enabled = Some(false);
+    config.kernels.kernel_pool = String::new();
+    config.kernels.kernel_helper =
+        Some(env!("CARGO_BIN_EXE_switchboard-server-kernel-helper").into());
     tweak(&mut config);
     start(config, dir, "127.0.0.1:0".parse().unwrap()).await
 }
@@ -132,13 +131,13 @@ async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr
     init_logs();
     let listener = TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().unwrap();
-    config.listen = addr;
+    config.network.listen = addr;
     let scheme = if config.tls_enabled() {
         "https"
     } else {
         "http"
     };
-    config.public_url = Some(format!("{scheme}://{addr}"));
+    config.network.public_url = Some(format!("{scheme}://{addr}"));
     let server = Server::start(config.clone()).await.expect("server starts");
     let store = server.app().store.clone();
     let metrics_addr = server.metrics_addr();
@@ -631,10 +630,10 @@ pub async fn spawn_cluster(n: usize, tweak: impl Fn(&mut Config)) -> Option<Clus
         let (nats, secret) = (nats_url.clone(), secret.clone());
         nodes.push(
             spawn_app_with(|c| {
-                c.node_name = Some(format!("n{i}"));
-                c.database_url = Some(url);
-                c.nats_url = Some(nats);
-                c.token_secret_file = Some(secret);
+                c.cluster.node_name = Some(format!("n{i}"));
+                c.operations.database_url = Some(url);
+                c.cluster.nats_url = Some(nats);
+                c.auth.token_secret_file = Some(secret);
                 tweak(c);
             })
             .await,

@@ -12,9 +12,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 /// (the node's capacity is what these tests reach).
 async fn kernel_app(max: usize) -> TestApp {
     spawn_app_with(|c| {
-        c.kernels_enabled = Some(true);
-        c.max_kernels = max;
-        c.kernel_account_share = 1.0;
+        c.kernels.kernels_enabled = Some(true);
+        c.kernels.max_kernels = max;
+        c.kernels.kernel_account_share = 1.0;
     })
     .await
 }
@@ -520,8 +520,8 @@ async fn long_poll_sends_and_reads_numbered_messages() {
 #[tokio::test]
 async fn a_user_past_their_share_gets_429() {
     let app = spawn_app_with(|c| {
-        c.kernels_enabled = Some(true);
-        c.kernels_per_user = 1;
+        c.kernels.kernels_enabled = Some(true);
+        c.kernels.kernels_per_user = 1;
     })
     .await;
     let token = app.signup("greedy").await;

@@ -96,7 +96,7 @@ async fn tickets_are_single_use_and_unknown_ones_are_404() {
 
 #[tokio::test]
 async fn an_old_app_is_told_to_upgrade() {
-    let app = spawn_app_with(|c| c.min_device_app_version = Some("2.0".into())).await;
+    let app = spawn_app_with(|c| c.devices.min_device_app_version = Some("2.0".into())).await;
     let token = app.signup("clinician").await;
     let s = app.create_session(&token).await;
     let ticket = s["ticket"].as_str().unwrap();

@@ -34,10 +34,10 @@ async fn the_monitor_records_capped_status_and_cleans_stale_rows_on_start() {
     }
     let data = dir.path().to_owned();
     let app = spawn_app_with(move |c| {
-        c.data_dir = data;
-        c.node_name = Some("n1".into());
-        c.monitor_interval = Duration::from_millis(30);
-        c.status_rows_kept = 3;
+        c.operations.data_dir = data;
+        c.cluster.node_name = Some("n1".into());
+        c.operations.monitor_interval = Duration::from_millis(30);
+        c.operations.status_rows_kept = 3;
     })
     .await;
     let services = app.store.services().await.unwrap();
@@ -103,7 +103,7 @@ fn sample(text: &str, parts: &[&str]) -> f64 {
 #[tokio::test]
 async fn metrics_are_prometheus_text_and_move_with_traffic() {
     const METRICS_TOKEN: &str = "operations-metrics-token";
-    let app = spawn_app_with(|c| c.metrics_token = Some(METRICS_TOKEN.into())).await;
+    let app = spawn_app_with(|c| c.operations.metrics_token = Some(METRICS_TOKEN.into())).await;
     let get_metrics = || async {
         let resp = app
             .http
@@ -344,8 +344,8 @@ async fn admin_views_are_for_admins_and_scoped_to_their_account() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_rate_limits_apply_per_forwarded_client() {
     let app = spawn_app_with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
-        c.ticket_redemptions_per_minute = 2;
+        c.network.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.devices.ticket_redemptions_per_minute = 2;
     })
     .await;
     let redeem = |client: &'static str| {

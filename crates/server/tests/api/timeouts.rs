@@ -19,7 +19,7 @@ fn cdrs_of(app: &TestApp, suid: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn an_unused_ticket_expires_as_an_incomplete_attempt() {
-    let app = spawn_app_with(|c| c.ticket_ttl = ms(300)).await;
+    let app = spawn_app_with(|c| c.sessions.ticket_ttl = ms(300)).await;
     let token = app.signup("clinician").await;
     let s = app.create_session(&token).await;
     let suid = s["suid"].as_str().unwrap();
@@ -41,7 +41,7 @@ async fn an_unused_ticket_expires_as_an_incomplete_attempt() {
 
 #[tokio::test]
 async fn a_session_ends_at_its_maximum_lifetime() {
-    let app = spawn_app_with(|c| c.max_lifetime = ms(600)).await;
+    let app = spawn_app_with(|c| c.sessions.max_lifetime = ms(600)).await;
     let token = app.signup("clinician").await;
     let (suid, device) = app.live_session(&token).await;
     let mut watcher = app
@@ -58,7 +58,7 @@ async fn a_session_ends_at_its_maximum_lifetime() {
 
 #[tokio::test]
 async fn a_session_ends_when_the_device_goes_quiet() {
-    let app = spawn_app_with(|c| c.device_idle_timeout = ms(400)).await;
+    let app = spawn_app_with(|c| c.sessions.device_idle_timeout = ms(400)).await;
     let token = app.signup("clinician").await;
     let (suid, device) = app.live_session(&token).await;
     let _watcher = app
@@ -86,7 +86,7 @@ async fn a_session_ends_when_the_device_goes_quiet() {
 
 #[tokio::test]
 async fn no_viewers_ends_a_session_unless_a_viewer_returns_in_time() {
-    let app = spawn_app_with(|c| c.no_viewers_timeout = ms(700)).await;
+    let app = spawn_app_with(|c| c.sessions.no_viewers_timeout = ms(700)).await;
     let token = app.signup("clinician").await;
     let (suid, device) = app.live_session(&token).await;
     app.post_frame(&suid, &device, 1, jpeg(1)).await;

@@ -13,7 +13,7 @@ fn insecure_client() -> reqwest::Client {
 
 #[tokio::test]
 async fn a_self_signed_node_serves_https_and_keeps_its_certificate() {
-    let app = spawn_app_with(|c| c.tls_self_signed = true).await;
+    let app = spawn_app_with(|c| c.network.tls_self_signed = true).await;
     let base = format!("https://{}", app.addr);
     let client = insecure_client();
     let health = client.get(format!("{base}/healthz")).send().await.unwrap();
@@ -62,11 +62,11 @@ async fn a_self_signed_node_serves_https_and_keeps_its_certificate() {
     // The same files work as an operator's certificate.
     let cert_copy = std::fs::read(&cert).unwrap();
     let with_files = spawn_app_with(move |c| {
-        let dir = c.data_dir.clone();
+        let dir = c.operations.data_dir.clone();
         std::fs::write(dir.join("cert.pem"), &cert_copy).unwrap();
         std::fs::copy(&key, dir.join("key.pem")).unwrap();
-        c.tls_cert = Some(dir.join("cert.pem"));
-        c.tls_key = Some(dir.join("key.pem"));
+        c.network.tls_cert = Some(dir.join("cert.pem"));
+        c.network.tls_key = Some(dir.join("key.pem"));
     })
     .await;
     let health = client

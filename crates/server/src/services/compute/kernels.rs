@@ -47,7 +47,7 @@ impl Compute {
             store,
             tokens,
             limits: CellLimits::from_config(config),
-            max_long_poll: config.max_long_poll,
+            max_long_poll: config.sessions.max_long_poll,
         }
     }
 
