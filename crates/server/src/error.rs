@@ -2,12 +2,11 @@
 //! the status the [`ErrorCode`] carries. Server-side details of 5xx errors are logged, never
 //! sent. Each service's error enum becomes an [`ApiError`] through a `From` impl here.
 
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorBody, ErrorCode};
 use crate::services::ServiceError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// An error answered to a client.
 #[derive(Debug)]
@@ -116,7 +115,11 @@ impl<E: ServiceError> From<E> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut body = json!({ "error": self.code, "message": self.message });
+        let mut body = serde_json::to_value(ErrorBody {
+            error: self.code,
+            message: self.message,
+        })
+        .unwrap_or_default();
         if let (Some(serde_json::Value::Object(extra)), Some(obj)) =
             (self.extra, body.as_object_mut())
         {

@@ -2,6 +2,7 @@
 //! for as long as its socket is open (a WebSocket's too), and one that is refused hears
 //! `503 busy` at once instead of waiting in a queue.
 
+use crate::protocol::{ErrorBody, ErrorCode};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -143,7 +144,11 @@ pub(crate) const MAX_LINGERING: usize = 256;
 /// The raw answer to a refused plain-HTTP connection: written before any request is read,
 /// in the JSON error format of every other answer.
 fn busy_response(refusal: Refusal) -> Vec<u8> {
-    let body = serde_json::json!({ "error": "busy", "message": refusal.message() }).to_string();
+    let body = serde_json::to_string(&ErrorBody {
+        error: ErrorCode::Busy,
+        message: refusal.message().to_string(),
+    })
+    .unwrap_or_default();
     format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",

@@ -184,6 +184,20 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The field `426 app_upgrade_required` adds to its body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UpgradeRequired {
+    /// The oldest app version this server accepts.
+    pub minimum_app_version: String,
+}
+
+/// The field `426 unsupported_protocol_version` adds to its body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnsupportedVersion {
+    /// The protocol versions this server speaks.
+    pub supported: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::ErrorCode;

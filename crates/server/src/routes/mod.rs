@@ -28,7 +28,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::{HeaderValue, Method};
 use axum::routing::{any, delete, get, patch, post};
-use serde_json::json;
 use std::sync::Arc;
 use table::Table;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -269,7 +268,12 @@ async fn unsupported_version(Path(params): Path<Vec<(String, String)>>) -> ApiEr
         ErrorCode::UnsupportedProtocolVersion,
         format!("protocol version {version:?} is not supported; use v1"),
     )
-    .with_extra(json!({ "supported": SUPPORTED_VERSIONS }))
+    .with_extra(
+        serde_json::to_value(crate::protocol::errors::UnsupportedVersion {
+            supported: SUPPORTED_VERSIONS.iter().map(|v| (*v).to_owned()).collect(),
+        })
+        .unwrap_or_default(),
+    )
 }
 
 async fn method_not_allowed() -> ApiError {

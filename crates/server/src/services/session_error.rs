@@ -122,7 +122,10 @@ impl ServiceError for SessionError {
     fn extra(&self) -> Option<serde_json::Value> {
         match self {
             SessionError::AppTooOld { minimum, .. } => {
-                Some(serde_json::json!({ "minimum_app_version": minimum }))
+                serde_json::to_value(crate::protocol::errors::UpgradeRequired {
+                    minimum_app_version: minimum.clone(),
+                })
+                .ok()
             }
             _ => None,
         }
