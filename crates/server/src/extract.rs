@@ -8,7 +8,9 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 /// `Json<T>` that answers 400 for malformed JSON, 422 naming the field for JSON of the wrong
-/// shape, 415 without a JSON content type and 413 past the body limit.
+/// shape, 415 without a JSON content type and 413 past the body limit. Every request body of
+/// the API is an object: serde would also read a struct from a JSON array of its fields in
+/// order (`[null, true]`), which no client means, so anything but an object is refused.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -20,11 +22,51 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !json_content_type(req.headers()) {
+            return Err(json_rejection(JsonRejection::MissingJsonContentType(
+                Default::default(),
+            )));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| {
+                if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        ErrorCode::BodyTooLarge,
+                        "the request body is larger than the configured limit",
+                    )
+                } else {
+                    ApiError::new(ErrorCode::BadRequest, r.body_text())
+                }
+            })?;
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{') {
+            // Still malformed JSON first, so a syntax error is named as one.
+            if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidField,
+                    "the body must be a JSON object",
+                ));
+            }
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// Whether the request says its body is JSON (`application/json` or `…+json`), as axum's
+/// `Json` requires.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime_guess::mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == "application"
+                && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        })
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {

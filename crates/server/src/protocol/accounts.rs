@@ -8,7 +8,11 @@ use switchboard_core::User;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    /// 3 to 64 letters, digits, `.`, `_`, `-`, `@`.
+    #[schema(min_length = 3, max_length = 64)]
     pub username: String,
+    /// At least 8 characters.
+    #[schema(min_length = 8)]
     pub password: String,
     pub account_name: Option<String>,
     pub invite: Option<String>,

@@ -10,6 +10,8 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCameraRequest {
+    /// 1 to 100 characters, not only spaces.
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
     /// Keep only snapshots in which a person is detected.
     #[serde(default)]
@@ -20,6 +22,8 @@ pub struct CreateCameraRequest {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCameraRequest {
+    /// 1 to 100 characters, not only spaces.
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     pub only_person: Option<bool>,
 }

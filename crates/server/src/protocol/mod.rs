@@ -22,7 +22,9 @@ use switchboard_core::{Control, DeviceId, DeviceInfo, EndReason, SessionKind, Se
 pub struct CreateSessionRequest {
     #[serde(default = "default_kind")]
     pub kind: SessionKind,
+    /// At most 200 characters (spaces around it are dropped).
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub label: Option<String>,
 }
 
@@ -35,6 +37,7 @@ fn default_kind() -> SessionKind {
 #[into_params(parameter_in = Query)]
 pub struct SessionListQuery {
     /// Only sessions in these states: `waiting`, `live`, `ended`, comma-separated.
+    #[param(pattern = "^(waiting|live|ended)(,(waiting|live|ended))*$")]
     pub state: Option<String>,
     /// At most this many (1 to 1000; default 100).
     pub limit: Option<u32>,
@@ -47,6 +50,7 @@ pub struct SessionWaitQuery {
     /// Seconds to wait for the state to change (at most `max_long_poll`).
     pub wait: Option<u64>,
     /// The state the caller last saw; the answer comes once the state differs from it.
+    #[param(pattern = "^(waiting|live|ended)$")]
     pub state: Option<String>,
 }
 

@@ -815,3 +815,42 @@ async fn a_wait_that_is_not_a_number_is_400() {
         "the message names the parameter: {body}"
     );
 }
+
+/// Found by the API fuzzer: serde reads a struct from a JSON array of its fields in order, so
+/// `PATCH /cameras/{id}` with `[null, null]` answered 200. Every body of the API is an object.
+#[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_refused() {
+    let app = spawn_app().await;
+    let token = app.signup("arrays").await;
+    for (path, body) in [
+        ("/sessions", r#"["video", "a label"]"#),
+        ("/sessions", r#""video""#),
+        ("/sessions", "42"),
+        ("/auth/login", r#"["arrays", "correct horse battery"]"#),
+    ] {
+        let resp = post_json_text(&app, path, Some(&token), body).await;
+        let err = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+        assert_eq!(
+            message(&err),
+            "the body must be a JSON object",
+            "{path} {body}"
+        );
+    }
+    let (camera, _) = app.create_camera(&token, "porch").await;
+    let resp = app
+        .http
+        .patch(app.url(&format!("/cameras/{camera}")))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("[null, null]")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    // Malformed JSON is still named as such, whatever it starts with.
+    let resp = post_json_text(&app, "/sessions", Some(&token), "[1,").await;
+    expect_error(resp, StatusCode::BAD_REQUEST, "malformed_json").await;
+    // An object still works.
+    let resp = post_json_text(&app, "/sessions", Some(&token), r#"{"label": "ok"}"#).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}
