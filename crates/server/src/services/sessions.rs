@@ -77,11 +77,6 @@ impl LiveSessions {
         }
     }
 
-    /// The sessions this node runs or follows.
-    pub fn registry(&self) -> &SessionRegistry {
-        &self.registry
-    }
-
     /// Opens a session for `user`: stored with a fresh ticket, its actor started here.
     pub async fn open(
         &self,
@@ -130,11 +125,12 @@ impl LiveSessions {
         account: AccountId,
         suid: &str,
     ) -> Result<Session, SessionError> {
-        let suid: Suid = suid.parse().map_err(|_| SessionError::NotFound)?;
-        match self.store.session(suid).await {
-            Ok(s) if s.account_id == account => Ok(s),
-            Ok(_) | Err(StoreError::NotFound) => Err(SessionError::NotFound),
-            Err(e) => Err(e.into()),
+        // Another account's session is answered as one that does not exist.
+        let session = self.session(suid).await?;
+        if session.account_id == account {
+            Ok(session)
+        } else {
+            Err(SessionError::NotFound)
         }
     }
 

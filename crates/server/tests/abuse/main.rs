@@ -13,6 +13,7 @@ mod expect;
 mod helpers;
 
 mod accounts;
+mod api_docs;
 mod connections;
 mod data_files;
 mod headers;
