@@ -10,6 +10,7 @@ pub mod cdr;
 pub mod control;
 pub mod device;
 pub mod ids;
+pub mod limits;
 pub mod ops;
 pub mod session;
 pub mod ticket;

@@ -5,7 +5,8 @@ use crate::auth::TokenService;
 use crate::config::Config;
 use crate::live::SessionRegistry;
 use crate::rate_limit::RateLimits;
-use crate::services::{Accounts, AdminViews, CameraService, Compute, LiveSessions};
+use crate::services::gatekeeper::Gatekeeper;
+use crate::services::{Accounts, AdminViews, CameraService, Compute, LimitViews, LiveSessions};
 use crate::{bus_probe, kernel_proxy, metrics, monitor};
 use std::sync::Arc;
 use switchboard_bus::Bus;
@@ -27,6 +28,10 @@ pub struct App {
     pub cameras: CameraService,
     /// The admin views.
     pub admin: AdminViews,
+    /// Admission limits: each account's, counted across the cluster, and this node's.
+    pub gate: Arc<Gatekeeper>,
+    /// Account limits as people see and change them.
+    pub limit_views: LimitViews,
     pub tokens: Arc<TokenService>,
     pub mjpeg: MjpegWriter,
     /// Cancelled when the node begins to stop: streams and sockets close, actors save state.

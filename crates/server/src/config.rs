@@ -7,8 +7,8 @@ mod sections;
 mod values;
 
 pub use sections::{
-    AuthSettings, CameraSettings, ClusterSettings, DeviceSettings, KernelSettings, NetworkSettings,
-    OperationsSettings, SessionSettings,
+    AdmissionSettings, AuthSettings, CameraSettings, ClusterSettings, DeviceSettings,
+    KernelSettings, NetworkSettings, OperationsSettings, SessionSettings,
 };
 pub use values::{KernelPlacement, KernelSandboxMode};
 
@@ -50,6 +50,9 @@ pub struct Config {
     /// Data, monitoring and shutdown.
     #[command(flatten)]
     pub operations: OperationsSettings,
+    /// Accounts' and this node's admission limits.
+    #[command(flatten)]
+    pub admission: AdmissionSettings,
 }
 
 /// The settings given as flags or `SWITCHBOARD_*` variables, as clap parsed them. Flattened

@@ -11,6 +11,7 @@ use crate::cell_link::CellLink;
 use crate::config::{Config, KernelSandboxMode};
 use crate::protocol::jupyter::{ExecutionState, KernelModel};
 use crate::services::compute::{ComputeError, KernelShare};
+use crate::services::gatekeeper::Place;
 use chrono::{DateTime, SubsecRound, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,6 +42,8 @@ pub struct KernelEntry {
     last_activity: Mutex<DateTime<Utc>>,
     connections: Mutex<HashMap<String, u64>>,
     open_sockets: std::sync::atomic::AtomicUsize,
+    /// The kernel's place in its account's admission counts, given back with the entry.
+    _admitted: Place,
 }
 
 impl KernelEntry {
@@ -329,6 +332,7 @@ impl KernelRegistry {
         spec: Option<&str>,
         cell: Option<Arc<CellLink>>,
         elsewhere: KernelCounts,
+        admitted: Place,
     ) -> Result<Arc<KernelEntry>, ComputeError> {
         let launcher = self.launcher()?;
         let name = match spec {
@@ -360,6 +364,7 @@ impl KernelRegistry {
             last_activity: Mutex::new(now),
             connections: Mutex::new(HashMap::new()),
             open_sockets: Default::default(),
+            _admitted: admitted,
         });
         {
             let mut running = lock(&self.kernels);
@@ -439,6 +444,11 @@ impl KernelRegistry {
     }
 
     /// The account's kernels, oldest first.
+    /// Every kernel handed out on this node.
+    pub fn all(&self) -> Vec<Arc<KernelEntry>> {
+        lock(&self.kernels).by_id.values().cloned().collect()
+    }
+
     pub fn list(&self, account: AccountId) -> Result<Vec<Arc<KernelEntry>>, ComputeError> {
         self.launcher()?;
         let mut list: Vec<_> = lock(&self.kernels)

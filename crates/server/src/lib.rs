@@ -208,6 +208,17 @@ impl Server {
             config.cameras.snapshot_storage.as_u64(),
             shutdown.clone(),
         ));
+        let gate = Arc::new(
+            services::gatekeeper::Gatekeeper::new(&config, store.clone(), config.node_name())
+                .map_err(|e| config::ConfigError::Invalid(format!("node_requests: {e}")))?,
+        );
+        {
+            let monitor = monitor.clone();
+            tracker.spawn(
+                gate.clone()
+                    .run(move || monitor.live_nodes().len(), shutdown.clone()),
+            );
+        }
         let mut config = config;
         config.auth.secure_cookies |= tls.is_some();
         let config = Arc::new(config);
@@ -218,23 +229,37 @@ impl Server {
             bus.clone(),
             sessions.clone(),
             tokens.clone(),
+            gate.clone(),
             public_url.clone(),
             shutdown.clone(),
         );
         let accounts =
             services::Accounts::new(config.clone(), store.clone(), bus.clone(), tokens.clone());
-        let camera_service =
-            services::CameraService::new(config.clone(), store.clone(), cameras, live.clone());
+        let camera_service = services::CameraService::new(
+            config.clone(),
+            store.clone(),
+            cameras,
+            live.clone(),
+            gate.clone(),
+        );
         let admin =
             services::AdminViews::new(store.clone(), monitor.clone(), tokens.clone(), live.clone());
         let compute = services::Compute::new(
             &config,
-            kernels,
+            kernels.clone(),
             kernel_proxy.clone(),
             store.clone(),
             tokens.clone(),
+            gate.clone(),
         );
+        tracker.spawn(services::compute::cpu_meter::run(
+            kernels,
+            store.clone(),
+            shutdown.clone(),
+        ));
         let app = Arc::new(App {
+            limit_views: services::LimitViews::new(store.clone(), gate.clone()),
+            gate,
             limits: RateLimits::new(&config),
             public_url,
             config,

@@ -1,5 +1,5 @@
 //! Where the two backends need different statements. Everything else the store runs is one SQL
-//! text for both (`store_sql.rs` and the other `*_sql.rs` modules). What remains are two locks
+//! text for both (`store_sql.rs` and the other `*_sql.rs` modules). What remains are the locks
 //! PostgreSQL needs because several connections and nodes write at once; SQLite lets one
 //! connection write at a time, so its side of each is nothing.
 
@@ -26,5 +26,12 @@ pub(crate) trait Dialect {
     async fn lock_session_controls(
         conn: &mut <Self::Database as sqlx::Database>::Connection,
         suid: &str,
+    ) -> Result<()>;
+
+    /// Serializes the admissions of one account (`admit` in `admission_sql.rs`), so two nodes
+    /// racing for an account's last place count each other's.
+    async fn lock_account_admissions(
+        conn: &mut <Self::Database as sqlx::Database>::Connection,
+        account_id: &str,
     ) -> Result<()>;
 }

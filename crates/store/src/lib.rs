@@ -1,13 +1,16 @@
 //! Persistence for Switchboard: the [`Store`] trait and its implementations.
 //!
 //! Everything that must survive a restart goes through `Store`: accounts, users, invites,
-//! revoked tokens, sessions with their state and device info, controls and call-detail records.
+//! revoked tokens, sessions with their state and device info, controls and call-detail records,
+//! and the admission counts every node shares.
 //! SQLite is the embedded default; PostgreSQL serves clusters of nodes. Both run the same
 //! shared test suite (`tests/store_suite.rs`).
 //!
 //! Queries are checked at run time, not compile time: one suite run against both backends
 //! proves them, and no offline query data has to be kept in step per backend.
 
+mod admission;
+mod admission_sql;
 mod cameras;
 mod cameras_sql;
 mod cells;
@@ -26,6 +29,7 @@ mod store_sql;
 mod types;
 mod username_keys;
 
+pub use admission::{Admission, AdmissionStore, Check, Counted, Slot, SlotKind, StoredUsage};
 pub use cameras::{
     Camera, CameraAccess, CameraStore, Discard, NewSnapshot, PendingSnapshot, PreviousSnapshot,
     SearchHit, SnapshotInfo, SnapshotSearch, SnapshotState, StoredDetection,
@@ -101,7 +105,9 @@ impl Backend {
 /// - A database that cannot be reached is [`StoreError::Unavailable`]; callers may retry.
 /// - Timestamps come back with millisecond precision.
 #[async_trait]
-pub trait Store: OpsStore + CameraStore + CellStore + LeaseStore + Send + Sync + 'static {
+pub trait Store:
+    OpsStore + CameraStore + CellStore + LeaseStore + AdmissionStore + Send + Sync + 'static
+{
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

@@ -90,4 +90,16 @@ impl Dialect for PgStore {
             .map(drop)
             .map_err(StoreError::from_sqlx)
     }
+
+    async fn lock_account_admissions(conn: &mut PgConnection, account_id: &str) -> Result<()> {
+        // Under READ COMMITTED two transactions would each count the places the other has
+        // not committed yet and both take the last one; a per-account lock held to commit
+        // makes the second count after the first.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))")
+            .bind(account_id)
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+            .map_err(StoreError::from_sqlx)
+    }
 }

@@ -90,6 +90,10 @@ impl Dialect for SqliteStore {
     async fn lock_session_controls(_: &mut SqliteConnection, _suid: &str) -> Result<()> {
         Ok(())
     }
+
+    async fn lock_account_admissions(_: &mut SqliteConnection, _account_id: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Creates the directory a database file goes in (mode 0700 when it makes it) and the file

@@ -21,6 +21,7 @@ use switchboard_core::{
     SessionStats, Suid, TicketCode, Timestamp, User, UserId,
 };
 use switchboard_core::{Service, ServiceStatus};
+use switchboard_store::{Admission, Check, Counted, Slot, SlotKind};
 use switchboard_store::{Camera, NewSnapshot, SnapshotSearch, SnapshotState, StoredDetection};
 use switchboard_store::{Cell, CellFile};
 use switchboard_store::{Invite, SessionFilter, Store, StoreError, connect, migrate};
@@ -260,6 +261,11 @@ suite! {
         one_of_two_racing_nodes_wins_a_session,
         cells_are_found_by_id_and_permalink,
         cell_files_are_replaced_by_name_and_capped,
+        account_limits_round_trip_and_need_an_account,
+        places_are_held_until_released_or_their_lease_ends,
+        reservations_count_until_their_row_exists,
+        racing_admissions_for_the_last_place_have_one_winner,
+        usage_counts_what_an_account_holds,
     ],
     database: [
         data_survives_a_restart_and_migrations_rerun,
@@ -2106,4 +2112,236 @@ async fn one_of_two_racing_nodes_wins_a_session(s: &dyn Store) {
     let (first, second) = (first.unwrap(), second.unwrap());
     assert_eq!(first.len() + second.len(), 20, "each session has one owner");
     assert!(first.iter().all(|suid| !second.contains(suid)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admission counts
+// ---------------------------------------------------------------------------------------------
+
+fn slot(account: AccountId, kind: SlotKind, scope: &str, node: &str, until: Timestamp) -> Slot {
+    Slot {
+        id: uuid::Uuid::new_v4().to_string(),
+        account,
+        kind,
+        scope: scope.to_owned(),
+        node: node.to_owned(),
+        lease_until: until,
+    }
+}
+
+fn check(counted: Counted, max: u64) -> Check {
+    Check { counted, max }
+}
+
+async fn account_limits_round_trip_and_need_an_account(s: &dyn Store) {
+    use switchboard_core::limits::{Limit, LimitOverrides};
+    let (acct, admin) = account(s, "limited").await;
+    assert!(s.account_limits(acct.id).await.unwrap().is_empty());
+    let limits = LimitOverrides::from([(Limit::Sessions, 2), (Limit::SnapshotBytes, 1 << 40)]);
+    let by = admin.id.to_string();
+    s.set_account_limits(acct.id, &limits, Some(&by), at(1))
+        .await
+        .unwrap();
+    assert_eq!(s.account_limits(acct.id).await.unwrap(), limits);
+    // Replaced whole, and cleared.
+    let fewer = LimitOverrides::from([(Limit::Kernels, 0)]);
+    s.set_account_limits(acct.id, &fewer, None, at(2))
+        .await
+        .unwrap();
+    assert_eq!(s.account_limits(acct.id).await.unwrap(), fewer);
+    s.set_account_limits(acct.id, &LimitOverrides::new(), None, at(3))
+        .await
+        .unwrap();
+    assert!(s.account_limits(acct.id).await.unwrap().is_empty());
+    let nobody = AccountId::new();
+    assert!(is_not_found(s.account_limits(nobody).await));
+    assert!(is_not_found(
+        s.set_account_limits(nobody, &limits, None, at(1)).await
+    ));
+}
+
+async fn places_are_held_until_released_or_their_lease_ends(s: &dyn Store) {
+    let (acct, _) = account(s, "viewer.host").await;
+    let suid = Suid::new().to_string();
+    let checks = |max| {
+        [
+            check(Counted::HeldIn(SlotKind::Viewer, suid.clone()), max),
+            check(Counted::Held(SlotKind::Viewer), 10),
+        ]
+    };
+    let first = slot(acct.id, SlotKind::Viewer, &suid, "node-a", at(30));
+    assert_eq!(
+        s.admit(&first, &checks(2), at(0)).await.unwrap(),
+        Admission::Admitted
+    );
+    let second = slot(acct.id, SlotKind::Viewer, &suid, "node-b", at(30));
+    assert_eq!(
+        s.admit(&second, &checks(2), at(0)).await.unwrap(),
+        Admission::Admitted
+    );
+    let third = slot(acct.id, SlotKind::Viewer, &suid, "node-a", at(30));
+    assert_eq!(
+        s.admit(&third, &checks(2), at(0)).await.unwrap(),
+        Admission::Refused {
+            index: 0,
+            in_use: 2
+        }
+    );
+    // Another session of the account is not full; the account's count is.
+    let other = slot(acct.id, SlotKind::Viewer, "other", "node-a", at(30));
+    assert_eq!(
+        s.admit(&other, &[check(Counted::Held(SlotKind::Viewer), 2)], at(0))
+            .await
+            .unwrap(),
+        Admission::Refused {
+            index: 0,
+            in_use: 2
+        }
+    );
+    // Released: a place again.
+    s.release_slot(&first.id).await.unwrap();
+    s.release_slot(&first.id).await.unwrap();
+    assert_eq!(
+        s.admit(&third, &checks(2), at(0)).await.unwrap(),
+        Admission::Admitted
+    );
+    // node-b dies: its place counts until its lease ends, unless renewed.
+    assert_eq!(s.renew_slots("node-a", at(90)).await.unwrap(), 1);
+    let fourth = slot(acct.id, SlotKind::Viewer, &suid, "node-a", at(90));
+    assert!(matches!(
+        s.admit(&fourth, &checks(2), at(20)).await.unwrap(),
+        Admission::Refused { .. }
+    ));
+    assert_eq!(
+        s.admit(&fourth, &checks(2), at(31)).await.unwrap(),
+        Admission::Admitted
+    );
+    // A node starting again gives its places back, and expired ones go too.
+    assert_eq!(s.release_node_slots("node-a", at(40)).await.unwrap(), 3);
+    let usage = s.usage(acct.id, at(40), at(0)).await.unwrap();
+    assert_eq!(usage.viewers, 0);
+}
+
+async fn reservations_count_until_their_row_exists(s: &dyn Store) {
+    let (acct, admin) = account(s, "opener").await;
+    let open = stored_session(s, &admin, at(0)).await;
+    let max_two = [check(Counted::OpenSessions, 2)];
+    let next = session_by(&admin, at(1));
+    let reservation = slot(
+        acct.id,
+        SlotKind::Session,
+        &next.suid.to_string(),
+        "n",
+        at(60),
+    );
+    assert_eq!(
+        s.admit(&reservation, &max_two, at(1)).await.unwrap(),
+        Admission::Admitted
+    );
+    // Reserved but not stored yet: counted once.
+    let late = slot(
+        acct.id,
+        SlotKind::Session,
+        &Suid::new().to_string(),
+        "n",
+        at(60),
+    );
+    assert_eq!(
+        s.admit(&late, &max_two, at(1)).await.unwrap(),
+        Admission::Refused {
+            index: 0,
+            in_use: 2
+        }
+    );
+    // Stored: counted once still, as the session.
+    s.insert_session(&next).await.unwrap();
+    assert_eq!(s.usage(acct.id, at(2), at(0)).await.unwrap().sessions, 2);
+    s.release_slot(&reservation.id).await.unwrap();
+    assert_eq!(s.usage(acct.id, at(2), at(0)).await.unwrap().sessions, 2);
+    // An ended session frees its place.
+    let mut ended = open.clone();
+    ended.end(EndReason::EndedByUser, at(3)).unwrap();
+    s.end_session(&ended).await.unwrap();
+    assert_eq!(
+        s.admit(&late, &max_two, at(4)).await.unwrap(),
+        Admission::Admitted
+    );
+    // Users and cameras count the same way.
+    let new_user = UserId::new().to_string();
+    let users = [check(Counted::Users, 1)];
+    assert_eq!(
+        s.admit(
+            &slot(acct.id, SlotKind::User, &new_user, "n", at(60)),
+            &users,
+            at(4)
+        )
+        .await
+        .unwrap(),
+        Admission::Refused {
+            index: 0,
+            in_use: 1
+        }
+    );
+    let cameras = [check(Counted::Cameras, 1)];
+    let camera = slot(acct.id, SlotKind::Camera, "cam-1", "n", at(60));
+    assert_eq!(
+        s.admit(&camera, &cameras, at(4)).await.unwrap(),
+        Admission::Admitted
+    );
+    let another = slot(acct.id, SlotKind::Camera, "cam-2", "n", at(60));
+    assert!(matches!(
+        s.admit(&another, &cameras, at(4)).await.unwrap(),
+        Admission::Refused { .. }
+    ));
+}
+
+async fn racing_admissions_for_the_last_place_have_one_winner(s: &dyn Store) {
+    let (acct, _) = account(s, "racer").await;
+    for round in 0..5 {
+        let checks = [check(Counted::Held(SlotKind::Kernel), round + 1)];
+        let a = slot(acct.id, SlotKind::Kernel, "a", "node-a", at(60));
+        let b = slot(acct.id, SlotKind::Kernel, "b", "node-b", at(60));
+        let (ra, rb) = tokio::join!(s.admit(&a, &checks, at(0)), s.admit(&b, &checks, at(0)));
+        let admitted = [ra.unwrap(), rb.unwrap()]
+            .into_iter()
+            .filter(|r| *r == Admission::Admitted)
+            .count();
+        assert_eq!(admitted, 1, "round {round}");
+    }
+    let usage = s.usage(acct.id, at(1), at(0)).await.unwrap();
+    assert_eq!(usage.kernels, 5);
+}
+
+async fn usage_counts_what_an_account_holds(s: &dyn Store) {
+    let (acct, admin) = account(s, "user.of.things").await;
+    stored_session(s, &admin, at(0)).await;
+    for scope in ["s1", "s1", "s2"] {
+        let viewer = slot(acct.id, SlotKind::Viewer, scope, "n", at(60));
+        s.admit(&viewer, &[], at(0)).await.unwrap();
+    }
+    s.add_kernel_cpu(acct.id, "2026-03-01", 1500).await.unwrap();
+    s.add_kernel_cpu(acct.id, "2026-03-01", 2600).await.unwrap();
+    s.add_kernel_cpu(acct.id, "2026-02-28", 99_000)
+        .await
+        .unwrap();
+    let usage = s.usage(acct.id, at(1), at(0)).await.unwrap();
+    assert_eq!(usage.sessions, 1);
+    assert_eq!(usage.viewers, 3);
+    assert_eq!(usage.busiest_session_viewers, 2);
+    assert_eq!(usage.users, 1);
+    assert_eq!(usage.kernel_cpu_seconds_today, 4);
+    assert_eq!(usage.cameras, 0);
+    assert_eq!(usage.snapshot_bytes, 0);
+    assert_eq!(usage.cell_file_bytes, 0);
+    assert_eq!(
+        s.kernel_cpu_seconds(acct.id, "2026-02-28").await.unwrap(),
+        99
+    );
+    // An invite names its account until it is used or expires.
+    s.create_invite(&invite(acct.id, admin.id, "counted", at(600)))
+        .await
+        .unwrap();
+    assert_eq!(s.invite_account("counted", at(1)).await.unwrap(), acct.id);
+    assert!(is_not_found(s.invite_account("counted", at(600)).await));
+    assert!(is_not_found(s.invite_account("unknown", at(1)).await));
 }

@@ -18,8 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What the server is started with: limits raised so that they do not get in the way of
-/// the load, which comes from one address.
-const SERVER_ARGS: [&str; 8] = [
+/// the load, which comes from one address and one account. The account's admission limits
+/// are raised above the load too: with the gatekeeper on, every check and token bucket
+/// still runs, but none is reached.
+const SERVER_ARGS: [&str; 18] = [
     "--ticket-redemptions-per-minute",
     "100000",
     "--auth-attempts-per-minute",
@@ -28,6 +30,16 @@ const SERVER_ARGS: [&str; 8] = [
     "10000",
     "--max-connections-per-address",
     "100000",
+    "--account-sessions",
+    "100000",
+    "--account-viewers-per-session",
+    "100000",
+    "--account-viewers",
+    "1000000",
+    "--account-egress-bandwidth",
+    "1TiB",
+    "--account-upload-bandwidth",
+    "1TiB",
 ];
 
 /// Flags of `switchboard bench fanout`.
@@ -49,6 +61,19 @@ pub struct FanoutArgs {
     /// How the simulated devices send frames.
     #[arg(long, env = "SWITCHBOARD_BENCH_TRANSPORT", value_enum, default_value_t = Transport::Ws)]
     pub transport: Transport,
+    /// Run the server with its admission checks on, off, or each scenario both ways side by
+    /// side with the ratios of what the checks cost (`compare`).
+    #[arg(long, env = "SWITCHBOARD_BENCH_GATEKEEPER", value_enum, default_value_t = GatekeeperChoice::On)]
+    pub gatekeeper: GatekeeperChoice,
+}
+
+/// What `--gatekeeper` can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GatekeeperChoice {
+    On,
+    Off,
+    /// Off, then on, per scenario, and their ratios.
+    Compare,
 }
 
 fn positive(s: &str) -> Result<f64, String> {
@@ -154,12 +179,24 @@ struct Measured {
 pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     let scenarios = scenarios(&args);
     let mut verdicts = Vec::new();
+    let runs: &[bool] = match args.gatekeeper {
+        GatekeeperChoice::On => &[true],
+        GatekeeperChoice::Off => &[false],
+        GatekeeperChoice::Compare => &[false, true],
+    };
     for scenario in &scenarios {
-        let measured = measure(scenario, &args)
-            .await
-            .with_context(|| format!("scenario {} could not run", scenario.name))?;
-        let passed = print_scenario(scenario, &measured, &args);
-        verdicts.push((scenario.name, passed));
+        let mut both = Vec::new();
+        for &gatekeeper in runs {
+            let measured = measure(scenario, &args, gatekeeper)
+                .await
+                .with_context(|| format!("scenario {} could not run", scenario.name))?;
+            let passed = print_scenario(scenario, &measured, &args, gatekeeper);
+            verdicts.push((scenario.name, passed));
+            both.push(measured);
+        }
+        if let [off, on] = both.as_slice() {
+            print_comparison(scenario, off, on);
+        }
     }
     if verdicts.len() > 1 {
         let line: Vec<String> = verdicts
@@ -171,8 +208,14 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn measure(scenario: &Scenario, args: &FanoutArgs) -> anyhow::Result<Measured> {
-    let server = ServerChild::start(&SERVER_ARGS).await?;
+async fn measure(
+    scenario: &Scenario,
+    args: &FanoutArgs,
+    gatekeeper: bool,
+) -> anyhow::Result<Measured> {
+    let mut server_args: Vec<&str> = SERVER_ARGS.to_vec();
+    server_args.extend(["--gatekeeper", if gatekeeper { "true" } else { "false" }]);
+    let server = ServerChild::start(&server_args).await?;
     let plan = LoadPlan {
         server: server.base().clone(),
         sessions: scenario.sessions,
@@ -230,7 +273,50 @@ async fn measure(scenario: &Scenario, args: &FanoutArgs) -> anyhow::Result<Measu
 }
 
 /// Prints a scenario's figures and verdicts; returns whether every target was met.
-fn print_scenario(scenario: &Scenario, m: &Measured, args: &FanoutArgs) -> bool {
+/// Prints what the admission checks cost in one scenario: the gatekeeper-on run over the
+/// gatekeeper-off run, measured one after the other in this invocation.
+fn print_comparison(scenario: &Scenario, off: &Measured, on: &Measured) {
+    let normal = [ViewerRole::Mjpeg];
+    // Server CPU per delivered frame, so a run that delivered more is not taken as slower.
+    let cpu_per_frame = |m: &Measured| {
+        let fps = m.report.viewer_fps(&normal).map_or(0.0, |f| f.median);
+        let frames = fps * m.report.window_secs() * m.report_viewers(scenario);
+        (frames > 0.0).then(|| m.cpu.server / frames)
+    };
+    let p99 = |m: &Measured| m.report.latency(&normal).quantile(0.99);
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.3}", a / b),
+        _ => "-".into(),
+    };
+    let fps = |m: &Measured| m.report.viewer_fps(&normal).map(|f| f.median);
+    println!();
+    println!(
+        "== {}: gatekeeper on ÷ off (same invocation, one after the other)",
+        scenario.name
+    );
+    println!(
+        "  server CPU per frame   {}",
+        ratio(cpu_per_frame(on), cpu_per_frame(off))
+    );
+    println!(
+        "  p99 latency            {}",
+        ratio(p99(on).map(|v| v as f64), p99(off).map(|v| v as f64))
+    );
+    println!("  delivered fps/viewer   {}", ratio(fps(on), fps(off)));
+    println!(
+        "  server peak RSS        {}",
+        ratio(Some(on.peak_rss as f64), Some(off.peak_rss as f64))
+    );
+}
+
+impl Measured {
+    /// The normal viewers of `scenario` in all.
+    fn report_viewers(&self, scenario: &Scenario) -> f64 {
+        (scenario.sessions * scenario.viewers) as f64
+    }
+}
+
+fn print_scenario(scenario: &Scenario, m: &Measured, args: &FanoutArgs, gatekeeper: bool) -> bool {
     let report = &m.report;
     let normal = [ViewerRole::Mjpeg];
     let secs = report.window_secs();
@@ -240,9 +326,10 @@ fn print_scenario(scenario: &Scenario, m: &Measured, args: &FanoutArgs) -> bool 
     let rss_mib = m.peak_rss as f64 / (1024.0 * 1024.0);
     println!();
     println!(
-        "== {}: {} session(s) × {} MJPEG viewer(s){} at {} fps, {} KB frames, {} devices; \
+        "== {}{}: {} session(s) × {} MJPEG viewer(s){} at {} fps, {} KB frames, {} devices; \
          measured {:.1} s after {:.1} s warm-up",
         scenario.name,
+        if gatekeeper { "" } else { " (gatekeeper off)" },
         scenario.sessions,
         scenario.viewers,
         if scenario.slow_viewers > 0 {

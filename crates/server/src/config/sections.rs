@@ -45,6 +45,7 @@ defaults_from_clap!(
     CameraSettings,
     ClusterSettings,
     OperationsSettings,
+    AdmissionSettings,
 );
 
 /// `[network]`: listening, HTTPS, browsers' origins and the bounds of every connection.
@@ -489,4 +490,92 @@ pub struct OperationsSettings {
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_GRACE", value_parser = duration, default_value = "10s")]
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+}
+
+/// `[admission]`: the gatekeeper. Each account's limits by default (operators override them per
+/// account), counted across the cluster, and this node's own limits, past which it sheds load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[serde(default, deny_unknown_fields)]
+#[group(id = "admission")]
+#[command(next_help_heading = "Admission")]
+pub struct AdmissionSettings {
+    /// Check admission limits at all (false: none of the limits below applies; only for
+    /// measuring what the checks cost).
+    #[arg(long, env = "SWITCHBOARD_GATEKEEPER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub gatekeeper: bool,
+    /// Sessions an account may have open at once (429 limit_reached past it).
+    #[arg(long, env = "SWITCHBOARD_ACCOUNT_SESSIONS", default_value_t = 100)]
+    pub account_sessions: u64,
+    /// Viewers one session of an account may have at once.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ACCOUNT_VIEWERS_PER_SESSION",
+        default_value_t = 50
+    )]
+    pub account_viewers_per_session: u64,
+    /// Viewers an account may have across its sessions at once.
+    #[arg(long, env = "SWITCHBOARD_ACCOUNT_VIEWERS", default_value_t = 500)]
+    pub account_viewers: u64,
+    /// Bytes per second an account's devices may upload together; faster uploads are slowed.
+    #[arg(long, env = "SWITCHBOARD_ACCOUNT_UPLOAD_BANDWIDTH", value_parser = size, default_value = "64MiB")]
+    pub account_upload_bandwidth: ByteSize,
+    /// Bytes per second an account's viewers may receive together; past it viewers get
+    /// frames less often.
+    #[arg(long, env = "SWITCHBOARD_ACCOUNT_EGRESS_BANDWIDTH", value_parser = size, default_value = "256MiB")]
+    pub account_egress_bandwidth: ByteSize,
+    /// Cameras an account may register.
+    #[arg(long, env = "SWITCHBOARD_ACCOUNT_CAMERAS", default_value_t = 100)]
+    pub account_cameras: u64,
+    /// Snapshot images an account may store.
+    #[arg(long, env = "SWITCHBOARD_ACCOUNT_SNAPSHOT_STORAGE", value_parser = size, default_value = "5GiB")]
+    pub account_snapshot_storage: ByteSize,
+    /// Snapshot uploads an account's cameras may make per hour.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ACCOUNT_UPLOADS_PER_HOUR",
+        default_value_t = 36_000
+    )]
+    pub account_uploads_per_hour: u64,
+    /// Kernels an account may run at once, across the cluster.
+    #[arg(long, env = "SWITCHBOARD_ACCOUNT_KERNELS", default_value_t = 16)]
+    pub account_kernels: u64,
+    /// CPU seconds an account's kernels may use per UTC day; past it new kernels and runs
+    /// wait for the next day.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ACCOUNT_KERNEL_CPU_SECONDS_PER_DAY",
+        default_value_t = 86_400
+    )]
+    pub account_kernel_cpu_seconds_per_day: u64,
+    /// Files from cell runs an account may store.
+    #[arg(long, env = "SWITCHBOARD_ACCOUNT_CELL_FILE_STORAGE", value_parser = size, default_value = "1GiB")]
+    pub account_cell_file_storage: ByteSize,
+    /// Users an account may have.
+    #[arg(long, env = "SWITCHBOARD_ACCOUNT_USERS", default_value_t = 500)]
+    pub account_users: u64,
+    /// Sessions this node runs at once (503 past it: the load balancer sends the client to
+    /// another node).
+    #[arg(long, env = "SWITCHBOARD_NODE_SESSIONS", default_value_t = 20_000)]
+    pub node_sessions: usize,
+    /// Viewer connections (watch sockets, MJPEG streams) this node serves at once.
+    #[arg(long, env = "SWITCHBOARD_NODE_VIEWERS", default_value_t = 20_000)]
+    pub node_viewers: usize,
+    /// WebSocket connections of every kind this node holds at once.
+    #[arg(long, env = "SWITCHBOARD_NODE_WEBSOCKETS", default_value_t = 50_000)]
+    pub node_websockets: usize,
+    /// Snapshot and frame uploads this node reads at once.
+    #[arg(long, env = "SWITCHBOARD_NODE_UPLOADS", default_value_t = 256)]
+    pub node_uploads: usize,
+    /// Kernel starts this node runs at once.
+    #[arg(long, env = "SWITCHBOARD_NODE_KERNEL_STARTS", default_value_t = 8)]
+    pub node_kernel_starts: usize,
+    /// Requests in flight per route class on this node, as class=count pairs separated by
+    /// commas; classes: auth (sign-in, sign-up, tickets), api (everything else), media (frames,
+    /// snapshots, streams), kernels (kernel and cell routes).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_NODE_REQUESTS",
+        default_value = "auth=64,api=1024,media=1024,kernels=256"
+    )]
+    pub node_requests: String,
 }

@@ -10,6 +10,7 @@ mod cameras;
 mod compute;
 mod devices;
 mod jupyter;
+mod limits;
 mod operations;
 mod sessions;
 mod viewers;
@@ -202,6 +203,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         compute::Compute::openapi(),
         jupyter::Jupyter::openapi(),
         admin::Admin::openapi(),
+        limits::Limits::openapi(),
         operations::Operations::openapi(),
     ] {
         doc.merge(area);

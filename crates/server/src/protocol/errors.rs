@@ -52,6 +52,8 @@ error_codes! {
     ForbiddenOrigin = "forbidden_origin", 403;
     /// No such route, or a record vanished while the request ran.
     NotFound = "not_found", 404;
+    /// An account id that is malformed, unknown, or beyond the caller's reach.
+    AccountNotFound = "account_not_found", 404;
     /// A user id that is malformed, unknown, or of another account.
     UserNotFound = "user_not_found", 404;
     /// A SUID that is malformed, unknown, or of another account.
@@ -100,6 +102,8 @@ error_codes! {
     AppUpgradeRequired = "app_upgrade_required", 426;
     /// Too many attempts, or a frame past the device's rate.
     RateLimited = "rate_limited", 429;
+    /// The account is at one of its admission limits (`limit`, `value`, `max` say which).
+    LimitReached = "limit_reached", 429;
     /// A request body stalled or arrived too slowly.
     BodyTimeout = "body_timeout", 408;
     /// The node is at a cap; try again shortly.

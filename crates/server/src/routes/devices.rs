@@ -8,6 +8,7 @@ use crate::live::{RateBucket, SessionHandle};
 use crate::protocol::{
     DeviceEvent, DeviceRegisterRequest, DeviceRegistered, DeviceSocketQuery, WatchEvent,
 };
+use crate::services::gatekeeper;
 use crate::services::{ServiceError, SessionError};
 use crate::tls::ClientAddr;
 use crate::websocket;
@@ -57,11 +58,15 @@ pub(super) async fn device_socket(
         .unwrap_or(usize::MAX / 2)
         .saturating_mul(2);
     let after = q.after.unwrap_or(0);
+    let open = app.gate.admit_websocket()?;
     let right = app.tokens.hold(&device.claims);
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| device_loop(app, handle, right, socket, after)))
+        .on_upgrade(move |socket| async move {
+            let _open = open;
+            device_loop(app, handle, right, socket, after).await;
+        }))
 }
 
 async fn send_json(socket: &mut WebSocket, value: &impl serde::Serialize) -> bool {
@@ -109,6 +114,7 @@ async fn device_loop(
     let max_text =
         usize::try_from(app.config.devices.max_device_text_bytes.as_u64()).unwrap_or(usize::MAX);
     let mut text_rate = RateBucket::default();
+    let upload = app.gate.upload_bucket(handle.account_id()).await;
     let right_ended = right.ended();
     tokio::pin!(right_ended);
     tracing::debug!(%suid, "device connected");
@@ -116,8 +122,11 @@ async fn device_loop(
         tokio::select! {
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Binary(data))) => {
+                    let len = data.len();
                     match app.live.accept_frame(&handle, None, data) {
-                        Ok(_) => {}
+                        // The next message is read once the account's upload bandwidth
+                        // allows: the device is slowed, never refused.
+                        Ok(_) => gatekeeper::pace(upload.as_deref(), len).await,
                         // Over `max_device_fps`: dropped without a word, as a viewer skips.
                         Err(SessionError::OverRate { .. }) => {}
                         Err(SessionError::Ended) => {

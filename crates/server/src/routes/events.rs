@@ -25,10 +25,15 @@ pub(super) async fn account_events(
         .subscribe(&subjects::account_events(caller.account_id()))
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let open = app.gate.admit_websocket()?;
     let right = app.tokens.hold(&caller.claims);
     Ok(
-        websocket::limited(ws, app.config.sessions.max_viewer_message_bytes)
-            .on_upgrade(move |socket| events_loop(app, events, right, socket)),
+        websocket::limited(ws, app.config.sessions.max_viewer_message_bytes).on_upgrade(
+            move |socket| async move {
+                let _open = open;
+                events_loop(app, events, right, socket).await;
+            },
+        ),
     )
 }
 

@@ -8,6 +8,7 @@ use crate::extract::ApiQuery;
 use crate::protocol::ErrorCode;
 use crate::protocol::{FrameAccepted, FrameQuery, StreamSummary};
 use crate::services::SessionError;
+use crate::services::gatekeeper;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -17,6 +18,10 @@ use futures::StreamExt;
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use switchboard_media::mjpeg;
+
+fn part_len(len: u64) -> usize {
+    usize::try_from(len).unwrap_or(usize::MAX)
+}
 
 fn unsupported(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::UnsupportedMediaType, message)
@@ -67,7 +72,12 @@ pub(super) async fn post_frame(
             }
         })?
         .to_bytes();
-    Ok(Json(app.live.accept_frame(&handle, q.seq, data)?))
+    let len = data.len();
+    let accepted = app.live.accept_frame(&handle, q.seq, data)?;
+    // The answer waits while the account is over its upload bandwidth: the device slows down.
+    let upload = app.gate.upload_bucket(handle.account_id()).await;
+    gatekeeper::pace(upload.as_deref(), len).await;
+    Ok(Json(accepted))
 }
 
 /// `POST /api/v1/sessions/{suid}/stream`: one long `multipart/x-mixed-replace` body of JPEG
@@ -111,6 +121,7 @@ pub(super) async fn post_stream(
         frames: 0,
         bytes: 0,
     };
+    let upload = app.gate.upload_bucket(handle.account_id()).await;
     loop {
         let next = tokio::select! {
             next = parts.next() => next,
@@ -133,7 +144,8 @@ pub(super) async fn post_stream(
         };
         let len = part.body.len() as u64;
         match app.live.accept_frame(&handle, None, part.body) {
-            Ok(_) => {}
+            // The next part is read once the account's upload bandwidth allows.
+            Ok(_) => gatekeeper::pace(upload.as_deref(), part_len(len)).await,
             Err(SessionError::OverRate { .. }) => continue,
             Err(e) => return Err(e.into()),
         }

@@ -140,8 +140,12 @@ pub(super) async fn channels(
     let v1 = ws
         .selected_protocol()
         .is_some_and(|p| p.as_bytes() == V1_PROTOCOL.as_bytes());
+    let open = app.gate.admit_websocket()?;
     let right = app.tokens.hold(&caller.claims);
-    Ok(ws.on_upgrade(move |socket| channels_loop(app, channel, v1, right, socket)))
+    Ok(ws.on_upgrade(move |socket| async move {
+        let _open = open;
+        channels_loop(app, channel, v1, right, socket).await;
+    }))
 }
 
 /// One client's connection: its messages go to the kernel; the kernel's messages for it come

@@ -11,6 +11,7 @@ mod events;
 mod frames;
 mod jupyter;
 mod kernel_forwarding;
+mod limits;
 mod pages;
 mod qr;
 mod runs;
@@ -72,6 +73,7 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
             post(accounts::create_invite),
         )
         .route("/account/users", [Method::GET], get(accounts::list_users))
+        .route("/account/limits", [Method::GET], get(limits::own))
         .route(
             "/account/users/{id}",
             [Method::DELETE],
@@ -115,6 +117,12 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
                 .layer(by_id.clone()),
         )
         .route("/admin/overview", [Method::GET], get(admin::overview))
+        .route("/admin/accounts", [Method::GET], get(limits::accounts))
+        .route(
+            "/admin/accounts/{id}/limits",
+            [Method::GET, Method::PUT],
+            get(limits::of_account).put(limits::set),
+        )
         .route("/admin/nodes", [Method::GET], get(admin::nodes))
         .route("/admin/history", [Method::GET], get(admin::node_history))
         .route(
@@ -234,7 +242,12 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
         .merge(pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        // Inside the metrics layer, so refusals are counted by route like other answers.
+        // This node's requests in flight per route class; inside the metrics layer, so
+        // refusals are counted by route like other answers.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            limits::admit_request,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             origin_policy,
             crate::browser_policy::check_origin,

@@ -4,8 +4,9 @@ use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiWebSocket;
-use crate::live::{Frame, LiveStatus, SessionHandle, ViewerGuard};
+use crate::live::{Frame, LiveStatus, ViewerGuard};
 use crate::protocol::WatchEvent;
+use crate::services::gatekeeper::{Bucket, NodePermit, Place};
 use crate::services::viewing::Viewing;
 use crate::websocket;
 use axum::body::Body;
@@ -57,8 +58,11 @@ struct MjpegStream {
     meters: crate::metrics::ViewerMeters,
     /// Completes when the right that opened the stream ends: the body ends then.
     right_ended: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// The account's viewer bandwidth on this node: a frame it has no room for is skipped.
+    egress: Option<Arc<Bucket>>,
     _right: crate::auth::Right,
     _viewer: ViewerGuard,
+    _admitted: Place,
 }
 
 /// `GET /api/v1/sessions/{suid}/video.mjpeg`: `multipart/x-mixed-replace` for `<img>`,
@@ -72,6 +76,8 @@ pub(super) async fn mjpeg(
     let Viewing {
         handle,
         place: viewer,
+        admitted,
+        egress,
     } = app.live.watch(&caller.user, &suid).await?;
     let right = app.tokens.hold(&caller.claims);
     let [_, tail] = app.mjpeg.frame(&Bytes::new());
@@ -84,8 +90,10 @@ pub(super) async fn mjpeg(
         pending: Some(app.mjpeg.preamble()),
         meters: crate::metrics::ViewerMeters::new("mjpeg"),
         right_ended: Box::pin(right.ended()),
+        egress,
         _right: right,
         _viewer: viewer,
+        _admitted: admitted,
     };
     let stream = futures::stream::unfold(state, |mut st| async move {
         if let Some(chunk) = st.pending.take() {
@@ -97,6 +105,9 @@ pub(super) async fn mjpeg(
                     if changed.is_err() { return None; }
                     let frame = st.frames.borrow_and_update().clone();
                     if let Some(frame) = frame {
+                        if st.egress.as_ref().is_some_and(|b| !b.try_take(frame.data.len())) {
+                            continue;
+                        }
                         // Advance headers: the next part's headers follow each frame at once.
                         st.pending = Some(st.tail.clone());
                         st.meters.sent(frame.data.len(), frame.received);
@@ -142,14 +153,12 @@ pub(super) async fn watch_socket(
     Path(suid): Path<String>,
     ApiWebSocket(ws): ApiWebSocket,
 ) -> ApiResult<Response> {
-    let Viewing {
-        handle,
-        place: viewer,
-    } = app.live.watch(&caller.user, &suid).await?;
+    let open = app.gate.admit_websocket()?;
+    let viewing = app.live.watch(&caller.user, &suid).await?;
     let right = app.tokens.hold(&caller.claims);
     Ok(
         websocket::limited(ws, app.config.sessions.max_viewer_message_bytes)
-            .on_upgrade(move |socket| watch_loop(app, handle, viewer, right, socket)),
+            .on_upgrade(move |socket| watch_loop(app, viewing, open, right, socket)),
     )
 }
 
@@ -164,11 +173,17 @@ async fn send_event(socket: &mut WebSocket, event: &WatchEvent) -> bool {
 /// tick, the client's messages, the end of the caller's right, and shutdown.
 async fn watch_loop(
     app: Arc<App>,
-    handle: SessionHandle,
-    _viewer: ViewerGuard,
+    viewing: Viewing,
+    _open: NodePermit,
     right: crate::auth::Right,
     mut socket: WebSocket,
 ) {
+    let Viewing {
+        handle,
+        place: _viewer,
+        admitted: _admitted,
+        egress,
+    } = viewing;
     let suid = handle.suid();
     let mut events = match app.bus.subscribe(&subjects::events(suid)).await {
         Ok(s) => s,
@@ -202,6 +217,9 @@ async fn watch_loop(
                 let frame = frames.borrow_and_update().clone();
                 if let Some(frame) = frame {
                     let len = frame.data.len();
+                    if egress.as_ref().is_some_and(|b| !b.try_take(len)) {
+                        continue;
+                    }
                     if socket.send(Message::Binary(frame.data)).await.is_err() {
                         break;
                     }

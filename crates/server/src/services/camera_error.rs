@@ -58,6 +58,9 @@ pub enum CameraError {
     Session(#[from] SessionError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Refused by the gatekeeper.
+    #[error(transparent)]
+    Admission(#[from] crate::services::gatekeeper::AdmissionError),
 }
 
 impl ServiceError for CameraError {
@@ -79,6 +82,7 @@ impl ServiceError for CameraError {
             CameraError::ThumbnailFailed(_) => ErrorCode::Internal,
             CameraError::Session(e) => e.code(),
             CameraError::Store(e) => e.code(),
+            CameraError::Admission(e) => e.code(),
         }
     }
 
@@ -86,6 +90,7 @@ impl ServiceError for CameraError {
         match self {
             CameraError::Session(e) => e.message(),
             CameraError::Store(e) => e.message(),
+            CameraError::Admission(e) => e.message(),
             other => other.to_string(),
         }
     }
@@ -96,6 +101,7 @@ impl ServiceError for CameraError {
             CameraError::ThumbnailBusy => Some(1),
             CameraError::Session(e) => e.retry_after(),
             CameraError::Store(e) => e.retry_after(),
+            CameraError::Admission(e) => e.retry_after(),
             _ => None,
         }
     }
@@ -106,6 +112,7 @@ impl ServiceError for CameraError {
             CameraError::DetectorBusy { snapshot } => (snapshot, UploadState::Pending),
             CameraError::Undecodable { snapshot, .. } => (snapshot, UploadState::Failed),
             CameraError::Session(e) => return e.extra(),
+            CameraError::Admission(e) => return e.extra(),
             _ => return None,
         };
         let kept = SnapshotKept {

@@ -3,6 +3,7 @@
 //! pool, the resume and retention tasks) is the engine's, `crate::cameras::Cameras`.
 
 use super::camera_error::CameraError;
+use super::gatekeeper::Gatekeeper;
 use super::sessions::LiveSessions;
 use crate::cameras::{Cameras, DetectOutcome, SnapshotRef, ThumbnailError};
 use crate::config::Config;
@@ -61,6 +62,7 @@ pub struct CameraService {
     /// The detector and what it is working on.
     engine: Arc<Cameras>,
     live: LiveSessions,
+    gate: Arc<Gatekeeper>,
 }
 
 impl std::fmt::Debug for CameraService {
@@ -77,12 +79,14 @@ impl CameraService {
         store: Arc<dyn Store>,
         engine: Arc<Cameras>,
         live: LiveSessions,
+        gate: Arc<Gatekeeper>,
     ) -> Self {
         CameraService {
             config,
             store,
             engine,
             live,
+            gate,
         }
     }
 
@@ -109,7 +113,13 @@ impl CameraService {
             live_suid: None,
             only_person: req.only_person,
         };
-        self.store.create_camera(&camera, &hash).await?;
+        let reservation = self
+            .gate
+            .admit_camera(account, &camera.id.to_string())
+            .await?;
+        let created = self.store.create_camera(&camera, &hash).await;
+        reservation.done().await;
+        created?;
         Ok(CreatedCamera {
             upload_url: format!("/api/v1/cameras/{}/snapshots", camera.id),
             camera: camera_view(&camera),
@@ -243,6 +253,11 @@ impl CameraService {
                 max_pixels,
             });
         }
+        // The account's storage and hourly uploads, and this node's uploads at once.
+        let _upload = self
+            .gate
+            .admit_snapshot(camera.access.account_id, data.len() as u64)
+            .await?;
         let received_at = now();
         let snapshot = NewSnapshot {
             id: Uuid::new_v4(),

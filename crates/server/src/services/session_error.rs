@@ -63,6 +63,9 @@ pub enum SessionError {
     Internal(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Refused by the gatekeeper.
+    #[error(transparent)]
+    Admission(#[from] crate::services::gatekeeper::AdmissionError),
 }
 
 impl From<Transition> for SessionError {
@@ -97,12 +100,14 @@ impl ServiceError for SessionError {
             SessionError::Restarting | SessionError::Bus(_) => ErrorCode::Unavailable,
             SessionError::Internal(_) => ErrorCode::Internal,
             SessionError::Store(e) => e.code(),
+            SessionError::Admission(e) => e.code(),
         }
     }
 
     fn message(&self) -> String {
         match self {
             SessionError::Store(e) => e.message(),
+            SessionError::Admission(e) => e.message(),
             SessionError::Bus(_) => "the bus is unavailable; try again shortly".into(),
             other => other.to_string(),
         }
@@ -112,6 +117,7 @@ impl ServiceError for SessionError {
         match self {
             SessionError::OverRate { .. } => Some(1),
             SessionError::Store(e) => e.retry_after(),
+            SessionError::Admission(e) => e.retry_after(),
             other => match other.code() {
                 ErrorCode::Unavailable => Some(1),
                 _ => None,
@@ -121,6 +127,7 @@ impl ServiceError for SessionError {
 
     fn extra(&self) -> Option<serde_json::Value> {
         match self {
+            SessionError::Admission(e) => e.extra(),
             SessionError::AppTooOld { minimum, .. } => {
                 serde_json::to_value(crate::protocol::errors::UpgradeRequired {
                     minimum_app_version: minimum.clone(),

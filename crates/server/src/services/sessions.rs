@@ -2,6 +2,7 @@
 //! shows of one, waiting for its state to change, and ending it. Devices, frames, viewers
 //! and controls are further `impl` blocks of [`LiveSessions`] in their own modules.
 
+use super::gatekeeper::Gatekeeper;
 use super::session_error::SessionError;
 use crate::auth::{Claims, Right, TokenService};
 use crate::config::Config;
@@ -28,6 +29,7 @@ pub struct LiveSessions {
     pub(super) bus: Arc<dyn Bus>,
     pub(super) registry: SessionRegistry,
     pub(super) tokens: Arc<TokenService>,
+    pub(super) gate: Arc<Gatekeeper>,
     pub(super) min_app_version: Option<AppVersion>,
     pub(super) public_url: String,
     pub(super) shutdown: CancellationToken,
@@ -57,6 +59,7 @@ impl LiveSessions {
         bus: Arc<dyn Bus>,
         registry: SessionRegistry,
         tokens: Arc<TokenService>,
+        gate: Arc<Gatekeeper>,
         public_url: String,
         shutdown: CancellationToken,
     ) -> Self {
@@ -71,13 +74,15 @@ impl LiveSessions {
             bus,
             registry,
             tokens,
+            gate,
             min_app_version,
             public_url,
             shutdown,
         }
     }
 
-    /// Opens a session for `user`: stored with a fresh ticket, its actor started here.
+    /// Opens a session for `user`: stored with a fresh ticket, its actor started here. The
+    /// account's open sessions and this node's are limited (the gatekeeper).
     pub async fn open(
         &self,
         user: &User,
@@ -103,7 +108,17 @@ impl LiveSessions {
                 now(),
                 self.config.sessions.ticket_ttl,
             );
-            match self.store.insert_session(&session).await {
+            let reservation = self
+                .gate
+                .admit_session(
+                    user.account_id,
+                    &session.suid.to_string(),
+                    self.registry.len(),
+                )
+                .await?;
+            let stored = self.store.insert_session(&session).await;
+            reservation.done().await;
+            match stored {
                 Ok(()) => {
                     tracing::info!(suid = %session.suid, user = %user.id, "session created");
                     self.registry.own(session.clone()).await?;

@@ -13,6 +13,7 @@ mod expect;
 mod helpers;
 
 mod accounts;
+mod admission;
 mod api_docs;
 mod connections;
 mod data_files;

@@ -21,6 +21,7 @@ mod ffmpeg;
 mod helpers;
 mod kernels;
 mod lifecycle;
+mod limits;
 mod openapi;
 mod operations;
 mod protocol_doc;

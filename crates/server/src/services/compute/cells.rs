@@ -57,6 +57,10 @@ impl Compute {
         code: &str,
         credentials: &CallerCredentials,
     ) -> Result<CellKernel, ComputeError> {
+        // A run is refused once the account's cells store their limit of files, or its
+        // kernels used their CPU seconds of the day.
+        self.gate.admit_run(user.account_id).await?;
+        let (_starting, place) = self.admit_kernel(user.account_id).await?;
         let link = Arc::new(CellLink::new(uuid::Uuid::new_v4()));
         let elsewhere = self.proxy.counts_elsewhere(credentials, user.id).await;
         let entry = self
@@ -67,6 +71,7 @@ impl Compute {
                 kernel,
                 Some(Arc::clone(&link)),
                 elsewhere,
+                place,
             )
             .await?;
         let stored = cells::store_cell(

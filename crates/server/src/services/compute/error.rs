@@ -83,6 +83,9 @@ pub enum ComputeError {
     Kernel(KernelError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Refused by the gatekeeper.
+    #[error(transparent)]
+    Admission(#[from] crate::services::gatekeeper::AdmissionError),
 }
 
 impl From<KernelError> for ComputeError {
@@ -118,12 +121,14 @@ impl ServiceError for ComputeError {
             ComputeError::RightEnded => ErrorCode::Unauthorized,
             ComputeError::Kernel(_) => ErrorCode::Internal,
             ComputeError::Store(e) => e.code(),
+            ComputeError::Admission(e) => e.code(),
         }
     }
 
     fn message(&self) -> String {
         match self {
             ComputeError::Store(e) => e.message(),
+            ComputeError::Admission(e) => e.message(),
             other => other.to_string(),
         }
     }
@@ -134,6 +139,14 @@ impl ServiceError for ComputeError {
             ComputeError::KernelsUnavailable(_) => Some(60),
             ComputeError::KernelCapacity(_) | ComputeError::KernelNodeUnavailable { .. } => Some(5),
             ComputeError::Store(e) => e.retry_after(),
+            ComputeError::Admission(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
+    fn extra(&self) -> Option<serde_json::Value> {
+        match self {
+            ComputeError::Admission(e) => e.extra(),
             _ => None,
         }
     }

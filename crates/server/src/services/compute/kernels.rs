@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::kernel_proxy::{CallerCredentials, KernelProxy};
 use crate::kernels::KernelRegistry;
 use crate::protocol::jupyter::{KernelModel, KernelspecList};
+use crate::services::gatekeeper::{Gatekeeper, NodePermit, Place};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_core::{AccountId, User};
@@ -22,6 +23,7 @@ pub struct Compute {
     pub(super) tokens: Arc<TokenService>,
     pub(super) limits: CellLimits,
     pub(super) max_long_poll: Duration,
+    pub(super) gate: Arc<Gatekeeper>,
 }
 
 impl std::fmt::Debug for Compute {
@@ -40,6 +42,7 @@ impl Compute {
         proxy: Arc<KernelProxy>,
         store: Arc<dyn Store>,
         tokens: Arc<TokenService>,
+        gate: Arc<Gatekeeper>,
     ) -> Compute {
         Compute {
             registry,
@@ -48,7 +51,20 @@ impl Compute {
             tokens,
             limits: CellLimits::from_config(config),
             max_long_poll: config.sessions.max_long_poll,
+            gate,
         }
+    }
+
+    /// Admits one more kernel of `account`: this node's kernel starts at once, the account's
+    /// kernels across the cluster and its CPU seconds of the day. The place is held by the
+    /// kernel's entry; the start permit by the caller until the kernel is up.
+    pub(super) async fn admit_kernel(
+        &self,
+        account: AccountId,
+    ) -> Result<(NodePermit, Place), ComputeError> {
+        let starting = self.gate.admit_kernel_start()?;
+        let place = self.gate.admit_kernel(account).await?;
+        Ok((starting, place))
     }
 
     /// Kernels running on this node (handed out; warm ones not included).
@@ -95,10 +111,11 @@ impl Compute {
         name: Option<&str>,
         credentials: &CallerCredentials,
     ) -> Result<KernelModel, ComputeError> {
+        let (_starting, place) = self.admit_kernel(user.account_id).await?;
         let elsewhere = self.proxy.counts_elsewhere(credentials, user.id).await;
         let entry = self
             .registry
-            .launch(user.id, user.account_id, name, None, elsewhere)
+            .launch(user.id, user.account_id, name, None, elsewhere, place)
             .await?;
         Ok(entry.model())
     }

@@ -9,6 +9,7 @@
 
 mod cells;
 mod channels;
+pub mod cpu_meter;
 pub mod error;
 mod kernels;
 mod runs;
