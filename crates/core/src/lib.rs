@@ -11,6 +11,7 @@ pub mod control;
 pub mod device;
 pub mod ids;
 pub mod ops;
+pub mod security;
 pub mod session;
 pub mod ticket;
 pub mod timeouts;

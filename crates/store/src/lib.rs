@@ -21,6 +21,8 @@ mod ops;
 mod ops_sql;
 mod postgres;
 mod rows;
+mod security;
+mod security_sql;
 mod sqlite;
 mod store_sql;
 mod types;
@@ -35,6 +37,7 @@ pub use error::{Result, StoreError};
 pub use leases::LeaseStore;
 pub use ops::{EndCount, OpsStore, Pruned};
 pub use postgres::PgStore;
+pub use security::{SecondFactor, SecurityStore, SignIn};
 pub use sqlite::SqliteStore;
 pub use types::{Invite, SessionFilter};
 
@@ -101,7 +104,9 @@ impl Backend {
 /// - A database that cannot be reached is [`StoreError::Unavailable`]; callers may retry.
 /// - Timestamps come back with millisecond precision.
 #[async_trait]
-pub trait Store: OpsStore + CameraStore + CellStore + LeaseStore + Send + Sync + 'static {
+pub trait Store:
+    OpsStore + CameraStore + CellStore + LeaseStore + SecurityStore + Send + Sync + 'static
+{
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

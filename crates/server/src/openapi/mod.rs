@@ -11,6 +11,7 @@ mod compute;
 mod devices;
 mod jupyter;
 mod operations;
+mod security;
 mod sessions;
 mod viewers;
 
@@ -203,6 +204,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         jupyter::Jupyter::openapi(),
         admin::Admin::openapi(),
         operations::Operations::openapi(),
+        security::Security::openapi(),
     ] {
         doc.merge(area);
     }

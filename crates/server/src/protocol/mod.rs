@@ -7,6 +7,7 @@ pub mod cameras;
 pub mod compute;
 pub mod errors;
 pub mod jupyter;
+pub mod security;
 #[cfg(test)]
 mod properties;
 

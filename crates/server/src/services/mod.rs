@@ -16,9 +16,10 @@ pub mod controls;
 pub mod devices;
 pub mod failure;
 pub mod frames;
+pub mod security;
 pub mod session_error;
 pub mod sessions;
-mod sign_in_failures;
+pub(crate) mod sign_in_failures;
 pub mod viewing;
 
 pub use account_error::AccountError;
@@ -29,5 +30,6 @@ pub use camera_error::CameraError;
 pub use cameras::{CameraService, GoLive};
 pub use compute::{Compute, ComputeError};
 pub use failure::ServiceError;
+pub use security::{AccountSecurity, SecurityError, SignIns};
 pub use session_error::SessionError;
 pub use sessions::LiveSessions;
