@@ -4,13 +4,13 @@
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::services::sign_in_failures::SignInFailures;
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::time::Duration;
-use crate::services::sign_in_failures::SignInFailures;
 
 pub(crate) struct RateLimits {
     tickets: DefaultKeyedRateLimiter<IpAddr>,
@@ -62,14 +62,12 @@ impl RateLimits {
 
     /// Refuses an upload from an address with too many recent camera-token failures.
     pub(crate) fn camera_token(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.camera_tokens
-            .allowed(&ip.to_string())
-            .map_err(|wait| {
-                ApiError::too_many_requests(
-                    "too many uploads with a wrong camera token from this address; wait and try again",
-                    wait.as_secs() + 1,
-                )
-            })
+        self.camera_tokens.allowed(&ip.to_string()).map_err(|wait| {
+            ApiError::too_many_requests(
+                "too many uploads with a wrong camera token from this address; wait and try again",
+                wait.as_secs() + 1,
+            )
+        })
     }
 
     /// Counts an upload whose camera token was missing or wrong.

@@ -47,8 +47,12 @@ pub trait SecurityStore: Send + Sync {
 
     /// Replaces a user's password hash; `must_change` marks it one-time (an admin's reset)
     /// or clears that mark. `NotFound` if there is no such user.
-    async fn set_password(&self, user: UserId, password_hash: &str, must_change: bool)
-    -> Result<()>;
+    async fn set_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<()>;
 
     /// Renames a user: the name and its key change together, so the old name is free at
     /// once. `Conflict` if another user holds the new name's key; `NotFound` if there is no

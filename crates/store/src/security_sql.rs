@@ -1,10 +1,10 @@
 //! [`SecurityStore`] for both backends from one set of SQL (see `ops_sql.rs` for the
 //! placeholder and type rules that let the same text run on SQLite and PostgreSQL).
 
+use crate::convert::timestamp_opt;
 use crate::convert::{millis, parse, timestamp, to_u64};
 use crate::error::{Result, StoreError};
 use crate::rows::UserRow;
-use crate::convert::timestamp_opt;
 use crate::security::{SecondFactor, SecurityStore, SignIn};
 use switchboard_core::security::Standing;
 use switchboard_core::{AccountId, Timestamp, User, UserId};

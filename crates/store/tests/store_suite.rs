@@ -16,6 +16,7 @@ use sqlx::Connection;
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
+use switchboard_core::security::Standing;
 use switchboard_core::{
     Account, AccountId, DeviceId, DeviceInfo, EndReason, Role, Session, SessionKind, SessionState,
     SessionStats, Suid, TicketCode, Timestamp, User, UserId,
@@ -25,7 +26,6 @@ use switchboard_store::{Camera, NewSnapshot, SnapshotSearch, SnapshotState, Stor
 use switchboard_store::{Cell, CellFile};
 use switchboard_store::{Invite, SessionFilter, Store, StoreError, connect, migrate};
 use switchboard_store::{SecondFactor, SignIn};
-use switchboard_core::security::Standing;
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------------------------
@@ -2129,26 +2129,50 @@ async fn standing_follows_passwords_second_factors_and_the_account_rule(s: &dyn 
     assert_eq!(user, admin);
     assert_eq!(standing, Standing::default());
 
-    s.set_password(admin.id, "$argon2id$one-time", true).await.unwrap();
+    s.set_password(admin.id, "$argon2id$one-time", true)
+        .await
+        .unwrap();
     let (user, standing) = s.user_standing(admin.id).await.unwrap();
     assert_eq!(user.password_hash, "$argon2id$one-time");
     assert!(standing.must_change_password);
-    s.set_password(admin.id, "$argon2id$own", false).await.unwrap();
-    assert!(!s.user_standing(admin.id).await.unwrap().1.must_change_password);
+    s.set_password(admin.id, "$argon2id$own", false)
+        .await
+        .unwrap();
+    assert!(
+        !s.user_standing(admin.id)
+            .await
+            .unwrap()
+            .1
+            .must_change_password
+    );
 
     assert!(!s.second_factor_required(account.id).await.unwrap());
-    s.set_second_factor_required(account.id, true).await.unwrap();
+    s.set_second_factor_required(account.id, true)
+        .await
+        .unwrap();
     assert!(s.second_factor_required(account.id).await.unwrap());
     let standing = s.user_standing(admin.id).await.unwrap().1;
     assert!(standing.second_factor_required && !standing.second_factor_enabled);
 
     s.begin_totp(admin.id, "SECRETA", at(1)).await.unwrap();
-    s.enable_totp(admin.id, "SECRETA", 100, &[], at(2)).await.unwrap();
-    assert!(s.user_standing(admin.id).await.unwrap().1.second_factor_enabled);
+    s.enable_totp(admin.id, "SECRETA", 100, &[], at(2))
+        .await
+        .unwrap();
+    assert!(
+        s.user_standing(admin.id)
+            .await
+            .unwrap()
+            .1
+            .second_factor_enabled
+    );
 
     assert!(is_not_found(s.user_standing(UserId::new()).await));
-    assert!(is_not_found(s.set_password(UserId::new(), "h", false).await));
-    s.set_second_factor_required(account.id, false).await.unwrap();
+    assert!(is_not_found(
+        s.set_password(UserId::new(), "h", false).await
+    ));
+    s.set_second_factor_required(account.id, false)
+        .await
+        .unwrap();
     assert!(!s.second_factor_required(account.id).await.unwrap());
 }
 
@@ -2189,7 +2213,9 @@ async fn a_totp_step_is_accepted_once(s: &dyn Store) {
     // No second factor: nothing is accepted.
     assert!(!s.accept_totp_step(admin.id, 10).await.unwrap());
     s.begin_totp(admin.id, "SECRETB", at(1)).await.unwrap();
-    s.enable_totp(admin.id, "SECRETB", 10, &[], at(2)).await.unwrap();
+    s.enable_totp(admin.id, "SECRETB", 10, &[], at(2))
+        .await
+        .unwrap();
     // The confirming step is used up, and so is any earlier one.
     assert!(!s.accept_totp_step(admin.id, 10).await.unwrap());
     assert!(!s.accept_totp_step(admin.id, 9).await.unwrap());
@@ -2205,16 +2231,25 @@ async fn a_totp_step_is_accepted_once(s: &dyn Store) {
 
 async fn enrolment_is_confirmed_once_with_its_own_secret(s: &dyn Store) {
     let (_, admin) = account(s, "enrolling").await;
-    assert_eq!(s.second_factor(admin.id).await.unwrap(), SecondFactor::default());
+    assert_eq!(
+        s.second_factor(admin.id).await.unwrap(),
+        SecondFactor::default()
+    );
     s.begin_totp(admin.id, "FIRST", at(1)).await.unwrap();
     // A second start replaces the first.
     s.begin_totp(admin.id, "SECOND", at(2)).await.unwrap();
     let factor = s.second_factor(admin.id).await.unwrap();
     assert_eq!(factor.pending, Some(("SECOND".to_owned(), at(2))));
     assert_eq!(factor.secret, None);
-    assert!(is_conflict(s.enable_totp(admin.id, "FIRST", 5, &[], at(3)).await));
-    s.enable_totp(admin.id, "SECOND", 5, &[], at(3)).await.unwrap();
-    assert!(is_conflict(s.enable_totp(admin.id, "SECOND", 6, &[], at(4)).await));
+    assert!(is_conflict(
+        s.enable_totp(admin.id, "FIRST", 5, &[], at(3)).await
+    ));
+    s.enable_totp(admin.id, "SECOND", 5, &[], at(3))
+        .await
+        .unwrap();
+    assert!(is_conflict(
+        s.enable_totp(admin.id, "SECOND", 6, &[], at(4)).await
+    ));
     let factor = s.second_factor(admin.id).await.unwrap();
     assert_eq!(factor.secret.as_deref(), Some("SECOND"));
     assert_eq!(factor.pending, None);
@@ -2233,21 +2268,52 @@ async fn recovery_codes_work_once_and_go_with_the_second_factor(s: &dyn Store) {
     s.create_user(&other).await.unwrap();
     let hashes: Vec<String> = (0..10).map(|i| format!("hash-{i}")).collect();
     s.begin_totp(admin.id, "S", at(1)).await.unwrap();
-    s.enable_totp(admin.id, "S", 1, &hashes, at(2)).await.unwrap();
-    assert_eq!(s.second_factor(admin.id).await.unwrap().recovery_codes_left, 10);
-    assert!(s.use_recovery_code(admin.id, "hash-3", at(3)).await.unwrap());
-    assert!(!s.use_recovery_code(admin.id, "hash-3", at(4)).await.unwrap());
-    assert!(!s.use_recovery_code(other.id, "hash-4", at(4)).await.unwrap());
-    assert!(!s.use_recovery_code(admin.id, "unknown", at(4)).await.unwrap());
+    s.enable_totp(admin.id, "S", 1, &hashes, at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.second_factor(admin.id).await.unwrap().recovery_codes_left,
+        10
+    );
+    assert!(
+        s.use_recovery_code(admin.id, "hash-3", at(3))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.use_recovery_code(admin.id, "hash-3", at(4))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.use_recovery_code(other.id, "hash-4", at(4))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.use_recovery_code(admin.id, "unknown", at(4))
+            .await
+            .unwrap()
+    );
     let (a, b) = tokio::join!(
         s.use_recovery_code(admin.id, "hash-5", at(5)),
         s.use_recovery_code(admin.id, "hash-5", at(5))
     );
     assert!(a.unwrap() ^ b.unwrap());
-    assert_eq!(s.second_factor(admin.id).await.unwrap().recovery_codes_left, 8);
+    assert_eq!(
+        s.second_factor(admin.id).await.unwrap().recovery_codes_left,
+        8
+    );
     s.disable_totp(admin.id).await.unwrap();
-    assert_eq!(s.second_factor(admin.id).await.unwrap().recovery_codes_left, 0);
-    assert!(!s.use_recovery_code(admin.id, "hash-6", at(6)).await.unwrap());
+    assert_eq!(
+        s.second_factor(admin.id).await.unwrap().recovery_codes_left,
+        0
+    );
+    assert!(
+        !s.use_recovery_code(admin.id, "hash-6", at(6))
+            .await
+            .unwrap()
+    );
 }
 
 fn sign_in(user: &User, id: &str, created: Timestamp, expires: Timestamp) -> SignIn {
@@ -2301,8 +2367,13 @@ async fn sign_ins_are_listed_touched_and_revoked(s: &dyn Store) {
         .unwrap();
     assert!(is_not_found(s.revoke_sign_in(admin.id, "jti-2").await));
     assert!(is_not_found(
-        s.record_sign_in(&sign_in(&user(account.id, "ghost", Role::Member, at(0)), "jti-5", at(1), at(2)))
-            .await
+        s.record_sign_in(&sign_in(
+            &user(account.id, "ghost", Role::Member, at(0)),
+            "jti-5",
+            at(1),
+            at(2)
+        ))
+        .await
     ));
 }
 
@@ -2349,6 +2420,12 @@ async fn security_rows_go_with_their_user(s: &dyn Store) {
         .unwrap();
     s.delete_user(leaving.id).await.unwrap();
     assert!(s.sign_ins(leaving.id, at(2)).await.unwrap().is_empty());
-    assert_eq!(s.second_factor(leaving.id).await.unwrap(), SecondFactor::default());
-    assert_eq!(s.user_standing(admin.id).await.unwrap().1, Standing::default());
+    assert_eq!(
+        s.second_factor(leaving.id).await.unwrap(),
+        SecondFactor::default()
+    );
+    assert_eq!(
+        s.user_standing(admin.id).await.unwrap().1,
+        Standing::default()
+    );
 }

@@ -3,9 +3,8 @@
 #![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
 
 use crate::protocol::accounts::{
-    InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserList, UserView,
+    InviteResponse, LoginRequest, LoginResponse, RegisterRequest, TokenResponse, UserList, UserView,
 };
-use crate::protocol::security::LoginResponse;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]

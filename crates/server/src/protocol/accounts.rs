@@ -26,6 +26,14 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+/// `POST /api/v1/auth/login` answer: a token, or a second factor to give first.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    SecondFactor(super::security::SecondFactorChallenge),
+    Token(TokenResponse),
+}
+
 /// A signed-in user's token.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenResponse {

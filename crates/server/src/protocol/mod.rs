@@ -7,9 +7,9 @@ pub mod cameras;
 pub mod compute;
 pub mod errors;
 pub mod jupyter;
-pub mod security;
 #[cfg(test)]
 mod properties;
+pub mod security;
 
 pub use errors::{ErrorBody, ErrorCode};
 

@@ -2,7 +2,6 @@
 //! admin's password reset, the account's second-factor rule, second factors (TOTP) with their
 //! recovery codes, the second step of a sign-in, and the sign-ins a user controls.
 
-use super::accounts::TokenResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -97,19 +96,11 @@ pub struct DisableSecondFactorRequest {
 /// The answer of `POST /api/v1/auth/login` for a user with a second factor: no token yet.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SecondFactorChallenge {
-    /// Always true here; absent from a [`TokenResponse`].
+    /// Always true here; absent from a token's answer.
     pub second_factor_required: bool,
     /// Opaque; send it back to `POST /api/v1/auth/second-factor` with a code.
     pub challenge: String,
     pub expires_at: DateTime<Utc>,
-}
-
-/// `POST /api/v1/auth/login` answer: a token, or a second factor to give first.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum LoginResponse {
-    SecondFactor(SecondFactorChallenge),
-    Token(TokenResponse),
 }
 
 /// `POST /api/v1/auth/second-factor`: the challenge with a code, or with a recovery code.

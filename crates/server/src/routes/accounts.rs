@@ -6,9 +6,9 @@ use crate::auth::{self, CurrentUser, GatedUser};
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::protocol::accounts::{
-    InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserList, UserView,
+    InviteResponse, LoginRequest, LoginResponse, RegisterRequest, TokenResponse, UserList, UserView,
 };
-use crate::protocol::security::{LoginResponse, SecondFactorRequest};
+use crate::protocol::security::SecondFactorRequest;
 use crate::services::security::ClientInfo;
 use crate::tls::ClientAddr;
 use axum::Json;

@@ -75,9 +75,7 @@ pub(super) async fn begin_enrolment(
     GatedUser { caller, standing }: GatedUser,
 ) -> ApiResult<Json<SecondFactorEnrolment>> {
     Ok(Json(
-        app.security
-            .begin_enrolment(&caller.user, standing)
-            .await?,
+        app.security.begin_enrolment(&caller.user, standing).await?,
     ))
 }
 

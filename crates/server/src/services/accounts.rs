@@ -9,9 +9,8 @@ use crate::auth::{Claims, PasswordHashing, TokenService, revocations};
 use crate::config::Config;
 use crate::live::now;
 use crate::protocol::accounts::{
-    InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserList, UserView,
+    InviteResponse, LoginRequest, LoginResponse, RegisterRequest, TokenResponse, UserList, UserView,
 };
-use crate::protocol::security::LoginResponse;
 use rand::Rng;
 use std::sync::Arc;
 use switchboard_bus::Bus;

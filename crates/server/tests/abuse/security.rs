@@ -165,7 +165,13 @@ async fn ending_a_sign_in_on_one_node_ends_its_connections_on_the_other() {
     all_end(open, Instant::now()).await;
     // Refused by both nodes, and the stored revocation outlives a restart of either.
     for node in [a, b] {
-        let resp = node.http.get(node.url("/me")).bearer_auth(&token).send().await.unwrap();
+        let resp = node
+            .http
+            .get(node.url("/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
 }
@@ -180,7 +186,11 @@ async fn another_accounts_users_and_sign_ins_are_out_of_reach() {
     let attacker = app.signup("attacker").await;
 
     // Their password cannot be reset, whatever the id looks like.
-    for id in [victim_id.as_str(), "%00", "00000000-0000-0000-0000-000000000000"] {
+    for id in [
+        victim_id.as_str(),
+        "%00",
+        "00000000-0000-0000-0000-000000000000",
+    ] {
         let resp = post(
             &app,
             &format!("/account/users/{id}/password"),
@@ -213,7 +223,13 @@ async fn another_accounts_users_and_sign_ins_are_out_of_reach() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     // That was the attacker's own account: the victim's is untouched.
-    let resp = app.http.get(app.url("/sessions")).bearer_auth(&victim).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/sessions"))
+        .bearer_auth(&victim)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     login(&app, "victim.member").await;
     // A challenge made for one user does not sign in another.
@@ -251,7 +267,10 @@ async fn huge_passwords_codes_and_bodies_are_refused_cheaply() {
     )
     .await;
     let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "weak_password").await;
-    assert!(body["message"].as_str().unwrap().contains("at most"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("at most"),
+        "{body}"
+    );
     // A long password within the bound is judged on its start, quickly.
     let resp = post(
         &app,
@@ -261,7 +280,11 @@ async fn huge_passwords_codes_and_bodies_are_refused_cheaply() {
     )
     .await;
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "weak_password").await;
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     // Huge codes are wrong codes.
     enrol(&app, &token).await;
     let challenge = challenge(&app, "huge").await;
@@ -272,9 +295,21 @@ async fn huge_passwords_codes_and_bodies_are_refused_cheaply() {
         let resp = post(&app, "/auth/second-factor", None, body).await;
         expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_code").await;
     }
-    let resp = post(&app, "/auth/second-factor", None, json!({"challenge": "e".repeat(40_000), "code": "123456"})).await;
+    let resp = post(
+        &app,
+        "/auth/second-factor",
+        None,
+        json!({"challenge": "e".repeat(40_000), "code": "123456"}),
+    )
+    .await;
     expect_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let resp = post(&app, "/me/username", Some(&token), json!({"username": "u".repeat(20_000)})).await;
+    let resp = post(
+        &app,
+        "/me/username",
+        Some(&token),
+        json!({"username": "u".repeat(20_000)}),
+    )
+    .await;
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_username").await;
 }
 
@@ -289,13 +324,28 @@ async fn guessing_codes_stops_at_the_per_user_limit_from_any_address() {
     let (secret, codes) = enrol(&app, &token).await;
     let challenge = challenge(&app, "guessed").await;
     let right = totp_code(&secret, unix_now() + 30);
-    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 500_000) % 1_000_000);
+    let wrong = format!(
+        "{:06}",
+        (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
+    );
     for _ in 0..2 {
-        let resp = post(&app, "/auth/second-factor", None, json!({"challenge": challenge, "code": wrong})).await;
+        let resp = post(
+            &app,
+            "/auth/second-factor",
+            None,
+            json!({"challenge": challenge, "code": wrong}),
+        )
+        .await;
         expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_code").await;
     }
     // Recovery codes count against the same limit.
-    let resp = post(&app, "/auth/second-factor", None, json!({"challenge": challenge, "recovery_code": "aaaaa-bbbbb"})).await;
+    let resp = post(
+        &app,
+        "/auth/second-factor",
+        None,
+        json!({"challenge": challenge, "recovery_code": "aaaaa-bbbbb"}),
+    )
+    .await;
     expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_code").await;
     // Full: refused before any check, the right code and a right recovery code too.
     for body in [
@@ -326,7 +376,13 @@ async fn guessing_codes_stops_at_the_per_user_limit_from_any_address() {
     // The recovery code refused while throttled was not used up.
     assert_eq!(
         app.store
-            .second_factor(app.me(&token).await["id"].as_str().unwrap().parse().unwrap())
+            .second_factor(
+                app.me(&token).await["id"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            )
             .await
             .unwrap()
             .recovery_codes_left,
@@ -369,7 +425,12 @@ async fn one_code_sent_many_times_at_once_signs_in_once() {
         challenges.push(challenge(&app, "racer").await);
     }
     let attempts = challenges.iter().map(|c| {
-        post(&app, "/auth/second-factor", None, json!({"challenge": c, "code": code}))
+        post(
+            &app,
+            "/auth/second-factor",
+            None,
+            json!({"challenge": c, "code": code}),
+        )
     });
     let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
         .await
@@ -381,14 +442,23 @@ async fn one_code_sent_many_times_at_once_signs_in_once() {
         1,
         "{statuses:?}"
     );
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED));
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED)
+    );
     // The same for a recovery code.
     let mut challenges = vec![];
     for _ in 0..8 {
         challenges.push(challenge(&app, "racer").await);
     }
     let attempts = challenges.iter().map(|c| {
-        post(&app, "/auth/second-factor", None, json!({"challenge": c, "recovery_code": codes[3]}))
+        post(
+            &app,
+            "/auth/second-factor",
+            None,
+            json!({"challenge": c, "recovery_code": codes[3]}),
+        )
     });
     let ok = futures::future::join_all(attempts)
         .await

@@ -237,10 +237,8 @@ impl TestApp {
         let resp = self
             .http
             .post(self.url("/auth/register"))
-            .json(
-                &json!({"username": username, "password": PASSWORD,
-                          "invite": invite["invite"]}),
-            )
+            .json(&json!({"username": username, "password": PASSWORD,
+                          "invite": invite["invite"]}))
             .send()
             .await
             .unwrap();

@@ -115,10 +115,23 @@ async fn changing_the_password_signs_out_every_other_sign_in() {
     .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     // The other sign-in is over at once; this one carries on.
-    let body = expect_error(get(&app, "/sessions", &first).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    assert!(body["message"].as_str().unwrap().contains("revoked"), "{body}");
+    let body = expect_error(
+        get(&app, "/sessions", &first).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("revoked"),
+        "{body}"
+    );
     assert_eq!(status(&app, "/sessions", &second).await, StatusCode::OK);
-    expect_error(login(&app, "dr.change", PASSWORD).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    expect_error(
+        login(&app, "dr.change", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     login_token(&app, "dr.change", NEW_PASSWORD).await;
 }
 
@@ -155,7 +168,10 @@ async fn weak_passwords_are_refused_with_the_reason() {
         )
         .await;
         let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "weak_password").await;
-        assert!(body["message"].as_str().unwrap().contains(why), "{weak}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(why),
+            "{weak}: {body}"
+        );
     }
     // The account's name is among the first guesses too.
     let resp = post(
@@ -180,7 +196,10 @@ async fn weak_passwords_are_refused_with_the_reason() {
     )
     .await;
     let body = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "weak_password").await;
-    assert!(body["message"].as_str().unwrap().contains("too easy"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("too easy"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -188,18 +207,41 @@ async fn usernames_change_uniquely_and_free_the_old_one() {
     let app = spawn_app().await;
     let token = app.signup("dr.old").await;
     app.signup("dr.taken").await;
-    let resp = post(&app, "/me/username", Some(&token), json!({"username": "DR.TAKEN"})).await;
+    let resp = post(
+        &app,
+        "/me/username",
+        Some(&token),
+        json!({"username": "DR.TAKEN"}),
+    )
+    .await;
     expect_error(resp, StatusCode::CONFLICT, "username_taken").await;
-    let resp = post(&app, "/me/username", Some(&token), json!({"username": "a b"})).await;
+    let resp = post(
+        &app,
+        "/me/username",
+        Some(&token),
+        json!({"username": "a b"}),
+    )
+    .await;
     expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_username").await;
-    let resp = post(&app, "/me/username", Some(&token), json!({"username": "dr.new"})).await;
+    let resp = post(
+        &app,
+        "/me/username",
+        Some(&token),
+        json!({"username": "dr.new"}),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let user: Value = resp.json().await.unwrap();
     assert_eq!(user["username"], "dr.new");
     // The sign-in carries on under the new name.
     assert_eq!(app.me(&token).await["username"], "dr.new");
     login_token(&app, "dr.new", PASSWORD).await;
-    expect_error(login(&app, "dr.old", PASSWORD).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    expect_error(
+        login(&app, "dr.old", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     // The old name is free again.
     app.signup("dr.old").await;
 }
@@ -220,18 +262,44 @@ async fn an_admin_sets_a_one_time_password_that_must_be_changed_first() {
     .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     // Every sign-in of the member ended.
-    expect_error(get(&app, "/me", &member).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    expect_error(login(&app, "dr.member", PASSWORD).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    expect_error(
+        get(&app, "/me", &member).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    expect_error(
+        login(&app, "dr.member", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     // Signed in with the one-time password: /me, and nothing else but changing it.
     let held = login(&app, "dr.member", one_time).await;
     assert_eq!(held.status(), StatusCode::OK);
     let held: Value = held.json().await.unwrap();
     assert_eq!(held["user"]["security"]["password_change_required"], true);
     let held = held["token"].as_str().unwrap().to_owned();
-    assert_eq!(app.me(&held).await["security"]["password_change_required"], true);
-    let body = expect_error(get(&app, "/sessions", &held).await, StatusCode::FORBIDDEN, "password_change_required").await;
-    assert!(body["message"].as_str().unwrap().contains("/me/password"), "{body}");
-    expect_error(get(&app, "/me/sign-ins", &held).await, StatusCode::FORBIDDEN, "password_change_required").await;
+    assert_eq!(
+        app.me(&held).await["security"]["password_change_required"],
+        true
+    );
+    let body = expect_error(
+        get(&app, "/sessions", &held).await,
+        StatusCode::FORBIDDEN,
+        "password_change_required",
+    )
+    .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("/me/password"),
+        "{body}"
+    );
+    expect_error(
+        get(&app, "/me/sign-ins", &held).await,
+        StatusCode::FORBIDDEN,
+        "password_change_required",
+    )
+    .await;
     expect_error(
         post(&app, "/me/second-factor", Some(&held), json!(null)).await,
         StatusCode::FORBIDDEN,
@@ -257,7 +325,10 @@ async fn an_admin_sets_a_one_time_password_that_must_be_changed_first() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     // The same sign-in is whole again.
     assert_eq!(status(&app, "/sessions", &held).await, StatusCode::OK);
-    assert_eq!(app.me(&held).await["security"]["password_change_required"], false);
+    assert_eq!(
+        app.me(&held).await["security"]["password_change_required"],
+        false
+    );
 }
 
 #[tokio::test]
@@ -269,23 +340,51 @@ async fn only_an_admin_of_the_same_account_resets_a_password() {
     let stranger = app.signup("dr.stranger").await;
     let path = format!("/account/users/{member_id}/password");
     let body = json!({"password": "amber falcon ledger prism"});
-    expect_error(post(&app, &path, Some(&stranger), body.clone()).await, StatusCode::NOT_FOUND, "user_not_found").await;
-    expect_error(post(&app, &path, Some(&member), body.clone()).await, StatusCode::FORBIDDEN, "forbidden").await;
     expect_error(
-        post(&app, "/account/users/not-a-uuid/password", Some(&admin), body.clone()).await,
+        post(&app, &path, Some(&stranger), body.clone()).await,
+        StatusCode::NOT_FOUND,
+        "user_not_found",
+    )
+    .await;
+    expect_error(
+        post(&app, &path, Some(&member), body.clone()).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    expect_error(
+        post(
+            &app,
+            "/account/users/not-a-uuid/password",
+            Some(&admin),
+            body.clone(),
+        )
+        .await,
         StatusCode::NOT_FOUND,
         "user_not_found",
     )
     .await;
     let own = app.me(&admin).await["id"].as_str().unwrap().to_owned();
     expect_error(
-        post(&app, &format!("/account/users/{own}/password"), Some(&admin), body.clone()).await,
+        post(
+            &app,
+            &format!("/account/users/{own}/password"),
+            Some(&admin),
+            body.clone(),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_field",
     )
     .await;
     expect_error(
-        post(&app, &path, Some(&admin), json!({"password": "password1234"})).await,
+        post(
+            &app,
+            &path,
+            Some(&admin),
+            json!({"password": "password1234"}),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "weak_password",
     )
@@ -298,10 +397,19 @@ async fn only_an_admin_of_the_same_account_resets_a_password() {
 async fn second_factor_enrolment_and_sign_in_in_two_steps() {
     let app = spawn_app().await;
     let token = app.signup("dr.totp").await;
-    assert_eq!(app.me(&token).await["security"]["second_factor_enabled"], false);
+    assert_eq!(
+        app.me(&token).await["security"]["second_factor_enabled"],
+        false
+    );
     // Confirming needs an enrolment first.
     expect_error(
-        post(&app, "/me/second-factor/confirm", Some(&token), json!({"code": "123456"})).await,
+        post(
+            &app,
+            "/me/second-factor/confirm",
+            Some(&token),
+            json!({"code": "123456"}),
+        )
+        .await,
         StatusCode::CONFLICT,
         "conflict",
     )
@@ -313,7 +421,10 @@ async fn second_factor_enrolment_and_sign_in_in_two_steps() {
         .unwrap();
     let secret = enrolment["secret"].as_str().unwrap().to_owned();
     let url = enrolment["otpauth_url"].as_str().unwrap();
-    assert!(url.starts_with("otpauth://totp/Switchboard:dr.totp?"), "{url}");
+    assert!(
+        url.starts_with("otpauth://totp/Switchboard:dr.totp?"),
+        "{url}"
+    );
     assert!(url.contains(&secret), "{url}");
     assert_eq!(enrolment["qr_svg"], "/api/v1/me/second-factor/qr.svg");
     let qr = get(&app, "/me/second-factor/qr.svg", &token).await;
@@ -323,15 +434,30 @@ async fn second_factor_enrolment_and_sign_in_in_two_steps() {
     assert!(qr.text().await.unwrap().contains("<svg"));
     // A wrong code does not confirm.
     let now = unix_now();
-    let wrong = format!("{:06}", (totp_code(&secret, now).parse::<u32>().unwrap() + 1) % 1_000_000);
+    let wrong = format!(
+        "{:06}",
+        (totp_code(&secret, now).parse::<u32>().unwrap() + 1) % 1_000_000
+    );
     expect_error(
-        post(&app, "/me/second-factor/confirm", Some(&token), json!({"code": wrong})).await,
+        post(
+            &app,
+            "/me/second-factor/confirm",
+            Some(&token),
+            json!({"code": wrong}),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
         "invalid_code",
     )
     .await;
     let confirming = totp_code(&secret, now);
-    let resp = post(&app, "/me/second-factor/confirm", Some(&token), json!({"code": confirming})).await;
+    let resp = post(
+        &app,
+        "/me/second-factor/confirm",
+        Some(&token),
+        json!({"code": confirming}),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let codes: Value = resp.json().await.unwrap();
     let codes: Vec<String> = codes["recovery_codes"]
@@ -341,9 +467,17 @@ async fn second_factor_enrolment_and_sign_in_in_two_steps() {
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(codes.len(), 10);
-    assert_eq!(app.me(&token).await["security"]["second_factor_enabled"], true);
+    assert_eq!(
+        app.me(&token).await["security"]["second_factor_enabled"],
+        true
+    );
     // Enrolled: no second enrolment.
-    expect_error(post(&app, "/me/second-factor", Some(&token), json!(null)).await, StatusCode::CONFLICT, "conflict").await;
+    expect_error(
+        post(&app, "/me/second-factor", Some(&token), json!(null)).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
 
     // The password alone answers a challenge: no token, no cookie.
     let resp = login(&app, "dr.totp", PASSWORD).await;
@@ -354,23 +488,46 @@ async fn second_factor_enrolment_and_sign_in_in_two_steps() {
     assert!(first.get("token").is_none(), "{first}");
     let challenge = first["challenge"].as_str().unwrap().to_owned();
     // A challenge is no credential.
-    expect_error(get(&app, "/me", &challenge).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    expect_error(
+        get(&app, "/me", &challenge).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
     // The code that confirmed the enrolment was used.
     expect_error(
-        post(&app, "/auth/second-factor", None, json!({"challenge": challenge, "code": confirming})).await,
+        post(
+            &app,
+            "/auth/second-factor",
+            None,
+            json!({"challenge": challenge, "code": confirming}),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
         "invalid_code",
     )
     .await;
     // An old code has expired.
     expect_error(
-        post(&app, "/auth/second-factor", None, json!({"challenge": challenge, "code": totp_code(&secret, now - 120)})).await,
+        post(
+            &app,
+            "/auth/second-factor",
+            None,
+            json!({"challenge": challenge, "code": totp_code(&secret, now - 120)}),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
         "invalid_code",
     )
     .await;
     let next = totp_code(&secret, unix_now() + 30);
-    let resp = post(&app, "/auth/second-factor", None, json!({"challenge": challenge, "code": next})).await;
+    let resp = post(
+        &app,
+        "/auth/second-factor",
+        None,
+        json!({"challenge": challenge, "code": next}),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers().get("set-cookie").is_some());
     let signed: Value = resp.json().await.unwrap();
@@ -378,7 +535,13 @@ async fn second_factor_enrolment_and_sign_in_in_two_steps() {
     assert_eq!(status(&app, "/sessions", &second).await, StatusCode::OK);
     // The challenge served once; the code is used up for a new challenge too.
     expect_error(
-        post(&app, "/auth/second-factor", None, json!({"challenge": challenge, "code": next})).await,
+        post(
+            &app,
+            "/auth/second-factor",
+            None,
+            json!({"challenge": challenge, "code": next}),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
@@ -386,32 +549,62 @@ async fn second_factor_enrolment_and_sign_in_in_two_steps() {
     let again: Value = login(&app, "dr.totp", PASSWORD).await.json().await.unwrap();
     let challenge = again["challenge"].as_str().unwrap().to_owned();
     expect_error(
-        post(&app, "/auth/second-factor", None, json!({"challenge": challenge, "code": next})).await,
+        post(
+            &app,
+            "/auth/second-factor",
+            None,
+            json!({"challenge": challenge, "code": next}),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
         "invalid_code",
     )
     .await;
     // A recovery code works once, typed any way.
     let recovery = codes[0].to_uppercase().replace('-', " ");
-    let resp = post(&app, "/auth/second-factor", None, json!({"challenge": challenge, "recovery_code": recovery})).await;
+    let resp = post(
+        &app,
+        "/auth/second-factor",
+        None,
+        json!({"challenge": challenge, "recovery_code": recovery}),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let again: Value = login(&app, "dr.totp", PASSWORD).await.json().await.unwrap();
     let challenge = again["challenge"].as_str().unwrap().to_owned();
     expect_error(
-        post(&app, "/auth/second-factor", None, json!({"challenge": challenge, "recovery_code": codes[0]})).await,
+        post(
+            &app,
+            "/auth/second-factor",
+            None,
+            json!({"challenge": challenge, "recovery_code": codes[0]}),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
         "invalid_code",
     )
     .await;
     expect_error(
-        post(&app, "/auth/second-factor", None, json!({"challenge": challenge, "code": "123456", "recovery_code": codes[1]})).await,
+        post(
+            &app,
+            "/auth/second-factor",
+            None,
+            json!({"challenge": challenge, "code": "123456", "recovery_code": codes[1]}),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_field",
     )
     .await;
     // A garbled challenge is refused as such.
     expect_error(
-        post(&app, "/auth/second-factor", None, json!({"challenge": "nonsense", "code": "123456"})).await,
+        post(
+            &app,
+            "/auth/second-factor",
+            None,
+            json!({"challenge": "nonsense", "code": "123456"}),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
@@ -447,7 +640,10 @@ async fn turning_the_second_factor_off_needs_the_password_and_a_code() {
     )
     .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.me(&token).await["security"]["second_factor_enabled"], false);
+    assert_eq!(
+        app.me(&token).await["security"]["second_factor_enabled"],
+        false
+    );
     // Signing in takes the password alone again.
     login_token(&app, "dr.off", PASSWORD).await;
     let resp = post(
@@ -466,7 +662,11 @@ async fn an_account_that_requires_a_second_factor_holds_back_users_without_one()
     let admin = app.signup("dr.boss").await;
     let member = app.join_account(&admin, "dr.staff").await;
     assert_eq!(
-        get(&app, "/account/security", &member).await.json::<Value>().await.unwrap(),
+        get(&app, "/account/security", &member)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap(),
         json!({"require_second_factor": false})
     );
     let resp = app
@@ -491,19 +691,41 @@ async fn an_account_that_requires_a_second_factor_holds_back_users_without_one()
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(status(&app, "/sessions", &admin).await, StatusCode::OK);
     // The member's open sign-in is held back at once: /me and enrolling only.
-    let body = expect_error(get(&app, "/sessions", &member).await, StatusCode::FORBIDDEN, "second_factor_enrolment_required").await;
-    assert!(body["message"].as_str().unwrap().contains("/me/second-factor"), "{body}");
+    let body = expect_error(
+        get(&app, "/sessions", &member).await,
+        StatusCode::FORBIDDEN,
+        "second_factor_enrolment_required",
+    )
+    .await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("/me/second-factor"),
+        "{body}"
+    );
     let me = app.me(&member).await;
     assert_eq!(me["security"]["second_factor_enrolment_required"], true);
     expect_error(
-        post(&app, "/me/password", Some(&member), json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})).await,
+        post(
+            &app,
+            "/me/password",
+            Some(&member),
+            json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+        )
+        .await,
         StatusCode::FORBIDDEN,
         "second_factor_enrolment_required",
     )
     .await;
     // A new sign-in with the password alone is held back the same way.
     let fresh = login_token(&app, "dr.staff", PASSWORD).await;
-    expect_error(get(&app, "/sessions", &fresh).await, StatusCode::FORBIDDEN, "second_factor_enrolment_required").await;
+    expect_error(
+        get(&app, "/sessions", &fresh).await,
+        StatusCode::FORBIDDEN,
+        "second_factor_enrolment_required",
+    )
+    .await;
     enrol(&app, &fresh).await;
     assert_eq!(status(&app, "/sessions", &fresh).await, StatusCode::OK);
     assert_eq!(status(&app, "/sessions", &member).await, StatusCode::OK);
@@ -524,7 +746,11 @@ async fn sign_ins_are_listed_and_ended_by_their_user() {
     let second: Value = resp.json().await.unwrap();
     let second = second["token"].as_str().unwrap().to_owned();
     let third = login_token(&app, "dr.places", PASSWORD).await;
-    let list: Value = get(&app, "/me/sign-ins", &second).await.json().await.unwrap();
+    let list: Value = get(&app, "/me/sign-ins", &second)
+        .await
+        .json()
+        .await
+        .unwrap();
     let sign_ins = list["sign_ins"].as_array().unwrap();
     assert_eq!(sign_ins.len(), 3, "{list}");
     let current: Vec<&Value> = sign_ins.iter().filter(|s| s["current"] == true).collect();
@@ -535,32 +761,79 @@ async fn sign_ins_are_listed_and_ended_by_their_user() {
     for _ in 0..3 {
         assert_eq!(status(&app, "/sessions", &second).await, StatusCode::OK);
     }
-    let again: Value = get(&app, "/me/sign-ins", &second).await.json().await.unwrap();
-    let mine = again["sign_ins"].as_array().unwrap().iter().find(|s| s["current"] == true).unwrap().clone();
+    let again: Value = get(&app, "/me/sign-ins", &second)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mine = again["sign_ins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()
+        .clone();
     assert_eq!(mine["last_used_at"], mine["created_at"]);
 
     // Ending one: its token stops at once.
     let oldest = sign_ins.last().unwrap()["id"].as_str().unwrap().to_owned();
-    assert_eq!(delete(&app, &format!("/me/sign-ins/{oldest}"), &second).await.status(), StatusCode::NO_CONTENT);
-    expect_error(get(&app, "/sessions", &first).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    expect_error(delete(&app, &format!("/me/sign-ins/{oldest}"), &second).await, StatusCode::NOT_FOUND, "sign_in_not_found").await;
+    assert_eq!(
+        delete(&app, &format!("/me/sign-ins/{oldest}"), &second)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    expect_error(
+        get(&app, "/sessions", &first).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    expect_error(
+        delete(&app, &format!("/me/sign-ins/{oldest}"), &second).await,
+        StatusCode::NOT_FOUND,
+        "sign_in_not_found",
+    )
+    .await;
     // Another user's sign-in is not there to end.
     let stranger = app.signup("dr.elsewhere").await;
-    let theirs: Value = get(&app, "/me/sign-ins", &stranger).await.json().await.unwrap();
+    let theirs: Value = get(&app, "/me/sign-ins", &stranger)
+        .await
+        .json()
+        .await
+        .unwrap();
     let theirs = theirs["sign_ins"][0]["id"].as_str().unwrap().to_owned();
-    expect_error(delete(&app, &format!("/me/sign-ins/{theirs}"), &second).await, StatusCode::NOT_FOUND, "sign_in_not_found").await;
+    expect_error(
+        delete(&app, &format!("/me/sign-ins/{theirs}"), &second).await,
+        StatusCode::NOT_FOUND,
+        "sign_in_not_found",
+    )
+    .await;
     assert_eq!(status(&app, "/sessions", &stranger).await, StatusCode::OK);
     // Ending all others keeps the caller's.
     let resp = delete(&app, "/me/sign-ins", &second).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"revoked": 1}));
-    expect_error(get(&app, "/sessions", &third).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let list: Value = get(&app, "/me/sign-ins", &second).await.json().await.unwrap();
+    expect_error(
+        get(&app, "/sessions", &third).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let list: Value = get(&app, "/me/sign-ins", &second)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["sign_ins"].as_array().unwrap().len(), 1);
     // Signing out leaves the list too.
     let resp = post(&app, "/auth/logout", Some(&second), json!(null)).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let fresh = login_token(&app, "dr.places", PASSWORD).await;
-    let list: Value = get(&app, "/me/sign-ins", &fresh).await.json().await.unwrap();
+    let list: Value = get(&app, "/me/sign-ins", &fresh)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["sign_ins"].as_array().unwrap().len(), 1);
 }

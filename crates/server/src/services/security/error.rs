@@ -75,9 +75,7 @@ impl ServiceError for SecurityError {
             SecurityError::InvalidCode => ErrorCode::InvalidCode,
             SecurityError::InvalidChallenge => ErrorCode::Unauthorized,
             SecurityError::TooManyFailures { .. } => ErrorCode::RateLimited,
-            SecurityError::CodeOrRecoveryCode | SecurityError::ResetSelf => {
-                ErrorCode::InvalidField
-            }
+            SecurityError::CodeOrRecoveryCode | SecurityError::ResetSelf => ErrorCode::InvalidField,
             SecurityError::AlreadyEnabled
             | SecurityError::NotEnrolling
             | SecurityError::NotEnabled => ErrorCode::Conflict,

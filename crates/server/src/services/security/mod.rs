@@ -10,8 +10,8 @@ mod sign_ins;
 
 pub use error::SecurityError;
 pub use passwords::{PasswordPolicy, WeakPassword};
-pub use sign_ins::{ClientInfo, LastUsedWriter, SignIns};
 pub(crate) use sign_ins::standing_view;
+pub use sign_ins::{ClientInfo, LastUsedWriter, SignIns};
 
 use super::sign_in_failures::SignInFailures;
 use crate::auth::revocations::{self, RevocationNotice};
@@ -21,8 +21,7 @@ use crate::protocol::accounts::{TokenResponse, UserView};
 use crate::protocol::security::{
     AccountSecuritySettings, ChangePasswordRequest, ChangeUsernameRequest,
     ConfirmSecondFactorRequest, DisableSecondFactorRequest, RecoveryCodes, ResetPasswordRequest,
-    SecondFactorEnrolment, SecondFactorRequest, SignInList,
-    SignInsRevoked,
+    SecondFactorEnrolment, SecondFactorRequest, SignInList, SignInsRevoked,
 };
 use std::sync::Arc;
 use switchboard_bus::Bus;
@@ -229,7 +228,9 @@ impl AccountSecurity {
         req: AccountSecuritySettings,
     ) -> Result<AccountSecuritySettings, SecurityError> {
         if admin.role != Role::Admin {
-            return Err(SecurityError::NotAdmin("change the account's security settings"));
+            return Err(SecurityError::NotAdmin(
+                "change the account's security settings",
+            ));
         }
         self.store
             .set_second_factor_required(admin.account_id, req.require_second_factor)

@@ -100,7 +100,14 @@ mod tests {
             .await;
         assert!(own.is_err(), "{own:?}");
         let long = "x".repeat(MAX_PASSWORD_LEN + 1);
-        assert!(policy.check(&long, &[]).await.unwrap_err().0.contains("at most"));
+        assert!(
+            policy
+                .check(&long, &[])
+                .await
+                .unwrap_err()
+                .0
+                .contains("at most")
+        );
         policy
             .check("quiet lantern orbit mosaic", &["dr.grey"])
             .await

@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(step_of(&secret, "12345", now).unwrap(), None);
         assert_eq!(step_of(&secret, &"1".repeat(100), now).unwrap(), None);
         let url = otpauth_url(&secret, "dr.grey").unwrap();
-        assert!(url.starts_with("otpauth://totp/Switchboard:dr.grey?"), "{url}");
+        assert!(
+            url.starts_with("otpauth://totp/Switchboard:dr.grey?"),
+            "{url}"
+        );
         assert!(url.contains(&format!("secret={secret}")), "{url}");
     }
 
@@ -118,7 +121,10 @@ mod tests {
         let code = &codes[0];
         assert_eq!(code.len(), 11);
         let hash = recovery_hash(code).unwrap();
-        assert_eq!(recovery_hash(&code.to_uppercase().replace('-', " ")), Some(hash));
+        assert_eq!(
+            recovery_hash(&code.to_uppercase().replace('-', " ")),
+            Some(hash)
+        );
         assert_eq!(recovery_hash("short"), None);
     }
 }

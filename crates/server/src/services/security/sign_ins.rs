@@ -217,11 +217,17 @@ impl SignIns {
             touched.insert(claims.jti.clone(), now);
         }
         // A full queue skips this one; the next minute's write will do.
-        let _ = self.writes.try_send((claims.jti.clone(), chrono::Utc::now()));
+        let _ = self
+            .writes
+            .try_send((claims.jti.clone(), chrono::Utc::now()));
     }
 
     /// The user's sign-ins, newest first; `current` marks the caller's.
-    pub async fn list(&self, user: UserId, current: &str) -> Result<Vec<SignInView>, SecurityError> {
+    pub async fn list(
+        &self,
+        user: UserId,
+        current: &str,
+    ) -> Result<Vec<SignInView>, SecurityError> {
         let sign_ins = self.store.sign_ins(user, chrono::Utc::now()).await?;
         Ok(sign_ins
             .into_iter()
@@ -251,7 +257,11 @@ impl SignIns {
 
     /// Ends every sign-in of the user but `keep` (all of them for `None`), everywhere.
     /// Returns how many ended.
-    pub async fn revoke_all(&self, user: UserId, keep: Option<&str>) -> Result<usize, SecurityError> {
+    pub async fn revoke_all(
+        &self,
+        user: UserId,
+        keep: Option<&str>,
+    ) -> Result<usize, SecurityError> {
         let ended = self.store.revoke_sign_ins(user, keep).await?;
         for sign_in in &ended {
             self.ended(sign_in).await;
