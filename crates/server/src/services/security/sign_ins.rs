@@ -202,24 +202,28 @@ impl SignIns {
     /// Notes that a request used the sign-in of `claims`: at most once a minute per sign-in
     /// it queues a write, which the [`LastUsedWriter`] does off the request's path.
     pub fn used(&self, claims: &Claims) {
-        let now = Instant::now();
+        self.used_at(claims, Instant::now());
+    }
+
+    /// [`used`](Self::used) at `now`; whether a write was queued.
+    fn used_at(&self, claims: &Claims, now: Instant) -> bool {
         {
             let mut touched = self.touched();
             if touched
                 .get(&claims.jti)
-                .is_some_and(|at| now.duration_since(*at) < TOUCH_EVERY)
+                .is_some_and(|at| now.saturating_duration_since(*at) < TOUCH_EVERY)
             {
-                return;
+                return false;
             }
             if touched.len() >= MAX_TRACKED {
-                touched.retain(|_, at| now.duration_since(*at) < TOUCH_EVERY);
+                touched.retain(|_, at| now.saturating_duration_since(*at) < TOUCH_EVERY);
             }
             touched.insert(claims.jti.clone(), now);
         }
         // A full queue skips this one; the next minute's write will do.
-        let _ = self
-            .writes
-            .try_send((claims.jti.clone(), chrono::Utc::now()));
+        self.writes
+            .try_send((claims.jti.clone(), chrono::Utc::now()))
+            .is_ok()
     }
 
     /// The user's sign-ins, newest first; `current` marks the caller's.
@@ -300,5 +304,46 @@ impl SignIns {
         self.tokens.forget(&notice.jti);
         self.touched().remove(&notice.jti);
         revocations::announce_notice(&*self.bus, notice).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_bus::InProcessBus;
+
+    #[tokio::test]
+    async fn last_used_is_written_at_most_once_a_minute_per_sign_in() {
+        let store = switchboard_store::connect("sqlite::memory:").await.unwrap();
+        let tokens = Arc::new(TokenService::new(b"0123456789abcdef0123456789abcdef"));
+        let (sign_ins, mut writer) = SignIns::new(
+            Arc::new(Config::default()),
+            store,
+            Arc::new(InProcessBus::default()),
+            tokens.clone(),
+        );
+        let claims = |jti: &str| Claims {
+            sub: "user".into(),
+            kind: TokenKind::User,
+            acc: "account".into(),
+            jti: jti.into(),
+            iat: 0,
+            exp: i64::MAX,
+            suid: None,
+        };
+        let start = Instant::now();
+        assert!(sign_ins.used_at(&claims("a"), start));
+        // Every request within the minute is free.
+        for secs in [0, 1, 30, 59] {
+            assert!(!sign_ins.used_at(&claims("a"), start + Duration::from_secs(secs)));
+        }
+        // Another sign-in has its own minute.
+        assert!(sign_ins.used_at(&claims("b"), start + Duration::from_secs(1)));
+        assert!(sign_ins.used_at(&claims("a"), start + Duration::from_secs(60)));
+        let mut queued = vec![];
+        while let Ok((jti, _)) = writer.queue.try_recv() {
+            queued.push(jti);
+        }
+        assert_eq!(queued, ["a", "b", "a"]);
     }
 }
