@@ -107,7 +107,11 @@ pub fn validate_username(name: &str) -> Result<(), UsernameError> {
 }
 
 /// Minimum password length; long passphrases are welcome, short ones are not.
-pub const MIN_PASSWORD_LEN: usize = 8;
+pub const MIN_PASSWORD_LEN: usize = 12;
+
+/// Maximum password length: far beyond any passphrase, and a bound on the work a strength
+/// check or a hash of hostile input costs.
+pub const MAX_PASSWORD_LEN: usize = 1024;
 
 #[cfg(test)]
 mod tests {

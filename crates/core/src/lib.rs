@@ -12,6 +12,7 @@ pub mod device;
 pub mod ids;
 pub mod limits;
 pub mod ops;
+pub mod security;
 pub mod session;
 pub mod ticket;
 pub mod timeouts;

@@ -6,7 +6,9 @@ use crate::config::Config;
 use crate::live::SessionRegistry;
 use crate::rate_limit::RateLimits;
 use crate::services::gatekeeper::Gatekeeper;
-use crate::services::{Accounts, AdminViews, CameraService, Compute, LimitViews, LiveSessions};
+use crate::services::{
+    AccountSecurity, Accounts, AdminViews, CameraService, Compute, LimitViews, LiveSessions,
+};
 use crate::{bus_probe, kernel_proxy, metrics, monitor};
 use std::sync::Arc;
 use switchboard_bus::Bus;
@@ -24,6 +26,8 @@ pub struct App {
     pub live: LiveSessions,
     /// Sign-up, sign-in, users and invites.
     pub accounts: Accounts,
+    /// Passwords, usernames, second factors and sign-ins.
+    pub security: AccountSecurity,
     /// Cameras, snapshot uploads with detection, search.
     pub cameras: CameraService,
     /// The admin views.

@@ -234,6 +234,11 @@ impl Config {
                 "tls_cert and tls_key go together: give both or neither".into(),
             ));
         }
+        if self.auth.min_password_score > 4 {
+            return Err(ConfigError::Invalid(
+                "min_password_score is a zxcvbn score: 0 to 4".into(),
+            ));
+        }
         if self.devices.ticket_redemptions_per_minute == 0
             || self.auth.auth_attempts_per_minute == 0
         {

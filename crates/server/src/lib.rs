@@ -233,8 +233,25 @@ impl Server {
             public_url.clone(),
             shutdown.clone(),
         );
-        let accounts =
-            services::Accounts::new(config.clone(), store.clone(), bus.clone(), tokens.clone());
+        let (sign_ins, last_used) =
+            services::SignIns::new(config.clone(), store.clone(), bus.clone(), tokens.clone());
+        tracker.spawn(last_used.run(shutdown.clone()));
+        let accounts = services::Accounts::new(
+            config.clone(),
+            store.clone(),
+            bus.clone(),
+            tokens.clone(),
+            sign_ins.clone(),
+            gate.clone(),
+        );
+        let security = services::AccountSecurity::new(
+            &config,
+            store.clone(),
+            bus.clone(),
+            tokens.clone(),
+            sign_ins,
+            accounts.hashing(),
+        );
         let camera_service = services::CameraService::new(
             config.clone(),
             store.clone(),
@@ -265,6 +282,7 @@ impl Server {
             config,
             live,
             accounts,
+            security,
             cameras: camera_service,
             admin,
             store,

@@ -1,18 +1,23 @@
 //! Rate limits per client address for the endpoints that guessing attacks target: ticket
-//! redemption and sign-in. (Failed sign-ins per username, from any address, are the accounts
-//! service's: `services::sign_in_failures`.)
+//! redemption, sign-in (both steps) and camera tokens. (Failed sign-ins per username and
+//! failed codes per user, from any address, are the services': `services::sign_in_failures`.)
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::services::sign_in_failures::SignInFailures;
 use axum::http::HeaderMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 pub(crate) struct RateLimits {
     tickets: DefaultKeyedRateLimiter<IpAddr>,
     auth: DefaultKeyedRateLimiter<IpAddr>,
+    /// Failed camera-token uploads per address. Only failures count: a site's cameras
+    /// behind one address upload often and must not be slowed.
+    camera_tokens: SignInFailures,
 }
 
 fn limiter(per_minute: u32) -> DefaultKeyedRateLimiter<IpAddr> {
@@ -40,6 +45,10 @@ impl RateLimits {
         RateLimits {
             tickets: limiter(config.devices.ticket_redemptions_per_minute),
             auth: limiter(config.auth.auth_attempts_per_minute),
+            camera_tokens: SignInFailures::new(
+                config.auth.auth_attempts_per_minute,
+                Duration::from_secs(60),
+            ),
         }
     }
 
@@ -49,6 +58,21 @@ impl RateLimits {
 
     pub(crate) fn auth(&self, ip: IpAddr) -> Result<(), ApiError> {
         check(&self.auth, ip, "sign-in")
+    }
+
+    /// Refuses an upload from an address with too many recent camera-token failures.
+    pub(crate) fn camera_token(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.camera_tokens.allowed(&ip.to_string()).map_err(|wait| {
+            ApiError::too_many_requests(
+                "too many uploads with a wrong camera token from this address; wait and try again",
+                wait.as_secs() + 1,
+            )
+        })
+    }
+
+    /// Counts an upload whose camera token was missing or wrong.
+    pub(crate) fn camera_token_failed(&self, ip: IpAddr) {
+        self.camera_tokens.failed(&ip.to_string());
     }
 }
 

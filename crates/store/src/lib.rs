@@ -24,6 +24,8 @@ mod ops;
 mod ops_sql;
 mod postgres;
 mod rows;
+mod security;
+mod security_sql;
 mod sqlite;
 mod store_sql;
 mod types;
@@ -39,6 +41,7 @@ pub use error::{Result, StoreError};
 pub use leases::LeaseStore;
 pub use ops::{EndCount, OpsStore, Pruned};
 pub use postgres::PgStore;
+pub use security::{SecondFactor, SecurityStore, SignIn};
 pub use sqlite::SqliteStore;
 pub use types::{Invite, SessionFilter};
 
@@ -106,7 +109,15 @@ impl Backend {
 /// - Timestamps come back with millisecond precision.
 #[async_trait]
 pub trait Store:
-    OpsStore + CameraStore + CellStore + LeaseStore + AdmissionStore + Send + Sync + 'static
+    OpsStore
+    + CameraStore
+    + CellStore
+    + LeaseStore
+    + AdmissionStore
+    + SecurityStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Checks the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;

@@ -16,6 +16,7 @@ use sqlx::Connection;
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
+use switchboard_core::security::Standing;
 use switchboard_core::{
     Account, AccountId, DeviceId, DeviceInfo, EndReason, Role, Session, SessionKind, SessionState,
     SessionStats, Suid, TicketCode, Timestamp, User, UserId,
@@ -25,6 +26,7 @@ use switchboard_store::{Admission, Check, Counted, Slot, SlotKind};
 use switchboard_store::{Camera, NewSnapshot, SnapshotSearch, SnapshotState, StoredDetection};
 use switchboard_store::{Cell, CellFile};
 use switchboard_store::{Invite, SessionFilter, Store, StoreError, connect, migrate};
+use switchboard_store::{SecondFactor, SignIn};
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------------------------
@@ -266,6 +268,15 @@ suite! {
         reservations_count_until_their_row_exists,
         racing_admissions_for_the_last_place_have_one_winner,
         usage_counts_what_an_account_holds,
+        standing_follows_passwords_second_factors_and_the_account_rule,
+        renaming_frees_the_old_name_and_refuses_a_taken_one,
+        racing_renames_to_one_name_have_one_winner,
+        a_totp_step_is_accepted_once,
+        enrolment_is_confirmed_once_with_its_own_secret,
+        recovery_codes_work_once_and_go_with_the_second_factor,
+        sign_ins_are_listed_touched_and_revoked,
+        revoking_other_sign_ins_keeps_one_and_stores_the_rest_revoked,
+        security_rows_go_with_their_user,
     ],
     database: [
         data_survives_a_restart_and_migrations_rerun,
@@ -2344,4 +2355,315 @@ async fn usage_counts_what_an_account_holds(s: &dyn Store) {
     assert_eq!(s.invite_account("counted", at(1)).await.unwrap(), acct.id);
     assert!(is_not_found(s.invite_account("counted", at(600)).await));
     assert!(is_not_found(s.invite_account("unknown", at(1)).await));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Account security
+// ---------------------------------------------------------------------------------------------
+
+async fn standing_follows_passwords_second_factors_and_the_account_rule(s: &dyn Store) {
+    let (account, admin) = account(s, "sec.admin").await;
+    let (user, standing) = s.user_standing(admin.id).await.unwrap();
+    assert_eq!(user, admin);
+    assert_eq!(standing, Standing::default());
+
+    s.set_password(admin.id, "$argon2id$one-time", true)
+        .await
+        .unwrap();
+    let (user, standing) = s.user_standing(admin.id).await.unwrap();
+    assert_eq!(user.password_hash, "$argon2id$one-time");
+    assert!(standing.must_change_password);
+    s.set_password(admin.id, "$argon2id$own", false)
+        .await
+        .unwrap();
+    assert!(
+        !s.user_standing(admin.id)
+            .await
+            .unwrap()
+            .1
+            .must_change_password
+    );
+
+    assert!(!s.second_factor_required(account.id).await.unwrap());
+    s.set_second_factor_required(account.id, true)
+        .await
+        .unwrap();
+    assert!(s.second_factor_required(account.id).await.unwrap());
+    let standing = s.user_standing(admin.id).await.unwrap().1;
+    assert!(standing.second_factor_required && !standing.second_factor_enabled);
+
+    s.begin_totp(admin.id, "SECRETA", at(1)).await.unwrap();
+    s.enable_totp(admin.id, "SECRETA", 100, &[], at(2))
+        .await
+        .unwrap();
+    assert!(
+        s.user_standing(admin.id)
+            .await
+            .unwrap()
+            .1
+            .second_factor_enabled
+    );
+
+    assert!(is_not_found(s.user_standing(UserId::new()).await));
+    assert!(is_not_found(
+        s.set_password(UserId::new(), "h", false).await
+    ));
+    s.set_second_factor_required(account.id, false)
+        .await
+        .unwrap();
+    assert!(!s.second_factor_required(account.id).await.unwrap());
+}
+
+async fn renaming_frees_the_old_name_and_refuses_a_taken_one(s: &dyn Store) {
+    let (account, admin) = account(s, "alice").await;
+    let bob = user(account.id, "bob", Role::Member, at(1));
+    s.create_user(&bob).await.unwrap();
+    // Taken in another spelling: a conflict, and nothing changes.
+    assert!(is_conflict(s.rename_user(admin.id, "BOB").await));
+    assert_eq!(s.user(admin.id).await.unwrap().username, "alice");
+    s.rename_user(admin.id, "carol").await.unwrap();
+    assert_eq!(s.user_by_name("CAROL").await.unwrap().id, admin.id);
+    assert!(is_not_found(s.user_by_name("alice").await));
+    // The old name is free at once.
+    s.rename_user(bob.id, "Alice").await.unwrap();
+    assert_eq!(s.user_by_name("alice").await.unwrap().id, bob.id);
+    assert!(is_not_found(s.rename_user(UserId::new(), "dave").await));
+}
+
+async fn racing_renames_to_one_name_have_one_winner(s: &dyn Store) {
+    let (account, admin) = account(s, "racer.one").await;
+    let other = user(account.id, "racer.two", Role::Member, at(1));
+    s.create_user(&other).await.unwrap();
+    let (a, b) = tokio::join!(
+        s.rename_user(admin.id, "winner"),
+        s.rename_user(other.id, "Winner")
+    );
+    assert_eq!(
+        [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    assert!(is_conflict(if a.is_ok() { b } else { a }));
+}
+
+async fn a_totp_step_is_accepted_once(s: &dyn Store) {
+    let (_, admin) = account(s, "totp.user").await;
+    // No second factor: nothing is accepted.
+    assert!(!s.accept_totp_step(admin.id, 10).await.unwrap());
+    s.begin_totp(admin.id, "SECRETB", at(1)).await.unwrap();
+    s.enable_totp(admin.id, "SECRETB", 10, &[], at(2))
+        .await
+        .unwrap();
+    // The confirming step is used up, and so is any earlier one.
+    assert!(!s.accept_totp_step(admin.id, 10).await.unwrap());
+    assert!(!s.accept_totp_step(admin.id, 9).await.unwrap());
+    assert!(s.accept_totp_step(admin.id, 11).await.unwrap());
+    // Two nodes accepting the same code at once: one wins.
+    let (a, b) = tokio::join!(
+        s.accept_totp_step(admin.id, 12),
+        s.accept_totp_step(admin.id, 12)
+    );
+    assert!(a.unwrap() ^ b.unwrap());
+    assert_eq!(s.second_factor(admin.id).await.unwrap().last_step, Some(12));
+}
+
+async fn enrolment_is_confirmed_once_with_its_own_secret(s: &dyn Store) {
+    let (_, admin) = account(s, "enrolling").await;
+    assert_eq!(
+        s.second_factor(admin.id).await.unwrap(),
+        SecondFactor::default()
+    );
+    s.begin_totp(admin.id, "FIRST", at(1)).await.unwrap();
+    // A second start replaces the first.
+    s.begin_totp(admin.id, "SECOND", at(2)).await.unwrap();
+    let factor = s.second_factor(admin.id).await.unwrap();
+    assert_eq!(factor.pending, Some(("SECOND".to_owned(), at(2))));
+    assert_eq!(factor.secret, None);
+    assert!(is_conflict(
+        s.enable_totp(admin.id, "FIRST", 5, &[], at(3)).await
+    ));
+    s.enable_totp(admin.id, "SECOND", 5, &[], at(3))
+        .await
+        .unwrap();
+    assert!(is_conflict(
+        s.enable_totp(admin.id, "SECOND", 6, &[], at(4)).await
+    ));
+    let factor = s.second_factor(admin.id).await.unwrap();
+    assert_eq!(factor.secret.as_deref(), Some("SECOND"));
+    assert_eq!(factor.pending, None);
+    assert_eq!(factor.last_step, Some(5));
+    // Enabled: no new enrolment until it is turned off.
+    assert!(is_conflict(s.begin_totp(admin.id, "THIRD", at(5)).await));
+    s.disable_totp(admin.id).await.unwrap();
+    assert_eq!(s.second_factor(admin.id).await.unwrap().secret, None);
+    s.begin_totp(admin.id, "THIRD", at(5)).await.unwrap();
+    assert!(is_not_found(s.begin_totp(UserId::new(), "X", at(5)).await));
+}
+
+async fn recovery_codes_work_once_and_go_with_the_second_factor(s: &dyn Store) {
+    let (account, admin) = account(s, "recovering").await;
+    let other = user(account.id, "other.recovering", Role::Member, at(1));
+    s.create_user(&other).await.unwrap();
+    let hashes: Vec<String> = (0..10).map(|i| format!("hash-{i}")).collect();
+    s.begin_totp(admin.id, "S", at(1)).await.unwrap();
+    s.enable_totp(admin.id, "S", 1, &hashes, at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.second_factor(admin.id).await.unwrap().recovery_codes_left,
+        10
+    );
+    assert!(
+        s.use_recovery_code(admin.id, "hash-3", at(3))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.use_recovery_code(admin.id, "hash-3", at(4))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.use_recovery_code(other.id, "hash-4", at(4))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.use_recovery_code(admin.id, "unknown", at(4))
+            .await
+            .unwrap()
+    );
+    let (a, b) = tokio::join!(
+        s.use_recovery_code(admin.id, "hash-5", at(5)),
+        s.use_recovery_code(admin.id, "hash-5", at(5))
+    );
+    assert!(a.unwrap() ^ b.unwrap());
+    assert_eq!(
+        s.second_factor(admin.id).await.unwrap().recovery_codes_left,
+        8
+    );
+    s.disable_totp(admin.id).await.unwrap();
+    assert_eq!(
+        s.second_factor(admin.id).await.unwrap().recovery_codes_left,
+        0
+    );
+    assert!(
+        !s.use_recovery_code(admin.id, "hash-6", at(6))
+            .await
+            .unwrap()
+    );
+}
+
+fn sign_in(user: &User, id: &str, created: Timestamp, expires: Timestamp) -> SignIn {
+    SignIn {
+        id: id.to_owned(),
+        user_id: user.id,
+        created_at: created,
+        last_used_at: created,
+        expires_at: expires,
+        client_addr: Some("192.0.2.1".to_owned()),
+        user_agent: Some("curl/8".to_owned()),
+    }
+}
+
+async fn sign_ins_are_listed_touched_and_revoked(s: &dyn Store) {
+    let (account, admin) = account(s, "signing.in").await;
+    let other = user(account.id, "other.signing", Role::Member, at(1));
+    s.create_user(&other).await.unwrap();
+    let first = sign_in(&admin, "jti-1", at(10), at(1000));
+    let second = sign_in(&admin, "jti-2", at(20), at(1000));
+    s.record_sign_in(&first).await.unwrap();
+    s.record_sign_in(&second).await.unwrap();
+    s.record_sign_in(&sign_in(&other, "jti-3", at(30), at(1000)))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.sign_ins(admin.id, at(50)).await.unwrap(),
+        vec![second.clone(), first.clone()]
+    );
+    // Expired ones are not listed.
+    assert!(s.sign_ins(admin.id, at(1000)).await.unwrap().is_empty());
+
+    s.touch_sign_in("jti-1", at(60)).await.unwrap();
+    // Never moved back.
+    s.touch_sign_in("jti-1", at(55)).await.unwrap();
+    let listed = s.sign_ins(admin.id, at(61)).await.unwrap();
+    assert_eq!(listed[1].last_used_at, at(60));
+
+    // Another user's sign-in is not found, and stays.
+    assert!(is_not_found(s.revoke_sign_in(admin.id, "jti-3").await));
+    let ended = s.revoke_sign_in(admin.id, "jti-1").await.unwrap();
+    assert_eq!(ended.id, "jti-1");
+    assert!(is_not_found(s.revoke_sign_in(admin.id, "jti-1").await));
+    let revoked = s.revoked_tokens(at(100)).await.unwrap();
+    assert!(revoked.contains(&"jti-1".to_owned()), "{revoked:?}");
+    assert_eq!(s.sign_ins(other.id, at(50)).await.unwrap().len(), 1);
+
+    // A new sign-in clears the user's expired ones.
+    s.record_sign_in(&sign_in(&admin, "jti-4", at(2000), at(3000)))
+        .await
+        .unwrap();
+    assert!(is_not_found(s.revoke_sign_in(admin.id, "jti-2").await));
+    assert!(is_not_found(
+        s.record_sign_in(&sign_in(
+            &user(account.id, "ghost", Role::Member, at(0)),
+            "jti-5",
+            at(1),
+            at(2)
+        ))
+        .await
+    ));
+}
+
+async fn revoking_other_sign_ins_keeps_one_and_stores_the_rest_revoked(s: &dyn Store) {
+    let (_, admin) = account(s, "many.places").await;
+    for i in 0..4 {
+        s.record_sign_in(&sign_in(&admin, &format!("place-{i}"), at(i), at(1000)))
+            .await
+            .unwrap();
+    }
+    let mut ended: Vec<String> = s
+        .revoke_sign_ins(admin.id, Some("place-2"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    ended.sort();
+    assert_eq!(ended, ["place-0", "place-1", "place-3"]);
+    let left = s.sign_ins(admin.id, at(10)).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, "place-2");
+    let revoked = s.revoked_tokens(at(10)).await.unwrap();
+    for id in &ended {
+        assert!(revoked.contains(id), "{id} not stored revoked");
+    }
+    assert!(!revoked.contains(&"place-2".to_owned()));
+    let all = s.revoke_sign_ins(admin.id, None).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(s.sign_ins(admin.id, at(10)).await.unwrap().is_empty());
+}
+
+async fn security_rows_go_with_their_user(s: &dyn Store) {
+    let (account, admin) = account(s, "staying").await;
+    let leaving = user(account.id, "leaving", Role::Member, at(1));
+    s.create_user(&leaving).await.unwrap();
+    s.set_password(leaving.id, "h", true).await.unwrap();
+    s.begin_totp(leaving.id, "S", at(1)).await.unwrap();
+    s.enable_totp(leaving.id, "S", 1, &["code".to_owned()], at(2))
+        .await
+        .unwrap();
+    s.record_sign_in(&sign_in(&leaving, "leaving-1", at(1), at(1000)))
+        .await
+        .unwrap();
+    s.delete_user(leaving.id).await.unwrap();
+    assert!(s.sign_ins(leaving.id, at(2)).await.unwrap().is_empty());
+    assert_eq!(
+        s.second_factor(leaving.id).await.unwrap(),
+        SecondFactor::default()
+    );
+    assert_eq!(
+        s.user_standing(admin.id).await.unwrap().1,
+        Standing::default()
+    );
 }

@@ -73,14 +73,28 @@ export function toLogin() {
   return new Promise(() => {});
 }
 
-/** The signed-in user; redirects to /login (and never resolves) when signed out. */
+/** Whether the user must change a reset password or enrol a second factor first. */
+export function heldBack(user) {
+  return Boolean(user.security?.password_change_required || user.security?.second_factor_enrolment_required);
+}
+
+/**
+ * The signed-in user; redirects to /login (and never resolves) when signed out, and to
+ * /account, where it can be done, when the user must first change a password or enrol.
+ */
 export async function currentUser() {
+  let user;
   try {
-    return await api('/me');
+    user = await api('/me');
   } catch (e) {
     if (e.status === 401) return toLogin();
     throw e;
   }
+  if (heldBack(user) && location.pathname !== '/account') {
+    location.replace('/account');
+    return new Promise(() => {});
+  }
+  return user;
 }
 
 export async function signOut() {

@@ -1,4 +1,5 @@
-// /login: sign in, create an account, or join one with an invite (`?invite=CODE`).
+// /login: sign in (with the second factor when the user has one), create an account, or
+// join one with an invite (`?invite=CODE`).
 import { api } from './api.js';
 
 const params = new URLSearchParams(location.search);
@@ -57,7 +58,12 @@ async function submit(form, path, body) {
   const button = form.querySelector('button[type=submit]');
   button.disabled = true;
   try {
-    await api(path, { method: 'POST', body });
+    const answer = await api(path, { method: 'POST', body });
+    if (answer?.second_factor_required) {
+      askSecondFactor(answer.challenge);
+      button.disabled = false;
+      return;
+    }
     location.assign(nextPath());
   } catch (e) {
     errorBox.textContent = e.message;
@@ -66,6 +72,57 @@ async function submit(form, path, body) {
 }
 
 const value = (id) => document.getElementById(id).value;
+
+// The second step of a sign-in: the password was right, the server now wants a code.
+let challenge = null;
+let useRecovery = false;
+const secondFactorForm = document.getElementById('form-second-factor');
+
+function askSecondFactor(newChallenge) {
+  challenge = newChallenge;
+  for (const id of ['form-signin', 'form-create', 'form-join']) document.getElementById(id).hidden = true;
+  document.querySelector('.tabs').hidden = true;
+  secondFactorForm.hidden = false;
+  document.getElementById(useRecovery ? 'second-factor-recovery' : 'second-factor-code').focus();
+}
+
+document.getElementById('use-recovery').addEventListener('click', () => {
+  useRecovery = !useRecovery;
+  document.getElementById('code-field').hidden = useRecovery;
+  document.getElementById('recovery-field').hidden = !useRecovery;
+  document.getElementById('use-recovery').textContent = useRecovery
+    ? 'Use a code from the app instead'
+    : 'Use a recovery code instead';
+  document.getElementById('second-factor-hint').textContent = useRecovery
+    ? 'Enter one of the recovery codes you saved when you set up the second factor. Each works once.'
+    : 'Enter the 6-digit code your authenticator app shows for Switchboard.';
+  document.getElementById(useRecovery ? 'second-factor-recovery' : 'second-factor-code').focus();
+});
+
+secondFactorForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  errorBox.textContent = '';
+  const body = useRecovery
+    ? { challenge, recovery_code: value('second-factor-recovery').trim() }
+    : { challenge, code: value('second-factor-code').replace(/\s/g, '') };
+  const button = secondFactorForm.querySelector('button[type=submit]');
+  button.disabled = true;
+  try {
+    await api('/auth/second-factor', { method: 'POST', body });
+    location.assign(nextPath());
+  } catch (err) {
+    button.disabled = false;
+    if (err.code === 'unauthorized') {
+      // The challenge expired or was used: start again with the password.
+      secondFactorForm.hidden = true;
+      document.querySelector('.tabs').hidden = false;
+      selectTab(document.getElementById('tab-signin'));
+      document.getElementById('signin-password').value = '';
+      document.getElementById('signin-password').focus();
+    }
+    errorBox.textContent = err.message;
+  }
+});
 
 document.getElementById('form-signin').addEventListener('submit', (e) => {
   e.preventDefault();

@@ -14,7 +14,7 @@ fn camera(c: &Client, base: &str) -> (String, String, String) {
     let api = format!("{base}/api/v1");
     let reg: Value = c
         .post(format!("{api}/auth/register"))
-        .json(&json!({"username": "pi.owner", "password": "correct horse", "account_name": "Home"}))
+        .json(&json!({"username": "pi.owner", "password": "quiet lantern orbit mosaic", "account_name": "Home"}))
         .send()
         .unwrap()
         .json()

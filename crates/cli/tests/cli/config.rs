@@ -74,6 +74,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("sign_in_failure_window", "10m"),
     ("password_hash_workers", "2"),
     ("password_hash_queue_wait", "5s"),
+    ("min_password_score", "4"),
     ("secure_cookies", "true"),
     // [kernels]
     ("kernels_enabled", "false"),

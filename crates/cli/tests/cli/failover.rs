@@ -83,7 +83,7 @@ fn killing_the_owner_of_a_live_call_loses_neither_the_call_nor_its_record() {
 
     let reg: Value = c
         .post(format!("{api1}/auth/register"))
-        .json(&json!({"username": "dr.failover", "password": "correct horse", "account_name": "Ward"}))
+        .json(&json!({"username": "dr.failover", "password": "quiet lantern orbit mosaic", "account_name": "Ward"}))
         .send()
         .unwrap()
         .json()

@@ -10,7 +10,7 @@ fn live_call(c: &Client, base: &str) -> (String, String, String) {
     let api = format!("{base}/api/v1");
     let reg: Value = c
         .post(format!("{api}/auth/register"))
-        .json(&json!({"username": "dr.who", "password": "correct horse", "account_name": "Tardis"}))
+        .json(&json!({"username": "dr.who", "password": "quiet lantern orbit mosaic", "account_name": "Tardis"}))
         .send()
         .unwrap()
         .json()
@@ -185,7 +185,7 @@ fn kernels_run_with_the_default_relative_data_folder() {
     let api = format!("{}/api/v1", server.base);
     let reg: Value = c
         .post(format!("{api}/auth/register"))
-        .json(&json!({"username": "ada", "password": "correct horse", "account_name": "Engines"}))
+        .json(&json!({"username": "ada", "password": "quiet lantern orbit mosaic", "account_name": "Engines"}))
         .send()
         .unwrap()
         .json()

@@ -10,6 +10,9 @@ use switchboard_core::Timestamp;
 pub enum TokenKind {
     User,
     Device,
+    /// Proof of a password, good only for giving the second factor within minutes
+    /// (`POST /api/v1/auth/second-factor`); no route takes it as a credential.
+    SecondFactor,
 }
 
 /// What a token says. `sub` is the user or device id; device tokens also name their session.

@@ -7,10 +7,12 @@ use super::claims::{Claims, TokenKind};
 use super::cookie::cookie_name;
 use crate::App;
 use crate::error::ApiError;
+use crate::services::SecurityError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Uri, header};
 use std::sync::Arc;
+use switchboard_core::security::{Gate, Standing};
 use switchboard_core::{AccountId, DeviceId, Suid, User};
 
 /// Where a request's token was found. Only the cookie goes along by itself with a browser's
@@ -79,12 +81,15 @@ fn claims_of(parts: &Parts, app: &App, kind: TokenKind) -> Result<Claims, ApiErr
         return Err(ApiError::unauthorized(match kind {
             TokenKind::User => "this route needs a user's token, not a device's",
             TokenKind::Device => "this route needs the device token from registration",
+            TokenKind::SecondFactor => "this route needs a sign-in challenge",
         }));
     }
     Ok(claims)
 }
 
-/// A signed-in user whose token is valid and not revoked, and who still exists.
+/// A signed-in user whose token is valid and not revoked, who still exists, and whom
+/// nothing holds back: a user who must first change a reset password or enrol a second
+/// factor is refused (403 `password_change_required`, `second_factor_enrolment_required`).
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub user: User,
@@ -97,7 +102,15 @@ impl CurrentUser {
     }
 }
 
-impl FromRequestParts<Arc<App>> for CurrentUser {
+/// A signed-in user whatever their standing: for the few routes a user held back may call
+/// (who they are, signing out, changing the password, enrolling a second factor).
+#[derive(Debug, Clone)]
+pub struct GatedUser {
+    pub caller: CurrentUser,
+    pub standing: Standing,
+}
+
+impl FromRequestParts<Arc<App>> for GatedUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
@@ -106,15 +119,33 @@ impl FromRequestParts<Arc<App>> for CurrentUser {
             .sub
             .parse()
             .map_err(|_| ApiError::unauthorized("the token names no valid user"))?;
-        // Checking the user still exists makes deleting a user end their tokens at once.
-        let user = match app.store.user(id).await {
-            Ok(u) => u,
+        // Checking the user still exists makes deleting a user end their tokens at once; the
+        // same read brings their standing.
+        let (user, standing) = match app.store.user_standing(id).await {
+            Ok(found) => found,
             Err(switchboard_store::StoreError::NotFound) => {
                 return Err(ApiError::unauthorized("this user no longer exists"));
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(CurrentUser { user, claims })
+        app.security.sign_ins().used(&claims);
+        Ok(GatedUser {
+            caller: CurrentUser { user, claims },
+            standing,
+        })
+    }
+}
+
+impl FromRequestParts<Arc<App>> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let GatedUser { caller, standing } = GatedUser::from_request_parts(parts, app).await?;
+        match standing.gate() {
+            Gate::Open => Ok(caller),
+            Gate::PasswordChange => Err(SecurityError::PasswordChangeRequired.into()),
+            Gate::SecondFactorEnrolment => Err(SecurityError::SecondFactorEnrolmentRequired.into()),
+        }
     }
 }
 

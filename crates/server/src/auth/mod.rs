@@ -16,7 +16,7 @@ mod tokens;
 
 pub use claims::{Claims, TokenKind};
 pub use cookie::{COOKIE_NAME, HTTPS_COOKIE_NAME, cookie_name};
-pub use extract::{CurrentUser, DeviceCaller, TokenSource, find_token};
+pub use extract::{CurrentUser, DeviceCaller, GatedUser, TokenSource, find_token};
 pub use password::{PasswordError, PasswordHashing, hash_password, verify_password};
 pub use rights::{Right, Rights};
 pub use secret::{load_or_create_secret, read_secret_file};

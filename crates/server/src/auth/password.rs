@@ -59,7 +59,8 @@ pub async fn verify_password(password: String, hash: String) -> bool {
 /// and a caller waits at most `queue_wait` for a worker before getting
 /// [`PasswordError::Busy`]. Callers hold nothing else while they wait (no database
 /// connection: look the user up first, hash after).
-#[derive(Debug)]
+/// Clones share the bound.
+#[derive(Debug, Clone)]
 pub struct PasswordHashing {
     workers: Arc<Semaphore>,
     queue_wait: Duration,

@@ -111,7 +111,11 @@ pub async fn user_deleted(bus: &dyn Bus, tokens: &TokenService, user: UserId) {
 /// failed announcement is logged, and other nodes catch up from the store when they notice
 /// they missed messages.
 pub async fn announce(bus: &dyn Bus, claims: &Claims) {
-    let notice = RevocationNotice::of(claims);
+    announce_notice(bus, &RevocationNotice::of(claims)).await;
+}
+
+/// [`announce`] for a token known by its id and expiry (a stored sign-in).
+pub async fn announce_notice(bus: &dyn Bus, notice: &RevocationNotice) {
     if let Err(e) = bus
         .publish(subjects::REVOKED_TOKENS, notice.to_bytes())
         .await

@@ -257,6 +257,15 @@ pub struct AuthSettings {
     #[arg(long, env = "SWITCHBOARD_PASSWORD_HASH_QUEUE_WAIT", value_parser = duration, default_value = "2s")]
     #[serde(with = "humantime_serde")]
     pub password_hash_queue_wait: Duration,
+    /// The lowest strength a new password may have, as zxcvbn scores it (0-4: 3 needs about
+    /// 10^8 guesses, 4 about 10^10); checked with the username and account name as guesses.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MIN_PASSWORD_SCORE",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u8).range(0..=4)
+    )]
+    pub min_password_score: u8,
     /// Mark the session cookie Secure (implied when serving HTTPS; set it behind a TLS proxy).
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES")]
     pub secure_cookies: bool,

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
 
 use crate::protocol::accounts::{
-    InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserList, UserView,
+    InviteResponse, LoginRequest, LoginResponse, RegisterRequest, TokenResponse, UserList, UserView,
 };
 use utoipa::OpenApi;
 
@@ -30,13 +30,14 @@ pub(super) struct Accounts;
 )]
 fn register() {}
 
-/// Sign in. Sets the session cookie.
+/// Sign in. Sets the session cookie; for a user with a second factor, answers a challenge
+/// instead (no token, no cookie), to complete at `POST /api/v1/auth/second-factor`.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
     tag = "accounts",
     request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse))
+    responses((status = 200, body = LoginResponse))
 )]
 fn login() {}
 

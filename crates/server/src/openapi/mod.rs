@@ -12,6 +12,7 @@ mod devices;
 mod jupyter;
 mod limits;
 mod operations;
+mod security;
 mod sessions;
 mod viewers;
 
@@ -205,6 +206,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         admin::Admin::openapi(),
         limits::Limits::openapi(),
         operations::Operations::openapi(),
+        security::Security::openapi(),
     ] {
         doc.merge(area);
     }

@@ -11,8 +11,8 @@ pub struct RegisterRequest {
     /// 3 to 64 letters, digits, `.`, `_`, `-`, `@`.
     #[schema(min_length = 3, max_length = 64)]
     pub username: String,
-    /// At least 8 characters.
-    #[schema(min_length = 8)]
+    /// At least 12 characters, and hard enough to guess (see PROTOCOL.md).
+    #[schema(min_length = 12, max_length = 1024)]
     pub password: String,
     pub account_name: Option<String>,
     pub invite: Option<String>,
@@ -24,6 +24,14 @@ pub struct RegisterRequest {
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+}
+
+/// `POST /api/v1/auth/login` answer: a token, or a second factor to give first.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    SecondFactor(super::security::SecondFactorChallenge),
+    Token(TokenResponse),
 }
 
 /// A signed-in user's token.
@@ -43,6 +51,9 @@ pub struct UserView {
     pub account_id: switchboard_core::AccountId,
     pub account_name: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The caller's own standing: in `/me` and a sign-in's answer only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<super::security::SecurityStanding>,
 }
 
 impl UserView {
@@ -54,6 +65,7 @@ impl UserView {
             account_id: user.account_id,
             account_name,
             created_at: user.created_at,
+            security: None,
         }
     }
 }

@@ -92,7 +92,7 @@ error_codes! {
     InvalidField = "invalid_field", 422;
     /// A username outside the allowed letters or length.
     InvalidUsername = "invalid_username", 422;
-    /// A password that is too short.
+    /// A password that is too short or too easy to guess.
     WeakPassword = "weak_password", 422;
     /// An account name that is empty or too long.
     InvalidAccountName = "invalid_account_name", 422;
@@ -152,6 +152,17 @@ error_codes! {
     MissingQuery = "missing_query", 400;
     /// The detector's queue is full; the snapshot is detected later.
     DetectorBusy = "detector_busy", 503;
+    /// The current password given to confirm a change is wrong.
+    WrongPassword = "wrong_password", 403;
+    /// An admin reset the password: only changing it is allowed until then.
+    PasswordChangeRequired = "password_change_required", 403;
+    /// The account requires a second factor the user has not enrolled: only enrolling is
+    /// allowed until then.
+    SecondFactorEnrolmentRequired = "second_factor_enrolment_required", 403;
+    /// A second-factor code or recovery code that is wrong, used already or expired.
+    InvalidCode = "invalid_code", 401;
+    /// A sign-in id that is malformed, unknown, ended, or another user's.
+    SignInNotFound = "sign_in_not_found", 404;
 }
 
 impl std::fmt::Display for ErrorCode {

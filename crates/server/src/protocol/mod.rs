@@ -10,6 +10,7 @@ pub mod errors;
 pub mod jupyter;
 #[cfg(test)]
 mod properties;
+pub mod security;
 
 pub use errors::{ErrorBody, ErrorCode};
 

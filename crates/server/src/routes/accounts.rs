@@ -1,17 +1,19 @@
-//! Accounts, users, sign-in and invites: the session cookie is the edge's; everything else
-//! is `Accounts`'.
+//! Accounts, users, sign-in (both steps) and invites: the session cookie is the edge's;
+//! everything else is `Accounts`' (and the second step `AccountSecurity`'s).
 
 use crate::App;
-use crate::auth::{self, CurrentUser};
+use crate::auth::{self, CurrentUser, GatedUser};
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::protocol::accounts::{
-    InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserList, UserView,
+    InviteResponse, LoginRequest, LoginResponse, RegisterRequest, TokenResponse, UserList, UserView,
 };
+use crate::protocol::security::SecondFactorRequest;
+use crate::services::security::ClientInfo;
 use crate::tls::ClientAddr;
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
@@ -35,6 +37,14 @@ fn cookie_header(name: &str, secure: bool, token: &str, max_age: i64) -> HeaderV
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// Where a request comes from, for the record of a sign-in.
+fn client_info(app: &App, peer: std::net::SocketAddr, headers: &HeaderMap) -> ClientInfo {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    ClientInfo::new(app.client_ip(peer, headers), user_agent)
+}
+
 /// Answers a new token with the cookie carrying it.
 fn signed_in(app: &App, body: TokenResponse, status: StatusCode) -> Response {
     let max_age = i64::try_from(app.config.auth.token_ttl.as_secs()).unwrap_or(i64::MAX);
@@ -47,24 +57,42 @@ fn signed_in(app: &App, body: TokenResponse, status: StatusCode) -> Response {
 pub(super) async fn register(
     State(app): State<Arc<App>>,
     ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
-    headers: axum::http::HeaderMap,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Response> {
-    app.limits.auth(app.client_ip(peer, &headers))?;
-    let body = app.accounts.register(req).await?;
+    let client = client_info(&app, peer, &headers);
+    app.limits.auth(client.addr)?;
+    let body = app.accounts.register(req, &client).await?;
     Ok(signed_in(&app, body, StatusCode::CREATED))
 }
 
-/// `POST /api/v1/auth/login`.
+/// `POST /api/v1/auth/login`: a token and its cookie, or for a user with a second factor a
+/// challenge (no token, no cookie) to complete at `POST /api/v1/auth/second-factor`.
 pub(super) async fn login(
     State(app): State<Arc<App>>,
     ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
-    headers: axum::http::HeaderMap,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let client = app.client_ip(peer, &headers);
-    app.limits.auth(client)?;
-    let body = app.accounts.login(req, client).await?;
+    let client = client_info(&app, peer, &headers);
+    app.limits.auth(client.addr)?;
+    Ok(match app.accounts.login(req, &client).await? {
+        LoginResponse::Token(body) => signed_in(&app, body, StatusCode::OK),
+        challenge @ LoginResponse::SecondFactor(_) => Json(challenge).into_response(),
+    })
+}
+
+/// `POST /api/v1/auth/second-factor`: the second step of a sign-in (the challenge with a
+/// code or recovery code), answered like a sign-in.
+pub(super) async fn second_factor(
+    State(app): State<Arc<App>>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<SecondFactorRequest>,
+) -> ApiResult<Response> {
+    let client = client_info(&app, peer, &headers);
+    app.limits.auth(client.addr)?;
+    let body = app.security.complete_sign_in(req, &client).await?;
     Ok(signed_in(&app, body, StatusCode::OK))
 }
 
@@ -89,18 +117,18 @@ fn signed_out(app: &App) -> Response {
 /// `POST /api/v1/auth/logout`: the token stops working at once.
 pub(super) async fn logout(
     State(app): State<Arc<App>>,
-    caller: CurrentUser,
+    GatedUser { caller, .. }: GatedUser,
 ) -> ApiResult<Response> {
-    app.accounts.logout(&caller.claims).await?;
+    app.accounts.logout(&caller.user, &caller.claims).await?;
     Ok(signed_out(&app))
 }
 
 /// `GET /api/v1/me`.
 pub(super) async fn me(
     State(app): State<Arc<App>>,
-    caller: CurrentUser,
+    GatedUser { caller, standing }: GatedUser,
 ) -> ApiResult<Json<UserView>> {
-    Ok(Json(app.accounts.me(&caller.user).await?))
+    Ok(Json(app.accounts.me(&caller.user, standing).await?))
 }
 
 /// `DELETE /api/v1/me`: deletes the caller's user; their sessions and CDRs stay.

@@ -12,9 +12,10 @@ use crate::protocol::cameras::{
     SearchView, UpdateCameraRequest, UploadQuery, UploadState, UploadView,
 };
 use crate::services::{CameraError, GoLive};
+use crate::tls::ClientAddr;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -92,12 +93,24 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// kept and detected later).
 pub(super) async fn upload(
     State(app): State<Arc<App>>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<UploadView>)> {
-    let camera = app.cameras.camera_caller(&id, bearer(&headers)).await?;
+    // Tokens are 256 random bits, so guessing is hopeless; the bound keeps a guesser from
+    // costing a lookup per try.
+    let client = app.client_ip(peer, &headers);
+    app.limits.camera_token(client)?;
+    let camera = match app.cameras.camera_caller(&id, bearer(&headers)).await {
+        Ok(camera) => camera,
+        Err(e @ (CameraError::NoToken | CameraError::WrongToken | CameraError::CameraNotFound)) => {
+            app.limits.camera_token_failed(client);
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -16,6 +16,7 @@ mod pages;
 mod qr;
 mod runs;
 pub(crate) mod scrape;
+mod security;
 mod sessions;
 mod table;
 mod viewers;
@@ -62,6 +63,61 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
         .route("/auth/register", [Method::POST], post(accounts::register))
         .route("/auth/login", [Method::POST], post(accounts::login))
         .route("/auth/logout", [Method::POST], post(accounts::logout))
+        .route(
+            "/auth/second-factor",
+            [Method::POST],
+            post(accounts::second_factor),
+        )
+        .route(
+            "/me/password",
+            [Method::POST],
+            post(security::change_password),
+        )
+        .route(
+            "/me/username",
+            [Method::POST],
+            post(security::change_username),
+        )
+        .route(
+            "/me/second-factor",
+            [Method::POST],
+            post(security::begin_enrolment),
+        )
+        .route(
+            "/me/second-factor/qr.svg",
+            [Method::GET],
+            get(security::enrolment_qr),
+        )
+        .route(
+            "/me/second-factor/confirm",
+            [Method::POST],
+            post(security::confirm_enrolment),
+        )
+        .route(
+            "/me/second-factor/disable",
+            [Method::POST],
+            post(security::disable),
+        )
+        .route(
+            "/me/sign-ins",
+            [Method::GET, Method::DELETE],
+            get(security::list_sign_ins).delete(security::revoke_other_sign_ins),
+        )
+        .route(
+            "/me/sign-ins/{id}",
+            [Method::DELETE],
+            delete(security::revoke_sign_in),
+        )
+        .route(
+            "/account/security",
+            [Method::GET, Method::PUT],
+            get(security::settings).put(security::update_settings),
+        )
+        .route(
+            "/account/users/{id}/password",
+            [Method::POST],
+            post(security::reset_password),
+        )
         .route(
             "/me",
             [Method::GET, Method::DELETE],

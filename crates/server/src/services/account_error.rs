@@ -1,9 +1,9 @@
 //! Why an account operation failed.
 
 use super::failure::ServiceError;
+use super::security::SecurityError;
 use crate::auth::PasswordError;
 use crate::protocol::ErrorCode;
-use switchboard_core::account::MIN_PASSWORD_LEN;
 use switchboard_store::StoreError;
 
 /// A failure of the accounts service (sign-up, sign-in, users, invites).
@@ -11,8 +11,9 @@ use switchboard_store::StoreError;
 pub enum AccountError {
     #[error("{0}")]
     InvalidUsername(String),
-    #[error("password must be at least {MIN_PASSWORD_LEN} characters")]
-    WeakPassword,
+    /// Too short, too long or too easy to guess; the text says why.
+    #[error("{0}")]
+    WeakPassword(String),
     #[error("account_name must be 1 to 100 characters")]
     InvalidAccountName,
     #[error("give either account_name (a new account) or invite (join one), not both")]
@@ -41,19 +42,23 @@ pub enum AccountError {
     UserNotFound,
     #[error("id: to delete yourself use DELETE /api/v1/me")]
     DeleteSelf,
-    #[error("cannot sign a token: {0}")]
-    Token(String),
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Issuing or ending a sign-in failed.
+    #[error(transparent)]
+    Security(#[from] SecurityError),
+    /// Refused by the gatekeeper (the account's `users` limit).
+    #[error(transparent)]
+    Admission(#[from] crate::services::gatekeeper::AdmissionError),
 }
 
 impl ServiceError for AccountError {
     fn code(&self) -> ErrorCode {
         match self {
             AccountError::InvalidUsername(_) => ErrorCode::InvalidUsername,
-            AccountError::WeakPassword => ErrorCode::WeakPassword,
+            AccountError::WeakPassword(_) => ErrorCode::WeakPassword,
             AccountError::InvalidAccountName => ErrorCode::InvalidAccountName,
             AccountError::AccountOrInvite | AccountError::DeleteSelf => ErrorCode::InvalidField,
             AccountError::UsernameTaken => ErrorCode::UsernameTaken,
@@ -63,9 +68,10 @@ impl ServiceError for AccountError {
             AccountError::NotAdmin(_) => ErrorCode::Forbidden,
             AccountError::LastAdmin => ErrorCode::LastAdmin,
             AccountError::UserNotFound => ErrorCode::UserNotFound,
-            AccountError::Token(_) => ErrorCode::Internal,
             AccountError::Password(e) => e.code(),
             AccountError::Store(e) => e.code(),
+            AccountError::Admission(e) => e.code(),
+            AccountError::Security(e) => e.code(),
         }
     }
 
@@ -73,6 +79,8 @@ impl ServiceError for AccountError {
         match self {
             AccountError::Password(e) => e.message(),
             AccountError::Store(e) => e.message(),
+            AccountError::Admission(e) => e.message(),
+            AccountError::Security(e) => e.message(),
             other => other.to_string(),
         }
     }
@@ -82,6 +90,15 @@ impl ServiceError for AccountError {
             AccountError::TooManyFailures { retry_after } => Some(*retry_after),
             AccountError::Password(e) => e.retry_after(),
             AccountError::Store(e) => e.retry_after(),
+            AccountError::Admission(e) => e.retry_after(),
+            AccountError::Security(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
+    fn extra(&self) -> Option<serde_json::Value> {
+        match self {
+            AccountError::Admission(e) => e.extra(),
             _ => None,
         }
     }

@@ -3,20 +3,20 @@
 //! admin (the store decides, atomically: `last_admin`).
 
 use super::account_error::AccountError;
+use super::gatekeeper::Gatekeeper;
+use super::security::{ClientInfo, PasswordPolicy, SignIns, WeakPassword, standing_view};
 use super::sign_in_failures::SignInFailures;
-use crate::auth::{Claims, PasswordHashing, TokenKind, TokenService, revocations};
+use crate::auth::{Claims, PasswordHashing, TokenService, revocations};
 use crate::config::Config;
 use crate::live::now;
 use crate::protocol::accounts::{
-    InviteResponse, LoginRequest, RegisterRequest, TokenResponse, UserList, UserView,
+    InviteResponse, LoginRequest, LoginResponse, RegisterRequest, TokenResponse, UserList, UserView,
 };
 use rand::Rng;
-use std::net::IpAddr;
 use std::sync::Arc;
 use switchboard_bus::Bus;
-use switchboard_core::account::{
-    MIN_PASSWORD_LEN, normalize_username, username_key, validate_username,
-};
+use switchboard_core::account::{normalize_username, username_key, validate_username};
+use switchboard_core::security::Standing;
 use switchboard_core::{Account, AccountId, Role, User, UserId};
 use switchboard_store::{Invite, Store, StoreError};
 
@@ -32,7 +32,6 @@ const MAX_ACCOUNT_NAME_CHARS: usize = 100;
 /// The accounts service: what routes for sign-up, sign-in, the signed-in user, invites and
 /// the account's users call.
 pub struct Accounts {
-    config: Arc<Config>,
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     tokens: Arc<TokenService>,
@@ -40,6 +39,12 @@ pub struct Accounts {
     passwords: PasswordHashing,
     /// Failed sign-ins per username, checked before any hashing.
     failures: SignInFailures,
+    /// What a new password must be.
+    policy: PasswordPolicy,
+    /// Issues and records user tokens.
+    sign_ins: Arc<SignIns>,
+    /// The account's `users` limit for someone joining with an invite.
+    gate: Arc<Gatekeeper>,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -56,6 +61,8 @@ impl Accounts {
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         tokens: Arc<TokenService>,
+        sign_ins: Arc<SignIns>,
+        gate: Arc<Gatekeeper>,
     ) -> Self {
         let passwords = PasswordHashing::new(
             config
@@ -69,25 +76,40 @@ impl Accounts {
             config.auth.sign_in_failure_window,
         );
         Accounts {
-            config,
+            policy: PasswordPolicy::new(config.auth.min_password_score),
             store,
             bus,
             tokens,
             passwords,
             failures,
+            sign_ins,
+            gate,
         }
+    }
+
+    /// The bounded password hashing, to share with other services.
+    pub fn hashing(&self) -> PasswordHashing {
+        self.passwords.clone()
     }
 
     /// Signs up: a new account with `req.username` as its first admin (`account_name`), or a
     /// member of the account an invite names (`invite`). Answers the new user's token.
-    pub async fn register(&self, req: RegisterRequest) -> Result<TokenResponse, AccountError> {
+    pub async fn register(
+        &self,
+        req: RegisterRequest,
+        client: &ClientInfo,
+    ) -> Result<TokenResponse, AccountError> {
         // Kept in NFKC form; the store refuses a name whose key (case and look-alike letters
         // folded) another user holds, as `username_taken`.
         let username = normalize_username(&req.username);
         validate_username(&username).map_err(|e| AccountError::InvalidUsername(e.to_string()))?;
-        if req.password.chars().count() < MIN_PASSWORD_LEN {
-            return Err(AccountError::WeakPassword);
-        }
+        // The user's own names are an attacker's first guesses. (An invite's account name is
+        // not known before it is redeemed.)
+        let account_hint = req.account_name.as_deref().unwrap_or_default();
+        self.policy
+            .check(&req.password, &[&username, account_hint])
+            .await
+            .map_err(|WeakPassword(why)| AccountError::WeakPassword(why))?;
         let created_at = now();
         let password_hash = self.passwords.hash(req.password).await?;
         let user = match (req.account_name, req.invite) {
@@ -126,11 +148,18 @@ impl Accounts {
                     role: Role::Member,
                     created_at,
                 };
-                let user = match self
+                // The invite's account must have room for one more user (its `users` limit).
+                let account = match self.store.invite_account(code.trim(), created_at).await {
+                    Err(StoreError::NotFound) => return Err(AccountError::InvalidInvite),
+                    other => other?,
+                };
+                let reservation = self.gate.admit_user(account, &user.id.to_string()).await?;
+                let created = self
                     .store
                     .create_user_with_invite(code.trim(), &user, created_at)
-                    .await
-                {
+                    .await;
+                reservation.done().await;
+                let user = match created {
                     Err(StoreError::NotFound) => return Err(AccountError::InvalidInvite),
                     other => other.map_err(taken)?,
                 };
@@ -139,16 +168,23 @@ impl Accounts {
             }
             _ => return Err(AccountError::AccountOrInvite),
         };
-        self.signed_in(&user).await
+        // Someone joining an account that requires a second factor must enrol first.
+        let standing = Standing {
+            second_factor_required: self.store.second_factor_required(user.account_id).await?,
+            ..Standing::default()
+        };
+        Ok(self.sign_ins.open(&user, standing, client).await?)
     }
 
     /// Signs in. The username's failed sign-ins are checked first, before any hashing: a
-    /// guesser rotating addresses still meets that limit. `client` is for the log only.
+    /// guesser rotating addresses still meets that limit. A user with a second factor gets a
+    /// challenge to complete with it instead of a token.
     pub async fn login(
         &self,
         req: LoginRequest,
-        client: IpAddr,
-    ) -> Result<TokenResponse, AccountError> {
+        client: &ClientInfo,
+    ) -> Result<LoginResponse, AccountError> {
+        let client_addr = client.addr;
         // What was typed, bounded and quoted (`?`) in logs, so a hostile name cannot forge log
         // lines; never the password.
         let typed: String = req.username.chars().take(64).collect();
@@ -167,7 +203,7 @@ impl Accounts {
                 // failure like any other so a refusal does not tell it either.
                 self.passwords.hash(req.password).await?;
                 self.failures.failed(&name_key);
-                tracing::info!(%client, username = ?typed, reason = "unknown user", "failed sign-in");
+                tracing::info!(client = %client_addr, username = ?typed, reason = "unknown user", "failed sign-in");
                 crate::metrics::login(false);
                 return Err(AccountError::WrongPassword);
             }
@@ -180,63 +216,50 @@ impl Accounts {
             .await?
         {
             self.failures.failed(&name_key);
-            tracing::info!(%client, username = ?typed, user = %user.id, reason = "wrong password", "failed sign-in");
+            tracing::info!(client = %client_addr, username = ?typed, user = %user.id, reason = "wrong password", "failed sign-in");
             crate::metrics::login(false);
             return Err(AccountError::WrongPassword);
         }
         self.failures.forget(&name_key);
+        // Read after the password checked out, so an unknown name and a wrong password
+        // still cost the same.
+        let (user, standing) = self.store.user_standing(user.id).await?;
+        if standing.second_factor_enabled {
+            tracing::info!(client = %client_addr, user = %user.id, "password checked; second factor asked");
+            return Ok(LoginResponse::SecondFactor(self.sign_ins.challenge(&user)?));
+        }
         crate::metrics::login(true);
-        self.signed_in(&user).await
+        Ok(LoginResponse::Token(
+            self.sign_ins.open(&user, standing, client).await?,
+        ))
     }
 
-    /// A token for `user`, with the user as the API shows them.
-    async fn signed_in(&self, user: &User) -> Result<TokenResponse, AccountError> {
-        let (token, claims) = self
-            .tokens
-            .issue(
-                TokenKind::User,
-                user.id.to_string(),
-                user.account_id.to_string(),
-                None,
-                self.config.auth.token_ttl,
-            )
-            .map_err(|e| AccountError::Token(e.to_string()))?;
-        // The name is a courtesy: a failure to read it does not fail the sign-in.
-        let account_name = self
-            .store
-            .account(user.account_id)
-            .await
-            .ok()
-            .map(|a| a.name);
-        Ok(TokenResponse {
-            token,
-            expires_at: claims.expires_at(),
-            user: UserView::of(user, account_name),
-        })
-    }
-
-    /// Signs out: the token of `claims` stops working everywhere, now and after restarts.
-    pub async fn logout(&self, claims: &Claims) -> Result<(), AccountError> {
-        self.store
-            .revoke_token(&claims.jti, claims.expires_at())
-            .await?;
-        self.tokens.revoked.insert(claims.jti.clone(), claims.exp);
-        self.tokens.forget(&claims.jti);
-        revocations::announce(&*self.bus, claims).await;
+    /// Signs out: the token of `claims` stops working everywhere, now and after restarts,
+    /// and leaves the user's sign-ins.
+    pub async fn logout(&self, user: &User, claims: &Claims) -> Result<(), AccountError> {
+        self.sign_ins.sign_out(claims, user.id).await?;
         Ok(())
     }
 
-    /// The signed-in user, with their account's name.
-    pub async fn me(&self, user: &User) -> Result<UserView, AccountError> {
+    /// The signed-in user, with their account's name and their standing.
+    pub async fn me(&self, user: &User, standing: Standing) -> Result<UserView, AccountError> {
         let account = self.store.account(user.account_id).await?;
-        Ok(UserView::of(user, Some(account.name)))
+        let mut view = UserView::of(user, Some(account.name));
+        view.security = Some(standing_view(standing));
+        Ok(view)
     }
 
     /// Deletes the signed-in user (their sessions and CDRs stay) and signs them out; every
     /// other token of theirs fails at once on every node.
     pub async fn delete_me(&self, user: &User, claims: &Claims) -> Result<(), AccountError> {
         self.store.delete_user(user.id).await.map_err(last_admin)?;
-        self.logout(claims).await?;
+        // The user's sign-ins went with them; the token is revoked as any other.
+        self.store
+            .revoke_token(&claims.jti, claims.expires_at())
+            .await?;
+        self.tokens.revoked.insert(claims.jti.clone(), claims.exp);
+        self.tokens.forget(&claims.jti);
+        revocations::announce(&*self.bus, claims).await;
         // Stored first: a node that misses the announcement finds the user gone when it catches up.
         revocations::user_deleted(&*self.bus, &self.tokens, user.id).await;
         tracing::info!(user = %user.id, "user deleted");

@@ -18,9 +18,10 @@ pub mod failure;
 pub mod frames;
 pub mod gatekeeper;
 pub mod limits;
+pub mod security;
 pub mod session_error;
 pub mod sessions;
-mod sign_in_failures;
+pub(crate) mod sign_in_failures;
 pub mod viewing;
 
 pub use account_error::AccountError;
@@ -32,5 +33,6 @@ pub use cameras::{CameraService, GoLive};
 pub use compute::{Compute, ComputeError};
 pub use failure::ServiceError;
 pub use limits::LimitViews;
+pub use security::{AccountSecurity, SecurityError, SignIns};
 pub use session_error::SessionError;
 pub use sessions::LiveSessions;

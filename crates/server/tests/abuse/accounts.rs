@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
-const PASSWORD: &str = "correct horse battery";
+const PASSWORD: &str = "quiet lantern orbit mosaic";
 
 async fn register(app: &TestApp, body: Value) -> reqwest::Response {
     app.http

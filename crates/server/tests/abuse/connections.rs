@@ -275,7 +275,7 @@ async fn a_slow_or_stalled_body_is_refused() {
         c.network.min_body_bytes_per_second = bytesize::ByteSize::b(100);
     })
     .await;
-    let body = r#"{"username":"someone","password":"a long passphrase"}"#;
+    let body = r#"{"username":"someone","password":"amber falcon ledger prism"}"#;
     let head = format!(
         "POST /api/v1/auth/login HTTP/1.1\r\nhost: switchboard\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
         body.len()

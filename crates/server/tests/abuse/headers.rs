@@ -73,7 +73,7 @@ async fn https_answers_carry_hsts_and_nosniff() {
     let token = {
         let resp = client
             .post(format!("{base}/api/v1/auth/register"))
-            .json(&serde_json::json!({"username": "nurse", "password": "a long passphrase", "account_name": "Ward 3"}))
+            .json(&serde_json::json!({"username": "nurse", "password": "amber falcon ledger prism", "account_name": "Ward 3"}))
             .send()
             .await
             .unwrap();

@@ -23,6 +23,7 @@ mod metrics;
 mod origin;
 mod pictures;
 mod revocation;
+mod security;
 mod sign_in;
 mod smoke;
 mod websocket_limits;

@@ -291,7 +291,7 @@ async fn token_writes_are_unaffected_and_sign_in_is_not_forged() {
     assert_eq!(resp.status(), StatusCode::CREATED);
 
     // A foreign page cannot sign the browser in to an account of its choosing.
-    let credentials = json!({"username": "clinician", "password": "correct horse battery"});
+    let credentials = json!({"username": "clinician", "password": "quiet lantern orbit mosaic"});
     let resp = app
         .http
         .post(app.url("/auth/login"))
@@ -391,7 +391,7 @@ async fn over_https_the_cookie_is_host_prefixed_and_only_it_signs_in() {
         .unwrap();
     let resp = client
         .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"username": "nurse", "password": "a long passphrase", "account_name": "Ward 3"}))
+        .json(&json!({"username": "nurse", "password": "amber falcon ledger prism", "account_name": "Ward 3"}))
         .send()
         .await
         .unwrap();

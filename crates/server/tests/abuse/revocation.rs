@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const PROMPTLY: Duration = Duration::from_secs(1);
 
 /// Posts a frame every 30 ms until dropped, so an open viewer has something to receive.
-struct Streaming(tokio::task::JoinHandle<()>);
+pub(crate) struct Streaming(tokio::task::JoinHandle<()>);
 
 impl Drop for Streaming {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ impl Drop for Streaming {
     }
 }
 
-fn keep_streaming(app: &TestApp, suid: &str, device: &str) -> Streaming {
+pub(crate) fn keep_streaming(app: &TestApp, suid: &str, device: &str) -> Streaming {
     let (http, url, device) = (
         app.http.clone(),
         app.url(&format!("/sessions/{suid}/frames")),
@@ -103,7 +103,7 @@ async fn open_mjpeg(app: &TestApp, suid: &str, token: &str) -> reqwest::Response
     resp
 }
 
-async fn watch(app: &TestApp, suid: &str, token: &str) -> Ws {
+pub(crate) async fn watch(app: &TestApp, suid: &str, token: &str) -> Ws {
     let mut ws = app
         .ws(&format!("/sessions/{suid}/watch"), token)
         .await
@@ -149,11 +149,11 @@ async fn logout(app: &TestApp, token: &str) {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 }
 
-async fn login(app: &TestApp, username: &str) -> String {
+pub(crate) async fn login(app: &TestApp, username: &str) -> String {
     let resp = app
         .http
         .post(app.url("/auth/login"))
-        .json(&json!({"username": username, "password": "correct horse battery"}))
+        .json(&json!({"username": username, "password": crate::helpers::PASSWORD}))
         .send()
         .await
         .unwrap();
@@ -165,14 +165,14 @@ async fn login(app: &TestApp, username: &str) -> String {
 }
 
 /// Every viewer connection a token can open: watch, account events, MJPEG and a long poll.
-struct ViewerConnections {
+pub(crate) struct ViewerConnections {
     watch: Ws,
     events: Ws,
     mjpeg: reqwest::Response,
     poll: tokio::task::JoinHandle<StatusCode>,
 }
 
-async fn open_all(app: &TestApp, suid: &str, token: &str) -> ViewerConnections {
+pub(crate) async fn open_all(app: &TestApp, suid: &str, token: &str) -> ViewerConnections {
     ViewerConnections {
         watch: watch(app, suid, token).await,
         events: events(app, token).await,
@@ -182,7 +182,7 @@ async fn open_all(app: &TestApp, suid: &str, token: &str) -> ViewerConnections {
 }
 
 /// All of them end within a second of `since`.
-async fn all_end(mut c: ViewerConnections, since: Instant) {
+pub(crate) async fn all_end(mut c: ViewerConnections, since: Instant) {
     let deadline = since + PROMPTLY;
     let ((), (), read, status) = tokio::join!(
         assert_unauthorized_close(&mut c.watch, deadline, "watch socket"),

@@ -134,16 +134,34 @@ async fn rotating_addresses_against_one_username_meets_its_throttle() {
     expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // While the name is throttled even the right password waits (a success would tell the
     // guesser it had found it); other names are unaffected.
-    let (resp, _) = sign_in(&app, "198.51.100.51", "target", "correct horse battery").await;
+    let (resp, _) = sign_in(
+        &app,
+        "198.51.100.51",
+        "target",
+        "quiet lantern orbit mosaic",
+    )
+    .await;
     expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     app.signup("neighbour").await;
-    let (resp, _) = sign_in(&app, "198.51.100.52", "neighbour", "correct horse battery").await;
+    let (resp, _) = sign_in(
+        &app,
+        "198.51.100.52",
+        "neighbour",
+        "quiet lantern orbit mosaic",
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::OK);
     // The throttle drains (one try per second here): the real user gets in soon after the
     // guessing stops, and a success clears the count.
     let every = Duration::from_millis(200);
     eventually_every("the real user to get in", PATIENCE, every, || async {
-        let (resp, _) = sign_in(&app, "198.51.100.53", "target", "correct horse battery").await;
+        let (resp, _) = sign_in(
+            &app,
+            "198.51.100.53",
+            "target",
+            "quiet lantern orbit mosaic",
+        )
+        .await;
         if resp.status() == StatusCode::OK {
             return Ok(());
         }

@@ -783,13 +783,13 @@ async fn sign_in_is_rate_limited() {
         let resp = login("wrong password!").await.unwrap();
         expect_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    let resp = login("correct horse battery").await.unwrap();
+    let resp = login("quiet lantern orbit mosaic").await.unwrap();
     retry_after(&resp);
     expect_error(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     let resp = app
         .http
         .post(app.url("/auth/register"))
-        .json(&json!({"username": "another", "password": "correct horse battery", "account_name": "x"}))
+        .json(&json!({"username": "another", "password": "quiet lantern orbit mosaic", "account_name": "x"}))
         .send()
         .await
         .unwrap();
@@ -826,7 +826,7 @@ async fn a_body_that_is_not_a_json_object_is_refused() {
         ("/sessions", r#"["video", "a label"]"#),
         ("/sessions", r#""video""#),
         ("/sessions", "42"),
-        ("/auth/login", r#"["arrays", "correct horse battery"]"#),
+        ("/auth/login", r#"["arrays", "quiet lantern orbit mosaic"]"#),
     ] {
         let resp = post_json_text(&app, path, Some(&token), body).await;
         let err = expect_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;

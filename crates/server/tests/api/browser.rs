@@ -300,7 +300,7 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser) {
         .await;
     clinician.type_into("#create-username", "dr.grey").await;
     clinician
-        .type_into("#create-password", "a long passphrase")
+        .type_into("#create-password", "amber falcon ledger prism")
         .await;
     clinician.screenshot("login").await;
     clinician.click("#form-create button[type=submit]").await;
@@ -565,7 +565,7 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser) {
         .await;
     clinician.type_into("#join-username", "dr.yang").await;
     clinician
-        .type_into("#join-password", "another long passphrase")
+        .type_into("#join-password", "cobalt meadow riddle frost")
         .await;
     clinician.click("#form-join button[type=submit]").await;
     clinician
@@ -673,7 +673,7 @@ async fn restart_scenario(app: TestApp, clinician: &Browser, phone: &Browser) {
         .await;
     clinician.type_into("#signin-username", "dr.bailey").await;
     clinician
-        .type_into("#signin-password", "correct horse battery")
+        .type_into("#signin-password", "quiet lantern orbit mosaic")
         .await;
     clinician.click("#form-signin button[type=submit]").await;
     clinician
@@ -832,7 +832,7 @@ async fn admin_scenario(app: &TestApp, admin: &Browser) {
     admin.goto(&format!("{base}/login?next=/admin")).await;
     admin.type_into("#signin-username", "chief").await;
     admin
-        .type_into("#signin-password", "correct horse battery")
+        .type_into("#signin-password", "quiet lantern orbit mosaic")
         .await;
     admin.click("#form-signin button[type=submit]").await;
     admin

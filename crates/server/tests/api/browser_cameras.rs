@@ -35,7 +35,7 @@ async fn scenario(app: &TestApp, user: &Browser) {
     )
     .await;
     user.type_into("#signin-username", "cam.owner").await;
-    user.type_into("#signin-password", "correct horse battery")
+    user.type_into("#signin-password", "quiet lantern orbit mosaic")
         .await;
     user.click("#form-signin button[type=submit]").await;
     user.until(

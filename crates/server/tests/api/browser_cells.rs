@@ -81,7 +81,7 @@ async fn scenario(app: &TestApp, user: &Browser) {
     )
     .await;
     user.type_into("#signin-username", "cell.user").await;
-    user.type_into("#signin-password", "correct horse battery")
+    user.type_into("#signin-password", "quiet lantern orbit mosaic")
         .await;
     user.click("#form-signin button[type=submit]").await;
     user.until(

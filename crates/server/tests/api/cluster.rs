@@ -24,7 +24,7 @@ async fn me(node: &crate::helpers::TestApp, token: &str) -> (StatusCode, Value) 
 async fn login(node: &crate::helpers::TestApp, username: &str) -> reqwest::Response {
     node.http
         .post(node.url("/auth/login"))
-        .json(&json!({"username": username, "password": "correct horse battery"}))
+        .json(&json!({"username": username, "password": "quiet lantern orbit mosaic"}))
         .send()
         .await
         .unwrap()

@@ -251,7 +251,7 @@ async fn nodes_serve_local_viewers_through_a_nats_restart_and_resubscribe_after_
     let resp = n1
         .http
         .post(n1.url("/auth/login"))
-        .json(&json!({"username": "cluster.natsrestart", "password": "correct horse battery"}))
+        .json(&json!({"username": "cluster.natsrestart", "password": "quiet lantern orbit mosaic"}))
         .send()
         .await
         .unwrap();

@@ -188,7 +188,7 @@ async fn a_call_works_through_haproxy_with_every_request_on_another_node() {
 
     let req = c.http.post(c.url("/auth/register")).json(&json!({
         "username": "proxy.owner",
-        "password": "correct horse battery",
+        "password": "quiet lantern orbit mosaic",
         "account_name": "Proxy clinic",
     }));
     let token = c.json(req, StatusCode::CREATED).await["token"]

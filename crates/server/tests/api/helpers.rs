@@ -18,6 +18,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The password [`TestApp::signup`] and [`TestApp::join_account`] give every user: long and
+/// uncommon enough for the strength check.
+pub const PASSWORD: &str = "quiet lantern orbit mosaic";
+
 /// Every wait in the tests is bounded by this, so a bug fails a test instead of hanging it.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -201,7 +205,7 @@ impl TestApp {
         let resp = self
             .http
             .post(self.url("/auth/register"))
-            .json(&json!({"username": username, "password": "correct horse battery", "account_name": format!("{username}'s clinic")}))
+            .json(&json!({"username": username, "password": PASSWORD, "account_name": format!("{username}'s clinic")}))
             .send()
             .await
             .unwrap();
@@ -233,10 +237,8 @@ impl TestApp {
         let resp = self
             .http
             .post(self.url("/auth/register"))
-            .json(
-                &json!({"username": username, "password": "correct horse battery",
-                          "invite": invite["invite"]}),
-            )
+            .json(&json!({"username": username, "password": PASSWORD,
+                          "invite": invite["invite"]}))
             .send()
             .await
             .unwrap();

@@ -166,7 +166,7 @@ async fn any_user_of_the_account_can_watch_and_end() {
     let resp = app
         .http
         .post(app.url("/auth/register"))
-        .json(&json!({"username": "colleague", "password": "another long one", "invite": invite["invite"]}))
+        .json(&json!({"username": "colleague", "password": "cobalt meadow riddle frost", "invite": invite["invite"]}))
         .send()
         .await
         .unwrap();

@@ -590,3 +590,46 @@ async fn kernels_are_limited_by_count_and_by_cpu_seconds_of_the_day() {
     assert!(body["value"].as_u64().unwrap() >= used, "{body}");
     assert!(body["message"].as_str().unwrap().contains("CPU"));
 }
+
+#[tokio::test]
+async fn an_invite_past_the_accounts_user_limit_is_refused_and_stays_usable() {
+    let app = spawn_app_with(|c| c.admission.account_users = 2).await;
+    let admin = app.signup("small.clinic").await;
+    app.join_account(&admin, "second.user").await;
+    let invite: Value = app
+        .http
+        .post(app.url("/account/invites"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let join = || {
+        app.http
+            .post(app.url("/auth/register"))
+            .json(&json!({"username": "third.user", "password": PASSWORD,
+                          "invite": invite["invite"]}))
+            .send()
+    };
+    expect_limit(join().await.unwrap(), "users", 2, 2).await;
+    let view = own_limits(&app, &admin).await;
+    assert_eq!(limit(&view, "users")["value"], 2);
+    // The refusal did not use the invite up: with room again, it works.
+    let operator = app.operator_token(&admin).await;
+    let account = app.me(&admin).await["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = app
+        .http
+        .put(app.url(&format!("/admin/accounts/{account}/limits")))
+        .bearer_auth(&operator)
+        .json(&json!({"limits": {"users": 10}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(join().await.unwrap().status(), StatusCode::CREATED);
+}

@@ -228,7 +228,7 @@ async fn admin_views_are_for_admins_and_scoped_to_their_account() {
     let member: Value = app
         .http
         .post(app.url("/auth/register"))
-        .json(&serde_json::json!({"username": "member", "password": "a long passphrase", "invite": invite["invite"]}))
+        .json(&serde_json::json!({"username": "member", "password": "amber falcon ledger prism", "invite": invite["invite"]}))
         .send()
         .await
         .unwrap()

@@ -29,7 +29,7 @@ async fn a_self_signed_node_serves_https_and_keeps_its_certificate() {
     // Cookies are marked Secure and links are https.
     let resp = client
         .post(format!("{base}/api/v1/auth/register"))
-        .json(&serde_json::json!({"username": "nurse", "password": "a long passphrase", "account_name": "Ward 3"}))
+        .json(&serde_json::json!({"username": "nurse", "password": "amber falcon ledger prism", "account_name": "Ward 3"}))
         .send()
         .await
         .unwrap();
