@@ -128,6 +128,26 @@ const SAMPLES: &[(&str, &str)] = &[
     ("monitor_interval", "30s"),
     ("status_rows_kept", "100"),
     ("shutdown_grace", "30s"),
+    // [admission]
+    ("gatekeeper", "false"),
+    ("account_sessions", "7"),
+    ("account_viewers_per_session", "9"),
+    ("account_viewers", "90"),
+    ("account_upload_bandwidth", "8MiB"),
+    ("account_egress_bandwidth", "32MiB"),
+    ("account_cameras", "12"),
+    ("account_snapshot_storage", "2GiB"),
+    ("account_uploads_per_hour", "600"),
+    ("account_kernels", "3"),
+    ("account_kernel_cpu_seconds_per_day", "3600"),
+    ("account_cell_file_storage", "256MiB"),
+    ("account_users", "25"),
+    ("node_sessions", "500"),
+    ("node_viewers", "800"),
+    ("node_websockets", "1000"),
+    ("node_uploads", "16"),
+    ("node_kernel_starts", "2"),
+    ("node_requests", "auth=8,api=64"),
 ];
 
 /// Settings that only work together: setting one sets the other too.

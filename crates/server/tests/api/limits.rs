@@ -478,14 +478,15 @@ async fn two_nodes_racing_for_the_last_session_have_one_winner() {
                 && statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
             "round {round}: {statuses:?}"
         );
-        let winner: Value = if a.status() == StatusCode::CREATED {
-            a.json().await.unwrap()
+        let (node, winner) = if a.status() == StatusCode::CREATED {
+            (&cluster[0], a)
         } else {
-            b.json().await.unwrap()
+            (&cluster[1], b)
         };
-        let resp = cluster[1]
+        let winner: Value = winner.json().await.unwrap();
+        let resp = node
             .http
-            .delete(cluster[1].url(&format!("/sessions/{}", winner["suid"].as_str().unwrap())))
+            .delete(node.url(&format!("/sessions/{}", winner["suid"].as_str().unwrap())))
             .bearer_auth(&token)
             .send()
             .await

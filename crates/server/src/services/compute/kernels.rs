@@ -62,7 +62,7 @@ impl Compute {
         &self,
         account: AccountId,
     ) -> Result<(NodePermit, Place), ComputeError> {
-        let starting = self.gate.admit_kernel_start()?;
+        let starting = self.gate.admit_kernel_start().await?;
         let place = self.gate.admit_kernel(account).await?;
         Ok((starting, place))
     }

@@ -443,12 +443,12 @@ impl Gatekeeper {
         Ok(self.node.websocket()?)
     }
 
-    /// A place for one kernel start on this node.
-    pub fn admit_kernel_start(&self) -> Result<NodePermit, AdmissionError> {
+    /// A place for one kernel start on this node (queued briefly when all are taken).
+    pub async fn admit_kernel_start(&self) -> Result<NodePermit, AdmissionError> {
         if !self.enabled {
             return Ok(NodePermit::free());
         }
-        Ok(self.node.kernel_start()?)
+        Ok(self.node.kernel_start().await?)
     }
 
     /// A place for one request of `class` in flight on this node.

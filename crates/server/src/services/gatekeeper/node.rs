@@ -102,6 +102,9 @@ pub fn parse_requests(text: &str) -> Result<BTreeMap<RouteClass, usize>, String>
     Ok(out)
 }
 
+/// The longest a kernel start waits for a place among the node's starts in flight.
+pub const KERNEL_START_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// A semaphore for one of the node's limits, named for the refusal.
 #[derive(Debug)]
 struct Gate {
@@ -114,6 +117,20 @@ impl Gate {
         Gate {
             name,
             permits: Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))),
+        }
+    }
+
+    /// A place, waiting at most `wait` for one (for work that is worth queueing briefly).
+    async fn enter_within(&self, wait: std::time::Duration) -> Result<NodePermit, NodeBusy> {
+        match tokio::time::timeout(wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(NodePermit {
+                _held: Some(permit),
+            }),
+            // The semaphore is never closed; a closed one would mean no place ever again.
+            Ok(Err(_)) | Err(_) => {
+                refusals::node(self.name);
+                Err(NodeBusy { limit: self.name })
+            }
         }
     }
 
@@ -211,8 +228,10 @@ impl NodeLimits {
         self.uploads.enter()
     }
 
-    pub fn kernel_start(&self) -> Result<NodePermit, NodeBusy> {
-        self.kernel_starts.enter()
+    /// A place for one kernel start; a burst of starts queues for up to [`KERNEL_START_WAIT`]
+    /// (a start takes a second or two) before the node sheds it.
+    pub async fn kernel_start(&self) -> Result<NodePermit, NodeBusy> {
+        self.kernel_starts.enter_within(KERNEL_START_WAIT).await
     }
 
     /// A place for one request of `class` in flight.
