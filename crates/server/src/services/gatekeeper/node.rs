@@ -280,9 +280,11 @@ mod tests {
 
     #[test]
     fn gates_refuse_past_their_limit_and_give_places_back() {
-        let mut settings = crate::config::AdmissionSettings::default();
-        settings.node_viewers = 1;
-        settings.node_requests = "auth=1".into();
+        let settings = crate::config::AdmissionSettings {
+            node_viewers: 1,
+            node_requests: "auth=1".into(),
+            ..Default::default()
+        };
         let node = NodeLimits::new(&settings).unwrap();
         let held = node.viewer().unwrap();
         assert_eq!(node.viewer().unwrap_err().limit, "node_viewers");
