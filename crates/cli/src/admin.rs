@@ -6,10 +6,15 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
 
 use crate::settings::ServeArgs;
+use bytesize::ByteSize;
 use std::sync::Arc;
+use switchboard_core::limits::{Limit, LimitOverrides};
 use switchboard_core::{Account, AccountId, EndReason, Role, SessionState, Suid, User, UserId};
 use switchboard_server::live::CdrLog;
-use switchboard_store::Store;
+use switchboard_server::protocol::admission::{AccountLimits, LimitView};
+use switchboard_server::services::gatekeeper::{Gatekeeper, LIMITS_TTL};
+use switchboard_server::services::limits::MIN_BANDWIDTH;
+use switchboard_store::{Store, StoreError};
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
@@ -33,6 +38,9 @@ enum AdminCommand {
     Cdr(CdrArgs),
     /// Delete expired token revocations and services stopped long ago.
     Prune(PruneArgs),
+    /// An account's limits with what it uses; change its own maximums with --set, --unset
+    /// or --clear.
+    Limits(LimitsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +95,27 @@ struct PruneArgs {
     server: ServeArgs,
 }
 
+#[derive(Debug, Args)]
+struct LimitsArgs {
+    /// The account: its id, or its exact name.
+    account: String,
+    /// Give the account its own maximum for a limit, as NAME=VALUE (repeatable): a whole
+    /// number, or for byte limits a size such as 5GiB. Its other own maximums stay.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_setting)]
+    set: Vec<(Limit, u64)>,
+    /// Let a limit follow the default again (repeatable).
+    #[arg(long = "unset", value_name = "NAME", value_parser = parse_limit)]
+    unset: Vec<Limit>,
+    /// Let every limit follow the defaults again (before any --set).
+    #[arg(long)]
+    clear: bool,
+    /// Print JSON (the shape of `GET /api/v1/admin/accounts/{id}/limits`) instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    server: ServeArgs,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum CdrFormat {
     Jsonl,
@@ -126,6 +155,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::CreateUser(a) => create_user(a).await,
         AdminCommand::Cdr(a) => cdr(a).await,
         AdminCommand::Prune(a) => prune(a).await,
+        AdminCommand::Limits(a) => limits(a).await,
     }
 }
 
@@ -424,6 +454,172 @@ async fn prune(a: PruneArgs) -> anyhow::Result<()> {
         "removed {} expired token revocations and {} stopped services",
         pruned.revoked_tokens, pruned.services
     );
+    Ok(())
+}
+
+/// Every limit's name, for messages about a name that is not one.
+fn limit_names() -> String {
+    Limit::ALL.map(Limit::name).join(", ")
+}
+
+/// A limit's name, as `--unset` takes it.
+fn parse_limit(name: &str) -> Result<Limit, String> {
+    Limit::parse(name.trim())
+        .ok_or_else(|| format!("{name:?} is not a limit; the limits are {}", limit_names()))
+}
+
+/// `NAME=VALUE`, as `--set` takes it: a whole number, or a size for byte limits.
+fn parse_setting(setting: &str) -> Result<(Limit, u64), String> {
+    let (name, value) = setting.split_once('=').ok_or_else(|| {
+        format!(
+            "write NAME=VALUE, e.g. sessions=20; the limits are {}",
+            limit_names()
+        )
+    })?;
+    let limit = parse_limit(name)?;
+    let value = value.trim();
+    let max = match limit.unit() {
+        "bytes" | "bytes/s" => value.parse::<ByteSize>().map(|b| b.as_u64()).map_err(|_| {
+            format!(
+                "{limit} takes a number of bytes or a size such as 512MiB or 5GiB, not {value:?}"
+            )
+        })?,
+        _ => value
+            .parse::<u64>()
+            .map_err(|_| format!("{limit} takes a whole number, not {value:?}"))?,
+    };
+    if limit.is_shaped() && max < MIN_BANDWIDTH {
+        return Err(format!(
+            "{limit} must be at least {MIN_BANDWIDTH} bytes per second"
+        ));
+    }
+    Ok((limit, max))
+}
+
+/// The account `key` names: its id, or else its exact name (which must be one account's).
+async fn find_account(store: &dyn Store, key: &str) -> anyhow::Result<Account> {
+    if let Ok(id) = key.parse::<AccountId>() {
+        match store.account(id).await {
+            Ok(account) => return Ok(account),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e).context("cannot read the account"),
+        }
+    }
+    let mut named: Vec<Account> = store
+        .accounts()
+        .await?
+        .into_iter()
+        .filter(|a| a.name == key)
+        .collect();
+    match named.len() {
+        0 => anyhow::bail!(
+            "no account has the id or name {key:?} (`switchboard admin users` lists the accounts)"
+        ),
+        1 => Ok(named.remove(0)),
+        _ => anyhow::bail!(
+            "{} accounts are named {key:?}; give one of their ids: {}",
+            named.len(),
+            named
+                .iter()
+                .map(|a| a.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A value of `limit` for people: sizes in binary units, seconds with an `s`.
+fn limit_amount(limit: Limit, n: u64) -> String {
+    match limit.unit() {
+        "bytes" => ByteSize::b(n).display().iec().to_string(),
+        "bytes/s" => format!("{}/s", ByteSize::b(n).display().iec()),
+        "seconds" => format!("{n}s"),
+        _ => n.to_string(),
+    }
+}
+
+async fn limits(a: LimitsArgs) -> anyhow::Result<()> {
+    let (config, store) = open(&a.server).await?;
+    let account = find_account(store.as_ref(), &a.account).await?;
+    // The gatekeeper counts use and merges the defaults exactly as a node does; with no
+    // traffic through this process, the bandwidth it measures is zero.
+    let gate = Gatekeeper::new(&config, store.clone(), config.node_name())
+        .map_err(|e| anyhow::anyhow!("invalid [admission] settings: {e}"))?;
+    let changing = a.clear || !a.set.is_empty() || !a.unset.is_empty();
+    if changing {
+        if let Some((limit, _)) = a.set.iter().find(|(l, _)| a.unset.contains(l)) {
+            anyhow::bail!("{limit} is both given with --set and with --unset");
+        }
+        let mut own = if a.clear {
+            LimitOverrides::new()
+        } else {
+            store.account_limits(account.id).await?
+        };
+        for limit in &a.unset {
+            own.remove(limit);
+        }
+        own.extend(a.set.iter().copied());
+        // No user made the change: the column records who did, and the command line is nobody.
+        gate.set_limits(account.id, &own, None)
+            .await
+            .context("cannot save the account's limits")?;
+    }
+    let view = AccountLimits {
+        account_id: account.id,
+        account_name: account.name.clone(),
+        enforced: gate.enabled(),
+        limits: gate
+            .usage(account.id)
+            .await?
+            .into_iter()
+            .map(|u| LimitView {
+                limit: u.limit,
+                description: u.limit.describe().to_owned(),
+                unit: u.limit.unit().to_owned(),
+                shaped: u.limit.is_shaped(),
+                value: u.value,
+                max: u.max,
+                default: gate.defaults().max(u.limit),
+                overridden: u.overridden,
+            })
+            .collect(),
+    };
+    if a.json {
+        return print_json(&view);
+    }
+    println!("account {:?} ({})", view.account_name, view.account_id);
+    if !view.enforced {
+        println!("limits are not checked: [admission] gatekeeper is off");
+    }
+    let mut t = Table::new(&["limit", "use", "max", "default", "own"]);
+    for l in &view.limits {
+        t.row(vec![
+            l.limit.name().to_owned(),
+            // A node measures bandwidth as it shapes it; this process moved nothing.
+            if l.shaped {
+                "-".to_owned()
+            } else {
+                limit_amount(l.limit, l.value)
+            },
+            limit_amount(l.limit, l.max),
+            limit_amount(l.limit, l.default),
+            if l.overridden {
+                "yes".into()
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    t.print();
+    println!(
+        "\nbandwidth limits slow an account down instead of refusing it; /admin shows their use"
+    );
+    if changing {
+        println!(
+            "saved; running nodes apply it within {}",
+            humantime::format_duration(LIMITS_TTL)
+        );
+    }
     Ok(())
 }
 

@@ -290,11 +290,29 @@ document.getElementById('new-session-form').addEventListener('submit', async (e)
     announce(`Session created. Ticket ${view.ticket}.`);
   } catch (err) {
     if (err.status === 401) return toLogin();
-    errorBox.textContent = err.message;
+    errorBox.textContent = refusal(err);
   } finally {
     button.disabled = false;
   }
 });
+
+/** Why a new session was refused, in words that say what to do about it. */
+function refusal(err) {
+  const body = err.body ?? {};
+  if (err.status === 503 && err.code === 'busy') {
+    return 'This server is busy right now; try again in a moment.';
+  }
+  if (err.status !== 429 || err.code !== 'limit_reached') return err.message;
+  if (body.limit !== 'sessions') {
+    const reason = err.message.charAt(0).toUpperCase() + err.message.slice(1);
+    return `${reason.replace(/\.?$/, '.')} Ask your operator to raise the limit.`;
+  }
+  const sessionsOf = (n) => `${n} ${n === 1 ? 'session' : 'sessions'}`;
+  const reached = body.value > body.max
+    ? `Your account has ${sessionsOf(body.value)} open, more than its limit of ${body.max}.`
+    : `Your account has reached its limit of ${sessionsOf(body.max)} open at once.`;
+  return `${reached} End a session, or ask your operator to raise the limit.`;
+}
 
 async function endSession(suid) {
   const s = sessions.get(suid);

@@ -1,4 +1,5 @@
-//! Process life: SIGTERM during a live call, and the admin CLI on a stopped server's data.
+//! Process life: SIGTERM during a live call, and the admin CLI on a stopped server's data
+//! (sessions, users, call records and an account's limits).
 
 use crate::support::*;
 use reqwest::blocking::Client;
@@ -153,6 +154,148 @@ fn the_admin_cli_works_on_a_stopped_servers_data() {
     let pruned = cli_ok(dir.path(), &["admin", "prune", "--stopped-for", "0s"]);
     assert!(pruned.contains("1 stopped services"), "{pruned}");
     cli_ok(dir.path(), &["migrate"]);
+}
+
+/// The limit named `name` in `switchboard admin limits --json` output.
+fn limit<'a>(view: &'a Value, name: &str) -> &'a Value {
+    view["limits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["limit"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {view}"))
+}
+
+#[test]
+fn the_admin_cli_shows_and_changes_an_accounts_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(
+        dir.path(),
+        &[
+            "admin",
+            "create-user",
+            "--username",
+            "dr.who",
+            "--account",
+            "Tardis",
+            "--password-stdin",
+        ],
+        Some("correct horse battery\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The table: every limit with its use, maximum and default, none the account's own yet.
+    let table = cli_ok(dir.path(), &["admin", "limits", "Tardis"]);
+    assert!(table.contains("Tardis"), "{table}");
+    let users = table
+        .lines()
+        .find(|l| l.starts_with("users "))
+        .unwrap_or_else(|| panic!("no users row in {table}"));
+    assert_eq!(
+        users.split_whitespace().collect::<Vec<_>>(),
+        ["users", "1", "500", "500"],
+        "{table}"
+    );
+    assert!(
+        table.contains("5.0 GiB"),
+        "sizes are shown in binary units: {table}"
+    );
+
+    // --set gives the account its own values, sizes included; --json is the API's shape.
+    cli_ok(
+        dir.path(),
+        &[
+            "admin",
+            "limits",
+            "Tardis",
+            "--set",
+            "sessions=5",
+            "--set",
+            "snapshot_bytes=2GiB",
+        ],
+    );
+    let view: Value = serde_json::from_str(&cli_ok(
+        dir.path(),
+        &["admin", "limits", "Tardis", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(view["account_name"], "Tardis");
+    assert_eq!(view["enforced"], true);
+    assert_eq!(view["limits"].as_array().unwrap().len(), 12);
+    let sessions = limit(&view, "sessions");
+    assert_eq!(sessions["max"], 5);
+    assert_eq!(sessions["default"], 100);
+    assert_eq!(sessions["overridden"], true);
+    assert_eq!(sessions["description"], "sessions open at once");
+    assert_eq!(limit(&view, "snapshot_bytes")["max"], 2u64 << 30);
+    assert_eq!(limit(&view, "snapshot_bytes")["unit"], "bytes");
+    assert_eq!(limit(&view, "users")["value"], 1);
+    assert_eq!(limit(&view, "users")["overridden"], false);
+    assert_eq!(limit(&view, "upload_bytes_per_second")["shaped"], true);
+    let table = cli_ok(dir.path(), &["admin", "limits", "Tardis"]);
+    let row = table.lines().find(|l| l.starts_with("sessions ")).unwrap();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["sessions", "0", "5", "100", "yes"],
+        "{table}"
+    );
+
+    // By id, --unset lets one limit follow the default again and keeps the others.
+    let id = view["account_id"].as_str().unwrap();
+    let view: Value = serde_json::from_str(&cli_ok(
+        dir.path(),
+        &["admin", "limits", id, "--unset", "sessions", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(limit(&view, "sessions")["max"], 100);
+    assert_eq!(limit(&view, "sessions")["overridden"], false);
+    assert_eq!(limit(&view, "snapshot_bytes")["overridden"], true);
+
+    // Mistakes fail with a message that says what would be right, and change nothing.
+    for (args, expected) in [
+        (vec!["--set", "session=5"], "viewers_per_session"),
+        (vec!["--unset", "bandwidth"], "egress_bytes_per_second"),
+        (vec!["--set", "sessions=5GiB"], "whole number"),
+        (vec!["--set", "sessions"], "NAME=VALUE"),
+        (vec!["--set", "cell_file_bytes=lots"], "5GiB"),
+        (
+            vec!["--set", "upload_bytes_per_second=100"],
+            "at least 1024",
+        ),
+    ] {
+        let mut all = vec!["admin", "limits", "Tardis"];
+        all.extend(&args);
+        let out = cli(dir.path(), &all, None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} is refused");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    let out = cli(dir.path(), &["admin", "limits", "Gallifrey"], None);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no account"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // --clear: the defaults again, for every limit.
+    let view: Value = serde_json::from_str(&cli_ok(
+        dir.path(),
+        &["admin", "limits", "Tardis", "--clear", "--json"],
+    ))
+    .unwrap();
+    assert!(
+        view["limits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["overridden"] == false && l["max"] == l["default"]),
+        "{view}"
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod bad_input;
 mod browser;
 mod browser_cameras;
 mod browser_cells;
+mod browser_limits;
 mod browser_security;
 mod cameras;
 mod cells;
