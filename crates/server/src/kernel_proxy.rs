@@ -250,13 +250,14 @@ impl KernelProxy {
     /// Opens the kernel's channels socket on its node `owner` (reached at `base`), then
     /// accepts the client's upgrade with the subprotocol the owner chose and relays frames
     /// both ways. An owner that refuses the socket (401, 404, …) has its answer passed on as
-    /// it is.
-    pub async fn bridge_socket(
+    /// it is. `held` (this node's place for the socket) is kept until the bridge closes.
+    pub async fn bridge_socket<H: Send + 'static>(
         &self,
         owner: &str,
         base: &str,
         parts: &Parts,
         ws: ws::WebSocketUpgrade,
+        held: H,
     ) -> Result<Response, ComputeError> {
         let target = reqwest::Url::parse(&format!("{base}{}", original_path_and_query(parts)))
             .map_err(|e| node_unavailable(owner, &format!("bad node address: {e}")))?;
@@ -301,21 +302,23 @@ impl KernelProxy {
                 .connect(name, tcp)
                 .await
                 .map_err(|e| node_unavailable(owner, &e.to_string()))?;
-            self.open_and_bridge(owner, request, tls, ws).await
+            self.open_and_bridge(owner, request, tls, ws, held).await
         } else {
-            self.open_and_bridge(owner, request, tcp, ws).await
+            self.open_and_bridge(owner, request, tcp, ws, held).await
         }
     }
 
-    async fn open_and_bridge<S>(
+    async fn open_and_bridge<S, H>(
         &self,
         owner: &str,
         request: tungstenite::handshake::client::Request,
         stream: S,
         ws: ws::WebSocketUpgrade,
+        held: H,
     ) -> Result<Response, ComputeError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        H: Send + 'static,
     {
         let handshake = tokio::time::timeout(
             self.timeout,
@@ -354,6 +357,7 @@ impl KernelProxy {
         let shutdown = self.shutdown.clone();
         let owner = owner.to_owned();
         Ok(ws.on_upgrade(move |socket| async move {
+            let _held = held;
             tracing::debug!(node = %owner, "bridging a kernel channels socket");
             relay(&shutdown, socket, upstream).await;
         }))

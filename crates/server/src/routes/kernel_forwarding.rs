@@ -42,7 +42,9 @@ pub(super) async fn by_kernel_id(
         let base = proxy.node_url(&owner).await?;
         if parts.headers.contains_key(header::UPGRADE) {
             let ApiWebSocket(ws) = ApiWebSocket::from_request_parts(&mut parts, &app).await?;
-            Ok(proxy.bridge_socket(&owner, &base, &parts, ws).await?)
+            // The bridged socket is a WebSocket this node holds too.
+            let open = app.gate.admit_websocket()?;
+            Ok(proxy.bridge_socket(&owner, &base, &parts, ws, open).await?)
         } else {
             // Buffered here so a body past the limit is refused, not forwarded cut short.
             let body = axum::body::to_bytes(body, proxy.body_limit())
