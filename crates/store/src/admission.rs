@@ -118,6 +118,9 @@ pub trait AdmissionStore: Send + Sync {
         at: Timestamp,
     ) -> Result<()>;
 
+    /// The accounts that have their own value for any limit.
+    async fn accounts_with_own_limits(&self) -> Result<Vec<AccountId>>;
+
     /// Takes `slot` unless one of `checks` is full with it counted (places whose lease ended
     /// before `now` do not count); atomic with the account's other admissions.
     async fn admit(&self, slot: &Slot, checks: &[Check], now: Timestamp) -> Result<Admission>;

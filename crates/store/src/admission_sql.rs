@@ -160,6 +160,18 @@ macro_rules! impl_admission_store {
                 Ok(())
             }
 
+            async fn accounts_with_own_limits(&self) -> Result<Vec<AccountId>> {
+                // Clearing an account's limits stores an empty object.
+                let rows: Vec<(String,)> =
+                    sqlx::query_as("SELECT account_id FROM account_limits WHERE limits <> '{}'")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                rows.iter()
+                    .map(|(id,)| parse(id, "account_limits.account_id"))
+                    .collect()
+            }
+
             async fn admit(
                 &self,
                 slot: &Slot,

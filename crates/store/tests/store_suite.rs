@@ -2160,10 +2160,12 @@ async fn account_limits_round_trip_and_need_an_account(s: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(s.account_limits(acct.id).await.unwrap(), fewer);
+    assert_eq!(s.accounts_with_own_limits().await.unwrap(), [acct.id]);
     s.set_account_limits(acct.id, &LimitOverrides::new(), None, at(3))
         .await
         .unwrap();
     assert!(s.account_limits(acct.id).await.unwrap().is_empty());
+    assert!(s.accounts_with_own_limits().await.unwrap().is_empty());
     let nobody = AccountId::new();
     assert!(is_not_found(s.account_limits(nobody).await));
     assert!(is_not_found(

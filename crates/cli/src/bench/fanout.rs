@@ -280,7 +280,7 @@ fn print_comparison(scenario: &Scenario, off: &Measured, on: &Measured) {
     // Server CPU per delivered frame, so a run that delivered more is not taken as slower.
     let cpu_per_frame = |m: &Measured| {
         let fps = m.report.viewer_fps(&normal).map_or(0.0, |f| f.median);
-        let frames = fps * m.report.window_secs() * m.report_viewers(scenario);
+        let frames = fps * m.report.window_secs() * scenario.normal_viewers();
         (frames > 0.0).then(|| m.cpu.server / frames)
     };
     let p99 = |m: &Measured| m.report.latency(&normal).quantile(0.99);
@@ -309,10 +309,10 @@ fn print_comparison(scenario: &Scenario, off: &Measured, on: &Measured) {
     );
 }
 
-impl Measured {
-    /// The normal viewers of `scenario` in all.
-    fn report_viewers(&self, scenario: &Scenario) -> f64 {
-        (scenario.sessions * scenario.viewers) as f64
+impl Scenario {
+    /// The normal viewers across every session.
+    fn normal_viewers(&self) -> f64 {
+        (self.sessions * self.viewers) as f64
     }
 }
 

@@ -139,17 +139,23 @@ impl LimitViews {
             Role::Admin => vec![self.store.account(caller.account_id).await?],
             Role::Member => return Err(LimitsError::NotAdmin),
         };
-        let mut out = Vec::with_capacity(accounts.len());
-        for a in accounts {
-            let own_limits = !self.store.account_limits(a.id).await?.is_empty();
-            out.push(AccountSummary {
-                id: a.id,
-                name: a.name,
-                created_at: a.created_at,
-                own_limits,
-            });
-        }
-        Ok(AccountSummaryList { accounts: out })
+        let own: std::collections::HashSet<AccountId> = self
+            .store
+            .accounts_with_own_limits()
+            .await?
+            .into_iter()
+            .collect();
+        Ok(AccountSummaryList {
+            accounts: accounts
+                .into_iter()
+                .map(|a| AccountSummary {
+                    own_limits: own.contains(&a.id),
+                    id: a.id,
+                    name: a.name,
+                    created_at: a.created_at,
+                })
+                .collect(),
+        })
     }
 
     async fn view(&self, account: AccountId) -> Result<AccountLimits, LimitsError> {

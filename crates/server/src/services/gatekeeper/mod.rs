@@ -113,6 +113,12 @@ pub fn default_limits(config: &Config) -> Limits {
     })
 }
 
+/// An account's admission refused: counted in the metric, then answered.
+fn refused(reached: LimitReached) -> AdmissionError {
+    refusals::account(reached.limit);
+    reached.into()
+}
+
 /// The UTC day of `at`, as the store keys kernel CPU time.
 pub fn day_of(at: Timestamp) -> String {
     at.format("%Y-%m-%d").to_string()
@@ -219,13 +225,11 @@ impl Gatekeeper {
             Admission::Admitted => Ok(slot),
             Admission::Refused { index, in_use } => {
                 let limit = checks.get(index).map_or(Limit::Sessions, |(l, _)| *l);
-                refusals::account(limit);
-                Err(LimitReached {
+                Err(refused(LimitReached {
                     limit,
                     value: in_use,
                     max: limits.max(limit),
-                }
-                .into())
+                }))
             }
         }
     }
@@ -361,10 +365,7 @@ impl Gatekeeper {
             .await?;
         limits
             .check(Limit::KernelCpuSecondsPerDay, used)
-            .map_err(|e| {
-                refusals::account(e.limit);
-                e.into()
-            })
+            .map_err(refused)
     }
 
     /// Before a run: refuses once the account's kernels used their CPU seconds today, or its
@@ -378,10 +379,7 @@ impl Gatekeeper {
         let usage = self.cached_usage(account).await?;
         limits
             .check(Limit::CellFileBytes, usage.cell_file_bytes)
-            .map_err(|e| {
-                refusals::account(e.limit);
-                e.into()
-            })
+            .map_err(refused)
     }
 
     async fn cached_usage(&self, account: AccountId) -> Result<CachedUsage, StoreError> {
@@ -424,10 +422,7 @@ impl Gatekeeper {
         let checked = limits
             .check(Limit::UploadsPerHour, usage.uploads_last_hour)
             .and_then(|()| limits.check_adding(Limit::SnapshotBytes, usage.snapshot_bytes, bytes));
-        if let Err(e) = checked {
-            refusals::account(e.limit);
-            return Err(e.into());
-        }
+        checked.map_err(refused)?;
         if let Some(cached) = lock(&self.usage).get_mut(&account) {
             cached.uploads_last_hour += 1;
             cached.snapshot_bytes = cached.snapshot_bytes.saturating_add(bytes);

@@ -4,29 +4,44 @@ use super::node::NodePermit;
 use std::sync::Arc;
 use switchboard_store::Store;
 
-/// Gives a place back without waiting (from a `Drop`): on the runtime when there is one; a
-/// place that cannot be given back stops counting when its lease runs out.
-fn release_later(id: String, store: Arc<dyn Store>) {
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(async move {
-            if let Err(e) = store.release_slot(&id).await {
-                tracing::debug!(error = %e, "a place is given back when its lease ends");
-            }
-        });
+/// A row of the store's admission counts, given back when dropped: without waiting, on the
+/// runtime when there is one; a row that cannot be given back stops counting when its lease
+/// runs out.
+struct Slot(Option<(String, Arc<dyn Store>)>);
+
+impl Slot {
+    /// The row's id, for `Debug`.
+    fn id(&self) -> Option<&str> {
+        self.0.as_ref().map(|(id, _)| id.as_str())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some((id, store)) = self.0.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = store.release_slot(&id).await {
+                    tracing::debug!(error = %e, "a place is given back when its lease ends");
+                }
+            });
+        }
     }
 }
 
 /// A place held while something runs (a viewer watching, a kernel), with this node's permit
 /// for it; dropping it gives both back.
 pub struct Place {
-    slot: Option<(String, Arc<dyn Store>)>,
+    slot: Slot,
     _permit: NodePermit,
 }
 
 impl std::fmt::Debug for Place {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Place")
-            .field("slot", &self.slot.as_ref().map(|(id, _)| id))
+            .field("slot", &self.slot.id())
             .finish_non_exhaustive()
     }
 }
@@ -34,7 +49,7 @@ impl std::fmt::Debug for Place {
 impl Place {
     pub(super) fn held(id: String, permit: NodePermit, store: Arc<dyn Store>) -> Self {
         Place {
-            slot: Some((id, store)),
+            slot: Slot(Some((id, store))),
             _permit: permit,
         }
     }
@@ -42,16 +57,8 @@ impl Place {
     /// A place that holds nothing (the gatekeeper is off).
     pub fn free() -> Self {
         Place {
-            slot: None,
+            slot: Slot(None),
             _permit: NodePermit::free(),
-        }
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        if let Some((id, store)) = self.slot.take() {
-            release_later(id, store);
         }
     }
 }
@@ -59,44 +66,30 @@ impl Drop for Place {
 /// A reservation for a row being created (a session, camera or user): it counts until the
 /// row exists. [`Reservation::done`] gives it back once the row is stored (or the creation
 /// failed); dropping it does the same without waiting.
-pub struct Reservation {
-    slot: Option<(String, Arc<dyn Store>)>,
-}
+pub struct Reservation(Slot);
 
 impl std::fmt::Debug for Reservation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reservation")
-            .field("slot", &self.slot.as_ref().map(|(id, _)| id))
-            .finish()
+        f.debug_tuple("Reservation").field(&self.0.id()).finish()
     }
 }
 
 impl Reservation {
     pub(super) fn held(id: String, store: Arc<dyn Store>) -> Self {
-        Reservation {
-            slot: Some((id, store)),
-        }
+        Reservation(Slot(Some((id, store))))
     }
 
     /// A reservation that holds nothing (the gatekeeper is off).
     pub fn free() -> Self {
-        Reservation { slot: None }
+        Reservation(Slot(None))
     }
 
     /// Gives the reservation back now.
     pub async fn done(mut self) {
-        if let Some((id, store)) = self.slot.take()
+        if let Some((id, store)) = self.0.0.take()
             && let Err(e) = store.release_slot(&id).await
         {
             tracing::debug!(error = %e, "a reservation is given back when its lease ends");
-        }
-    }
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        if let Some((id, store)) = self.slot.take() {
-            release_later(id, store);
         }
     }
 }
