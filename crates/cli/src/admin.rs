@@ -1,10 +1,11 @@
 //! `switchboard admin …`: reads the database directly, so it works with the server stopped.
 
 use anyhow::Context;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
 
+use crate::formats::{csv_field, parse_time};
 use crate::settings::ServeArgs;
 use bytesize::ByteSize;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ enum AdminCommand {
     /// An account's limits with what it uses; change its own maximums with --set, --unset
     /// or --clear.
     Limits(LimitsArgs),
+    /// The audit trail: verify its chains, export records, show the signing keys.
+    Audit(crate::audit::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -137,15 +140,6 @@ struct CdrArgs {
     server: ServeArgs,
 }
 
-fn parse_time(s: &str) -> anyhow::Result<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .with_context(|| format!("{s:?} is neither an RFC 3339 time nor a YYYY-MM-DD date"))?;
-    Ok(d.and_hms_opt(0, 0, 0).context("bad date")?.and_utc())
-}
-
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     match args.command {
         AdminCommand::Status(a) => status(a).await,
@@ -156,6 +150,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Cdr(a) => cdr(a).await,
         AdminCommand::Prune(a) => prune(a).await,
         AdminCommand::Limits(a) => limits(a).await,
+        AdminCommand::Audit(a) => crate::audit::run(a).await,
     }
 }
 
@@ -726,13 +721,4 @@ async fn cdr(a: CdrArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Quotes a CSV field when it needs it (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
 }

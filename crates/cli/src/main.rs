@@ -2,8 +2,10 @@
 //! and calls into the library crates.
 
 mod admin;
+mod audit;
 mod bench;
 mod camera;
+mod formats;
 mod load;
 mod settings;
 mod simulate;

@@ -6,6 +6,7 @@
 //! plain values.
 
 pub mod account;
+pub mod audit;
 pub mod cdr;
 pub mod control;
 pub mod device;

@@ -7,7 +7,8 @@ use crate::live::SessionRegistry;
 use crate::rate_limit::RateLimits;
 use crate::services::gatekeeper::Gatekeeper;
 use crate::services::{
-    AccountSecurity, Accounts, AdminViews, CameraService, Compute, LimitViews, LiveSessions,
+    AccountSecurity, Accounts, AdminViews, AuditLog, AuditViews, CameraService, Compute,
+    LimitViews, LiveSessions,
 };
 use crate::{bus_probe, kernel_proxy, metrics, monitor};
 use std::sync::Arc;
@@ -36,6 +37,10 @@ pub struct App {
     pub gate: Arc<Gatekeeper>,
     /// Account limits as people see and change them.
     pub limit_views: LimitViews,
+    /// The audit trail: where services record who did what.
+    pub audit: AuditLog,
+    /// The audit trail as people read it.
+    pub audit_views: AuditViews,
     pub tokens: Arc<TokenService>,
     pub mjpeg: MjpegWriter,
     /// Cancelled when the node begins to stop: streams and sockets close, actors save state.

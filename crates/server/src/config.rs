@@ -7,8 +7,8 @@ mod sections;
 mod values;
 
 pub use sections::{
-    AdmissionSettings, AuthSettings, CameraSettings, ClusterSettings, DeviceSettings,
-    KernelSettings, NetworkSettings, OperationsSettings, SessionSettings,
+    AdmissionSettings, AuditSettings, AuthSettings, CameraSettings, ClusterSettings,
+    DeviceSettings, KernelSettings, NetworkSettings, OperationsSettings, SessionSettings,
 };
 pub use values::{KernelPlacement, KernelSandboxMode};
 
@@ -53,6 +53,9 @@ pub struct Config {
     /// Accounts' and this node's admission limits.
     #[command(flatten)]
     pub admission: AdmissionSettings,
+    /// The audit trail: retention, checkpoints, failing closed.
+    #[command(flatten)]
+    pub audit: AuditSettings,
 }
 
 /// The settings given as flags or `SWITCHBOARD_*` variables, as clap parsed them. Flattened

@@ -76,6 +76,8 @@ pub enum ServerError {
     },
     #[error("cannot subscribe on the bus: {0}")]
     Bus(#[from] switchboard_bus::BusError),
+    #[error("cannot open the audit trail: {0}")]
+    Audit(#[from] services::audit::AuditStartError),
     #[error("cannot read the token secret: {0}")]
     TokenSecret(std::io::Error),
     #[error("cannot prepare the HTTP client for other nodes: {0}")]
@@ -121,6 +123,8 @@ impl Server {
             None => None,
         };
         let store = switchboard_store::connect(&config.database_url()).await?;
+        // Before anything that is audited can happen.
+        let audit = services::AuditLog::start(&config, store.clone()).await?;
         // Nodes of a cluster share one secret file; a lone node keeps its own.
         let secret = match &config.auth.token_secret_file {
             Some(path) => auth::read_secret_file(path).map_err(ServerError::TokenSecret)?,
@@ -171,6 +175,7 @@ impl Server {
             lease_ttl: config.cluster.session_lease,
             clustered: config.cluster.nats_url.is_some(),
             resubscribe: bus_health.resubscribe(),
+            audit: audit.clone(),
         });
         // Sessions this node owned before a restart, and any whose owner is gone.
         let restored = sessions.claim().await?;
@@ -232,6 +237,7 @@ impl Server {
             gate.clone(),
             public_url.clone(),
             shutdown.clone(),
+            audit.clone(),
         );
         let (sign_ins, last_used) =
             services::SignIns::new(config.clone(), store.clone(), bus.clone(), tokens.clone());
@@ -243,6 +249,7 @@ impl Server {
             tokens.clone(),
             sign_ins.clone(),
             gate.clone(),
+            audit.clone(),
         );
         let security = services::AccountSecurity::new(
             &config,
@@ -251,6 +258,7 @@ impl Server {
             tokens.clone(),
             sign_ins,
             accounts.hashing(),
+            audit.clone(),
         );
         let camera_service = services::CameraService::new(
             config.clone(),
@@ -258,6 +266,7 @@ impl Server {
             cameras,
             live.clone(),
             gate.clone(),
+            audit.clone(),
         );
         let admin =
             services::AdminViews::new(store.clone(), monitor.clone(), tokens.clone(), live.clone());
@@ -268,6 +277,7 @@ impl Server {
             store.clone(),
             tokens.clone(),
             gate.clone(),
+            audit.clone(),
         );
         tracker.spawn(services::compute::cpu_meter::run(
             kernels,
@@ -275,7 +285,9 @@ impl Server {
             shutdown.clone(),
         ));
         let app = Arc::new(App {
-            limit_views: services::LimitViews::new(store.clone(), gate.clone()),
+            limit_views: services::LimitViews::new(store.clone(), gate.clone(), audit.clone()),
+            audit_views: services::AuditViews::new(store.clone(), audit.clone()),
+            audit,
             gate,
             limits: RateLimits::new(&config),
             public_url,
@@ -375,6 +387,8 @@ impl Server {
                 "background tasks did not finish within the grace period"
             );
         }
+        // Every connection has closed and recorded its end: write what is queued.
+        app.audit.close().await;
         // Actors have saved their totals: other nodes may take the sessions over at once.
         app.sessions.release().await;
         Ok(())

@@ -11,6 +11,8 @@
 
 mod admission;
 mod admission_sql;
+mod audit;
+mod audit_sql;
 mod cameras;
 mod cameras_sql;
 mod cells;
@@ -32,6 +34,7 @@ mod types;
 mod username_keys;
 
 pub use admission::{Admission, AdmissionStore, Check, Counted, Slot, SlotKind, StoredUsage};
+pub use audit::{AuditCursor, AuditQuery, AuditStore};
 pub use cameras::{
     Camera, CameraAccess, CameraStore, Discard, NewSnapshot, PendingSnapshot, PreviousSnapshot,
     SearchHit, SnapshotInfo, SnapshotSearch, SnapshotState, StoredDetection,
@@ -115,6 +118,7 @@ pub trait Store:
     + LeaseStore
     + AdmissionStore
     + SecurityStore
+    + AuditStore
     + Send
     + Sync
     + 'static

@@ -16,6 +16,9 @@ use sqlx::Connection;
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
+use switchboard_core::audit::{
+    Action, Actor, AuditEvent, AuditRecord, Checkpoint, CheckpointKind, Hash, Link,
+};
 use switchboard_core::security::Standing;
 use switchboard_core::{
     Account, AccountId, DeviceId, DeviceInfo, EndReason, Role, Session, SessionKind, SessionState,
@@ -23,6 +26,7 @@ use switchboard_core::{
 };
 use switchboard_core::{Service, ServiceStatus};
 use switchboard_store::{Admission, Check, Counted, Slot, SlotKind};
+use switchboard_store::{AuditCursor, AuditQuery};
 use switchboard_store::{Camera, NewSnapshot, SnapshotSearch, SnapshotState, StoredDetection};
 use switchboard_store::{Cell, CellFile};
 use switchboard_store::{Invite, SessionFilter, Store, StoreError, connect, migrate};
@@ -277,6 +281,9 @@ suite! {
         sign_ins_are_listed_touched_and_revoked,
         revoking_other_sign_ins_keeps_one_and_stores_the_rest_revoked,
         security_rows_go_with_their_user,
+        audit_chains_append_in_order_and_read_back_filtered_and_paged,
+        a_taken_place_in_an_audit_chain_is_a_conflict,
+        audit_checkpoints_keys_and_pruning,
     ],
     database: [
         data_survives_a_restart_and_migrations_rerun,
@@ -2667,5 +2674,259 @@ async fn security_rows_go_with_their_user(s: &dyn Store) {
     assert_eq!(
         s.user_standing(admin.id).await.unwrap().1,
         Standing::default()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit trail
+// ---------------------------------------------------------------------------------------------
+
+/// `n` linked records of `node`'s chain after `link`, one a second from `start`.
+fn audit_records(node: &str, link: Link, start: i64, events: Vec<AuditEvent>) -> Vec<AuditRecord> {
+    let mut link = link;
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let record = AuditRecord::next(node, &link, at(start + i as i64), event);
+            link = record.link();
+            record
+        })
+        .collect()
+}
+
+async fn audit_chains_append_in_order_and_read_back_filtered_and_paged(s: &dyn Store) {
+    let alice = AccountId::new();
+    let bob = AccountId::new();
+    let a_events = vec![
+        AuditEvent::new(Actor::user("u1"), Action::SignIn).account(alice),
+        AuditEvent::new(Actor::user("u1"), Action::Watched)
+            .account(alice)
+            .target("session", "s1")
+            .detail(json!({"seconds": 3.5})),
+        AuditEvent::new(Actor::user("u2"), Action::Watched)
+            .account(alice)
+            .target("session", "s1"),
+    ];
+    let a = audit_records("node-a", Link::GENESIS, 10, a_events);
+    s.append_audit(&a).await.expect("append a");
+    let b = audit_records(
+        "node-b",
+        Link::GENESIS,
+        11,
+        vec![
+            AuditEvent::new(Actor::anonymous(), Action::SignIn).account(bob),
+            AuditEvent::new(Actor::system(), Action::SessionEnded).account(bob),
+        ],
+    );
+    s.append_audit(&b).await.expect("append b");
+
+    assert_eq!(
+        s.audit_head("node-a").await.expect("head"),
+        Some(a[2].link())
+    );
+    assert_eq!(s.audit_head("nobody").await.expect("head"), None);
+    assert_eq!(
+        s.audit_nodes().await.expect("nodes"),
+        vec!["node-a".to_owned(), "node-b".to_owned()]
+    );
+    // The chain reads back exactly as written, in order, a page at a time.
+    let first = s.audit_chain("node-a", 0, 2).await.expect("chain");
+    assert_eq!(first, a[..2].to_vec());
+    let rest = s.audit_chain("node-a", 2, 2).await.expect("chain");
+    assert_eq!(rest, a[2..].to_vec());
+
+    let query = |f: &dyn Fn(&mut AuditQuery)| {
+        let mut q = AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let seqs = |records: Vec<AuditRecord>| -> Vec<(String, u64)> {
+        records.into_iter().map(|r| (r.node, r.seq)).collect()
+    };
+    // Newest first across nodes.
+    let everything = s.audit_records(&query(&|_| {})).await.expect("all");
+    assert_eq!(
+        seqs(everything),
+        vec![
+            ("node-b".into(), 2),
+            ("node-a".into(), 3),
+            ("node-b".into(), 1),
+            ("node-a".into(), 2),
+            ("node-a".into(), 1),
+        ]
+    );
+    let of_bob = s
+        .audit_records(&query(&|q| q.account = Some(bob)))
+        .await
+        .expect("bob");
+    assert_eq!(of_bob.len(), 2);
+    let watched = s
+        .audit_records(&query(&|q| {
+            q.target = Some("s1".into());
+            q.action = Some("session.watched".into());
+        }))
+        .await
+        .expect("watched");
+    assert_eq!(
+        seqs(watched),
+        vec![("node-a".into(), 3), ("node-a".into(), 2)]
+    );
+    let by_u1 = s
+        .audit_records(&query(&|q| q.actor = Some("u1".into())))
+        .await
+        .expect("u1");
+    assert_eq!(by_u1.len(), 2);
+    // [from, to): records at 11 and 12 seconds.
+    let window = s
+        .audit_records(&query(&|q| {
+            q.from = Some(at(11));
+            q.to = Some(at(13));
+        }))
+        .await
+        .expect("window");
+    assert_eq!(
+        seqs(window),
+        vec![
+            ("node-b".into(), 2),
+            ("node-a".into(), 3),
+            ("node-b".into(), 1),
+            ("node-a".into(), 2),
+        ]
+    );
+    // Keyset paging: two pages of two, then one, then none.
+    let mut cursor: Option<AuditCursor> = None;
+    let mut pages = Vec::new();
+    loop {
+        let page = s
+            .audit_records(&query(&|q| {
+                q.limit = 2;
+                q.after = cursor.clone();
+            }))
+            .await
+            .expect("page");
+        let Some(last) = page.last() else { break };
+        cursor = Some(AuditCursor {
+            at: last.at,
+            node: last.node.clone(),
+            seq: last.seq,
+        });
+        pages.push(page.len());
+    }
+    assert_eq!(pages, vec![2, 2, 1]);
+}
+
+async fn a_taken_place_in_an_audit_chain_is_a_conflict(s: &dyn Store) {
+    let first = audit_records(
+        "node-a",
+        Link::GENESIS,
+        1,
+        vec![AuditEvent::new(Actor::system(), Action::AuditPruned)],
+    );
+    s.append_audit(&first).await.expect("append");
+    // Another writer of the same node, unaware of the first record.
+    let rival = audit_records(
+        "node-a",
+        Link::GENESIS,
+        2,
+        vec![
+            AuditEvent::new(Actor::anonymous(), Action::SignIn),
+            AuditEvent::new(Actor::anonymous(), Action::SignIn),
+        ],
+    );
+    assert!(is_conflict(s.append_audit(&rival).await));
+    // Nothing of the refused batch was kept.
+    assert_eq!(s.audit_chain("node-a", 0, 10).await.expect("chain"), first);
+}
+
+async fn audit_checkpoints_keys_and_pruning(s: &dyn Store) {
+    let records = audit_records(
+        "node-a",
+        Link::GENESIS,
+        100,
+        (0..5)
+            .map(|_| AuditEvent::new(Actor::user("u"), Action::FrameViewed))
+            .collect(),
+    );
+    s.append_audit(&records).await.expect("append");
+    s.register_audit_key("node-a", &[7; 32], at(1))
+        .await
+        .expect("key");
+    s.register_audit_key("node-a", &[7; 32], at(2))
+        .await
+        .expect("again");
+    s.register_audit_key("node-a", &[8; 32], at(3))
+        .await
+        .expect("key");
+    assert_eq!(
+        s.audit_keys("node-a").await.expect("keys"),
+        vec![vec![7; 32], vec![8; 32]]
+    );
+    let checkpoint = |seq: u64, kind| Checkpoint {
+        node: "node-a".into(),
+        seq,
+        hash: records[seq as usize - 1].hash,
+        at: at(200),
+        kind,
+        public_key: vec![7; 32],
+        signature: vec![9; 64],
+    };
+    s.add_audit_checkpoint(&checkpoint(2, CheckpointKind::Regular))
+        .await
+        .expect("checkpoint");
+    s.add_audit_checkpoint(&checkpoint(2, CheckpointKind::Regular))
+        .await
+        .expect("the same again");
+    s.add_audit_checkpoint(&checkpoint(4, CheckpointKind::Regular))
+        .await
+        .expect("checkpoint");
+    assert_eq!(
+        s.audit_checkpoints("node-a").await.expect("list"),
+        vec![
+            checkpoint(2, CheckpointKind::Regular),
+            checkpoint(4, CheckpointKind::Regular)
+        ]
+    );
+    // Retention: records written before 103 s are the first three.
+    let point = s
+        .audit_prune_point("node-a", at(103))
+        .await
+        .expect("point")
+        .expect("some");
+    assert_eq!(point, records[2].link());
+    let deleted = s
+        .prune_audit(&checkpoint(3, CheckpointKind::Prune))
+        .await
+        .expect("prune");
+    assert_eq!(deleted, 3);
+    assert_eq!(
+        s.audit_chain("node-a", 0, 10).await.expect("chain"),
+        records[3..].to_vec()
+    );
+    // The regular checkpoint inside the cut part went with it; the one after stays.
+    assert_eq!(
+        s.audit_checkpoints("node-a").await.expect("list"),
+        vec![
+            checkpoint(3, CheckpointKind::Prune),
+            checkpoint(4, CheckpointKind::Regular)
+        ]
+    );
+    // A chain cut to nothing still knows where it ends.
+    s.prune_audit(&checkpoint(5, CheckpointKind::Prune))
+        .await
+        .expect("prune all");
+    assert_eq!(
+        s.audit_head("node-a").await.expect("head"),
+        Some(Link {
+            seq: 5,
+            hash: records[4].hash
+        })
+    );
+    assert_eq!(
+        Hash::from_hex(&records[4].hash.to_hex()),
+        Some(records[4].hash)
     );
 }

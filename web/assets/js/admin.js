@@ -1,6 +1,7 @@
 // The admin page: totals, open sessions with an end button, endings by reason, recent call
 // records, an account's limits with what it uses (operators change them; account admins read
-// their own) and, for operators, every node with its load over the last hour, refreshed every 5 s.
+// their own), the audit trail (who watched a session, what a user did, any filter) and, for
+// operators, every node with its load over the last hour, refreshed every 5 s.
 
 import { api, currentUser, serverNow } from './api.js';
 import { announce, confirmDialog, el, setupTopbar, showMain, showPageError } from './dom.js';
@@ -449,6 +450,405 @@ async function setupLimits(user) {
   }
 }
 
+// ---------- audit trail ----------
+
+// Records asked for at a time; "Older records" asks for as many again.
+const AUDIT_PAGE = 50;
+// The span "what a user did" starts with, in days up to and including today.
+const WEEK_DAYS = 7;
+// A record's detail in its row is cut to this many characters; the whole shows on opening it.
+const SUMMARY_CHARS = 90;
+// Every audited action, in PROTOCOL.md's order ("Audit trail").
+const AUDIT_ACTIONS = [
+  'auth.sign_in', 'auth.second_factor', 'auth.sign_out', 'auth.sign_in_ended',
+  'auth.password_changed', 'auth.password_reset', 'auth.username_changed',
+  'auth.second_factor_enrolled', 'auth.second_factor_disabled', 'auth.security_rule_changed',
+  'account.sign_up', 'account.deleted', 'user.created', 'user.deleted', 'invite.created',
+  'session.created', 'session.ticket_redeemed', 'session.watch_started', 'session.watched',
+  'session.frame_viewed', 'session.control_sent', 'session.ended',
+  'camera.created', 'camera.changed', 'camera.live', 'camera.snapshot_viewed',
+  'camera.thumbnail_viewed', 'camera.snapshot_read', 'camera.searched',
+  'kernel.started', 'kernel.stopped', 'cell.run', 'cell.file_downloaded', 'cell.link_opened',
+  'admin.limits_changed', 'audit.read', 'audit.exported', 'audit.pruned', 'keys.rotated',
+];
+const WATCHED = 'session.watched';
+
+const audit = {
+  // Usernames of the caller's account by user id, and ids by lower-cased username.
+  names: new Map(),
+  ids: new Map(),
+  // Settles once the usernames are known (or could not be read), so rows name people.
+  namesLoaded: Promise.resolve(),
+  // The query of the records shown (without a cursor) and the `next` of their last page.
+  query: null,
+  next: null,
+  // Whether the records shown are one session's viewings, in the viewings table.
+  viewings: false,
+  shown: 0,
+  // Requests are numbered so that an answer overtaken by a newer question is dropped.
+  asked: 0,
+  // Opened records are numbered, for the rows their buttons control.
+  opened: 0,
+};
+
+const two = (n) => String(n).padStart(2, '0');
+
+/** A local date as a date field holds it: `2026-12-05`. */
+function dateField(d) {
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+}
+
+/** A local time as a datetime-local field holds it: `2026-12-05T14:00`. */
+function timeField(d) {
+  return `${dateField(d)}T${two(d.getHours())}:${two(d.getMinutes())}`;
+}
+
+/** Local midnight of the day a date field names, moved by `days`. */
+function dayStart(value, days = 0) {
+  const [y, m, d] = value.split('-').map(Number);
+  return new Date(y, m - 1, d + days);
+}
+
+/** The session ID in what was pasted: the ID itself, or the session's address. */
+function suidOf(text) {
+  const t = text.trim();
+  return /\/s\/([^/?#\s]+)/.exec(t)?.[1] ?? t;
+}
+
+/** The id to ask for when `text` names an actor: a username of the account becomes its id. */
+function actorId(text) {
+  const t = text.trim();
+  return audit.ids.get(t.toLowerCase()) ?? t;
+}
+
+/** Who acted, for reading: the username when the account has it, else the id. */
+function actorLabel(actor) {
+  if (!actor.id) return actor.kind === 'system' ? 'the server' : 'anonymous';
+  return actor.kind === 'user' ? audit.names.get(actor.id) ?? actor.id : actor.id;
+}
+
+function when(ts) {
+  const t = ms(ts);
+  return Number.isNaN(t) ? '—' : new Date(t).toLocaleString();
+}
+
+/** How long a viewing lasted: "12.5 s", "4:05". */
+function lasted(seconds) {
+  if (typeof seconds !== 'number') return '—';
+  if (seconds < 0.1) return '< 0.1 s';
+  return seconds < 60 ? `${seconds.toFixed(1)} s` : clock(seconds * 1000);
+}
+
+function clip(text) {
+  return text.length > SUMMARY_CHARS ? `${text.slice(0, SUMMARY_CHARS - 1)}…` : text;
+}
+
+/** A record's detail in one short line: its plain fields, "reason: wrong_password · …". */
+function detailSummary(r) {
+  const d = r.detail;
+  if (d === null || d === undefined) return '';
+  if (typeof d !== 'object') return clip(String(d));
+  if (r.action === WATCHED) return [lasted(d.seconds), d.route].filter(Boolean).join(' · ');
+  return clip(Object.entries(d)
+    .filter(([, v]) => v !== null && typeof v !== 'object')
+    .map(([k, v]) => `${k.replaceAll('_', ' ')}: ${v}`)
+    .join(' · '));
+}
+
+/** The button that opens a record in full, and the row it opens (hidden until then). */
+function recordDetail(r, columns) {
+  const id = `audit-record-${++audit.opened}`;
+  const facts = [
+    ['Node · number', `${r.node} · ${r.seq}`],
+    ['Account', r.account ?? '—'],
+    ['Request', r.request_id ?? '—'],
+    ['Client', r.client ?? '—'],
+    ['Hash', r.hash],
+  ];
+  const more = el('tr', { id, class: 'audit-more', hidden: true },
+    el('td', { colspan: String(columns) },
+      el('dl', { class: 'facts' }, ...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { class: 'mono', text: v })])),
+      el('pre', { class: 'audit-json', 'data-testid': 'audit-json', text: JSON.stringify(r.detail, null, 2) })));
+  const button = el('button', {
+    type: 'button', class: 'btn btn-sm btn-ghost', 'aria-expanded': 'false', 'aria-controls': id, text: 'Details',
+  });
+  button.addEventListener('click', () => {
+    const open = more.hidden;
+    more.hidden = !open;
+    button.setAttribute('aria-expanded', String(open));
+    button.textContent = open ? 'Hide' : 'Details';
+  });
+  return [el('td', { class: 'more-cell' }, button), more];
+}
+
+/** What was acted on: its kind, and its id (a user's name when the account has it). */
+function targetCell(target) {
+  if (!target) return el('td', { 'data-col': 'target', text: '—' });
+  const name = target.kind === 'user' ? audit.names.get(target.id) : undefined;
+  return el('td', { 'data-col': 'target' },
+    el('span', { class: name ? 'id' : 'id mono', title: target.id, text: name ?? target.id }),
+    el('span', { class: 'sub', text: target.kind }));
+}
+
+/** A record as a row of the records table, with its hidden full row. */
+function recordRows(r) {
+  const [button, more] = recordDetail(r, 7);
+  const actor = actorLabel(r.actor);
+  const row = el('tr', { 'data-testid': 'audit-row', 'data-action': r.action, 'data-outcome': r.outcome },
+    el('td', { 'data-col': 'time' }, el('time', { datetime: r.at, text: when(r.at) })),
+    el('td', { 'data-col': 'actor' },
+      el('span', { class: actor === r.actor.id ? 'who id mono' : 'who', title: r.actor.id, text: actor }),
+      r.actor.id ? el('span', { class: 'sub', text: r.actor.kind }) : null),
+    el('td', { 'data-col': 'action', class: 'mono', text: r.action }),
+    targetCell(r.target),
+    el('td', { 'data-col': 'outcome' }, el('span', { class: 'outcome', 'data-outcome': r.outcome, text: r.outcome })),
+    el('td', { 'data-col': 'detail', class: 'summary', text: detailSummary(r) }),
+    button);
+  return [row, more];
+}
+
+/** A `session.watched` record as a row of the viewings table, with its hidden full row. */
+function viewingRows(r) {
+  const d = r.detail && typeof r.detail === 'object' ? r.detail : {};
+  const [button, more] = recordDetail(r, 7);
+  const id = r.actor.kind === 'user' ? r.actor.id : undefined;
+  const viewer = id
+    ? el('button', {
+      type: 'button', class: 'link who', title: `What this user did in the last ${WEEK_DAYS} days`,
+      text: actorLabel(r.actor), onclick: () => askAboutUser(id),
+    })
+    : el('span', { class: 'who', text: actorLabel(r.actor) });
+  const row = el('tr', { 'data-testid': 'viewing-row', 'data-viewer': r.actor.id ?? '' },
+    el('td', { 'data-col': 'viewer' }, viewer),
+    el('td', { 'data-col': 'started', text: when(d.started_at) }),
+    el('td', { 'data-col': 'ended', text: when(d.ended_at ?? r.at) }),
+    el('td', { 'data-col': 'seconds', text: lasted(d.seconds) }),
+    el('td', { 'data-col': 'route', text: d.route ?? '—' }),
+    el('td', { 'data-col': 'node', class: 'mono', text: r.node }),
+    button);
+  return [row, more];
+}
+
+function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** What the records shown are, in a sentence. */
+function auditStatus() {
+  const more = audit.next ? '; older ones follow' : '';
+  if (audit.viewings) {
+    const of = audit.query.get('target') ? ` of session ${audit.query.get('target')}` : '';
+    if (audit.shown === 0) {
+      return `No ended viewings${of} on record. Someone watching now shows here once they stop.`;
+    }
+    return `${plural(audit.shown, 'viewing', 'viewings')}${of}, newest first${more}.`;
+  }
+  if (audit.shown === 0) return 'No records match these filters.';
+  return `${plural(audit.shown, 'record', 'records')}, newest first${more}.`;
+}
+
+function renderAudit(page, fresh) {
+  const viewings = document.querySelector('#audit-viewings tbody');
+  const records = document.querySelector('#audit-records tbody');
+  const rows = page.records.flatMap((r) => (audit.viewings ? viewingRows(r) : recordRows(r)));
+  const body = audit.viewings ? viewings : records;
+  if (fresh) {
+    viewings.replaceChildren();
+    records.replaceChildren();
+    audit.shown = 0;
+  }
+  body.append(...rows);
+  audit.shown += page.records.length;
+  audit.next = page.next ?? null;
+  document.getElementById('audit-viewings-wrap').hidden = !audit.viewings || audit.shown === 0;
+  document.getElementById('audit-records-wrap').hidden = audit.viewings || audit.shown === 0;
+  const older = document.getElementById('audit-older');
+  older.hidden = !audit.next;
+  older.disabled = false;
+  const status = auditStatus();
+  document.getElementById('audit-status').textContent = status;
+  announce(status);
+}
+
+/** Asks for the first page of `audit.query` (`fresh`), or the page after the records shown. */
+async function loadAudit(fresh) {
+  const error = document.getElementById('audit-error');
+  const status = document.getElementById('audit-status');
+  const older = document.getElementById('audit-older');
+  const q = new URLSearchParams(audit.query);
+  if (!fresh) q.set('cursor', audit.next);
+  const seq = ++audit.asked;
+  error.textContent = '';
+  older.disabled = true;
+  if (fresh) status.textContent = 'Searching…';
+  try {
+    await audit.namesLoaded;
+    const page = await api(`/audit?${q}`);
+    if (seq === audit.asked) renderAudit(page, fresh);
+  } catch (e) {
+    if (seq !== audit.asked) return;
+    error.textContent = e.message;
+    older.disabled = false;
+    if (fresh) {
+      // Records of an earlier question would pass for answers to this one.
+      document.querySelector('#audit-viewings tbody').replaceChildren();
+      document.querySelector('#audit-records tbody').replaceChildren();
+      document.getElementById('audit-viewings-wrap').hidden = true;
+      document.getElementById('audit-records-wrap').hidden = true;
+      older.hidden = true;
+      audit.next = null;
+      status.textContent = '';
+    }
+  }
+}
+
+/** The query of the filter form; times typed in local time go as UTC instants. */
+function filterQuery() {
+  const value = (id) => document.getElementById(id).value.trim();
+  const q = new URLSearchParams();
+  const set = (key, v) => { if (v) q.set(key, v); };
+  set('account', value('audit-account'));
+  set('action', value('audit-action'));
+  set('actor', actorId(value('audit-actor')));
+  set('target', value('audit-target'));
+  for (const key of ['from', 'to']) {
+    const v = value(`audit-${key}`);
+    if (v) q.set(key, new Date(v).toISOString());
+  }
+  q.set('limit', String(AUDIT_PAGE));
+  return q;
+}
+
+function searchAudit() {
+  audit.query = filterQuery();
+  audit.viewings = audit.query.get('action') === WATCHED;
+  audit.next = null;
+  return loadAudit(true);
+}
+
+/** Puts a question's filters on the form (the account picked stays), so they show and can be changed. */
+function setFilters({ action = '', actor = '', target = '', from = '', to = '' }) {
+  document.getElementById('audit-action').value = action;
+  document.getElementById('audit-actor').value = actor;
+  document.getElementById('audit-target').value = target;
+  document.getElementById('audit-from').value = from;
+  document.getElementById('audit-to').value = to;
+}
+
+function auditRefusal(message) {
+  document.getElementById('audit-error').textContent = message;
+}
+
+function askWhoWatched(e) {
+  e.preventDefault();
+  const suid = suidOf(document.getElementById('audit-watched-suid').value);
+  if (!suid) {
+    auditRefusal('Paste the ID of a session first.');
+    return;
+  }
+  setFilters({ action: WATCHED, target: suid });
+  searchAudit();
+}
+
+function askWhatUserDid(e) {
+  e?.preventDefault();
+  const who = document.getElementById('audit-user').value.trim();
+  if (!who) {
+    auditRefusal('Give a username or a user ID first.');
+    return;
+  }
+  const from = document.getElementById('audit-user-from').value;
+  const to = document.getElementById('audit-user-to').value;
+  setFilters({
+    actor: who,
+    from: from ? timeField(dayStart(from)) : '',
+    // The day the range ends on is included: it runs until the next midnight.
+    to: to ? timeField(dayStart(to, 1)) : '',
+  });
+  searchAudit();
+}
+
+/** Sets the user question's range to the last week, today included. */
+function presetWeek() {
+  const today = new Date();
+  document.getElementById('audit-user-from').value = dateField(new Date(today.getFullYear(), today.getMonth(), today.getDate() - (WEEK_DAYS - 1)));
+  document.getElementById('audit-user-to').value = dateField(today);
+}
+
+/** "What did this user do this week", asked from a viewer's name. */
+function askAboutUser(id) {
+  document.getElementById('audit-user').value = audit.names.get(id) ?? id;
+  presetWeek();
+  askWhatUserDid();
+  document.getElementById('audit-user').focus();
+}
+
+function actionOptions() {
+  const areas = new Map();
+  for (const name of AUDIT_ACTIONS) {
+    const area = name.split('.')[0];
+    if (!areas.has(area)) areas.set(area, []);
+    areas.get(area).push(el('option', { value: name, text: name }));
+  }
+  return [
+    el('option', { value: '', text: 'Any action' }),
+    ...[...areas].map(([area, options]) => el('optgroup', { label: area }, ...options)),
+  ];
+}
+
+/** Learns the usernames of the caller's account, to name people instead of showing ids. */
+async function loadUsernames(user) {
+  const users = [user];
+  try {
+    users.push(...(await api('/account/users')).users);
+  } catch {
+    // Ids stand in for names; the records are still right.
+  }
+  for (const u of users) {
+    audit.names.set(u.id, u.username);
+    audit.ids.set(u.username.toLowerCase(), u.id);
+  }
+  document.getElementById('audit-usernames').replaceChildren(
+    ...[...new Set(audit.names.values())].sort().map((name) => el('option', { value: name })));
+}
+
+/** Operators read every account's records, or one account's. */
+async function loadAuditAccounts() {
+  const select = document.getElementById('audit-account');
+  select.replaceChildren(el('option', { value: '', text: 'Every account' }));
+  document.getElementById('audit-account-field').hidden = false;
+  try {
+    const { accounts } = await api('/admin/accounts');
+    select.append(...accounts.map((a) => el('option', { value: a.id, text: a.name })));
+  } catch (e) {
+    auditRefusal(e.message);
+  }
+}
+
+/** Shows the audit trail's section to account admins and operators and wires its forms. */
+function setupAudit(user) {
+  if (user.role !== 'admin' && user.role !== 'operator') return;
+  const operator = user.role === 'operator';
+  document.getElementById('audit-scope').textContent = operator ? '· every account' : '· your account';
+  document.getElementById('audit-action').replaceChildren(...actionOptions());
+  presetWeek();
+  document.getElementById('audit-watched-form').addEventListener('submit', askWhoWatched);
+  document.getElementById('audit-user-form').addEventListener('submit', askWhatUserDid);
+  document.getElementById('audit-filters').addEventListener('submit', (e) => {
+    e.preventDefault();
+    searchAudit();
+  });
+  document.getElementById('audit-clear').addEventListener('click', () => {
+    setFilters({});
+    document.getElementById('audit-account').value = '';
+    document.getElementById('audit-error').textContent = '';
+  });
+  document.getElementById('audit-older').addEventListener('click', () => loadAudit(false));
+  audit.namesLoaded = loadUsernames(user);
+  if (operator) loadAuditAccounts();
+  document.getElementById('audit-card').hidden = false;
+}
+
 async function refresh() {
   const o = await api('/admin/overview');
   document.getElementById('scope').textContent = o.scope === 'all' ? '· all accounts' : '· your account';
@@ -474,6 +874,7 @@ async function main() {
     return;
   }
   showMain();
+  setupAudit(user);
   await setupLimits(user);
   setInterval(() => {
     refresh().catch((e) => showPageError(e.message));

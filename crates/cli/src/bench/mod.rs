@@ -2,6 +2,7 @@
 //! against the product's targets. A measurement tool, not a test: it exits 0 whether the
 //! targets are met or not, and fails only if it could not measure.
 
+pub mod audit;
 pub mod child;
 pub mod cluster;
 pub mod cpu;
@@ -32,6 +33,9 @@ pub enum BenchCommand {
     /// Several nodes over PostgreSQL and NATS: latency the relay adds, frames relayed per
     /// second with each node's CPU, and failover time after a node is killed.
     Cluster(cluster::ClusterArgs),
+    /// The audit trail: records per second its writer stores, and what recording adds to
+    /// sign-ins, viewing starts and snapshot uploads (trail on ÷ off).
+    Audit(audit::AuditArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -41,5 +45,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Detect(args) => detect::run(args).await,
         BenchCommand::Kernel(args) => kernel::run(args).await,
         BenchCommand::Cluster(args) => cluster::run(args).await,
+        BenchCommand::Audit(args) => audit::run(args).await,
     }
 }

@@ -148,6 +148,13 @@ const SAMPLES: &[(&str, &str)] = &[
     ("node_uploads", "16"),
     ("node_kernel_starts", "2"),
     ("node_requests", "auth=8,api=64"),
+    ("audit_trail", "false"),
+    ("audit_retention", "1year"),
+    ("audit_checkpoint_interval", "5m"),
+    ("audit_fail_closed", "false"),
+    ("audit_queue", "1024"),
+    ("audit_batch", "64"),
+    ("audit_key_file", "/etc/switchboard/audit-key"),
 ];
 
 /// Settings that only work together: setting one sets the other too.

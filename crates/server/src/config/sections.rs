@@ -46,6 +46,7 @@ defaults_from_clap!(
     ClusterSettings,
     OperationsSettings,
     AdmissionSettings,
+    AuditSettings,
 );
 
 /// `[network]`: listening, HTTPS, browsers' origins and the bounds of every connection.
@@ -587,4 +588,43 @@ pub struct AdmissionSettings {
         default_value = "auth=64,api=1024,media=1024,kernels=256"
     )]
     pub node_requests: String,
+}
+
+/// `[audit]`: the audit trail. Every node appends who did what to private things to its own
+/// hash chain in the database and signs checkpoints of it with its key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[serde(default, deny_unknown_fields)]
+#[group(id = "audit")]
+#[command(next_help_heading = "Audit")]
+pub struct AuditSettings {
+    /// Keep the audit trail at all (false: nothing is recorded; only for measuring what
+    /// recording costs).
+    #[arg(long, env = "SWITCHBOARD_AUDIT_TRAIL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub audit_trail: bool,
+    /// How long audit records are kept; older ones are deleted hourly, leaving a signed
+    /// checkpoint so what remains still verifies.
+    #[arg(long, env = "SWITCHBOARD_AUDIT_RETENTION", value_parser = duration, default_value = "6years")]
+    #[serde(with = "humantime_serde")]
+    pub audit_retention: Duration,
+    /// How often the node signs a checkpoint of its chain (when it has grown). Records after
+    /// the newest checkpoint are protected by the chain alone.
+    #[arg(long, env = "SWITCHBOARD_AUDIT_CHECKPOINT_INTERVAL", value_parser = duration, default_value = "1m")]
+    #[serde(with = "humantime_serde")]
+    pub audit_checkpoint_interval: Duration,
+    /// Refuse audited actions (503 audit_unavailable) while records cannot be written. With
+    /// false they go ahead and the records wait in memory until the database is back.
+    #[arg(long, env = "SWITCHBOARD_AUDIT_FAIL_CLOSED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub audit_fail_closed: bool,
+    /// Records waiting to be written at most; past it audited actions are refused as if the
+    /// database were unreachable.
+    #[arg(long, env = "SWITCHBOARD_AUDIT_QUEUE", default_value_t = 65_536)]
+    pub audit_queue: usize,
+    /// Records written in one transaction at most.
+    #[arg(long, env = "SWITCHBOARD_AUDIT_BATCH", default_value_t = 512)]
+    pub audit_batch: usize,
+    /// The node's Ed25519 signing key (PKCS#8). Default: `audit-key` in the data folder,
+    /// created on first start. Keep a copy of its public key off the machine (`switchboard
+    /// admin audit keys`).
+    #[arg(long, env = "SWITCHBOARD_AUDIT_KEY_FILE")]
+    pub audit_key_file: Option<PathBuf>,
 }

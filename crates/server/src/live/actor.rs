@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_bus::subjects;
+use switchboard_core::audit::{Action, Actor, AuditEvent};
 use switchboard_core::{
     EndReason, Session, SessionClock, SessionState, SessionStats, Timestamp, ViewerLedger,
 };
@@ -432,6 +433,18 @@ impl SessionActor {
         loop {
             match deps.store.end_session(&self.session).await {
                 Ok(cdr) => {
+                    // A user's end is recorded by whoever asked; the node's own ends here.
+                    if reason != EndReason::EndedByUser {
+                        deps.audit.note(
+                            AuditEvent::new(Actor::system(), Action::SessionEnded)
+                                .account(self.session.account_id)
+                                .target("session", self.session.suid)
+                                .detail(serde_json::json!({
+                                    "reason": reason.as_str(),
+                                    "viewer_seconds": cdr.viewer_seconds,
+                                })),
+                        );
+                    }
                     if let Err(e) = deps.cdr_log.append(&cdr).await {
                         tracing::error!(suid = %cdr.suid, error = %e, "writing the CDR file failed; the database keeps the record");
                     }

@@ -28,4 +28,6 @@ pub struct ActorDeps {
     /// Fires when the bus probe found deliveries missing: long-lived subscribers (the status
     /// board, owner links, followers) subscribe again.
     pub resubscribe: crate::bus_probe::Resubscribe,
+    /// Where timeouts are recorded (the node ended the session, nobody asked).
+    pub audit: crate::services::audit::AuditLog,
 }

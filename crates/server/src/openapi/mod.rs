@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod cameras;
 mod compute;
 mod devices;
@@ -205,6 +206,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         jupyter::Jupyter::openapi(),
         admin::Admin::openapi(),
         limits::Limits::openapi(),
+        audit::Audit::openapi(),
         operations::Operations::openapi(),
         security::Security::openapi(),
     ] {

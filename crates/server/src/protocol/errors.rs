@@ -94,6 +94,9 @@ error_codes! {
     InvalidUsername = "invalid_username", 422;
     /// A password that is too short or too easy to guess.
     WeakPassword = "weak_password", 422;
+    /// A search filter the server cannot search by: an unknown audit action, a time range
+    /// that ends before it starts, a cursor it did not make.
+    InvalidFilter = "invalid_filter", 422;
     /// An account name that is empty or too long.
     InvalidAccountName = "invalid_account_name", 422;
     /// A protocol version this server does not speak.
@@ -110,6 +113,8 @@ error_codes! {
     Busy = "busy", 503;
     /// An unexpected failure, logged on the server.
     Internal = "internal", 500;
+    /// The audit trail cannot be written, and the action must be recorded first.
+    AuditUnavailable = "audit_unavailable", 503;
     /// The database is unreachable, or the server is restarting.
     Unavailable = "unavailable", 503;
     /// The session has as many viewers as it may.

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod admission;
+pub mod audit;
 pub mod cameras;
 pub mod compute;
 pub mod errors;

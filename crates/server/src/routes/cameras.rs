@@ -29,7 +29,7 @@ pub(super) async fn create(
     caller: CurrentUser,
     ApiJson(req): ApiJson<CreateCameraRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedCamera>)> {
-    let created = app.cameras.create(caller.account_id(), req).await?;
+    let created = app.cameras.create(&caller.user, req).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -48,9 +48,7 @@ pub(super) async fn update(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateCameraRequest>,
 ) -> ApiResult<Json<CameraView>> {
-    Ok(Json(
-        app.cameras.update(caller.account_id(), &id, req).await?,
-    ))
+    Ok(Json(app.cameras.update(&caller.user, &id, req).await?))
 }
 
 /// `DELETE /api/v1/cameras/{id}/token`: replaces the camera's token; the old one stops
@@ -60,9 +58,7 @@ pub(super) async fn rotate_token(
     caller: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CameraToken>> {
-    Ok(Json(
-        app.cameras.rotate_token(caller.account_id(), &id).await?,
-    ))
+    Ok(Json(app.cameras.rotate_token(&caller.user, &id).await?))
 }
 
 /// `POST /api/v1/cameras/{id}/live`: asks the camera to stream into a video session.
@@ -151,7 +147,7 @@ pub(super) async fn search(
     caller: CurrentUser,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> ApiResult<Json<SearchView>> {
-    Ok(Json(app.cameras.search(caller.account_id(), q).await?))
+    Ok(Json(app.cameras.search(&caller.user, q).await?))
 }
 
 fn jpeg_response(bytes: Vec<u8>) -> Response {
@@ -172,10 +168,9 @@ pub(super) async fn snapshot(
     caller: CurrentUser,
     Path(file): Path<String>,
 ) -> ApiResult<Response> {
-    let account = caller.account_id();
     Ok(match file.strip_suffix(".jpg") {
-        Some(id) => jpeg_response(app.cameras.snapshot_jpeg(account, id).await?),
-        None => Json(app.cameras.snapshot(account, &file).await?).into_response(),
+        Some(id) => jpeg_response(app.cameras.snapshot_jpeg(&caller.user, id).await?),
+        None => Json(app.cameras.snapshot(&caller.user, &file).await?).into_response(),
     })
 }
 
@@ -186,6 +181,6 @@ pub(super) async fn snapshot_thumb(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     Ok(jpeg_response(
-        app.cameras.thumbnail(caller.account_id(), &id).await?,
+        app.cameras.thumbnail(&caller.user, &id).await?,
     ))
 }

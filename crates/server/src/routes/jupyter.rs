@@ -93,9 +93,7 @@ pub(super) async fn delete(
     caller: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    app.compute
-        .shut_down_kernel(caller.account_id(), &id)
-        .await?;
+    app.compute.shut_down_kernel(&caller.user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -134,7 +132,7 @@ pub(super) async fn channels(
 ) -> ApiResult<Response> {
     let channel = app
         .compute
-        .open_channel(caller.account_id(), &id, query.session_id)?;
+        .open_channel(&caller.user, &id, query.session_id)?;
     let ws = websocket::limited(ws, app.config.kernels.max_kernel_message_bytes)
         .protocols([V1_PROTOCOL]);
     let v1 = ws
@@ -230,10 +228,7 @@ pub(super) async fn post_message(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<MessageSent>)> {
-    let sent = app
-        .compute
-        .post_message(caller.account_id(), &id, &body)
-        .await?;
+    let sent = app.compute.post_message(&caller.user, &id, &body).await?;
     Ok((StatusCode::ACCEPTED, Json(sent)))
 }
 

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod cameras;
 mod cells;
 mod controls;
@@ -174,6 +175,7 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
         )
         .route("/admin/overview", [Method::GET], get(admin::overview))
         .route("/admin/accounts", [Method::GET], get(limits::accounts))
+        .route("/audit", [Method::GET], get(audit::list))
         .route(
             "/admin/accounts/{id}/limits",
             [Method::GET, Method::PUT],
@@ -314,6 +316,11 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
             crate::browser_policy::add_security_headers,
         ))
         .layer(axum::middleware::from_fn_with_state(node, name_node))
+        // Inside the request-id layer, so the id it sets is the one records carry.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            audit::request_context,
+        ))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -69,7 +69,12 @@ pub(super) async fn end(
 ) -> ApiResult<Json<SessionView>> {
     let view = app
         .live
-        .end(Some(caller.account_id()), &suid, EndReason::EndedByUser)
+        .end(
+            &caller.user,
+            Some(caller.account_id()),
+            &suid,
+            EndReason::EndedByUser,
+        )
         .await?;
     Ok(Json(view))
 }

@@ -7,7 +7,7 @@ use crate::extract::ApiWebSocket;
 use crate::live::{Frame, LiveStatus, ViewerGuard};
 use crate::protocol::WatchEvent;
 use crate::services::gatekeeper::{Bucket, NodePermit, Place};
-use crate::services::viewing::Viewing;
+use crate::services::viewing::{ViewRoute, Viewing, WatchRecord};
 use crate::websocket;
 use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket};
@@ -63,6 +63,7 @@ struct MjpegStream {
     _right: crate::auth::Right,
     _viewer: ViewerGuard,
     _admitted: Place,
+    _record: WatchRecord,
 }
 
 /// `GET /api/v1/sessions/{suid}/video.mjpeg`: `multipart/x-mixed-replace` for `<img>`,
@@ -78,7 +79,11 @@ pub(super) async fn mjpeg(
         place: viewer,
         admitted,
         egress,
-    } = app.live.watch(&caller.user, &suid).await?;
+        record,
+    } = app
+        .live
+        .watch(&caller.user, &suid, ViewRoute::Mjpeg)
+        .await?;
     let right = app.tokens.hold(&caller.claims);
     let [_, tail] = app.mjpeg.frame(&Bytes::new());
     let state = MjpegStream {
@@ -94,6 +99,7 @@ pub(super) async fn mjpeg(
         _right: right,
         _viewer: viewer,
         _admitted: admitted,
+        _record: record,
     };
     let stream = futures::stream::unfold(state, |mut st| async move {
         if let Some(chunk) = st.pending.take() {
@@ -154,7 +160,10 @@ pub(super) async fn watch_socket(
     ApiWebSocket(ws): ApiWebSocket,
 ) -> ApiResult<Response> {
     let open = app.gate.admit_websocket()?;
-    let viewing = app.live.watch(&caller.user, &suid).await?;
+    let viewing = app
+        .live
+        .watch(&caller.user, &suid, ViewRoute::WatchSocket)
+        .await?;
     let right = app.tokens.hold(&caller.claims);
     Ok(
         websocket::limited(ws, app.config.sessions.max_viewer_message_bytes)
@@ -183,6 +192,7 @@ async fn watch_loop(
         place: _viewer,
         admitted: _admitted,
         egress,
+        record: _record,
     } = viewing;
     let suid = handle.suid();
     let mut events = match app.bus.subscribe(&subjects::events(suid)).await {

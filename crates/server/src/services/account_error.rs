@@ -52,6 +52,8 @@ pub enum AccountError {
     /// Refused by the gatekeeper (the account's `users` limit).
     #[error(transparent)]
     Admission(#[from] crate::services::gatekeeper::AdmissionError),
+    #[error(transparent)]
+    Audit(#[from] crate::services::audit::AuditError),
 }
 
 impl ServiceError for AccountError {
@@ -71,6 +73,7 @@ impl ServiceError for AccountError {
             AccountError::Password(e) => e.code(),
             AccountError::Store(e) => e.code(),
             AccountError::Admission(e) => e.code(),
+            AccountError::Audit(e) => e.code(),
             AccountError::Security(e) => e.code(),
         }
     }
@@ -80,6 +83,7 @@ impl ServiceError for AccountError {
             AccountError::Password(e) => e.message(),
             AccountError::Store(e) => e.message(),
             AccountError::Admission(e) => e.message(),
+            AccountError::Audit(e) => e.message(),
             AccountError::Security(e) => e.message(),
             other => other.to_string(),
         }
@@ -91,6 +95,7 @@ impl ServiceError for AccountError {
             AccountError::Password(e) => e.retry_after(),
             AccountError::Store(e) => e.retry_after(),
             AccountError::Admission(e) => e.retry_after(),
+            AccountError::Audit(e) => e.retry_after(),
             AccountError::Security(e) => e.retry_after(),
             _ => None,
         }

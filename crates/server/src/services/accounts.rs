@@ -3,6 +3,7 @@
 //! admin (the store decides, atomically: `last_admin`).
 
 use super::account_error::AccountError;
+use super::audit::AuditLog;
 use super::gatekeeper::Gatekeeper;
 use super::security::{ClientInfo, PasswordPolicy, SignIns, WeakPassword, standing_view};
 use super::sign_in_failures::SignInFailures;
@@ -13,9 +14,11 @@ use crate::protocol::accounts::{
     InviteResponse, LoginRequest, LoginResponse, RegisterRequest, TokenResponse, UserList, UserView,
 };
 use rand::Rng;
+use serde_json::json;
 use std::sync::Arc;
 use switchboard_bus::Bus;
 use switchboard_core::account::{normalize_username, username_key, validate_username};
+use switchboard_core::audit::{Action, Actor, AuditEvent, Outcome};
 use switchboard_core::security::Standing;
 use switchboard_core::{Account, AccountId, Role, User, UserId};
 use switchboard_store::{Invite, Store, StoreError};
@@ -45,6 +48,7 @@ pub struct Accounts {
     sign_ins: Arc<SignIns>,
     /// The account's `users` limit for someone joining with an invite.
     gate: Arc<Gatekeeper>,
+    audit: AuditLog,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -63,6 +67,7 @@ impl Accounts {
         tokens: Arc<TokenService>,
         sign_ins: Arc<SignIns>,
         gate: Arc<Gatekeeper>,
+        audit: AuditLog,
     ) -> Self {
         let passwords = PasswordHashing::new(
             config
@@ -84,6 +89,7 @@ impl Accounts {
             failures,
             sign_ins,
             gate,
+            audit,
         }
     }
 
@@ -110,6 +116,7 @@ impl Accounts {
             .check(&req.password, &[&username, account_hint])
             .await
             .map_err(|WeakPassword(why)| AccountError::WeakPassword(why))?;
+        self.audit.check()?;
         let created_at = now();
         let password_hash = self.passwords.hash(req.password).await?;
         let user = match (req.account_name, req.invite) {
@@ -136,6 +143,15 @@ impl Accounts {
                     .await
                     .map_err(taken)?;
                 tracing::info!(account = %account.id, user = %user.id, "account created");
+                self.audit
+                    .record_durable(
+                        AuditEvent::by(&user, Action::SignUp)
+                            .target("account", account.id)
+                            .detail(
+                                json!({ "username": user.username, "account_name": account.name }),
+                            ),
+                    )
+                    .await?;
                 user
             }
             (None, Some(code)) => {
@@ -164,6 +180,13 @@ impl Accounts {
                     other => other.map_err(taken)?,
                 };
                 tracing::info!(account = %user.account_id, user = %user.id, "user joined with invite");
+                self.audit
+                    .record_durable(
+                        AuditEvent::by(&user, Action::UserCreated)
+                            .target("user", user.id)
+                            .detail(json!({ "username": user.username, "invite": invite_id(code.trim()) })),
+                    )
+                    .await?;
                 user
             }
             _ => return Err(AccountError::AccountOrInvite),
@@ -191,6 +214,7 @@ impl Accounts {
         // Counted per name as the server knows it, so `ALICE` and a look-alike `аlice` are the
         // same guesser's target as `alice`.
         let name_key = username_key(&req.username);
+        self.audit.check()?;
         self.failures
             .allowed(&name_key)
             .map_err(|wait| AccountError::TooManyFailures {
@@ -205,6 +229,11 @@ impl Accounts {
                 self.failures.failed(&name_key);
                 tracing::info!(client = %client_addr, username = ?typed, reason = "unknown user", "failed sign-in");
                 crate::metrics::login(false);
+                self.audit.record(
+                    AuditEvent::new(Actor::anonymous(), Action::SignIn)
+                        .outcome(Outcome::Denied)
+                        .detail(json!({ "reason": "unknown user", "username": typed })),
+                )?;
                 return Err(AccountError::WrongPassword);
             }
             Err(e) => return Err(e.into()),
@@ -218,6 +247,13 @@ impl Accounts {
             self.failures.failed(&name_key);
             tracing::info!(client = %client_addr, username = ?typed, user = %user.id, reason = "wrong password", "failed sign-in");
             crate::metrics::login(false);
+            self.audit.record(
+                AuditEvent::new(Actor::anonymous(), Action::SignIn)
+                    .account(user.account_id)
+                    .target("user", user.id)
+                    .outcome(Outcome::Denied)
+                    .detail(json!({ "reason": "wrong password", "username": typed })),
+            )?;
             return Err(AccountError::WrongPassword);
         }
         self.failures.forget(&name_key);
@@ -226,18 +262,34 @@ impl Accounts {
         let (user, standing) = self.store.user_standing(user.id).await?;
         if standing.second_factor_enabled {
             tracing::info!(client = %client_addr, user = %user.id, "password checked; second factor asked");
+            self.audit
+                .record_durable(
+                    AuditEvent::by(&user, Action::SignIn)
+                        .target("user", user.id)
+                        .detail(json!({ "second_factor": "asked" })),
+                )
+                .await?;
             return Ok(LoginResponse::SecondFactor(self.sign_ins.challenge(&user)?));
         }
         crate::metrics::login(true);
-        Ok(LoginResponse::Token(
-            self.sign_ins.open(&user, standing, client).await?,
-        ))
+        let token = self.sign_ins.open(&user, standing, client).await?;
+        self.audit
+            .record_durable(
+                AuditEvent::by(&user, Action::SignIn)
+                    .target("user", user.id)
+                    .detail(json!({ "user_agent": client.user_agent })),
+            )
+            .await?;
+        Ok(LoginResponse::Token(token))
     }
 
     /// Signs out: the token of `claims` stops working everywhere, now and after restarts,
     /// and leaves the user's sign-ins.
     pub async fn logout(&self, user: &User, claims: &Claims) -> Result<(), AccountError> {
         self.sign_ins.sign_out(claims, user.id).await?;
+        self.audit
+            .record_durable(AuditEvent::by(user, Action::SignOut).target("user", user.id))
+            .await?;
         Ok(())
     }
 
@@ -252,6 +304,7 @@ impl Accounts {
     /// Deletes the signed-in user (their sessions and CDRs stay) and signs them out; every
     /// other token of theirs fails at once on every node.
     pub async fn delete_me(&self, user: &User, claims: &Claims) -> Result<(), AccountError> {
+        self.audit.check()?;
         self.store.delete_user(user.id).await.map_err(last_admin)?;
         // The user's sign-ins went with them; the token is revoked as any other.
         self.store
@@ -263,6 +316,13 @@ impl Accounts {
         // Stored first: a node that misses the announcement finds the user gone when it catches up.
         revocations::user_deleted(&*self.bus, &self.tokens, user.id).await;
         tracing::info!(user = %user.id, "user deleted");
+        self.audit
+            .record_durable(
+                AuditEvent::by(user, Action::UserDeleted)
+                    .target("user", user.id)
+                    .detail(json!({ "username": user.username, "self": true })),
+            )
+            .await?;
         Ok(())
     }
 
@@ -285,7 +345,15 @@ impl Accounts {
             created_at,
             expires_at: created_at + INVITE_TTL,
         };
+        self.audit.check()?;
         self.store.create_invite(&invite).await?;
+        self.audit
+            .record_durable(
+                AuditEvent::by(caller, Action::InviteCreated)
+                    .target("invite", invite_id(&code))
+                    .detail(json!({ "expires_at": invite.expires_at })),
+            )
+            .await?;
         Ok(InviteResponse {
             invite: code,
             expires_at: invite.expires_at,
@@ -316,6 +384,7 @@ impl Accounts {
             Ok(_) | Err(StoreError::NotFound) => return Err(AccountError::UserNotFound),
             Err(e) => return Err(e.into()),
         }
+        self.audit.check()?;
         match self.store.delete_user(id).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(AccountError::UserNotFound),
@@ -323,8 +392,19 @@ impl Accounts {
         }
         revocations::user_deleted(&*self.bus, &self.tokens, id).await;
         tracing::info!(user = %id, by = %caller.id, "user deleted by an admin");
+        self.audit
+            .record_durable(AuditEvent::by(caller, Action::UserDeleted).target("user", id))
+            .await?;
         Ok(())
     }
+}
+
+/// An invite as the audit trail names it: a digest of its code, never the code itself,
+/// which would let a reader of the trail join the account.
+fn invite_id(code: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(code.as_bytes());
+    switchboard_core::audit::Hash(digest.into()).to_hex()[..16].to_owned()
 }
 
 /// A name the store refused because its key is another user's.

@@ -265,7 +265,7 @@ impl AdminViews {
         tracing::info!(%suid, user = %user.id, "session end asked from the admin view");
         Ok(self
             .live
-            .end(reach.account(), suid, EndReason::EndedByUser)
+            .end(user, reach.account(), suid, EndReason::EndedByUser)
             .await?)
     }
 }

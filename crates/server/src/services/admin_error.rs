@@ -17,6 +17,8 @@ pub enum AdminError {
     #[error(transparent)]
     Session(#[from] SessionError),
     #[error(transparent)]
+    Audit(#[from] crate::services::audit::AuditError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -25,6 +27,7 @@ impl ServiceError for AdminError {
         match self {
             AdminError::NotAdmin | AdminError::NotOperator => ErrorCode::Forbidden,
             AdminError::Session(e) => e.code(),
+            AdminError::Audit(e) => e.code(),
             AdminError::Store(e) => e.code(),
         }
     }
@@ -32,6 +35,7 @@ impl ServiceError for AdminError {
     fn message(&self) -> String {
         match self {
             AdminError::Session(e) => e.message(),
+            AdminError::Audit(e) => e.message(),
             AdminError::Store(e) => e.message(),
             other => other.to_string(),
         }
@@ -40,6 +44,7 @@ impl ServiceError for AdminError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             AdminError::Session(e) => e.retry_after(),
+            AdminError::Audit(e) => e.retry_after(),
             AdminError::Store(e) => e.retry_after(),
             _ => None,
         }

@@ -61,6 +61,8 @@ pub enum CameraError {
     /// Refused by the gatekeeper.
     #[error(transparent)]
     Admission(#[from] crate::services::gatekeeper::AdmissionError),
+    #[error(transparent)]
+    Audit(#[from] crate::services::audit::AuditError),
 }
 
 impl ServiceError for CameraError {
@@ -83,6 +85,7 @@ impl ServiceError for CameraError {
             CameraError::Session(e) => e.code(),
             CameraError::Store(e) => e.code(),
             CameraError::Admission(e) => e.code(),
+            CameraError::Audit(e) => e.code(),
         }
     }
 
@@ -91,6 +94,7 @@ impl ServiceError for CameraError {
             CameraError::Session(e) => e.message(),
             CameraError::Store(e) => e.message(),
             CameraError::Admission(e) => e.message(),
+            CameraError::Audit(e) => e.message(),
             other => other.to_string(),
         }
     }
@@ -102,6 +106,7 @@ impl ServiceError for CameraError {
             CameraError::Session(e) => e.retry_after(),
             CameraError::Store(e) => e.retry_after(),
             CameraError::Admission(e) => e.retry_after(),
+            CameraError::Audit(e) => e.retry_after(),
             _ => None,
         }
     }

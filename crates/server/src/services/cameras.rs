@@ -2,6 +2,7 @@
 //! detection, object search, and the snapshots search points at. Detection itself (the
 //! pool, the resume and retention tasks) is the engine's, `crate::cameras::Cameras`.
 
+use super::audit::AuditLog;
 use super::camera_error::CameraError;
 use super::gatekeeper::Gatekeeper;
 use super::sessions::LiveSessions;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use switchboard_core::audit::{Action, AuditEvent};
 use switchboard_core::{AccountId, SessionKind, SessionState, Suid, User};
 use switchboard_media::jpeg;
 use switchboard_store::{
@@ -63,6 +65,7 @@ pub struct CameraService {
     engine: Arc<Cameras>,
     live: LiveSessions,
     gate: Arc<Gatekeeper>,
+    audit: AuditLog,
 }
 
 impl std::fmt::Debug for CameraService {
@@ -80,8 +83,10 @@ impl CameraService {
         engine: Arc<Cameras>,
         live: LiveSessions,
         gate: Arc<Gatekeeper>,
+        audit: AuditLog,
     ) -> Self {
         CameraService {
+            audit,
             config,
             store,
             engine,
@@ -93,9 +98,11 @@ impl CameraService {
     /// Registers a camera; its token is in this answer only.
     pub async fn create(
         &self,
-        account: AccountId,
+        caller: &User,
         req: CreateCameraRequest,
     ) -> Result<CreatedCamera, CameraError> {
+        let account = caller.account_id;
+        self.audit.check()?;
         let name = camera_name(&req.name)?;
         let (token, hash) = new_token();
         let camera = Camera {
@@ -120,6 +127,13 @@ impl CameraService {
         let created = self.store.create_camera(&camera, &hash).await;
         reservation.done().await;
         created?;
+        self.audit
+            .record_durable(
+                AuditEvent::by(caller, Action::CameraCreated)
+                    .target("camera", camera.id)
+                    .detail(serde_json::json!({ "name": camera.name })),
+            )
+            .await?;
         Ok(CreatedCamera {
             upload_url: format!("/api/v1/cameras/{}/snapshots", camera.id),
             camera: camera_view(&camera),
@@ -139,33 +153,54 @@ impl CameraService {
     /// Renames the camera named by `id` (as written in a path) or changes what it keeps.
     pub async fn update(
         &self,
-        account: AccountId,
+        caller: &User,
         id: &str,
         req: UpdateCameraRequest,
     ) -> Result<CameraView, CameraError> {
+        let account = caller.account_id;
         let id = camera_id(id)?;
+        self.audit.check()?;
         let name = req.name.as_deref().map(camera_name).transpose()?;
         match self
             .store
             .update_camera(account, id, name.as_deref(), req.only_person)
             .await
         {
-            Ok(()) => Ok(camera_view(&self.store.camera(account, id).await?)),
+            Ok(()) => {
+                self.audit
+                    .record_durable(
+                        AuditEvent::by(caller, Action::CameraChanged)
+                            .target("camera", id)
+                            .detail(serde_json::json!({
+                                "name": name,
+                                "only_person": req.only_person,
+                            })),
+                    )
+                    .await?;
+                Ok(camera_view(&self.store.camera(account, id).await?))
+            }
             Err(StoreError::NotFound) => Err(CameraError::CameraNotFound),
             Err(e) => Err(e.into()),
         }
     }
 
     /// Replaces the camera's token; the old one stops working at once.
-    pub async fn rotate_token(
-        &self,
-        account: AccountId,
-        id: &str,
-    ) -> Result<CameraToken, CameraError> {
+    pub async fn rotate_token(&self, caller: &User, id: &str) -> Result<CameraToken, CameraError> {
+        let account = caller.account_id;
         let id = camera_id(id)?;
+        self.audit.check()?;
         let (token, hash) = new_token();
         match self.store.set_camera_token(account, id, &hash).await {
-            Ok(()) => Ok(CameraToken { id, token }),
+            Ok(()) => {
+                self.audit
+                    .record_durable(
+                        AuditEvent::by(caller, Action::CameraChanged)
+                            .target("camera", id)
+                            .detail(serde_json::json!({ "token": "replaced" })),
+                    )
+                    .await?;
+                Ok(CameraToken { id, token })
+            }
             Err(StoreError::NotFound) => Err(CameraError::CameraNotFound),
             Err(e) => Err(e.into()),
         }
@@ -200,6 +235,13 @@ impl CameraService {
             .set_camera_live(account, id, Some(session.suid.0))
             .await?;
         tracing::info!(camera = %id, suid = %session.suid, "camera asked to go live");
+        self.audit
+            .record_durable(
+                AuditEvent::by(user, Action::CameraLive)
+                    .target("camera", id)
+                    .detail(serde_json::json!({ "session": session.suid })),
+            )
+            .await?;
         Ok(GoLive::Opened(self.live.view(&session)))
     }
 
@@ -357,11 +399,8 @@ impl CameraService {
 
     /// The newest snapshots of the account showing the objects asked for, in words (`q`)
     /// or by label; words that name nothing the detector finds are reported, not refused.
-    pub async fn search(
-        &self,
-        account: AccountId,
-        q: SearchQuery,
-    ) -> Result<SearchView, CameraError> {
+    pub async fn search(&self, caller: &User, q: SearchQuery) -> Result<SearchView, CameraError> {
+        let account = caller.account_id;
         let known = self.engine.labels();
         let mut asked = object_query::ObjectQuery::default();
         if let Some(text) = &q.q {
@@ -392,6 +431,15 @@ impl CameraService {
             })
             .await?;
         self.pin_results(&hits).await;
+        self.audit.record(
+            AuditEvent::by(caller, Action::Searched).detail(serde_json::json!({
+                "question": q.q,
+                "label": q.label,
+                "camera": q.camera,
+                "labels": asked.labels,
+                "results": hits.len(),
+            })),
+        )?;
         Ok(SearchView {
             labels: asked.labels,
             unknown: asked.unknown,
@@ -422,25 +470,25 @@ impl CameraService {
     }
 
     /// The account's snapshot named by `id` (as written in a path), as uploaded.
-    pub async fn snapshot_jpeg(
-        &self,
-        account: AccountId,
-        id: &str,
-    ) -> Result<Vec<u8>, CameraError> {
+    pub async fn snapshot_jpeg(&self, caller: &User, id: &str) -> Result<Vec<u8>, CameraError> {
+        let account = caller.account_id;
         let id = snapshot_id(id)?;
+        self.audit.check()?;
         match self.store.snapshot_jpeg(account, id).await {
-            Ok(bytes) => Ok(bytes),
+            Ok(bytes) => {
+                self.audit.record(
+                    AuditEvent::by(caller, Action::SnapshotViewed).target("snapshot", id),
+                )?;
+                Ok(bytes)
+            }
             Err(StoreError::NotFound) => Err(CameraError::SnapshotNotFound),
             Err(e) => Err(e.into()),
         }
     }
 
     /// The account's snapshot's facts and every detection, most confident first.
-    pub async fn snapshot(
-        &self,
-        account: AccountId,
-        id: &str,
-    ) -> Result<SnapshotView, CameraError> {
+    pub async fn snapshot(&self, caller: &User, id: &str) -> Result<SnapshotView, CameraError> {
+        let account = caller.account_id;
         let id = snapshot_id(id)?;
         let (info, found) = match tokio::try_join!(
             self.store.snapshot_info(account, id),
@@ -450,6 +498,8 @@ impl CameraService {
             Err(StoreError::NotFound) => return Err(CameraError::SnapshotNotFound),
             Err(e) => return Err(e.into()),
         };
+        self.audit
+            .record(AuditEvent::by(caller, Action::SnapshotRead).target("snapshot", id))?;
         Ok(SnapshotView {
             id,
             camera: CameraRef {
@@ -469,8 +519,10 @@ impl CameraService {
     /// A JPEG copy of the account's snapshot, at most 480 pixels wide, with its detections
     /// drawn on it. Decodes are bounded in number (`ThumbnailBusy` past `decode_wait`) and
     /// in pixels.
-    pub async fn thumbnail(&self, account: AccountId, id: &str) -> Result<Vec<u8>, CameraError> {
+    pub async fn thumbnail(&self, caller: &User, id: &str) -> Result<Vec<u8>, CameraError> {
+        let account = caller.account_id;
         let id = snapshot_id(id)?;
+        self.audit.check()?;
         let (image, found) = match tokio::try_join!(
             self.store.snapshot_jpeg(account, id),
             self.store.snapshot_detections(account, id)
@@ -479,6 +531,8 @@ impl CameraService {
             Err(StoreError::NotFound) => return Err(CameraError::SnapshotNotFound),
             Err(e) => return Err(e.into()),
         };
+        self.audit
+            .record(AuditEvent::by(caller, Action::ThumbnailViewed).target("snapshot", id))?;
         let drawn: Vec<_> = found.iter().map(|d| self.engine.to_detection(d)).collect();
         self.engine
             .thumbnail(image, drawn, THUMB_WIDTH)

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use std::time::Duration;
 use switchboard_bus::subjects;
+use switchboard_core::audit::{Action, AuditEvent};
 use switchboard_core::control::validate_action;
 use switchboard_core::{Control, SessionState, Suid, User};
 
@@ -37,9 +38,17 @@ impl LiveSessions {
         {
             return Err(SessionError::InvalidControl("args: at most 16 KiB".into()));
         }
+        self.audit.check()?;
         let control = self
             .store
             .insert_control(session.suid, action, args, user.id, now())
+            .await?;
+        self.audit
+            .record_durable(
+                AuditEvent::by(user, Action::ControlSent)
+                    .target("session", session.suid)
+                    .detail(serde_json::json!({ "control": control.id, "action": action })),
+            )
             .await?;
         for (subject, payload) in [
             (

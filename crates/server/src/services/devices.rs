@@ -6,6 +6,7 @@ use super::sessions::LiveSessions;
 use crate::auth::TokenKind;
 use crate::live::{SessionHandle, now};
 use crate::protocol::DeviceRegistered;
+use switchboard_core::audit::{Action, Actor, AuditEvent};
 use switchboard_core::device::{VersionCheck, check_app_version};
 use switchboard_core::{DeviceId, DeviceInfo, SessionState, Suid, TicketCode, Transition};
 use switchboard_store::StoreError;
@@ -32,6 +33,7 @@ impl LiveSessions {
             return Err(SessionError::AppTooOld { minimum, found });
         }
         let handle = self.running(&session)?;
+        self.audit.check()?;
         let device_id = DeviceId::new();
         match self
             .store
@@ -42,6 +44,14 @@ impl LiveSessions {
             Err(StoreError::Conflict(_)) => return Err(Transition::TicketUsed.into()),
             Err(e) => return Err(e.into()),
         }
+        self.audit
+            .record_durable(
+                AuditEvent::new(Actor::device(session.suid), Action::TicketRedeemed)
+                    .account(session.account_id)
+                    .target("session", session.suid)
+                    .detail(serde_json::json!({ "device_id": device_id, "device": &device })),
+            )
+            .await?;
         handle.device_registered(device_id, device, at);
         // The token outlives nothing: it expires when the session must have ended anyway.
         let remaining = (session.created_at

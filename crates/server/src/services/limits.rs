@@ -2,6 +2,7 @@
 //! with what it uses; an account's admins see their account in the admin views; operators see
 //! and change every account's.
 
+use super::audit::AuditLog;
 use super::failure::ServiceError;
 use super::gatekeeper::Gatekeeper;
 use crate::protocol::ErrorCode;
@@ -9,6 +10,7 @@ use crate::protocol::admission::{
     AccountLimits, AccountSummary, AccountSummaryList, LimitView, SetLimitsRequest,
 };
 use std::sync::Arc;
+use switchboard_core::audit::{Action, Actor, AuditEvent};
 use switchboard_core::limits::{Limit, LimitOverrides};
 use switchboard_core::{AccountId, Role, User};
 use switchboard_store::{Store, StoreError};
@@ -31,6 +33,8 @@ pub enum LimitsError {
     #[error("limits: {0} must be at least {MIN_BANDWIDTH} bytes per second")]
     BandwidthTooLow(Limit),
     #[error(transparent)]
+    Audit(#[from] crate::services::audit::AuditError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -42,12 +46,14 @@ impl ServiceError for LimitsError {
             LimitsError::UnknownLimit(_) | LimitsError::BandwidthTooLow(_) => {
                 ErrorCode::InvalidField
             }
+            LimitsError::Audit(e) => e.code(),
             LimitsError::Store(e) => e.code(),
         }
     }
 
     fn message(&self) -> String {
         match self {
+            LimitsError::Audit(e) => e.message(),
             LimitsError::Store(e) => e.message(),
             other => other.to_string(),
         }
@@ -55,6 +61,7 @@ impl ServiceError for LimitsError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
+            LimitsError::Audit(e) => e.retry_after(),
             LimitsError::Store(e) => e.retry_after(),
             _ => None,
         }
@@ -66,6 +73,7 @@ impl ServiceError for LimitsError {
 pub struct LimitViews {
     store: Arc<dyn Store>,
     gate: Arc<Gatekeeper>,
+    audit: AuditLog,
 }
 
 impl std::fmt::Debug for LimitViews {
@@ -75,8 +83,8 @@ impl std::fmt::Debug for LimitViews {
 }
 
 impl LimitViews {
-    pub fn new(store: Arc<dyn Store>, gate: Arc<Gatekeeper>) -> Self {
-        LimitViews { store, gate }
+    pub fn new(store: Arc<dyn Store>, gate: Arc<Gatekeeper>, audit: AuditLog) -> Self {
+        LimitViews { store, gate, audit }
     }
 
     /// The limits of the caller's own account, with what it uses.
@@ -120,6 +128,7 @@ impl LimitViews {
             }
             own.insert(limit, max);
         }
+        self.audit.check()?;
         match self
             .gate
             .set_limits(account, &own, Some(&caller.id.to_string()))
@@ -129,6 +138,14 @@ impl LimitViews {
             other => other?,
         }
         tracing::info!(%account, by = %caller.id, ?own, "account limits changed");
+        self.audit
+            .record_durable(
+                AuditEvent::new(Actor::user(caller.id), Action::LimitsChanged)
+                    .account(account)
+                    .target("account", account)
+                    .detail(serde_json::json!({ "limits": own, "by_account": caller.account_id })),
+            )
+            .await?;
         self.view(account).await
     }
 

@@ -66,6 +66,8 @@ pub enum SessionError {
     /// Refused by the gatekeeper.
     #[error(transparent)]
     Admission(#[from] crate::services::gatekeeper::AdmissionError),
+    #[error(transparent)]
+    Audit(#[from] crate::services::audit::AuditError),
 }
 
 impl From<Transition> for SessionError {
@@ -101,6 +103,7 @@ impl ServiceError for SessionError {
             SessionError::Internal(_) => ErrorCode::Internal,
             SessionError::Store(e) => e.code(),
             SessionError::Admission(e) => e.code(),
+            SessionError::Audit(e) => e.code(),
         }
     }
 
@@ -108,6 +111,7 @@ impl ServiceError for SessionError {
         match self {
             SessionError::Store(e) => e.message(),
             SessionError::Admission(e) => e.message(),
+            SessionError::Audit(e) => e.message(),
             SessionError::Bus(_) => "the bus is unavailable; try again shortly".into(),
             other => other.to_string(),
         }
@@ -118,6 +122,7 @@ impl ServiceError for SessionError {
             SessionError::OverRate { .. } => Some(1),
             SessionError::Store(e) => e.retry_after(),
             SessionError::Admission(e) => e.retry_after(),
+            SessionError::Audit(e) => e.retry_after(),
             other => match other.code() {
                 ErrorCode::Unavailable => Some(1),
                 _ => None,

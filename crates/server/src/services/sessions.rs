@@ -2,6 +2,7 @@
 //! shows of one, waiting for its state to change, and ending it. Devices, frames, viewers
 //! and controls are further `impl` blocks of [`LiveSessions`] in their own modules.
 
+use super::audit::AuditLog;
 use super::gatekeeper::Gatekeeper;
 use super::session_error::SessionError;
 use crate::auth::{Claims, Right, TokenService};
@@ -11,6 +12,7 @@ use crate::protocol::{DeadlineView, SessionView};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_bus::Bus;
+use switchboard_core::audit::{Action, Actor, AuditEvent};
 use switchboard_core::{
     AccountId, AppVersion, EndReason, Session, SessionClock, SessionKind, SessionState, Suid,
     TicketCode, User,
@@ -33,6 +35,7 @@ pub struct LiveSessions {
     pub(super) min_app_version: Option<AppVersion>,
     pub(super) public_url: String,
     pub(super) shutdown: CancellationToken,
+    pub(super) audit: AuditLog,
 }
 
 impl std::fmt::Debug for LiveSessions {
@@ -62,6 +65,7 @@ impl LiveSessions {
         gate: Arc<Gatekeeper>,
         public_url: String,
         shutdown: CancellationToken,
+        audit: AuditLog,
     ) -> Self {
         let min_app_version = config
             .devices
@@ -78,6 +82,7 @@ impl LiveSessions {
             min_app_version,
             public_url,
             shutdown,
+            audit,
         }
     }
 
@@ -96,6 +101,7 @@ impl LiveSessions {
         {
             return Err(SessionError::LabelTooLong);
         }
+        self.audit.check()?;
         // A ticket collides with an open one with negligible odds; draw again if it does.
         for _ in 0..5 {
             let ticket = TicketCode::generate(&mut rand::rng());
@@ -122,6 +128,16 @@ impl LiveSessions {
                 Ok(()) => {
                     tracing::info!(suid = %session.suid, user = %user.id, "session created");
                     self.registry.own(session.clone()).await?;
+                    self.audit
+                        .record_durable(
+                            AuditEvent::by(user, Action::SessionCreated)
+                                .target("session", session.suid)
+                                .detail(serde_json::json!({
+                                    "kind": session.kind,
+                                    "label": session.label,
+                                })),
+                        )
+                        .await?;
                     return Ok(session);
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -274,6 +290,7 @@ impl LiveSessions {
     /// state again.
     pub async fn end(
         &self,
+        by: &User,
         account: Option<AccountId>,
         suid: &str,
         reason: EndReason,
@@ -282,10 +299,24 @@ impl LiveSessions {
             Some(account) => self.session_of(account, suid).await?,
             None => self.session(suid).await?,
         };
+        if session.state != SessionState::Ended {
+            self.audit.check()?;
+        }
         if session.state != SessionState::Ended
             && let Ok(ended) = self.registry.follow(&session).end(reason).await
         {
             tracing::info!(suid = %ended.suid, ?reason, "session ended");
+            self.audit
+                .record_durable(
+                    AuditEvent::new(Actor::user(by.id), Action::SessionEnded)
+                        .account(ended.account_id)
+                        .target("session", ended.suid)
+                        .detail(serde_json::json!({
+                            "reason": reason.as_str(),
+                            "by_operator": by.account_id != ended.account_id,
+                        })),
+                )
+                .await?;
             return Ok(self.view(&ended));
         }
         let fresh = self.store.session(session.suid).await?;

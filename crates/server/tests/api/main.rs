@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
+mod audit;
 mod bad_input;
 mod browser;
+mod browser_audit;
 mod browser_cameras;
 mod browser_cells;
 mod browser_limits;

@@ -10,6 +10,7 @@ use crate::kernels::KernelEntry;
 use crate::protocol::compute::{CellView, CreateCellRequest, CreatedCell};
 use std::sync::Arc;
 use switchboard_core::User;
+use switchboard_core::audit::{Action, Actor, AuditEvent};
 use switchboard_store::{Cell, StoreError};
 
 /// A cell just stored, and the kernel handed out for it.
@@ -96,6 +97,12 @@ impl Compute {
     pub async fn cell(&self, id_or_permalink: &str) -> Result<CellView, ComputeError> {
         let cell = cells::find_cell(&*self.store, id_or_permalink).await?;
         let files = self.store.cell_files(cell.id).await?;
+        self.audit.record(
+            AuditEvent::new(Actor::anonymous(), Action::LinkOpened)
+                .account(cell.account_id)
+                .target("cell", cell.id)
+                .detail(serde_json::json!({ "by": if id_or_permalink == cell.permalink { "permalink" } else { "id" } })),
+        )?;
         Ok(CellView {
             files: files.iter().map(|f| file_view(cell.id, f)).collect(),
             id: cell.id,
@@ -118,7 +125,15 @@ impl Compute {
         }
         let cell = cells::find_cell(&*self.store, id_or_permalink).await?;
         match self.store.cell_file(cell.id, name).await {
-            Ok((_, content)) => Ok(content),
+            Ok((_, content)) => {
+                self.audit.record(
+                    AuditEvent::new(Actor::anonymous(), Action::CellFileDownloaded)
+                        .account(cell.account_id)
+                        .target("cell", cell.id)
+                        .detail(serde_json::json!({ "file": name, "bytes": content.len() })),
+                )?;
+                Ok(content)
+            }
             Err(StoreError::NotFound) => Err(ComputeError::FileNotFound),
             Err(e) => Err(e.into()),
         }

@@ -3,6 +3,7 @@
 
 use super::error::ComputeError;
 use super::kernels::Compute;
+use super::run_record::RunRecorder;
 use crate::auth::Claims;
 use crate::kernels::{KernelEntry, SocketGuard};
 use crate::protocol::compute::{MessagePoll, MessageSent, MissedMessages, PolledMessage};
@@ -10,7 +11,7 @@ use crate::protocol::jupyter::{ExecutionState, JupyterMessage};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_core::AccountId;
+use switchboard_core::{AccountId, User};
 use switchboard_kernel::{Channel, Delivery, Subscription, WireMessage};
 
 /// Most messages one long poll answers.
@@ -28,6 +29,9 @@ pub struct KernelChannel {
     /// `header.session` it has sent.
     sessions: HashSet<String>,
     subscription: Subscription,
+    /// Who sends: code they run is recorded.
+    caller: User,
+    compute_audit: RunRecorder,
     _open: SocketGuard,
 }
 
@@ -38,6 +42,8 @@ impl KernelChannel {
         if !msg.session().is_empty() && !self.sessions.contains(msg.session()) {
             self.sessions.insert(msg.session().to_owned());
         }
+        self.compute_audit
+            .execute_request(&self.caller, &self.entry, &msg)?;
         self.entry.send(msg).await
     }
 
@@ -71,11 +77,11 @@ impl Compute {
     /// it used before first receives what it missed (as far as the replay buffer reaches).
     pub fn open_channel(
         &self,
-        account: AccountId,
+        caller: &User,
         id: &str,
         session_id: Option<String>,
     ) -> Result<KernelChannel, ComputeError> {
-        let entry = self.registry.get(id, account)?;
+        let entry = self.registry.get(id, caller.account_id)?;
         let client = session_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let subscription = entry.kernel.subscribe(entry.resume_point(&client));
         Ok(KernelChannel {
@@ -84,6 +90,8 @@ impl Compute {
             client,
             subscription,
             entry,
+            caller: caller.clone(),
+            compute_audit: self.run_recorder(),
         })
     }
 
@@ -91,14 +99,15 @@ impl Compute {
     /// the account's kernel `id`; its `msg_id`.
     pub async fn post_message(
         &self,
-        account: AccountId,
+        caller: &User,
         id: &str,
         body: &[u8],
     ) -> Result<MessageSent, ComputeError> {
-        let entry = self.registry.get(id, account)?;
+        let entry = self.registry.get(id, caller.account_id)?;
         let text = std::str::from_utf8(body).map_err(|_| ComputeError::NotUtf8)?;
         let msg = WireMessage::from_ws_text(text)?;
         let msg_id = msg.msg_id().to_owned();
+        self.run_recorder().execute_request(caller, &entry, &msg)?;
         entry.send(msg).await?;
         Ok(MessageSent { msg_id })
     }

@@ -86,6 +86,8 @@ pub enum ComputeError {
     /// Refused by the gatekeeper.
     #[error(transparent)]
     Admission(#[from] crate::services::gatekeeper::AdmissionError),
+    #[error(transparent)]
+    Audit(#[from] crate::services::audit::AuditError),
 }
 
 impl From<KernelError> for ComputeError {
@@ -122,6 +124,7 @@ impl ServiceError for ComputeError {
             ComputeError::Kernel(_) => ErrorCode::Internal,
             ComputeError::Store(e) => e.code(),
             ComputeError::Admission(e) => e.code(),
+            ComputeError::Audit(e) => e.code(),
         }
     }
 
@@ -129,6 +132,7 @@ impl ServiceError for ComputeError {
         match self {
             ComputeError::Store(e) => e.message(),
             ComputeError::Admission(e) => e.message(),
+            ComputeError::Audit(e) => e.message(),
             other => other.to_string(),
         }
     }
@@ -140,6 +144,7 @@ impl ServiceError for ComputeError {
             ComputeError::KernelCapacity(_) | ComputeError::KernelNodeUnavailable { .. } => Some(5),
             ComputeError::Store(e) => e.retry_after(),
             ComputeError::Admission(e) => e.retry_after(),
+            ComputeError::Audit(e) => e.retry_after(),
             _ => None,
         }
     }

@@ -3,15 +3,18 @@
 //! and shutting down a kernel.
 
 use super::error::ComputeError;
+use super::run_record::RunRecorder;
 use crate::auth::TokenService;
 use crate::cells::CellLimits;
 use crate::config::Config;
 use crate::kernel_proxy::{CallerCredentials, KernelProxy};
 use crate::kernels::KernelRegistry;
 use crate::protocol::jupyter::{KernelModel, KernelspecList};
+use crate::services::audit::AuditLog;
 use crate::services::gatekeeper::{Gatekeeper, NodePermit, Place};
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_core::audit::{Action, AuditEvent};
 use switchboard_core::{AccountId, User};
 use switchboard_store::Store;
 
@@ -24,6 +27,7 @@ pub struct Compute {
     pub(super) limits: CellLimits,
     pub(super) max_long_poll: Duration,
     pub(super) gate: Arc<Gatekeeper>,
+    pub(super) audit: AuditLog,
 }
 
 impl std::fmt::Debug for Compute {
@@ -43,8 +47,10 @@ impl Compute {
         store: Arc<dyn Store>,
         tokens: Arc<TokenService>,
         gate: Arc<Gatekeeper>,
+        audit: AuditLog,
     ) -> Compute {
         Compute {
+            audit,
             registry,
             proxy,
             store,
@@ -111,11 +117,19 @@ impl Compute {
         name: Option<&str>,
         credentials: &CallerCredentials,
     ) -> Result<KernelModel, ComputeError> {
+        self.audit.check()?;
         let (_starting, place) = self.admit_kernel(user.account_id).await?;
         let elsewhere = self.proxy.counts_elsewhere(credentials, user.id).await;
         let entry = self
             .registry
             .launch(user.id, user.account_id, name, None, elsewhere, place)
+            .await?;
+        self.audit
+            .record_durable(
+                AuditEvent::by(user, Action::KernelStarted)
+                    .target("kernel", entry.id())
+                    .detail(serde_json::json!({ "kernelspec": entry.kernel.spec().name })),
+            )
             .await?;
         Ok(entry.model())
     }
@@ -126,8 +140,16 @@ impl Compute {
     }
 
     /// Shuts the account's kernel `id` down (its whole process group).
-    pub async fn shut_down_kernel(&self, account: AccountId, id: &str) -> Result<(), ComputeError> {
-        self.registry.remove(id, account).await
+    pub async fn shut_down_kernel(&self, caller: &User, id: &str) -> Result<(), ComputeError> {
+        self.registry.remove(id, caller.account_id).await?;
+        self.audit
+            .note(AuditEvent::by(caller, Action::KernelStopped).target("kernel", id));
+        Ok(())
+    }
+
+    /// Records code sent to kernels to run.
+    pub(super) fn run_recorder(&self) -> RunRecorder {
+        RunRecorder::new(self.audit.clone())
     }
 
     /// Interrupts what the account's kernel `id` runs.

@@ -12,6 +12,7 @@ mod channels;
 pub mod cpu_meter;
 pub mod error;
 mod kernels;
+mod run_record;
 mod runs;
 
 pub use channels::KernelChannel;

@@ -46,6 +46,8 @@ impl Compute {
         let CellKernel { cell, entry, link } = self
             .launch_cell(user, request.kernel.as_deref(), &request.code, credentials)
             .await?;
+        self.run_recorder()
+            .run(user, entry.id(), Some(cell.id), &request.code)?;
         let options = ExecuteOptions {
             timeout: Some(Duration::from_secs_f64(timeout)),
             ..Default::default()

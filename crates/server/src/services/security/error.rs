@@ -60,6 +60,8 @@ pub enum SecurityError {
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
+    Audit(#[from] crate::services::audit::AuditError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -86,6 +88,7 @@ impl ServiceError for SecurityError {
             }
             SecurityError::Token(_) | SecurityError::Qr(_) => ErrorCode::Internal,
             SecurityError::Password(e) => e.code(),
+            SecurityError::Audit(e) => e.code(),
             SecurityError::Store(e) => e.code(),
         }
     }
@@ -93,6 +96,7 @@ impl ServiceError for SecurityError {
     fn message(&self) -> String {
         match self {
             SecurityError::Password(e) => e.message(),
+            SecurityError::Audit(e) => e.message(),
             SecurityError::Store(e) => e.message(),
             other => other.to_string(),
         }
@@ -102,6 +106,7 @@ impl ServiceError for SecurityError {
         match self {
             SecurityError::TooManyFailures { retry_after } => Some(*retry_after),
             SecurityError::Password(e) => e.retry_after(),
+            SecurityError::Audit(e) => e.retry_after(),
             SecurityError::Store(e) => e.retry_after(),
             _ => None,
         }

@@ -13,6 +13,7 @@ pub use passwords::{PasswordPolicy, WeakPassword};
 pub(crate) use sign_ins::standing_view;
 pub use sign_ins::{ClientInfo, LastUsedWriter, SignIns};
 
+use super::audit::AuditLog;
 use super::sign_in_failures::SignInFailures;
 use crate::auth::revocations::{self, RevocationNotice};
 use crate::auth::{Claims, PasswordHashing, TokenKind, TokenService};
@@ -23,9 +24,11 @@ use crate::protocol::security::{
     ConfirmSecondFactorRequest, DisableSecondFactorRequest, RecoveryCodes, ResetPasswordRequest,
     SecondFactorEnrolment, SecondFactorRequest, SignInList, SignInsRevoked,
 };
+use serde_json::json;
 use std::sync::Arc;
 use switchboard_bus::Bus;
 use switchboard_core::account::{normalize_username, validate_username};
+use switchboard_core::audit::{Action, AuditEvent, Outcome};
 use switchboard_core::security::{Gate, Standing};
 use switchboard_core::{Role, User, UserId};
 use switchboard_store::{Store, StoreError};
@@ -46,6 +49,7 @@ pub struct AccountSecurity {
     policy: PasswordPolicy,
     /// Failed password and code checks per user.
     failures: SignInFailures,
+    audit: AuditLog,
 }
 
 impl std::fmt::Debug for AccountSecurity {
@@ -69,8 +73,10 @@ impl AccountSecurity {
         tokens: Arc<TokenService>,
         sign_ins: Arc<SignIns>,
         passwords: PasswordHashing,
+        audit: AuditLog,
     ) -> Self {
         AccountSecurity {
+            audit,
             store,
             bus,
             tokens,
@@ -143,6 +149,7 @@ impl AccountSecurity {
             return Err(SecurityError::SecondFactorEnrolmentRequired);
         }
         self.throttle(user.id)?;
+        self.audit.check()?;
         if standing.must_change_password && req.new_password == req.current_password {
             return Err(SecurityError::WeakPassword(
                 "choose a password of your own, not the one-time password you were given".into(),
@@ -155,6 +162,13 @@ impl AccountSecurity {
         self.store.set_password(user.id, &hash, false).await?;
         let ended = self.sign_ins.revoke_all(user.id, Some(&claims.jti)).await?;
         tracing::info!(user = %user.id, signed_out = ended, "password changed");
+        self.audit
+            .record_durable(
+                AuditEvent::by(user, Action::PasswordChanged)
+                    .target("user", user.id)
+                    .detail(json!({ "sign_ins_ended": ended })),
+            )
+            .await?;
         Ok(())
     }
 
@@ -167,12 +181,20 @@ impl AccountSecurity {
     ) -> Result<UserView, SecurityError> {
         let username = normalize_username(&req.username);
         validate_username(&username).map_err(|e| SecurityError::InvalidUsername(e.to_string()))?;
+        self.audit.check()?;
         match self.store.rename_user(user.id, &username).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Err(SecurityError::UsernameTaken),
             Err(e) => return Err(e.into()),
         }
         tracing::info!(user = %user.id, "username changed");
+        self.audit
+            .record_durable(
+                AuditEvent::by(user, Action::UsernameChanged)
+                    .target("user", user.id)
+                    .detail(json!({ "from": user.username, "to": username })),
+            )
+            .await?;
         let account = self.account_name(user).await;
         let renamed = User {
             username,
@@ -202,6 +224,7 @@ impl AccountSecurity {
             return Err(SecurityError::ResetSelf);
         }
         self.check_new_password(&user, &req.password).await?;
+        self.audit.check()?;
         let hash = self.passwords.hash(req.password).await?;
         match self.store.set_password(user.id, &hash, true).await {
             Ok(()) => {}
@@ -210,6 +233,13 @@ impl AccountSecurity {
         }
         let ended = self.sign_ins.revoke_all(user.id, None).await?;
         tracing::info!(user = %user.id, by = %admin.id, signed_out = ended, "password reset by an admin");
+        self.audit
+            .record_durable(
+                AuditEvent::by(admin, Action::PasswordReset)
+                    .target("user", user.id)
+                    .detail(json!({ "sign_ins_ended": ended })),
+            )
+            .await?;
         Ok(())
     }
 
@@ -232,8 +262,16 @@ impl AccountSecurity {
                 "change the account's security settings",
             ));
         }
+        self.audit.check()?;
         self.store
             .set_second_factor_required(admin.account_id, req.require_second_factor)
+            .await?;
+        self.audit
+            .record_durable(
+                AuditEvent::by(admin, Action::SecurityRuleChanged)
+                    .target("account", admin.account_id)
+                    .detail(json!({ "require_second_factor": req.require_second_factor })),
+            )
             .await?;
         tracing::info!(account = %admin.account_id, by = %admin.id, require_second_factor = req.require_second_factor, "account security settings changed");
         Ok(req)
@@ -321,6 +359,11 @@ impl AccountSecurity {
         }
         self.failures.forget(&failure_key(user.id));
         tracing::info!(user = %user.id, "second factor enabled");
+        self.audit
+            .record_durable(
+                AuditEvent::by(user, Action::SecondFactorEnrolled).target("user", user.id),
+            )
+            .await?;
         Ok(RecoveryCodes {
             recovery_codes: codes,
         })
@@ -347,8 +390,14 @@ impl AccountSecurity {
             return Err(SecurityError::InvalidCode);
         }
         self.failures.forget(&failure_key(user.id));
+        self.audit.check()?;
         self.store.disable_totp(user.id).await?;
         tracing::info!(user = %user.id, "second factor disabled");
+        self.audit
+            .record_durable(
+                AuditEvent::by(user, Action::SecondFactorDisabled).target("user", user.id),
+            )
+            .await?;
         Ok(())
     }
 
@@ -412,6 +461,12 @@ impl AccountSecurity {
             self.failures.failed(&failure_key(id));
             tracing::info!(client = %client.addr, user = %id, "failed second factor");
             crate::metrics::login(false);
+            self.audit.record(
+                AuditEvent::by(&user, Action::SecondFactor)
+                    .target("user", id)
+                    .outcome(Outcome::Denied)
+                    .detail(json!({ "reason": "wrong code" })),
+            )?;
             return Err(SecurityError::InvalidCode);
         }
         self.failures.forget(&failure_key(id));
@@ -423,7 +478,15 @@ impl AccountSecurity {
         self.tokens.revoked.insert(notice.jti.clone(), notice.exp);
         revocations::announce_notice(&*self.bus, &notice).await;
         crate::metrics::login(true);
-        self.sign_ins.open(&user, standing, client).await
+        let token = self.sign_ins.open(&user, standing, client).await?;
+        self.audit
+            .record_durable(
+                AuditEvent::by(&user, Action::SecondFactor)
+                    .target("user", id)
+                    .detail(json!({ "user_agent": client.user_agent })),
+            )
+            .await?;
+        Ok(token)
     }
 
     /// The caller's sign-ins, newest first.
@@ -439,8 +502,12 @@ impl AccountSecurity {
 
     /// Ends one of the caller's sign-ins, everywhere.
     pub async fn revoke_sign_in(&self, user: &User, id: &str) -> Result<(), SecurityError> {
+        self.audit.check()?;
         self.sign_ins.revoke(user.id, id).await?;
         tracing::info!(user = %user.id, "sign-in ended by its user");
+        self.audit
+            .record_durable(AuditEvent::by(user, Action::SignInEnded).target("sign_in", id))
+            .await?;
         Ok(())
     }
 
@@ -450,8 +517,16 @@ impl AccountSecurity {
         user: &User,
         claims: &Claims,
     ) -> Result<SignInsRevoked, SecurityError> {
+        self.audit.check()?;
         let revoked = self.sign_ins.revoke_all(user.id, Some(&claims.jti)).await?;
         tracing::info!(user = %user.id, revoked, "other sign-ins ended by their user");
+        self.audit
+            .record_durable(
+                AuditEvent::by(user, Action::SignInEnded)
+                    .target("user", user.id)
+                    .detail(json!({ "others": revoked })),
+            )
+            .await?;
         Ok(SignInsRevoked { revoked })
     }
 }
