@@ -65,6 +65,10 @@ pub struct FanoutArgs {
     /// side with the ratios of what the checks cost (`compare`).
     #[arg(long, env = "SWITCHBOARD_BENCH_GATEKEEPER", value_enum, default_value_t = GatekeeperChoice::On)]
     pub gatekeeper: GatekeeperChoice,
+    /// Run the server with its audit trail on or off (viewers' joins and ends are recorded;
+    /// frames never are).
+    #[arg(long, env = "SWITCHBOARD_BENCH_AUDIT_TRAIL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub audit_trail: bool,
 }
 
 /// What `--gatekeeper` can pick.
@@ -215,6 +219,10 @@ async fn measure(
 ) -> anyhow::Result<Measured> {
     let mut server_args: Vec<&str> = SERVER_ARGS.to_vec();
     server_args.extend(["--gatekeeper", if gatekeeper { "true" } else { "false" }]);
+    server_args.extend([
+        "--audit-trail",
+        if args.audit_trail { "true" } else { "false" },
+    ]);
     let server = ServerChild::start(&server_args).await?;
     let plan = LoadPlan {
         server: server.base().clone(),
