@@ -231,10 +231,7 @@ async fn fixture(http: &reqwest::Client, audit: bool) -> anyhow::Result<Fixture>
         .await?;
     Ok(Fixture {
         server,
-        camera: camera["camera"]["id"]
-            .as_str()
-            .context("no camera id")?
-            .to_owned(),
+        camera: camera["id"].as_str().context("no camera id")?.to_owned(),
         camera_token: camera["token"]
             .as_str()
             .context("no camera token")?
