@@ -32,6 +32,7 @@ mod rate_limit;
 pub mod routes;
 pub mod services;
 pub mod tls;
+pub mod vault;
 mod websocket;
 
 pub use app::App;
@@ -76,6 +77,8 @@ pub enum ServerError {
     },
     #[error("cannot subscribe on the bus: {0}")]
     Bus(#[from] switchboard_bus::BusError),
+    #[error(transparent)]
+    Vault(#[from] vault::VaultError),
     #[error("cannot read the token secret: {0}")]
     TokenSecret(std::io::Error),
     #[error("cannot prepare the HTTP client for other nodes: {0}")]
@@ -121,6 +124,9 @@ impl Server {
             None => None,
         };
         let store = switchboard_store::connect(&config.database_url()).await?;
+        // Before anything is read or written: a wrong master key stops the start here.
+        let vault = Arc::new(vault::Vault::start(&config, store.clone()).await?);
+        let resealer = Arc::new(vault::reseal::Resealer::new(vault.clone(), store.clone()));
         // Nodes of a cluster share one secret file; a lone node keeps its own.
         let secret = match &config.auth.token_secret_file {
             Some(path) => auth::read_secret_file(path).map_err(ServerError::TokenSecret)?,
@@ -200,7 +206,12 @@ impl Server {
             monitor.clone(),
             shutdown.clone(),
         )?);
-        let cameras = Arc::new(cameras::Cameras::start(&config, store.clone()).await);
+        let cameras =
+            Arc::new(cameras::Cameras::start(&config, store.clone(), vault.clone()).await);
+        // Objects stored plain or under a retired key are sealed anew in the background.
+        if vault.encrypting() {
+            tracker.spawn(resealer.clone().run(shutdown.clone()));
+        }
         // Snapshots left pending (detector busy, node stopped) are detected in the background.
         tracker.spawn(cameras.clone().run_resume(shutdown.clone()));
         tracker.spawn(cameras.clone().run_retention(
@@ -244,13 +255,22 @@ impl Server {
             sign_ins.clone(),
             gate.clone(),
         );
-        let security = services::AccountSecurity::new(
+
+        let security = Arc::new(services::AccountSecurity::new(
             &config,
             store.clone(),
             bus.clone(),
             tokens.clone(),
             sign_ins,
             accounts.hashing(),
+        ));
+        let deletions = services::AccountDeletion::new(
+            store.clone(),
+            bus.clone(),
+            tokens.clone(),
+            vault.clone(),
+            live.clone(),
+            security.clone(),
         );
         let camera_service = services::CameraService::new(
             config.clone(),
@@ -258,6 +278,7 @@ impl Server {
             cameras,
             live.clone(),
             gate.clone(),
+            vault.clone(),
         );
         let admin =
             services::AdminViews::new(store.clone(), monitor.clone(), tokens.clone(), live.clone());
@@ -266,6 +287,7 @@ impl Server {
             kernels.clone(),
             kernel_proxy.clone(),
             store.clone(),
+            vault.clone(),
             tokens.clone(),
             gate.clone(),
         );
@@ -282,6 +304,9 @@ impl Server {
             config,
             live,
             accounts,
+            deletions,
+            vault,
+            resealer,
             security,
             cameras: camera_service,
             admin,

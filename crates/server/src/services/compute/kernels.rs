@@ -10,6 +10,7 @@ use crate::kernel_proxy::{CallerCredentials, KernelProxy};
 use crate::kernels::KernelRegistry;
 use crate::protocol::jupyter::{KernelModel, KernelspecList};
 use crate::services::gatekeeper::{Gatekeeper, NodePermit, Place};
+use crate::vault::Vault;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_core::{AccountId, User};
@@ -20,6 +21,8 @@ pub struct Compute {
     pub(super) registry: Arc<KernelRegistry>,
     pub(super) proxy: Arc<KernelProxy>,
     pub(super) store: Arc<dyn Store>,
+    /// Cell files are sealed before they are stored and opened after they are read.
+    pub(super) vault: Arc<Vault>,
     pub(super) tokens: Arc<TokenService>,
     pub(super) limits: CellLimits,
     pub(super) max_long_poll: Duration,
@@ -41,10 +44,12 @@ impl Compute {
         registry: Arc<KernelRegistry>,
         proxy: Arc<KernelProxy>,
         store: Arc<dyn Store>,
+        vault: Arc<Vault>,
         tokens: Arc<TokenService>,
         gate: Arc<Gatekeeper>,
     ) -> Compute {
         Compute {
+            vault,
             registry,
             proxy,
             store,
