@@ -1,5 +1,7 @@
 //! `switchboard admin …`: reads the database directly, so it works with the server stopped.
 
+mod keys;
+
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
@@ -41,6 +43,8 @@ enum AdminCommand {
     /// An account's limits with what it uses; change its own maximums with --set, --unset
     /// or --clear.
     Limits(LimitsArgs),
+    /// Encryption at rest: which data keys seal what, and key rotation.
+    Keys(keys::KeysArgs),
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +160,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Cdr(a) => cdr(a).await,
         AdminCommand::Prune(a) => prune(a).await,
         AdminCommand::Limits(a) => limits(a).await,
+        AdminCommand::Keys(a) => keys::run(a).await,
     }
 }
 

@@ -7,6 +7,7 @@ mod bench_kernel;
 mod camera;
 mod config;
 mod failover;
+mod keys;
 mod process;
 mod simulate;
 mod support;
