@@ -2,6 +2,7 @@
 //! against the product's targets. A measurement tool, not a test: it exits 0 whether the
 //! targets are met or not, and fails only if it could not measure.
 
+pub mod at_rest;
 pub mod child;
 pub mod cluster;
 pub mod cpu;
@@ -32,6 +33,9 @@ pub enum BenchCommand {
     /// Several nodes over PostgreSQL and NATS: latency the relay adds, frames relayed per
     /// second with each node's CPU, and failover time after a node is killed.
     Cluster(cluster::ClusterArgs),
+    /// Encryption at rest: snapshot upload and thumbnail latency with objects sealed versus
+    /// stored plain, side by side, and their ratio.
+    AtRest(at_rest::AtRestArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -41,5 +45,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Detect(args) => detect::run(args).await,
         BenchCommand::Kernel(args) => kernel::run(args).await,
         BenchCommand::Cluster(args) => cluster::run(args).await,
+        BenchCommand::AtRest(args) => at_rest::run(args).await,
     }
 }

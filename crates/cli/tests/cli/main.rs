@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod bench_at_rest;
 mod bench_cluster;
 mod bench_kernel;
 mod camera;
