@@ -248,7 +248,12 @@ macro_rules! impl_store {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                tx.commit().await.map_err(StoreError::from_sqlx)
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                // The deletion stands either way; what is left in files is a lesser matter.
+                if let Err(e) = <$store as Dialect>::purge_deleted(&self.pool).await {
+                    tracing::warn!(error = %e, "cannot clear deleted rows from the database files");
+                }
+                Ok(())
             }
 
             async fn create_invite(&self, invite: &Invite) -> Result<()> {

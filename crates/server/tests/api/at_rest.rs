@@ -540,6 +540,9 @@ async fn deleting_an_account_leaves_nothing_of_it_decryptable_even_in_a_backup()
     let raw = std::fs::read(&copy).unwrap();
     assert!(!pictures.iter().any(|p| contains(&raw, p)));
     assert!(!contains(&raw, &content));
+    // The live database's files keep no trace of the destroyed key either (deleted rows are
+    // zeroed, and the write-ahead log that held its older pages is cleared).
+    let destroyed = restored.data_keys(account).await.unwrap().remove(0).wrapped;
     let live_path = app.dir.path().join("switchboard.db");
     for path in [
         live_path.clone(),
@@ -552,6 +555,11 @@ async fn deleting_an_account_leaves_nothing_of_it_decryptable_even_in_a_backup()
                 path.display()
             );
             assert!(!contains(&raw, &content), "{}", path.display());
+            assert!(
+                !contains(&raw, &destroyed),
+                "{} holds the wrapped key",
+                path.display()
+            );
         }
     }
     // A StoredBlob from the backup served through the live vault is an integrity error.
