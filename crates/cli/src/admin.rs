@@ -1,5 +1,7 @@
 //! `switchboard admin …`: reads the database directly, so it works with the server stopped.
 
+mod keys;
+
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
@@ -44,6 +46,8 @@ enum AdminCommand {
     Limits(LimitsArgs),
     /// The audit trail: verify its chains, export records, show the signing keys.
     Audit(crate::audit::AuditArgs),
+    /// Encryption at rest: which data keys seal what, and key rotation.
+    Keys(keys::KeysArgs),
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +155,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Prune(a) => prune(a).await,
         AdminCommand::Limits(a) => limits(a).await,
         AdminCommand::Audit(a) => crate::audit::run(a).await,
+        AdminCommand::Keys(a) => keys::run(a).await,
     }
 }
 

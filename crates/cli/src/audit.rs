@@ -288,7 +288,7 @@ fn write_record(out: &mut dyn Write, format: Format, r: &AuditRecord) -> anyhow:
     Ok(())
 }
 
-/// Appends "the trail was exported" to this machine's CLI chain, signed with the node's key.
+/// Records the export itself on the trail.
 async fn record_export(
     config: &switchboard_server::Config,
     store: &dyn Store,
@@ -296,6 +296,25 @@ async fn record_export(
     to: DateTime<Utc>,
     account: Option<AccountId>,
     records: u64,
+) -> anyhow::Result<()> {
+    let event = AuditEvent::new(Actor::system(), Action::AuditExported)
+        .target("audit", "export")
+        .detail(serde_json::json!({
+            "from": from,
+            "to": to,
+            "account": account,
+            "records": records,
+        }));
+    record_cli_event(config, store, event).await
+}
+
+/// Appends `event` to this machine's CLI chain (`<node>/cli`), signed with the node's key,
+/// so what an admin command changes or reads is on the trail like what the server does. The
+/// operating-system user who ran the command is added to its detail.
+pub async fn record_cli_event(
+    config: &switchboard_server::Config,
+    store: &dyn Store,
+    mut event: AuditEvent,
 ) -> anyhow::Result<()> {
     let key = NodeKey::load(
         config.audit.audit_key_file.as_deref(),
@@ -306,17 +325,13 @@ async fn record_export(
     store
         .register_audit_key(&chain, key.public_key(), now)
         .await?;
-    let operator = std::env::var("USER").unwrap_or_default();
-    let event = AuditEvent::new(Actor::system(), Action::AuditExported)
-        .target("audit", "export")
-        .detail(serde_json::json!({
-            "from": from,
-            "to": to,
-            "account": account,
-            "records": records,
-            "by": "switchboard admin audit export",
-            "os_user": operator,
-        }));
+    if let serde_json::Value::Object(detail) = &mut event.detail {
+        detail.insert("by".into(), "switchboard admin".into());
+        detail.insert(
+            "os_user".into(),
+            std::env::var("USER").unwrap_or_default().into(),
+        );
+    }
     // Two commands at once race for the next number: the loser reads the end again.
     for _ in 0..3 {
         let head = store.audit_head(&chain).await?.unwrap_or(Link::GENESIS);
@@ -347,7 +362,7 @@ async fn record_export(
             Err(e) => return Err(e.into()),
         }
     }
-    anyhow::bail!("could not record the export on the audit trail")
+    anyhow::bail!("could not write to the audit trail")
 }
 
 async fn keys(a: KeysArgs) -> anyhow::Result<()> {

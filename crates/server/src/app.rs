@@ -7,10 +7,10 @@ use crate::live::SessionRegistry;
 use crate::rate_limit::RateLimits;
 use crate::services::gatekeeper::Gatekeeper;
 use crate::services::{
-    AccountSecurity, Accounts, AdminViews, AuditLog, AuditViews, CameraService, Compute,
-    LimitViews, LiveSessions,
+    AccountDeletion, AccountSecurity, Accounts, AdminViews, AuditLog, AuditViews, CameraService,
+    Compute, LimitViews, LiveSessions,
 };
-use crate::{bus_probe, kernel_proxy, metrics, monitor};
+use crate::{bus_probe, kernel_proxy, metrics, monitor, vault};
 use std::sync::Arc;
 use switchboard_bus::Bus;
 use switchboard_media::mjpeg::MjpegWriter;
@@ -27,8 +27,14 @@ pub struct App {
     pub live: LiveSessions,
     /// Sign-up, sign-in, users and invites.
     pub accounts: Accounts,
+    /// Deleting whole accounts (their data keys first).
+    pub deletions: AccountDeletion,
+    /// Seals and opens stored pictures and cell files.
+    pub vault: Arc<vault::Vault>,
+    /// Seals what is stored plain or under a retired key, in the background.
+    pub resealer: Arc<vault::reseal::Resealer>,
     /// Passwords, usernames, second factors and sign-ins.
-    pub security: AccountSecurity,
+    pub security: Arc<AccountSecurity>,
     /// Cameras, snapshot uploads with detection, search.
     pub cameras: CameraService,
     /// The admin views.

@@ -18,6 +18,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::Config;
+use crate::vault::{Object, Vault};
+use switchboard_core::AccountId;
+use switchboard_store::StoredBlob;
 
 /// How many pending snapshots the resume task loads at a time.
 const RESUME_BATCH: u32 = 8;
@@ -48,6 +51,9 @@ pub enum DetectOutcome {
 #[derive(Debug, Clone, Copy)]
 pub struct SnapshotRef {
     pub id: Uuid,
+    pub account_id: AccountId,
+    /// The data key version its picture is sealed with (its signature goes with it).
+    pub key_version: Option<u32>,
     pub camera_id: Uuid,
     pub taken_at: Timestamp,
     /// Its camera keeps only snapshots with a person.
@@ -59,6 +65,8 @@ pub struct Cameras {
     pool: Option<Arc<DetectorPool>>,
     labels: Vec<String>,
     store: Arc<dyn Store>,
+    /// Seals signatures, opens pictures and signatures read back.
+    vault: Arc<Vault>,
     wait: Duration,
     /// Snapshots closer than this to the previous one (and with its labels) are dropped.
     dedup_distance: f64,
@@ -112,7 +120,7 @@ impl std::fmt::Debug for Cameras {
 impl Cameras {
     /// Loads the detector named by the configuration. A missing or unloadable model is logged
     /// and leaves detection off: snapshots are still stored, as pending.
-    pub async fn start(config: &Config, store: Arc<dyn Store>) -> Cameras {
+    pub async fn start(config: &Config, store: Arc<dyn Store>, vault: Arc<Vault>) -> Cameras {
         let options = DetectorOptions {
             onnxruntime_library: config.cameras.onnxruntime_library.clone(),
             max_pixels: config.cameras.max_image_pixels,
@@ -169,6 +177,7 @@ impl Cameras {
             pool,
             labels,
             store,
+            vault,
             wait: config.cameras.detect_wait,
             dedup_distance: config.cameras.snapshot_dedup_distance,
             in_flight: Mutex::new(HashSet::new()),
@@ -306,10 +315,29 @@ impl Cameras {
                 return DetectOutcome::Pending;
             }
         };
-        let signature = signature.as_ref().map(Signature::as_bytes);
+        let signature = match signature {
+            Some(signature) => match self
+                .vault
+                .seal_as(
+                    snap.account_id,
+                    Object::Signature(id),
+                    signature.as_bytes(),
+                    snap.key_version,
+                )
+                .await
+            {
+                Ok(sealed) => Some(sealed.bytes),
+                Err(e) => {
+                    // Stored without one: only near-duplicate checks against it are lost.
+                    tracing::warn!(error = %e, snapshot = %id, "cannot seal the signature; stored without");
+                    None
+                }
+            },
+            None => None,
+        };
         if let Err(e) = self
             .store
-            .finish_snapshot(id, state, &found, signature)
+            .finish_snapshot(id, state, &found, signature.as_deref(), snap.key_version)
             .await
         {
             tracing::warn!(error = %e, snapshot = %id, "cannot store detections; left pending");
@@ -345,7 +373,17 @@ impl Cameras {
                 return None;
             }
         };
-        let before = Signature::from_bytes(previous.signature.as_deref()?)?;
+        let stored = StoredBlob {
+            bytes: previous.signature?,
+            key_version: previous.key_version,
+        };
+        // A signature that does not open is counted and logged by the vault; this one is kept.
+        let opened = self
+            .vault
+            .open(snap.account_id, Object::Signature(previous.id), &stored)
+            .await
+            .ok()?;
+        let before = Signature::from_bytes(&opened)?;
         let mut labels: Vec<&str> = found.iter().map(|d| d.label.as_str()).collect();
         labels.sort_unstable();
         labels.dedup();
@@ -397,11 +435,46 @@ impl Cameras {
                 }
                 let at = SnapshotRef {
                     id: snap.id,
+                    account_id: snap.account_id,
+                    key_version: snap.key_version,
                     camera_id: snap.camera_id,
                     taken_at: snap.taken_at,
                     only_person: snap.only_person,
                 };
-                let result = pool.analyze(Bytes::from(snap.jpeg)).await;
+                let stored = StoredBlob {
+                    bytes: snap.jpeg,
+                    key_version: snap.key_version,
+                };
+                let jpeg = match self
+                    .vault
+                    .open(snap.account_id, Object::Snapshot(snap.id), &stored)
+                    .await
+                {
+                    Ok(jpeg) => jpeg,
+                    Err(e) => {
+                        // Never detectable: failed for good, so it is not retried forever.
+                        self.release(snap.id);
+                        let failed = self
+                            .store
+                            .finish_snapshot(
+                                snap.id,
+                                SnapshotState::Failed,
+                                &[],
+                                None,
+                                snap.key_version,
+                            )
+                            .await;
+                        if let Err(store) = failed {
+                            tracing::warn!(error = %store, snapshot = %snap.id, "cannot mark a snapshot failed");
+                        } else {
+                            finished += 1;
+                            progressed = true;
+                        }
+                        tracing::warn!(error = %e, snapshot = %snap.id, "a pending snapshot cannot be read; marked failed");
+                        continue;
+                    }
+                };
+                let result = pool.analyze(Bytes::from(jpeg.to_vec())).await;
                 let outcome = self.record(at, result).await;
                 self.release(snap.id);
                 match outcome {

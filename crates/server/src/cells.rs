@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::kernels::KernelEntry;
 use crate::protocol::compute::CellFileView;
 use crate::services::compute::ComputeError;
+use crate::vault::{Object, Vault};
 use base64::Engine;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
@@ -236,6 +237,8 @@ struct Found {
 /// holds the cell's turn throughout.
 pub async fn collect(
     store: &dyn Store,
+    vault: &Vault,
+    account: AccountId,
     link: &CellLink,
     home: PathBuf,
     limits: CellLimits,
@@ -267,8 +270,23 @@ pub async fn collect(
             }
         };
         let at = chrono::Utc::now();
+        let object = Object::CellFile {
+            cell: link.id,
+            name: &file.name,
+        };
+        let sealed = match vault.seal(account, object, &content).await {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                // Not remembered: the next collection tries again.
+                tracing::warn!(cell = %link.id, file = %file.name, error = %e, "cannot seal a cell file");
+                out.refused
+                    .push(format!("{}: could not be stored; try again", file.name));
+                continue;
+            }
+        };
+        let size = content.len() as u64;
         match store
-            .put_cell_file(link.id, &file.name, &content, at, limits.files_max)
+            .put_cell_file(link.id, &file.name, &sealed, size, at, limits.files_max)
             .await
         {
             Ok(stored) => {
@@ -454,18 +472,21 @@ pub fn collected_messages(
 /// clients that stop reading at idle, as Jupyter clients do, see them too.
 pub async fn attach_cell_kernel(
     store: &Arc<dyn Store>,
+    vault: &Arc<Vault>,
     limits: CellLimits,
     entry: &KernelEntry,
     link: Arc<CellLink>,
 ) {
     let store = Arc::clone(store);
+    let vault = Arc::clone(vault);
+    let account = entry.account;
     let home = entry.kernel.home_dir();
     let session = entry.kernel.session().to_owned();
     let hook: AfterRun = Arc::new(move |parent| {
-        let (store, link) = (Arc::clone(&store), Arc::clone(&link));
+        let (store, vault, link) = (Arc::clone(&store), Arc::clone(&vault), Arc::clone(&link));
         let (home, session) = (home.clone(), session.clone());
         Box::pin(async move {
-            let collected = collect(&*store, &link, home, limits).await;
+            let collected = collect(&*store, &vault, account, &link, home, limits).await;
             let messages = collected_messages(&session, link.id, &parent, &collected);
             link.executed();
             messages

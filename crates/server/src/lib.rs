@@ -32,6 +32,7 @@ mod rate_limit;
 pub mod routes;
 pub mod services;
 pub mod tls;
+pub mod vault;
 mod websocket;
 
 pub use app::App;
@@ -78,6 +79,8 @@ pub enum ServerError {
     Bus(#[from] switchboard_bus::BusError),
     #[error("cannot open the audit trail: {0}")]
     Audit(#[from] services::audit::AuditStartError),
+    #[error(transparent)]
+    Vault(#[from] vault::VaultError),
     #[error("cannot read the token secret: {0}")]
     TokenSecret(std::io::Error),
     #[error("cannot prepare the HTTP client for other nodes: {0}")]
@@ -123,6 +126,9 @@ impl Server {
             None => None,
         };
         let store = switchboard_store::connect(&config.database_url()).await?;
+        // Before anything is read or written: a wrong master key stops the start here.
+        let vault = Arc::new(vault::Vault::start(&config, store.clone()).await?);
+        let resealer = Arc::new(vault::reseal::Resealer::new(vault.clone(), store.clone()));
         // Before anything that is audited can happen.
         let audit = services::AuditLog::start(&config, store.clone()).await?;
         // Nodes of a cluster share one secret file; a lone node keeps its own.
@@ -205,7 +211,12 @@ impl Server {
             monitor.clone(),
             shutdown.clone(),
         )?);
-        let cameras = Arc::new(cameras::Cameras::start(&config, store.clone()).await);
+        let cameras =
+            Arc::new(cameras::Cameras::start(&config, store.clone(), vault.clone()).await);
+        // Objects stored plain or under a retired key are sealed anew in the background.
+        if vault.encrypting() {
+            tracker.spawn(resealer.clone().run(shutdown.clone()));
+        }
         // Snapshots left pending (detector busy, node stopped) are detected in the background.
         tracker.spawn(cameras.clone().run_resume(shutdown.clone()));
         tracker.spawn(cameras.clone().run_retention(
@@ -251,13 +262,23 @@ impl Server {
             gate.clone(),
             audit.clone(),
         );
-        let security = services::AccountSecurity::new(
+
+        let security = Arc::new(services::AccountSecurity::new(
             &config,
             store.clone(),
             bus.clone(),
             tokens.clone(),
             sign_ins,
             accounts.hashing(),
+            audit.clone(),
+        ));
+        let deletions = services::AccountDeletion::new(
+            store.clone(),
+            bus.clone(),
+            tokens.clone(),
+            vault.clone(),
+            live.clone(),
+            security.clone(),
             audit.clone(),
         );
         let camera_service = services::CameraService::new(
@@ -267,6 +288,7 @@ impl Server {
             live.clone(),
             gate.clone(),
             audit.clone(),
+            vault.clone(),
         );
         let admin =
             services::AdminViews::new(store.clone(), monitor.clone(), tokens.clone(), live.clone());
@@ -275,6 +297,7 @@ impl Server {
             kernels.clone(),
             kernel_proxy.clone(),
             store.clone(),
+            vault.clone(),
             tokens.clone(),
             gate.clone(),
             audit.clone(),
@@ -294,6 +317,9 @@ impl Server {
             config,
             live,
             accounts,
+            deletions,
+            vault,
+            resealer,
             security,
             cameras: camera_service,
             admin,

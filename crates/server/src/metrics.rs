@@ -141,6 +141,12 @@ pub fn snapshot_dropped(why: switchboard_store::Discard) {
     metrics::counter!("switchboard_snapshots_dropped_total", "reason" => reason).increment(1);
 }
 
+/// Counts a stored blob that failed its integrity check (truncated, altered, swapped, or
+/// its key gone); `object` is a fixed name (`snapshot`, `cell_file`), never request bytes.
+pub fn integrity_error(object: &'static str) {
+    metrics::counter!("switchboard_integrity_errors_total", "object" => object).increment(1);
+}
+
 /// Bus probes that did not come back (see `crate::bus_probe`); `0` makes the series visible
 /// before the first failure.
 pub fn bus_probe_failures(n: u64) {

@@ -1,6 +1,7 @@
 //! Cameras, their snapshots and the objects detected in them: what object search reads.
 
 use crate::error::Result;
+use crate::types::StoredBlob;
 use async_trait::async_trait;
 use switchboard_core::{AccountId, Timestamp};
 use uuid::Uuid;
@@ -81,7 +82,12 @@ pub struct NewSnapshot {
     pub account_id: AccountId,
     pub taken_at: Timestamp,
     pub received_at: Timestamp,
+    /// The picture as stored: sealed, or plain when `key_version` is `None`.
     pub jpeg: Vec<u8>,
+    /// The size of the picture itself (what storage limits and views count).
+    pub size: u64,
+    /// The account's data key version that sealed `jpeg`; `None`: stored plain.
+    pub key_version: Option<u32>,
 }
 
 /// A stored snapshot still waiting for detection, with its image.
@@ -91,7 +97,10 @@ pub struct PendingSnapshot {
     pub camera_id: Uuid,
     pub account_id: AccountId,
     pub taken_at: Timestamp,
+    /// The picture as stored (see [`NewSnapshot::jpeg`]).
     pub jpeg: Vec<u8>,
+    /// The data key version of its blobs; `None`: stored plain.
+    pub key_version: Option<u32>,
     /// Its camera keeps only snapshots with a person.
     pub only_person: bool,
 }
@@ -124,8 +133,11 @@ pub struct SnapshotInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreviousSnapshot {
     pub id: Uuid,
-    /// Its picture's signature, if it was detected by a version that stores one.
+    /// Its picture's signature as stored (sealed like its picture), if it was detected by
+    /// a version that stores one.
     pub signature: Option<Vec<u8>>,
+    /// The data key version of its blobs; `None`: stored plain.
+    pub key_version: Option<u32>,
     /// Its detected labels, each once, sorted.
     pub labels: Vec<String>,
 }
@@ -202,13 +214,16 @@ pub trait CameraStore: Send + Sync {
     async fn pending_snapshots(&self, limit: u32) -> Result<Vec<PendingSnapshot>>;
 
     /// Stores a snapshot's detections (replacing any), its picture's signature, and sets its
-    /// state.
+    /// state. The signature is sealed with data key version `key_version` (`None`: plain) and
+    /// kept only if the snapshot's blobs still are (re-encryption may have moved them on;
+    /// then it is left out rather than stored under the wrong key).
     async fn finish_snapshot(
         &self,
         id: Uuid,
         state: SnapshotState,
         detections: &[StoredDetection],
         signature: Option<&[u8]>,
+        key_version: Option<u32>,
     ) -> Result<()>;
 
     /// The newest detected snapshot of a camera taken no later than `taken_at`, other than
@@ -240,8 +255,8 @@ pub trait CameraStore: Send + Sync {
     /// Snapshots showing any of the labels, newest first; one hit per snapshot and label.
     async fn search_snapshots(&self, search: &SnapshotSearch) -> Result<Vec<SearchHit>>;
 
-    /// A snapshot's JPEG.
-    async fn snapshot_jpeg(&self, account: AccountId, id: Uuid) -> Result<Vec<u8>>;
+    /// A snapshot's JPEG as stored, with the data key version that sealed it.
+    async fn snapshot_jpeg(&self, account: AccountId, id: Uuid) -> Result<StoredBlob>;
 
     /// A snapshot's detections, most confident first.
     async fn snapshot_detections(

@@ -5,8 +5,9 @@ use crate::cameras::{
     Camera, CameraAccess, CameraStore, Discard, NewSnapshot, PendingSnapshot, PreviousSnapshot,
     SearchHit, SnapshotInfo, SnapshotSearch, SnapshotState, StoredDetection,
 };
-use crate::convert::{known, millis, parse, timestamp, timestamp_opt, to_i64, to_u64};
+use crate::convert::{key_version, known, millis, parse, timestamp, timestamp_opt, to_i64, to_u64};
 use crate::error::{Result, StoreError};
+use crate::types::StoredBlob;
 use switchboard_core::{AccountId, Timestamp};
 use uuid::Uuid;
 
@@ -262,17 +263,18 @@ macro_rules! impl_camera_store {
                     return Err(StoreError::NotFound);
                 }
                 sqlx::query(
-                    "INSERT INTO snapshots (id, camera_id, account_id, taken_at, received_at, bytes, jpeg, state) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO snapshots (id, camera_id, account_id, taken_at, received_at, bytes, jpeg, state, key_version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(s.id.to_string())
                 .bind(s.camera_id.to_string())
                 .bind(s.account_id.to_string())
                 .bind(millis(s.taken_at))
                 .bind(millis(s.received_at))
-                .bind(to_i64(s.jpeg.len() as u64, "snapshot bytes")?)
+                .bind(to_i64(s.size, "snapshot bytes")?)
                 .bind(s.jpeg.as_slice())
                 .bind(SnapshotState::Pending.as_str())
+                .bind(s.key_version.map(i64::from))
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
@@ -280,8 +282,8 @@ macro_rules! impl_camera_store {
             }
 
             async fn pending_snapshots(&self, limit: u32) -> Result<Vec<PendingSnapshot>> {
-                let rows: Vec<(String, String, String, i64, Vec<u8>, bool)> = sqlx::query_as(
-                    "SELECT s.id, s.camera_id, s.account_id, s.taken_at, s.jpeg, c.only_person \
+                let rows: Vec<(String, String, String, i64, Vec<u8>, Option<i64>, bool)> = sqlx::query_as(
+                    "SELECT s.id, s.camera_id, s.account_id, s.taken_at, s.jpeg, s.key_version, c.only_person \
                      FROM snapshots s JOIN cameras c ON c.id = s.camera_id \
                      WHERE s.state = $1 ORDER BY s.received_at, s.id LIMIT $2",
                 )
@@ -291,13 +293,14 @@ macro_rules! impl_camera_store {
                 .await
                 .map_err(StoreError::from_sqlx)?;
                 rows.into_iter()
-                    .map(|(id, camera_id, account_id, taken_at, jpeg, only_person)| {
+                    .map(|(id, camera_id, account_id, taken_at, jpeg, version, only_person)| {
                         Ok(PendingSnapshot {
                             id: parse(&id, "snapshots.id")?,
                             camera_id: parse(&camera_id, "snapshots.camera_id")?,
                             account_id: parse(&account_id, "snapshots.account_id")?,
                             taken_at: timestamp(taken_at, "snapshots.taken_at")?,
                             jpeg,
+                            key_version: key_version(version, "snapshots.key_version")?,
                             only_person,
                         })
                     })
@@ -310,12 +313,18 @@ macro_rules! impl_camera_store {
                 state: SnapshotState,
                 detections: &[StoredDetection],
                 signature: Option<&[u8]>,
+                version: Option<u32>,
             ) -> Result<()> {
                 let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
-                let done = sqlx::query("UPDATE snapshots SET state = $1, signature = $2 WHERE id = $3")
+                let done = sqlx::query(
+                    "UPDATE snapshots SET state = $1, \
+                     signature = CASE WHEN key_version IS NOT DISTINCT FROM $4 THEN $2 ELSE NULL END \
+                     WHERE id = $3",
+                )
                     .bind(state.as_str())
                     .bind(signature)
                     .bind(id.to_string())
+                    .bind(version.map(i64::from))
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
@@ -458,8 +467,8 @@ macro_rules! impl_camera_store {
                 taken_at: Timestamp,
                 except: Uuid,
             ) -> Result<Option<PreviousSnapshot>> {
-                let row: Option<(String, Option<Vec<u8>>)> = sqlx::query_as(
-                    "SELECT id, signature FROM snapshots WHERE camera_id = $1 AND taken_at <= $2 \
+                let row: Option<(String, Option<Vec<u8>>, Option<i64>)> = sqlx::query_as(
+                    "SELECT id, signature, key_version FROM snapshots WHERE camera_id = $1 AND taken_at <= $2 \
                      AND id <> $3 AND state = $4 ORDER BY taken_at DESC, id DESC LIMIT 1",
                 )
                 .bind(camera_id.to_string())
@@ -469,7 +478,7 @@ macro_rules! impl_camera_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                let Some((id, signature)) = row else { return Ok(None) };
+                let Some((id, signature, version)) = row else { return Ok(None) };
                 let labels: Vec<(String,)> = sqlx::query_as(
                     "SELECT DISTINCT label FROM detections WHERE snapshot_id = $1 ORDER BY label",
                 )
@@ -480,6 +489,7 @@ macro_rules! impl_camera_store {
                 Ok(Some(PreviousSnapshot {
                     id: parse(&id, "snapshots.id")?,
                     signature,
+                    key_version: key_version(version, "snapshots.key_version")?,
                     labels: labels.into_iter().map(|(l,)| l).collect(),
                 }))
             }
@@ -567,15 +577,20 @@ macro_rules! impl_camera_store {
                 })
             }
 
-            async fn snapshot_jpeg(&self, account: AccountId, id: Uuid) -> Result<Vec<u8>> {
-                let row: Option<(Vec<u8>,)> =
-                    sqlx::query_as("SELECT jpeg FROM snapshots WHERE account_id = $1 AND id = $2")
-                        .bind(account.to_string())
-                        .bind(id.to_string())
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(StoreError::from_sqlx)?;
-                Ok(row.ok_or(StoreError::NotFound)?.0)
+            async fn snapshot_jpeg(&self, account: AccountId, id: Uuid) -> Result<StoredBlob> {
+                let row: Option<(Vec<u8>, Option<i64>)> = sqlx::query_as(
+                    "SELECT jpeg, key_version FROM snapshots WHERE account_id = $1 AND id = $2",
+                )
+                .bind(account.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let (bytes, version) = row.ok_or(StoreError::NotFound)?;
+                Ok(StoredBlob {
+                    bytes,
+                    key_version: key_version(version, "snapshots.key_version")?,
+                })
             }
 
             async fn snapshot_detections(&self, account: AccountId, id: Uuid) -> Result<Vec<StoredDetection>> {

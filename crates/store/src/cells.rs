@@ -1,6 +1,7 @@
 //! Stored compute cells (code with a share link) and the files their runs wrote.
 
 use crate::error::Result;
+use crate::types::StoredBlob;
 use async_trait::async_trait;
 use switchboard_core::{AccountId, Timestamp, UserId};
 use uuid::Uuid;
@@ -47,13 +48,15 @@ pub trait CellStore: Send + Sync {
     /// The cell with this permalink (case-sensitive).
     async fn cell_by_permalink(&self, permalink: &str) -> Result<Cell>;
 
-    /// Stores (or replaces) a file of a cell. `Conflict` if the name is new and the cell
+    /// Stores (or replaces) a file of a cell: `content` as stored (sealed, or plain) and
+    /// `size`, the size of the file itself. `Conflict` if the name is new and the cell
     /// already has `max_files` files; `NotFound` if there is no such cell.
     async fn put_cell_file(
         &self,
         cell: Uuid,
         name: &str,
-        content: &[u8],
+        content: &StoredBlob,
+        size: u64,
         at: Timestamp,
         max_files: u32,
     ) -> Result<CellFile>;
@@ -61,6 +64,6 @@ pub trait CellStore: Send + Sync {
     /// A cell's files, by name. Empty for an unknown cell.
     async fn cell_files(&self, cell: Uuid) -> Result<Vec<CellFile>>;
 
-    /// One file of a cell with its content.
-    async fn cell_file(&self, cell: Uuid, name: &str) -> Result<(CellFile, Vec<u8>)>;
+    /// One file of a cell with its content as stored.
+    async fn cell_file(&self, cell: Uuid, name: &str) -> Result<(CellFile, StoredBlob)>;
 }

@@ -2,8 +2,9 @@
 //! and type rules that let the same text run on SQLite and PostgreSQL).
 
 use crate::cells::{Cell, CellFile, CellStore};
-use crate::convert::{millis, parse, timestamp, to_i64, to_u64};
+use crate::convert::{key_version, millis, parse, timestamp, to_i64, to_u64};
 use crate::error::{Result, StoreError};
+use crate::types::StoredBlob;
 use switchboard_core::Timestamp;
 use uuid::Uuid;
 
@@ -102,7 +103,8 @@ macro_rules! impl_cell_store {
                 &self,
                 cell: Uuid,
                 name: &str,
-                content: &[u8],
+                content: &StoredBlob,
+                size: u64,
                 at: Timestamp,
                 max_files: u32,
             ) -> Result<CellFile> {
@@ -130,18 +132,20 @@ macro_rules! impl_cell_store {
                         "the cell already has {others} files, the most it may"
                     )));
                 }
-                let size = to_i64(content.len() as u64, "cell file size")?;
+                let size = to_i64(size, "cell file size")?;
                 sqlx::query(
-                    "INSERT INTO cell_files (cell_id, name, size, content, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5) \
+                    "INSERT INTO cell_files (cell_id, name, size, content, updated_at, key_version) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
                      ON CONFLICT (cell_id, name) DO UPDATE SET size = excluded.size, \
-                     content = excluded.content, updated_at = excluded.updated_at",
+                     content = excluded.content, updated_at = excluded.updated_at, \
+                     key_version = excluded.key_version",
                 )
                 .bind(cell.to_string())
                 .bind(name)
                 .bind(size)
-                .bind(content)
+                .bind(content.bytes.as_slice())
                 .bind(millis(at))
+                .bind(content.key_version.map(i64::from))
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
@@ -162,9 +166,9 @@ macro_rules! impl_cell_store {
                     .collect()
             }
 
-            async fn cell_file(&self, cell: Uuid, name: &str) -> Result<(CellFile, Vec<u8>)> {
-                let row: Option<(String, i64, i64, Vec<u8>)> = sqlx::query_as(
-                    "SELECT name, size, updated_at, content FROM cell_files \
+            async fn cell_file(&self, cell: Uuid, name: &str) -> Result<(CellFile, StoredBlob)> {
+                let row: Option<(String, i64, i64, Vec<u8>, Option<i64>)> = sqlx::query_as(
+                    "SELECT name, size, updated_at, content, key_version FROM cell_files \
                      WHERE cell_id = $1 AND name = $2",
                 )
                 .bind(cell.to_string())
@@ -172,7 +176,11 @@ macro_rules! impl_cell_store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                let (name, size, updated_at, content) = row.ok_or(StoreError::NotFound)?;
+                let (name, size, updated_at, bytes, version) = row.ok_or(StoreError::NotFound)?;
+                let content = StoredBlob {
+                    bytes,
+                    key_version: key_version(version, "cell_files.key_version")?,
+                };
                 Ok((cell_file(name, size, updated_at)?, content))
             }
         }

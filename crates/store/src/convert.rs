@@ -88,6 +88,11 @@ pub(crate) fn to_u32(value: i64, column: &str) -> Result<u32> {
     u32::try_from(value).map_err(|_| corrupt(column, format!("{value} does not fit in u32")))
 }
 
+/// A stored data key version (`NULL`: the row is stored plain).
+pub(crate) fn key_version(value: Option<i64>, column: &str) -> Result<Option<u32>> {
+    value.map(|v| to_u32(v, column)).transpose()
+}
+
 /// Serializes a value into a JSON text column.
 pub(crate) fn to_json<T: Serialize>(value: &T, what: &str) -> Result<String> {
     serde_json::to_string(value)

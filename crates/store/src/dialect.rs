@@ -1,7 +1,8 @@
 //! Where the two backends need different statements. Everything else the store runs is one SQL
 //! text for both (`store_sql.rs` and the other `*_sql.rs` modules). What remains are the locks
-//! PostgreSQL needs because several connections and nodes write at once; SQLite lets one
-//! connection write at a time, so its side of each is nothing.
+//! PostgreSQL needs because several connections and nodes write at once (SQLite lets one
+//! connection write at a time, so its side of each is nothing), and clearing what a deletion
+//! left in SQLite's files.
 
 use crate::error::Result;
 
@@ -34,4 +35,8 @@ pub(crate) trait Dialect {
         conn: &mut <Self::Database as sqlx::Database>::Connection,
         account_id: &str,
     ) -> Result<()>;
+
+    /// Clears what committed deletions left in the database's own files, where the backend
+    /// can, so deleted data keys cannot be dug out of them (`delete_account`).
+    async fn purge_deleted(pool: &sqlx::Pool<Self::Database>) -> Result<()>;
 }

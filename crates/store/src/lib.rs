@@ -20,6 +20,8 @@ mod cells_sql;
 mod convert;
 mod dialect;
 mod error;
+mod keys;
+mod keys_sql;
 mod leases;
 mod leases_sql;
 mod ops;
@@ -41,12 +43,13 @@ pub use cameras::{
 };
 pub use cells::{Cell, CellFile, CellStore};
 pub use error::{Result, StoreError};
+pub use keys::{CellFileBlob, KeyStore, KeyUsage, SnapshotBlobs, Stale, WrappedKey};
 pub use leases::LeaseStore;
 pub use ops::{EndCount, OpsStore, Pruned};
 pub use postgres::PgStore;
 pub use security::{SecondFactor, SecurityStore, SignIn};
 pub use sqlite::SqliteStore;
-pub use types::{Invite, SessionFilter};
+pub use types::{Invite, SessionFilter, StoredBlob};
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -119,6 +122,7 @@ pub trait Store:
     + AdmissionStore
     + SecurityStore
     + AuditStore
+    + KeyStore
     + Send
     + Sync
     + 'static
@@ -161,6 +165,13 @@ pub trait Store:
     /// admin while other users remain (an account with users always keeps an admin; checked
     /// and written atomically, so two admins deleting each other cannot both succeed).
     async fn delete_user(&self, id: UserId) -> Result<()>;
+
+    /// Deletes an account and everything of it, in one transaction: its data keys first (so
+    /// whatever was sealed with them, in this database or any copy of it, is unreadable
+    /// from here on), then its users (with their sign-ins and second factors), invites,
+    /// sessions with their controls and CDRs, cameras with their snapshots, cells with
+    /// their files, limits and admission counts. `NotFound` if there is no such account.
+    async fn delete_account(&self, id: AccountId) -> Result<()>;
 
     /// Stores a new invite. `NotFound` if its account does not exist; `Conflict` if the code
     /// is already taken.

@@ -214,6 +214,48 @@ macro_rules! impl_store {
                 tx.commit().await.map_err(StoreError::from_sqlx)
             }
 
+            async fn delete_account(&self, id: AccountId) -> Result<()> {
+                let id = id.to_string();
+                let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+                // The keys go first: the rest is unreadable from this statement on, and the
+                // transaction removes it all or nothing. Tables whose rows belong to the
+                // account without a cascading key to it are cleared one by one; the rest
+                // (sign-ins, second factors, controls, snapshots, detections, cell files,
+                // limits) cascade from these rows.
+                for statement in [
+                    "DELETE FROM data_keys WHERE account_id = $1",
+                    "DELETE FROM users WHERE account_id = $1",
+                    "DELETE FROM invites WHERE account_id = $1",
+                    "DELETE FROM account_security WHERE account_id = $1",
+                    "DELETE FROM sessions WHERE account_id = $1",
+                    "DELETE FROM cdrs WHERE account_id = $1",
+                    "DELETE FROM admission_slots WHERE account_id = $1",
+                    "DELETE FROM kernel_cpu WHERE account_id = $1",
+                    "DELETE FROM cameras WHERE account_id = $1",
+                    "DELETE FROM cells WHERE account_id = $1",
+                ] {
+                    sqlx::query(statement)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                }
+                let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                // The deletion stands either way; what is left in files is a lesser matter.
+                if let Err(e) = <$store as Dialect>::purge_deleted(&self.pool).await {
+                    tracing::warn!(error = %e, "cannot clear deleted rows from the database files");
+                }
+                Ok(())
+            }
+
             async fn create_invite(&self, invite: &Invite) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO invites (code, account_id, created_by, created_at, expires_at) \

@@ -34,3 +34,12 @@ impl Default for SessionFilter {
         }
     }
 }
+
+/// Bytes as the database holds them: sealed with an account's data key of version
+/// `key_version`, or plain when it is `None` (stored by an earlier release, or with
+/// encryption off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub bytes: Vec<u8>,
+    pub key_version: Option<u32>,
+}

@@ -29,8 +29,9 @@ use switchboard_store::{Admission, Check, Counted, Slot, SlotKind};
 use switchboard_store::{AuditCursor, AuditQuery};
 use switchboard_store::{Camera, NewSnapshot, SnapshotSearch, SnapshotState, StoredDetection};
 use switchboard_store::{Cell, CellFile};
-use switchboard_store::{Invite, SessionFilter, Store, StoreError, connect, migrate};
+use switchboard_store::{Invite, SessionFilter, Store, StoreError, StoredBlob, connect, migrate};
 use switchboard_store::{SecondFactor, SignIn};
+use switchboard_store::{Stale, WrappedKey};
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------------------------
@@ -284,6 +285,9 @@ suite! {
         audit_chains_append_in_order_and_read_back_filtered_and_paged,
         a_taken_place_in_an_audit_chain_is_a_conflict,
         audit_checkpoints_keys_and_pruning,
+        data_keys_are_versioned_per_account_and_rewrapped_at_once,
+        plain_and_stale_blobs_are_resealed_once_then_keys_go,
+        deleting_an_account_takes_its_keys_and_everything_with_it,
     ],
     database: [
         data_survives_a_restart_and_migrations_rerun,
@@ -1587,6 +1591,16 @@ fn snapshot(camera: &Camera, taken: Timestamp, bytes: usize) -> NewSnapshot {
         taken_at: taken,
         received_at: taken + Duration::seconds(1),
         jpeg: vec![0xFF; bytes],
+        size: bytes as u64,
+        key_version: None,
+    }
+}
+
+/// Bytes stored plain, as an earlier release (or a node with encryption off) stores them.
+fn plain(bytes: &[u8]) -> StoredBlob {
+    StoredBlob {
+        bytes: bytes.to_vec(),
+        key_version: None,
     }
 }
 
@@ -1694,11 +1708,11 @@ async fn snapshots_are_pending_until_finished_and_searchable(s: &dyn Store) {
         detection("cup", 0.6),
         detection("person", 0.8),
     ];
-    s.finish_snapshot(first.id, SnapshotState::Done, &dets, None)
+    s.finish_snapshot(first.id, SnapshotState::Done, &dets, None, None)
         .await
         .unwrap();
     // Finishing again replaces the set rather than adding to it.
-    s.finish_snapshot(first.id, SnapshotState::Done, &dets, None)
+    s.finish_snapshot(first.id, SnapshotState::Done, &dets, None, None)
         .await
         .unwrap();
     assert_eq!(
@@ -1714,7 +1728,7 @@ async fn snapshots_are_pending_until_finished_and_searchable(s: &dyn Store) {
             .collect::<Vec<_>>(),
         vec![second.id]
     );
-    s.finish_snapshot(second.id, SnapshotState::Failed, &[], None)
+    s.finish_snapshot(second.id, SnapshotState::Failed, &[], None, None)
         .await
         .unwrap();
     assert_eq!(
@@ -1736,11 +1750,14 @@ async fn snapshots_are_pending_until_finished_and_searchable(s: &dyn Store) {
             .is_empty()
     );
 
-    assert_eq!(s.snapshot_jpeg(a.id, first.id).await.unwrap(), first.jpeg);
+    assert_eq!(
+        s.snapshot_jpeg(a.id, first.id).await.unwrap().bytes,
+        first.jpeg
+    );
     assert!(is_not_found(s.snapshot_jpeg(b.id, first.id).await));
     assert!(is_not_found(s.snapshot_detections(b.id, first.id).await));
     assert!(is_not_found(
-        s.finish_snapshot(uuid::Uuid::new_v4(), SnapshotState::Done, &[], None)
+        s.finish_snapshot(uuid::Uuid::new_v4(), SnapshotState::Done, &[], None, None)
             .await
     ));
     let mut foreign = snapshot(&cam, at(30), 10);
@@ -1759,9 +1776,15 @@ async fn search_filters_by_label_camera_and_time(s: &dyn Store) {
     {
         let snap = snapshot(cam, at(10 * (i as i64 + 1)), 10);
         s.insert_snapshot(&snap).await.unwrap();
-        s.finish_snapshot(snap.id, SnapshotState::Done, &[detection(label, 0.7)], None)
-            .await
-            .unwrap();
+        s.finish_snapshot(
+            snap.id,
+            SnapshotState::Done,
+            &[detection(label, 0.7)],
+            None,
+            None,
+        )
+        .await
+        .unwrap();
         ids.push(snap.id);
     }
     let found = |hits: Vec<switchboard_store::SearchHit>| {
@@ -1803,9 +1826,15 @@ async fn old_and_excess_snapshots_are_pruned_oldest_first(s: &dyn Store) {
     for i in 0..5 {
         let snap = snapshot(&cam, at(10 * (i + 1)), 100);
         s.insert_snapshot(&snap).await.unwrap();
-        s.finish_snapshot(snap.id, SnapshotState::Done, &[detection("cup", 0.5)], None)
-            .await
-            .unwrap();
+        s.finish_snapshot(
+            snap.id,
+            SnapshotState::Done,
+            &[detection("cup", 0.5)],
+            None,
+            None,
+        )
+        .await
+        .unwrap();
         ids.push(snap.id);
     }
     // Taken before 20 s: the first goes.
@@ -1884,7 +1913,7 @@ async fn cell_files_are_replaced_by_name_and_capped(s: &dyn Store) {
     assert!(s.cell_files(one.id).await.unwrap().is_empty());
 
     let stored = s
-        .put_cell_file(one.id, "plot.png", &[0, 1, 2, 255], at(2), 2)
+        .put_cell_file(one.id, "plot.png", &plain(&[0, 1, 2, 255]), 4, at(2), 2)
         .await
         .unwrap();
     assert_eq!(
@@ -1895,14 +1924,15 @@ async fn cell_files_are_replaced_by_name_and_capped(s: &dyn Store) {
             updated_at: at(2)
         }
     );
-    s.put_cell_file(one.id, "b.txt", b"hi", at(3), 2)
+    s.put_cell_file(one.id, "b.txt", &plain(b"hi"), 2, at(3), 2)
         .await
         .unwrap();
     // A third name is over the cap of two; replacing an existing name is not.
     assert!(is_conflict(
-        s.put_cell_file(one.id, "c.txt", b"no", at(4), 2).await
+        s.put_cell_file(one.id, "c.txt", &plain(b"no"), 2, at(4), 2)
+            .await
     ));
-    s.put_cell_file(one.id, "b.txt", b"hello", at(5), 2)
+    s.put_cell_file(one.id, "b.txt", &plain(b"hello"), 5, at(5), 2)
         .await
         .unwrap();
 
@@ -1910,15 +1940,15 @@ async fn cell_files_are_replaced_by_name_and_capped(s: &dyn Store) {
     let names: Vec<_> = listed.iter().map(|f| (f.name.as_str(), f.size)).collect();
     assert_eq!(names, [("b.txt", 5), ("plot.png", 4)]);
     let (file, content) = s.cell_file(one.id, "b.txt").await.unwrap();
-    assert_eq!(content, b"hello");
+    assert_eq!(content, plain(b"hello"));
     assert_eq!(file.updated_at, at(5));
     assert_eq!(
-        s.cell_file(one.id, "plot.png").await.unwrap().1,
+        s.cell_file(one.id, "plot.png").await.unwrap().1.bytes,
         [0, 1, 2, 255]
     );
     assert!(is_not_found(s.cell_file(one.id, "c.txt").await));
     assert!(is_not_found(
-        s.put_cell_file(uuid::Uuid::new_v4(), "x", b"x", at(6), 2)
+        s.put_cell_file(uuid::Uuid::new_v4(), "x", &plain(b"x"), 1, at(6), 2)
             .await
     ));
 }
@@ -1934,7 +1964,7 @@ async fn search_pages_through_many_boxes_per_snapshot(s: &dyn Store) {
         let people: Vec<_> = (0..20)
             .map(|k| detection("person", 0.3 + f64::from(k) / 100.0))
             .collect();
-        s.finish_snapshot(snap.id, SnapshotState::Done, &people, None)
+        s.finish_snapshot(snap.id, SnapshotState::Done, &people, None, None)
             .await
             .unwrap();
         ids.push(snap.id);
@@ -1974,6 +2004,7 @@ async fn near_duplicates_are_discarded_and_counted(s: &dyn Store) {
             detection("person", 0.5),
         ],
         Some(&[7u8; 256]),
+        None,
     )
     .await
     .unwrap();
@@ -2929,4 +2960,355 @@ async fn audit_checkpoints_keys_and_pruning(s: &dyn Store) {
         Hash::from_hex(&records[4].hash.to_hex()),
         Some(records[4].hash)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encryption at rest: data keys, re-encryption, account deletion
+// ---------------------------------------------------------------------------------------------
+
+fn wrapped(account_id: AccountId, version: u32, master: &str, created: Timestamp) -> WrappedKey {
+    WrappedKey {
+        account_id,
+        version,
+        wrapped: vec![version as u8; 72],
+        master_key_id: master.to_owned(),
+        created_at: created,
+    }
+}
+
+fn sealed(bytes: &[u8], version: u32) -> StoredBlob {
+    StoredBlob {
+        bytes: bytes.to_vec(),
+        key_version: Some(version),
+    }
+}
+
+async fn data_keys_are_versioned_per_account_and_rewrapped_at_once(s: &dyn Store) {
+    let (a, _) = account(s, "keys-a").await;
+    let (b, _) = account(s, "keys-b").await;
+    assert_eq!(s.any_data_key().await.unwrap(), None);
+    assert!(s.data_keys(a.id).await.unwrap().is_empty());
+
+    let a1 = wrapped(a.id, 1, "m1", at(1));
+    s.insert_data_key(&a1).await.unwrap();
+    // Two nodes making an account's first key: one wins.
+    assert!(is_conflict(
+        s.insert_data_key(&wrapped(a.id, 1, "m1", at(2))).await
+    ));
+    let a2 = wrapped(a.id, 2, "m1", at(3));
+    s.insert_data_key(&a2).await.unwrap();
+    let b1 = wrapped(b.id, 1, "m1", at(4));
+    s.insert_data_key(&b1).await.unwrap();
+    // A key needs its account.
+    assert!(is_not_found(
+        s.insert_data_key(&wrapped(AccountId::new(), 1, "m1", at(5)))
+            .await
+    ));
+    assert_eq!(
+        s.data_keys(a.id).await.unwrap(),
+        vec![a1.clone(), a2.clone()]
+    );
+    assert_eq!(s.any_data_key().await.unwrap(), Some(b1.clone()));
+    assert_eq!(s.all_data_keys().await.unwrap().len(), 3);
+
+    // A rotation that misses a key, or starts from the wrong master key, changes nothing.
+    let rewrapped = |k: &WrappedKey| WrappedKey {
+        wrapped: vec![0xAB; 72],
+        master_key_id: "m2".to_owned(),
+        ..k.clone()
+    };
+    assert!(is_conflict(
+        s.rewrap_data_keys("m1", &[rewrapped(&a1), rewrapped(&a2)])
+            .await
+    ));
+    assert!(is_conflict(
+        s.rewrap_data_keys("m0", &[rewrapped(&a1), rewrapped(&a2), rewrapped(&b1)])
+            .await
+    ));
+    assert_eq!(
+        s.data_keys(a.id).await.unwrap(),
+        vec![a1.clone(), a2.clone()]
+    );
+    s.rewrap_data_keys("m1", &[rewrapped(&a1), rewrapped(&a2), rewrapped(&b1)])
+        .await
+        .unwrap();
+    let all = s.all_data_keys().await.unwrap();
+    assert!(
+        all.iter()
+            .all(|k| k.master_key_id == "m2" && k.wrapped == [0xAB; 72])
+    );
+}
+
+async fn plain_and_stale_blobs_are_resealed_once_then_keys_go(s: &dyn Store) {
+    let (a, admin) = account(s, "reseal-a").await;
+    let (b, _) = account(s, "reseal-b").await;
+    s.insert_data_key(&wrapped(a.id, 1, "m", at(1)))
+        .await
+        .unwrap();
+    s.insert_data_key(&wrapped(a.id, 2, "m", at(2)))
+        .await
+        .unwrap();
+    let cam_a = camera(s, a.id, "a", at(0)).await;
+    let cam_b = camera(s, b.id, "b", at(0)).await;
+    let plain_a = snapshot(&cam_a, at(10), 8);
+    let plain_b = snapshot(&cam_b, at(11), 8);
+    let old_a = NewSnapshot {
+        jpeg: vec![1; 40],
+        key_version: Some(1),
+        ..snapshot(&cam_a, at(12), 8)
+    };
+    let new_a = NewSnapshot {
+        jpeg: vec![2; 40],
+        key_version: Some(2),
+        ..snapshot(&cam_a, at(13), 8)
+    };
+    for snap in [&plain_a, &plain_b, &old_a, &new_a] {
+        s.insert_snapshot(snap).await.unwrap();
+    }
+    let info = s.snapshot_info(a.id, old_a.id).await.unwrap();
+    assert_eq!(
+        info.bytes, 8,
+        "the picture's own size, not the stored blob's"
+    );
+    assert_eq!(
+        s.snapshot_jpeg(a.id, old_a.id).await.unwrap(),
+        sealed(&[1; 40], 1)
+    );
+
+    // Plain rows of every account, in id order, page by page.
+    let plain_rows = s.stale_snapshots(Stale::Plain, "", 10).await.unwrap();
+    let mut ids: Vec<_> = [plain_a.id, plain_b.id].map(|i| i.to_string()).into();
+    ids.sort();
+    assert_eq!(
+        plain_rows
+            .iter()
+            .map(|p| p.id.to_string())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    let first_page = s.stale_snapshots(Stale::Plain, "", 1).await.unwrap();
+    let second_page = s
+        .stale_snapshots(Stale::Plain, &first_page[0].id.to_string(), 1)
+        .await
+        .unwrap();
+    assert_eq!(second_page[0].id.to_string(), ids[1]);
+    // One account's rows below a version, plain ones included.
+    let below = s
+        .stale_snapshots(
+            Stale::Below {
+                account: a.id,
+                version: 2,
+            },
+            "",
+            10,
+        )
+        .await
+        .unwrap();
+    let mut found: Vec<_> = below.iter().map(|p| p.id).collect();
+    found.sort();
+    let mut want = vec![plain_a.id, old_a.id];
+    want.sort();
+    assert_eq!(found, want);
+
+    // A reseal happens once: the second, from the same old state, changes nothing.
+    let old = below.iter().find(|p| p.id == old_a.id).unwrap().clone();
+    let new = switchboard_store::SnapshotBlobs {
+        jpeg: vec![3; 40],
+        signature: Some(vec![4; 64]),
+        key_version: Some(2),
+        ..old.clone()
+    };
+    assert!(s.reseal_snapshot(&old, &new).await.unwrap());
+    assert!(!s.reseal_snapshot(&old, &new).await.unwrap());
+    assert_eq!(
+        s.snapshot_jpeg(a.id, old_a.id).await.unwrap(),
+        sealed(&[3; 40], 2)
+    );
+
+    // A signature is kept only under the key its row is sealed with.
+    s.finish_snapshot(new_a.id, SnapshotState::Done, &[], Some(&[9; 64]), Some(1))
+        .await
+        .unwrap();
+    let next = snapshot(&cam_a, at(14), 8);
+    s.insert_snapshot(&next).await.unwrap();
+    let previous = s
+        .previous_snapshot(cam_a.id, at(14), next.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((previous.id, previous.signature), (new_a.id, None));
+    s.finish_snapshot(new_a.id, SnapshotState::Done, &[], Some(&[9; 64]), Some(2))
+        .await
+        .unwrap();
+    let previous = s
+        .previous_snapshot(cam_a.id, at(14), next.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(previous.signature, Some(vec![9; 64]));
+    assert_eq!(previous.key_version, Some(2));
+    s.discard_snapshot(next.id, switchboard_store::Discard::Duplicate)
+        .await
+        .unwrap();
+
+    // Cell files, likewise.
+    let c = cell(&admin, "reseal-cell", at(1));
+    s.create_cell(&c).await.unwrap();
+    s.put_cell_file(c.id, "a.txt", &plain(b"plain"), 5, at(2), 10)
+        .await
+        .unwrap();
+    s.put_cell_file(c.id, "b.txt", &sealed(&[5; 30], 1), 3, at(3), 10)
+        .await
+        .unwrap();
+    let (file, stored) = s.cell_file(c.id, "b.txt").await.unwrap();
+    assert_eq!((file.size, stored), (3, sealed(&[5; 30], 1)));
+    let plain_files = s
+        .stale_cell_files(Stale::Plain, &(String::new(), String::new()), 10)
+        .await
+        .unwrap();
+    assert_eq!(plain_files.len(), 1);
+    assert_eq!(plain_files[0].account_id, a.id);
+    assert_eq!(plain_files[0].content, b"plain");
+    let stale_files = s
+        .stale_cell_files(
+            Stale::Below {
+                account: a.id,
+                version: 2,
+            },
+            &(String::new(), String::new()),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stale_files
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>(),
+        ["a.txt", "b.txt"]
+    );
+    let after_a = (c.id.to_string(), "a.txt".to_owned());
+    let rest = s
+        .stale_cell_files(
+            Stale::Below {
+                account: a.id,
+                version: 2,
+            },
+            &after_a,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    // The key of version 1 is still used: it stays.
+    assert!(!s.delete_unused_data_key(a.id, 1).await.unwrap());
+
+    let usage = s.key_usage().await.unwrap();
+    let of = |account: AccountId, version: Option<u32>| {
+        usage
+            .iter()
+            .find(|u| u.account_id == account && u.key_version == version)
+            .map(|u| (u.snapshots, u.cell_files))
+    };
+    assert_eq!(of(a.id, None), Some((1, 1)));
+    assert_eq!(of(a.id, Some(1)), Some((0, 1)));
+    assert_eq!(of(a.id, Some(2)), Some((2, 0)));
+    assert_eq!(of(b.id, None), Some((1, 0)));
+
+    // A file replaced since it was read is not overwritten by a stale reseal.
+    let old_file = stale_files[1].clone();
+    s.put_cell_file(c.id, "b.txt", &sealed(&[6; 30], 1), 3, at(4), 10)
+        .await
+        .unwrap();
+    let new_file = switchboard_store::CellFileBlob {
+        content: vec![7; 30],
+        key_version: Some(2),
+        ..old_file.clone()
+    };
+    assert!(!s.reseal_cell_file(&old_file, &new_file).await.unwrap());
+    let current = switchboard_store::CellFileBlob {
+        content: vec![6; 30],
+        ..old_file.clone()
+    };
+    assert!(s.reseal_cell_file(&current, &new_file).await.unwrap());
+    assert_eq!(
+        s.cell_file(c.id, "b.txt").await.unwrap().1,
+        sealed(&[7; 30], 2)
+    );
+    // Nothing uses version 1 any more.
+    assert!(s.delete_unused_data_key(a.id, 1).await.unwrap());
+    assert_eq!(
+        s.data_keys(a.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| k.version)
+            .collect::<Vec<_>>(),
+        [2]
+    );
+}
+
+async fn deleting_an_account_takes_its_keys_and_everything_with_it(s: &dyn Store) {
+    let (gone, admin) = account(s, "shred-a").await;
+    let (kept, other) = account(s, "shred-b").await;
+    let member = user(gone.id, "shred-member", Role::Member, at(1));
+    s.create_user(&member).await.unwrap();
+    s.create_invite(&invite(gone.id, admin.id, "shred-invite", at(100_000)))
+        .await
+        .unwrap();
+    s.insert_data_key(&wrapped(gone.id, 1, "m", at(1)))
+        .await
+        .unwrap();
+    s.insert_data_key(&wrapped(kept.id, 1, "m", at(1)))
+        .await
+        .unwrap();
+    let mut session = stored_session(s, &admin, at(2)).await;
+    go_live(s, &mut session, at(3)).await;
+    let mut ended = stored_session(s, &admin, at(4)).await;
+    end(s, &mut ended, EndReason::EndedByUser, at(5)).await;
+    let cam = camera(s, gone.id, "door", at(1)).await;
+    let snap = NewSnapshot {
+        key_version: Some(1),
+        ..snapshot(&cam, at(6), 8)
+    };
+    s.insert_snapshot(&snap).await.unwrap();
+    let c = cell(&admin, "shred-cell1", at(1));
+    s.create_cell(&c).await.unwrap();
+    s.put_cell_file(c.id, "a.txt", &sealed(&[1; 20], 1), 4, at(2), 10)
+        .await
+        .unwrap();
+    let kept_cam = camera(s, kept.id, "kept", at(1)).await;
+    s.insert_snapshot(&snapshot(&kept_cam, at(6), 8))
+        .await
+        .unwrap();
+
+    s.delete_account(gone.id).await.unwrap();
+    assert!(s.data_keys(gone.id).await.unwrap().is_empty());
+    assert!(is_not_found(s.account(gone.id).await));
+    assert!(is_not_found(s.user(admin.id).await));
+    assert!(is_not_found(s.user(member.id).await));
+    assert!(is_not_found(s.session(session.suid).await));
+    assert!(is_not_found(s.snapshot_jpeg(gone.id, snap.id).await));
+    assert!(is_not_found(s.cell(c.id).await));
+    assert!(s.cell_files(c.id).await.unwrap().is_empty());
+    assert!(
+        s.cdrs(at(0), at(100))
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.account_id != gone.id),
+        "its records go too"
+    );
+    assert!(
+        s.key_usage()
+            .await
+            .unwrap()
+            .iter()
+            .all(|u| u.account_id != gone.id)
+    );
+    // The other account is untouched, and a second deletion finds nothing.
+    assert_eq!(s.data_keys(kept.id).await.unwrap().len(), 1);
+    assert_eq!(s.user(other.id).await.unwrap().id, other.id);
+    assert_eq!(s.cameras(kept.id).await.unwrap().len(), 1);
+    assert!(is_not_found(s.delete_account(gone.id).await));
 }

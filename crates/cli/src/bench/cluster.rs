@@ -327,6 +327,9 @@ impl Cluster {
         );
         std::fs::write(&secret_file, secret)
             .with_context(|| format!("cannot write {}", secret_file.display()))?;
+        // One master key too, or nodes could not read each other's stored objects.
+        let master_key_file = secrets.path().join("master-key");
+        switchboard_server::vault::master_key::MasterKey::create(&master_key_file)?;
         let mut flags: Vec<String> = NODE_LIMITS.iter().map(|s| (*s).to_owned()).collect();
         flags.extend([
             "--database-url".to_owned(),
@@ -337,6 +340,8 @@ impl Cluster {
             format!("{}ms", args.session_lease.as_millis()),
             "--token-secret-file".to_owned(),
             secret_file.display().to_string(),
+            "--master-key-file".to_owned(),
+            master_key_file.display().to_string(),
         ]);
         let mut cluster = Cluster {
             nodes: Vec::new(),

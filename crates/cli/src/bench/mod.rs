@@ -2,6 +2,7 @@
 //! against the product's targets. A measurement tool, not a test: it exits 0 whether the
 //! targets are met or not, and fails only if it could not measure.
 
+pub mod at_rest;
 pub mod audit;
 pub mod child;
 pub mod cluster;
@@ -36,6 +37,9 @@ pub enum BenchCommand {
     /// The audit trail: records per second its writer stores, and what recording adds to
     /// sign-ins, viewing starts and snapshot uploads (trail on ÷ off).
     Audit(audit::AuditArgs),
+    /// Encryption at rest: snapshot upload and thumbnail latency with objects sealed versus
+    /// stored plain, side by side, and their ratio.
+    AtRest(at_rest::AtRestArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -46,5 +50,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Kernel(args) => kernel::run(args).await,
         BenchCommand::Cluster(args) => cluster::run(args).await,
         BenchCommand::Audit(args) => audit::run(args).await,
+        BenchCommand::AtRest(args) => at_rest::run(args).await,
     }
 }

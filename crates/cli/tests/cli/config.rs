@@ -122,6 +122,8 @@ const SAMPLES: &[(&str, &str)] = &[
     // [operations]
     ("data_dir", "/var/lib/switchboard"),
     ("database_url", "postgres://switchboard@db/switchboard"),
+    ("master_key_file", "/etc/switchboard/master-key"),
+    ("encrypt_at_rest", "false"),
     ("metrics_listen", "127.0.0.1:9100"),
     ("metrics_token", "0123456789abcdef0123"),
     ("metrics_token_file", "/etc/switchboard/metrics-token"),

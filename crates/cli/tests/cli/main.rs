@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit;
+mod bench_at_rest;
 mod bench_cluster;
 mod bench_kernel;
 mod camera;
 mod config;
 mod failover;
+mod keys;
 mod process;
 mod simulate;
 mod support;

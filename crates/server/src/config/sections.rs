@@ -476,6 +476,17 @@ pub struct OperationsSettings {
     // The URL may hold a password: --help must not show the variable's value.
     #[arg(long, env = "SWITCHBOARD_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// The master key file: 32 bytes (or their base64) wrapping every account's data keys,
+    /// the same for every node of a cluster, and never created when given (default:
+    /// DATA_DIR/master-key, made on first start). Back it up apart from the database: without
+    /// it the stored pictures and cell files cannot be read.
+    #[arg(long, env = "SWITCHBOARD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Seal new snapshots and cell files with their account's data key (false: store them
+    /// plain, as earlier releases did; only for benchmarks and compatibility). Sealed ones
+    /// are read either way.
+    #[arg(long, env = "SWITCHBOARD_ENCRYPT_AT_REST", default_value_t = true, action = clap::ArgAction::Set)]
+    pub encrypt_at_rest: bool,
     /// A separate address serving only /metrics (e.g. 127.0.0.1:9090), to anyone who can
     /// reach it unless a metrics token is set; the main listener then has no /metrics.
     #[arg(long, env = "SWITCHBOARD_METRICS_LISTEN")]

@@ -3,7 +3,8 @@
 #![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
 
 use crate::protocol::accounts::{
-    InviteResponse, LoginRequest, LoginResponse, RegisterRequest, TokenResponse, UserList, UserView,
+    DeleteAccountRequest, InviteResponse, LoginRequest, LoginResponse, RegisterRequest,
+    TokenResponse, UserList, UserView,
 };
 use utoipa::OpenApi;
 
@@ -14,6 +15,7 @@ use utoipa::OpenApi;
     logout,
     me,
     delete_me,
+    delete_account,
     create_invite,
     list_users,
     delete_user
@@ -70,6 +72,19 @@ fn me() {}
     security(("bearer" = []), ("cookie" = []))
 )]
 fn delete_me() {}
+
+/// Delete the caller's whole account for good (admins, confirming with their password): its
+/// data keys are destroyed first, so everything it stored is unreadable from then on, even
+/// in backups; its open sessions end, and its users are signed out everywhere.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/account",
+    tag = "accounts",
+    request_body = DeleteAccountRequest,
+    responses((status = 204, description = "Deleted; the session cookie is cleared")),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn delete_account() {}
 
 /// An invite to join the account (admins).
 #[utoipa::path(

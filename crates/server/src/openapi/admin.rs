@@ -7,7 +7,13 @@ use crate::protocol::admin::{HistoryQuery, NodeHistory, NodeList, Overview};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
-#[openapi(paths(admin_overview, admin_nodes, admin_history, admin_end_session))]
+#[openapi(paths(
+    admin_overview,
+    admin_nodes,
+    admin_history,
+    admin_end_session,
+    admin_delete_account
+))]
 pub(super) struct Admin;
 
 /// Totals, open sessions, ends by reason and recent CDRs the caller may see.
@@ -51,3 +57,16 @@ fn admin_history() {}
     security(("bearer" = []), ("cookie" = []))
 )]
 fn admin_end_session() {}
+
+/// Delete an account for good (operators): its data keys are destroyed first, so everything
+/// it stored is unreadable from then on, even in backups; its open sessions end, and its
+/// users are signed out everywhere.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/accounts/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "The account id")),
+    responses((status = 204, description = "Deleted")),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn admin_delete_account() {}

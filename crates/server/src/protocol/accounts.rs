@@ -34,6 +34,14 @@ pub enum LoginResponse {
     Token(TokenResponse),
 }
 
+/// `DELETE /api/v1/account`: the caller's password, confirming that the whole account and
+/// everything it stored is to be deleted for good.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccountRequest {
+    pub password: String,
+}
+
 /// A signed-in user's token.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenResponse {

@@ -115,6 +115,9 @@ error_codes! {
     Internal = "internal", 500;
     /// The audit trail cannot be written, and the action must be recorded first.
     AuditUnavailable = "audit_unavailable", 503;
+    /// A stored picture or file failed its integrity check (altered, truncated, moved from
+    /// another record, or its key is gone): it is not served, and the server logs it.
+    DataIntegrity = "data_integrity", 500;
     /// The database is unreachable, or the server is restarting.
     Unavailable = "unavailable", 503;
     /// The session has as many viewers as it may.

@@ -6,7 +6,8 @@ use crate::auth::{self, CurrentUser, GatedUser};
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::protocol::accounts::{
-    InviteResponse, LoginRequest, LoginResponse, RegisterRequest, TokenResponse, UserList, UserView,
+    DeleteAccountRequest, InviteResponse, LoginRequest, LoginResponse, RegisterRequest,
+    TokenResponse, UserList, UserView,
 };
 use crate::protocol::security::SecondFactorRequest;
 use crate::services::security::ClientInfo;
@@ -137,6 +138,17 @@ pub(super) async fn delete_me(
     caller: CurrentUser,
 ) -> ApiResult<Response> {
     app.accounts.delete_me(&caller.user, &caller.claims).await?;
+    Ok(signed_out(&app))
+}
+
+/// `DELETE /api/v1/account` (admins): deletes the caller's whole account, its data keys
+/// first, after checking their password again.
+pub(super) async fn delete_account(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    ApiJson(req): ApiJson<DeleteAccountRequest>,
+) -> ApiResult<Response> {
+    app.deletions.delete_own(&caller.user, req.password).await?;
     Ok(signed_out(&app))
 }
 

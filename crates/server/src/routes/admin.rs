@@ -9,6 +9,7 @@ use crate::protocol::SessionView;
 use crate::protocol::admin::{HistoryQuery, NodeHistory, NodeList, Overview};
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use std::sync::Arc;
 
 /// `GET /api/v1/admin/overview`.
@@ -47,4 +48,14 @@ pub(super) async fn end_session(
     Path(suid): Path<String>,
 ) -> ApiResult<Json<SessionView>> {
     Ok(Json(app.admin.end_session(&caller.user, &suid).await?))
+}
+
+/// `DELETE /api/v1/admin/accounts/{id}` (operators): deletes an account, its data keys first.
+pub(super) async fn delete_account(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    app.deletions.delete_any(&caller.user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

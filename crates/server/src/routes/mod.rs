@@ -125,6 +125,11 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
             get(accounts::me).delete(accounts::delete_me),
         )
         .route(
+            "/account",
+            [Method::DELETE],
+            delete(accounts::delete_account),
+        )
+        .route(
             "/account/invites",
             [Method::POST],
             post(accounts::create_invite),
@@ -176,6 +181,11 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
         .route("/admin/overview", [Method::GET], get(admin::overview))
         .route("/admin/accounts", [Method::GET], get(limits::accounts))
         .route("/audit", [Method::GET], get(audit::list))
+        .route(
+            "/admin/accounts/{id}",
+            [Method::DELETE],
+            delete(admin::delete_account),
+        )
         .route(
             "/admin/accounts/{id}/limits",
             [Method::GET, Method::PUT],

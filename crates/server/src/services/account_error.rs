@@ -42,6 +42,11 @@ pub enum AccountError {
     UserNotFound,
     #[error("id: to delete yourself use DELETE /api/v1/me")]
     DeleteSelf,
+    /// Malformed, unknown, or beyond the caller's reach: one answer.
+    #[error("no such account")]
+    AccountNotFound,
+    #[error("only an operator can delete other accounts")]
+    NotOperator,
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
@@ -67,7 +72,8 @@ impl ServiceError for AccountError {
             AccountError::InvalidInvite => ErrorCode::InvalidInvite,
             AccountError::WrongPassword => ErrorCode::Unauthorized,
             AccountError::TooManyFailures { .. } => ErrorCode::RateLimited,
-            AccountError::NotAdmin(_) => ErrorCode::Forbidden,
+            AccountError::NotAdmin(_) | AccountError::NotOperator => ErrorCode::Forbidden,
+            AccountError::AccountNotFound => ErrorCode::AccountNotFound,
             AccountError::LastAdmin => ErrorCode::LastAdmin,
             AccountError::UserNotFound => ErrorCode::UserNotFound,
             AccountError::Password(e) => e.code(),

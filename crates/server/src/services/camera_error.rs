@@ -58,6 +58,9 @@ pub enum CameraError {
     Session(#[from] SessionError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The stored picture did not open (`data_integrity`), or its key could not be had.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
     /// Refused by the gatekeeper.
     #[error(transparent)]
     Admission(#[from] crate::services::gatekeeper::AdmissionError),
@@ -84,6 +87,7 @@ impl ServiceError for CameraError {
             CameraError::ThumbnailFailed(_) => ErrorCode::Internal,
             CameraError::Session(e) => e.code(),
             CameraError::Store(e) => e.code(),
+            CameraError::Vault(e) => e.code(),
             CameraError::Admission(e) => e.code(),
             CameraError::Audit(e) => e.code(),
         }
@@ -93,6 +97,7 @@ impl ServiceError for CameraError {
         match self {
             CameraError::Session(e) => e.message(),
             CameraError::Store(e) => e.message(),
+            CameraError::Vault(e) => e.message(),
             CameraError::Admission(e) => e.message(),
             CameraError::Audit(e) => e.message(),
             other => other.to_string(),
@@ -105,6 +110,7 @@ impl ServiceError for CameraError {
             CameraError::ThumbnailBusy => Some(1),
             CameraError::Session(e) => e.retry_after(),
             CameraError::Store(e) => e.retry_after(),
+            CameraError::Vault(e) => e.retry_after(),
             CameraError::Admission(e) => e.retry_after(),
             CameraError::Audit(e) => e.retry_after(),
             _ => None,

@@ -16,6 +16,7 @@ use crate::protocol::cameras::{
     DetectionView, LiveRequest, SearchHitView, SearchQuery, SearchView, SnapshotView,
     UpdateCameraRequest, UploadState, UploadView,
 };
+use crate::vault::{Object, Vault};
 use base64::Engine;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -66,6 +67,8 @@ pub struct CameraService {
     live: LiveSessions,
     gate: Arc<Gatekeeper>,
     audit: AuditLog,
+    /// Pictures are sealed before they are stored and opened after they are read.
+    vault: Arc<Vault>,
 }
 
 impl std::fmt::Debug for CameraService {
@@ -84,6 +87,7 @@ impl CameraService {
         live: LiveSessions,
         gate: Arc<Gatekeeper>,
         audit: AuditLog,
+        vault: Arc<Vault>,
     ) -> Self {
         CameraService {
             audit,
@@ -92,6 +96,7 @@ impl CameraService {
             engine,
             live,
             gate,
+            vault,
         }
     }
 
@@ -301,8 +306,14 @@ impl CameraService {
             .admit_snapshot(camera.access.account_id, data.len() as u64)
             .await?;
         let received_at = now();
+        let id = Uuid::new_v4();
+        let account = camera.access.account_id;
+        let sealed = self
+            .vault
+            .seal(account, Object::Snapshot(id), &data)
+            .await?;
         let snapshot = NewSnapshot {
-            id: Uuid::new_v4(),
+            id,
             camera_id: camera.id,
             account_id: camera.access.account_id,
             taken_at: crate::cameras::taken_at(
@@ -311,12 +322,15 @@ impl CameraService {
                 self.config.cameras.snapshot_clock_skew,
             ),
             received_at,
-            jpeg: data.to_vec(),
+            jpeg: sealed.bytes,
+            size: data.len() as u64,
+            key_version: sealed.key_version,
         };
         self.store.insert_snapshot(&snapshot).await?;
-        let id = snapshot.id;
         let target = SnapshotRef {
             id,
+            account_id: account,
+            key_version: snapshot.key_version,
             camera_id: camera.id,
             taken_at: snapshot.taken_at,
             only_person: camera.access.only_person,
@@ -474,16 +488,18 @@ impl CameraService {
         let account = caller.account_id;
         let id = snapshot_id(id)?;
         self.audit.check()?;
-        match self.store.snapshot_jpeg(account, id).await {
-            Ok(bytes) => {
-                self.audit.record(
-                    AuditEvent::by(caller, Action::SnapshotViewed).target("snapshot", id),
-                )?;
-                Ok(bytes)
-            }
-            Err(StoreError::NotFound) => Err(CameraError::SnapshotNotFound),
-            Err(e) => Err(e.into()),
-        }
+        let stored = match self.store.snapshot_jpeg(account, id).await {
+            Ok(stored) => stored,
+            Err(StoreError::NotFound) => return Err(CameraError::SnapshotNotFound),
+            Err(e) => return Err(e.into()),
+        };
+        let jpeg = self
+            .vault
+            .open(account, Object::Snapshot(id), &stored)
+            .await?;
+        self.audit
+            .record(AuditEvent::by(caller, Action::SnapshotViewed).target("snapshot", id))?;
+        Ok(jpeg.to_vec())
     }
 
     /// The account's snapshot's facts and every detection, most confident first.
@@ -523,7 +539,7 @@ impl CameraService {
         let account = caller.account_id;
         let id = snapshot_id(id)?;
         self.audit.check()?;
-        let (image, found) = match tokio::try_join!(
+        let (stored, found) = match tokio::try_join!(
             self.store.snapshot_jpeg(account, id),
             self.store.snapshot_detections(account, id)
         ) {
@@ -531,6 +547,11 @@ impl CameraService {
             Err(StoreError::NotFound) => return Err(CameraError::SnapshotNotFound),
             Err(e) => return Err(e.into()),
         };
+        let image = self
+            .vault
+            .open(account, Object::Snapshot(id), &stored)
+            .await?
+            .to_vec();
         self.audit
             .record(AuditEvent::by(caller, Action::ThumbnailViewed).target("snapshot", id))?;
         let drawn: Vec<_> = found.iter().map(|d| self.engine.to_detection(d)).collect();

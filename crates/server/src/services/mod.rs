@@ -1,10 +1,11 @@
 //! The server's domain work, behind services that know nothing of HTTP: live sessions
 //! (`sessions`, `devices`, `frames`, `viewing`, `controls`), compute (kernels, cells, runs,
-//! files), cameras, accounts and administration. Each returns its own error enum, which
+//! files), cameras, accounts (and deleting them) and administration. Each returns its own error enum, which
 //! names the protocol's [`crate::protocol::ErrorCode`] of each failure
 //! ([`failure::ServiceError`]); the HTTP edge (`crate::error`) turns any of them into an
 //! answer in one place. Routes extract, call one service method and shape the answer.
 
+pub mod account_deletion;
 pub mod account_error;
 pub mod accounts;
 pub mod admin;
@@ -25,6 +26,7 @@ pub mod sessions;
 pub(crate) mod sign_in_failures;
 pub mod viewing;
 
+pub use account_deletion::AccountDeletion;
 pub use account_error::AccountError;
 pub use accounts::Accounts;
 pub use admin::AdminViews;

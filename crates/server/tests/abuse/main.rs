@@ -15,6 +15,7 @@ mod helpers;
 mod accounts;
 mod admission;
 mod api_docs;
+mod at_rest;
 mod audit;
 mod connections;
 mod data_files;

@@ -97,7 +97,9 @@ async fn store_snapshot(app: &TestApp, account: AccountId, camera: &str, jpeg: V
             account_id: account,
             taken_at: now,
             received_at: now,
+            size: jpeg.len() as u64,
             jpeg,
+            key_version: None,
         })
         .await
         .unwrap();

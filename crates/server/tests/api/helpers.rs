@@ -99,6 +99,8 @@ pub struct TestApp {
     pub dir: Arc<tempfile::TempDir>,
     /// The node's store, for arranging and checking what the API cannot.
     pub store: Arc<dyn switchboard_store::Store>,
+    /// The node's shared state (its vault and re-encryption task, for tests that drive them).
+    pub app: Arc<switchboard_server::App>,
     /// Where `/metrics` is served apart, when `metrics_listen` is set.
     #[allow(
         dead_code,
@@ -144,6 +146,7 @@ async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr
     config.network.public_url = Some(format!("{scheme}://{addr}"));
     let server = Server::start(config.clone()).await.expect("server starts");
     let store = server.app().store.clone();
+    let app = server.app().clone();
     let metrics_addr = server.metrics_addr();
     let routes = server.api_routes();
     let (tx, rx) = oneshot::channel::<()>();
@@ -165,6 +168,7 @@ async fn start(mut config: Config, dir: Arc<tempfile::TempDir>, addr: SocketAddr
         config,
         dir,
         store,
+        app,
         metrics_addr,
         routes,
         stop: Some(tx),
@@ -626,16 +630,19 @@ pub async fn spawn_cluster(n: usize, tweak: impl Fn(&mut Config)) -> Option<Clus
     let shared = tempfile::tempdir().unwrap();
     let secret = shared.path().join("jwt-secret");
     switchboard_server::auth::load_or_create_secret(shared.path()).unwrap();
+    let master_key = shared.path().join("master-key");
+    switchboard_server::vault::master_key::MasterKey::create(&master_key).unwrap();
     let mut nodes = Vec::with_capacity(n);
     for i in 1..=n {
         let url = database.url.clone();
-        let (nats, secret) = (nats_url.clone(), secret.clone());
+        let (nats, secret, master_key) = (nats_url.clone(), secret.clone(), master_key.clone());
         nodes.push(
             spawn_app_with(|c| {
                 c.cluster.node_name = Some(format!("n{i}"));
                 c.operations.database_url = Some(url);
                 c.cluster.nats_url = Some(nats);
                 c.auth.token_secret_file = Some(secret);
+                c.operations.master_key_file = Some(master_key);
                 tweak(c);
             })
             .await,

@@ -8,6 +8,7 @@ use crate::cells::{self, file_view};
 use crate::kernel_proxy::CallerCredentials;
 use crate::kernels::KernelEntry;
 use crate::protocol::compute::{CellView, CreateCellRequest, CreatedCell};
+use crate::vault::Object;
 use std::sync::Arc;
 use switchboard_core::User;
 use switchboard_core::audit::{Action, Actor, AuditEvent};
@@ -35,7 +36,7 @@ impl Compute {
             .launch_cell(user, request.kernel.as_deref(), &request.code, credentials)
             .await?;
         // Attached before the caller learns the kernel id, so no execution is missed.
-        cells::attach_cell_kernel(&self.store, self.limits, &entry, link).await;
+        cells::attach_cell_kernel(&self.store, &self.vault, self.limits, &entry, link).await;
         Ok(CreatedCell {
             id: cell.id,
             url: cells::cell_url(&cell),
@@ -124,18 +125,22 @@ impl Compute {
             return Err(ComputeError::FileNotFound);
         }
         let cell = cells::find_cell(&*self.store, id_or_permalink).await?;
-        match self.store.cell_file(cell.id, name).await {
-            Ok((_, content)) => {
-                self.audit.record(
-                    AuditEvent::new(Actor::anonymous(), Action::CellFileDownloaded)
-                        .account(cell.account_id)
-                        .target("cell", cell.id)
-                        .detail(serde_json::json!({ "file": name, "bytes": content.len() })),
-                )?;
-                Ok(content)
-            }
-            Err(StoreError::NotFound) => Err(ComputeError::FileNotFound),
-            Err(e) => Err(e.into()),
-        }
+        let stored = match self.store.cell_file(cell.id, name).await {
+            Ok((_, stored)) => stored,
+            Err(StoreError::NotFound) => return Err(ComputeError::FileNotFound),
+            Err(e) => return Err(e.into()),
+        };
+        let object = Object::CellFile {
+            cell: cell.id,
+            name,
+        };
+        let content = self.vault.open(cell.account_id, object, &stored).await?;
+        self.audit.record(
+            AuditEvent::new(Actor::anonymous(), Action::CellFileDownloaded)
+                .account(cell.account_id)
+                .target("cell", cell.id)
+                .detail(serde_json::json!({ "file": name, "bytes": content.len() })),
+        )?;
+        Ok(content.to_vec())
     }
 }

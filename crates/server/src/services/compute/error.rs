@@ -83,6 +83,9 @@ pub enum ComputeError {
     Kernel(KernelError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A stored cell file did not open (`data_integrity`), or its key could not be had.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
     /// Refused by the gatekeeper.
     #[error(transparent)]
     Admission(#[from] crate::services::gatekeeper::AdmissionError),
@@ -123,6 +126,7 @@ impl ServiceError for ComputeError {
             ComputeError::RightEnded => ErrorCode::Unauthorized,
             ComputeError::Kernel(_) => ErrorCode::Internal,
             ComputeError::Store(e) => e.code(),
+            ComputeError::Vault(e) => e.code(),
             ComputeError::Admission(e) => e.code(),
             ComputeError::Audit(e) => e.code(),
         }
@@ -131,6 +135,7 @@ impl ServiceError for ComputeError {
     fn message(&self) -> String {
         match self {
             ComputeError::Store(e) => e.message(),
+            ComputeError::Vault(e) => e.message(),
             ComputeError::Admission(e) => e.message(),
             ComputeError::Audit(e) => e.message(),
             other => other.to_string(),

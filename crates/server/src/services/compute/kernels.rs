@@ -12,6 +12,7 @@ use crate::kernels::KernelRegistry;
 use crate::protocol::jupyter::{KernelModel, KernelspecList};
 use crate::services::audit::AuditLog;
 use crate::services::gatekeeper::{Gatekeeper, NodePermit, Place};
+use crate::vault::Vault;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_core::audit::{Action, AuditEvent};
@@ -23,6 +24,8 @@ pub struct Compute {
     pub(super) registry: Arc<KernelRegistry>,
     pub(super) proxy: Arc<KernelProxy>,
     pub(super) store: Arc<dyn Store>,
+    /// Cell files are sealed before they are stored and opened after they are read.
+    pub(super) vault: Arc<Vault>,
     pub(super) tokens: Arc<TokenService>,
     pub(super) limits: CellLimits,
     pub(super) max_long_poll: Duration,
@@ -40,17 +43,20 @@ impl std::fmt::Debug for Compute {
 
 impl Compute {
     /// The service over this node's kernels, reaching other nodes' through `proxy`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: &Config,
         registry: Arc<KernelRegistry>,
         proxy: Arc<KernelProxy>,
         store: Arc<dyn Store>,
+        vault: Arc<Vault>,
         tokens: Arc<TokenService>,
         gate: Arc<Gatekeeper>,
         audit: AuditLog,
     ) -> Compute {
         Compute {
             audit,
+            vault,
             registry,
             proxy,
             store,

@@ -54,8 +54,15 @@ impl Compute {
         };
         let run = run_to_end(&entry, &request.code, options).await;
         // No end-of-run hook is attached to this kernel: the run's files are collected here.
-        let collected =
-            cells::collect(&*self.store, &link, entry.kernel.home_dir(), self.limits).await;
+        let collected = cells::collect(
+            &*self.store,
+            &self.vault,
+            user.account_id,
+            &link,
+            entry.kernel.home_dir(),
+            self.limits,
+        )
+        .await;
         self.registry.retire(entry);
         let mut run = run?;
         let files = self.store.cell_files(cell.id).await?;

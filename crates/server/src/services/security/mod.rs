@@ -104,6 +104,17 @@ impl AccountSecurity {
             })
     }
 
+    /// Confirms a grave action (deleting the account) with the user's password, under the
+    /// same limit of failed checks as password changes.
+    pub(crate) async fn confirm_password(
+        &self,
+        user: &User,
+        password: String,
+    ) -> Result<(), SecurityError> {
+        self.throttle(user.id)?;
+        self.check_password(user, password).await
+    }
+
     /// Checks `password` against the user's, counting a failure.
     async fn check_password(&self, user: &User, password: String) -> Result<(), SecurityError> {
         if self
