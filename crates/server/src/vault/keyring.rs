@@ -2,13 +2,13 @@
 //! first used and kept there (wiped when dropped). An account gets its first key the first
 //! time something of it is sealed; a rotation adds a version, and sealing uses the newest.
 
-use super::blob::{self, SecretKey};
 use super::error::VaultError;
 use super::master_key::MasterKey;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use switchboard_core::AccountId;
+use switchboard_seal::{self as blob, SecretKey};
 use switchboard_store::{Store, StoreError, WrappedKey};
 
 /// How long a node trusts its memory of an account's newest key version: a version added by

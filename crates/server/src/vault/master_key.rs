@@ -6,11 +6,11 @@
 //! base64 on one line. Its id is a short SHA-256 fingerprint, stored beside each wrapped key,
 //! so a node started with another key says so instead of reading garbage.
 
-use super::blob::SecretKey;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use switchboard_seal::SecretKey;
 
 /// The file name of the default master key, in the data directory.
 pub const DEFAULT_FILE: &str = "master-key";

@@ -11,7 +11,6 @@
 //! exception is on purpose: with `encrypt_at_rest = false` (benchmarks, compatibility) new
 //! objects are stored plain, as earlier releases stored them, and are still read.
 
-pub mod blob;
 pub mod error;
 pub mod keyring;
 pub mod master_key;
@@ -23,11 +22,12 @@ pub use error::VaultError;
 pub use object::Object;
 
 use crate::config::Config;
-use blob::BlobError;
 use keyring::Keyring;
 use master_key::MasterKey;
 use std::sync::Arc;
 use switchboard_core::AccountId;
+use switchboard_seal as blob;
+use switchboard_seal::BlobError;
 use switchboard_store::{Store, StoredBlob};
 use zeroize::Zeroizing;
 

@@ -10,13 +10,13 @@
 //! it at once, and the server's re-encryption task moves the older objects over, then deletes
 //! the older version (`reseal`).
 
-use super::blob::SecretKey;
 use super::error::VaultError;
 use super::keyring::{self, Keyring};
 use super::master_key::{self, MasterKey, MasterKeyError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use switchboard_core::AccountId;
+use switchboard_seal::SecretKey;
 use switchboard_store::{Store, WrappedKey};
 
 /// What a master key rotation did.

@@ -1,3 +1,5 @@
+//! Switchboard's sealed blobs.
+//!
 //! The sealed blob format, the same for stored objects and for wrapped data keys:
 //!
 //! ```text
