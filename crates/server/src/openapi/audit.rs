@@ -13,7 +13,8 @@ pub(super) struct Audit;
 /// (or one account's with `account`). Filter by who acted (`actor`), what was acted on
 /// (`target`), one `action` and a time range; page with `next` as `cursor`. Reading the
 /// trail is itself recorded. An unknown action, a range that ends before it starts or a
-/// cursor the server did not make is `422 invalid_filter`; members get `403 forbidden`.
+/// cursor the server did not make is `422 invalid_filter`; members get `403 forbidden`; an
+/// account admin naming another `account` gets `404 account_not_found`.
 #[utoipa::path(
     get,
     path = "/api/v1/audit",

@@ -20,7 +20,8 @@ pub struct AuditFilter {
     pub from: Option<DateTime<Utc>>,
     /// Until this time (exclusive, RFC 3339).
     pub to: Option<DateTime<Utc>>,
-    /// Operators only: one account's records (account admins always get their own).
+    /// One account's records: any for operators; for an account admin only their own
+    /// (another is `404 account_not_found`).
     pub account: Option<AccountId>,
     /// The `next` of the page before.
     pub cursor: Option<String>,

@@ -22,6 +22,9 @@ pub enum AuditViewError {
     Forbidden,
     #[error("{0}")]
     InvalidFilter(String),
+    /// An account admin named another account: it is not theirs to see.
+    #[error("no such account")]
+    AccountNotFound,
     #[error(transparent)]
     Audit(#[from] AuditError),
     #[error(transparent)]
@@ -33,6 +36,7 @@ impl ServiceError for AuditViewError {
         match self {
             AuditViewError::Forbidden => ErrorCode::Forbidden,
             AuditViewError::InvalidFilter(_) => ErrorCode::InvalidFilter,
+            AuditViewError::AccountNotFound => ErrorCode::AccountNotFound,
             AuditViewError::Audit(e) => e.code(),
             AuditViewError::Store(e) => e.code(),
         }
@@ -77,7 +81,12 @@ impl AuditViews {
     ) -> Result<AuditPage, AuditViewError> {
         let account = match caller.role {
             Role::Operator => filter.account,
-            Role::Admin => Some(caller.account_id),
+            Role::Admin => match filter.account {
+                Some(other) if other != caller.account_id => {
+                    return Err(AuditViewError::AccountNotFound);
+                }
+                _ => Some(caller.account_id),
+            },
             Role::Member => return Err(AuditViewError::Forbidden),
         };
         let query = query_of(account, &filter)?;
