@@ -63,6 +63,8 @@ pub struct SnapshotRef {
 /// The node's detector and what it is working on.
 pub struct Cameras {
     pool: Option<Arc<DetectorPool>>,
+    /// Why `pool` is `None`, for people (the cameras page, `GET /api/v1/cameras`).
+    off_because: Option<String>,
     labels: Vec<String>,
     store: Arc<dyn Store>,
     /// Seals signatures, opens pictures and signatures read back.
@@ -138,6 +140,7 @@ impl Cameras {
             ..options
         };
         let queue = config.cameras.detector_queue;
+        let mut off_because = None;
         let pool = match config.detector_model_path() {
             None => {
                 tracing::warn!(
@@ -145,6 +148,16 @@ impl Cameras {
                     "detector model not found: camera snapshots are stored but not detected \
                      (set detector_model, see models/README.md)"
                 );
+                off_because = Some(format!(
+                    "no detector model: {} was not found{}; set detector_model \
+                     (--detector-model) to the model file",
+                    config.cameras.detector_model.display(),
+                    if config.cameras.detector_model.is_absolute() {
+                        ""
+                    } else {
+                        " in the working directory or next to the program"
+                    }
+                ));
                 None
             }
             Some(path) => {
@@ -160,10 +173,12 @@ impl Cameras {
                     }
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "cannot load the detector: snapshots are stored but not detected");
+                        off_because = Some(format!("the detector model could not be loaded: {e}"));
                         None
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "detector loading panicked");
+                        off_because = Some(format!("loading the detector model failed: {e}"));
                         None
                     }
                 }
@@ -175,6 +190,7 @@ impl Cameras {
             .unwrap_or_else(switchboard_vision::labels::coco80);
         Cameras {
             pool,
+            off_because,
             labels,
             store,
             vault,
@@ -225,6 +241,16 @@ impl Cameras {
     /// Whether a detector is loaded.
     pub fn detecting(&self) -> bool {
         self.pool.is_some()
+    }
+
+    /// The backend detecting (`onnxruntime` or `tract`), while detection is on.
+    pub fn backend(&self) -> Option<&'static str> {
+        self.pool.as_ref().map(|p| p.backend().name())
+    }
+
+    /// Why detection is off, while it is.
+    pub fn off_because(&self) -> Option<&str> {
+        self.off_because.as_deref()
     }
 
     /// The classes the detector knows.

@@ -42,7 +42,7 @@ function ago(ts) {
 
 async function refresh() {
   try {
-    const { cameras: list, detecting } = await api('/cameras');
+    const { cameras: list, detecting, detector } = await api('/cameras');
     const seen = new Set();
     for (const c of list) {
       cameras.set(c.id, c);
@@ -50,6 +50,9 @@ async function refresh() {
     }
     for (const id of [...cameras.keys()]) if (!seen.has(id)) cameras.delete(id);
     document.getElementById('detector-off').hidden = detecting !== false;
+    // The server says why detection is off (no model file, or it failed to load).
+    document.getElementById('detector-off-why').textContent =
+      detector && detector.off_because ? `Why: ${detector.off_because}.` : '';
     // Only cameras with a live view open need their session's state.
     if (list.some((c) => c.live_suid)) {
       const { sessions } = await api('/sessions?state=waiting,live&limit=1000');

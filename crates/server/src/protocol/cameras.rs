@@ -66,6 +66,20 @@ pub struct CameraList {
     pub cameras: Vec<CameraView>,
     /// Whether this node has a detector loaded.
     pub detecting: bool,
+    /// The detector as this node has it: its backend, or why detection is off.
+    pub detector: DetectorView,
+}
+
+/// The detector of the answering node.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DetectorView {
+    /// `onnxruntime` or `tract` while detection is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// Why detection is off (no model file where it was looked for, or the model failed to
+    /// load), with what to do; absent while it is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub off_because: Option<String>,
 }
 
 /// `DELETE /api/v1/cameras/{id}/token` answer.

@@ -13,7 +13,7 @@ use crate::object_query;
 use crate::protocol::SessionView;
 use crate::protocol::cameras::{
     BoxView, CameraList, CameraRef, CameraToken, CameraView, CreateCameraRequest, CreatedCamera,
-    DetectionView, LiveRequest, SearchHitView, SearchQuery, SearchView, SnapshotView,
+    DetectionView, DetectorView, LiveRequest, SearchHitView, SearchQuery, SearchView, SnapshotView,
     UpdateCameraRequest, UploadState, UploadView,
 };
 use crate::vault::{Object, Vault};
@@ -152,6 +152,10 @@ impl CameraService {
         Ok(CameraList {
             cameras: cameras.iter().map(camera_view).collect(),
             detecting: self.engine.detecting(),
+            detector: DetectorView {
+                backend: self.engine.backend().map(str::to_owned),
+                off_because: self.engine.off_because().map(str::to_owned),
+            },
         })
     }
 

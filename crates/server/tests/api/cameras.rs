@@ -558,3 +558,45 @@ async fn a_camera_goes_live_as_a_device_when_asked() {
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert_ne!(resp.json::<Value>().await.unwrap()["suid"], suid);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_camera_list_says_which_backend_detects_or_why_detection_is_off() {
+    async fn detector(app: &TestApp) -> Value {
+        let token = app.signup("owner").await;
+        let list: Value = app
+            .http
+            .get(app.url("/cameras"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list
+    }
+    let missing = spawn_app_with(without_detector).await;
+    let list = detector(&missing).await;
+    assert_eq!(list["detecting"], false, "{list}");
+    let why = list["detector"]["off_because"].as_str().unwrap();
+    assert!(why.contains("/nonexistent/model.onnx"), "{why}");
+    assert!(list["detector"]["backend"].is_null(), "{list}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.onnx");
+    std::fs::write(&broken, b"not a model at all").unwrap();
+    let unloadable = spawn_app_with(|c| c.cameras.detector_model = broken.clone()).await;
+    let list = detector(&unloadable).await;
+    assert_eq!(list["detecting"], false, "{list}");
+    let why = list["detector"]["off_because"].as_str().unwrap();
+    assert!(why.contains("could not be loaded"), "{why}");
+
+    let loaded = spawn_app_with(with_detector).await;
+    let list = detector(&loaded).await;
+    assert_eq!(list["detecting"], true, "{list}");
+    assert!(
+        ["onnxruntime", "tract"].contains(&list["detector"]["backend"].as_str().unwrap()),
+        "{list}"
+    );
+    assert!(list["detector"]["off_because"].is_null(), "{list}");
+}
