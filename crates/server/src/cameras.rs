@@ -65,6 +65,8 @@ pub struct Cameras {
     pool: Option<Arc<DetectorPool>>,
     /// Why `pool` is `None`, for people (the cameras page, `GET /api/v1/cameras`).
     off_because: Option<String>,
+    /// ONNX Runtime's library and how it was found, when it is the backend.
+    library: Option<String>,
     labels: Vec<String>,
     store: Arc<dyn Store>,
     /// Seals signatures, opens pictures and signatures read back.
@@ -184,6 +186,15 @@ impl Cameras {
                 }
             }
         };
+        let library = pool
+            .as_ref()
+            .filter(|p| p.backend() == switchboard_vision::BackendKind::OnnxRuntime)
+            .map(|_| {
+                let choice = switchboard_vision::locate_library(
+                    config.cameras.onnxruntime_library.as_deref(),
+                );
+                format!("{} (found by: {})", choice.path.display(), choice.found_by)
+            });
         let labels = pool
             .as_ref()
             .map(|p| p.detector().info().labels.clone())
@@ -191,6 +202,7 @@ impl Cameras {
         Cameras {
             pool,
             off_because,
+            library,
             labels,
             store,
             vault,
@@ -246,6 +258,11 @@ impl Cameras {
     /// The backend detecting (`onnxruntime` or `tract`), while detection is on.
     pub fn backend(&self) -> Option<&'static str> {
         self.pool.as_ref().map(|p| p.backend().name())
+    }
+
+    /// ONNX Runtime's library and how it was found, when it detects.
+    pub fn library(&self) -> Option<&str> {
+        self.library.as_deref()
     }
 
     /// Why detection is off, while it is.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backend::{
-    BackendChoice, BackendKind, InferenceBackend, OnnxRuntimeBackend, TractBackend, resolve_library,
+    BackendChoice, BackendKind, InferenceBackend, OnnxRuntimeBackend, TractBackend, locate_library,
 };
 use crate::model::read_proto;
 use crate::{Detection, ModelInfo, Signature, VisionError, postprocess, preprocess};
@@ -112,7 +112,8 @@ impl Detector {
         check_thresholds(options, path)?;
         let proto = read_proto(path)?;
         let info = ModelInfo::from_proto(path, &proto)?;
-        let library = resolve_library(options.onnxruntime_library.as_deref());
+        let choice = locate_library(options.onnxruntime_library.as_deref());
+        let library = choice.path.clone();
         let threads = options.onnxruntime_threads.unwrap_or_else(available_cores);
         let backend: Box<dyn InferenceBackend> = match options.backend {
             BackendChoice::Tract => Box::new(TractBackend::load(&proto, &info)?),
@@ -137,6 +138,7 @@ impl Detector {
             } else {
                 "-".to_owned()
             },
+            found_by = if backend.kind() == BackendKind::OnnxRuntime { choice.found_by } else { "-" },
             model = %path.display(),
             input = %format!("{}x{}", info.input_width, info.input_height),
             classes = info.labels.len(),

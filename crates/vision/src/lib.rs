@@ -43,7 +43,9 @@ pub mod preprocess;
 mod signature;
 
 pub use annotate::{annotate, annotate_limited, class_color, draw_detections};
-pub use backend::{BackendChoice, BackendKind, InferenceBackend, RawOutput};
+pub use backend::{
+    BackendChoice, BackendKind, InferenceBackend, LibraryChoice, RawOutput, locate_library,
+};
 pub use detection::{BBox, Detection};
 pub use detector::{Analysis, Detector, DetectorOptions, StageTimes, available_cores};
 pub use error::VisionError;

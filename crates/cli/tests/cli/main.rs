@@ -8,6 +8,7 @@ mod bench_cluster;
 mod bench_kernel;
 mod camera;
 mod config;
+mod detector;
 mod failover;
 mod keys;
 mod process;

@@ -362,8 +362,9 @@ pub struct CameraSettings {
         default_value = "models/yolov12n.onnx"
     )]
     pub detector_model: PathBuf,
-    /// ONNX Runtime's library, a file or folder (default: ORT_DYLIB_PATH, then the loader's
-    /// search path, then the pure-Rust backend).
+    /// ONNX Runtime's library, a file or folder (default: ORT_DYLIB_PATH, then the system's
+    /// library folders, then an `onnxruntime` package of the python3 on PATH, then the
+    /// loader's search path; without one, the pure-Rust backend).
     #[arg(long, env = "SWITCHBOARD_ONNXRUNTIME_LIBRARY")]
     pub onnxruntime_library: Option<PathBuf>,
     /// Detection threads (default: one per core).

@@ -76,6 +76,10 @@ pub struct DetectorView {
     /// `onnxruntime` or `tract` while detection is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// ONNX Runtime's library and how it was found (`configured`, `ORT_DYLIB_PATH`,
+    /// `library directory`, `python3 package`, `loader`), while it detects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
     /// Why detection is off (no model file where it was looked for, or the model failed to
     /// load), with what to do; absent while it is on.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -154,6 +154,7 @@ impl CameraService {
             detecting: self.engine.detecting(),
             detector: DetectorView {
                 backend: self.engine.backend().map(str::to_owned),
+                library: self.engine.library().map(str::to_owned),
                 off_because: self.engine.off_because().map(str::to_owned),
             },
         })

@@ -13,5 +13,5 @@ mod onnx_runtime;
 mod tract;
 
 pub use interface::{BackendChoice, BackendKind, InferenceBackend, RawOutput};
-pub use onnx_runtime::{OnnxRuntimeBackend, resolve_library};
+pub use onnx_runtime::{LibraryChoice, OnnxRuntimeBackend, locate_library};
 pub use tract::TractBackend;

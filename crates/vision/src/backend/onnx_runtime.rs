@@ -18,36 +18,110 @@ const DEFAULT_LIBRARY: &str = "libonnxruntime.so";
 /// another library path can still succeed.
 static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
 
-/// Where ONNX Runtime's library is looked for: `configured` if given, else the
-/// `ORT_DYLIB_PATH` environment variable, else `libonnxruntime.so` on the loader's search
-/// path. A directory stands for the first `libonnxruntime.so*` file inside it (the
-/// `onnxruntime/capi` folder of the PyPI wheel, for example).
-pub fn resolve_library(configured: Option<&Path>) -> PathBuf {
-    let path = match configured {
-        Some(p) => p.to_path_buf(),
-        None => match std::env::var_os("ORT_DYLIB_PATH") {
-            Some(p) if !p.is_empty() => PathBuf::from(p),
-            _ => PathBuf::from(DEFAULT_LIBRARY),
-        },
-    };
-    if path.is_dir()
-        && let Ok(entries) = std::fs::read_dir(&path)
+/// Where ONNX Runtime's library was found, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LibraryChoice {
+    /// The library file (or, for `loader`, its bare name).
+    pub path: PathBuf,
+    /// `configured`, `ORT_DYLIB_PATH`, `library directory`, `python3 package` or `loader`
+    /// (the bare name, left to the dynamic loader's search path).
+    pub found_by: &'static str,
+}
+
+/// System folders where a packaged ONNX Runtime puts its library.
+const LIBRARY_DIRS: &[&str] = &[
+    "/usr/local/lib",
+    "/usr/lib",
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/opt/onnxruntime/lib",
+];
+
+/// Where ONNX Runtime's library is, looked for where users have it: `configured` if given,
+/// else the `ORT_DYLIB_PATH` environment variable, else a `libonnxruntime.so*` in the
+/// system's library folders, else the one inside an `onnxruntime` package of the `python3`
+/// on `PATH` (`…/onnxruntime/capi/`), else the bare name for the loader's search path. A
+/// directory stands for the first `libonnxruntime.so*` file inside it.
+pub fn locate_library(configured: Option<&Path>) -> LibraryChoice {
+    if let Some(path) = configured {
+        return LibraryChoice {
+            path: in_directory(path),
+            found_by: "configured",
+        };
+    }
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return LibraryChoice {
+            path: in_directory(Path::new(&path)),
+            found_by: "ORT_DYLIB_PATH",
+        };
+    }
+    if let Some(path) = LIBRARY_DIRS
+        .iter()
+        .find_map(|dir| first_library(Path::new(dir)))
     {
-        let mut libs: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
+        return LibraryChoice {
+            path,
+            found_by: "library directory",
+        };
+    }
+    if let Some(path) = python_package_library(&python_paths()) {
+        return LibraryChoice {
+            path,
+            found_by: "python3 package",
+        };
+    }
+    LibraryChoice {
+        path: PathBuf::from(DEFAULT_LIBRARY),
+        found_by: "loader",
+    }
+}
+
+/// `path`, or the first `libonnxruntime.so*` inside it when it is a folder.
+fn in_directory(path: &Path) -> PathBuf {
+    first_library(path).unwrap_or_else(|| path.to_path_buf())
+}
+
+/// The first `libonnxruntime.so*` file in `dir`, by name.
+fn first_library(dir: &Path) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    let mut libs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.starts_with("libonnxruntime.so"))
-            })
-            .collect();
-        libs.sort();
-        if let Some(first) = libs.into_iter().next() {
-            return first;
-        }
+        })
+        .collect();
+    libs.sort();
+    libs.into_iter().next()
+}
+
+/// The library inside an `onnxruntime` package in one of `paths` (a Python `sys.path`).
+fn python_package_library(paths: &[PathBuf]) -> Option<PathBuf> {
+    paths
+        .iter()
+        .find_map(|dir| first_library(&dir.join("onnxruntime").join("capi")))
+}
+
+/// The `sys.path` of the `python3` on `PATH` (empty without one). Only the interpreter
+/// starts; no package is imported.
+fn python_paths() -> Vec<PathBuf> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys\nfor p in sys.path:\n    print(p)"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        _ => Vec::new(),
     }
-    path
 }
 
 /// Loads the library (once per process) and returns the shared environment.
@@ -75,7 +149,7 @@ pub struct OnnxRuntimeBackend {
 }
 
 impl OnnxRuntimeBackend {
-    /// Loads ONNX Runtime from `library` (see [`resolve_library`]) and the model into a
+    /// Loads ONNX Runtime from `library` (see [`locate_library`]) and the model into a
     /// session using `threads` intra-op threads, which do not spin while idle (this is a
     /// server: idle detectors must not burn the cores the sessions need).
     ///
@@ -130,5 +204,25 @@ impl InferenceBackend for OnnxRuntimeBackend {
                 .collect(),
             data: data.to_vec(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_python_package_library_is_found_and_folders_stand_for_their_library() {
+        let dir = tempfile::tempdir().expect("dir");
+        let capi = dir.path().join("site").join("onnxruntime").join("capi");
+        std::fs::create_dir_all(&capi).expect("dirs");
+        let lib = capi.join("libonnxruntime.so.1.31.1");
+        std::fs::write(&lib, b"").expect("lib");
+        let paths = vec![dir.path().join("elsewhere"), dir.path().join("site")];
+        assert_eq!(python_package_library(&paths), Some(lib.clone()));
+        assert_eq!(python_package_library(&paths[..1]), None);
+        let configured = locate_library(Some(&capi));
+        assert_eq!(configured.path, lib);
+        assert_eq!(configured.found_by, "configured");
     }
 }
