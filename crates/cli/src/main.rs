@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod bench;
 mod camera;
+mod doctor;
 mod formats;
 mod load;
 mod settings;
@@ -41,6 +42,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Capture photos on a camera's computer and upload them to a camera of a server.
     Camera(Box<camera::CameraArgs>),
+    /// What this machine has for each optional part (detector, ONNX Runtime, kernels and
+    /// their sandbox, ffmpeg, TLS), and the command that adds what is missing.
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Camera(args) => camera::run(*args).await,
+        Command::Doctor(args) => doctor::run(args).await,
     }
 }
 

@@ -81,3 +81,62 @@ fn onnx_runtime_is_found_in_a_python_package_with_nothing_configured() {
     assert!(library.contains("python3 package"), "{library}");
     assert!(library.contains(&capi.display().to_string()), "{library}");
 }
+
+#[test]
+fn doctor_names_every_part_and_the_command_that_adds_what_is_missing() {
+    let data = tempfile::tempdir().unwrap();
+    let json = cli_ok(
+        data.path(),
+        &[
+            "doctor",
+            "--json",
+            "--detector-model",
+            "/nonexistent/model.onnx",
+        ],
+    );
+    let checks: Vec<Value> = serde_json::from_str(&json).unwrap();
+    let parts: Vec<&str> = checks.iter().map(|c| c["part"].as_str().unwrap()).collect();
+    for part in [
+        "detector model",
+        "ONNX Runtime",
+        "ipykernel",
+        "kernel namespaces",
+        "Landlock",
+        "seccomp",
+        "cgroups",
+        "ffmpeg",
+        "TLS",
+    ] {
+        assert!(parts.contains(&part), "{part} missing from {parts:?}");
+    }
+    for c in &checks {
+        assert!(c["found"].as_str().is_some_and(|f| !f.is_empty()), "{c}");
+        // Whatever is missing says how to add it.
+        assert!(c["ok"] == true || c["fix"].is_string(), "{c}");
+    }
+    let model = checks
+        .iter()
+        .find(|c| c["part"] == "detector model")
+        .unwrap();
+    assert_eq!(model["ok"], false, "{model}");
+    assert!(
+        model["found"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/model.onnx")
+    );
+    assert!(model["fix"].as_str().unwrap().contains("--detector-model"));
+    let model_path = repo_root().join("models/yolov12n.onnx");
+    let found = cli_ok(
+        data.path(),
+        &["doctor", "--detector-model", model_path.to_str().unwrap()],
+    );
+    let line = found
+        .lines()
+        .find(|l| l.starts_with("detector model"))
+        .unwrap();
+    assert!(
+        line.contains(" ok ") && line.contains("yolov12n.onnx"),
+        "{found}"
+    );
+}
