@@ -186,15 +186,11 @@ impl Cameras {
                 }
             }
         };
-        let library = pool
-            .as_ref()
-            .filter(|p| p.backend() == switchboard_vision::BackendKind::OnnxRuntime)
-            .map(|_| {
-                let choice = switchboard_vision::locate_library(
-                    config.cameras.onnxruntime_library.as_deref(),
-                );
-                format!("{} (found by: {})", choice.path.display(), choice.found_by)
-            });
+        let library = pool.as_ref().and_then(|p| {
+            p.detector()
+                .library()
+                .map(|c| format!("{} (found by: {})", c.path.display(), c.found_by))
+        });
         let labels = pool
             .as_ref()
             .map(|p| p.detector().info().labels.clone())

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backend::{
-    BackendChoice, BackendKind, InferenceBackend, OnnxRuntimeBackend, TractBackend, locate_library,
+    BackendChoice, BackendKind, InferenceBackend, LibraryChoice, OnnxRuntimeBackend, TractBackend,
+    locate_library,
 };
 use crate::model::read_proto;
 use crate::{Detection, ModelInfo, Signature, VisionError, postprocess, preprocess};
@@ -81,6 +82,8 @@ struct Inner {
     iou: f32,
     max_detections: usize,
     max_pixels: u64,
+    /// ONNX Runtime's library and how it was found, when it is the backend.
+    library: Option<LibraryChoice>,
 }
 
 impl std::fmt::Debug for Detector {
@@ -144,7 +147,12 @@ impl Detector {
             classes = info.labels.len(),
             "object detector loaded"
         );
-        Detector::from_backend(backend, info, options)
+        let on_ort = backend.kind() == BackendKind::OnnxRuntime;
+        let mut detector = Detector::from_backend(backend, info, options)?;
+        if on_ort && let Some(inner) = Arc::get_mut(&mut detector.inner) {
+            inner.library = Some(choice);
+        }
+        Ok(detector)
     }
 
     /// Builds a detector around an already loaded backend (another engine, or a fake in
@@ -163,8 +171,14 @@ impl Detector {
                 iou: options.iou,
                 max_detections: options.max_detections,
                 max_pixels: options.max_pixels,
+                library: None,
             }),
         })
+    }
+
+    /// ONNX Runtime's library and how it was found, when that is the backend.
+    pub fn library(&self) -> Option<&LibraryChoice> {
+        self.inner.library.as_ref()
     }
 
     /// The model's interface: labels, input size.

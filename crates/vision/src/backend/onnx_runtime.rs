@@ -107,21 +107,29 @@ fn python_package_library(paths: &[PathBuf]) -> Option<PathBuf> {
 }
 
 /// The `sys.path` of the `python3` on `PATH` (empty without one). Only the interpreter
-/// starts; no package is imported.
+/// starts; no package is imported. `-P` (Python ≥ 3.11) keeps the working directory off the
+/// path, and [`absolute_paths`] drops what is left relative, so a library lying in the
+/// server's working directory is never loaded.
 fn python_paths() -> Vec<PathBuf> {
     let out = std::process::Command::new("python3")
-        .args(["-c", "import sys\nfor p in sys.path:\n    print(p)"])
+        .args(["-P", "-c", "import sys\nfor p in sys.path:\n    print(p)"])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output();
     match out {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(PathBuf::from)
-            .collect(),
+        Ok(out) if out.status.success() => absolute_paths(&String::from_utf8_lossy(&out.stdout)),
         _ => Vec::new(),
     }
+}
+
+/// The absolute paths among `listing`'s lines (`""` and relative entries name the working
+/// directory).
+fn absolute_paths(listing: &str) -> Vec<PathBuf> {
+    listing
+        .lines()
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .collect()
 }
 
 /// Loads the library (once per process) and returns the shared environment.
@@ -224,5 +232,13 @@ mod tests {
         let configured = locate_library(Some(&capi));
         assert_eq!(configured.path, lib);
         assert_eq!(configured.found_by, "configured");
+    }
+
+    #[test]
+    fn the_working_directory_is_never_searched_for_a_python_package() {
+        assert_eq!(
+            absolute_paths("\n.\nsite-packages\n/usr/lib/python3/dist-packages\n"),
+            vec![PathBuf::from("/usr/lib/python3/dist-packages")]
+        );
     }
 }
