@@ -12,7 +12,8 @@ use std::sync::Arc;
 use switchboard_core::AccountId;
 use switchboard_core::audit::checkpoint::key_fingerprint;
 use switchboard_core::audit::{
-    Action, Actor, AuditEvent, AuditRecord, Checkpoint, CheckpointKind, Link,
+    Action, Actor, AuditEvent, AuditRecord, Checkpoint, CheckpointKind, Link, hex_decode,
+    hex_encode,
 };
 use switchboard_server::services::audit::{NodeKey, chain_check};
 use switchboard_store::{Store, StoreError};
@@ -114,15 +115,11 @@ fn local_key(config: &switchboard_server::Config) -> anyhow::Result<Option<Vec<u
     Ok(Some(key.public_key().to_vec()))
 }
 
-fn from_hex(text: &str) -> anyhow::Result<Vec<u8>> {
-    anyhow::ensure!(
-        text.len() == 64 && text.is_ascii(),
-        "a public key is 64 hex digits"
-    );
-    (0..64)
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("not hex"))
-        .collect()
+/// A public key given on the command line: 64 hex digits.
+fn public_key(text: &str) -> anyhow::Result<Vec<u8>> {
+    hex_decode(text)
+        .filter(|key| key.len() == 32)
+        .context("a public key is 64 hex digits")
 }
 
 async fn verify(a: VerifyArgs) -> anyhow::Result<()> {
@@ -130,7 +127,7 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<()> {
     let extra = a
         .trust
         .iter()
-        .map(|k| from_hex(k))
+        .map(|k| public_key(k))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let node = config.node_name();
     let local = local_key(&config)?.map(|key| (node.as_str(), key));
@@ -372,17 +369,13 @@ async fn keys(a: KeysArgs) -> anyhow::Result<()> {
             "this machine ({}): {} ({})",
             config.node_name(),
             key_fingerprint(&local),
-            hex(&local)
+            hex_encode(&local)
         );
     }
     for node in store.audit_nodes().await? {
         for key in store.audit_keys(&node).await? {
-            println!("{node}: {} ({})", key_fingerprint(&key), hex(&key));
+            println!("{node}: {} ({})", key_fingerprint(&key), hex_encode(&key));
         }
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

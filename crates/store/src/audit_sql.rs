@@ -5,7 +5,8 @@ use crate::convert::{millis, parse_opt, timestamp, to_i64, to_u64};
 use crate::error::{Result, StoreError};
 use switchboard_core::Timestamp;
 use switchboard_core::audit::{
-    Actor, ActorKind, AuditRecord, Checkpoint, CheckpointKind, Hash, Link, Target,
+    Actor, ActorKind, AuditRecord, Checkpoint, CheckpointKind, Hash, Link, Target, hex_decode,
+    hex_encode,
 };
 
 const RECORD_COLUMNS: &str = "node, seq, at, actor_kind, actor_id, account_id, action, \
@@ -102,25 +103,11 @@ impl CheckpointRow {
             hash: hash_or_garbage(&self.hash),
             at: timestamp(self.at, "audit_checkpoints.at")?,
             // Bad hex reads as no key or no signature, which then does not verify.
-            public_key: from_hex(&self.public_key).unwrap_or_default(),
-            signature: from_hex(&self.signature).unwrap_or_default(),
+            public_key: hex_decode(&self.public_key).unwrap_or_default(),
+            signature: hex_decode(&self.signature).unwrap_or_default(),
             node: self.node,
         })
     }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 fn link(seq: i64, hash: &str, column: &str) -> Result<Link> {
@@ -139,8 +126,8 @@ macro_rules! insert_checkpoint {
             .bind($checkpoint.kind.as_str())
             .bind($checkpoint.hash.to_hex())
             .bind(millis($checkpoint.at))
-            .bind(to_hex(&$checkpoint.public_key))
-            .bind(to_hex(&$checkpoint.signature))
+            .bind(hex_encode(&$checkpoint.public_key))
+            .bind(hex_encode(&$checkpoint.signature))
     };
 }
 
@@ -220,7 +207,7 @@ macro_rules! impl_audit_store {
                      ON CONFLICT (node, public_key) DO NOTHING",
                 )
                 .bind(node)
-                .bind(to_hex(public_key))
+                .bind(hex_encode(public_key))
                 .bind(millis(at))
                 .execute(&self.pool)
                 .await
@@ -236,7 +223,7 @@ macro_rules! impl_audit_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                Ok(rows.into_iter().filter_map(|(k,)| from_hex(&k)).collect())
+                Ok(rows.into_iter().filter_map(|(k,)| hex_decode(&k)).collect())
             }
 
             async fn audit_nodes(&self) -> Result<Vec<String>> {

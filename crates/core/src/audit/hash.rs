@@ -9,23 +9,12 @@ impl Hash {
     pub const ZERO: Hash = Hash([0; 32]);
 
     pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(64);
-        for byte in self.0 {
-            out.push_str(&format!("{byte:02x}"));
-        }
-        out
+        hex_encode(&self.0)
     }
 
     /// Reads 64 hex digits.
     pub fn from_hex(text: &str) -> Option<Hash> {
-        if text.len() != 64 || !text.is_ascii() {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(Hash(out))
+        Hash::from_slice(&hex_decode(text)?)
     }
 
     /// Reads 32 raw bytes.
@@ -44,6 +33,22 @@ impl std::fmt::Display for Hash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.to_hex())
     }
+}
+
+/// Bytes as lowercase hex (hashes, keys and signatures are stored and shown so).
+pub fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads hex digits back into bytes; `None` for anything else.
+pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// The end of a chain: the newest record's number and hash (`seq` 0 and zeros when empty).

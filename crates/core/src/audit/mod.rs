@@ -15,5 +15,5 @@ pub mod verify;
 
 pub use action::{Action, UnknownAction};
 pub use checkpoint::{Checkpoint, CheckpointKind};
-pub use hash::{Hash, Link};
+pub use hash::{Hash, Link, hex_decode, hex_encode};
 pub use record::{Actor, ActorKind, AuditEvent, AuditRecord, Outcome, Target, record_hash};

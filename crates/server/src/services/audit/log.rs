@@ -8,7 +8,7 @@ use crate::config::Config;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use switchboard_core::audit::{AuditEvent, CheckpointKind, Link};
+use switchboard_core::audit::{AuditEvent, Link};
 use switchboard_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -74,14 +74,6 @@ impl AuditLog {
             .register_audit_key(&node, key.public_key(), chrono::Utc::now())
             .await?;
         let head = store.audit_head(&node).await?.unwrap_or(Link::GENESIS);
-        let signed = store
-            .audit_checkpoints(&node)
-            .await?
-            .iter()
-            .filter(|cp| cp.kind == CheckpointKind::Regular || cp.seq == head.seq)
-            .map(|cp| cp.seq)
-            .max()
-            .unwrap_or(0);
         tracing::info!(%node, key = %key.fingerprint(), records = head.seq, "audit trail open");
         let (tx, rx) = mpsc::channel(settings.audit_queue.max(1));
         let healthy = Arc::new(AtomicBool::new(true));
@@ -90,7 +82,8 @@ impl AuditLog {
             node: node.clone(),
             key: key.clone(),
             head,
-            signed,
+            // Not read back: at worst the first tick signs the end of the chain again.
+            signed: 0,
             batch: settings.audit_batch.max(1),
             checkpoint_every: settings
                 .audit_checkpoint_interval
