@@ -896,3 +896,41 @@ async fn the_api_reference_page_renders_the_document_under_its_policy() {
         std::panic::resume_unwind(panic);
     }
 }
+
+impl Browser {
+    /// Closes the browser whatever happened, so no Chromium outlives the test, then fails
+    /// the test if the scenario did.
+    pub(crate) async fn finish(self, result: std::thread::Result<()>) {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.client.close()).await;
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    /// Opens `path` signed out and signs in on the sign-in page, which then goes back to
+    /// `path`.
+    pub(crate) async fn sign_in(
+        &self,
+        app: &crate::helpers::TestApp,
+        path: &str,
+        username: &str,
+        password: &str,
+    ) {
+        self.goto(&format!("http://{}{path}", app.addr)).await;
+        self.until(
+            "the redirect to /login",
+            "return location.pathname === '/login'",
+        )
+        .await;
+        self.type_into("#signin-username", username).await;
+        self.type_into("#signin-password", password).await;
+        self.click("#form-signin button[type=submit]").await;
+        self.until(
+            &format!("{path} after signing in"),
+            &format!(
+                "return location.pathname === {path:?} && !document.getElementById('main').hidden"
+            ),
+        )
+        .await;
+    }
+}

@@ -9,42 +9,10 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 /// Frames the member fetches one at a time: more than the page's 50 records, so the member's
 /// week takes a second page.
 const SINGLE_FRAMES: usize = 55;
-
-/// Closes the browser whatever happened, so no Chromium outlives the test, then fails the
-/// test if the scenario did.
-async fn finish(browser: Browser, result: std::thread::Result<()>) {
-    let _ = tokio::time::timeout(Duration::from_secs(10), browser.client.close()).await;
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-/// Opens `path` signed out and signs in on the sign-in page, which then goes back to `path`.
-async fn sign_in(browser: &Browser, app: &TestApp, path: &str, username: &str) {
-    browser.goto(&format!("http://{}{path}", app.addr)).await;
-    browser
-        .until(
-            "the redirect to /login",
-            "return location.pathname === '/login'",
-        )
-        .await;
-    browser.type_into("#signin-username", username).await;
-    browser.type_into("#signin-password", PASSWORD).await;
-    browser.click("#form-signin button[type=submit]").await;
-    browser
-        .until(
-            &format!("{path} after signing in"),
-            &format!(
-                "return location.pathname === {path:?} && !document.getElementById('main').hidden"
-            ),
-        )
-        .await;
-}
 
 /// `GET /audit?{query}` as `token`: the status and the body.
 async fn audit_api(app: &TestApp, token: &str, query: &str) -> (StatusCode, Value) {
@@ -96,7 +64,7 @@ async fn an_admin_finds_who_watched_a_session_and_what_they_did_on_the_admin_pag
         who_watched_and_what_they_did(&app, &admin),
     ))
     .await;
-    finish(admin, result).await;
+    admin.finish(result).await;
 }
 
 async fn who_watched_and_what_they_did(app: &TestApp, browser: &Browser) {
@@ -165,7 +133,7 @@ async fn who_watched_and_what_they_did(app: &TestApp, browser: &Browser) {
         "{member_records} records: one page would hold them"
     );
 
-    sign_in(browser, app, "/admin", "dr.audit").await;
+    browser.sign_in(app, "/admin", "dr.audit", PASSWORD).await;
     browser
         .until(
             "the audit trail",
@@ -373,7 +341,7 @@ async fn a_member_sees_no_audit_trail_on_the_admin_page() {
         no_trail_for_a_member(&app, &member),
     ))
     .await;
-    finish(member, result).await;
+    member.finish(result).await;
 }
 
 async fn no_trail_for_a_member(app: &TestApp, browser: &Browser) {
@@ -382,7 +350,9 @@ async fn no_trail_for_a_member(app: &TestApp, browser: &Browser) {
     let (status, refusal) = audit_api(app, &member, "").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refusal}");
 
-    sign_in(browser, app, "/admin", "nurse.member").await;
+    browser
+        .sign_in(app, "/admin", "nurse.member", PASSWORD)
+        .await;
     browser
         .until(
             "the page's refusal",

@@ -7,38 +7,6 @@ use crate::browser::{Browser, Driver};
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
-
-/// Closes the browser whatever happened, so no Chromium outlives the test, then fails the
-/// test if the scenario did.
-async fn finish(browser: Browser, result: std::thread::Result<()>) {
-    let _ = tokio::time::timeout(Duration::from_secs(10), browser.client.close()).await;
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-/// Opens `path` signed out and signs in on the sign-in page, which then goes back to `path`.
-async fn sign_in(browser: &Browser, app: &TestApp, path: &str, username: &str, password: &str) {
-    browser.goto(&format!("http://{}{path}", app.addr)).await;
-    browser
-        .until(
-            "the redirect to /login",
-            "return location.pathname === '/login'",
-        )
-        .await;
-    browser.type_into("#signin-username", username).await;
-    browser.type_into("#signin-password", password).await;
-    browser.click("#form-signin button[type=submit]").await;
-    browser
-        .until(
-            &format!("{path} after signing in"),
-            &format!(
-                "return location.pathname === {path:?} && !document.getElementById('main').hidden"
-            ),
-        )
-        .await;
-}
 
 /// The bar of `limit` on the admin page: [aria-valuenow, aria-valuemax, level, figures].
 const BAR: &str = "const row = document.querySelector(`#limits tr[data-limit=\"${arguments[0]}\"]`); \
@@ -63,7 +31,7 @@ async fn an_operator_lowers_an_accounts_session_limit_on_the_admin_page() {
         lower_the_session_limit(&app, &operator),
     ))
     .await;
-    finish(operator, result).await;
+    operator.finish(result).await;
 }
 
 async fn lower_the_session_limit(app: &TestApp, op: &Browser) {
@@ -76,7 +44,7 @@ async fn lower_the_session_limit(app: &TestApp, op: &Browser) {
         .to_owned();
     app.create_session(&admin).await;
 
-    sign_in(op, app, "/admin", "op", "operator password").await;
+    op.sign_in(app, "/admin", "op", "operator password").await;
     // The picker lists both accounts, the operator's own chosen first.
     op.until(
         "the account picker with both accounts",
@@ -199,14 +167,14 @@ async fn the_dashboard_says_plainly_that_the_account_is_at_its_session_limit() {
         refused_on_the_dashboard(&app, &user),
     ))
     .await;
-    finish(user, result).await;
+    user.finish(result).await;
 }
 
 async fn refused_on_the_dashboard(app: &TestApp, user: &Browser) {
     let token = app.signup("dr.limit").await;
     app.create_session(&token).await;
 
-    sign_in(user, app, "/", "dr.limit", PASSWORD).await;
+    user.sign_in(app, "/", "dr.limit", PASSWORD).await;
     user.until(
         "the open session's row",
         "return document.querySelectorAll('[data-testid=session-row]').length === 1",
