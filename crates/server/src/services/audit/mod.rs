@@ -27,4 +27,4 @@ pub use context::RequestContext;
 pub use error::AuditError;
 pub use log::{AuditLog, AuditStartError};
 pub use node_key::{NodeKey, NodeKeyError};
-pub use views::{AuditPage, AuditViewError, AuditViews};
+pub use views::{AuditViewError, AuditViews};

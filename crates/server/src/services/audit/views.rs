@@ -58,9 +58,6 @@ impl ServiceError for AuditViewError {
     }
 }
 
-/// A page as the store gave it.
-pub type AuditPage = AuditPageView;
-
 /// The audit trail as people read it.
 #[derive(Clone)]
 pub struct AuditViews {
@@ -78,7 +75,7 @@ impl AuditViews {
         &self,
         caller: &User,
         filter: AuditFilter,
-    ) -> Result<AuditPage, AuditViewError> {
+    ) -> Result<AuditPageView, AuditViewError> {
         let account = match caller.role {
             Role::Operator => filter.account,
             Role::Admin => match filter.account {
