@@ -69,18 +69,33 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<()> {
 
 fn checks(config: &switchboard_server::Config) -> Vec<Check> {
     let mut out = Vec::new();
-    out.push(match config.detector_model_path() {
-        Some(path) => Check::ok("detector model", path.display().to_string()),
-        None => Check::missing(
-            "detector model",
-            format!(
-                "{} not found (snapshots are stored but not detected)",
-                config.cameras.detector_model.display()
+    out.push(
+        match (&config.cameras.detector_model, config.detector_model_path()) {
+            _ if !config.cameras.detection => Check::missing(
+                "detector model",
+                "detection is turned off (detection = false)",
+                "switchboard serve --detection true",
             ),
-            "switchboard serve --detector-model /path/to/yolov12n.onnx (the model is in the \
-             source's models/ folder)",
-        ),
-    });
+            (None, _) => Check::ok(
+                "detector model",
+                format!(
+                    "{} ({} bytes, inside this program)",
+                    switchboard_vision::BUILTIN_MODEL_NAME,
+                    switchboard_vision::BUILTIN_MODEL.len()
+                ),
+            ),
+            (Some(_), Some(path)) => Check::ok("detector model", path.display().to_string()),
+            (Some(named), None) => Check::missing(
+                "detector model",
+                format!(
+                    "{} not found (snapshots are stored but not detected)",
+                    named.display()
+                ),
+                "switchboard serve --detector-model /path/to/model.onnx, or leave detector_model \
+             unset for the built-in model",
+            ),
+        },
+    );
     let library = switchboard_vision::locate_library(config.cameras.onnxruntime_library.as_deref());
     let library_there = library.found_by != "loader" && library.path.is_file()
         || library.found_by == "loader" && loader_finds(&library.path.to_string_lossy());

@@ -456,10 +456,11 @@ impl Config {
         }
     }
 
-    /// The detector model file: `detector_model` itself when absolute, else found in the
-    /// current directory, then next to the executable. `None` when it is nowhere.
+    /// The detector model file named by `detector_model`: itself when absolute, else found in
+    /// the current directory, then next to the executable. `None` when it is nowhere (and
+    /// when none is named: the built-in model is used then).
     pub fn detector_model_path(&self) -> Option<PathBuf> {
-        let model = &self.cameras.detector_model;
+        let model = self.cameras.detector_model.as_ref()?;
         if model.is_absolute() {
             return model.is_file().then(|| model.clone());
         }

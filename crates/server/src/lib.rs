@@ -290,8 +290,13 @@ impl Server {
             audit.clone(),
             vault.clone(),
         );
-        let admin =
-            services::AdminViews::new(store.clone(), monitor.clone(), tokens.clone(), live.clone());
+        let admin = services::AdminViews::new(
+            store.clone(),
+            monitor.clone(),
+            tokens.clone(),
+            live.clone(),
+            camera_service.detector(),
+        );
         let compute = services::Compute::new(
             &config,
             kernels.clone(),

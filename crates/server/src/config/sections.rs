@@ -354,14 +354,15 @@ pub struct KernelSettings {
 #[group(id = "cameras")]
 #[command(next_help_heading = "Cameras")]
 pub struct CameraSettings {
-    /// The object detector (a YOLO ONNX model). A relative path is looked up in the current
-    /// directory, then next to the executable; missing, snapshots are stored but not detected.
-    #[arg(
-        long,
-        env = "SWITCHBOARD_DETECTOR_MODEL",
-        default_value = "models/yolov12n.onnx"
-    )]
-    pub detector_model: PathBuf,
+    /// Detect objects in snapshots at all (false: snapshots are stored, not detected, and
+    /// the detector's memory and CPU are spared).
+    #[arg(long, env = "SWITCHBOARD_DETECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub detection: bool,
+    /// The object detector, a YOLO ONNX model file (default: the YOLOv12n model built into
+    /// the program). A relative path is looked up in the current directory, then next to the
+    /// executable; a file that is missing or does not load leaves detection off, and says so.
+    #[arg(long, env = "SWITCHBOARD_DETECTOR_MODEL")]
+    pub detector_model: Option<PathBuf>,
     /// ONNX Runtime's library, a file or folder (default: ORT_DYLIB_PATH, then the system's
     /// library folders, then an `onnxruntime` package of the python3 on PATH, then the
     /// loader's search path; without one, the pure-Rust backend).

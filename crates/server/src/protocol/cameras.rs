@@ -73,6 +73,10 @@ pub struct CameraList {
 /// The detector of the answering node.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DetectorView {
+    /// The model detecting: `built-in yolov12n.onnx` (the one inside the program) or the
+    /// model file's path, while detection is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// `onnxruntime` or `tract` while detection is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,

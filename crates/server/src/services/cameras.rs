@@ -152,12 +152,18 @@ impl CameraService {
         Ok(CameraList {
             cameras: cameras.iter().map(camera_view).collect(),
             detecting: self.engine.detecting(),
-            detector: DetectorView {
-                backend: self.engine.backend().map(str::to_owned),
-                library: self.engine.library().map(str::to_owned),
-                off_because: self.engine.off_because().map(str::to_owned),
-            },
+            detector: self.detector(),
         })
+    }
+
+    /// This node's object detector: model and backend, or why detection is off.
+    pub fn detector(&self) -> DetectorView {
+        DetectorView {
+            model: self.engine.model().map(str::to_owned),
+            backend: self.engine.backend().map(str::to_owned),
+            library: self.engine.library().map(str::to_owned),
+            off_because: self.engine.off_because().map(str::to_owned),
+        }
     }
 
     /// Renames the camera named by `id` (as written in a path) or changes what it keeps.
