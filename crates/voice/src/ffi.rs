@@ -152,6 +152,11 @@ impl Decoder {
             c_string("the model folder", &acoustic.to_string_lossy())?,
             c_string("-dict", "-dict")?,
             c_string("the dictionary path", &dictionary.to_string_lossy())?,
+            // Noise removal keeps its noise estimate from one utterance to the next, so the
+            // same recording was heard differently depending on what the decoder heard
+            // before; without it each question is heard on its own, the same on any decoder.
+            c_string("-remove_noise", "-remove_noise")?,
+            c_string("no", "no")?,
         ];
         let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
         let f = &sphinx.functions;
