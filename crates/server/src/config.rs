@@ -299,6 +299,14 @@ impl Config {
                 "max_image_pixels and max_frame_pixels must be above 0".into(),
             ));
         }
+        if self.cameras.voice_workers == 0
+            || self.cameras.voice_max_bytes.as_u64() == 0
+            || self.cameras.voice_max_duration.is_zero()
+        {
+            return Err(ConfigError::Invalid(
+                "voice_workers, voice_max_bytes and voice_max_duration must be above 0".into(),
+            ));
+        }
         if self.cameras.max_concurrent_decodes == 0 {
             return Err(ConfigError::Invalid(
                 "max_concurrent_decodes must be at least 1".into(),

@@ -33,6 +33,7 @@ pub mod routes;
 pub mod services;
 pub mod tls;
 pub mod vault;
+pub mod voice;
 mod websocket;
 
 pub use app::App;
@@ -290,6 +291,17 @@ impl Server {
             audit.clone(),
             vault.clone(),
         );
+        // Finding the model may start python3 (to look for a pocketsphinx package): off
+        // the async workers.
+        let voice = {
+            let config = config.clone();
+            let labels = camera_service.known_labels();
+            tokio::task::spawn_blocking(move || voice::Voice::start(&config, &labels))
+                .await
+                .map_err(|e| std::io::Error::other(format!("voice start-up failed: {e}")))?
+        };
+        let voice_search =
+            services::VoiceSearch::new(&config, Arc::new(voice), camera_service.clone());
         let admin = services::AdminViews::new(
             store.clone(),
             monitor.clone(),
@@ -327,6 +339,7 @@ impl Server {
             resealer,
             security,
             cameras: camera_service,
+            voice: voice_search,
             admin,
             store,
             bus,

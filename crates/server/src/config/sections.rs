@@ -422,6 +422,27 @@ pub struct CameraSettings {
     #[arg(long, env = "SWITCHBOARD_SNAPSHOT_CLOCK_SKEW", value_parser = duration, default_value = "5m")]
     #[serde(with = "humantime_serde")]
     pub snapshot_clock_skew: Duration,
+    /// PocketSphinx's library for voice questions, a file or a folder holding
+    /// libpocketsphinx.so.3 (default: the system's library folders, then the loader's search
+    /// path; without it voice questions answer 503 voice_unavailable).
+    #[arg(long, env = "SWITCHBOARD_VOICE_LIBRARY")]
+    pub voice_library: Option<PathBuf>,
+    /// The speech model folder, holding en-us/ and cmudict-en-us.dict (default: Debian's
+    /// /usr/share/pocketsphinx/model/en-us, then the model of a `pocketsphinx` package of the
+    /// python3 on PATH).
+    #[arg(long, env = "SWITCHBOARD_VOICE_MODEL")]
+    pub voice_model: Option<PathBuf>,
+    /// Voice questions recognized at once (each holds a decoder of about 28 MiB); more
+    /// answer 503 busy.
+    #[arg(long, env = "SWITCHBOARD_VOICE_WORKERS", default_value_t = 2)]
+    pub voice_workers: usize,
+    /// Largest voice question accepted (413 audio_too_large past it).
+    #[arg(long, env = "SWITCHBOARD_VOICE_MAX_BYTES", value_parser = size, default_value = "512KiB")]
+    pub voice_max_bytes: ByteSize,
+    /// Longest voice question accepted (422 audio_too_long past it).
+    #[arg(long, env = "SWITCHBOARD_VOICE_MAX_DURATION", value_parser = duration, default_value = "10s")]
+    #[serde(with = "humantime_serde")]
+    pub voice_max_duration: Duration,
 }
 
 /// `[cluster]`: how nodes find, watch and stand in for one another.

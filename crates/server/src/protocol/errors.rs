@@ -160,6 +160,14 @@ error_codes! {
     MissingQuery = "missing_query", 400;
     /// The detector's queue is full; the snapshot is detected later.
     DetectorBusy = "detector_busy", 503;
+    /// A voice question larger than `voice_max_bytes`.
+    AudioTooLarge = "audio_too_large", 413;
+    /// A voice question longer than `voice_max_duration`.
+    AudioTooLong = "audio_too_long", 422;
+    /// A WAV file in another format than 16 kHz, mono, 16-bit PCM.
+    UnsupportedAudio = "unsupported_audio", 422;
+    /// Speech recognition is not installed (or failed to load) on this node.
+    VoiceUnavailable = "voice_unavailable", 503;
     /// The current password given to confirm a change is wrong.
     WrongPassword = "wrong_password", 403;
     /// An admin reset the password: only changing it is allowed until then.

@@ -425,6 +425,30 @@ impl CameraService {
     /// The newest snapshots of the account showing the objects asked for, in words (`q`)
     /// or by label; words that name nothing the detector finds are reported, not refused.
     pub async fn search(&self, caller: &User, q: SearchQuery) -> Result<SearchView, CameraError> {
+        self.search_as(caller, q, false).await
+    }
+
+    /// [`CameraService::search`] for a question that was spoken (`q` is its transcript):
+    /// the audit record says so.
+    pub async fn search_spoken(
+        &self,
+        caller: &User,
+        q: SearchQuery,
+    ) -> Result<SearchView, CameraError> {
+        self.search_as(caller, q, true).await
+    }
+
+    /// The classes the detector knows (what `known_labels` lists).
+    pub fn known_labels(&self) -> Vec<String> {
+        self.engine.labels().to_vec()
+    }
+
+    async fn search_as(
+        &self,
+        caller: &User,
+        q: SearchQuery,
+        spoken: bool,
+    ) -> Result<SearchView, CameraError> {
         let account = caller.account_id;
         let known = self.engine.labels();
         let mut asked = object_query::ObjectQuery::default();
@@ -459,6 +483,7 @@ impl CameraService {
         self.audit.record(
             AuditEvent::by(caller, Action::Searched).detail(serde_json::json!({
                 "question": q.q,
+                "spoken": spoken,
                 "label": q.label,
                 "camera": q.camera,
                 "labels": asked.labels,

@@ -28,4 +28,5 @@ mod revocation;
 mod security;
 mod sign_in;
 mod smoke;
+mod voice;
 mod websocket_limits;

@@ -35,3 +35,4 @@ mod security;
 mod streaming;
 mod timeouts;
 mod tls;
+mod voice;
