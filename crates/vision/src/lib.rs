@@ -50,5 +50,5 @@ pub use detection::{BBox, Detection};
 pub use detector::{Analysis, Detector, DetectorOptions, StageTimes, available_cores};
 pub use error::VisionError;
 pub use model::ModelInfo;
-pub use pool::DetectorPool;
+pub use pool::{AfterDetection, DetectorPool};
 pub use signature::{SIGNATURE_LEN, Signature};
