@@ -202,6 +202,8 @@ pub struct SnapshotView {
     pub thumb_url: String,
     /// Most confident first.
     pub detections: Vec<DetectionView>,
+    /// The account's taught objects found in it, best first.
+    pub taught: Vec<super::taught::TaughtFoundView>,
 }
 
 /// A camera named in a result.
@@ -212,6 +214,8 @@ pub struct CameraRef {
 }
 
 /// One search result: a snapshot showing a thing asked for, with its most confident box.
+/// For a taught object, `label` is its name, `confidence` its score, and `taught_object_id`
+/// and `score` are set.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchHitView {
     pub snapshot_id: Uuid,
@@ -223,6 +227,12 @@ pub struct SearchHitView {
     pub bbox: BoxView,
     pub image_url: String,
     pub thumb_url: String,
+    /// The taught object found, for a result from a taught object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taught_object_id: Option<Uuid>,
+    /// How alike the found object is to what was taught (0–1), for a taught object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
 }
 
 /// `GET /api/v1/search` query: `q` or `label` (or both), and optional bounds.
@@ -249,7 +259,9 @@ pub struct SearchQuery {
 pub struct SearchView {
     /// The labels the question was understood as.
     pub labels: Vec<String>,
-    /// Words that name nothing the detector can find.
+    /// The account's taught objects the question named, by name.
+    pub taught: Vec<String>,
+    /// Words that name nothing the detector can find and nothing taught.
     pub unknown: Vec<String>,
     /// Everything the detector can find.
     pub known_labels: Vec<String>,

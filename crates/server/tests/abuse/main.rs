@@ -28,4 +28,5 @@ mod revocation;
 mod security;
 mod sign_in;
 mod smoke;
+mod taught;
 mod websocket_limits;
