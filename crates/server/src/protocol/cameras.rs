@@ -203,7 +203,18 @@ pub struct SnapshotView {
     /// Most confident first.
     pub detections: Vec<DetectionView>,
     /// The account's taught objects found in it, best first.
-    pub taught: Vec<super::taught::TaughtFoundView>,
+    pub taught: Vec<TaughtFoundView>,
+}
+
+/// A taught object found in a snapshot, as the snapshot's facts list it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct TaughtFoundView {
+    pub taught_object_id: Uuid,
+    pub name: String,
+    /// Similarity to what was taught, 0–1.
+    pub score: f64,
+    #[serde(rename = "box")]
+    pub bbox: BoxView,
 }
 
 /// A camera named in a result.

@@ -102,13 +102,3 @@ pub struct TaughtObjectList {
     /// The longest name, in characters (`taught_name_chars`).
     pub max_name_chars: usize,
 }
-
-/// A taught object found in a snapshot, as the snapshot's facts list it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct TaughtFoundView {
-    pub taught_object_id: Uuid,
-    pub name: String,
-    pub score: f64,
-    #[serde(rename = "box")]
-    pub bbox: BoxView,
-}

@@ -14,9 +14,8 @@ use crate::protocol::SessionView;
 use crate::protocol::cameras::{
     BoxView, CameraList, CameraRef, CameraToken, CameraView, CreateCameraRequest, CreatedCamera,
     DetectionView, DetectorView, LiveRequest, SearchHitView, SearchQuery, SearchView, SnapshotView,
-    UpdateCameraRequest, UploadState, UploadView,
+    TaughtFoundView, UpdateCameraRequest, UploadState, UploadView,
 };
-use crate::protocol::taught::TaughtFoundView;
 use crate::vault::{Object, Vault};
 use base64::Engine;
 use bytes::Bytes;

@@ -190,6 +190,20 @@ async fn scenario(app: &TestApp, user: &Browser) {
     )
     .await;
     user.client.set_window_size(1280, 1400).await.unwrap();
+    // The found box lies on the picture, whatever its shape (this one is landscape).
+    let inside = user
+        .until(
+            "the found box on the picture, resized",
+            "const img = document.getElementById('snapshot-img').getBoundingClientRect(); \
+             const stage = document.getElementById('snap-stage').getBoundingClientRect(); \
+             const b = document.querySelector('.det-box.taught-found').getBoundingClientRect(); \
+             const same = Math.abs(stage.width - img.width) < 2 && Math.abs(stage.height - img.height) < 2; \
+             const on = b.left >= img.left - 1 && b.right <= img.right + 1 \
+               && b.top >= img.top - 1 && b.bottom <= img.bottom + 1; \
+             return same && on && { stage: stage.width, img: img.width }",
+        )
+        .await;
+    assert!(inside.is_object(), "{inside}");
     user.screenshot("taught").await;
 
     let errors = user.console_errors(&["/api/v1/me"]).await;

@@ -411,3 +411,53 @@ async fn a_look_through_the_history_finds_what_came_before_teaching() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn templates_are_sealed_at_rest_and_move_with_a_key_rotation() {
+    use switchboard_server::vault::master_key::MasterKey;
+    use switchboard_server::vault::rotation;
+
+    let app = spawn_app_with(|c| {
+        without_detector(c);
+        keep_all(c);
+    })
+    .await;
+    let user = app.signup("sealer").await;
+    let (camera, token) = app.create_camera(&user, "gate").await;
+    let source = uploaded(&app, &camera, &token, bus_jpg()).await;
+    let sign = taught(&app, &user, &source, "the sign").await;
+    let id: uuid::Uuid = sign["id"].as_str().unwrap().parse().unwrap();
+    let account = keys_account(&app, &user).await;
+    let stored = app.store.taught_templates(account, Some(id)).await.unwrap();
+    assert_eq!(stored[0].template.key_version, Some(1), "sealed, not plain");
+
+    let master = MasterKey::read(&app.dir.path().join("master-key")).unwrap();
+    let version = rotation::rotate_account_key(app.store.clone(), master, account)
+        .await
+        .unwrap();
+    assert_eq!(version, 2);
+    app.app.resealer.pass(chrono::Utc::now()).await.unwrap();
+    // Once every node has stopped sealing with it, the old key goes: nothing uses it.
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let done = app.app.resealer.pass(later).await.unwrap();
+    assert_eq!(done.retired, 1, "{done:?}");
+    let stored = app.store.taught_templates(account, Some(id)).await.unwrap();
+    assert_eq!(stored[0].template.key_version, Some(2));
+
+    // The template still opens: a look through the history finds the sign on its picture.
+    let resp = app
+        .http
+        .post(app.url(&format!("/taught-objects/{id}/scan")))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let done = eventually("the look to finish", Duration::from_secs(60), || async {
+        let object = get(&app, &user, &format!("/taught-objects/{id}")).await;
+        holds(object["scan"]["state"] == "done", &object["scan"])?;
+        Ok(object)
+    })
+    .await;
+    assert_eq!(done["scan"]["found"], 1, "{done}");
+}
