@@ -3,6 +3,11 @@
 //! An upload is stored first (as `pending`) and detected second, so a busy, missing or
 //! crashed detector never loses a snapshot: [`Cameras::run_resume`] detects whatever is still
 //! pending, at start, when an upload found the queue full, and every minute.
+//!
+//! The account's taught objects are looked for wherever a snapshot is detected, on the same
+//! detector thread right after its detection (one `Scene` per picture, every template found
+//! in it), and kept with the snapshot when detection keeps it. Matching needs no model: with
+//! the detector off, an upload's picture is matched on a decoding slot instead.
 
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -13,11 +18,13 @@ use switchboard_store::{Discard, PendingSnapshot, SnapshotState, Store, StoredDe
 use switchboard_vision::{
     Analysis, BBox, Detection, Detector, DetectorOptions, DetectorPool, Signature, VisionError,
 };
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::Config;
+use crate::decode_slots::{DecodeSlotError, DecodeSlots};
+use crate::taught::{Found, TaughtMatcher};
 use crate::vault::{Object, Vault};
 use switchboard_core::AccountId;
 use switchboard_store::StoredBlob;
@@ -79,13 +86,14 @@ pub struct Cameras {
     /// Snapshots being detected right now, so the resume task does not start them twice.
     in_flight: Mutex<HashSet<Uuid>>,
     wake: Notify,
-    /// Thumbnails decoded at once (`max_concurrent_decodes`): each decode holds a picture's
-    /// pixels, so they are bounded in number as well as in size (`max_image_pixels`).
-    decodes: Arc<Semaphore>,
+    /// Pictures decoded at once outside the detector's threads (`max_concurrent_decodes`).
+    decodes: DecodeSlots,
     /// How long a thumbnail waits for a decoding slot.
     decode_wait: Duration,
     /// The largest picture decoded (`max_image_pixels`).
     max_pixels: u64,
+    /// Looks for the account's taught objects in each detected snapshot.
+    taught: Arc<TaughtMatcher>,
 }
 
 /// Why [`Cameras::thumbnail`] made none.
@@ -125,8 +133,15 @@ impl std::fmt::Debug for Cameras {
 
 impl Cameras {
     /// Loads the detector named by the configuration. A missing or unloadable model is logged
-    /// and leaves detection off: snapshots are still stored, as pending.
-    pub async fn start(config: &Config, store: Arc<dyn Store>, vault: Arc<Vault>) -> Cameras {
+    /// and leaves detection off: snapshots are still stored, as pending, and still matched
+    /// against taught objects.
+    pub async fn start(
+        config: &Config,
+        store: Arc<dyn Store>,
+        vault: Arc<Vault>,
+        decodes: DecodeSlots,
+        taught: Arc<TaughtMatcher>,
+    ) -> Cameras {
         let options = DetectorOptions {
             onnxruntime_library: config.cameras.onnxruntime_library.clone(),
             max_pixels: config.cameras.max_image_pixels,
@@ -227,9 +242,10 @@ impl Cameras {
             dedup_distance: config.cameras.snapshot_dedup_distance,
             in_flight: Mutex::new(HashSet::new()),
             wake: Notify::new(),
-            decodes: Arc::new(Semaphore::new(config.cameras.max_concurrent_decodes.max(1))),
+            decodes,
             decode_wait: config.cameras.decode_wait,
             max_pixels: config.cameras.max_image_pixels,
+            taught,
         }
     }
 
@@ -242,29 +258,22 @@ impl Cameras {
         drawn: Vec<Detection>,
         width: u32,
     ) -> Result<Vec<u8>, ThumbnailError> {
-        let permit = match tokio::time::timeout(
-            self.decode_wait,
-            self.decodes.clone().acquire_owned(),
-        )
-        .await
-        {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(closed)) => return Err(ThumbnailError::Failed(closed.to_string())),
-            Err(_) => return Err(ThumbnailError::Busy),
-        };
         let max_pixels = self.max_pixels;
-        tokio::task::spawn_blocking(move || {
-            let _slot = permit;
-            switchboard_vision::annotate_limited(&jpeg, &drawn, width, max_pixels)
-        })
-        .await
-        .map_err(|e| ThumbnailError::Failed(e.to_string()))?
-        .map_err(|e| match e {
-            VisionError::Decode(_) | VisionError::TooLarge { .. } => {
-                ThumbnailError::Undecodable(e.to_string())
-            }
-            other => ThumbnailError::Failed(other.to_string()),
-        })
+        self.decodes
+            .run(Some(self.decode_wait), move || {
+                switchboard_vision::annotate_limited(&jpeg, &drawn, width, max_pixels)
+            })
+            .await
+            .map_err(|e| match e {
+                DecodeSlotError::Busy => ThumbnailError::Busy,
+                DecodeSlotError::Failed(why) => ThumbnailError::Failed(why),
+            })?
+            .map_err(|e| match e {
+                VisionError::Decode(_) | VisionError::TooLarge { .. } => {
+                    ThumbnailError::Undecodable(e.to_string())
+                }
+                other => ThumbnailError::Failed(other.to_string()),
+            })
     }
 
     /// Whether a detector is loaded.
@@ -300,7 +309,11 @@ impl Cameras {
     /// Detects a stored snapshot, waiting at most `detect_wait` for the answer. A detection
     /// still running then goes on and stores its result.
     pub async fn detect_upload(self: &Arc<Self>, snap: SnapshotRef, jpeg: Bytes) -> DetectOutcome {
+        let templates = self.taught.templates(snap.account_id).await;
         let Some(pool) = self.pool.clone() else {
+            if let Some(templates) = templates {
+                self.match_without_detector(snap, jpeg, templates).await;
+            }
             return DetectOutcome::Pending;
         };
         if !self.claim(snap.id) {
@@ -308,8 +321,15 @@ impl Cameras {
         }
         let this = Arc::clone(self);
         let task = tokio::spawn(async move {
-            let result = pool.try_analyze(jpeg).await;
+            let (result, found) = match templates {
+                Some(templates) => {
+                    let (then, found) = this.taught.after_detection(templates);
+                    (pool.try_analyze_then(jpeg, then).await, Some(found))
+                }
+                None => (pool.try_analyze(jpeg).await, None),
+            };
             let outcome = this.record(snap, result).await;
+            this.keep_matches(snap, &outcome, found).await;
             this.release(snap.id);
             outcome
         });
@@ -320,6 +340,41 @@ impl Cameras {
                 DetectOutcome::Pending
             }
             Err(_) => DetectOutcome::Pending,
+        }
+    }
+
+    /// With the detector off, looks for the taught objects on a decoding slot, waiting at
+    /// most `detect_wait` like a detection (the matching goes on and is kept after that).
+    async fn match_without_detector(
+        &self,
+        snap: SnapshotRef,
+        jpeg: Bytes,
+        templates: Arc<crate::taught::TemplateSet>,
+    ) {
+        let taught = Arc::clone(&self.taught);
+        let task = tokio::spawn(async move {
+            let found = taught.find_now(templates, jpeg).await;
+            taught.keep(snap.id, found).await;
+        });
+        if tokio::time::timeout(self.wait, task).await.is_err() {
+            tracing::debug!(snapshot = %snap.id, "taught objects still being looked for");
+        }
+    }
+
+    /// Keeps where the taught objects were found, if the snapshot was kept (a dropped one
+    /// is gone, and a pending one is matched again when it is detected).
+    async fn keep_matches(
+        &self,
+        snap: SnapshotRef,
+        outcome: &DetectOutcome,
+        found: Option<tokio::sync::oneshot::Receiver<Vec<Found>>>,
+    ) {
+        let (DetectOutcome::Done(_), Some(found)) = (outcome, found) else {
+            return;
+        };
+        // The worker sends once it has looked; a dropped job never sends.
+        if let Ok(found) = found.await {
+            self.taught.keep(snap.id, found).await;
         }
     }
 
@@ -539,8 +594,16 @@ impl Cameras {
                         continue;
                     }
                 };
-                let result = pool.analyze(Bytes::from(jpeg.to_vec())).await;
+                let jpeg = Bytes::from(jpeg.to_vec());
+                let (result, found) = match self.taught.templates(snap.account_id).await {
+                    Some(templates) => {
+                        let (then, found) = self.taught.after_detection(templates);
+                        (pool.analyze_then(jpeg, then).await, Some(found))
+                    }
+                    None => (pool.analyze(jpeg).await, None),
+                };
                 let outcome = self.record(at, result).await;
+                self.keep_matches(at, &outcome, found).await;
                 self.release(snap.id);
                 match outcome {
                     DetectOutcome::Done(_)
@@ -613,6 +676,22 @@ impl Cameras {
             .position(|l| l == label)
             .and_then(|i| u16::try_from(i).ok())
             .unwrap_or(0)
+    }
+
+    /// A taught object found, as the vision crate draws it: its name and score, in a colour
+    /// of its own (past the detector's classes).
+    pub fn taught_detection(&self, hit: &switchboard_store::TaughtHit) -> Detection {
+        Detection {
+            label: hit.name.clone(),
+            class_id: u16::try_from(self.labels.len()).unwrap_or(0),
+            confidence: hit.score as f32,
+            bbox: BBox {
+                x: hit.bbox.x as f32,
+                y: hit.bbox.y as f32,
+                w: hit.bbox.w as f32,
+                h: hit.bbox.h as f32,
+            },
+        }
     }
 
     /// A stored detection as the vision crate draws it.

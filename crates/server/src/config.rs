@@ -317,6 +317,20 @@ impl Config {
                 "snapshot_dedup_distance must be between 0 and 1".into(),
             ));
         }
+        if self
+            .cameras
+            .taught_match_threshold
+            .is_some_and(|t| !(0.0..=1.0).contains(&t))
+        {
+            return Err(ConfigError::Invalid(
+                "taught_match_threshold must be between 0 and 1".into(),
+            ));
+        }
+        if self.cameras.taught_name_chars == 0 {
+            return Err(ConfigError::Invalid(
+                "taught_name_chars must be at least 1".into(),
+            ));
+        }
         Ok(())
     }
 

@@ -17,6 +17,7 @@ pub mod cells;
 pub mod config;
 mod connections;
 mod data_dir;
+pub mod decode_slots;
 pub mod error;
 pub mod extract;
 pub mod kernel_proxy;
@@ -31,6 +32,7 @@ pub mod protocol;
 mod rate_limit;
 pub mod routes;
 pub mod services;
+pub mod taught;
 pub mod tls;
 pub mod vault;
 pub mod voice;
@@ -212,8 +214,32 @@ impl Server {
             monitor.clone(),
             shutdown.clone(),
         )?);
-        let cameras =
-            Arc::new(cameras::Cameras::start(&config, store.clone(), vault.clone()).await);
+        let decodes = decode_slots::DecodeSlots::new(config.cameras.max_concurrent_decodes);
+        let matcher = Arc::new(taught::TaughtMatcher::new(
+            &config,
+            store.clone(),
+            vault.clone(),
+            decodes.clone(),
+        ));
+        let scans = Arc::new(taught::HistoryScans::new(
+            store.clone(),
+            vault.clone(),
+            matcher.clone(),
+            decodes.clone(),
+            config.cameras.taught_scan_snapshots,
+            tracker.clone(),
+            shutdown.clone(),
+        ));
+        let cameras = Arc::new(
+            cameras::Cameras::start(
+                &config,
+                store.clone(),
+                vault.clone(),
+                decodes.clone(),
+                matcher.clone(),
+            )
+            .await,
+        );
         // Objects stored plain or under a retired key are sealed anew in the background.
         if vault.encrypting() {
             tracker.spawn(resealer.clone().run(shutdown.clone()));
@@ -281,6 +307,16 @@ impl Server {
             live.clone(),
             security.clone(),
             audit.clone(),
+            matcher.clone(),
+        );
+        let taught = services::TaughtObjects::new(
+            config.clone(),
+            store.clone(),
+            vault.clone(),
+            matcher,
+            scans,
+            decodes,
+            audit.clone(),
         );
         let camera_service = services::CameraService::new(
             config.clone(),
@@ -340,6 +376,7 @@ impl Server {
             security,
             cameras: camera_service,
             voice: voice_search,
+            taught,
             admin,
             store,
             bus,

@@ -132,6 +132,11 @@ pub fn detections(found: usize) {
     metrics::counter!("switchboard_detections_total").increment(found as u64);
 }
 
+/// Taught objects found in snapshots and kept (one per object and snapshot).
+pub fn taught_matches(kept: u64) {
+    metrics::counter!("switchboard_taught_matches_total").increment(kept);
+}
+
 /// A detected snapshot dropped by its camera's rules (`duplicate` or `no_person`).
 pub fn snapshot_dropped(why: switchboard_store::Discard) {
     let reason = match why {
@@ -142,7 +147,8 @@ pub fn snapshot_dropped(why: switchboard_store::Discard) {
 }
 
 /// Counts a stored blob that failed its integrity check (truncated, altered, swapped, or
-/// its key gone); `object` is a fixed name (`snapshot`, `cell_file`), never request bytes.
+/// its key gone); `object` is a fixed name (`snapshot`, `cell_file`, `taught_object`), never
+/// request bytes.
 pub fn integrity_error(object: &'static str) {
     metrics::counter!("switchboard_integrity_errors_total", "object" => object).increment(1);
 }

@@ -60,6 +60,8 @@ pub struct KeyUsage {
     pub key_version: Option<u32>,
     pub snapshots: u64,
     pub cell_files: u64,
+    /// Taught objects' templates.
+    pub taught_objects: u64,
 }
 
 /// Data keys and re-encryption, part of every [`crate::Store`].
@@ -92,7 +94,8 @@ pub trait KeyStore: Send + Sync {
     /// `from_master` (another rotation got there first).
     async fn rewrap_data_keys(&self, from_master: &str, keys: &[WrappedKey]) -> Result<()>;
 
-    /// Deletes a data key version if no snapshot or cell file of the account uses it.
+    /// Deletes a data key version if no snapshot, cell file or taught object of the account
+    /// uses it.
     /// Returns whether it was deleted.
     async fn delete_unused_data_key(&self, account: AccountId, version: u32) -> Result<bool>;
 

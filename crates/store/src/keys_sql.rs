@@ -162,7 +162,8 @@ macro_rules! impl_key_store {
                     "DELETE FROM data_keys WHERE account_id = $1 AND version = $2 \
                      AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.account_id = $1 AND s.key_version = $2) \
                      AND NOT EXISTS (SELECT 1 FROM cell_files f JOIN cells c ON c.id = f.cell_id \
-                                     WHERE c.account_id = $1 AND f.key_version = $2)",
+                                     WHERE c.account_id = $1 AND f.key_version = $2) \
+                     AND NOT EXISTS (SELECT 1 FROM taught_objects t WHERE t.account_id = $1 AND t.key_version = $2)",
                 )
                 .bind(account.to_string())
                 .bind(i64::from(version))
@@ -289,21 +290,33 @@ macro_rules! impl_key_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                let mut usage: BTreeMap<(String, Option<i64>), (u64, u64)> = BTreeMap::new();
+                let taught: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
+                    "SELECT account_id, key_version, COUNT(*) FROM taught_objects \
+                     GROUP BY account_id, key_version",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                let mut usage: BTreeMap<(String, Option<i64>), (u64, u64, u64)> = BTreeMap::new();
                 for (account, version, count) in snapshots {
                     usage.entry((account, version)).or_default().0 = to_u64(count, "snapshots")?;
                 }
                 for (account, version, count) in files {
                     usage.entry((account, version)).or_default().1 = to_u64(count, "cell_files")?;
                 }
+                for (account, version, count) in taught {
+                    usage.entry((account, version)).or_default().2 =
+                        to_u64(count, "taught_objects")?;
+                }
                 usage
                     .into_iter()
-                    .map(|((account, version), (snapshots, cell_files))| {
+                    .map(|((account, version), (snapshots, cell_files, taught_objects))| {
                         Ok(KeyUsage {
                             account_id: parse(&account, "account_id")?,
                             key_version: key_version(version, "key_version")?,
                             snapshots,
                             cell_files,
+                            taught_objects,
                         })
                     })
                     .collect()

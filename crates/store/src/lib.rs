@@ -2,7 +2,7 @@
 //!
 //! Everything that must survive a restart goes through `Store`: accounts, users, invites,
 //! revoked tokens, sessions with their state and device info, controls and call-detail records,
-//! and the admission counts every node shares.
+//! cameras with their snapshots and taught objects, and the admission counts every node shares.
 //! SQLite is the embedded default; PostgreSQL serves clusters of nodes. Both run the same
 //! shared test suite (`tests/store_suite.rs`).
 //!
@@ -32,6 +32,8 @@ mod security;
 mod security_sql;
 mod sqlite;
 mod store_sql;
+mod taught;
+mod taught_sql;
 mod types;
 mod username_keys;
 
@@ -49,6 +51,10 @@ pub use ops::{EndCount, OpsStore, Pruned};
 pub use postgres::PgStore;
 pub use security::{SecondFactor, SecurityStore, SignIn};
 pub use sqlite::SqliteStore;
+pub use taught::{
+    HistorySnapshot, NewTaughtMatch, NewTaughtObject, NormalizedBox, ScanProgress, Taught,
+    TaughtBlob, TaughtHit, TaughtObject, TaughtSearch, TaughtStore, TaughtTemplate,
+};
 pub use types::{Invite, SessionFilter, StoredBlob};
 
 use async_trait::async_trait;
@@ -117,6 +123,7 @@ impl Backend {
 pub trait Store:
     OpsStore
     + CameraStore
+    + TaughtStore
     + CellStore
     + LeaseStore
     + AdmissionStore
@@ -169,8 +176,8 @@ pub trait Store:
     /// Deletes an account and everything of it, in one transaction: its data keys first (so
     /// whatever was sealed with them, in this database or any copy of it, is unreadable
     /// from here on), then its users (with their sign-ins and second factors), invites,
-    /// sessions with their controls and CDRs, cameras with their snapshots, cells with
-    /// their files, limits and admission counts. `NotFound` if there is no such account.
+    /// sessions with their controls and CDRs, cameras with their snapshots, taught
+    /// objects with their matches, cells with their files, limits and admission counts. `NotFound` if there is no such account.
     async fn delete_account(&self, id: AccountId) -> Result<()>;
 
     /// Stores a new invite. `NotFound` if its account does not exist; `Conflict` if the code

@@ -30,6 +30,9 @@ use switchboard_store::{AuditCursor, AuditQuery};
 use switchboard_store::{Camera, NewSnapshot, SnapshotSearch, SnapshotState, StoredDetection};
 use switchboard_store::{Cell, CellFile};
 use switchboard_store::{Invite, SessionFilter, Store, StoreError, StoredBlob, connect, migrate};
+use switchboard_store::{
+    NewTaughtMatch, NewTaughtObject, NormalizedBox, Taught, TaughtBlob, TaughtSearch,
+};
 use switchboard_store::{SecondFactor, SignIn};
 use switchboard_store::{Stale, WrappedKey};
 use tempfile::TempDir;
@@ -288,6 +291,10 @@ suite! {
         data_keys_are_versioned_per_account_and_rewrapped_at_once,
         plain_and_stale_blobs_are_resealed_once_then_keys_go,
         deleting_an_account_takes_its_keys_and_everything_with_it,
+        taught_objects_are_per_account_named_once_and_capped,
+        taught_matches_are_newest_first_and_go_with_their_snapshots,
+        a_look_through_the_history_runs_once_per_account_at_a_time,
+        taught_templates_are_resealed_and_hold_their_key,
     ],
     database: [
         data_survives_a_restart_and_migrations_rerun,
@@ -3277,6 +3284,14 @@ async fn deleting_an_account_takes_its_keys_and_everything_with_it(s: &dyn Store
     s.put_cell_file(c.id, "a.txt", &sealed(&[1; 20], 1), 4, at(2), 10)
         .await
         .unwrap();
+    let keys = NewTaughtObject {
+        template: sealed(&[3; 16], 1),
+        ..taught(&snap, "keys", at(7))
+    };
+    s.create_taught_object(&keys, 20).await.unwrap();
+    s.insert_taught_matches(snap.id, &[found(&keys, 0.8)], at(8))
+        .await
+        .unwrap();
     let kept_cam = camera(s, kept.id, "kept", at(1)).await;
     s.insert_snapshot(&snapshot(&kept_cam, at(6), 8))
         .await
@@ -3291,6 +3306,8 @@ async fn deleting_an_account_takes_its_keys_and_everything_with_it(s: &dyn Store
     assert!(is_not_found(s.snapshot_jpeg(gone.id, snap.id).await));
     assert!(is_not_found(s.cell(c.id).await));
     assert!(s.cell_files(c.id).await.unwrap().is_empty());
+    assert!(s.taught_objects(gone.id).await.unwrap().is_empty());
+    assert!(s.taught_templates(gone.id, None).await.unwrap().is_empty());
     assert!(
         s.cdrs(at(0), at(100))
             .await
@@ -3311,4 +3328,464 @@ async fn deleting_an_account_takes_its_keys_and_everything_with_it(s: &dyn Store
     assert_eq!(s.user(other.id).await.unwrap().id, other.id);
     assert_eq!(s.cameras(kept.id).await.unwrap().len(), 1);
     assert!(is_not_found(s.delete_account(gone.id).await));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Taught objects
+// ---------------------------------------------------------------------------------------------
+
+fn taught(snap: &NewSnapshot, name: &str, created: Timestamp) -> NewTaughtObject {
+    NewTaughtObject {
+        id: uuid::Uuid::new_v4(),
+        account_id: snap.account_id,
+        name: name.to_owned(),
+        name_key: name.to_lowercase(),
+        template: plain(format!("template of {name}").as_bytes()),
+        snapshot_id: snap.id,
+        bbox: NormalizedBox {
+            x: 0.25,
+            y: 0.5,
+            w: 0.125,
+            h: 0.25,
+        },
+        created_at: created,
+    }
+}
+
+fn found(object: &NewTaughtObject, score: f64) -> NewTaughtMatch {
+    NewTaughtMatch {
+        taught_object_id: object.id,
+        score,
+        bbox: NormalizedBox {
+            x: 0.5,
+            y: 0.25,
+            w: 0.125,
+            h: 0.125,
+        },
+    }
+}
+
+async fn taught_objects_are_per_account_named_once_and_capped(s: &dyn Store) {
+    let (a, _) = account(s, "teach-a").await;
+    let (b, _) = account(s, "teach-b").await;
+    let cam = camera(s, a.id, "hall", at(0)).await;
+    let snap = snapshot(&cam, at(10), 10);
+    s.insert_snapshot(&snap).await.unwrap();
+
+    let keys = taught(&snap, "My Keys", at(20));
+    assert_eq!(
+        s.create_taught_object(&keys, 2).await.unwrap(),
+        Taught::Created
+    );
+    // Another account cannot teach from this snapshot, and a name is taken by its key.
+    let foreign = NewTaughtObject {
+        account_id: b.id,
+        ..taught(&snap, "wallet", at(21))
+    };
+    assert!(is_not_found(s.create_taught_object(&foreign, 2).await));
+    let again = NewTaughtObject {
+        name: "my keys".into(),
+        ..taught(&snap, "my keys", at(21))
+    };
+    assert!(is_conflict(s.create_taught_object(&again, 2).await));
+    let wallet = taught(&snap, "wallet", at(22));
+    assert_eq!(
+        s.create_taught_object(&wallet, 2).await.unwrap(),
+        Taught::Created
+    );
+    // Past the maximum nothing is stored.
+    let glasses = taught(&snap, "glasses", at(23));
+    assert_eq!(
+        s.create_taught_object(&glasses, 2).await.unwrap(),
+        Taught::Full { max: 2 }
+    );
+    assert!(is_not_found(s.taught_object(a.id, glasses.id).await));
+
+    let listed = s.taught_objects(a.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["My Keys", "wallet"]
+    );
+    let first = &listed[0];
+    assert_eq!(first.id, keys.id);
+    assert_eq!(first.account_id, a.id);
+    assert_eq!(first.snapshot_id, Some(snap.id));
+    assert_eq!(first.bbox, keys.bbox);
+    assert_eq!((first.created_at, first.updated_at), (at(20), at(20)));
+    assert_eq!((first.matches, first.latest_match.clone()), (0, None));
+    assert_eq!(first.scan, None);
+    assert!(s.taught_objects(b.id).await.unwrap().is_empty());
+    assert!(is_not_found(s.taught_object(b.id, keys.id).await));
+
+    let mut named = vec![
+        (keys.id, "My Keys".to_owned()),
+        (wallet.id, "wallet".to_owned()),
+    ];
+    named.sort();
+    assert_eq!(s.taught_names(a.id).await.unwrap(), named);
+    let ids: Vec<uuid::Uuid> = named.iter().map(|(id, _)| *id).collect();
+    let templates = s.taught_templates(a.id, None).await.unwrap();
+    assert_eq!(templates.iter().map(|t| t.id).collect::<Vec<_>>(), ids);
+    let one = s.taught_templates(a.id, Some(keys.id)).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].template, keys.template);
+    assert!(
+        s.taught_templates(b.id, Some(keys.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Renaming: to a free name, not to a taken one, not another account's.
+    s.rename_taught_object(a.id, keys.id, "House keys", "house keys", at(30))
+        .await
+        .unwrap();
+    let renamed = s.taught_object(a.id, keys.id).await.unwrap();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.updated_at),
+        ("House keys", at(30))
+    );
+    assert!(is_conflict(
+        s.rename_taught_object(a.id, keys.id, "Wallet", "wallet", at(31))
+            .await
+    ));
+    assert!(is_not_found(
+        s.rename_taught_object(b.id, keys.id, "x", "x", at(31))
+            .await
+    ));
+
+    // Deleting frees a place and the name.
+    assert!(is_not_found(s.delete_taught_object(b.id, wallet.id).await));
+    s.delete_taught_object(a.id, wallet.id).await.unwrap();
+    assert!(is_not_found(s.delete_taught_object(a.id, wallet.id).await));
+    let wallet_again = taught(&snap, "wallet", at(40));
+    assert_eq!(
+        s.create_taught_object(&wallet_again, 2).await.unwrap(),
+        Taught::Created
+    );
+}
+
+async fn taught_matches_are_newest_first_and_go_with_their_snapshots(s: &dyn Store) {
+    let (a, _) = account(s, "match-a").await;
+    let (b, _) = account(s, "match-b").await;
+    let hall = camera(s, a.id, "hall", at(0)).await;
+    let door = camera(s, a.id, "door", at(0)).await;
+    let source = snapshot(&hall, at(5), 10);
+    let early = snapshot(&hall, at(10), 10);
+    let late = snapshot(&door, at(20), 10);
+    for snap in [&source, &early, &late] {
+        s.insert_snapshot(snap).await.unwrap();
+    }
+    let keys = taught(&source, "keys", at(6));
+    let wallet = taught(&source, "wallet", at(6));
+    s.create_taught_object(&keys, 20).await.unwrap();
+    s.create_taught_object(&wallet, 20).await.unwrap();
+    let other_cam = camera(s, b.id, "garage", at(0)).await;
+    let other_snap = snapshot(&other_cam, at(10), 10);
+    s.insert_snapshot(&other_snap).await.unwrap();
+    let theirs = taught(&other_snap, "keys", at(11));
+    s.create_taught_object(&theirs, 20).await.unwrap();
+
+    assert_eq!(
+        s.insert_taught_matches(early.id, &[found(&keys, 0.5)], at(11))
+            .await
+            .unwrap(),
+        1
+    );
+    // Found again: replaced, not doubled. Another account's object is left out.
+    assert_eq!(
+        s.insert_taught_matches(
+            early.id,
+            &[found(&keys, 0.75), found(&wallet, 0.6), found(&theirs, 0.9)],
+            at(12)
+        )
+        .await
+        .unwrap(),
+        2
+    );
+    s.insert_taught_matches(late.id, &[found(&keys, 0.7)], at(21))
+        .await
+        .unwrap();
+    assert!(is_not_found(
+        s.insert_taught_matches(uuid::Uuid::new_v4(), &[found(&keys, 0.7)], at(21))
+            .await
+    ));
+    assert_eq!(
+        s.insert_taught_matches(early.id, &[], at(22))
+            .await
+            .unwrap(),
+        0
+    );
+
+    let search = |ids: Vec<uuid::Uuid>| TaughtSearch {
+        account_id: a.id,
+        taught_object_ids: ids,
+        camera_id: None,
+        since: None,
+        until: None,
+        limit: 10,
+    };
+    let hits = s.taught_hits(&search(vec![keys.id])).await.unwrap();
+    assert_eq!(
+        hits.iter()
+            .map(|h| (h.snapshot_id, h.score))
+            .collect::<Vec<_>>(),
+        [(late.id, 0.7), (early.id, 0.75)]
+    );
+    assert_eq!(hits[0].name, "keys");
+    assert_eq!(hits[0].camera_id, door.id);
+    assert_eq!(hits[0].camera_name, "door");
+    assert_eq!(hits[0].taken_at, at(20));
+    assert_eq!(hits[0].bbox, found(&keys, 0.7).bbox);
+    let both = s
+        .taught_hits(&search(vec![keys.id, wallet.id]))
+        .await
+        .unwrap();
+    assert_eq!(
+        both.iter()
+            .map(|h| (h.snapshot_id, h.taught_object_id))
+            .collect::<Vec<_>>(),
+        [
+            (late.id, keys.id),
+            (early.id, keys.id),
+            (early.id, wallet.id)
+        ]
+    );
+    let on_hall = s
+        .taught_hits(&TaughtSearch {
+            camera_id: Some(hall.id),
+            ..search(vec![keys.id])
+        })
+        .await
+        .unwrap();
+    assert_eq!(on_hall.len(), 1);
+    assert_eq!(on_hall[0].snapshot_id, early.id);
+    let before = s
+        .taught_hits(&TaughtSearch {
+            since: Some(at(10)),
+            until: Some(at(20)),
+            ..search(vec![keys.id])
+        })
+        .await
+        .unwrap();
+    assert_eq!(before.len(), 1);
+    let one = s
+        .taught_hits(&TaughtSearch {
+            limit: 1,
+            ..search(vec![keys.id, wallet.id])
+        })
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    // Another account reads none of them, even naming the object.
+    assert!(
+        s.taught_hits(&TaughtSearch {
+            account_id: b.id,
+            ..search(vec![keys.id])
+        })
+        .await
+        .unwrap()
+        .is_empty()
+    );
+
+    let in_early = s.snapshot_taught_hits(a.id, early.id).await.unwrap();
+    assert_eq!(
+        in_early
+            .iter()
+            .map(|h| h.taught_object_id)
+            .collect::<Vec<_>>(),
+        [keys.id, wallet.id]
+    );
+    assert!(
+        s.snapshot_taught_hits(b.id, early.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let listed = s.taught_object(a.id, keys.id).await.unwrap();
+    assert_eq!(listed.matches, 2);
+    assert_eq!(listed.latest_match.as_ref().unwrap().snapshot_id, late.id);
+
+    // Retention takes the snapshots and their matches; the object stays without its source.
+    s.prune_snapshots(at(15), None, at(100)).await.unwrap();
+    let listed = s.taught_object(a.id, keys.id).await.unwrap();
+    assert_eq!(listed.snapshot_id, None);
+    assert_eq!(listed.matches, 1);
+    assert!(
+        s.snapshot_taught_hits(a.id, early.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Deleting the object takes its matches.
+    s.delete_taught_object(a.id, keys.id).await.unwrap();
+    assert!(
+        s.snapshot_taught_hits(a.id, late.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_look_through_the_history_runs_once_per_account_at_a_time(s: &dyn Store) {
+    let (a, _) = account(s, "scan-a").await;
+    let (b, _) = account(s, "scan-b").await;
+    let cam = camera(s, a.id, "hall", at(0)).await;
+    let snaps: Vec<NewSnapshot> = (1..=5).map(|i| snapshot(&cam, at(i * 10), 10)).collect();
+    for snap in &snaps {
+        s.insert_snapshot(snap).await.unwrap();
+    }
+    s.finish_snapshot(snaps[2].id, SnapshotState::Failed, &[], None, None)
+        .await
+        .unwrap();
+    let other_cam = camera(s, b.id, "garage", at(0)).await;
+    let other_snap = snapshot(&other_cam, at(60), 10);
+    s.insert_snapshot(&other_snap).await.unwrap();
+
+    assert_eq!(s.history_size(a.id, 100).await.unwrap(), 4);
+    assert_eq!(s.history_size(a.id, 3).await.unwrap(), 3);
+    // Newest first, failed pictures left out, in pages.
+    let page = s.history_snapshots(a.id, None, 2).await.unwrap();
+    assert_eq!(
+        page.iter().map(|h| h.id).collect::<Vec<_>>(),
+        [snaps[4].id, snaps[3].id]
+    );
+    assert_eq!(page[0].jpeg, plain(&snaps[4].jpeg));
+    assert_eq!(page[0].taken_at, at(50));
+    let next = s
+        .history_snapshots(a.id, Some((page[1].taken_at, page[1].id)), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|h| h.id).collect::<Vec<_>>(),
+        [snaps[1].id, snaps[0].id]
+    );
+
+    let keys = taught(&snaps[0], "keys", at(60));
+    let wallet = taught(&snaps[0], "wallet", at(60));
+    s.create_taught_object(&keys, 20).await.unwrap();
+    s.create_taught_object(&wallet, 20).await.unwrap();
+    let theirs = taught(&other_snap, "keys", at(61));
+    s.create_taught_object(&theirs, 20).await.unwrap();
+
+    s.start_taught_scan(a.id, keys.id, 4, at(100), at(40))
+        .await
+        .unwrap();
+    // One at a time per account; another account's is its own; not another account's object.
+    assert!(is_conflict(
+        s.start_taught_scan(a.id, wallet.id, 4, at(101), at(41))
+            .await
+    ));
+    assert!(is_conflict(
+        s.start_taught_scan(a.id, keys.id, 4, at(101), at(41)).await
+    ));
+    s.start_taught_scan(b.id, theirs.id, 1, at(101), at(41))
+        .await
+        .unwrap();
+    assert!(is_not_found(
+        s.start_taught_scan(b.id, keys.id, 1, at(101), at(41)).await
+    ));
+
+    s.taught_scan_progress(keys.id, 2, 1, at(110), false)
+        .await
+        .unwrap();
+    let running = s.taught_object(a.id, keys.id).await.unwrap().scan.unwrap();
+    assert_eq!(
+        (
+            running.started_at,
+            running.updated_at,
+            running.finished_at,
+            running.total,
+            running.scanned,
+            running.found
+        ),
+        (at(100), at(110), None, 4, 2, 1)
+    );
+    // A look that stopped reporting (its node died) does not block the next one.
+    s.start_taught_scan(a.id, wallet.id, 4, at(200), at(150))
+        .await
+        .unwrap();
+    s.taught_scan_progress(wallet.id, 4, 0, at(210), true)
+        .await
+        .unwrap();
+    let done = s
+        .taught_object(a.id, wallet.id)
+        .await
+        .unwrap()
+        .scan
+        .unwrap();
+    assert_eq!((done.finished_at, done.scanned), (Some(at(210)), 4));
+    assert!(is_not_found(
+        s.taught_scan_progress(uuid::Uuid::new_v4(), 0, 0, at(1), true)
+            .await
+    ));
+}
+
+async fn taught_templates_are_resealed_and_hold_their_key(s: &dyn Store) {
+    let (a, _) = account(s, "tkeys-a").await;
+    s.insert_data_key(&wrapped(a.id, 1, "m", at(1)))
+        .await
+        .unwrap();
+    s.insert_data_key(&wrapped(a.id, 2, "m", at(2)))
+        .await
+        .unwrap();
+    let cam = camera(s, a.id, "hall", at(0)).await;
+    let snap = snapshot(&cam, at(10), 10);
+    s.insert_snapshot(&snap).await.unwrap();
+    let old = NewTaughtObject {
+        template: sealed(&[1; 16], 1),
+        ..taught(&snap, "keys", at(11))
+    };
+    let bare = taught(&snap, "wallet", at(12));
+    s.create_taught_object(&old, 20).await.unwrap();
+    s.create_taught_object(&bare, 20).await.unwrap();
+
+    let usage = s.key_usage().await.unwrap();
+    let of = |version: Option<u32>| {
+        usage
+            .iter()
+            .find(|u| u.account_id == a.id && u.key_version == version)
+            .map(|u| u.taught_objects)
+    };
+    assert_eq!((of(Some(1)), of(None)), (Some(1), Some(1)));
+
+    let plain_ones = s
+        .stale_taught_templates(Stale::Plain, "", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        plain_ones.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [bare.id]
+    );
+    let below = s
+        .stale_taught_templates(
+            Stale::Below {
+                account: a.id,
+                version: 2,
+            },
+            "",
+            10,
+        )
+        .await
+        .unwrap();
+    let mut expected = vec![old.id, bare.id];
+    expected.sort();
+    assert_eq!(below.iter().map(|t| t.id).collect::<Vec<_>>(), expected);
+    // Version 1 seals a template: it stays until that is resealed.
+    assert!(!s.delete_unused_data_key(a.id, 1).await.unwrap());
+    let read = below.iter().find(|t| t.id == old.id).unwrap().clone();
+    let new = TaughtBlob {
+        template: vec![2; 16],
+        key_version: Some(2),
+        ..read.clone()
+    };
+    assert!(s.reseal_taught_template(&read, &new).await.unwrap());
+    // A second pass that read the old version changes nothing.
+    assert!(!s.reseal_taught_template(&read, &new).await.unwrap());
+    assert_eq!(
+        s.taught_templates(a.id, Some(old.id)).await.unwrap()[0].template,
+        sealed(&[2; 16], 2)
+    );
+    assert!(s.delete_unused_data_key(a.id, 1).await.unwrap());
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 ///
 /// The server maps [`VisionError::Busy`] to `503 Service Unavailable` with `Retry-After`,
 /// [`VisionError::Decode`] to `422` (the upload is not a usable JPEG), [`VisionError::TooLarge`]
-/// to `413`, and the rest to `500`.
+/// to `413`, [`VisionError::BadBox`] and [`VisionError::BadTemplate`] to `422` (what the
+/// caller sent cannot be taught or read back), and the rest to `500`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VisionError {
@@ -54,4 +55,11 @@ pub enum VisionError {
     /// Encoding an output image failed.
     #[error("cannot encode image: {0}")]
     Encode(String),
+    /// A box to teach an object from is outside the picture, empty, or too small or too
+    /// plain to describe.
+    #[error("bad box: {0}")]
+    BadBox(String),
+    /// Bytes given as a stored template are not one this version can read.
+    #[error("not a usable template: {0}")]
+    BadTemplate(String),
 }

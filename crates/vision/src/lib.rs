@@ -8,6 +8,10 @@
 //! [`DetectorPool`] keeps the CPU-heavy work off the async runtime with a bounded queue, and
 //! [`annotate`] draws the results on thumbnails.
 //!
+//! [`teach`] finds objects COCO has no class for: a user draws a box around one on a
+//! snapshot, the box becomes a [`Template`], and each later snapshot, prepared once as a
+//! [`Scene`], is searched for every taught template. [`teach_bench`] measures it.
+//!
 //! The steps of a detection are small pure functions, each tested on its own:
 //! [`preprocess`] (scaled JPEG decoding, Exif orientation, letterbox, normalization) and
 //! [`postprocess`] (output decoding, confidence threshold, class-aware NMS, mapping boxes
@@ -43,6 +47,8 @@ mod pool;
 pub mod postprocess;
 pub mod preprocess;
 mod signature;
+pub mod teach;
+pub mod teach_bench;
 
 pub use annotate::{annotate, annotate_limited, class_color, draw_detections};
 pub use backend::{
@@ -53,5 +59,6 @@ pub use detection::{BBox, Detection};
 pub use detector::{Analysis, Detector, DetectorOptions, StageTimes, available_cores};
 pub use error::VisionError;
 pub use model::ModelInfo;
-pub use pool::DetectorPool;
+pub use pool::{AfterDetection, DetectorPool};
 pub use signature::{SIGNATURE_LEN, Signature};
+pub use teach::{DEFAULT_MATCH_THRESHOLD, Scene, Template, TemplateMatch};

@@ -10,9 +10,14 @@ use crate::{Analysis, BackendKind, Detection, Detector, VisionError};
 
 type Reply = oneshot::Sender<Result<Analysis, VisionError>>;
 
+/// Work a caller hands in with a picture, run on the same worker right after its detection,
+/// with the same bytes: it reports through channels of its own.
+pub type AfterDetection = Box<dyn FnOnce(&[u8]) + Send + 'static>;
+
 struct Job {
     jpeg: Bytes,
     reply: Reply,
+    then: Option<AfterDetection>,
 }
 
 /// Runs detections on dedicated threads, off the async runtime, with a bounded queue.
@@ -27,6 +32,10 @@ struct Job {
 ///   skipped;
 /// - a panic inside the detector fails that one job with [`VisionError::Inference`] and the
 ///   worker carries on;
+/// - work given with a picture ([`analyze_then`](Self::analyze_then)) runs on the same
+///   worker right after its detection (whether or not that succeeded), so it shares the
+///   detection's bound on threads; it is dropped unrun with a job that is skipped or refused,
+///   and a panic in it is caught like one in the detector;
 /// - dropping the pool lets the workers finish the queued jobs and exit.
 pub struct DetectorPool {
     sender: mpsc::Sender<Job>,
@@ -87,19 +96,54 @@ impl DetectorPool {
 
     /// Like [`detect`](Self::detect), with the picture's signature.
     pub async fn analyze(&self, jpeg: Bytes) -> Result<Analysis, VisionError> {
+        self.analyze_job(jpeg, None).await
+    }
+
+    /// Like [`try_detect`](Self::try_detect), with the picture's signature.
+    pub async fn try_analyze(&self, jpeg: Bytes) -> Result<Analysis, VisionError> {
+        self.try_analyze_job(jpeg, None).await
+    }
+
+    /// Like [`analyze`](Self::analyze), then runs `then` with the picture on the same worker.
+    pub async fn analyze_then(
+        &self,
+        jpeg: Bytes,
+        then: AfterDetection,
+    ) -> Result<Analysis, VisionError> {
+        self.analyze_job(jpeg, Some(then)).await
+    }
+
+    /// Like [`try_analyze`](Self::try_analyze), then runs `then` with the picture on the same
+    /// worker. A full queue drops `then` unrun.
+    pub async fn try_analyze_then(
+        &self,
+        jpeg: Bytes,
+        then: AfterDetection,
+    ) -> Result<Analysis, VisionError> {
+        self.try_analyze_job(jpeg, Some(then)).await
+    }
+
+    async fn analyze_job(
+        &self,
+        jpeg: Bytes,
+        then: Option<AfterDetection>,
+    ) -> Result<Analysis, VisionError> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .send(Job { jpeg, reply })
+            .send(Job { jpeg, reply, then })
             .await
             .map_err(|_| VisionError::Closed)?;
         answer.await.map_err(|_| VisionError::Closed)?
     }
 
-    /// Like [`try_detect`](Self::try_detect), with the picture's signature.
-    pub async fn try_analyze(&self, jpeg: Bytes) -> Result<Analysis, VisionError> {
+    async fn try_analyze_job(
+        &self,
+        jpeg: Bytes,
+        then: Option<AfterDetection>,
+    ) -> Result<Analysis, VisionError> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .try_send(Job { jpeg, reply })
+            .try_send(Job { jpeg, reply, then })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => VisionError::Busy,
                 mpsc::error::TrySendError::Closed(_) => VisionError::Closed,
@@ -142,7 +186,7 @@ fn work(detector: &Detector, receiver: &Mutex<mpsc::Receiver<Job>>) {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .blocking_recv();
-        let Some(Job { jpeg, reply }) = job else {
+        let Some(Job { jpeg, reply, then }) = job else {
             return;
         };
         if reply.is_closed() {
@@ -155,5 +199,10 @@ fn work(detector: &Detector, receiver: &Mutex<mpsc::Receiver<Job>>) {
             });
         // The caller may have gone away meanwhile; nothing to do then.
         let _ = reply.send(result);
+        if let Some(then) = then
+            && catch_unwind(AssertUnwindSafe(|| then(&jpeg))).is_err()
+        {
+            tracing::error!("work after a detection panicked");
+        }
     }
 }

@@ -452,6 +452,86 @@ async fn a_panicking_detection_fails_alone() {
 }
 
 #[tokio::test]
+async fn work_after_a_detection_runs_on_its_worker_with_its_picture() {
+    let (pool, mut started, release) = gated_pool(1, 1);
+    let pool = Arc::new(pool);
+    let (seen_tx, seen) = tokio::sync::oneshot::channel();
+    let picture = small_jpeg();
+    let a = tokio::spawn({
+        let pool = Arc::clone(&pool);
+        let picture = picture.clone();
+        async move {
+            pool.analyze_then(
+                picture,
+                Box::new(move |jpeg: &[u8]| {
+                    let worker = std::thread::current().name().map(str::to_owned);
+                    let _ = seen_tx.send((jpeg.to_vec(), worker));
+                }),
+            )
+            .await
+        }
+    });
+    started.recv().await.unwrap();
+    release.send(false).unwrap();
+    assert!(a.await.unwrap().is_ok());
+    let (bytes, worker) = seen.await.unwrap();
+    assert_eq!(bytes, picture.to_vec());
+    assert_eq!(worker.as_deref(), Some("detector-0"));
+
+    // A panic in that work is caught; the worker serves the next job.
+    let b = tokio::spawn({
+        let pool = Arc::clone(&pool);
+        async move {
+            pool.analyze_then(
+                small_jpeg(),
+                Box::new(|_: &[u8]| panic!("the work after panics")),
+            )
+            .await
+        }
+    });
+    started.recv().await.unwrap();
+    release.send(false).unwrap();
+    assert!(b.await.unwrap().is_ok());
+    let c = tokio::spawn({
+        let pool = Arc::clone(&pool);
+        async move { pool.detect(small_jpeg()).await }
+    });
+    started.recv().await.unwrap();
+    release.send(false).unwrap();
+    assert_eq!(c.await.unwrap().unwrap(), []);
+
+    // Refused at a full queue: the work is dropped unrun.
+    let held = tokio::spawn({
+        let pool = Arc::clone(&pool);
+        async move { pool.detect(small_jpeg()).await }
+    });
+    started.recv().await.unwrap();
+    let queued = tokio::spawn({
+        let pool = Arc::clone(&pool);
+        async move { pool.detect(small_jpeg()).await }
+    });
+    while pool.queued() < 1 {
+        tokio::task::yield_now().await;
+    }
+    let (never_tx, never) = tokio::sync::oneshot::channel::<()>();
+    let refused = pool
+        .try_analyze_then(
+            small_jpeg(),
+            Box::new(move |_: &[u8]| {
+                let _ = never_tx.send(());
+            }),
+        )
+        .await;
+    assert!(matches!(refused, Err(VisionError::Busy)), "{refused:?}");
+    assert!(never.await.is_err(), "refused work is dropped unrun");
+    release.send(false).unwrap();
+    started.recv().await.unwrap();
+    release.send(false).unwrap();
+    held.await.unwrap().unwrap();
+    queued.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn undecodable_uploads_fail_without_reaching_the_model() {
     let (pool, mut started, _release) = gated_pool(1, 1);
     assert!(matches!(

@@ -1,9 +1,13 @@
 // /cameras: the account's cameras with their newest picture, adding cameras (the token is
-// shown once), object search over the pictures (typed, or asked by voice), one picture with
-// all its detections, and a live view of a camera. Images load with the sign-in cookie, like every <img> on this site.
+// shown once), object search over the pictures (typed, or asked by voice), one picture
+// with all its detections (where a box drawn and named teaches an object), the taught
+// objects, and a live view of a camera.
+// Images load with the sign-in cookie, like every <img> on this site.
 import { api, currentUser, serverNow, toLogin } from './api.js';
 import { announce, confirmDialog, copyText, el, setupTopbar, showMain, showPageError } from './dom.js';
 import { age, ms } from './format.js';
+import { boxDrawer } from './teach-box.js';
+import { onTaughtFailure, refreshTaught, teach } from './taught.js';
 import { canRecord, startRecording } from './voice.js';
 
 /** How often the camera list is read again: cameras upload every few seconds. */
@@ -62,6 +66,7 @@ async function refresh() {
       sessionStates = new Map();
     }
     render();
+    await refreshTaught();
     conn.dataset.ok = 'true';
     conn.textContent = `Updated every ${REFRESH_MS / 1000} s`;
   } catch (e) {
@@ -74,9 +79,12 @@ async function refresh() {
 
 function buildCard(id) {
   const li = el('li', { class: 'camera', 'data-id': id, 'data-testid': 'camera' });
-  const frame = el('div', { class: 'camera-picture' },
-    el('img', { alt: '', 'data-testid': 'camera-img', hidden: true }),
-    el('span', { class: 'camera-nopic', text: 'No picture yet' }));
+  // The newest picture opens large, with its detections, and can be taught from.
+  const frame = el('button', {
+    type: 'button', class: 'camera-picture', 'data-testid': 'camera-open', disabled: true, onclick: () => openNewest(id),
+  },
+  el('img', { alt: '', 'data-testid': 'camera-img', hidden: true }),
+  el('span', { class: 'camera-nopic', text: 'No picture yet' }));
   const body = el('div', { class: 'camera-body' },
     el('h3', { class: 'camera-name' }),
     el('dl', { class: 'camera-facts' },
@@ -107,6 +115,7 @@ function showPicture(li, c) {
     img.src = url;
     img.hidden = false;
     li.querySelector('.camera-nopic').hidden = true;
+    li.querySelector('[data-testid=camera-open]').disabled = false;
   });
   next.addEventListener('error', () => {
     if (img.dataset.url === url) delete img.dataset.url;
@@ -305,18 +314,22 @@ function showUnknown(unknown, known) {
   box.replaceChildren(
     el('p', { text: `${names} ${verb} the detector knows.` }),
     el('p', { class: 'known-labels', text: `It can find: ${known.join(', ')}.` }),
+    el('p', { class: 'known-labels', text: 'Anything else can be taught: open a picture showing it and choose “Teach an object”.' }),
   );
 }
 
 function resultItem(r) {
   const name = r.camera?.name ?? 'camera';
+  // A taught object's result says how alike it is; the thumbnail shows its box and score.
+  const taught = typeof r.score === 'number';
   const button = el('button', {
     type: 'button', class: 'result', 'data-testid': 'result', 'data-snapshot': r.snapshot_id,
+    'data-taught': taught ? r.taught_object_id : null,
     onclick: () => openSnapshot(r),
   },
   el('img', { src: r.thumb_url, alt: `${r.label} seen by ${name}`, loading: 'lazy' }),
   el('span', { class: 'result-caption' },
-    el('strong', { text: `${r.label} · ${pct(r.confidence)}` }),
+    el('strong', { text: taught ? `${r.label} · ${pct(r.score)} alike` : `${r.label} · ${pct(r.confidence)}` }),
     el('span', { class: 'result-meta', text: name }),
     el('time', { class: 'result-meta', datetime: r.taken_at, title: when(r.taken_at), text: ago(r.taken_at) })));
   return el('li', {}, button);
@@ -346,13 +359,14 @@ function showAnswer(answer) {
   results.replaceChildren(...answer.results.map(resultItem));
   const summary = document.getElementById('search-summary');
   const empty = document.getElementById('search-empty');
-  const asked = words(answer.labels);
+  const named = [...(answer.taught ?? []), ...answer.labels];
+  const asked = words(named);
   summary.hidden = answer.results.length === 0;
   summary.textContent = `${answer.results.length} ${answer.results.length === 1 ? 'picture shows' : 'pictures show'} ${asked}, newest first.`;
-  empty.hidden = answer.results.length > 0 || answer.labels.length === 0;
+  empty.hidden = answer.results.length > 0 || named.length === 0;
   empty.textContent = `No picture shows ${asked} yet. Pictures are searched as the cameras send them.`;
   if (answer.results.length) announce(summary.textContent);
-  else if (answer.labels.length) announce(empty.textContent);
+  else if (named.length) announce(empty.textContent);
   else announce(document.getElementById('search-unknown').textContent);
 }
 
@@ -485,21 +499,31 @@ const stageImg = document.getElementById('snapshot-img');
 const boxes = document.getElementById('snap-boxes');
 const detectionList = document.getElementById('detections');
 
-function drawDetections(detections) {
+/** A box on the picture; normalized boxes become percentages through custom properties. */
+function boxOnPicture(b, text, cls) {
+  const box = el('div', { class: cls }, el('span', { class: 'det-label', text }));
+  box.style.setProperty('--x', String(b.x));
+  box.style.setProperty('--y', String(b.y));
+  box.style.setProperty('--w', String(b.w));
+  box.style.setProperty('--h', String(b.h));
+  return box;
+}
+
+/** Draws and lists the detections and the taught objects found in the picture. */
+function drawDetections(detections, taught = []) {
   const sorted = [...detections].sort((a, b) => b.confidence - a.confidence);
-  boxes.replaceChildren(...sorted.map((d) => {
-    const box = el('div', { class: 'det-box' }, el('span', { class: 'det-label', text: `${d.label} ${pct(d.confidence)}` }));
-    // Normalized boxes become percentages of the picture through custom properties.
-    box.style.setProperty('--x', String(d.box.x));
-    box.style.setProperty('--y', String(d.box.y));
-    box.style.setProperty('--w', String(d.box.w));
-    box.style.setProperty('--h', String(d.box.h));
-    return box;
-  }));
-  detectionList.replaceChildren(...sorted.map((d) => el('li', { 'data-testid': 'detection' },
-    el('span', { class: 'det-name', text: d.label }),
-    el('span', { class: 'det-conf', text: pct(d.confidence) }))));
-  if (!sorted.length) detectionList.append(el('li', { class: 'muted', text: 'Nothing the detector knows.' }));
+  boxes.replaceChildren(
+    ...sorted.map((d) => boxOnPicture(d.box, `${d.label} ${pct(d.confidence)}`, 'det-box')),
+    ...taught.map((t) => boxOnPicture(t.box, `${t.name} ${pct(t.score)}`, 'det-box taught-found')),
+  );
+  detectionList.replaceChildren(
+    ...taught.map((t) => el('li', { 'data-testid': 'taught-found' },
+      el('span', { class: 'det-name', text: t.name }),
+      el('span', { class: 'det-conf', text: `${pct(t.score)} alike` }))),
+    ...sorted.map((d) => el('li', { 'data-testid': 'detection' },
+      el('span', { class: 'det-name', text: d.label }),
+      el('span', { class: 'det-conf', text: pct(d.confidence) }))));
+  if (!sorted.length && !taught.length) detectionList.append(el('li', { class: 'muted', text: 'Nothing the detector knows.' }));
 }
 
 async function openSnapshot(result) {
@@ -511,15 +535,18 @@ async function openSnapshot(result) {
   document.getElementById('snapshot-error').textContent = '';
   stageImg.alt = `Picture from ${result.camera?.name ?? 'the camera'} showing ${result.label}`;
   stageImg.src = result.image_url;
+  stopTeaching();
   // Until the full list arrives, the search hit itself is what we know.
-  drawDetections([result]);
+  if (typeof result.score === 'number') drawDetections([], [{ name: result.label, score: result.score, box: result.box }]);
+  else if (result.box) drawDetections([result]);
+  else drawDetections([]);
   if (!dialog.open) dialog.showModal();
   try {
     const snap = await api(`/snapshots/${encodeURIComponent(result.snapshot_id)}`);
     if (dialog.dataset.snapshot !== result.snapshot_id) return;
     document.getElementById('snapshot-title').textContent = snap.camera?.name ?? title;
     document.getElementById('snapshot-meta').textContent = `Taken ${when(snap.taken_at)}`;
-    drawDetections(snap.detections ?? []);
+    drawDetections(snap.detections ?? [], snap.taught ?? []);
   } catch (err) {
     if (failed(err) === null) {
       document.getElementById('snapshot-error').textContent = `Only the match is shown: ${err.message}`;
@@ -527,10 +554,81 @@ async function openSnapshot(result) {
   }
 }
 
+/** Opens a camera's newest picture large, where an object in it can be taught. */
+function openNewest(id) {
+  const c = cameras.get(id);
+  if (!c?.last_snapshot_id) return;
+  openSnapshot({
+    snapshot_id: c.last_snapshot_id,
+    camera: { id: c.id, name: c.name },
+    taken_at: c.last_snapshot_at,
+    label: 'newest picture',
+    image_url: c.last_snapshot_url,
+  });
+}
+
+// ---------- teaching an object: a box drawn on the picture, and a name ----------
+
+const teachStartButton = document.getElementById('teach-start');
+const teachForm = document.getElementById('teach-form');
+const teachName = document.getElementById('teach-name');
+const teachHint = document.getElementById('teach-hint');
+const teachError = document.getElementById('teach-error');
+const drawer = boxDrawer(document.getElementById('snap-stage'), document.getElementById('teach-box'), (box) => {
+  teachHint.textContent = box
+    ? 'Now name it, e.g. “my keys”. Drag again to redraw the box.'
+    : 'Drag a box around the object on the picture, then name it.';
+  if (box) teachName.focus();
+});
+
+function stopTeaching() {
+  drawer.disable();
+  drawer.clear();
+  teachForm.hidden = true;
+  teachStartButton.hidden = false;
+  teachError.textContent = '';
+}
+
+teachStartButton.addEventListener('click', () => {
+  teachForm.hidden = false;
+  teachStartButton.hidden = true;
+  teachName.value = '';
+  teachError.textContent = '';
+  teachHint.textContent = 'Drag a box around the object on the picture, then name it.';
+  drawer.enable();
+  announce('Drag a box around the object on the picture, then name it.');
+});
+document.getElementById('teach-cancel').addEventListener('click', stopTeaching);
+teachForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const box = drawer.box();
+  const snapshot = dialog.dataset.snapshot;
+  teachError.textContent = '';
+  if (!box) {
+    teachError.textContent = 'Drag a box around the object on the picture first.';
+    return;
+  }
+  const button = teachForm.querySelector('button[type=submit]');
+  button.disabled = true;
+  try {
+    const taught = await teach(snapshot, box, teachName.value.trim());
+    stopTeaching();
+    announce(`${taught.name} taught. New pictures are searched for it.`);
+    teachHint.textContent = '';
+    document.getElementById('snapshot-error').textContent = '';
+    detectionList.prepend(el('li', { class: 'notice', 'data-testid': 'taught-done', text: `Taught “${taught.name}”: new pictures are searched for it.` }));
+  } catch (err) {
+    if (failed(err) === null) teachError.textContent = err.message;
+  } finally {
+    button.disabled = false;
+  }
+});
+
 dialog.addEventListener('close', () => {
   delete dialog.dataset.snapshot;
   stageImg.removeAttribute('src');
   boxes.replaceChildren();
+  stopTeaching();
 });
 // A click on the backdrop (outside the dialog's box) closes it.
 dialog.addEventListener('click', (e) => {
@@ -543,6 +641,7 @@ dialog.addEventListener('click', (e) => {
 // ---------- start ----------
 
 async function main() {
+  onTaughtFailure(failed);
   const user = await currentUser();
   setupTopbar(user);
   await refresh();

@@ -131,6 +131,7 @@ struct AccountKeys {
 struct Objects {
     snapshots: u64,
     cell_files: u64,
+    taught_objects: u64,
 }
 
 async fn status(a: ListArgs) -> anyhow::Result<()> {
@@ -139,19 +140,32 @@ async fn status(a: ListArgs) -> anyhow::Result<()> {
     if a.json {
         return print_json(&rows);
     }
-    let mut t = Table::new(&["account", "versions", "sealed (snapshots/files)", "plain"]);
+    let mut t = Table::new(&[
+        "account",
+        "versions",
+        "sealed (snapshots/files/taught)",
+        "plain",
+    ]);
     for row in &rows {
         let versions: Vec<String> = row.versions.iter().map(u32::to_string).collect();
         let sealed: Vec<String> = row
             .sealed
             .iter()
-            .map(|(v, n)| format!("v{v}: {}/{}", n.snapshots, n.cell_files))
+            .map(|(v, n)| {
+                format!(
+                    "v{v}: {}/{}/{}",
+                    n.snapshots, n.cell_files, n.taught_objects
+                )
+            })
             .collect();
         t.row(vec![
             row.account.clone(),
             versions.join(","),
             sealed.join(" "),
-            format!("{}/{}", row.plain.snapshots, row.plain.cell_files),
+            format!(
+                "{}/{}/{}",
+                row.plain.snapshots, row.plain.cell_files, row.plain.taught_objects
+            ),
         ]);
     }
     t.print();
@@ -182,6 +196,7 @@ async fn account_keys(store: &dyn Store) -> anyhow::Result<Vec<AccountKeys>> {
         let objects = Objects {
             snapshots: usage.snapshots,
             cell_files: usage.cell_files,
+            taught_objects: usage.taught_objects,
         };
         match usage.key_version {
             Some(version) => {

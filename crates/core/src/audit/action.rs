@@ -60,6 +60,10 @@ actions! {
     ThumbnailViewed = "camera.thumbnail_viewed", "A snapshot's thumbnail was fetched.";
     SnapshotRead = "camera.snapshot_read", "A snapshot's facts and detections were read.";
     Searched = "camera.searched", "A search of the camera history (the question is recorded).";
+    TaughtObjectCreated = "taught.created", "An object was taught: boxed on a snapshot and named.";
+    TaughtObjectRenamed = "taught.renamed", "A taught object was renamed.";
+    TaughtObjectDeleted = "taught.deleted", "A taught object was deleted, with where it was found.";
+    TaughtObjectScanned = "taught.scanned", "A look through the kept history for a taught object was started.";
     KernelStarted = "kernel.started", "A kernel was started.";
     KernelStopped = "kernel.stopped", "A kernel was shut down by its user.";
     CodeRun = "cell.run", "Code was run (the cell id and a SHA-256 of the code, never the code).";

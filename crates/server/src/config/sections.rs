@@ -443,6 +443,29 @@ pub struct CameraSettings {
     #[arg(long, env = "SWITCHBOARD_VOICE_MAX_DURATION", value_parser = duration, default_value = "10s")]
     #[serde(with = "humantime_serde")]
     pub voice_max_duration: Duration,
+    /// Objects an account may teach (boxed on a snapshot and named); past it, teaching
+    /// answers 429 limit_reached. 0 turns teaching off.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TAUGHT_OBJECTS_PER_ACCOUNT",
+        default_value_t = 20
+    )]
+    pub taught_objects_per_account: u32,
+    /// Longest name of a taught object, in characters.
+    #[arg(long, env = "SWITCHBOARD_TAUGHT_NAME_CHARS", default_value_t = 60)]
+    pub taught_name_chars: usize,
+    /// Similarity (0-1) a taught object must reach in a snapshot to count as found (default:
+    /// the matcher's own, chosen by measuring it on real photographs).
+    #[arg(long, env = "SWITCHBOARD_TAUGHT_MATCH_THRESHOLD")]
+    pub taught_match_threshold: Option<f32>,
+    /// The most snapshots one look through the kept history reads for a taught object,
+    /// newest first.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TAUGHT_SCAN_SNAPSHOTS",
+        default_value_t = 2000
+    )]
+    pub taught_scan_snapshots: u64,
 }
 
 /// `[cluster]`: how nodes find, watch and stand in for one another.

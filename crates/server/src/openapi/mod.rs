@@ -15,6 +15,7 @@ mod limits;
 mod operations;
 mod security;
 mod sessions;
+mod taught;
 mod viewers;
 
 use crate::protocol::ErrorBody;
@@ -99,6 +100,30 @@ struct Links;
 
 /// (operation, status, link name, target operation, target parameter, runtime expression).
 const LINKS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    (
+        "teach_object",
+        "201",
+        "GetTaughtObject",
+        "get_taught_object",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "teach_object",
+        "201",
+        "RenameTaughtObject",
+        "rename_taught_object",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "teach_object",
+        "201",
+        "ScanHistory",
+        "scan_history",
+        "id",
+        "$response.body#/id",
+    ),
     (
         "create_session",
         "201",
@@ -202,6 +227,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         devices::Devices::openapi(),
         viewers::Viewers::openapi(),
         cameras::Cameras::openapi(),
+        taught::Taught::openapi(),
         compute::Compute::openapi(),
         jupyter::Jupyter::openapi(),
         admin::Admin::openapi(),

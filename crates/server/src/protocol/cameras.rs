@@ -206,6 +206,19 @@ pub struct SnapshotView {
     pub thumb_url: String,
     /// Most confident first.
     pub detections: Vec<DetectionView>,
+    /// The account's taught objects found in it, best first.
+    pub taught: Vec<TaughtFoundView>,
+}
+
+/// A taught object found in a snapshot, as the snapshot's facts list it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct TaughtFoundView {
+    pub taught_object_id: Uuid,
+    pub name: String,
+    /// Similarity to what was taught, 0–1.
+    pub score: f64,
+    #[serde(rename = "box")]
+    pub bbox: BoxView,
 }
 
 /// A camera named in a result.
@@ -216,6 +229,8 @@ pub struct CameraRef {
 }
 
 /// One search result: a snapshot showing a thing asked for, with its most confident box.
+/// For a taught object, `label` is its name, `confidence` its score, and `taught_object_id`
+/// and `score` are set.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchHitView {
     pub snapshot_id: Uuid,
@@ -227,6 +242,12 @@ pub struct SearchHitView {
     pub bbox: BoxView,
     pub image_url: String,
     pub thumb_url: String,
+    /// The taught object found, for a result from a taught object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taught_object_id: Option<Uuid>,
+    /// How alike the found object is to what was taught (0–1), for a taught object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
 }
 
 /// `GET /api/v1/search` query: `q` or `label` (or both), and optional bounds.
@@ -253,7 +274,9 @@ pub struct SearchQuery {
 pub struct SearchView {
     /// The labels the question was understood as.
     pub labels: Vec<String>,
-    /// Words that name nothing the detector can find.
+    /// The account's taught objects the question named, by name.
+    pub taught: Vec<String>,
+    /// Words that name nothing the detector can find and nothing taught.
     pub unknown: Vec<String>,
     /// Everything the detector can find.
     pub known_labels: Vec<String>,

@@ -150,7 +150,7 @@ error_codes! {
     CameraNotFound = "camera_not_found", 404;
     /// A snapshot id that is malformed, unknown, deleted, or of another account.
     SnapshotNotFound = "snapshot_not_found", 404;
-    /// A camera name that is empty or too long.
+    /// A camera or taught object name that is empty or too long.
     InvalidName = "invalid_name", 422;
     /// A snapshot larger than `max_snapshot_bytes`.
     SnapshotTooLarge = "snapshot_too_large", 413;
@@ -168,6 +168,14 @@ error_codes! {
     UnsupportedAudio = "unsupported_audio", 422;
     /// Speech recognition is not installed (or failed to load) on this node.
     VoiceUnavailable = "voice_unavailable", 503;
+    /// A taught object id that is malformed, unknown, deleted, or of another account.
+    TaughtObjectNotFound = "taught_object_not_found", 404;
+    /// Another taught object of the account has this name (compared ignoring case).
+    TaughtNameTaken = "taught_name_taken", 409;
+    /// A box outside the picture, of zero size, or too small to describe an object.
+    InvalidBox = "invalid_box", 422;
+    /// A look through the kept history already runs for the account.
+    ScanRunning = "scan_running", 409;
     /// The current password given to confirm a change is wrong.
     WrongPassword = "wrong_password", 403;
     /// An admin reset the password: only changing it is allowed until then.

@@ -12,6 +12,7 @@ pub mod jupyter;
 #[cfg(test)]
 mod properties;
 pub mod security;
+pub mod taught;
 
 pub use errors::{ErrorBody, ErrorCode};
 

@@ -20,6 +20,7 @@ pub(crate) mod scrape;
 mod security;
 mod sessions;
 mod table;
+mod taught_objects;
 mod viewers;
 
 pub use table::Route;
@@ -262,6 +263,23 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
             "/snapshots/{id}/thumb.jpg",
             [Method::GET],
             get(cameras::snapshot_thumb),
+        )
+        .route(
+            "/taught-objects",
+            [Method::POST, Method::GET],
+            post(taught_objects::create).get(taught_objects::list),
+        )
+        .route(
+            "/taught-objects/{id}",
+            [Method::GET, Method::PATCH, Method::DELETE],
+            get(taught_objects::get)
+                .patch(taught_objects::rename)
+                .delete(taught_objects::delete),
+        )
+        .route(
+            "/taught-objects/{id}/scan",
+            [Method::POST],
+            post(taught_objects::scan),
         )
         .map(|r| r.layer(DefaultBodyLimit::max(json_limit)));
     // Jupyter Server's kernel API lives outside /api/v1, where Jupyter clients expect it.

@@ -9,6 +9,7 @@ use super::audit::AuditLog;
 use super::security::AccountSecurity;
 use super::sessions::LiveSessions;
 use crate::auth::{TokenService, revocations};
+use crate::taught::TaughtMatcher;
 use crate::vault::Vault;
 use std::sync::Arc;
 use switchboard_bus::Bus;
@@ -29,6 +30,8 @@ pub struct AccountDeletion {
     live: LiveSessions,
     security: Arc<AccountSecurity>,
     audit: AuditLog,
+    /// Holds the account's templates decoded in memory; they go with its keys.
+    taught: Arc<TaughtMatcher>,
 }
 
 impl std::fmt::Debug for AccountDeletion {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for AccountDeletion {
 }
 
 impl AccountDeletion {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
@@ -46,6 +50,7 @@ impl AccountDeletion {
         live: LiveSessions,
         security: Arc<AccountSecurity>,
         audit: AuditLog,
+        taught: Arc<TaughtMatcher>,
     ) -> Self {
         AccountDeletion {
             store,
@@ -55,6 +60,7 @@ impl AccountDeletion {
             live,
             security,
             audit,
+            taught,
         }
     }
 
@@ -114,6 +120,7 @@ impl AccountDeletion {
             Err(e) => return Err(e.into()),
         }
         self.vault.forget(account);
+        self.taught.forget(account);
         // Stored first: a node that misses an announcement finds the user gone anyway.
         for user in &users {
             revocations::user_deleted(&*self.bus, &self.tokens, user.id).await;

@@ -14,7 +14,7 @@ use crate::protocol::SessionView;
 use crate::protocol::cameras::{
     BoxView, CameraList, CameraRef, CameraToken, CameraView, CreateCameraRequest, CreatedCamera,
     DetectionView, DetectorView, LiveRequest, SearchHitView, SearchQuery, SearchView, SnapshotView,
-    UpdateCameraRequest, UploadState, UploadView,
+    TaughtFoundView, UpdateCameraRequest, UploadState, UploadView,
 };
 use crate::vault::{Object, Vault};
 use base64::Engine;
@@ -28,7 +28,7 @@ use switchboard_core::{AccountId, SessionKind, SessionState, Suid, User};
 use switchboard_media::jpeg;
 use switchboard_store::{
     Camera, CameraAccess, NewSnapshot, SearchHit, SnapshotSearch, Store, StoreError,
-    StoredDetection,
+    StoredDetection, TaughtHit, TaughtSearch,
 };
 use uuid::Uuid;
 
@@ -423,7 +423,9 @@ impl CameraService {
     }
 
     /// The newest snapshots of the account showing the objects asked for, in words (`q`)
-    /// or by label; words that name nothing the detector finds are reported, not refused.
+    /// or by label; words that name nothing the detector finds and nothing the account
+    /// taught are reported, not refused. A taught object named in `q` is answered from
+    /// where it was found, with its score, among the detector's results.
     pub async fn search(&self, caller: &User, q: SearchQuery) -> Result<SearchView, CameraError> {
         self.search_as(caller, q, false).await
     }
@@ -452,9 +454,17 @@ impl CameraService {
         let account = caller.account_id;
         let known = self.engine.labels();
         let mut asked = object_query::ObjectQuery::default();
+        let mut taught_names: Vec<(Uuid, String)> = Vec::new();
         if let Some(text) = &q.q {
-            asked = object_query::parse(text, known);
+            taught_names = self.store.taught_names(account).await?;
+            let names: Vec<String> = taught_names.iter().map(|(_, n)| n.clone()).collect();
+            asked = object_query::parse_with_taught(text, known, &names);
         }
+        let taught: Vec<&(Uuid, String)> = asked
+            .taught
+            .iter()
+            .filter_map(|&i| taught_names.get(i))
+            .collect();
         if let Some(label) = &q.label {
             let label = label.trim().to_lowercase();
             if known.contains(&label) {
@@ -468,6 +478,7 @@ impl CameraService {
         if q.q.is_none() && q.label.is_none() {
             return Err(CameraError::MissingQuery);
         }
+        let limit = q.limit.unwrap_or(DEFAULT_RESULTS).clamp(1, MAX_RESULTS);
         let hits = self
             .store
             .search_snapshots(&SnapshotSearch {
@@ -476,10 +487,33 @@ impl CameraService {
                 camera_id: q.camera,
                 since: q.since,
                 until: q.until,
-                limit: q.limit.unwrap_or(DEFAULT_RESULTS).clamp(1, MAX_RESULTS),
+                limit,
             })
             .await?;
-        self.pin_results(&hits).await;
+        let taught_hits = self
+            .store
+            .taught_hits(&TaughtSearch {
+                account_id: account,
+                taught_object_ids: taught.iter().map(|(id, _)| *id).collect(),
+                camera_id: q.camera,
+                since: q.since,
+                until: q.until,
+                limit,
+            })
+            .await?;
+        let mut results: Vec<SearchHitView> = hits.iter().map(hit_view).collect();
+        results.extend(taught_hits.iter().map(taught_hit_view));
+        // Newest first across both kinds; on a tie the more certain first.
+        results.sort_by(|a, b| {
+            b.taken_at
+                .cmp(&a.taken_at)
+                .then_with(|| b.snapshot_id.cmp(&a.snapshot_id))
+                .then_with(|| b.confidence.total_cmp(&a.confidence))
+        });
+        results.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        self.pin_results(results.iter().map(|r| r.snapshot_id))
+            .await;
+        let taught: Vec<String> = taught.iter().map(|(_, name)| name.clone()).collect();
         self.audit.record(
             AuditEvent::by(caller, Action::Searched).detail(serde_json::json!({
                 "question": q.q,
@@ -487,22 +521,24 @@ impl CameraService {
                 "label": q.label,
                 "camera": q.camera,
                 "labels": asked.labels,
-                "results": hits.len(),
+                "taught": taught,
+                "results": results.len(),
             })),
         )?;
         Ok(SearchView {
             labels: asked.labels,
+            taught,
             unknown: asked.unknown,
             known_labels: known.to_vec(),
-            results: hits.iter().map(hit_view).collect(),
+            results,
         })
     }
 
     /// Spares the snapshots just handed out from retention for `search_pin`, so the pictures
     /// behind the results stay there while someone looks at them. Done before answering, so
     /// retention cannot slip in between; a failure only logs (the search itself succeeded).
-    async fn pin_results(&self, hits: &[SearchHit]) {
-        let mut ids: Vec<Uuid> = hits.iter().map(|h| h.snapshot_id).collect();
+    async fn pin_results(&self, snapshots: impl Iterator<Item = Uuid>) {
+        let mut ids: Vec<Uuid> = snapshots.collect();
         ids.sort_unstable();
         ids.dedup();
         if ids.is_empty() {
@@ -542,11 +578,12 @@ impl CameraService {
     pub async fn snapshot(&self, caller: &User, id: &str) -> Result<SnapshotView, CameraError> {
         let account = caller.account_id;
         let id = snapshot_id(id)?;
-        let (info, found) = match tokio::try_join!(
+        let (info, found, taught) = match tokio::try_join!(
             self.store.snapshot_info(account, id),
-            self.store.snapshot_detections(account, id)
+            self.store.snapshot_detections(account, id),
+            self.store.snapshot_taught_hits(account, id)
         ) {
-            Ok(both) => both,
+            Ok(all) => all,
             Err(StoreError::NotFound) => return Err(CameraError::SnapshotNotFound),
             Err(e) => return Err(e.into()),
         };
@@ -565,19 +602,21 @@ impl CameraService {
             image_url: image_url(id),
             thumb_url: thumb_url(id),
             detections: found.iter().map(detection_view).collect(),
+            taught: taught.iter().map(taught_found_view).collect(),
         })
     }
 
     /// A JPEG copy of the account's snapshot, at most 480 pixels wide, with its detections
-    /// drawn on it. Decodes are bounded in number (`ThumbnailBusy` past `decode_wait`) and
-    /// in pixels.
+    /// and the taught objects found in it (named, with their score) drawn on it. Decodes are
+    /// bounded in number (`ThumbnailBusy` past `decode_wait`) and in pixels.
     pub async fn thumbnail(&self, caller: &User, id: &str) -> Result<Vec<u8>, CameraError> {
         let account = caller.account_id;
         let id = snapshot_id(id)?;
         self.audit.check()?;
-        let (stored, found) = match tokio::try_join!(
+        let (stored, found, taught) = match tokio::try_join!(
             self.store.snapshot_jpeg(account, id),
-            self.store.snapshot_detections(account, id)
+            self.store.snapshot_detections(account, id),
+            self.store.snapshot_taught_hits(account, id)
         ) {
             Ok(both) => both,
             Err(StoreError::NotFound) => return Err(CameraError::SnapshotNotFound),
@@ -590,7 +629,8 @@ impl CameraService {
             .to_vec();
         self.audit
             .record(AuditEvent::by(caller, Action::ThumbnailViewed).target("snapshot", id))?;
-        let drawn: Vec<_> = found.iter().map(|d| self.engine.to_detection(d)).collect();
+        let mut drawn: Vec<_> = found.iter().map(|d| self.engine.to_detection(d)).collect();
+        drawn.extend(taught.iter().map(|t| self.engine.taught_detection(t)));
         self.engine
             .thumbnail(image, drawn, THUMB_WIDTH)
             .await
@@ -694,5 +734,46 @@ fn hit_view(h: &SearchHit) -> SearchHitView {
         bbox: box_view(&h.detection),
         image_url: image_url(id),
         thumb_url: thumb_url(id),
+        taught_object_id: None,
+        score: None,
+    }
+}
+
+fn taught_box(h: &TaughtHit) -> BoxView {
+    BoxView {
+        x: h.bbox.x,
+        y: h.bbox.y,
+        w: h.bbox.w,
+        h: h.bbox.h,
+    }
+}
+
+/// A taught object found, as a search result: its name is the label, its score the
+/// confidence.
+fn taught_hit_view(h: &TaughtHit) -> SearchHitView {
+    let id = h.snapshot_id;
+    SearchHitView {
+        snapshot_id: id,
+        camera: CameraRef {
+            id: h.camera_id,
+            name: h.camera_name.clone(),
+        },
+        taken_at: h.taken_at,
+        label: h.name.clone(),
+        confidence: h.score,
+        bbox: taught_box(h),
+        image_url: image_url(id),
+        thumb_url: thumb_url(id),
+        taught_object_id: Some(h.taught_object_id),
+        score: Some(h.score),
+    }
+}
+
+fn taught_found_view(h: &TaughtHit) -> TaughtFoundView {
+    TaughtFoundView {
+        taught_object_id: h.taught_object_id,
+        name: h.name.clone(),
+        score: h.score,
+        bbox: taught_box(h),
     }
 }

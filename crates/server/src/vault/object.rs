@@ -13,6 +13,8 @@ pub enum Object<'a> {
     Signature(Uuid),
     /// A file of a cell.
     CellFile { cell: Uuid, name: &'a str },
+    /// A taught object's template.
+    TaughtTemplate(Uuid),
 }
 
 impl Object<'_> {
@@ -21,6 +23,7 @@ impl Object<'_> {
         match self {
             Object::Snapshot(_) | Object::Signature(_) => "snapshot",
             Object::CellFile { .. } => "cell_file",
+            Object::TaughtTemplate(_) => "taught_object",
         }
     }
 
@@ -30,6 +33,7 @@ impl Object<'_> {
             Object::Snapshot(id) => ("snapshot", *id, ""),
             Object::Signature(id) => ("snapshot-signature", *id, ""),
             Object::CellFile { cell, name } => ("cell-file", *cell, *name),
+            Object::TaughtTemplate(id) => ("taught-template", *id, ""),
         };
         let mut record = Vec::with_capacity(96 + name.len());
         for field in [
@@ -51,6 +55,7 @@ impl std::fmt::Display for Object<'_> {
             Object::Snapshot(id) => write!(f, "snapshot {id}"),
             Object::Signature(id) => write!(f, "signature of snapshot {id}"),
             Object::CellFile { cell, name } => write!(f, "file {name:?} of cell {cell}"),
+            Object::TaughtTemplate(id) => write!(f, "template of taught object {id}"),
         }
     }
 }

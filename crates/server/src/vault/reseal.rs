@@ -1,5 +1,5 @@
-//! The re-encryption task: seals what is stored plain (objects of earlier releases, or
-//! stored while encryption was off), moves an account's objects from older data key
+//! The re-encryption task: seals what is stored plain (snapshots, cell files and taught
+//! objects' templates of earlier releases, or stored while encryption was off), moves an account's objects from older data key
 //! versions to its newest (after `switchboard admin keys rotate --account`), and deletes a
 //! retired version once nothing uses it.
 //!
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_core::{AccountId, Timestamp};
-use switchboard_store::{CellFileBlob, SnapshotBlobs, Stale, Store, StoredBlob};
+use switchboard_store::{CellFileBlob, SnapshotBlobs, Stale, Store, StoredBlob, TaughtBlob};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -96,6 +96,7 @@ impl Resealer {
         }
         self.snapshots(Stale::Plain, &mut done).await?;
         self.cell_files(Stale::Plain, &mut done).await?;
+        self.taught_templates(Stale::Plain, &mut done).await?;
         let mut versions: BTreeMap<AccountId, Vec<(u32, Timestamp)>> = BTreeMap::new();
         for key in self.store.all_data_keys().await? {
             versions
@@ -116,6 +117,7 @@ impl Resealer {
             };
             self.snapshots(stale, &mut done).await?;
             self.cell_files(stale, &mut done).await?;
+            self.taught_templates(stale, &mut done).await?;
             let settled = chrono::Duration::from_std(RETIRE_AFTER)
                 .ok()
                 .and_then(|d| since.checked_add_signed(d))
@@ -268,6 +270,53 @@ impl Resealer {
             ..old.clone()
         };
         Ok(self.store.reseal_cell_file(old, &new).await?)
+    }
+
+    async fn taught_templates(&self, which: Stale, done: &mut Resealed) -> Result<(), VaultError> {
+        let target = target_of(which);
+        let mut after = String::new();
+        loop {
+            let batch = self
+                .store
+                .stale_taught_templates(which, &after, BATCH)
+                .await?;
+            for old in &batch {
+                match self.reseal_taught_template(old, target).await {
+                    Ok(true) => count(done, old.key_version),
+                    Ok(false) => {}
+                    Err(VaultError::Integrity { .. }) => done.failed += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+            match batch.last() {
+                Some(last) if batch.len() == BATCH as usize => after = last.id.to_string(),
+                _ => return Ok(()),
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    async fn reseal_taught_template(
+        &self,
+        old: &TaughtBlob,
+        target: Option<u32>,
+    ) -> Result<bool, VaultError> {
+        let object = Object::TaughtTemplate(old.id);
+        let plain = self
+            .vault
+            .open(
+                old.account_id,
+                object,
+                &stored(&old.template, old.key_version),
+            )
+            .await?;
+        let sealed = self.seal(old.account_id, object, &plain, target).await?;
+        let new = TaughtBlob {
+            template: sealed.bytes,
+            key_version: sealed.key_version,
+            ..old.clone()
+        };
+        Ok(self.store.reseal_taught_template(old, &new).await?)
     }
 }
 

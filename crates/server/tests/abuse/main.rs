@@ -29,4 +29,5 @@ mod security;
 mod sign_in;
 mod smoke;
 mod voice;
+mod taught;
 mod websocket_limits;

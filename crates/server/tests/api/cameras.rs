@@ -27,7 +27,7 @@ pub(crate) fn bus_jpg() -> Vec<u8> {
     std::fs::read(assets().join("bus.jpg")).unwrap()
 }
 
-fn zidane_jpg() -> Vec<u8> {
+pub(crate) fn zidane_jpg() -> Vec<u8> {
     std::fs::read(assets().join("zidane.jpg")).unwrap()
 }
 
@@ -41,12 +41,17 @@ pub(crate) fn with_detector(c: &mut Config) {
 }
 
 /// A model path that does not exist: snapshots are stored, not detected.
-fn without_detector(c: &mut Config) {
+pub(crate) fn without_detector(c: &mut Config) {
     c.cameras.detection = true;
     c.cameras.detector_model = Some(PathBuf::from("/nonexistent/model.onnx"));
 }
 
-async fn upload(app: &TestApp, camera: &str, token: &str, jpeg: Vec<u8>) -> reqwest::Response {
+pub(crate) async fn upload(
+    app: &TestApp,
+    camera: &str,
+    token: &str,
+    jpeg: Vec<u8>,
+) -> reqwest::Response {
     app.http
         .post(app.url(&format!("/cameras/{camera}/snapshots")))
         .bearer_auth(token)
@@ -57,7 +62,7 @@ async fn upload(app: &TestApp, camera: &str, token: &str, jpeg: Vec<u8>) -> reqw
         .unwrap()
 }
 
-async fn search(app: &TestApp, token: &str, query: &str) -> Value {
+pub(crate) async fn search(app: &TestApp, token: &str, query: &str) -> Value {
     let resp = app
         .http
         .get(app.url("/search"))
@@ -70,7 +75,7 @@ async fn search(app: &TestApp, token: &str, query: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-async fn get_jpeg(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
+pub(crate) async fn get_jpeg(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
     let resp = app
         .http
         .get(format!("http://{}{path}", app.addr))
