@@ -117,6 +117,7 @@ impl VoiceSearch {
             message: Some(NOTHING_HEARD.to_owned()),
             search: SearchView {
                 labels: Vec::new(),
+                taught: Vec::new(),
                 unknown: Vec::new(),
                 known_labels: self.cameras.known_labels(),
                 results: Vec::new(),

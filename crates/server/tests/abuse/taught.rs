@@ -7,7 +7,6 @@ use crate::expect::{expect_error, expect_error_with_extra};
 use crate::helpers::{TestApp, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use switchboard_core::AccountId;
 use switchboard_server::Config;
 use switchboard_store::NewSnapshot;
@@ -16,7 +15,7 @@ use uuid::Uuid;
 /// Snapshots are stored, not detected: nothing here is about detection, and matching needs
 /// no model.
 fn without_detector(c: &mut Config) {
-    c.cameras.detector_model = PathBuf::from("/nonexistent/model.onnx");
+    c.cameras.detection = false;
 }
 
 /// A real picture with plenty to describe: a 640×480 test card.
