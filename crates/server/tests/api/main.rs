@@ -12,6 +12,7 @@ mod browser_cameras;
 mod browser_cells;
 mod browser_limits;
 mod browser_security;
+mod browser_voice;
 mod cameras;
 mod cells;
 mod cluster;
