@@ -33,6 +33,12 @@ const API_DOCS_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 
+/// Browser features pages may use: the camera (the phone page streams it), nothing else.
+const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(), geolocation=()";
+
+/// The cameras page may also use the microphone, for asking by voice.
+const CAMERAS_PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), geolocation=()";
+
 /// The page routes and the asset route.
 pub(super) fn router() -> Router<Arc<App>> {
     Router::new()
@@ -40,7 +46,17 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/login", get(|h: HeaderMap| page("login.html", h)))
         .route("/account", get(|h: HeaderMap| page("account.html", h)))
         .route("/admin", get(|h: HeaderMap| page("admin.html", h)))
-        .route("/cameras", get(|h: HeaderMap| page("cameras.html", h)))
+        .route(
+            "/cameras",
+            get(|h: HeaderMap| {
+                page_with(
+                    "cameras.html",
+                    h,
+                    CONTENT_SECURITY_POLICY,
+                    CAMERAS_PERMISSIONS_POLICY,
+                )
+            }),
+        )
         .route("/cell", get(|h: HeaderMap| page("cell.html", h)))
         .route("/c/{permalink}", get(|h: HeaderMap| page("cell.html", h)))
         .route("/s/{suid}", get(|h: HeaderMap| page("session.html", h)))
@@ -58,13 +74,22 @@ pub(super) fn router() -> Router<Arc<App>> {
 }
 
 async fn page(name: &'static str, headers: HeaderMap) -> Response {
-    page_with_policy(name, headers, CONTENT_SECURITY_POLICY).await
+    page_with(name, headers, CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY).await
 }
 
 async fn page_with_policy(
     name: &'static str,
     headers: HeaderMap,
     policy: &'static str,
+) -> Response {
+    page_with(name, headers, policy, PERMISSIONS_POLICY).await
+}
+
+async fn page_with(
+    name: &'static str,
+    headers: HeaderMap,
+    policy: &'static str,
+    permissions: &'static str,
 ) -> Response {
     let mut resp = embedded(name, &headers).unwrap_or_else(|| {
         ApiError::internal(format!("page {name} is not embedded")).into_response()
@@ -76,10 +101,7 @@ async fn page_with_policy(
         ("x-frame-options", "DENY"),
         // The phone page's URL carries a ticket: never hand it to anyone in a Referer.
         ("referrer-policy", "no-referrer"),
-        (
-            "permissions-policy",
-            "camera=(self), microphone=(), geolocation=()",
-        ),
+        ("permissions-policy", permissions),
     ] {
         h.insert(name, HeaderValue::from_static(value));
     }

@@ -14,8 +14,8 @@ use switchboard_core::User;
 use switchboard_voice::wav::{self, WavLimits};
 
 /// What a question that was not understood answers with.
-const NOTHING_HEARD: &str = "no question was heard: hold the button, say what you are \
-                             looking for (\"where is my phone\"), then let go";
+const NOTHING_HEARD: &str = "no question was heard: ask again, close to the microphone, \
+                             naming what you are looking for (\"where is my phone\")";
 
 /// The voice question service.
 #[derive(Debug, Clone)]

@@ -73,8 +73,33 @@ impl Driver {
 
     /// A new browser with its own profile (so its own cookies), `width`×`height` pixels.
     pub(crate) async fn browser(&self, name: &'static str, width: u32, height: u32) -> Browser {
+        self.browser_with(name, width, height, Vec::new()).await
+    }
+
+    /// [`Driver::browser`] whose fake microphone plays the WAV file `speech` once.
+    pub(crate) async fn browser_hearing(
+        &self,
+        name: &'static str,
+        width: u32,
+        height: u32,
+        speech: &std::path::Path,
+    ) -> Browser {
+        let file = format!(
+            "--use-file-for-fake-audio-capture={}%noloop",
+            speech.display()
+        );
+        self.browser_with(name, width, height, vec![file]).await
+    }
+
+    async fn browser_with(
+        &self,
+        name: &'static str,
+        width: u32,
+        height: u32,
+        extra: Vec<String>,
+    ) -> Browser {
         let profile = tempfile::tempdir().expect("profile dir");
-        let args = vec![
+        let mut args = vec![
             "--headless".to_owned(),
             "--no-sandbox".to_owned(),
             "--disable-gpu".to_owned(),
@@ -89,6 +114,7 @@ impl Driver {
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        args.extend(extra);
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },

@@ -13,6 +13,7 @@ mod browser_cells;
 mod browser_limits;
 mod browser_security;
 mod browser_taught;
+mod browser_voice;
 mod cameras;
 mod cells;
 mod cluster;
