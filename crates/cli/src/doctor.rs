@@ -69,18 +69,33 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<()> {
 
 fn checks(config: &switchboard_server::Config) -> Vec<Check> {
     let mut out = Vec::new();
-    out.push(match config.detector_model_path() {
-        Some(path) => Check::ok("detector model", path.display().to_string()),
-        None => Check::missing(
-            "detector model",
-            format!(
-                "{} not found (snapshots are stored but not detected)",
-                config.cameras.detector_model.display()
+    out.push(
+        match (&config.cameras.detector_model, config.detector_model_path()) {
+            _ if !config.cameras.detection => Check::missing(
+                "detector model",
+                "detection is turned off (detection = false)",
+                "switchboard serve --detection true",
             ),
-            "switchboard serve --detector-model /path/to/yolov12n.onnx (the model is in the \
-             source's models/ folder)",
-        ),
-    });
+            (None, _) => Check::ok(
+                "detector model",
+                format!(
+                    "{} ({} bytes, inside this program)",
+                    switchboard_vision::BUILTIN_MODEL_NAME,
+                    switchboard_vision::BUILTIN_MODEL.len()
+                ),
+            ),
+            (Some(_), Some(path)) => Check::ok("detector model", path.display().to_string()),
+            (Some(named), None) => Check::missing(
+                "detector model",
+                format!(
+                    "{} not found (snapshots are stored but not detected)",
+                    named.display()
+                ),
+                "switchboard serve --detector-model /path/to/model.onnx, or leave detector_model \
+             unset for the built-in model",
+            ),
+        },
+    );
     let library = switchboard_vision::locate_library(config.cameras.onnxruntime_library.as_deref());
     let library_there = library.found_by != "loader" && library.path.is_file()
         || library.found_by == "loader" && loader_finds(&library.path.to_string_lossy());
@@ -100,6 +115,7 @@ fn checks(config: &switchboard_server::Config) -> Vec<Check> {
             "python3 -m pip install onnxruntime",
         )
     });
+    out.push(voice_check(config));
     out.push(if python_imports("ipykernel") {
         Check::ok("ipykernel", "importable by python3: kernels can start")
     } else {
@@ -197,6 +213,92 @@ fn checks(config: &switchboard_server::Config) -> Vec<Check> {
         ),
     });
     out
+}
+
+/// Voice questions: PocketSphinx's library and model as the server finds them, loaded for
+/// real (the model read and the grammar built), or the packages that are missing.
+fn voice_check(config: &switchboard_server::Config) -> Check {
+    const PART: &str = "voice questions";
+    let cameras = &config.cameras;
+    let library = switchboard_voice::locate_library(cameras.voice_library.as_deref());
+    let library_there = if library.found_by == "loader" {
+        loader_finds(&library.path.to_string_lossy())
+    } else {
+        library.path.is_file()
+    };
+    let model = switchboard_voice::locate_model(cameras.voice_model.as_deref());
+    let missing: Vec<&str> = [
+        (!library_there).then_some("libpocketsphinx3"),
+        model.is_err().then_some("pocketsphinx-en-us"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let model = match model {
+        Ok(model) if missing.is_empty() => model,
+        model => {
+            let mut found = Vec::new();
+            if !library_there {
+                found.push(format!(
+                    "no {} (looked: {})",
+                    switchboard_voice::locate::LIBRARY_NAME,
+                    library.path.display()
+                ));
+            }
+            if let Err(why) = model {
+                found.push(why);
+            }
+            return Check::missing(
+                PART,
+                format!("{}: voice questions answer 503", found.join("; ")),
+                format!("apt-get install {}", missing.join(" ")),
+            );
+        }
+    };
+    let described = format!(
+        "PocketSphinx {} (found by: {}), model {} (found by: {})",
+        library.path.display(),
+        library.found_by,
+        model.folder().display(),
+        model.found_by
+    );
+    let loaded = switchboard_voice::Recognizer::open(library, model, 1).and_then(|recognizer| {
+        recognizer.set_phrases(switchboard_server::object_query::spoken_phrases(
+            &switchboard_vision::labels::coco80(),
+        ));
+        recognizer.grammar()
+    });
+    match loaded {
+        Ok(grammar) => Check::ok(
+            PART,
+            format!(
+                "{described}; {} phrases in the grammar{}",
+                grammar.phrases.len(),
+                if grammar.left_out.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} left out, not in the dictionary: {})",
+                        grammar.left_out.len(),
+                        grammar
+                            .left_out
+                            .iter()
+                            .map(|l| l.phrase.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ),
+        ),
+        Err(e) => Check::missing(
+            PART,
+            format!("{described}, but it does not load: {e}"),
+            format!(
+                "apt-get install --reinstall {}",
+                switchboard_voice::INSTALL_HINT.trim_start_matches("apt-get install ")
+            ),
+        ),
+    }
 }
 
 /// Whether the dynamic loader finds the library `name` (asked of `ldconfig`'s cache).

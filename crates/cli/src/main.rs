@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod bench;
 mod camera;
+mod camera_load;
 mod doctor;
 mod formats;
 mod load;
@@ -14,10 +15,21 @@ mod simulate;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use settings::ServeArgs;
+use std::sync::LazyLock;
+
+/// What `switchboard --version` prints (`-V` prints the first line only): the version, and
+/// the model built into the program with its licence, which a distributor must know.
+static LONG_VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}\n\n{}",
+        env!("CARGO_PKG_VERSION"),
+        switchboard_vision::BUILTIN_MODEL_NOTE
+    )
+});
 
 /// Switchboard: a self-hosted real-time session server.
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about, long_about = None)]
+#[command(name = "switchboard", version, long_version = LONG_VERSION.as_str(), about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,8 +48,9 @@ enum Command {
     },
     /// Administration that works on the database directly, with or without a running server.
     Admin(admin::AdminArgs),
-    /// Load a running server with simulated devices and viewers, and report what viewers saw.
-    Simulate(simulate::SimulateArgs),
+    /// Load a running server with simulated devices and viewers, and report what viewers saw
+    /// (`simulate cameras`: cameras uploading photos while users search).
+    Simulate(simulate::SimulateCommand),
     /// Start a server and measure it against the product's targets.
     Bench(bench::BenchArgs),
     /// Capture photos on a camera's computer and upload them to a camera of a server.

@@ -14,6 +14,24 @@ use std::time::Duration;
 /// The longest warm-up a simulation uses; shorter runs warm up for a quarter of their time.
 const MAX_WARMUP: Duration = Duration::from_secs(1);
 
+/// `switchboard simulate`: live sessions (the flags below) or `simulate cameras`.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SimulateCommand {
+    #[command(subcommand)]
+    pub kind: Option<SimulateKind>,
+    #[command(flatten)]
+    pub sessions: SimulateArgs,
+}
+
+/// What else `switchboard simulate` can load a server with.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum SimulateKind {
+    /// Cameras uploading real photographs while users search: uploads accepted per second,
+    /// detection wait and backlog, 503s, search latency.
+    Cameras(crate::camera_load::CameraLoadArgs),
+}
+
 /// Flags of `switchboard simulate`.
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
@@ -87,7 +105,11 @@ impl SimulateArgs {
 
 /// Runs the simulation and prints its summary. Fails if any error happened or no frame
 /// reached a viewer, so scripts can use it as a smoke test.
-pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+pub async fn run(command: SimulateCommand) -> anyhow::Result<()> {
+    let args = match command.kind {
+        Some(SimulateKind::Cameras(cameras)) => return crate::camera_load::run(cameras).await,
+        None => command.sessions,
+    };
     let plan = args.plan();
     if let Some(warning) = load::open_files_warning(&plan) {
         eprintln!("warning: {warning}");

@@ -8,7 +8,7 @@ use crate::rate_limit::RateLimits;
 use crate::services::gatekeeper::Gatekeeper;
 use crate::services::{
     AccountDeletion, AccountSecurity, Accounts, AdminViews, AuditLog, AuditViews, CameraService,
-    Compute, LimitViews, LiveSessions, TaughtObjects,
+    Compute, LimitViews, LiveSessions, TaughtObjects, VoiceSearch,
 };
 use crate::{bus_probe, kernel_proxy, metrics, monitor, vault};
 use std::sync::Arc;
@@ -37,6 +37,8 @@ pub struct App {
     pub security: Arc<AccountSecurity>,
     /// Cameras, snapshot uploads with detection, search.
     pub cameras: CameraService,
+    /// Voice questions: recordings recognized, then searched like typed ones.
+    pub voice: VoiceSearch,
     /// Objects users taught by boxing and naming them, and looks through the history.
     pub taught: TaughtObjects,
     /// The admin views.

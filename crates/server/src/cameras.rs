@@ -74,6 +74,8 @@ pub struct Cameras {
     off_because: Option<String>,
     /// ONNX Runtime's library and how it was found, when it is the backend.
     library: Option<String>,
+    /// The model's file, or the built-in model's name, when it detects.
+    model: Option<String>,
     labels: Vec<String>,
     store: Arc<dyn Store>,
     /// Seals signatures, opens pictures and signatures read back.
@@ -158,28 +160,43 @@ impl Cameras {
         };
         let queue = config.cameras.detector_queue;
         let mut off_because = None;
-        let pool = match config.detector_model_path() {
-            None => {
-                tracing::warn!(
-                    model = %config.cameras.detector_model.display(),
-                    "detector model not found: camera snapshots are stored but not detected \
-                     (set detector_model, see models/README.md)"
-                );
-                off_because = Some(format!(
-                    "no detector model: {} was not found{}; set detector_model \
-                     (--detector-model) to the model file",
-                    config.cameras.detector_model.display(),
-                    if config.cameras.detector_model.is_absolute() {
-                        ""
-                    } else {
-                        " in the working directory or next to the program"
-                    }
-                ));
+        let model = match (config.cameras.detection, &config.cameras.detector_model) {
+            (false, _) => {
+                off_because = Some("detection is turned off (detection = false)".to_owned());
                 None
             }
-            Some(path) => {
+            (true, None) => Some(None),
+            (true, Some(named)) => match config.detector_model_path() {
+                Some(path) => Some(Some(path)),
+                None => {
+                    tracing::warn!(
+                        model = %named.display(),
+                        "detector model not found: camera snapshots are stored but not detected"
+                    );
+                    off_because = Some(format!(
+                        "no detector model: {} was not found{}; set detector_model \
+                         (--detector-model) to the model file, or leave it unset for the \
+                         built-in model",
+                        named.display(),
+                        if named.is_absolute() {
+                            ""
+                        } else {
+                            " in the working directory or next to the program"
+                        }
+                    ));
+                    None
+                }
+            },
+        };
+        let pool = match model {
+            None => None,
+            // `Some(None)`: the model built into the program.
+            Some(file) => {
                 let loaded = tokio::task::spawn_blocking(move || {
-                    let detector = Detector::load_with(&path, &options)?;
+                    let detector = match &file {
+                        Some(path) => Detector::load_with(path, &options)?,
+                        None => Detector::load_builtin(&options)?,
+                    };
                     DetectorPool::new(detector, workers, queue)
                 })
                 .await;
@@ -201,6 +218,9 @@ impl Cameras {
                 }
             }
         };
+        let model = pool
+            .as_ref()
+            .map(|p| p.detector().info().path.display().to_string());
         let library = pool.as_ref().and_then(|p| {
             p.detector()
                 .library()
@@ -214,6 +234,7 @@ impl Cameras {
             pool,
             off_because,
             library,
+            model,
             labels,
             store,
             vault,
@@ -268,6 +289,11 @@ impl Cameras {
     /// ONNX Runtime's library and how it was found, when it detects.
     pub fn library(&self) -> Option<&str> {
         self.library.as_deref()
+    }
+
+    /// The model detecting (its file, or the built-in model's name), while detection is on.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
     }
 
     /// Why detection is off, while it is.

@@ -299,6 +299,14 @@ impl Config {
                 "max_image_pixels and max_frame_pixels must be above 0".into(),
             ));
         }
+        if self.cameras.voice_workers == 0
+            || self.cameras.voice_max_bytes.as_u64() == 0
+            || self.cameras.voice_max_duration.is_zero()
+        {
+            return Err(ConfigError::Invalid(
+                "voice_workers, voice_max_bytes and voice_max_duration must be above 0".into(),
+            ));
+        }
         if self.cameras.max_concurrent_decodes == 0 {
             return Err(ConfigError::Invalid(
                 "max_concurrent_decodes must be at least 1".into(),
@@ -470,10 +478,11 @@ impl Config {
         }
     }
 
-    /// The detector model file: `detector_model` itself when absolute, else found in the
-    /// current directory, then next to the executable. `None` when it is nowhere.
+    /// The detector model file named by `detector_model`: itself when absolute, else found in
+    /// the current directory, then next to the executable. `None` when it is nowhere (and
+    /// when none is named: the built-in model is used then).
     pub fn detector_model_path(&self) -> Option<PathBuf> {
-        let model = &self.cameras.detector_model;
+        let model = self.cameras.detector_model.as_ref()?;
         if model.is_absolute() {
             return model.is_file().then(|| model.clone());
         }

@@ -35,6 +35,7 @@ pub mod services;
 pub mod taught;
 pub mod tls;
 pub mod vault;
+pub mod voice;
 mod websocket;
 
 pub use app::App;
@@ -326,8 +327,24 @@ impl Server {
             audit.clone(),
             vault.clone(),
         );
-        let admin =
-            services::AdminViews::new(store.clone(), monitor.clone(), tokens.clone(), live.clone());
+        // Finding the model may start python3 (to look for a pocketsphinx package): off
+        // the async workers.
+        let voice = {
+            let config = config.clone();
+            let labels = camera_service.known_labels();
+            tokio::task::spawn_blocking(move || voice::Voice::start(&config, &labels))
+                .await
+                .map_err(|e| std::io::Error::other(format!("voice start-up failed: {e}")))?
+        };
+        let voice_search =
+            services::VoiceSearch::new(&config, Arc::new(voice), camera_service.clone());
+        let admin = services::AdminViews::new(
+            store.clone(),
+            monitor.clone(),
+            tokens.clone(),
+            live.clone(),
+            camera_service.detector(),
+        );
         let compute = services::Compute::new(
             &config,
             kernels.clone(),
@@ -358,6 +375,7 @@ impl Server {
             resealer,
             security,
             cameras: camera_service,
+            voice: voice_search,
             taught,
             admin,
             store,

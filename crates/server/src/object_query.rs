@@ -143,6 +143,35 @@ const STOP_WORDS: &[&str] = &[
     "yesterday",
 ];
 
+/// Things people often ask for that the detector cannot see. They are in the speech
+/// grammar so that "where are my keys" is heard as asked, and answered as unknown, instead
+/// of being misheard as something searchable.
+const COMMONLY_LOST: &[&str] = &[
+    "keys",
+    "key",
+    "wallet",
+    "glasses",
+    "watch",
+    "shoes",
+    "jacket",
+    "charger",
+    "headphones",
+    "passport",
+];
+
+/// Every phrase a spoken question may name a thing by: the words of the synonym table,
+/// the detector's classes (`known_labels`), and things often asked for that it cannot
+/// see. The speech grammar is built from these; a transcript then goes through [`parse`]
+/// like a typed question.
+pub fn spoken_phrases(known_labels: &[String]) -> Vec<String> {
+    let mut phrases: Vec<String> = SYNONYMS.iter().map(|(w, _)| (*w).to_owned()).collect();
+    phrases.extend(known_labels.iter().cloned());
+    phrases.extend(COMMONLY_LOST.iter().map(|w| (*w).to_owned()));
+    let mut seen = BTreeSet::new();
+    phrases.retain(|p| seen.insert(p.clone()));
+    phrases
+}
+
 /// What a question asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObjectQuery {
@@ -333,6 +362,25 @@ mod tests {
         assert_eq!(labels("the dining table"), vec!["dining table"]);
         assert_eq!(labels("where is the bus"), vec!["bus"]);
         assert_eq!(labels("tv or television"), vec!["tv"]);
+    }
+
+    #[test]
+    fn spoken_phrases_are_every_name_once_and_each_is_understood() {
+        let phrases = spoken_phrases(&coco());
+        for expected in ["phone", "mug", "cell phone", "dining table", "keys"] {
+            assert!(phrases.iter().any(|p| p == expected), "{expected}");
+        }
+        let unique: BTreeSet<&String> = phrases.iter().collect();
+        assert_eq!(unique.len(), phrases.len());
+        // Each phrase, heard alone or after a way of asking, is read back as a label or
+        // reported as unknown: never dropped as a stop word.
+        for phrase in &phrases {
+            let q = parse(&format!("where did I leave my {phrase}"), &coco());
+            assert!(
+                !q.labels.is_empty() || q.unknown.contains(phrase),
+                "{phrase}: {q:?}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `switchboard bench detect`.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,7 +27,8 @@ pub struct NamedImage {
 /// What to benchmark.
 #[derive(Debug, Clone)]
 pub struct BenchSetup {
-    /// The ONNX model file.
+    /// The ONNX model file, or [`BUILTIN_MODEL_NAME`](crate::BUILTIN_MODEL_NAME) for the
+    /// model built into the program.
     pub model: PathBuf,
     /// ONNX Runtime's library, as in [`DetectorOptions::onnxruntime_library`].
     pub onnxruntime_library: Option<PathBuf>,
@@ -122,7 +123,13 @@ pub fn run(
             ..DetectorOptions::default()
         };
         let start = Instant::now();
-        let detector = match Detector::load_with(&setup.model, &options) {
+        // The built-in model stands for itself by name (nothing of that name is on disk).
+        let loaded = if setup.model == Path::new(crate::BUILTIN_MODEL_NAME) {
+            Detector::load_builtin(&options)
+        } else {
+            Detector::load_with(&setup.model, &options)
+        };
+        let detector = match loaded {
             Ok(d) => d,
             Err(e @ VisionError::BackendUnavailable(_)) => {
                 backends.push(unavailable(kind, e.to_string()));

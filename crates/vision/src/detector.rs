@@ -8,7 +8,8 @@ use crate::backend::{
     BackendChoice, BackendKind, InferenceBackend, LibraryChoice, OnnxRuntimeBackend, TractBackend,
     locate_library,
 };
-use crate::model::read_proto;
+use crate::builtin::{BUILTIN_MODEL, BUILTIN_MODEL_NAME};
+use crate::model::{parse_proto, read_model_file};
 use crate::{Detection, ModelInfo, Signature, VisionError, postprocess, preprocess};
 
 /// How a detector is loaded and how picky it is.
@@ -112,8 +113,24 @@ impl Detector {
         options: &DetectorOptions,
     ) -> Result<Detector, VisionError> {
         let path = path.as_ref();
+        let bytes = read_model_file(path)?;
+        Detector::load_bytes(path, &bytes, options)
+    }
+
+    /// Loads the model built into the program ([`BUILTIN_MODEL`]).
+    pub fn load_builtin(options: &DetectorOptions) -> Result<Detector, VisionError> {
+        Detector::load_bytes(Path::new(BUILTIN_MODEL_NAME), BUILTIN_MODEL, options)
+    }
+
+    /// Loads a model from the bytes of an ONNX file; `path` names it in logs and errors (the
+    /// file's path, or [`BUILTIN_MODEL_NAME`]).
+    pub fn load_bytes(
+        path: &Path,
+        bytes: &[u8],
+        options: &DetectorOptions,
+    ) -> Result<Detector, VisionError> {
         check_thresholds(options, path)?;
-        let proto = read_proto(path)?;
+        let proto = parse_proto(path, bytes)?;
         let info = ModelInfo::from_proto(path, &proto)?;
         let choice = locate_library(options.onnxruntime_library.as_deref());
         let library = choice.path.clone();
@@ -121,18 +138,20 @@ impl Detector {
         let backend: Box<dyn InferenceBackend> = match options.backend {
             BackendChoice::Tract => Box::new(TractBackend::load(&proto, &info)?),
             BackendChoice::OnnxRuntime => {
-                Box::new(OnnxRuntimeBackend::load(&info, &library, threads)?)
+                Box::new(OnnxRuntimeBackend::load(&info, bytes, &library, threads)?)
             }
-            BackendChoice::Auto => match OnnxRuntimeBackend::load(&info, &library, threads) {
-                Ok(ort) => Box::new(ort),
-                Err(e) => {
-                    tracing::info!(
-                        reason = %e,
-                        "ONNX Runtime is not available; using the pure-Rust tract backend"
-                    );
-                    Box::new(TractBackend::load(&proto, &info)?)
+            BackendChoice::Auto => {
+                match OnnxRuntimeBackend::load(&info, bytes, &library, threads) {
+                    Ok(ort) => Box::new(ort),
+                    Err(e) => {
+                        tracing::info!(
+                            reason = %e,
+                            "ONNX Runtime is not available; using the pure-Rust tract backend"
+                        );
+                        Box::new(TractBackend::load(&proto, &info)?)
+                    }
                 }
-            },
+            }
         };
         tracing::info!(
             backend = %backend.kind(),
@@ -307,6 +326,18 @@ mod tests {
             Detector::load_with(model(), &forced),
             Err(VisionError::BackendUnavailable(_))
         ));
+    }
+
+    #[test]
+    fn the_built_in_model_loads_without_any_file() {
+        let options = DetectorOptions {
+            backend: BackendChoice::Tract,
+            ..DetectorOptions::default()
+        };
+        let detector = Detector::load_builtin(&options).unwrap();
+        assert_eq!(detector.info().path, Path::new(BUILTIN_MODEL_NAME));
+        assert_eq!(detector.info().labels.len(), 80);
+        assert_eq!(detector.info().input_width, 640);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Switchboard vision: object detection for camera snapshots.
 //!
 //! A [`Detector`] runs a YOLO-family ONNX model (by default Ultralytics YOLOv12n, COCO-80,
-//! shipped in `models/`) in-process; nothing is downloaded at build or run time. Two
+//! shipped in `models/` and built into the program: [`Detector::load_builtin`]) in-process;
+//! nothing is downloaded at build or run time. Two
 //! inference backends sit behind [`InferenceBackend`]: ONNX Runtime, loaded from
 //! `libonnxruntime.so` when present, and the pure-Rust tract, always available. A
 //! [`DetectorPool`] keeps the CPU-heavy work off the async runtime with a bounded queue, and
@@ -36,6 +37,7 @@
 mod annotate;
 pub mod backend;
 pub mod bench;
+mod builtin;
 mod detection;
 mod detector;
 mod error;
@@ -52,6 +54,7 @@ pub use annotate::{annotate, annotate_limited, class_color, draw_detections};
 pub use backend::{
     BackendChoice, BackendKind, InferenceBackend, LibraryChoice, RawOutput, locate_library,
 };
+pub use builtin::{BUILTIN_MODEL, BUILTIN_MODEL_NAME, BUILTIN_MODEL_NOTE};
 pub use detection::{BBox, Detection};
 pub use detector::{Analysis, Detector, DetectorOptions, StageTimes, available_cores};
 pub use error::VisionError;

@@ -21,7 +21,8 @@ const DEFAULT_INPUT_SIZE: u32 = 640;
 /// Ultralytics writes, the input size from the input's static shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
-    /// The model file.
+    /// The model file (or [`BUILTIN_MODEL_NAME`](crate::BUILTIN_MODEL_NAME) for the model
+    /// built into the program).
     pub path: PathBuf,
     /// Class names, indexed by class id.
     pub labels: Vec<String>,
@@ -141,18 +142,32 @@ impl ModelInfo {
     }
 }
 
-/// Parses an ONNX file into its protobuf form (weights included).
-pub(crate) fn read_proto(path: &Path) -> Result<pb::ModelProto, VisionError> {
+/// Reads a model file whole: the backends load it from memory, so the file and the model
+/// built into the program take the same path.
+pub(crate) fn read_model_file(path: &Path) -> Result<Vec<u8>, VisionError> {
     if !path.is_file() {
         return Err(VisionError::Model {
             path: path.to_path_buf(),
             reason: "no such file".into(),
         });
     }
+    std::fs::read(path).map_err(|e| VisionError::Model {
+        path: path.to_path_buf(),
+        reason: format!("cannot read it: {e}"),
+    })
+}
+
+/// Parses an ONNX file into its protobuf form (weights included).
+pub(crate) fn read_proto(path: &Path) -> Result<pb::ModelProto, VisionError> {
+    parse_proto(path, &read_model_file(path)?)
+}
+
+/// Parses a model's bytes; `name` names it in errors.
+pub(crate) fn parse_proto(name: &Path, bytes: &[u8]) -> Result<pb::ModelProto, VisionError> {
     tract_onnx::onnx()
-        .proto_model_for_path(path)
+        .proto_model_for_read(&mut std::io::Cursor::new(bytes))
         .map_err(|e| VisionError::Model {
-            path: path.to_path_buf(),
+            path: name.to_path_buf(),
             reason: format!("not an ONNX model: {e:#}"),
         })
 }

@@ -1,7 +1,7 @@
 // The admin page: totals, open sessions with an end button, endings by reason, recent call
 // records, an account's limits with what it uses (operators change them; account admins read
-// their own), the audit trail (who watched a session, what a user did, any filter) and, for
-// operators, every node with its load over the last hour, refreshed every 5 s.
+// their own), the audit trail (who watched a session, what a user did, any filter), the
+// node's object detector and, for operators, every node with its load over the last hour, refreshed every 5 s.
 
 import { api, currentUser, serverNow } from './api.js';
 import { announce, confirmDialog, el, setupTopbar, showMain, showPageError } from './dom.js';
@@ -849,6 +849,18 @@ function setupAudit(user) {
   document.getElementById('audit-card').hidden = false;
 }
 
+// The answering node's detector: what detects (model, backend, ONNX Runtime's library and
+// how it was found) or why nothing does.
+function renderDetector(d) {
+  const rows = d.off_because
+    ? [['Detection', 'off'], ['Why', d.off_because]]
+    : [['Model', d.model], ['Backend', d.backend === 'onnxruntime' ? 'ONNX Runtime' : 'tract (pure Rust)'],
+      ['Library', d.library || '—']];
+  document.getElementById('detector').replaceChildren(...rows.flatMap(([k, v]) => [
+    el('dt', { text: k }), el('dd', { text: v || '—', 'data-testid': `detector-${k.toLowerCase()}` }),
+  ]));
+}
+
 async function refresh() {
   const o = await api('/admin/overview');
   document.getElementById('scope').textContent = o.scope === 'all' ? '· all accounts' : '· your account';
@@ -856,6 +868,7 @@ async function refresh() {
   renderSessions(o.sessions);
   renderEnds(o.last_hour, o.last_day);
   renderCdrs(o.recent_cdrs);
+  renderDetector(o.detector);
   await renderNodes(o.nodes);
   document.getElementById('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
 }

@@ -30,12 +30,16 @@ function learnClock(resp) {
 }
 
 /**
- * Calls the JSON API under /api/v1. The session cookie goes along by itself.
+ * Calls the JSON API under /api/v1. The session cookie goes along by itself. A Blob body
+ * (a recording) is sent as it is, with its own type; anything else as JSON.
  * Resolves with the parsed body (null for 204); rejects with an ApiError.
  */
 export async function api(path, { method = 'GET', body, headers = {}, signal } = {}) {
   const init = { method, headers: { accept: 'application/json', ...headers }, credentials: 'same-origin', signal };
-  if (body !== undefined) {
+  if (body instanceof Blob) {
+    init.headers['content-type'] = body.type;
+    init.body = body;
+  } else if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
   }

@@ -1,12 +1,14 @@
 // /cameras: the account's cameras with their newest picture, adding cameras (the token is
-// shown once), object search over the pictures, one picture with all its detections (where
-// a box drawn and named teaches an object), the taught objects, and a live view of a camera.
+// shown once), object search over the pictures (typed, or asked by voice), one picture
+// with all its detections (where a box drawn and named teaches an object), the taught
+// objects, and a live view of a camera.
 // Images load with the sign-in cookie, like every <img> on this site.
 import { api, currentUser, serverNow, toLogin } from './api.js';
 import { announce, confirmDialog, copyText, el, setupTopbar, showMain, showPageError } from './dom.js';
 import { age, ms } from './format.js';
 import { boxDrawer } from './teach-box.js';
 import { onTaughtFailure, refreshTaught, teach } from './taught.js';
+import { canRecord, startRecording } from './voice.js';
 
 /** How often the camera list is read again: cameras upload every few seconds. */
 const REFRESH_MS = 5000;
@@ -348,6 +350,11 @@ async function search(q, camera) {
     if (failed(err) === null) errorBox.textContent = err.message;
     return;
   }
+  showAnswer(answer);
+}
+
+/** Shows a search's answer (typed or spoken): what was not understood, then the pictures. */
+function showAnswer(answer) {
   showUnknown(answer.unknown, answer.known_labels);
   results.replaceChildren(...answer.results.map(resultItem));
   const summary = document.getElementById('search-summary');
@@ -374,6 +381,115 @@ document.getElementById('search-form').addEventListener('submit', (e) => {
   else url.searchParams.delete('camera');
   history.replaceState(null, '', url);
   search(q, cameraSelect.value);
+});
+
+// ---------- asking by voice ----------
+
+const voiceButton = document.getElementById('voice-button');
+const voiceLabel = voiceButton.querySelector('[data-field=label]');
+const voiceHeard = document.getElementById('voice-heard');
+const voiceOff = document.getElementById('voice-off');
+/** The recording under way, if any. */
+let recorder = null;
+/** The longest question the server takes, in seconds (it says so). */
+let voiceMaxSeconds = 10;
+
+function voiceUnavailable(why) {
+  voiceButton.disabled = true;
+  voiceOff.hidden = false;
+  voiceOff.textContent = why;
+}
+
+/** Asks the server whether it takes voice questions, and the browser whether it can record. */
+async function setupVoice() {
+  if (!canRecord()) {
+    voiceUnavailable('Asking by voice needs the microphone, which browsers allow only over HTTPS (or on this computer).');
+    return;
+  }
+  try {
+    const status = await api('/search/voice');
+    if (!status.available) {
+      voiceUnavailable(`Asking by voice is off on this server. ${status.off_because ?? ''}`.trim());
+      return;
+    }
+    if (typeof status.max_seconds === 'number') voiceMaxSeconds = status.max_seconds;
+    voiceButton.disabled = false;
+  } catch (err) {
+    if (failed(err) === null) voiceUnavailable(`Asking by voice is not available: ${err.message}`);
+  }
+}
+
+function setListening(listening) {
+  voiceButton.setAttribute('aria-pressed', String(listening));
+  voiceButton.classList.toggle('listening', listening);
+  voiceLabel.textContent = listening ? 'Stop and search' : 'Ask by voice';
+}
+
+/** Set while the microphone is being opened, so a second press does not open it twice. */
+let opening = false;
+
+async function startListening() {
+  if (opening) return;
+  opening = true;
+  const errorBox = document.getElementById('search-error');
+  errorBox.textContent = '';
+  try {
+    // A little under the server's bound, so a question cut by the timer is still taken.
+    recorder = await startRecording({
+      maxSeconds: Math.max(1, voiceMaxSeconds - 1),
+      onAutoStop: () => { stopListening(); },
+    });
+  } catch (err) {
+    recorder = null;
+    errorBox.textContent = err.name === 'NotAllowedError'
+      ? 'The microphone was not allowed. Allow it for this site to ask by voice.'
+      : `The microphone cannot be used: ${err.message}`;
+    return;
+  } finally {
+    opening = false;
+  }
+  setListening(true);
+  voiceHeard.hidden = false;
+  voiceHeard.textContent = 'Listening… say what you are looking for, then press the button again.';
+  announce('Listening');
+}
+
+async function stopListening() {
+  const current = recorder;
+  if (!current) return;
+  recorder = null;
+  setListening(false);
+  voiceButton.disabled = true;
+  voiceHeard.textContent = 'Working out what you said…';
+  const errorBox = document.getElementById('search-error');
+  try {
+    const wav = await current.stop();
+    const params = new URLSearchParams({ limit: String(SEARCH_LIMIT) });
+    if (cameraSelect.value) params.set('camera', cameraSelect.value);
+    const answer = await api(`/search/voice?${params}`, { method: 'POST', body: wav });
+    if (answer.transcript) {
+      voiceHeard.textContent = `Heard: “${answer.transcript}”`;
+      document.getElementById('search-q').value = answer.transcript;
+      showAnswer(answer);
+    } else {
+      voiceHeard.textContent = answer.message ?? 'No question was heard.';
+      announce(voiceHeard.textContent);
+    }
+  } catch (err) {
+    voiceHeard.hidden = true;
+    if (failed(err) !== null) return;
+    if (err.code === 'voice_unavailable') voiceUnavailable(err.message);
+    else errorBox.textContent = err.code === 'busy'
+      ? 'The server is busy with other questions; try again in a moment.'
+      : err.message;
+  } finally {
+    if (voiceOff.hidden) voiceButton.disabled = false;
+  }
+}
+
+voiceButton.addEventListener('click', () => {
+  if (recorder) stopListening();
+  else startListening();
 });
 
 // ---------- one picture with all its detections ----------
@@ -529,6 +645,7 @@ async function main() {
   const user = await currentUser();
   setupTopbar(user);
   await refresh();
+  await setupVoice();
   showMain();
   const params = new URLSearchParams(location.search);
   const q = params.get('q');

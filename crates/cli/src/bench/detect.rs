@@ -10,13 +10,9 @@ use switchboard_vision::bench::{BenchSetup, NamedImage, run as run_bench};
 /// Flags of `switchboard bench detect`.
 #[derive(Debug, Clone, Args)]
 pub struct DetectArgs {
-    /// The detector model.
-    #[arg(
-        long,
-        env = "SWITCHBOARD_DETECTOR_MODEL",
-        default_value = "models/yolov12n.onnx"
-    )]
-    pub model: PathBuf,
+    /// The detector model file (default: the model built into the program).
+    #[arg(long, env = "SWITCHBOARD_DETECTOR_MODEL")]
+    pub model: Option<PathBuf>,
     /// ONNX Runtime's library, a file or folder (default: ORT_DYLIB_PATH).
     #[arg(long, env = "SWITCHBOARD_ONNXRUNTIME_LIBRARY")]
     pub onnxruntime_library: Option<PathBuf>,
@@ -46,7 +42,10 @@ pub async fn run(args: DetectArgs) -> anyhow::Result<()> {
         });
     }
     let setup = BenchSetup {
-        model: args.model.clone(),
+        model: args
+            .model
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(switchboard_vision::BUILTIN_MODEL_NAME)),
         onnxruntime_library: args.onnxruntime_library.clone(),
     };
     let iterations = args.iterations;

@@ -12,6 +12,7 @@ pub mod fanout;
 pub mod kernel;
 pub mod search;
 pub mod teach;
+pub mod voice;
 
 use clap::{Args, Subcommand};
 
@@ -44,6 +45,9 @@ pub enum BenchCommand {
     /// Taught objects: the matcher's recall and false matches on real photographs, its time
     /// beside detection, and what three taught objects add to an upload through a server.
     Teach(teach::TeachArgs),
+    /// Voice questions: spoken by espeak-ng in two voices, recognized with the search's
+    /// grammar; accuracy over the set and milliseconds per question.
+    Voice(voice::VoiceArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -56,5 +60,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Audit(args) => audit::run(args).await,
         BenchCommand::AtRest(args) => at_rest::run(args).await,
         BenchCommand::Teach(args) => teach::run(args).await,
+        BenchCommand::Voice(args) => voice::run(args).await,
     }
 }

@@ -11,6 +11,7 @@ mod camera;
 mod config;
 mod detector;
 mod failover;
+mod installed;
 mod keys;
 mod process;
 mod simulate;

@@ -67,6 +67,9 @@ impl ServerProcess {
             .arg("--data-dir")
             .arg(data)
             .args(flags)
+            // The detector costs a model load and its memory; the tests about it start
+            // their own servers.
+            .env("SWITCHBOARD_DETECTION", "false")
             .env("RUST_LOG", log_level)
             .env_remove("SWITCHBOARD_LOG")
             .stdout(stdout)

@@ -354,14 +354,15 @@ pub struct KernelSettings {
 #[group(id = "cameras")]
 #[command(next_help_heading = "Cameras")]
 pub struct CameraSettings {
-    /// The object detector (a YOLO ONNX model). A relative path is looked up in the current
-    /// directory, then next to the executable; missing, snapshots are stored but not detected.
-    #[arg(
-        long,
-        env = "SWITCHBOARD_DETECTOR_MODEL",
-        default_value = "models/yolov12n.onnx"
-    )]
-    pub detector_model: PathBuf,
+    /// Detect objects in snapshots at all (false: snapshots are stored, not detected, and
+    /// the detector's memory and CPU are spared).
+    #[arg(long, env = "SWITCHBOARD_DETECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub detection: bool,
+    /// The object detector, a YOLO ONNX model file (default: the YOLOv12n model built into
+    /// the program). A relative path is looked up in the current directory, then next to the
+    /// executable; a file that is missing or does not load leaves detection off, and says so.
+    #[arg(long, env = "SWITCHBOARD_DETECTOR_MODEL")]
+    pub detector_model: Option<PathBuf>,
     /// ONNX Runtime's library, a file or folder (default: ORT_DYLIB_PATH, then the system's
     /// library folders, then an `onnxruntime` package of the python3 on PATH, then the
     /// loader's search path; without one, the pure-Rust backend).
@@ -421,6 +422,27 @@ pub struct CameraSettings {
     #[arg(long, env = "SWITCHBOARD_SNAPSHOT_CLOCK_SKEW", value_parser = duration, default_value = "5m")]
     #[serde(with = "humantime_serde")]
     pub snapshot_clock_skew: Duration,
+    /// PocketSphinx's library for voice questions, a file or a folder holding
+    /// libpocketsphinx.so.3 (default: the system's library folders, then the loader's search
+    /// path; without it voice questions answer 503 voice_unavailable).
+    #[arg(long, env = "SWITCHBOARD_VOICE_LIBRARY")]
+    pub voice_library: Option<PathBuf>,
+    /// The speech model folder, holding en-us/ and cmudict-en-us.dict (default: Debian's
+    /// /usr/share/pocketsphinx/model/en-us, then the model of a `pocketsphinx` package of the
+    /// python3 on PATH).
+    #[arg(long, env = "SWITCHBOARD_VOICE_MODEL")]
+    pub voice_model: Option<PathBuf>,
+    /// Voice questions recognized at once (each holds a decoder of about 28 MiB); more
+    /// answer 503 busy.
+    #[arg(long, env = "SWITCHBOARD_VOICE_WORKERS", default_value_t = 2)]
+    pub voice_workers: usize,
+    /// Largest voice question accepted (413 audio_too_large past it).
+    #[arg(long, env = "SWITCHBOARD_VOICE_MAX_BYTES", value_parser = size, default_value = "512KiB")]
+    pub voice_max_bytes: ByteSize,
+    /// Longest voice question accepted (422 audio_too_long past it).
+    #[arg(long, env = "SWITCHBOARD_VOICE_MAX_DURATION", value_parser = duration, default_value = "10s")]
+    #[serde(with = "humantime_serde")]
+    pub voice_max_duration: Duration,
     /// Objects an account may teach (boxed on a snapshot and named); past it, teaching
     /// answers 429 limit_reached. 0 turns teaching off.
     #[arg(

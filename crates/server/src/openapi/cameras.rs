@@ -1,12 +1,14 @@
-//! Cameras: registering them, their snapshot uploads, object search, and the snapshots.
+//! Cameras: registering them, their snapshot uploads, object search (typed or spoken), and
+//! the snapshots.
 
 #![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
 
-use crate::protocol::SessionView;
 use crate::protocol::cameras::{
     CameraList, CameraToken, CameraView, CreateCameraRequest, CreatedCamera, SearchQuery,
     SearchView, SnapshotRefused, SnapshotView, UpdateCameraRequest, UploadQuery, UploadView,
+    VoiceSearchQuery, VoiceSearchView, VoiceView,
 };
+use crate::protocol::{ErrorBody, SessionView};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -18,6 +20,8 @@ use utoipa::OpenApi;
     camera_go_live,
     upload_snapshot,
     search_snapshots,
+    voice_status,
+    voice_search,
     get_snapshot,
     snapshot_thumbnail
 ))]
@@ -114,6 +118,45 @@ fn upload_snapshot() {}
     security(("bearer" = []), ("cookie" = []))
 )]
 fn search_snapshots() {}
+
+/// Whether this node takes voice questions: the speech library and model it found, or why
+/// it has none and what to install.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search/voice",
+    tag = "cameras",
+    responses((status = 200, body = VoiceView)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn voice_status() {}
+
+/// Ask by voice: a WAV recording (16 kHz, mono, 16-bit PCM, at most `voice_max_bytes` and
+/// `voice_max_duration`) is recognized offline and searched for like `GET /api/v1/search`'s
+/// `q`; the answer adds `transcript`. Silence, or speech matching no phrase, answers 200
+/// with an empty transcript and a `message`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/search/voice",
+    tag = "cameras",
+    params(VoiceSearchQuery),
+    request_body(
+        content = Vec<u8>,
+        content_type = "audio/wav",
+        description = "One WAV file: 16000 Hz, mono, 16-bit PCM (also as audio/x-wav or audio/wave)"
+    ),
+    responses(
+        (status = 200, body = VoiceSearchView),
+        (status = 413, description = "Larger than `voice_max_bytes` (`audio_too_large`)", body = ErrorBody),
+        (status = 415, description = "Not declared as WAV, or not a WAV file \
+            (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "Another sample format (`unsupported_audio`), or longer \
+            than `voice_max_duration` (`audio_too_long`)", body = ErrorBody),
+        (status = 503, description = "Speech recognition is not installed on this node \
+            (`voice_unavailable`), or every recognizer is busy (`busy`, `Retry-After: 1`)", body = ErrorBody)
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn voice_search() {}
 
 /// A snapshot's facts and detections (`{id}`), or its JPEG (`{id}.jpg`).
 #[utoipa::path(

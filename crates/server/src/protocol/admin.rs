@@ -2,6 +2,7 @@
 //! every account and node.
 
 use super::SessionView;
+use super::cameras::DetectorView;
 use serde::{Deserialize, Serialize};
 use switchboard_core::{AccountId, Cdr, EndReason, Service, ServiceStatus};
 
@@ -76,6 +77,9 @@ pub struct Overview {
     pub nodes: Vec<NodeView>,
     /// The 20 newest CDRs of the last day, newest first.
     pub recent_cdrs: Vec<Cdr>,
+    /// The object detector of the node that answered: model, backend and ONNX Runtime's
+    /// library, or why detection is off.
+    pub detector: DetectorView,
 }
 
 /// `GET /api/v1/admin/nodes` answer.

@@ -73,6 +73,10 @@ pub struct CameraList {
 /// The detector of the answering node.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DetectorView {
+    /// The model detecting: `built-in yolov12n.onnx` (the one inside the program) or the
+    /// model file's path, while detection is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// `onnxruntime` or `tract` while detection is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
@@ -277,4 +281,53 @@ pub struct SearchView {
     /// Everything the detector can find.
     pub known_labels: Vec<String>,
     pub results: Vec<SearchHitView>,
+}
+
+/// `GET /api/v1/search/voice` answer: whether this node takes voice questions.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VoiceView {
+    /// Whether `POST /api/v1/search/voice` can answer here.
+    pub available: bool,
+    /// PocketSphinx's library and how it was found, while available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
+    /// The speech model's folder and how it was found, while available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Why voice questions are off, with what to install; absent while available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub off_because: Option<String>,
+    /// The longest question taken, in seconds (`voice_max_duration`).
+    pub max_seconds: f64,
+    /// The largest recording taken, in bytes (`voice_max_bytes`).
+    pub max_bytes: u64,
+}
+
+/// `POST /api/v1/search/voice` query: the bounds of `GET /api/v1/search`, without the
+/// question (it is the body).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VoiceSearchQuery {
+    /// Only this camera's snapshots.
+    pub camera: Option<Uuid>,
+    /// Taken at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Taken before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many results (1 to 100; default 20).
+    pub limit: Option<u32>,
+}
+
+/// `POST /api/v1/search/voice` answer: what was heard, and the search it asked for.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VoiceSearchView {
+    /// The words recognized, lower case; empty when nothing was heard.
+    pub transcript: String,
+    /// Set when nothing was heard (silence, or no phrase matched): what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The answer `GET /api/v1/search?q=<transcript>` gives (empty when nothing was heard).
+    #[serde(flatten)]
+    pub search: SearchView,
 }

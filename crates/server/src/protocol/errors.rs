@@ -160,6 +160,14 @@ error_codes! {
     MissingQuery = "missing_query", 400;
     /// The detector's queue is full; the snapshot is detected later.
     DetectorBusy = "detector_busy", 503;
+    /// A voice question larger than `voice_max_bytes`.
+    AudioTooLarge = "audio_too_large", 413;
+    /// A voice question longer than `voice_max_duration`.
+    AudioTooLong = "audio_too_long", 422;
+    /// A WAV file in another format than 16 kHz, mono, 16-bit PCM.
+    UnsupportedAudio = "unsupported_audio", 422;
+    /// Speech recognition is not installed (or failed to load) on this node.
+    VoiceUnavailable = "voice_unavailable", 503;
     /// A taught object id that is malformed, unknown, deleted, or of another account.
     TaughtObjectNotFound = "taught_object_not_found", 404;
     /// Another taught object of the account has this name (compared ignoring case).

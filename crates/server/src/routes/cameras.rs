@@ -1,5 +1,5 @@
-//! Cameras, their snapshot uploads, object search, and the snapshots search points at
-//! (`CameraService`). The upload's content type and body, and JPEG answers, are the edge's.
+//! Cameras, their snapshot uploads, object search (typed or spoken), and the snapshots
+//! search points at (`CameraService`, `VoiceSearch`). The upload's content type and body, and JPEG answers, are the edge's.
 
 use crate::App;
 use crate::auth::CurrentUser;
@@ -9,9 +9,10 @@ use crate::protocol::ErrorCode;
 use crate::protocol::SessionView;
 use crate::protocol::cameras::{
     CameraList, CameraToken, CameraView, CreateCameraRequest, CreatedCamera, SearchQuery,
-    SearchView, UpdateCameraRequest, UploadQuery, UploadState, UploadView,
+    SearchView, UpdateCameraRequest, UploadQuery, UploadState, UploadView, VoiceSearchQuery,
+    VoiceSearchView, VoiceView,
 };
-use crate::services::{CameraError, GoLive};
+use crate::services::{CameraError, GoLive, VoiceSearchError};
 use crate::tls::ClientAddr;
 use axum::Json;
 use axum::body::Body;
@@ -148,6 +149,57 @@ pub(super) async fn search(
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> ApiResult<Json<SearchView>> {
     Ok(Json(app.cameras.search(&caller.user, q).await?))
+}
+
+/// The media types a voice question may be declared as (parameters aside).
+const WAV_TYPES: &[&str] = &["audio/wav", "audio/x-wav", "audio/wave"];
+
+/// `GET /api/v1/search/voice`: whether this node takes voice questions (or why not).
+pub(super) async fn voice_status(
+    State(app): State<Arc<App>>,
+    _caller: CurrentUser,
+) -> Json<VoiceView> {
+    Json(app.voice.status())
+}
+
+/// `POST /api/v1/search/voice` with an `audio/wav` body (16 kHz mono 16-bit PCM), and the
+/// optional bounds of `GET /api/v1/search`: the transcript and the search it asked for.
+pub(super) async fn voice_search(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+    ApiQuery(q): ApiQuery<VoiceSearchQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<VoiceSearchView>> {
+    // Refused before the body is read: nothing here could use it.
+    app.voice.check_available()?;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !WAV_TYPES.contains(&media_type.as_str()) {
+        return Err(VoiceSearchError::NotAudio.into());
+    }
+    let limit = app.voice.max_bytes();
+    let recording: Bytes =
+        http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    VoiceSearchError::TooLarge { limit }
+                } else {
+                    VoiceSearchError::BodyCut
+                }
+            })?
+            .to_bytes();
+    Ok(Json(app.voice.search(&caller.user, recording, q).await?))
 }
 
 fn jpeg_response(bytes: Vec<u8>) -> Response {

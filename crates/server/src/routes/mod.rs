@@ -253,6 +253,11 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
             post(cameras::upload),
         )
         .route("/search", [Method::GET], get(cameras::search))
+        .route(
+            "/search/voice",
+            [Method::GET, Method::POST],
+            get(cameras::voice_status).post(cameras::voice_search),
+        )
         .route("/snapshots/{id}", [Method::GET], get(cameras::snapshot))
         .route(
             "/snapshots/{id}/thumb.jpg",

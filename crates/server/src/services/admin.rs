@@ -8,6 +8,7 @@ use crate::protocol::SessionView;
 use crate::protocol::admin::{
     AdminSession, Ends, NodeHistory, NodeList, NodeView, Overview, ReasonCount, Scope, Totals,
 };
+use crate::protocol::cameras::DetectorView;
 use chrono::{Duration, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -86,6 +87,8 @@ pub struct AdminViews {
     monitor: Arc<dyn NodeBoard>,
     tokens: Arc<TokenService>,
     live: LiveSessions,
+    /// This node's object detector (fixed once the node has started).
+    detector: DetectorView,
 }
 
 impl std::fmt::Debug for AdminViews {
@@ -100,12 +103,14 @@ impl AdminViews {
         monitor: Arc<dyn NodeBoard>,
         tokens: Arc<TokenService>,
         live: LiveSessions,
+        detector: DetectorView,
     ) -> Self {
         AdminViews {
             store,
             monitor,
             tokens,
             live,
+            detector,
         }
     }
 
@@ -178,6 +183,7 @@ impl AdminViews {
             last_day,
             nodes,
             recent_cdrs,
+            detector: self.detector.clone(),
         })
     }
 

@@ -152,12 +152,18 @@ impl CameraService {
         Ok(CameraList {
             cameras: cameras.iter().map(camera_view).collect(),
             detecting: self.engine.detecting(),
-            detector: DetectorView {
-                backend: self.engine.backend().map(str::to_owned),
-                library: self.engine.library().map(str::to_owned),
-                off_because: self.engine.off_because().map(str::to_owned),
-            },
+            detector: self.detector(),
         })
+    }
+
+    /// This node's object detector: model and backend, or why detection is off.
+    pub fn detector(&self) -> DetectorView {
+        DetectorView {
+            model: self.engine.model().map(str::to_owned),
+            backend: self.engine.backend().map(str::to_owned),
+            library: self.engine.library().map(str::to_owned),
+            off_because: self.engine.off_because().map(str::to_owned),
+        }
     }
 
     /// Renames the camera named by `id` (as written in a path) or changes what it keeps.
@@ -421,6 +427,30 @@ impl CameraService {
     /// taught are reported, not refused. A taught object named in `q` is answered from
     /// where it was found, with its score, among the detector's results.
     pub async fn search(&self, caller: &User, q: SearchQuery) -> Result<SearchView, CameraError> {
+        self.search_as(caller, q, false).await
+    }
+
+    /// [`CameraService::search`] for a question that was spoken (`q` is its transcript):
+    /// the audit record says so.
+    pub async fn search_spoken(
+        &self,
+        caller: &User,
+        q: SearchQuery,
+    ) -> Result<SearchView, CameraError> {
+        self.search_as(caller, q, true).await
+    }
+
+    /// The classes the detector knows (what `known_labels` lists).
+    pub fn known_labels(&self) -> Vec<String> {
+        self.engine.labels().to_vec()
+    }
+
+    async fn search_as(
+        &self,
+        caller: &User,
+        q: SearchQuery,
+        spoken: bool,
+    ) -> Result<SearchView, CameraError> {
         let account = caller.account_id;
         let known = self.engine.labels();
         let mut asked = object_query::ObjectQuery::default();
@@ -487,6 +517,7 @@ impl CameraService {
         self.audit.record(
             AuditEvent::by(caller, Action::Searched).detail(serde_json::json!({
                 "question": q.q,
+                "spoken": spoken,
                 "label": q.label,
                 "camera": q.camera,
                 "labels": asked.labels,

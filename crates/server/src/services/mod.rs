@@ -1,6 +1,6 @@
 //! The server's domain work, behind services that know nothing of HTTP: live sessions
 //! (`sessions`, `devices`, `frames`, `viewing`, `controls`), compute (kernels, cells, runs,
-//! files), cameras and taught objects, accounts (and deleting them) and administration. Each returns its own error enum, which
+//! files), cameras, taught objects and voice questions, accounts (and deleting them) and administration. Each returns its own error enum, which
 //! names the protocol's [`crate::protocol::ErrorCode`] of each failure
 //! ([`failure::ServiceError`]); the HTTP edge (`crate::error`) turns any of them into an
 //! answer in one place. Routes extract, call one service method and shape the answer.
@@ -27,6 +27,8 @@ pub(crate) mod sign_in_failures;
 pub mod taught_error;
 pub mod taught_objects;
 pub mod viewing;
+pub mod voice_error;
+pub mod voice_search;
 
 pub use account_deletion::AccountDeletion;
 pub use account_error::AccountError;
@@ -44,3 +46,5 @@ pub use session_error::SessionError;
 pub use sessions::LiveSessions;
 pub use taught_error::TaughtError;
 pub use taught_objects::TaughtObjects;
+pub use voice_error::VoiceSearchError;
+pub use voice_search::VoiceSearch;

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 fn without_detector(c: &mut Config) {
-    c.cameras.detector_model = PathBuf::from("/nonexistent/model.onnx");
+    c.cameras.detector_model = Some(PathBuf::from("/nonexistent/model.onnx"));
 }
 
 async fn account_of(app: &TestApp, token: &str) -> AccountId {

@@ -29,4 +29,5 @@ mod security;
 mod sign_in;
 mod smoke;
 mod taught;
+mod voice;
 mod websocket_limits;

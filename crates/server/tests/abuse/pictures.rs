@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 /// Stores snapshots without running a detector (nothing here is about detection).
 fn without_detector(c: &mut Config) {
-    c.cameras.detector_model = PathBuf::from("/nonexistent/model.onnx");
+    c.cameras.detector_model = Some(PathBuf::from("/nonexistent/model.onnx"));
 }
 
 /// A structurally valid JPEG (it passes the server's marker check) whose frame header

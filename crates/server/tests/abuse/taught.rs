@@ -16,7 +16,7 @@ use uuid::Uuid;
 /// Snapshots are stored, not detected: nothing here is about detection, and matching needs
 /// no model.
 fn without_detector(c: &mut Config) {
-    c.cameras.detector_model = PathBuf::from("/nonexistent/model.onnx");
+    c.cameras.detector_model = Some(PathBuf::from("/nonexistent/model.onnx"));
 }
 
 /// A real picture with plenty to describe: a 640×480 test card.

@@ -45,6 +45,13 @@ async fn lower_the_session_limit(app: &TestApp, op: &Browser) {
     app.create_session(&admin).await;
 
     op.sign_in(app, "/admin", "op", "operator password").await;
+    // The node's detector: off on test nodes, and the page says why.
+    op.until(
+        "the detector card saying why detection is off",
+        "const d = document.querySelector('[data-testid=detector-why]'); \
+         return d !== null && d.textContent.includes('turned off')",
+    )
+    .await;
     // The picker lists both accounts, the operator's own chosen first.
     op.until(
         "the account picker with both accounts",

@@ -33,7 +33,8 @@ pub(crate) fn zidane_jpg() -> Vec<u8> {
 
 /// Loads the real detector on one worker.
 pub(crate) fn with_detector(c: &mut Config) {
-    c.cameras.detector_model = repo_root().join("models/yolov12n.onnx");
+    c.cameras.detection = true;
+    c.cameras.detector_model = Some(repo_root().join("models/yolov12n.onnx"));
     c.cameras.onnxruntime_library = Some(assets().join("onnxruntime"));
     c.cameras.detector_workers = Some(1);
     c.cameras.detect_wait = Duration::from_secs(8);
@@ -41,7 +42,8 @@ pub(crate) fn with_detector(c: &mut Config) {
 
 /// A model path that does not exist: snapshots are stored, not detected.
 pub(crate) fn without_detector(c: &mut Config) {
-    c.cameras.detector_model = PathBuf::from("/nonexistent/model.onnx");
+    c.cameras.detection = true;
+    c.cameras.detector_model = Some(PathBuf::from("/nonexistent/model.onnx"));
 }
 
 pub(crate) async fn upload(
@@ -590,7 +592,11 @@ async fn the_camera_list_says_which_backend_detects_or_why_detection_is_off() {
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.onnx");
     std::fs::write(&broken, b"not a model at all").unwrap();
-    let unloadable = spawn_app_with(|c| c.cameras.detector_model = broken.clone()).await;
+    let unloadable = spawn_app_with(|c| {
+        c.cameras.detection = true;
+        c.cameras.detector_model = Some(broken.clone());
+    })
+    .await;
     let list = detector(&unloadable).await;
     assert_eq!(list["detecting"], false, "{list}");
     let why = list["detector"]["off_because"].as_str().unwrap();
@@ -604,4 +610,29 @@ async fn the_camera_list_says_which_backend_detects_or_why_detection_is_off() {
         "{list}"
     );
     assert!(list["detector"]["off_because"].is_null(), "{list}");
+    let model = repo_root().join("models/yolov12n.onnx");
+    assert_eq!(
+        list["detector"]["model"],
+        model.display().to_string(),
+        "{list}"
+    );
+
+    // Nothing named: the model built into the program, wherever the server runs.
+    let built_in = spawn_app_with(|c| {
+        with_detector(c);
+        c.cameras.detector_model = None;
+    })
+    .await;
+    let list = detector(&built_in).await;
+    assert_eq!(list["detecting"], true, "{list}");
+    assert_eq!(
+        list["detector"]["model"], "built-in yolov12n.onnx",
+        "{list}"
+    );
+
+    let off = spawn_app_with(|c| c.cameras.detection = false).await;
+    let list = detector(&off).await;
+    assert_eq!(list["detecting"], false, "{list}");
+    let why = list["detector"]["off_because"].as_str().unwrap();
+    assert!(why.contains("turned off"), "{why}");
 }

@@ -196,6 +196,7 @@ async fn an_unreachable_nats_is_a_startup_error() {
     config.operations.data_dir = dir.path().to_owned();
     config.kernels.kernels_enabled = Some(false);
     config.kernels.kernel_pool = String::new();
+    config.cameras.detection = false;
     // Nothing listens on port 1.
     config.cluster.nats_url = Some("nats://sb:hunter2@127.0.0.1:1".into());
     match Server::start(config).await {
@@ -216,6 +217,7 @@ async fn a_missing_shared_secret_file_is_a_startup_error() {
     config.operations.data_dir = dir.path().to_owned();
     config.kernels.kernels_enabled = Some(false);
     config.kernels.kernel_pool = String::new();
+    config.cameras.detection = false;
     config.auth.token_secret_file = Some(dir.path().join("no-such-secret"));
     match Server::start(config).await {
         Err(e @ ServerError::TokenSecret(_)) => {

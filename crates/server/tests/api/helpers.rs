@@ -129,6 +129,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     config.kernels.kernel_pool = String::new();
     config.kernels.kernel_helper =
         Some(env!("CARGO_BIN_EXE_switchboard-server-kernel-helper").into());
+    // So does the detector (a model load, and its memory): only camera tests turn it on.
+    config.cameras.detection = false;
     tweak(&mut config);
     start(config, dir, "127.0.0.1:0".parse().unwrap()).await
 }

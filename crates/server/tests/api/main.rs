@@ -37,3 +37,4 @@ mod streaming;
 mod taught;
 mod timeouts;
 mod tls;
+mod voice;

@@ -257,6 +257,9 @@ async fn admin_views_are_for_admins_and_scoped_to_their_account() {
         .await
         .unwrap();
     assert_eq!(overview["scope"], "account");
+    // The answering node's detector, or why it is off (test nodes turn it off).
+    let why = overview["detector"]["off_because"].as_str().unwrap();
+    assert!(why.contains("turned off"), "{overview}");
     let suids: Vec<&str> = overview["sessions"]
         .as_array()
         .unwrap()

@@ -157,7 +157,8 @@ pub struct OnnxRuntimeBackend {
 }
 
 impl OnnxRuntimeBackend {
-    /// Loads ONNX Runtime from `library` (see [`locate_library`]) and the model into a
+    /// Loads ONNX Runtime from `library` (see [`locate_library`]) and the model (`info`
+    /// describes `model`, the ONNX file's bytes) into a
     /// session using `threads` intra-op threads, which do not spin while idle (this is a
     /// server: idle detectors must not burn the cores the sessions need).
     ///
@@ -165,6 +166,7 @@ impl OnnxRuntimeBackend {
     /// or is older than ONNX Runtime 1.17.
     pub fn load(
         info: &ModelInfo,
+        model: &[u8],
         library: &Path,
         threads: usize,
     ) -> Result<OnnxRuntimeBackend, VisionError> {
@@ -183,7 +185,7 @@ impl OnnxRuntimeBackend {
             .map_err(|e| model_err(e.into()))?
             .with_inter_op_spinning(false)
             .map_err(|e| model_err(e.into()))?
-            .commit_from_file(&info.path)
+            .commit_from_memory(model)
             .map_err(model_err)?;
         Ok(OnnxRuntimeBackend {
             session: Mutex::new(session),
