@@ -11,6 +11,7 @@ pub mod detect;
 pub mod fanout;
 pub mod kernel;
 pub mod search;
+pub mod teach;
 pub mod voice;
 
 use clap::{Args, Subcommand};
@@ -41,6 +42,9 @@ pub enum BenchCommand {
     /// Encryption at rest: snapshot upload and thumbnail latency with objects sealed versus
     /// stored plain, side by side, and their ratio.
     AtRest(at_rest::AtRestArgs),
+    /// Taught objects: the matcher's recall and false matches on real photographs, its time
+    /// beside detection, and what three taught objects add to an upload through a server.
+    Teach(teach::TeachArgs),
     /// Voice questions: spoken by espeak-ng in two voices, recognized with the search's
     /// grammar; accuracy over the set and milliseconds per question.
     Voice(voice::VoiceArgs),
@@ -55,6 +59,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Cluster(args) => cluster::run(args).await,
         BenchCommand::Audit(args) => audit::run(args).await,
         BenchCommand::AtRest(args) => at_rest::run(args).await,
+        BenchCommand::Teach(args) => teach::run(args).await,
         BenchCommand::Voice(args) => voice::run(args).await,
     }
 }

@@ -28,6 +28,6 @@ mod revocation;
 mod security;
 mod sign_in;
 mod smoke;
-mod voice;
 mod taught;
+mod voice;
 mod websocket_limits;
