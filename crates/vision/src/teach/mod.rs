@@ -24,6 +24,7 @@
 mod correlate;
 mod features;
 mod plane;
+mod refine;
 mod scene;
 mod template;
 mod template_match;

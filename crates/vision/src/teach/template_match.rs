@@ -7,7 +7,7 @@ use crate::BBox;
 /// The similarity a match must reach by default, chosen by the measurement of
 /// `switchboard bench teach` ([`crate::teach_bench`]): most pasted objects found, few matches
 /// in pictures without them. The score is a normalized cross-correlation, from -1 to 1.
-pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.5;
+pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.7;
 
 /// A taught object found in a picture.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
