@@ -5,7 +5,8 @@
 //! template is centred once, so a window only needs one dot product per row of cells; its own
 //! mean and spread come from running sums in constant time.
 
-use super::features::{CellGrid, DIMS};
+use super::features::{CELL, CellGrid, DIMS};
+use crate::detection::iou;
 
 /// One scale of a scene: its cells and running sums for window statistics.
 #[derive(Debug, Clone)]
@@ -113,49 +114,135 @@ impl Probe {
         (f64::from(dot) / (self.norm * variance.sqrt())) as f32
     }
 
-    /// The best window of a level, trying every `stride`-th cell in each direction.
-    pub fn best_in(&self, level: &Level, stride: usize) -> Option<(usize, usize, f32)> {
-        if !level.fits(self.width, self.height) {
-            return None;
+    /// The correlation of the template with a grid of its own size.
+    pub fn score_cells(&self, cells: &CellGrid) -> f32 {
+        debug_assert_eq!(cells.data.len(), self.centred.len());
+        let dot = dot_product(&self.centred, &cells.data);
+        let (sum, squares) = cells.data.iter().fold((0.0f64, 0.0f64), |(s, q), &v| {
+            (s + f64::from(v), q + f64::from(v) * f64::from(v))
+        });
+        let variance = squares - sum * sum / self.count;
+        if variance <= 1e-6 || self.norm <= 1e-9 {
+            return 0.0;
         }
-        let stride = stride.max(1);
-        let mut best: Option<(usize, usize, f32)> = None;
-        for cy in (0..=level.grid.height - self.height).step_by(stride) {
-            for cx in (0..=level.grid.width - self.width).step_by(stride) {
-                let score = self.score_at(level, cx, cy);
-                if best.is_none_or(|(_, _, s)| score > s) {
-                    best = Some((cx, cy, score));
-                }
-            }
-        }
-        best
+        (f64::from(dot) / (self.norm * variance.sqrt())) as f32
     }
 
-    /// The best window within `radius` cells of `(cx, cy)`.
-    pub fn best_near(
-        &self,
-        level: &Level,
-        cx: usize,
-        cy: usize,
-        radius: usize,
-    ) -> Option<(usize, usize, f32)> {
+    /// Scores the windows of a level and offers the good ones to `candidates` as level
+    /// `index`: every second window across and down, and the three between a window and its
+    /// next neighbours whenever that window comes within [`NEIGHBOUR_MARGIN`] of the
+    /// candidates' floor (a true match one cell off still scores well; clutter mostly does
+    /// not, so most of the skipped windows stay skipped).
+    pub fn scan(&self, level: &Level, index: usize, candidates: &mut Candidates) {
         if !level.fits(self.width, self.height) {
-            return None;
+            return;
         }
         let (max_x, max_y) = (
             level.grid.width - self.width,
             level.grid.height - self.height,
         );
-        let mut best: Option<(usize, usize, f32)> = None;
-        for y in cy.saturating_sub(radius)..=(cy + radius).min(max_y) {
-            for x in cx.saturating_sub(radius)..=(cx + radius).min(max_x) {
-                let score = self.score_at(level, x, y);
-                if best.is_none_or(|(_, _, s)| score > s) {
-                    best = Some((x, y, score));
+        let offer = |cx: usize, cy: usize, candidates: &mut Candidates| -> f32 {
+            let score = self.score_at(level, cx, cy);
+            if score > candidates.floor() {
+                let bbox = [
+                    (cx * CELL) as f32 / level.scale.0,
+                    (cy * CELL) as f32 / level.scale.1,
+                    ((cx + self.width) * CELL) as f32 / level.scale.0,
+                    ((cy + self.height) * CELL) as f32 / level.scale.1,
+                ];
+                candidates.offer(Candidate {
+                    level: index,
+                    cx,
+                    cy,
+                    score,
+                    bbox,
+                });
+            }
+            score
+        };
+        for cy in (0..=max_y).step_by(2) {
+            for cx in (0..=max_x).step_by(2) {
+                let score = offer(cx, cy, candidates);
+                if score > candidates.floor() - NEIGHBOUR_MARGIN {
+                    for (dx, dy) in [(1, 0), (0, 1), (1, 1)] {
+                        if cx + dx <= max_x && cy + dy <= max_y {
+                            offer(cx + dx, cy + dy, candidates);
+                        }
+                    }
                 }
             }
         }
-        best
+    }
+}
+
+/// How far below the candidates' floor a window may score and still have its skipped
+/// neighbours scored.
+const NEIGHBOUR_MARGIN: f32 = 0.15;
+
+/// A window worth a second look.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Candidate {
+    /// The level it is on.
+    pub level: usize,
+    /// Its left cell.
+    pub cx: usize,
+    /// Its top cell.
+    pub cy: usize,
+    /// Its correlation.
+    pub score: f32,
+    /// Its box, normalized `[x1, y1, x2, y2]`.
+    pub bbox: [f32; 4],
+}
+
+/// The best few windows, no two overlapping much (the same place at neighbouring positions
+/// or scales counts once, by its best window).
+#[derive(Debug, Clone)]
+pub(crate) struct Candidates {
+    keep: usize,
+    /// Best first.
+    list: Vec<Candidate>,
+}
+
+/// Windows overlapping more than this are the same place.
+const SAME_PLACE_IOU: f32 = 0.3;
+
+impl Candidates {
+    /// Room for `keep` candidates.
+    pub fn new(keep: usize) -> Candidates {
+        Candidates {
+            keep: keep.max(1),
+            list: Vec::with_capacity(keep + 1),
+        }
+    }
+
+    /// A score a window must beat to be offered.
+    pub fn floor(&self) -> f32 {
+        if self.list.len() < self.keep {
+            f32::NEG_INFINITY
+        } else {
+            self.list.last().map_or(f32::NEG_INFINITY, |c| c.score)
+        }
+    }
+
+    /// Keeps `c` if it is among the best and no better window covers the same place.
+    pub fn offer(&mut self, c: Candidate) {
+        if self
+            .list
+            .iter()
+            .any(|k| k.score >= c.score && iou(k.bbox, c.bbox) > SAME_PLACE_IOU)
+        {
+            return;
+        }
+        self.list
+            .retain(|k| !(k.score < c.score && iou(k.bbox, c.bbox) > SAME_PLACE_IOU));
+        let at = self.list.partition_point(|k| k.score >= c.score);
+        self.list.insert(at, c);
+        self.list.truncate(self.keep);
+    }
+
+    /// The candidates, best first.
+    pub fn into_vec(self) -> Vec<Candidate> {
+        self.list
     }
 }
 
@@ -175,16 +262,6 @@ fn dot_product(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + tail
-}
-
-/// The offset of a peak from its sample, from the scores beside it (a parabola through the
-/// three), within half a sample either way.
-pub(crate) fn peak_offset(before: f32, at: f32, after: f32) -> f32 {
-    let curvature = before - 2.0 * at + after;
-    if curvature >= -1e-6 {
-        return 0.0;
-    }
-    (0.5 * (before - after) / curvature).clamp(-0.5, 0.5)
 }
 
 #[cfg(test)]
@@ -207,8 +284,14 @@ mod tests {
         }
     }
 
+    /// Hash-like values without any period a window could line up with.
     fn pattern(x: usize, y: usize, d: usize) -> f32 {
-        (((x * 31 + y * 17 + d * 7) % 23) as f32) / 23.0
+        let h = (x as u32)
+            .wrapping_mul(0x9E37_79B1)
+            .wrapping_add((y as u32).wrapping_mul(0x85EB_CA77))
+            .wrapping_add((d as u32).wrapping_mul(0xC2B2_AE3D));
+        let h = (h ^ (h >> 15)).wrapping_mul(0x2C1B_3C6D);
+        ((h ^ (h >> 12)) % 1000) as f32 / 1000.0
     }
 
     #[test]
@@ -225,10 +308,14 @@ mod tests {
         });
         let level = Level::new(scene, (1.0, 1.0));
         let probe = Probe::new(&template);
-        let (x, y, s) = probe.best_in(&level, 1).unwrap();
-        assert_eq!((x, y), (9, 4));
-        assert!((s - 1.0).abs() < 1e-4, "{s}");
-        assert_eq!(probe.best_near(&level, 8, 5, 2).unwrap().0, 9);
+        let mut candidates = Candidates::new(3);
+        probe.scan(&level, 0, &mut candidates);
+        let found = candidates.into_vec();
+        assert_eq!((found[0].cx, found[0].cy), (9, 4));
+        assert!((found[0].score - 1.0).abs() < 1e-4, "{found:?}");
+        // The others are other places.
+        assert!(found.len() >= 2 && found[1].score < 0.9, "{found:?}");
+        assert!(iou(found[0].bbox, found[1].bbox) <= SAME_PLACE_IOU);
         // Elsewhere the correlation is low.
         assert!(probe.score_at(&level, 0, 0) < 0.5);
     }
@@ -240,8 +327,30 @@ mod tests {
         let probe = Probe::new(&template);
         assert_eq!(probe.score_at(&flat, 1, 1), 0.0);
         let small = Level::new(grid(2, 6, pattern), (1.0, 1.0));
-        assert!(probe.best_in(&small, 1).is_none());
-        assert!(probe.best_near(&small, 0, 0, 1).is_none());
+        let mut candidates = Candidates::new(3);
+        probe.scan(&small, 0, &mut candidates);
+        assert!(candidates.into_vec().is_empty());
+    }
+
+    #[test]
+    fn candidates_keep_the_best_of_each_place() {
+        let c = |score: f32, x: f32| Candidate {
+            level: 0,
+            cx: 0,
+            cy: 0,
+            score,
+            bbox: [x, 0.0, x + 0.1, 0.1],
+        };
+        let mut top = Candidates::new(2);
+        assert_eq!(top.floor(), f32::NEG_INFINITY);
+        top.offer(c(0.5, 0.0));
+        top.offer(c(0.6, 0.01)); // same place, better: replaces it
+        top.offer(c(0.4, 0.5));
+        top.offer(c(0.55, 0.02)); // same place, worse: dropped
+        top.offer(c(0.45, 0.8)); // better than the 0.4 elsewhere: pushes it out
+        let kept: Vec<f32> = top.clone().into_vec().iter().map(|k| k.score).collect();
+        assert_eq!(kept, vec![0.6, 0.45]);
+        assert_eq!(top.floor(), 0.45);
     }
 
     #[test]
@@ -250,13 +359,5 @@ mod tests {
         let b: Vec<f32> = (0..37).map(|i| 1.0 - i as f32 * 0.1).collect();
         let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert!((dot_product(&a, &b) - plain).abs() < 1e-3);
-    }
-
-    #[test]
-    fn peak_offsets_point_to_the_higher_side() {
-        assert_eq!(peak_offset(0.5, 0.9, 0.5), 0.0);
-        assert!(peak_offset(0.5, 0.9, 0.8) > 0.0);
-        assert!(peak_offset(0.8, 0.9, 0.5) < 0.0);
-        assert_eq!(peak_offset(1.0, 0.5, 1.0), 0.0);
     }
 }

@@ -34,65 +34,68 @@ const COLOUR_WEIGHT: f32 = 1.2;
 pub(crate) struct Picture {
     /// Grey levels, 0–255.
     pub grey: Plane,
-    colour: ColourSums,
+    /// Colour sums, at the grey levels' resolution.
+    pub colour: ColourSums,
 }
 
 impl Picture {
     /// The picture of an RGB image.
     pub fn from_rgb(image: &RgbImage) -> Picture {
-        let (w, h) = (image.width() as usize, image.height() as usize);
-        let grey = image
-            .pixels()
-            .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
-            .collect();
         Picture {
-            grey: Plane {
-                width: w,
-                height: h,
-                data: grey,
-            },
-            colour: ColourSums::of(image),
+            grey: grey_plane(image),
+            colour: ColourSums::of(image, 1),
         }
     }
 
-    /// Replaces the grey levels by a `width × height` resampling of them and keeps the colour
-    /// sums at their resolution: what a picture is described from at every scale, without
-    /// resampling the full-size grey levels each time.
-    pub fn shrink_grey(&mut self, width: usize, height: usize) {
-        self.grey = self.grey.resized(width, height);
+    /// The picture of an RGB image with its grey levels resampled to `width × height` (area
+    /// averaging); colour is summed at the image's resolution, binned by whole factors.
+    pub fn from_rgb_resized(image: &RgbImage, width: usize, height: usize) -> Picture {
+        let (w, h) = (image.width() as usize, image.height() as usize);
+        let bin = (w / width.max(1)).min(h / height.max(1)).clamp(1, 4);
+        Picture {
+            grey: grey_plane(image).resized(width, height),
+            colour: ColourSums::of(image, bin),
+        }
     }
 
     /// The cell descriptors of the picture resized to `width × height` pixels: a grid of
     /// `width / CELL × height / CELL` cells (pixels past the last whole cell are dropped).
     pub fn describe(&self, width: usize, height: usize) -> CellGrid {
-        describe(&self.grey, &self.colour, width, height)
+        self.describe_scaled(&self.grey.resized(width, height))
     }
 
     /// The cell descriptors of `grey`, a resampling of this picture's grey levels (colour
     /// is read from the picture's own sums).
     pub fn describe_scaled(&self, grey: &Plane) -> CellGrid {
-        describe_resized(grey, &self.colour)
+        let fx = self.colour.width as f32 / grey.width as f32;
+        let fy = self.colour.height as f32 / grey.height as f32;
+        describe_patch(grey, |cx, cy| {
+            let (x0, y0) = ((cx * CELL) as f32 * fx, (cy * CELL) as f32 * fy);
+            self.colour
+                .chromaticity(x0, y0, x0 + CELL as f32 * fx, y0 + CELL as f32 * fy)
+        })
     }
 }
 
-fn describe(grey: &Plane, colour: &ColourSums, width: usize, height: usize) -> CellGrid {
-    let grey = grey.resized(width, height);
-    describe_resized(&grey, colour)
+fn grey_plane(image: &RgbImage) -> Plane {
+    let data = image
+        .pixels()
+        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
+        .collect();
+    Plane {
+        width: image.width() as usize,
+        height: image.height() as usize,
+        data,
+    }
 }
 
-fn describe_resized(grey: &Plane, colour: &ColourSums) -> CellGrid {
+/// The cell descriptors of a grey patch, with each cell's chromaticity from `colour(cx, cy)`.
+pub(crate) fn describe_patch(grey: &Plane, colour: impl Fn(usize, usize) -> [f32; 2]) -> CellGrid {
     let mut grid = orientation_histograms(grey);
     normalize(&mut grid);
-    // Colour of each cell, read from the full-resolution sums.
-    let fx = colour.width as f32 / grey.width as f32;
-    let fy = colour.height as f32 / grey.height as f32;
     for cy in 0..grid.height {
-        let y0 = ((cy * CELL) as f32 * fy).round() as usize;
-        let y1 = (((cy + 1) * CELL) as f32 * fy).round() as usize;
         for cx in 0..grid.width {
-            let x0 = ((cx * CELL) as f32 * fx).round() as usize;
-            let x1 = (((cx + 1) * CELL) as f32 * fx).round() as usize;
-            let [u, v] = colour.chromaticity(x0, y0, x1, y1);
+            let [u, v] = colour(cx, cy);
             let cell = grid.cell_mut(cx, cy);
             cell[ORIENTATIONS] = COLOUR_WEIGHT * u;
             cell[ORIENTATIONS + 1] = COLOUR_WEIGHT * v;
@@ -104,56 +107,84 @@ fn describe_resized(grey: &Plane, colour: &ColourSums) -> CellGrid {
 /// Running (integral) sums of the red, green and blue channels, to average any rectangle
 /// in constant time.
 #[derive(Debug, Clone)]
-struct ColourSums {
-    width: usize,
-    height: usize,
+pub(crate) struct ColourSums {
+    /// Width of the summed picture, in bins.
+    pub width: usize,
+    /// Height of the summed picture, in bins.
+    pub height: usize,
+    /// Pixels summed into one bin (a side).
+    bin: usize,
     /// `(width + 1) × (height + 1)` sums of `[r, g, b]` above and left of each corner.
+    /// Wrapping arithmetic: a rectangle's sum is exact as long as it fits, whatever the
+    /// whole picture's does.
     sums: Vec<[u32; 3]>,
 }
 
 impl ColourSums {
-    fn of(image: &RgbImage) -> ColourSums {
-        let (w, h) = (image.width() as usize, image.height() as usize);
+    /// The sums of `image`, `bin × bin` pixels to a bin (right and bottom leftovers are
+    /// dropped).
+    fn of(image: &RgbImage, bin: usize) -> ColourSums {
+        let bin = bin.max(1);
+        let (iw, ih) = (image.width() as usize, image.height() as usize);
+        let (w, h) = ((iw / bin).max(1), (ih / bin).max(1));
         let stride = w + 1;
         let mut sums = vec![[0u32; 3]; stride * (h + 1)];
         let raw = image.as_raw();
+        let mut row = vec![[0u32; 3]; w];
         for y in 0..h {
-            let mut row = [0u32; 3];
-            for x in 0..w {
-                let p = &raw[(y * w + x) * 3..(y * w + x) * 3 + 3];
-                for c in 0..3 {
-                    row[c] = row[c].wrapping_add(u32::from(p[c]));
-                    sums[(y + 1) * stride + x + 1][c] =
-                        sums[y * stride + x + 1][c].wrapping_add(row[c]);
+            row.fill([0; 3]);
+            for dy in 0..bin {
+                let sy = (y * bin + dy).min(ih.saturating_sub(1));
+                for (x, acc) in row.iter_mut().enumerate() {
+                    for dx in 0..bin {
+                        let sx = (x * bin + dx).min(iw.saturating_sub(1));
+                        let i = (sy * iw + sx) * 3;
+                        for (a, &v) in acc.iter_mut().zip(&raw[i..i + 3]) {
+                            *a += u32::from(v);
+                        }
+                    }
                 }
+            }
+            let mut run = [0u32; 3];
+            for (x, acc) in row.iter().enumerate() {
+                let above = sums[y * stride + x + 1];
+                let mut here = [0u32; 3];
+                for c in 0..3 {
+                    run[c] = run[c].wrapping_add(acc[c]);
+                    here[c] = above[c].wrapping_add(run[c]);
+                }
+                sums[(y + 1) * stride + x + 1] = here;
             }
         }
         ColourSums {
             width: w,
             height: h,
+            bin,
             sums,
         }
     }
 
-    /// Chromaticity of the rectangle `[x0, x1) × [y0, y1)` (clamped to the picture): red
-    /// against green, and yellow against blue, each divided by the intensity.
-    fn chromaticity(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> [f32; 2] {
-        let x0 = x0.min(self.width.saturating_sub(1));
-        let y0 = y0.min(self.height.saturating_sub(1));
-        let x1 = x1.clamp(x0 + 1, self.width);
-        let y1 = y1.clamp(y0 + 1, self.height);
+    /// Chromaticity of the rectangle `[x0, x1) × [y0, y1)` in bins (rounded to whole bins
+    /// and clamped to the picture, at least one bin): red against green, and yellow against
+    /// blue, each divided by the intensity.
+    pub fn chromaticity(&self, x0: f32, y0: f32, x1: f32, y1: f32) -> [f32; 2] {
+        // `+ 0.5` and truncation round non-negative values (`round` is a library call).
+        let clamp = |v: f32, max: usize| ((v.max(0.0) + 0.5) as usize).min(max);
+        let x0 = clamp(x0, self.width.saturating_sub(1));
+        let y0 = clamp(y0, self.height.saturating_sub(1));
+        let x1 = clamp(x1, self.width).max(x0 + 1);
+        let y1 = clamp(y1, self.height).max(y0 + 1);
         let s = self.width + 1;
         let at = |x: usize, y: usize| self.sums[y * s + x];
         let (a, b, c, d) = (at(x0, y0), at(x1, y0), at(x0, y1), at(x1, y1));
         let mut rgb = [0f32; 3];
         for (i, v) in rgb.iter_mut().enumerate() {
-            // Wrapping arithmetic is exact here: the true sum fits, intermediate terms may not.
             *v = d[i]
                 .wrapping_sub(b[i])
                 .wrapping_sub(c[i])
                 .wrapping_add(a[i]) as f32;
         }
-        let n = ((x1 - x0) * (y1 - y0)) as f32;
+        let n = ((x1 - x0) * (y1 - y0) * self.bin * self.bin) as f32;
         let total = rgb[0] + rgb[1] + rgb[2] + 30.0 * n;
         [
             (rgb[0] - rgb[1]) / total,
@@ -206,46 +237,60 @@ impl CellGrid {
 }
 
 /// Gradient magnitudes binned by orientation into each cell (the colour values stay zero).
+///
+/// Row by row in two passes: the gradients' magnitudes and bin positions first (branch-free
+/// arithmetic the compiler vectorizes), then the votes into the cells.
 fn orientation_histograms(grey: &Plane) -> CellGrid {
     let (cw, ch) = (grey.width / CELL, grey.height / CELL);
     let mut grid = CellGrid::zeros(cw, ch);
     if cw == 0 || ch == 0 {
         return grid;
     }
-    let bin_width = std::f32::consts::PI / ORIENTATIONS as f32;
     let w = grey.width;
+    let n = cw * CELL;
+    let mut magnitude = vec![0.0f32; n];
+    let mut position = vec![0.0f32; n];
     for y in 0..ch * CELL {
-        let cy = y / CELL;
-        let up = if y == 0 { 0 } else { y - 1 };
+        let up = y.saturating_sub(1);
         let down = (y + 1).min(grey.height - 1);
         let row = &grey.data[y * w..(y + 1) * w];
         let row_up = &grey.data[up * w..(up + 1) * w];
         let row_down = &grey.data[down * w..(down + 1) * w];
-        for x in 0..cw * CELL {
-            let left = if x == 0 { 0 } else { x - 1 };
-            let right = (x + 1).min(w - 1);
-            let gx = row[right] - row[left];
+        for x in 0..n {
+            let gx = row[(x + 1).min(w - 1)] - row[x.saturating_sub(1)];
             let gy = row_down[x] - row_up[x];
-            let magnitude = (gx * gx + gy * gy).sqrt();
-            if magnitude < 1e-3 {
-                continue;
-            }
-            // Unsigned orientation in [0, π), split between the two nearest bins.
-            let mut angle = fast_atan2(gy, gx);
-            if angle < 0.0 {
-                angle += std::f32::consts::PI;
-            }
-            let pos = angle / bin_width - 0.5;
-            let lower = pos.floor();
-            let frac = pos - lower;
-            let b0 = (lower as isize).rem_euclid(ORIENTATIONS as isize) as usize;
-            let b1 = (b0 + 1) % ORIENTATIONS;
-            let cell = grid.cell_mut(x / CELL, cy);
-            cell[b0] += magnitude * (1.0 - frac);
-            cell[b1] += magnitude * frac;
+            magnitude[x] = (gx * gx + gy * gy).sqrt();
+            position[x] = bin_position(gx, gy);
+        }
+        let cells = &mut grid.data[(y / CELL) * cw * DIMS..(y / CELL + 1) * cw * DIMS];
+        for (x, (&m, &pos)) in magnitude.iter().zip(&position).enumerate() {
+            // `pos` is at least ORIENTATIONS - 0.5: truncation is `floor`, and a mask
+            // the wrap-around.
+            let lower = pos as usize;
+            let frac = pos - lower as f32;
+            let cell = &mut cells[(x / CELL) * DIMS..(x / CELL) * DIMS + ORIENTATIONS];
+            cell[lower % ORIENTATIONS] += m * (1.0 - frac);
+            cell[(lower + 1) % ORIENTATIONS] += m * frac;
         }
     }
     grid
+}
+
+/// Where an unsigned gradient direction falls among the orientation bins, shifted up by
+/// `ORIENTATIONS` so that it is positive: bin centres are at `ORIENTATIONS + k`, and the
+/// vote is split between the bins on either side. `atan2` is approximated to within about
+/// 0.005 radians, plenty for 22.5° bins, without a branch.
+fn bin_position(gx: f32, gy: f32) -> f32 {
+    use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, PI};
+    // Fold into the upper half-plane: the orientation is unsigned.
+    let (gx, gy) = if gy < 0.0 { (-gx, -gy) } else { (gx, gy) };
+    let ax = gx.abs();
+    let (small, large) = (ax.min(gy), ax.max(gy));
+    let z = small / large.max(1e-12);
+    let a = FRAC_PI_4 * z + 0.273 * z * (1.0 - z);
+    let a = if gy > ax { FRAC_PI_2 - a } else { a };
+    let angle = if gx < 0.0 { PI - a } else { a };
+    angle * (ORIENTATIONS as f32 / PI) - 0.5 + ORIENTATIONS as f32
 }
 
 /// Divides each cell's orientation histogram by the gradient energy of its 3×3 neighbourhood
@@ -279,40 +324,24 @@ fn normalize(grid: &mut CellGrid) {
     }
 }
 
-/// `atan2` to within about 0.005 radians, several times faster than the exact one; plenty
-/// for 22.5° bins.
-fn fast_atan2(y: f32, x: f32) -> f32 {
-    use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, PI};
-    let (ax, ay) = (x.abs(), y.abs());
-    let (z, swapped) = if ax >= ay {
-        (ay / ax.max(f32::MIN_POSITIVE), false)
-    } else {
-        (ax / ay, true)
-    };
-    // atan(z) for z in [0, 1].
-    let mut a = FRAC_PI_4 * z + 0.273 * z * (1.0 - z);
-    if swapped {
-        a = FRAC_PI_2 - a;
-    }
-    if x < 0.0 {
-        a = PI - a;
-    }
-    if y < 0.0 { -a } else { a }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use image::Rgb;
 
     #[test]
-    fn fast_atan2_is_close_to_the_real_one() {
+    fn bin_positions_follow_the_real_angle() {
         for i in 0..360 {
             let t = (i as f32).to_radians();
-            let (y, x) = (t.sin() * 3.0, t.cos() * 3.0);
-            let d = (fast_atan2(y, x) - y.atan2(x)).abs();
-            let d = d.min((d - 2.0 * std::f32::consts::PI).abs());
-            assert!(d < 0.006, "{i}°: {d}");
+            let (gy, gx) = (t.sin() * 3.0, t.cos() * 3.0);
+            let unsigned = gy.atan2(gx).rem_euclid(std::f32::consts::PI);
+            let expected = unsigned * ORIENTATIONS as f32 / std::f32::consts::PI - 0.5;
+            let got = bin_position(gx, gy) - ORIENTATIONS as f32;
+            let d = (got - expected).abs();
+            // Equal modulo a full turn of bins.
+            let d = d.min((d - ORIENTATIONS as f32).abs());
+            assert!(d < 0.02, "{i}°: {got} vs {expected}");
+            assert!(bin_position(gx, gy) >= ORIENTATIONS as f32 - 0.5);
         }
     }
 

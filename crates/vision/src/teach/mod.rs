@@ -9,10 +9,13 @@
 //! histogram of gradient orientations (normalized by the local gradient energy, so light and
 //! contrast do not matter) and the cell's chromaticity. The template keeps about 64 cells
 //! whatever its size; the scene is shrunk to at most [`SCENE_SIDE`] pixels and described at
-//! four scales per octave down to where a template no longer fits. Every window of every scale
-//! is scored by normalized cross-correlation with the template, and the best window, refined
-//! between neighbouring positions and scales, is the answer when its score reaches the
-//! threshold ([`DEFAULT_MATCH_THRESHOLD`], chosen by [`crate::teach_bench`]).
+//! three scales per octave down to where a template no longer fits. Windows of every scale
+//! are scored by normalized cross-correlation with the template (every second one, and the
+//! ones between near promising ones); the four best places get a second look: each is
+//! described again on the template's own grid (its box resampled, turned if need be) and
+//! moved, sized and turned in shrinking steps while the correlation improves. The best
+//! place after that is the answer when its score reaches the threshold
+//! ([`DEFAULT_MATCH_THRESHOLD`], chosen by [`crate::teach_bench`]).
 //!
 //! Why this and not local features (keypoints and descriptors): the objects people teach are
 //! small in a snapshot (a few dozen pixels), where keypoint detectors find too few points to
@@ -24,6 +27,7 @@
 mod correlate;
 mod features;
 mod plane;
+mod refine;
 mod scene;
 mod template;
 mod template_match;

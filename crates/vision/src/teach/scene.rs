@@ -1,11 +1,12 @@
 //! A picture prepared once to look for taught objects in it: a scale pyramid of cell
-//! descriptors.
+//! descriptors, and the grey levels and colours to describe candidates again.
 
 use image::RgbImage;
 
-use super::correlate::{Level, Probe, peak_offset};
-use super::features::{CELL, Picture};
+use super::correlate::{Candidates, Level, Probe};
+use super::features::{CELL, ColourSums, Picture};
 use super::plane::Plane;
+use super::refine::{Pose, Refiner};
 use super::template::{MIN_SIDE_CELLS, Template};
 use super::template_match::TemplateMatch;
 use crate::preprocess::{decode_jpeg_limited, fit_size};
@@ -16,15 +17,23 @@ use crate::{BBox, VisionError};
 /// cells at the finest scale.
 pub const SCENE_SIDE: u32 = 640;
 /// Scales per octave of the pyramid: a step of 19 %, so an object is never more than about
-/// 9 % off a scale that is tried (then refined between the two nearest).
-const LEVELS_PER_OCTAVE: usize = 4;
+/// 9 % off a scale that is tried (the second look closes the rest).
+const LEVELS_PER_OCTAVE: usize = 3;
+/// Windows given a second look per template.
+const CANDIDATES: usize = 4;
 
 /// A picture prepared once (decoded, scaled, features computed) to look for several
 /// templates in it.
 #[derive(Debug, Clone)]
 pub struct Scene {
-    /// Finest first.
+    /// Finest first; the first is the base picture's size.
     levels: Vec<Level>,
+    /// The grey levels of each level, for second looks.
+    greys: Vec<Plane>,
+    /// Colour sums of the base picture.
+    colour: ColourSums,
+    /// The base picture's size.
+    base: (usize, usize),
 }
 
 impl Scene {
@@ -46,11 +55,8 @@ impl Scene {
             (iw, ih)
         };
         let (bw, bh) = (bw as usize, bh as usize);
-        let mut picture = Picture::from_rgb(image);
-        picture.shrink_grey(bw, bh);
+        let picture = Picture::from_rgb_resized(image, bw, bh);
         let mut levels = Vec::new();
-        // Each level is resampled from the one an octave finer (or the base), which costs
-        // a quarter of resampling the base every time and averages the same pixels.
         let mut greys: Vec<Plane> = Vec::new();
         for k in 0.. {
             let s = 0.5f32.powf(k as f32 / LEVELS_PER_OCTAVE as f32);
@@ -61,6 +67,8 @@ impl Scene {
             if lw / CELL < MIN_SIDE_CELLS || lh / CELL < MIN_SIDE_CELLS {
                 break;
             }
+            // Each level is resampled from the one an octave finer (or the base), which
+            // costs a quarter of resampling the base every time and averages the same pixels.
             let source = if k >= LEVELS_PER_OCTAVE {
                 &greys[k - LEVELS_PER_OCTAVE]
             } else {
@@ -73,78 +81,59 @@ impl Scene {
             levels.push(Level::new(grid, (lw as f32, lh as f32)));
             greys.push(grey);
         }
-        Scene { levels }
+        Scene {
+            levels,
+            greys,
+            colour: picture.colour,
+            base: (bw, bh),
+        }
     }
 
     /// The best place of `template` in the picture, if its similarity reaches `threshold`.
+    ///
+    /// Every window of every scale is scored; the few best places are described again on
+    /// the template's own grid and nudged in position, size and turn while the score
+    /// improves. The score is that of the best place after this second look.
     pub fn find(&self, template: &Template, threshold: f32) -> Option<TemplateMatch> {
         let probe = Probe::new(template.cells());
-        let mut best: Option<(usize, usize, usize, f32)> = None;
+        let mut candidates = Candidates::new(CANDIDATES);
         for (k, level) in self.levels.iter().enumerate() {
-            if let Some((x, y, score)) = probe.best_in(level, 1)
-                && best.is_none_or(|(_, _, _, s)| score > s)
-            {
-                best = Some((k, x, y, score));
-            }
+            probe.scan(level, k, &mut candidates);
         }
-        let (k, cx, cy, score) = best?;
+        let refiner = Refiner {
+            greys: &self.greys,
+            colour: &self.colour,
+            base: self.base,
+        };
+        let (bw, bh) = (self.base.0 as f32, self.base.1 as f32);
+        let (pose, score) = candidates
+            .into_vec()
+            .into_iter()
+            .map(|c| {
+                let [x1, y1, x2, y2] = c.bbox;
+                let start = Pose {
+                    cx: (x1 + x2) / 2.0 * bw,
+                    cy: (y1 + y2) / 2.0 * bh,
+                    w: (x2 - x1) * bw,
+                    h: (y2 - y1) * bh,
+                    angle: 0.0,
+                };
+                refiner.climb(&probe, start)
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))?;
         // A NaN threshold or score is no match.
         if score.partial_cmp(&threshold).is_none_or(|o| o.is_lt()) {
             return None;
         }
         Some(TemplateMatch {
-            bbox: self.refine(&probe, k, cx, cy, score),
+            bbox: clamp_box(
+                (pose.cx - pose.w / 2.0) / bw,
+                (pose.cy - pose.h / 2.0) / bh,
+                pose.w / bw,
+                pose.h / bh,
+            ),
             score,
         })
-    }
-
-    /// The box of the window at `(cx, cy)` of level `k`, moved and sized by less than a
-    /// step towards where the scores around it say the peak is.
-    fn refine(&self, probe: &Probe, k: usize, cx: usize, cy: usize, score: f32) -> BBox {
-        let level = &self.levels[k];
-        let (max_x, max_y) = (
-            level.grid.width - probe.width,
-            level.grid.height - probe.height,
-        );
-        let dx = if cx > 0 && cx < max_x {
-            peak_offset(
-                probe.score_at(level, cx - 1, cy),
-                score,
-                probe.score_at(level, cx + 1, cy),
-            )
-        } else {
-            0.0
-        };
-        let dy = if cy > 0 && cy < max_y {
-            peak_offset(
-                probe.score_at(level, cx, cy - 1),
-                score,
-                probe.score_at(level, cx, cy + 1),
-            )
-        } else {
-            0.0
-        };
-        let (gw, gh) = (probe.width as f32, probe.height as f32);
-        // Centre in normalized coordinates.
-        let centre_x = (cx as f32 + dx + gw / 2.0) * CELL as f32 / level.scale.0;
-        let centre_y = (cy as f32 + dy + gh / 2.0) * CELL as f32 / level.scale.1;
-        // The best score one level finer and one coarser, near the same centre.
-        let near = |j: usize| -> Option<f32> {
-            let other = self.levels.get(j)?;
-            let x = centre_x * other.scale.0 / CELL as f32 - gw / 2.0;
-            let y = centre_y * other.scale.1 / CELL as f32 - gh / 2.0;
-            let (x, y) = (x.round().max(0.0) as usize, y.round().max(0.0) as usize);
-            probe.best_near(other, x, y, 1).map(|(_, _, s)| s)
-        };
-        let ds = match (k.checked_sub(1).and_then(near), near(k + 1)) {
-            (Some(finer), Some(coarser)) => peak_offset(finer, score, coarser),
-            _ => 0.0,
-        };
-        // A step to a coarser level shrinks the picture, so the object is larger.
-        let grow = 2f32.powf(ds / LEVELS_PER_OCTAVE as f32);
-        let w = gw * CELL as f32 / level.scale.0 * grow;
-        let h = gh * CELL as f32 / level.scale.1 * grow;
-        clamp_box(centre_x - w / 2.0, centre_y - h / 2.0, w, h)
     }
 }
 
@@ -159,7 +148,6 @@ fn clamp_box(x: f32, y: f32, w: f32, h: f32) -> BBox {
         h: y1 - y0,
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

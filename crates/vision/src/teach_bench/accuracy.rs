@@ -32,8 +32,8 @@ pub struct NegativeTrial {
     pub object: usize,
     /// Index into the photographs (the background).
     pub background: usize,
-    /// Whether another object was pasted on it (otherwise it is the plain photograph).
-    pub composite: bool,
+    /// The object pasted on it, if any (otherwise it is the plain photograph).
+    pub pasted: Option<usize>,
     /// The best score found.
     pub score: f32,
 }
@@ -124,7 +124,7 @@ pub(crate) fn run_trials(
             trials.negatives.push(NegativeTrial {
                 object: o,
                 background: b,
-                composite: false,
+                pasted: None,
                 score: best(&scene, template).0,
             });
         }
@@ -165,7 +165,7 @@ pub(crate) fn run_trials(
                         trials.negatives.push(NegativeTrial {
                             object: p,
                             background: b,
-                            composite: true,
+                            pasted: Some(o),
                             score,
                         });
                     }

@@ -18,6 +18,8 @@ mod timing;
 pub use accuracy::{NegativeTrial, PositiveTrial};
 pub use composite::{Rng, SNAPSHOT_SIDE, Variation, encode_jpeg, paste, snapshot_size};
 pub use photos::{OBJECTS, ObjectSpec, PHOTOS, load_photos};
-pub use report::{GroupRecall, MIN_IOU, SUGGESTION_FALSE_MATCHES, TeachReport, ThresholdRow};
+pub use report::{
+    GroupRecall, MIN_IOU, SUGGESTION_FALSE_MATCHES, TeachReport, ThresholdRow, WorstNegative,
+};
 pub use run::{TeachBenchSetup, run};
 pub use timing::{DetectionTiming, TeachTiming};

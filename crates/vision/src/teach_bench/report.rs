@@ -68,10 +68,24 @@ pub struct TeachReport {
     pub per_object: Vec<GroupRecall>,
     /// Recall per kind and amount of variation at the default threshold.
     pub per_variation: Vec<GroupRecall>,
-    /// Highest score in a picture without the object, per object (how close clutter comes).
-    pub worst_negative: Vec<(String, f32)>,
+    /// Per object: the highest score in a picture without it (how close clutter comes),
+    /// and where.
+    pub worst_negative: Vec<WorstNegative>,
     /// Time per snapshot.
     pub timing: Vec<TeachTiming>,
+}
+
+/// How close pictures without an object came to matching it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorstNegative {
+    /// The object.
+    pub object: String,
+    /// The highest score in a picture without it.
+    pub score: f32,
+    /// That picture's photograph, and the object pasted on it if any.
+    pub picture: String,
+    /// Searches without the object that matched at the default threshold.
+    pub false_matches: usize,
 }
 
 /// Whether a trial belongs to a group.
@@ -90,15 +104,20 @@ impl TeachReport {
         trials: &Trials,
         default_threshold: f32,
     ) -> TeachReport {
-        let thresholds: Vec<f32> = (4..=16).map(|i| i as f32 * 0.05).collect();
+        // The suggestion is searched in steps of 0.01; the table shows steps of 0.05, the
+        // default and the suggestion.
+        let suggested_threshold = (20..=95)
+            .map(|i| i as f32 / 100.0)
+            .find(|&t| threshold_row(trials, t).false_matches <= SUGGESTION_FALSE_MATCHES);
+        let mut thresholds: Vec<f32> = (8..=17).map(|i| i as f32 * 0.05).collect();
+        thresholds.push(default_threshold);
+        thresholds.extend(suggested_threshold);
+        thresholds.sort_by(f32::total_cmp);
+        thresholds.dedup_by(|a, b| (*a - *b).abs() < 1e-4);
         let table: Vec<ThresholdRow> = thresholds
             .iter()
             .map(|&t| threshold_row(trials, t))
             .collect();
-        let suggested_threshold = table
-            .iter()
-            .find(|r| r.false_matches <= SUGGESTION_FALSE_MATCHES)
-            .map(|r| r.threshold);
         let per_object = objects
             .iter()
             .enumerate()
@@ -129,13 +148,20 @@ impl TeachReport {
             .iter()
             .enumerate()
             .map(|(o, name)| {
-                let worst = trials
-                    .negatives
-                    .iter()
-                    .filter(|n| n.object == o)
-                    .map(|n| n.score)
-                    .fold(-1.0f32, f32::max);
-                (name.clone(), worst)
+                let mine = || trials.negatives.iter().filter(move |n| n.object == o);
+                let worst = mine().max_by(|a, b| a.score.total_cmp(&b.score));
+                WorstNegative {
+                    object: name.clone(),
+                    score: worst.map_or(-1.0, |n| n.score),
+                    picture: worst.map_or(String::new(), |n| {
+                        let background = photos.get(n.background).cloned().unwrap_or_default();
+                        match n.pasted.and_then(|p| objects.get(p)) {
+                            Some(pasted) => format!("{background} with {pasted}"),
+                            None => background,
+                        }
+                    }),
+                    false_matches: mine().filter(|n| n.score >= default_threshold).count(),
+                }
             })
             .collect();
         TeachReport {
@@ -243,6 +269,11 @@ impl fmt::Display for TeachReport {
                 r.false_match_count,
                 if (r.threshold - self.default_threshold).abs() < 1e-4 {
                     "  <- default"
+                } else if self
+                    .suggested_threshold
+                    .is_some_and(|t| (r.threshold - t).abs() < 1e-4)
+                {
+                    "  <- suggested"
                 } else {
                     ""
                 }
@@ -275,9 +306,17 @@ impl fmt::Display for TeachReport {
                 g.mean_score
             )?;
         }
-        writeln!(f, "\nhighest score without the object:")?;
-        for (name, s) in &self.worst_negative {
-            writeln!(f, "  {name:<34} {s:>5.2}")?;
+        writeln!(
+            f,
+            "\nwithout the object: false matches at {:.2}, and the highest score:",
+            self.default_threshold
+        )?;
+        for w in &self.worst_negative {
+            writeln!(
+                f,
+                "  {:<20} {:>4}  {:>5.2} on {}",
+                w.object, w.false_matches, w.score, w.picture
+            )?;
         }
         for t in &self.timing {
             writeln!(

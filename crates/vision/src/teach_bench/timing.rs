@@ -19,7 +19,7 @@ pub struct DetectionTiming {
     pub backend: String,
     /// Why it could not be measured; the figures are zero then.
     pub unavailable: Option<String>,
-    /// Mean time of one detection (decode to boxes), in milliseconds.
+    /// Median time of one detection (decode to boxes), in milliseconds.
     pub detect_ms: f64,
     /// Matcher time with three templates divided by detection time.
     pub ratio: f64,
@@ -28,15 +28,16 @@ pub struct DetectionTiming {
 /// Timing for one picture size.
 #[derive(Debug, Clone, Serialize)]
 pub struct TeachTiming {
-    /// The pictures' size, e.g. `640x480`.
+    /// The pictures' size, e.g. `long side 640`.
     pub size: String,
     /// Pictures timed.
     pub pictures: usize,
-    /// Mean time to prepare a scene (decode, pyramid, descriptors), in milliseconds.
+    /// Median time to prepare a scene (decode, pyramid, descriptors), in milliseconds.
     pub scene_ms: f64,
-    /// Mean time of one template's search in a prepared scene, in milliseconds.
+    /// Median time of one template's search in a prepared scene, in milliseconds.
     pub find_ms: f64,
-    /// A scene and three searches: what a snapshot costs with three taught objects.
+    /// A scene and three searches (median): what a snapshot costs with three taught
+    /// objects.
     pub three_templates_ms: f64,
     /// Detection on each backend.
     pub detection: Vec<DetectionTiming>,
@@ -66,60 +67,52 @@ pub(crate) fn run_timing(
             };
             jpegs.push((image.dimensions(), encode_jpeg(&image, 85)?));
         }
-        let size = jpegs
-            .first()
-            .map(|((w, h), _)| format!("{w}x{h}"))
-            .unwrap_or_default();
-        let runs = (iterations * jpegs.len()).max(1) as f64;
-
-        // Warm up, then time scenes and searches separately.
+        let long = jpegs.iter().map(|((w, h), _)| *w.max(h)).max().unwrap_or(0);
+        let size = format!("long side {long}");
+        // Warm up, then time each picture with the matcher and every detector in turn, so
+        // that whatever else the machine is doing weighs on all of them alike; medians, so
+        // that a moment of contention does not decide the figure.
         for (_, jpeg) in &jpegs {
             Scene::from_jpeg(jpeg, MAX_PIXELS)?;
+            for (_, d) in &detectors {
+                if let Ok(d) = d {
+                    d.detect(jpeg)?;
+                }
+            }
         }
-        let (mut scene_s, mut find_s) = (0.0, 0.0);
+        let (mut scenes, mut finds, mut matcher) = (Vec::new(), Vec::new(), Vec::new());
+        let mut detect: Vec<Vec<f64>> = vec![Vec::new(); detectors.len()];
         for _ in 0..iterations {
             for (_, jpeg) in &jpegs {
                 let start = Instant::now();
                 let scene = Scene::from_jpeg(jpeg, MAX_PIXELS)?;
-                scene_s += start.elapsed().as_secs_f64();
+                let scene_s = start.elapsed().as_secs_f64();
                 let start = Instant::now();
                 for t in templates {
                     std::hint::black_box(scene.find(t, -1.0));
                 }
-                find_s += start.elapsed().as_secs_f64();
+                let find_s = start.elapsed().as_secs_f64() / templates.len().max(1) as f64;
+                scenes.push(scene_s);
+                finds.push(find_s);
+                matcher.push(scene_s + 3.0 * find_s);
+                for (i, (_, d)) in detectors.iter().enumerate() {
+                    if let Ok(d) = d {
+                        let start = Instant::now();
+                        std::hint::black_box(d.detect(jpeg)?);
+                        detect[i].push(start.elapsed().as_secs_f64());
+                    }
+                }
             }
         }
-        let scene_ms = scene_s * 1000.0 / runs;
-        let find_ms = find_s * 1000.0 / runs / templates.len().max(1) as f64;
-        let three_templates_ms = scene_ms + 3.0 * find_ms;
-
+        let scene_ms = median_ms(&mut scenes);
+        let find_ms = median_ms(&mut finds);
+        let three_templates_ms = median_ms(&mut matcher);
         let mut detection = Vec::new();
-        for (label, detector) in &detectors {
-            let detector = match detector {
-                Ok(d) => d,
-                Err(reason) => {
-                    detection.push(DetectionTiming {
-                        backend: label.clone(),
-                        unavailable: Some(reason.clone()),
-                        detect_ms: 0.0,
-                        ratio: 0.0,
-                    });
-                    continue;
-                }
-            };
-            for (_, jpeg) in &jpegs {
-                detector.detect(jpeg)?;
-            }
-            let start = Instant::now();
-            for _ in 0..iterations {
-                for (_, jpeg) in &jpegs {
-                    std::hint::black_box(detector.detect(jpeg)?);
-                }
-            }
-            let detect_ms = start.elapsed().as_secs_f64() * 1000.0 / runs;
+        for ((label, d), times) in detectors.iter().zip(&mut detect) {
+            let detect_ms = median_ms(times);
             detection.push(DetectionTiming {
                 backend: label.clone(),
-                unavailable: None,
+                unavailable: d.as_ref().err().cloned(),
                 detect_ms,
                 ratio: if detect_ms > 0.0 {
                     three_templates_ms / detect_ms
@@ -141,6 +134,15 @@ pub(crate) fn run_timing(
 }
 
 type Loaded = (String, Result<Detector, String>);
+
+/// The median of durations in seconds, in milliseconds (0 when there are none).
+fn median_ms(seconds: &mut [f64]) -> f64 {
+    if seconds.is_empty() {
+        return 0.0;
+    }
+    seconds.sort_by(f64::total_cmp);
+    seconds[seconds.len() / 2] * 1000.0
+}
 
 /// ONNX Runtime on every core and on one (the matcher uses one), and tract; a backend that
 /// does not load is kept with the reason.
