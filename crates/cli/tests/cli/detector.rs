@@ -4,10 +4,9 @@
 
 use crate::support::*;
 use reqwest::blocking::Client;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -31,7 +30,7 @@ fn onnx_runtime_is_found_in_a_python_package_with_nothing_configured() {
     }
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args([
             "serve",
             "--listen",
@@ -49,24 +48,11 @@ fn onnx_runtime_is_found_in_a_python_package_with_nothing_configured() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + PATIENCE * 2;
-    while !reqwest::blocking::get(format!("{base}/healthz")).is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    // Loading the model takes longer than a plain start.
+    let server = ServerProcess::wait_for(child, port, PATIENCE * 2);
+    let base = server.base.clone();
     let c = Client::new();
-    let token = c
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"username": "owner", "password": "quiet lantern orbit mosaic", "account_name": "Home"}))
-        .send()
-        .unwrap()
-        .json::<Value>()
-        .unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = sign_up_owner(&base);
     let list: Value = c
         .get(format!("{base}/api/v1/cameras"))
         .bearer_auth(&token)
@@ -74,8 +60,7 @@ fn onnx_runtime_is_found_in_a_python_package_with_nothing_configured() {
         .unwrap()
         .json()
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert_eq!(list["detector"]["backend"], "onnxruntime", "{list}");
     let library = list["detector"]["library"].as_str().unwrap();
     assert!(library.contains("python3 package"), "{library}");

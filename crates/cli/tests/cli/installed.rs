@@ -21,7 +21,7 @@ fn the_binary_alone_in_an_empty_folder_detects_objects() {
     let exe = folder.path().join("switchboard");
     std::fs::copy(BIN, &exe).unwrap();
     let port = free_port();
-    let mut server = Command::new(&exe)
+    let server = Command::new(&exe)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .current_dir(folder.path())
         .env_clear()
@@ -31,25 +31,12 @@ fn the_binary_alone_in_an_empty_folder_detects_objects() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + PATIENCE * 2;
-    while !reqwest::blocking::get(format!("{base}/healthz")).is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Loading the model takes longer than a plain start.
+    let server = ServerProcess::wait_for(server, port, PATIENCE * 2);
+    let base = server.base.clone();
     let c = Client::new();
     let api = format!("{base}/api/v1");
-    let user = c
-        .post(format!("{api}/auth/register"))
-        .json(&json!({"username": "owner", "password": "quiet lantern orbit mosaic", "account_name": "Home"}))
-        .send()
-        .unwrap()
-        .json::<Value>()
-        .unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user = sign_up_owner(&base);
     let camera: Value = c
         .post(format!("{api}/cameras"))
         .bearer_auth(&user)
@@ -98,8 +85,7 @@ fn the_binary_alone_in_an_empty_folder_detects_objects() {
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let results = found["results"].as_array().unwrap();
     assert!(
         results.iter().any(|r| r["label"] == "bus"),

@@ -81,8 +81,14 @@ impl ServerProcess {
 
     /// Waits until `/healthz` answers.
     fn until_up(child: Child, port: u16) -> ServerProcess {
+        Self::wait_for(child, port, PATIENCE)
+    }
+
+    /// Takes a `serve` child a test started itself (its own flags, folder or environment)
+    /// and waits up to `patience` until `/healthz` answers; dropping it kills the child.
+    pub fn wait_for(child: Child, port: u16, patience: Duration) -> ServerProcess {
         let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + PATIENCE;
+        let deadline = Instant::now() + patience;
         loop {
             if let Ok(r) = reqwest::blocking::get(format!("{base}/healthz"))
                 && r.status().is_success()
@@ -160,4 +166,18 @@ pub fn cli_ok(data: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Signs up `owner` in a new account on the server at `base` and returns the user token.
+pub fn sign_up_owner(base: &str) -> String {
+    reqwest::blocking::Client::new()
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&serde_json::json!({"username": "owner", "password": "quiet lantern orbit mosaic", "account_name": "Home"}))
+        .send()
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
