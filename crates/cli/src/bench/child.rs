@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use reqwest::Url;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -139,9 +139,7 @@ impl ServerChild {
 
     /// The last `n` lines of the server's log.
     fn log_tail(&self, n: usize) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        file_tail(&self.log, n)
     }
 
     /// Kills the server and waits for it to exit. (The benchmark's data is thrown away, so
@@ -154,9 +152,17 @@ impl ServerChild {
     }
 }
 
+/// The last `n` lines of a child's log file (empty if it cannot be read: it only ever
+/// explains another error).
+pub(super) fn file_tail(path: &Path, n: usize) -> String {
+    let log = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// A TCP port on the loopback interface that was free a moment ago. The child binds it
 /// itself; if something takes it in between, the child fails and says so.
-fn free_port() -> anyhow::Result<u16> {
+pub(super) fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
     Ok(listener.local_addr()?.port())
 }

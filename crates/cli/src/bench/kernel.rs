@@ -88,17 +88,7 @@ pub async fn run(args: KernelArgs) -> anyhow::Result<()> {
         .get(&args.kernel)
         .with_context(|| format!("no kernelspec {:?} on this machine", args.kernel))?
         .clone();
-    // Short on purpose: Unix socket paths inside it are limited to 107 bytes.
-    let runtime = tempfile::Builder::new()
-        .prefix("sbk")
-        .tempdir_in("/tmp")
-        .context("cannot create a temporary directory")?;
-    let launcher = KernelLauncher::new(NodeConfig {
-        runtime_dir: runtime.path().join("k"),
-        max_kernels: args.kernels as usize + 2,
-        helper: HelperCommand::current_exe(),
-    })
-    .context("cannot prepare the kernel launcher")?;
+    let (_runtime, launcher) = baseline_launcher(args.kernels as usize + 2)?;
     let sandbox = match args.sandbox {
         SandboxChoice::Off => KernelSandboxMode::Off,
         SandboxChoice::On => {
@@ -142,13 +132,15 @@ pub async fn run(args: KernelArgs) -> anyhow::Result<()> {
     ])
     .await?;
     let http = reqwest::Client::new();
-    let api = ApiClient::sign_up(http.clone(), server.base().clone()).await?;
+    let user = ApiClient::sign_up(http.clone(), server.base().clone()).await?;
     let remote = Remote {
-        http,
-        base: server.base().clone(),
-        token: api.token().to_owned(),
+        api: KernelApi::new(
+            http,
+            server.base().clone(),
+            format!("Bearer {}", user.token()),
+            &spec.name,
+        ),
         metrics_token,
-        kernel: spec.name.clone(),
     };
     eprintln!(
         "kernel {}, sandbox {sandbox_flag} ({}): measuring …",
@@ -158,9 +150,15 @@ pub async fn run(args: KernelArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let cpu_start = CpuReading::take(server.pid())?;
-    let rounds = round_trips(&remote, &launcher, &spec, &config, args.iterations as usize)
-        .await
-        .context("the round trip could not be measured")?;
+    let rounds = round_trips(
+        &remote.api,
+        &launcher,
+        &spec,
+        &config,
+        args.iterations as usize,
+    )
+    .await
+    .context("the round trip could not be measured")?;
     let starts = (args.iterations as usize / 10).max(3);
     let (hand_out, cold) = starts_side_by_side(&remote, &launcher, &spec, &config, starts)
         .await
@@ -184,63 +182,40 @@ pub async fn run(args: KernelArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The server under test, as a signed-in client.
+/// A launcher for the baseline kernels this process starts itself, and the folder their
+/// runtime files live in (removed when dropped, so keep it until the kernels are shut down).
+pub(super) fn baseline_launcher(
+    max_kernels: usize,
+) -> anyhow::Result<(tempfile::TempDir, KernelLauncher)> {
+    // Short on purpose: Unix socket paths inside it are limited to 107 bytes.
+    let runtime = tempfile::Builder::new()
+        .prefix("sbk")
+        .tempdir_in("/tmp")
+        .context("cannot create a temporary directory")?;
+    let launcher = KernelLauncher::new(NodeConfig {
+        runtime_dir: runtime.path().join("k"),
+        max_kernels,
+        helper: HelperCommand::current_exe(),
+    })
+    .context("cannot prepare the kernel launcher")?;
+    Ok((runtime, launcher))
+}
+
+/// The server under test, as a signed-in client that also reads its metrics.
 struct Remote {
-    http: reqwest::Client,
-    base: Url,
-    token: String,
+    api: KernelApi,
     /// Reads the server's `/metrics`.
     metrics_token: String,
-    kernel: String,
 }
 
 impl Remote {
-    /// `POST /api/kernels`: the new kernel's id.
-    async fn start_kernel(&self) -> anyhow::Result<String> {
-        let answer = self
-            .http
-            .post(self.base.join("api/kernels")?)
-            .bearer_auth(&self.token)
-            .json(&json!({ "name": self.kernel }))
-            .timeout(PATIENCE)
-            .send()
-            .await?;
-        if !answer.status().is_success() {
-            bail!(
-                "POST /api/kernels answered {}: {}",
-                answer.status(),
-                answer.text().await.unwrap_or_default()
-            );
-        }
-        let model: Value = answer.json().await?;
-        model
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .context("the kernel model has no id")
-    }
-
-    /// `DELETE /api/kernels/{id}`.
-    async fn stop_kernel(&self, id: &str) -> anyhow::Result<()> {
-        let answer = self
-            .http
-            .delete(self.base.join(&format!("api/kernels/{id}"))?)
-            .bearer_auth(&self.token)
-            .timeout(PATIENCE)
-            .send()
-            .await?;
-        if !answer.status().is_success() {
-            bail!("DELETE /api/kernels/{id} answered {}", answer.status());
-        }
-        Ok(())
-    }
-
     /// Waits until the server's pool holds a warm kernel (`switchboard_kernels_warm`).
     async fn wait_for_warm_kernel(&self) -> anyhow::Result<()> {
-        let url = self.base.join("metrics")?;
+        let url = self.api.base.join("metrics")?;
         let deadline = Instant::now() + PATIENCE;
         loop {
             let answer = self
+                .api
                 .http
                 .get(url.clone())
                 .bearer_auth(&self.metrics_token)
@@ -264,9 +239,106 @@ impl Remote {
             tokio::time::sleep(POOL_POLL).await;
         }
     }
+}
+
+/// A client of a Jupyter kernel API (`/api/kernels`): the server's own, or Jupyter Server's,
+/// which `bench gateway` reaches the same way.
+#[derive(Clone)]
+pub(super) struct KernelApi {
+    http: reqwest::Client,
+    base: Url,
+    /// The whole `Authorization` header, scheme included: the server takes `Bearer` and
+    /// `token`, and Jupyter Server's own clients send `token`.
+    authorization: String,
+    /// The kernelspec new kernels are started with.
+    kernel: String,
+}
+
+impl KernelApi {
+    /// A client of the kernel API under `base` (ending with `/`).
+    pub(super) fn new(
+        http: reqwest::Client,
+        base: Url,
+        authorization: String,
+        kernel: &str,
+    ) -> KernelApi {
+        KernelApi {
+            http,
+            base,
+            authorization,
+            kernel: kernel.to_owned(),
+        }
+    }
+
+    /// `POST /api/kernels`: the new kernel's id.
+    pub(super) async fn start_kernel(&self) -> anyhow::Result<String> {
+        let url = self.base.join("api/kernels")?;
+        let answer = self
+            .http
+            .post(url.clone())
+            .header(reqwest::header::AUTHORIZATION, &self.authorization)
+            .json(&json!({ "name": self.kernel }))
+            .timeout(PATIENCE)
+            .send()
+            .await?;
+        if !answer.status().is_success() {
+            bail!(
+                "POST {url} answered {}: {}",
+                answer.status(),
+                answer.text().await.unwrap_or_default()
+            );
+        }
+        let model: Value = answer.json().await?;
+        model
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .context("the kernel model has no id")
+    }
+
+    /// `DELETE /api/kernels/{id}`.
+    pub(super) async fn stop_kernel(&self, id: &str) -> anyhow::Result<()> {
+        let url = self.base.join(&format!("api/kernels/{id}"))?;
+        let answer = self
+            .http
+            .delete(url.clone())
+            .header(reqwest::header::AUTHORIZATION, &self.authorization)
+            .timeout(PATIENCE)
+            .send()
+            .await?;
+        if !answer.status().is_success() {
+            bail!("DELETE {url} answered {}", answer.status());
+        }
+        Ok(())
+    }
+
+    /// Stops every kernel `GET /api/kernels` lists, all tried even when one fails; the first
+    /// failure is returned.
+    pub(super) async fn stop_all_kernels(&self) -> anyhow::Result<()> {
+        let url = self.base.join("api/kernels")?;
+        let answer = self
+            .http
+            .get(url.clone())
+            .header(reqwest::header::AUTHORIZATION, &self.authorization)
+            .timeout(PATIENCE)
+            .send()
+            .await?;
+        if !answer.status().is_success() {
+            bail!("GET {url} answered {}", answer.status());
+        }
+        let kernels: Vec<Value> = answer.json().await?;
+        let mut outcome = Ok(());
+        for id in kernels.iter().filter_map(|k| k.get("id")?.as_str()) {
+            let stopped = self.stop_kernel(id).await;
+            if outcome.is_ok() {
+                outcome = stopped;
+            }
+        }
+        outcome
+    }
 
     /// Opens the channels WebSocket of kernel `id`.
-    async fn channels(&self, id: &str) -> anyhow::Result<ChannelsClient> {
+    pub(super) async fn channels(&self, id: &str) -> anyhow::Result<ChannelsClient> {
         let mut url = self.base.join(&format!("api/kernels/{id}/channels"))?;
         let ws_scheme = if url.scheme() == "https" { "wss" } else { "ws" };
         url.set_scheme(ws_scheme)
@@ -274,14 +346,13 @@ impl Remote {
         let session = uuid_like();
         url.query_pairs_mut().append_pair("session_id", &session);
         let mut request = url.as_str().into_client_request()?;
-        request.headers_mut().insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {}", self.token).parse()?,
-        );
+        request
+            .headers_mut()
+            .insert(reqwest::header::AUTHORIZATION, self.authorization.parse()?);
         // Nagle off on our side too, as a browser's socket has it.
         let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
-            .context("cannot open the channels WebSocket")?;
+            .with_context(|| format!("cannot open the channels WebSocket {url}"))?;
         Ok(ChannelsClient { socket, session })
     }
 }
@@ -300,8 +371,9 @@ fn uuid_like() -> String {
     )
 }
 
-/// A Jupyter frontend's view of the channels WebSocket (JSON text messages).
-struct ChannelsClient {
+/// A Jupyter frontend's view of the channels WebSocket (JSON text messages, the protocol
+/// without a subprotocol, which Jupyter Server also speaks toward a gateway).
+pub(super) struct ChannelsClient {
     socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
@@ -311,10 +383,10 @@ struct ChannelsClient {
 impl ChannelsClient {
     /// One `1+1` request (the content `jupyter-protocol`'s `ExecuteRequest::new` sends, as
     /// the direct client does), timed until its reply and final idle status came back.
-    async fn round_trip(&mut self) -> anyhow::Result<Duration> {
+    pub(super) async fn round_trip(&mut self) -> anyhow::Result<Duration> {
         tokio::time::timeout(PATIENCE, self.exchange())
             .await
-            .context("no answer through the server")?
+            .context("no answer on the channels socket")?
     }
 
     async fn exchange(&mut self) -> anyhow::Result<Duration> {
@@ -350,7 +422,7 @@ impl ChannelsClient {
             let text = match self.socket.next().await {
                 Some(Ok(Message::Text(text))) => text,
                 Some(Ok(Message::Close(_))) | None => {
-                    bail!("the server closed the channels socket")
+                    bail!("the channels socket was closed")
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e.into()),
@@ -372,7 +444,7 @@ impl ChannelsClient {
         Ok(started.elapsed())
     }
 
-    async fn close(mut self) {
+    pub(super) async fn close(mut self) {
         let _ = self.socket.close(None).await;
     }
 }
@@ -380,7 +452,7 @@ impl ChannelsClient {
 /// The round trip through the server and direct, interleaved sample by sample (the order
 /// within each pair alternates).
 async fn round_trips(
-    remote: &Remote,
+    remote: &KernelApi,
     launcher: &KernelLauncher,
     spec: &KernelSpec,
     config: &KernelConfig,
@@ -426,9 +498,9 @@ async fn starts_side_by_side(
     for _ in 0..count {
         remote.wait_for_warm_kernel().await?;
         let started = Instant::now();
-        let id = remote.start_kernel().await?;
+        let id = remote.api.start_kernel().await?;
         hand_outs.push(started.elapsed());
-        remote.stop_kernel(&id).await?;
+        remote.api.stop_kernel(&id).await?;
 
         remote.wait_for_warm_kernel().await?;
         let started = Instant::now();
@@ -491,7 +563,7 @@ impl CpuReading {
 
 /// CPU seconds of `roots` and their living descendants, children they already reaped
 /// included (`cutime`/`cstime`), so kernels that came and went between two readings count.
-fn tree_seconds(roots: &[u32]) -> f64 {
+pub(super) fn tree_seconds(roots: &[u32]) -> f64 {
     // pid → (parent, own and reaped children's ticks)
     let mut processes: HashMap<u32, (u32, u64)> = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {

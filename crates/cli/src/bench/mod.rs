@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod cpu;
 pub mod detect;
 pub mod fanout;
+pub mod gateway;
 pub mod kernel;
 pub mod search;
 pub mod teach;
@@ -33,6 +34,9 @@ pub enum BenchCommand {
     /// Jupyter kernels: round trip through the server versus direct, pool hand-out versus
     /// cold start, memory of idle kernels.
     Kernel(kernel::KernelArgs),
+    /// Jupyter Server with this server as its kernel gateway: the execute round trip through
+    /// both, beside Jupyter Server with its own kernels, and what each hop adds.
+    Gateway(gateway::GatewayArgs),
     /// Several nodes over PostgreSQL and NATS: latency the relay adds, frames relayed per
     /// second with each node's CPU, and failover time after a node is killed.
     Cluster(cluster::ClusterArgs),
@@ -56,6 +60,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Fanout(args) => fanout::run(args).await,
         BenchCommand::Detect(args) => detect::run(args).await,
         BenchCommand::Kernel(args) => kernel::run(args).await,
+        BenchCommand::Gateway(args) => gateway::run(args).await,
         BenchCommand::Cluster(args) => cluster::run(args).await,
         BenchCommand::Audit(args) => audit::run(args).await,
         BenchCommand::AtRest(args) => at_rest::run(args).await,
