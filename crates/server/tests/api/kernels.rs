@@ -212,19 +212,7 @@ async fn a_jupyter_kernel_runs_code_over_the_channels_socket() {
 pub(crate) async fn jupyterlab_client(app: &TestApp, token: &str, args: &[&str]) -> Value {
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jupyterlab");
-    if !fixture.join("node_modules/@jupyterlab/services").exists() {
-        // scripts/test installs it; do it here too so `cargo test` alone works.
-        let status = tokio::process::Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-            .arg(&fixture)
-            .status()
-            .await
-            .expect("npm runs (install Node.js and npm)");
-        assert!(
-            status.success(),
-            "npm install of @jupyterlab/services failed"
-        );
-    }
+    install_jupyterlab_services(&fixture).await;
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(120),
         tokio::process::Command::new("node")
@@ -255,6 +243,23 @@ pub(crate) async fn jupyterlab_client(app: &TestApp, token: &str, args: &[&str])
                 String::from_utf8_lossy(&output.stderr)
             )
         })
+}
+
+/// Installs `@jupyterlab/services` into the fixture when it is not there (scripts/test does
+/// it; this makes `cargo test` alone work too).
+pub(crate) async fn install_jupyterlab_services(fixture: &std::path::Path) {
+    if !fixture.join("node_modules/@jupyterlab/services").exists() {
+        let status = tokio::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(fixture)
+            .status()
+            .await
+            .expect("npm runs (install Node.js and npm)");
+        assert!(
+            status.success(),
+            "npm install of @jupyterlab/services failed"
+        );
+    }
 }
 
 #[tokio::test]
