@@ -440,11 +440,14 @@ impl KernelRegistry {
         })
     }
 
-    /// Removes the kernel from the registry once it is dead.
+    /// Removes the kernel from the registry once it is dead, and notes its activity.
+    /// Every change of its state (busy, idle, …) is activity, as in Jupyter Server, so a
+    /// long run that just ended does not look idle since it began to a culler in front.
     fn watch(self: &Arc<Self>, entry: &Arc<KernelEntry>) {
         let mut state = entry.kernel.watch_state();
         let id = entry.id().to_owned();
         let registry = Arc::downgrade(self);
+        let watched = Arc::downgrade(entry);
         let shutdown = self.shutdown.clone();
         self.tracker.spawn(async move {
             loop {
@@ -454,6 +457,9 @@ impl KernelRegistry {
                 tokio::select! {
                     changed = state.changed() => if changed.is_err() { break },
                     () = shutdown.cancelled() => return,
+                }
+                if let Some(entry) = watched.upgrade() {
+                    entry.touch();
                 }
             }
             if let Some(registry) = registry.upgrade() {
