@@ -15,7 +15,7 @@ pub struct KernelModel {
     pub id: String,
     /// The kernelspec it runs.
     pub name: String,
-    /// When a client last used it.
+    /// When a client last sent it something, or its state last changed.
     pub last_activity: DateTime<Utc>,
     pub execution_state: ExecutionState,
     /// Open channels sockets.
