@@ -125,6 +125,15 @@ fn checks(config: &switchboard_server::Config) -> Vec<Check> {
             "python3 -m pip install ipykernel",
         )
     });
+    let node = config.node_name();
+    out.push(Check::ok(
+        "kernel ids",
+        format!(
+            "this node ({node}) starts its kernel ids with {}: a proxy may send \
+             /api/kernels/{0}… and /api/v1/kernels/{0}… to it",
+            switchboard_server::kernel_id::NodeTag::of(&node).id_start()
+        ),
+    ));
     let host = HostSupport::detect();
     out.push(if host.root {
         Check::ok(

@@ -91,6 +91,11 @@ pub struct KernelConfig {
     pub replay: ReplayLimits,
     /// Extra environment variables for the kernel (after the kernelspec's own).
     pub env: std::collections::BTreeMap<String, String>,
+    /// Variables a client asked for (a gateway's `KERNEL_USERNAME`, …), already filtered by
+    /// the caller: each is set only where neither the launcher, the kernelspec nor
+    /// [`KernelConfig::env`] sets that name, so a client never changes the kernel's `PATH`,
+    /// `HOME` or anything else its confinement relies on.
+    pub client_env: std::collections::BTreeMap<String, String>,
 }
 
 /// Deadlines. Every wait in this crate has one.

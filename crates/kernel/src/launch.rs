@@ -8,6 +8,7 @@
 //! (so our subscription is live). Every step is bounded by the start timeout and fails
 //! early if the process exits.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -541,6 +542,16 @@ fn kernel_env(request: &LaunchRequest<'_>) -> BTreeMap<String, String> {
     .collect();
     env.extend(request.spec.env.clone());
     env.extend(request.config.env.clone());
+    for (name, value) in &request.config.client_env {
+        match env.entry(name.clone()) {
+            Entry::Vacant(slot) => {
+                slot.insert(value.clone());
+            }
+            Entry::Occupied(_) => {
+                tracing::info!(variable = %name, "a client's variable would replace one the kernel is given; ignored");
+            }
+        }
+    }
     env
 }
 

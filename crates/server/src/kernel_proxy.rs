@@ -1,5 +1,5 @@
 //! Kernels across nodes: a kernel is a process on one node, and its id says which
-//! (`<node>.<uuid>`), so any node can serve any kernel id by forwarding the request to the
+//! ([`crate::kernel_id`]), so any node can serve any kernel id by forwarding the request to the
 //! owner over HTTP (a WebSocket bridged both ways for `channels`). New kernels go to the
 //! least-loaded node the monitor knows of, by forwarding the whole request there, so shares
 //! and capacity are counted where the kernel runs.
@@ -14,7 +14,8 @@
 //! view of the others, and how to reach them, not the node's state.
 
 use crate::config::{Config, KernelPlacement};
-use crate::kernels::{KernelCounts, is_kernel_id, node_id_prefix};
+use crate::kernel_id::{KernelHome, KernelId, node_id_prefix};
+use crate::kernels::KernelCounts;
 use crate::monitor::{Monitor, service_base_url};
 use crate::protocol::jupyter::KernelModel;
 use crate::services::compute::ComputeError;
@@ -84,8 +85,6 @@ pub struct KernelProxy {
     http: reqwest::Client,
     /// This node's name (placement compares it with the monitor's choice).
     node: String,
-    /// This node's name as kernel ids start with it.
-    prefix: String,
     /// This node's name as [`FORWARDED_HEADER`] carries it (header-safe).
     marker: HeaderValue,
     clustered: bool,
@@ -113,10 +112,9 @@ impl KernelProxy {
             .connect_timeout(config.cluster.node_request_timeout)
             .build()?;
         let node = config.node_name();
-        let prefix = node_id_prefix(&node);
         // The id prefix is ASCII letters, digits, `-` and `_`: always a valid header value.
-        let marker =
-            HeaderValue::from_str(&prefix).unwrap_or_else(|_| HeaderValue::from_static("node"));
+        let marker = HeaderValue::from_str(&node_id_prefix(&node))
+            .unwrap_or_else(|_| HeaderValue::from_static("node"));
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -128,7 +126,6 @@ impl KernelProxy {
         Ok(KernelProxy {
             http,
             node,
-            prefix,
             marker,
             clustered: config.cluster.nats_url.is_some(),
             placement: config.cluster.kernel_placement,
@@ -155,13 +152,13 @@ impl KernelProxy {
     /// The node (as kernel ids name it) that runs kernel `id`, when the request naming it
     /// must be forwarded there: in a cluster, for a well-formed id of another node, unless
     /// the request was forwarded already.
-    pub fn owner_elsewhere(&self, id: &str, headers: &HeaderMap) -> Option<String> {
-        if !self.clustered || is_forwarded(headers) || !is_kernel_id(id) {
+    pub fn owner_elsewhere(&self, id: &str, headers: &HeaderMap) -> Option<KernelHome> {
+        if !self.clustered || is_forwarded(headers) {
             return None;
         }
-        id.split_once('.')
-            .map(|(node, _)| node.to_owned())
-            .filter(|node| *node != self.prefix)
+        KernelId::parse(id)
+            .map(|id| id.home().clone())
+            .filter(|home| !home.is(&self.node))
     }
 
     /// Whether a kernel-starting request may be placed on another node: in a cluster with
@@ -178,14 +175,14 @@ impl KernelProxy {
             .and_then(|node| self.other_nodes().into_iter().find(|s| s.node == node))
     }
 
-    /// Where `prefix`'s node is reached, from the monitor's view, re-read from the store
-    /// once when the node is not in it (a node that started since the last refresh).
-    pub async fn node_url(&self, prefix: &str) -> Result<String, ComputeError> {
+    /// Where the node `home` names is reached, from the monitor's view, re-read from the
+    /// store once when the node is not in it (a node that started since the last refresh).
+    pub async fn node_url(&self, home: &KernelHome) -> Result<String, ComputeError> {
         let find = || {
             self.monitor
                 .live_nodes()
                 .into_iter()
-                .find(|s| node_id_prefix(&s.node) == prefix && s.node != self.node)
+                .find(|s| home.is(&s.node) && s.node != self.node)
         };
         let found = match find() {
             Some(s) => Some(s),
@@ -198,7 +195,7 @@ impl KernelProxy {
         };
         found
             .map(|s| service_base_url(&s))
-            .ok_or_else(|| node_unavailable(prefix, "it is not running"))
+            .ok_or_else(|| node_unavailable(&home.to_string(), "it is not running"))
     }
 
     /// The other live nodes.

@@ -9,11 +9,13 @@
 
 use crate::cell_link::CellLink;
 use crate::config::{Config, KernelSandboxMode};
+use crate::kernel_id::{KernelId, NodeTag};
+use crate::kernelspec_resources::SpecResources;
 use crate::protocol::jupyter::{ExecutionState, KernelModel};
 use crate::services::compute::{ComputeError, KernelShare};
 use crate::services::gatekeeper::Place;
 use chrono::{DateTime, SubsecRound, Utc};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use switchboard_core::{AccountId, UserId};
@@ -37,7 +39,7 @@ pub struct KernelEntry {
     pub started: DateTime<Utc>,
     /// The stored cell it was handed out for, whose files its runs write.
     pub cell: Option<Arc<CellLink>>,
-    /// The id clients use: `<node>.<kernel uuid>`, so a front end can route by node.
+    /// The id clients use: a UUID that names this node ([`crate::kernel_id`]).
     public_id: String,
     last_activity: Mutex<DateTime<Utc>>,
     connections: Mutex<HashMap<String, u64>>,
@@ -111,6 +113,17 @@ impl KernelEntry {
     }
 }
 
+/// What a kernel is handed out for, besides who asks.
+#[derive(Debug, Default)]
+pub struct KernelRequest<'a> {
+    /// The kernelspec; the default one when `None` or empty.
+    pub spec: Option<&'a str>,
+    /// The stored cell it is handed out for, whose files its runs write.
+    pub cell: Option<Arc<CellLink>>,
+    /// Variables the client asked for, already sorted by the node's allow-list.
+    pub env: BTreeMap<String, String>,
+}
+
 /// Kernels a user and their account run on other nodes (counted against their shares).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KernelCounts {
@@ -145,13 +158,14 @@ pub struct KernelRegistry {
     availability: Availability,
     launcher: Option<KernelLauncher>,
     specs: KernelSpecs,
+    resources: SpecResources,
     config: KernelConfig,
     pools: HashMap<String, KernelPool>,
     kernels: Mutex<Running>,
     per_user: usize,
     per_account: usize,
-    /// This node's name as it starts kernel ids (see [`node_id_prefix`]).
-    id_prefix: String,
+    /// This node's tag, at the start of its kernel ids.
+    node_tag: NodeTag,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -199,12 +213,13 @@ impl KernelRegistry {
             availability: Availability::Disabled(reason),
             launcher: None,
             specs: KernelSpecs::default(),
+            resources: SpecResources::default(),
             config: kernel_config.clone(),
             pools: HashMap::new(),
             kernels: Mutex::new(Running::default()),
             per_user: config.kernels.kernels_per_user,
             per_account: config.kernels_per_account_here(),
-            id_prefix: node_id_prefix(&config.node_name()),
+            node_tag: NodeTag::of(&config.node_name()),
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
         };
@@ -293,13 +308,14 @@ impl KernelRegistry {
         KernelRegistry {
             availability: Availability::Enabled,
             launcher: Some(launcher),
+            resources: SpecResources::find(&specs),
             specs,
             config: kernel_config,
             pools,
             kernels: Mutex::new(Running::default()),
             per_user: config.kernels.kernels_per_user,
             per_account: config.kernels_per_account_here(),
-            id_prefix: node_id_prefix(&config.node_name()),
+            node_tag: NodeTag::of(&config.node_name()),
             shutdown,
             tracker,
         }
@@ -309,6 +325,12 @@ impl KernelRegistry {
     pub fn specs(&self) -> Result<&KernelSpecs, ComputeError> {
         self.launcher()?;
         Ok(&self.specs)
+    }
+
+    /// The kernelspecs' resources (logos, `kernel.js`, `kernel.css`).
+    pub fn resources(&self) -> Result<&SpecResources, ComputeError> {
+        self.launcher()?;
+        Ok(&self.resources)
     }
 
     fn launcher(&self) -> Result<&KernelLauncher, ComputeError> {
@@ -329,12 +351,12 @@ impl KernelRegistry {
         self: &Arc<Self>,
         user: UserId,
         account: AccountId,
-        spec: Option<&str>,
-        cell: Option<Arc<CellLink>>,
+        request: KernelRequest<'_>,
         elsewhere: KernelCounts,
         admitted: Place,
     ) -> Result<Arc<KernelEntry>, ComputeError> {
         let launcher = self.launcher()?;
+        let KernelRequest { spec, cell, env } = request;
         let name = match spec {
             Some(name) if !name.is_empty() => name.to_lowercase(),
             _ => self
@@ -347,13 +369,26 @@ impl KernelRegistry {
         };
         let spec = self.specs.get(&name)?.clone();
         let reservation = self.reserve(user, account, elsewhere)?;
-        let pooled = self.pools.get(&name).and_then(KernelPool::try_take);
+        // The pool's kernels run already, without the client's variables: a request with
+        // some gets a kernel of its own.
+        let pooled = if env.is_empty() {
+            self.pools.get(&name).and_then(KernelPool::try_take)
+        } else {
+            None
+        };
         let kernel = match pooled {
             Some(k) => k,
-            None => launcher.launch(&spec, &self.config).await?,
+            None if env.is_empty() => launcher.launch(&spec, &self.config).await?,
+            None => {
+                let config = KernelConfig {
+                    client_env: env,
+                    ..self.config.clone()
+                };
+                launcher.launch(&spec, &config).await?
+            }
         };
         let now = Utc::now();
-        let public_id = format!("{}.{}", self.id_prefix, kernel.id());
+        let public_id = self.node_tag.new_kernel_id();
         let entry = Arc::new(KernelEntry {
             kernel,
             owner: user,
@@ -405,11 +440,14 @@ impl KernelRegistry {
         })
     }
 
-    /// Removes the kernel from the registry once it is dead.
+    /// Removes the kernel from the registry once it is dead, and notes its activity.
+    /// Every change of its state (busy, idle, …) is activity, as in Jupyter Server, so a
+    /// long run that just ended does not look idle since it began to a culler in front.
     fn watch(self: &Arc<Self>, entry: &Arc<KernelEntry>) {
         let mut state = entry.kernel.watch_state();
         let id = entry.id().to_owned();
         let registry = Arc::downgrade(self);
+        let watched = Arc::downgrade(entry);
         let shutdown = self.shutdown.clone();
         self.tracker.spawn(async move {
             loop {
@@ -419,6 +457,9 @@ impl KernelRegistry {
                 tokio::select! {
                     changed = state.changed() => if changed.is_err() { break },
                     () = shutdown.cancelled() => return,
+                }
+                if let Some(entry) = watched.upgrade() {
+                    entry.touch();
                 }
             }
             if let Some(registry) = registry.upgrade() {
@@ -432,12 +473,10 @@ impl KernelRegistry {
     /// other accounts' kernels, so nobody learns which ids exist).
     pub fn get(&self, id: &str, account: AccountId) -> Result<Arc<KernelEntry>, ComputeError> {
         self.launcher()?;
-        if !is_kernel_id(id) {
-            return Err(ComputeError::KernelNotFound);
-        }
+        let id = KernelId::parse(id).ok_or(ComputeError::KernelNotFound)?;
         lock(&self.kernels)
             .by_id
-            .get(id)
+            .get(id.as_str())
             .filter(|e| e.account == account)
             .cloned()
             .ok_or(ComputeError::KernelNotFound)
@@ -464,7 +503,7 @@ impl KernelRegistry {
     /// Shuts the kernel down and forgets it.
     pub async fn remove(&self, id: &str, account: AccountId) -> Result<(), ComputeError> {
         let entry = self.get(id, account)?;
-        lock(&self.kernels).by_id.remove(id);
+        lock(&self.kernels).by_id.remove(entry.id());
         shut_down(&entry).await;
         Ok(())
     }
@@ -531,40 +570,6 @@ impl Drop for Reservation<'_> {
             }
         }
     }
-}
-
-/// The node name as kernel ids start with it: characters other than ASCII letters, digits,
-/// `-` and `_` become `-` (so ids stay URL-safe and the first `.` ends the node part), at
-/// most 63 of them.
-pub fn node_id_prefix(node: &str) -> String {
-    let prefix: String = node
-        .chars()
-        .take(63)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if prefix.is_empty() {
-        "node".to_owned()
-    } else {
-        prefix
-    }
-}
-
-/// Whether `id` has the shape of a kernel id, `<node>.<uuid>`: checked before any lookup,
-/// so nothing else in a path parameter goes further.
-pub fn is_kernel_id(id: &str) -> bool {
-    id.split_once('.').is_some_and(|(node, uuid)| {
-        (1..=63).contains(&node.len())
-            && node
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && uuid::Uuid::try_parse(uuid).is_ok()
-    })
 }
 
 /// The kernel settings the node's configuration asks for.

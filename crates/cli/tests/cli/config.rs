@@ -96,6 +96,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("max_cell_code_bytes", "16KiB"),
     ("cell_file_max_bytes", "1MiB"),
     ("cell_files_max", "5"),
+    ("kernel_env_allowed", "KERNEL_USERNAME"),
     // [cameras]
     ("detection", "false"),
     ("detector_model", "/opt/models/yolo.onnx"),

@@ -85,6 +85,7 @@ fn doctor_names_every_part_and_the_command_that_adds_what_is_missing() {
         "detector model",
         "ONNX Runtime",
         "ipykernel",
+        "kernel ids",
         "kernel namespaces",
         "Landlock",
         "seccomp",

@@ -19,7 +19,7 @@ use switchboard_core::{AccountId, DeviceId, Suid, User};
 /// requests, so only it needs the Origin rule (`crate::browser_policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenSource {
-    /// `Authorization: Bearer …` (or `Token …`).
+    /// `Authorization: Bearer …` (or `Token …`, or the token alone).
     Header,
     /// The `token` query parameter.
     Query,
@@ -37,11 +37,20 @@ pub fn find_token(
     if let Some(v) = headers.get(header::AUTHORIZATION)
         && let Ok(v) = v.to_str()
     {
-        let mut it = v.splitn(2, ' ');
-        if let (Some(scheme), Some(tok)) = (it.next(), it.next())
-            && (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
-        {
-            return Some((TokenSource::Header, tok.trim().to_owned()));
+        let v = v.trim();
+        match v.split_once(' ') {
+            Some((scheme, tok))
+                if scheme.eq_ignore_ascii_case("bearer")
+                    || scheme.eq_ignore_ascii_case("token") =>
+            {
+                return Some((TokenSource::Header, tok.trim().to_owned()));
+            }
+            // The token alone: what Jupyter Server's gateway client sends with an empty
+            // `auth_scheme`. Ours are JWTs (`a.b.c`), which no other scheme's value is.
+            None if v.split('.').count() == 3 => {
+                return Some((TokenSource::Header, v.to_owned()));
+            }
+            _ => {}
         }
     }
     // A token written into the URL is a deliberate choice for this request (a device page

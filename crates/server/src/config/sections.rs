@@ -346,6 +346,18 @@ pub struct KernelSettings {
     /// Most files stored per cell; further ones are named in a notice instead.
     #[arg(long, env = "SWITCHBOARD_CELL_FILES_MAX", default_value_t = 50)]
     pub cell_files_max: u32,
+    /// Variables a kernel start request's `env` may set in the kernel, as names or prefixes
+    /// ending in `*`, comma-separated (what Jupyter Server's gateway client sends:
+    /// KERNEL_USERNAME, KERNEL_WORKING_DIR, …); others are ignored and logged. None may
+    /// replace a variable the node or the kernelspec sets, and an empty list takes none (so
+    /// gateway starts come from the warm pool).
+    #[arg(
+        long = "kernel-env-allowed",
+        env = "SWITCHBOARD_KERNEL_ENV_ALLOWED",
+        value_delimiter = ',',
+        default_value = "KERNEL_*"
+    )]
+    pub kernel_env_allowed: Vec<String>,
 }
 
 /// `[cameras]`: snapshots, object detection and search.

@@ -2,12 +2,16 @@
 
 #![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
 
-use crate::protocol::jupyter::{ChannelsQuery, KernelModel, KernelspecList, StartKernelRequest};
+use crate::protocol::jupyter::{
+    ChannelsQuery, KernelModel, KernelspecList, KernelspecView, StartKernelRequest,
+};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(paths(
     list_kernelspecs,
+    get_kernelspec,
+    kernelspec_resource,
     list_kernels,
     start_kernel,
     get_kernel,
@@ -27,6 +31,33 @@ pub(super) struct Jupyter;
     security(("bearer" = []), ("cookie" = []))
 )]
 fn list_kernelspecs() {}
+
+/// One kernelspec (any case of its name); 404 `kernelspec_not_found`.
+#[utoipa::path(
+    get,
+    path = "/api/kernelspecs/{name}",
+    tag = "jupyter",
+    params(("name" = String, Path, description = "The kernelspec's name")),
+    responses((status = 200, body = KernelspecView)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn get_kernelspec() {}
+
+/// A kernelspec's logo, `kernel.js` or `kernel.css`, as its `resources` name them; 404
+/// `file_not_found` for anything else.
+#[utoipa::path(
+    get,
+    path = "/kernelspecs/{name}/{file}",
+    tag = "jupyter",
+    params(
+        ("name" = String, Path, description = "The kernelspec's name"),
+        ("file" = String, Path, description = "The file, e.g. logo-64x64.png"),
+    ),
+    responses((status = 200, description = "The file (image/png, image/svg+xml, text/javascript, text/css)",
+               content_type = "application/octet-stream", body = Vec<u8>)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn kernelspec_resource() {}
 
 /// The account's kernels on every node.
 #[utoipa::path(

@@ -131,7 +131,7 @@ error_codes! {
     /// A kernel id that is unknown, stopped, or of another account.
     KernelNotFound = "kernel_not_found", 404;
     /// A kernelspec this node does not have.
-    NoSuchKernelspec = "no_such_kernelspec", 404;
+    KernelspecNotFound = "kernelspec_not_found", 404;
     /// The kernel died or was shut down while the request ran.
     KernelDead = "kernel_dead", 410;
     /// A message for a kernel that is not a valid Jupyter message.

@@ -11,11 +11,11 @@ use switchboard_core::UserId;
 /// A kernel as Jupyter Server describes it, plus `owner`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KernelModel {
-    /// `<node>.<uuid>`: the node that runs the kernel, then the kernel's own id.
+    /// A UUID (version 8) that also names the node that runs the kernel.
     pub id: String,
     /// The kernelspec it runs.
     pub name: String,
-    /// When a client last used it.
+    /// When a client last sent it something, or its state last changed.
     pub last_activity: DateTime<Utc>,
     pub execution_state: ExecutionState,
     /// Open channels sockets.
@@ -50,12 +50,17 @@ impl From<&switchboard_kernel::KernelState> for ExecutionState {
 }
 
 /// `POST /api/kernels`. Jupyter clients send more fields (`path`, …) or no body at all;
-/// only `name` is read.
+/// only `name` and `env` are read.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct StartKernelRequest {
     /// The kernelspec; the default one when absent.
     #[serde(default)]
     pub name: Option<String>,
+    /// Variables for the kernel's environment, as Jupyter Server's gateway client sends them
+    /// (`KERNEL_USERNAME`, …): those the node's `kernel_env_allowed` allows are set, others
+    /// are left out and logged. At most 64, each value at most 4096 bytes.
+    #[serde(default)]
+    pub env: Option<BTreeMap<String, String>>,
 }
 
 /// `GET /api/kernelspecs` answer.
@@ -72,7 +77,8 @@ pub struct KernelspecList {
 pub struct KernelspecView {
     pub name: String,
     pub spec: KernelspecBody,
-    /// Logos and other files by name (none are served).
+    /// Logos (`logo-64x64`, …), `kernel.js` and `kernel.css`: the path each is served at,
+    /// `/kernelspecs/{name}/{file}`.
     pub resources: BTreeMap<String, String>,
 }
 
@@ -227,7 +233,7 @@ mod tests {
     #[test]
     fn a_kernel_model_has_jupyter_servers_field_names() {
         let model = KernelModel {
-            id: "node-a.5f0c2a9e-1b7d-4c3e-9a51-2f6d8e0b7c44".into(),
+            id: "5f0c2a9e-1b7d-8c3e-9a51-2f6d8e0b7c44".into(),
             name: "python3".into(),
             last_activity: "2026-01-01T12:00:00.651Z".parse().unwrap(),
             execution_state: ExecutionState::Idle,

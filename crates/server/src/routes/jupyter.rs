@@ -1,6 +1,7 @@
-//! The Jupyter Server kernel API, so existing Jupyter clients work unchanged:
-//! `/api/kernelspecs`, `/api/kernels[/{id}[/interrupt|/restart|/channels]]`, and the
-//! long-poll fallback of the channels socket, `/api/v1/kernels/{id}/messages`.
+//! The Jupyter Server kernel API, so existing Jupyter clients (and a Jupyter Server in
+//! gateway mode) work unchanged: `/api/kernelspecs[/{name}]`, `/kernelspecs/{name}/{file}`,
+//! `/api/kernels[/{id}[/interrupt|/restart|/channels]]`, and the long-poll fallback of the
+//! channels socket, `/api/v1/kernels/{id}/messages`.
 //!
 //! Every route needs a signed-in user (`Authorization: token|Bearer …`, the session cookie or
 //! `?token=`); a user sees the kernels of their own account only, and any other id is 404.
@@ -12,7 +13,9 @@ use crate::extract::{ApiQuery, ApiWebSocket};
 use crate::kernel_proxy::CallerCredentials;
 use crate::protocol::ErrorCode;
 use crate::protocol::compute::{MessagePoll, MessageSent, MessagesQuery};
-use crate::protocol::jupyter::{ChannelsQuery, KernelModel, KernelspecList, StartKernelRequest};
+use crate::protocol::jupyter::{
+    ChannelsQuery, KernelModel, KernelspecList, KernelspecView, StartKernelRequest,
+};
 use crate::services::compute::KernelChannel;
 use crate::websocket;
 use axum::Json;
@@ -34,6 +37,39 @@ pub(super) async fn kernelspecs(
     _caller: CurrentUser,
 ) -> ApiResult<Json<KernelspecList>> {
     Ok(Json(app.compute.kernelspecs()?))
+}
+
+/// `GET /api/kernelspecs/{name}`: one kernelspec, 404 `kernelspec_not_found`.
+pub(super) async fn kernelspec(
+    State(app): State<Arc<App>>,
+    _caller: CurrentUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<KernelspecView>> {
+    Ok(Json(app.compute.kernelspec(&name)?))
+}
+
+/// `GET /kernelspecs/{name}/{file}`: a kernelspec's logo, `kernel.js` or `kernel.css`, as
+/// its listing names them. Served so no page of this origin can run what one holds (an SVG
+/// logo may carry script): sandboxed, never sniffed.
+pub(super) async fn kernelspec_resource(
+    State(app): State<Arc<App>>,
+    _caller: CurrentUser,
+    Path((name, file)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let resource = app.compute.kernelspec_resource(&name, &file).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, resource.content_type),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        resource.bytes,
+    )
+        .into_response())
 }
 
 /// `GET /api/kernels`: the caller's account's kernels, on this node and (in a cluster) on
@@ -67,7 +103,12 @@ pub(super) async fn start(
     };
     let model = app
         .compute
-        .start_kernel(&caller.user, request.name.as_deref(), &credentials)
+        .start_kernel(
+            &caller.user,
+            request.name.as_deref(),
+            request.env.unwrap_or_default(),
+            &credentials,
+        )
         .await?;
     let location = format!("/api/kernels/{}", model.id);
     Ok((

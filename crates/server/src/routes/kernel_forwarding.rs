@@ -40,6 +40,7 @@ pub(super) async fn by_kernel_id(
     }
     let result = async {
         let base = proxy.node_url(&owner).await?;
+        let owner = owner.to_string();
         if parts.headers.contains_key(header::UPGRADE) {
             let ApiWebSocket(ws) = ApiWebSocket::from_request_parts(&mut parts, &app).await?;
             // The bridged socket is a WebSocket this node holds too.

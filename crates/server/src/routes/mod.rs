@@ -286,6 +286,16 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
     let jupyter = Table::new("")
         .route("/api/kernelspecs", [Method::GET], get(jupyter::kernelspecs))
         .route(
+            "/api/kernelspecs/{name}",
+            [Method::GET],
+            get(jupyter::kernelspec),
+        )
+        .route(
+            "/kernelspecs/{name}/{file}",
+            [Method::GET],
+            get(jupyter::kernelspec_resource),
+        )
+        .route(
             "/api/kernels",
             [Method::GET, Method::POST],
             get(jupyter::list).post(jupyter::start).layer(placed),

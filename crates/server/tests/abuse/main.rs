@@ -20,6 +20,7 @@ mod audit;
 mod connections;
 mod data_files;
 mod headers;
+mod kernel_gateway;
 mod kernel_sandbox;
 mod metrics;
 mod origin;

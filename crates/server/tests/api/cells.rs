@@ -155,11 +155,10 @@ async fn a_cell_runs_over_the_channels_socket_and_shares_its_files() {
     assert_eq!(cell["url"], format!("/c/{permalink}"));
     assert_eq!(cell["kernel"], "python3");
     assert_eq!(cell["code"], code);
-    // Kernel ids name the node that runs them.
-    let node = switchboard_server::kernels::node_id_prefix(&app.config.node_name());
-    let (prefix, uuid) = kernel_id.split_once('.').unwrap();
-    assert_eq!(prefix, node, "{kernel_id}");
-    assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{kernel_id}");
+    // Kernel ids are UUIDs that name the node that runs them.
+    let parsed = switchboard_server::kernel_id::KernelId::parse(&kernel_id).unwrap();
+    assert!(parsed.home().is(&app.config.node_name()), "{kernel_id}");
+    assert!(uuid::Uuid::parse_str(&kernel_id).is_ok(), "{kernel_id}");
 
     // Readable without a token, by id and by permalink.
     let (status, by_id) = get_json(&app, &format!("/cells/{id}")).await;
@@ -445,7 +444,7 @@ async fn bad_cells_are_refused_with_json_errors() {
         (
             json!({"code": "1", "kernel": "cobol"}),
             StatusCode::NOT_FOUND,
-            "no_such_kernelspec",
+            "kernelspec_not_found",
         ),
         (
             json!({"code": "1", "colour": "red"}),

@@ -8,8 +8,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 use switchboard_server::config::KernelPlacement;
+use switchboard_server::kernel_id::{KernelId, NodeTag};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// Whether kernel `id` runs on the node named `node`, as its id says.
+fn runs_on(id: &str, node: &str) -> bool {
+    KernelId::parse(id).is_some_and(|id| id.home().is(node))
+}
 
 /// Kernel launches can be slow on a busy machine.
 const KERNEL_PATIENCE: Duration = Duration::from_secs(120);
@@ -92,7 +98,7 @@ async fn a_kernel_on_one_node_is_used_through_another() {
     let (n1, n2) = (&cluster[0], &cluster[1]);
     let token = n1.signup("ada").await;
     let id = start_kernel_on(n2, &token).await;
-    assert!(id.starts_with("n2."), "{id}");
+    assert!(runs_on(&id, "n2"), "{id}");
 
     let model: Value = n1
         .http
@@ -250,20 +256,24 @@ async fn a_kernel_on_one_node_is_used_through_another() {
         .unwrap();
     assert_eq!(looped.status(), StatusCode::NOT_FOUND);
 
-    // A node that is not in the cluster: 503 with a clear error.
-    let unknown = format!("n9.{}", uuid::Uuid::new_v4());
-    let resp = n1
-        .http
-        .get(kernels_url(n1, &format!("/{unknown}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap()["error"],
-        "kernel_node_unavailable"
-    );
+    // A node that is not in the cluster, named by a UUID id or one of the earlier form
+    // (`<node>.<uuid>`, still routed during an upgrade): 503 with a clear error.
+    let unknown = NodeTag::of("n9").new_kernel_id();
+    let earlier = format!("n9.{}", uuid::Uuid::new_v4());
+    for unknown in [unknown, earlier] {
+        let resp = n1
+            .http
+            .get(kernels_url(n1, &format!("/{unknown}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "{unknown}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap()["error"],
+            "kernel_node_unavailable"
+        );
+    }
 
     let interrupted = n1
         .http
@@ -342,10 +352,10 @@ async fn a_new_kernel_starts_on_the_least_loaded_node() {
             "n1 never placed a kernel on n2"
         );
         let id = start_kernel_on(n1, &token).await;
-        if id.starts_with("n2.") {
+        if runs_on(&id, "n2") {
             break id;
         }
-        assert!(id.starts_with("n1."), "{id}");
+        assert!(runs_on(&id, "n1"), "{id}");
         let deleted = n1
             .http
             .delete(kernels_url(n1, &format!("/{id}")))
@@ -399,7 +409,7 @@ async fn a_users_kernel_share_counts_their_kernels_on_every_node() {
     let on_n1 = start_kernel_on(n1, &token).await;
     let on_n2 = start_kernel_on(n2, &token).await;
     assert!(
-        on_n1.starts_with("n1.") && on_n2.starts_with("n2."),
+        runs_on(&on_n1, "n1") && runs_on(&on_n2, "n2"),
         "{on_n1} {on_n2}"
     );
     // Once n1 sees n2 (its status row), it counts the kernel there.
@@ -448,5 +458,5 @@ async fn a_users_kernel_share_counts_their_kernels_on_every_node() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let again = start_kernel_on(n1, &token).await;
-    assert!(again.starts_with("n1."), "{again}");
+    assert!(runs_on(&again, "n1"), "{again}");
 }

@@ -2,6 +2,7 @@
 //! like contrib/cluster/haproxy.cfg: a whole call works with each request on another node,
 //! which `X-Switchboard-Node` shows.
 
+use crate::haproxy::{HAPROXY, Haproxy};
 use crate::helpers::*;
 use futures::StreamExt;
 use reqwest::StatusCode;
@@ -9,73 +10,6 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-const HAPROXY: &str = "/usr/sbin/haproxy";
-
-/// A HAProxy process in front of some nodes, killed when dropped.
-struct Haproxy {
-    _child: tokio::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Haproxy {
-    /// Starts HAProxy round-robin over `nodes` and waits until it answers.
-    async fn start(nodes: &[TestApp]) -> Haproxy {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // The settings of contrib/cluster/haproxy.cfg, without the per-kernel backends.
-        let mut cfg = format!(
-            "global\n    maxconn 1000\n\
-             defaults\n    mode http\n    option http-server-close\n    timeout connect 5s\n\
-             \x20   timeout client 75s\n    timeout server 75s\n    timeout tunnel 1h\n\
-             \x20   timeout client-fin 5s\n    timeout http-request 10s\n\
-             frontend http\n    bind 127.0.0.1:{port}\n    option forwardfor\n\
-             \x20   default_backend switchboard\n\
-             backend switchboard\n    balance roundrobin\n    option httpchk GET /readyz\n\
-             \x20   http-check expect status 200\n"
-        );
-        for node in nodes {
-            let name = node.config.cluster.node_name.clone().unwrap();
-            cfg.push_str(&format!(
-                "    server {name} {} check inter 2s fall 2 rise 2\n",
-                node.addr
-            ));
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("haproxy.cfg");
-        std::fs::write(&path, cfg).unwrap();
-        let child = tokio::process::Command::new(HAPROXY)
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let http = reqwest::Client::new();
-        eventually("HAProxy to answer", PATIENCE, || async {
-            match http
-                .get(format!("http://127.0.0.1:{port}/healthz"))
-                .send()
-                .await
-            {
-                Ok(resp) => holds(resp.status() == StatusCode::OK, resp.status()),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-        .await;
-        Haproxy {
-            _child: child,
-            port,
-            _dir: dir,
-        }
-    }
-}
 
 /// A client that goes through the proxy and notes which node answered each request.
 struct Client {

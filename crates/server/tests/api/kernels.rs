@@ -212,19 +212,7 @@ async fn a_jupyter_kernel_runs_code_over_the_channels_socket() {
 pub(crate) async fn jupyterlab_client(app: &TestApp, token: &str, args: &[&str]) -> Value {
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jupyterlab");
-    if !fixture.join("node_modules/@jupyterlab/services").exists() {
-        // scripts/test installs it; do it here too so `cargo test` alone works.
-        let status = tokio::process::Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-            .arg(&fixture)
-            .status()
-            .await
-            .expect("npm runs (install Node.js and npm)");
-        assert!(
-            status.success(),
-            "npm install of @jupyterlab/services failed"
-        );
-    }
+    install_jupyterlab_services(&fixture).await;
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(120),
         tokio::process::Command::new("node")
@@ -255,6 +243,23 @@ pub(crate) async fn jupyterlab_client(app: &TestApp, token: &str, args: &[&str])
                 String::from_utf8_lossy(&output.stderr)
             )
         })
+}
+
+/// Installs `@jupyterlab/services` into the fixture when it is not there (scripts/test does
+/// it; this makes `cargo test` alone work too).
+pub(crate) async fn install_jupyterlab_services(fixture: &std::path::Path) {
+    if !fixture.join("node_modules/@jupyterlab/services").exists() {
+        let status = tokio::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(fixture)
+            .status()
+            .await
+            .expect("npm runs (install Node.js and npm)");
+        assert!(
+            status.success(),
+            "npm install of @jupyterlab/services failed"
+        );
+    }
 }
 
 #[tokio::test]
@@ -515,6 +520,49 @@ async fn long_poll_sends_and_reads_numbered_messages() {
         }
     }
     assert_eq!(stdout, "polled\n");
+}
+
+/// A culler in front (Jupyter Server's) reads `last_activity` and `execution_state`: a run
+/// keeps the kernel busy, and its end is activity, not only the request that began it.
+#[tokio::test]
+async fn last_activity_is_the_end_of_a_run_not_its_start() {
+    let app = kernel_app(2).await;
+    let token = app.signup("culled").await;
+    let id = start_kernel(&app, &token).await;
+    let model = |app: &TestApp| {
+        let req = app
+            .http
+            .get(format!("http://{}/api/kernels/{id}", app.addr))
+            .header("authorization", format!("token {token}"));
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let sent_at = chrono::Utc::now();
+    let sent = app
+        .http
+        .post(app.url(&format!("/kernels/{id}/messages")))
+        .bearer_auth(&token)
+        .body(execute_request("c1", "cull-session", "import time; time.sleep(2)").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    eventually("the run to start", PATIENCE, || async {
+        let m = model(&app).await;
+        holds(m["execution_state"] == "busy", &m)
+    })
+    .await;
+    let done = eventually("the run to end", PATIENCE, || async {
+        let m = model(&app).await;
+        holds(m["execution_state"] == "idle", &m).map(|()| m)
+    })
+    .await;
+    let last = chrono::DateTime::parse_from_rfc3339(done["last_activity"].as_str().unwrap())
+        .unwrap()
+        .to_utc();
+    assert!(
+        last - sent_at >= chrono::Duration::milliseconds(1900),
+        "last activity {last} is not after the two-second run sent at {sent_at}: {done}"
+    );
 }
 
 #[tokio::test]

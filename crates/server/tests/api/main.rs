@@ -25,6 +25,8 @@ mod controls;
 mod dashboard;
 mod expect;
 mod ffmpeg;
+mod gateway;
+mod haproxy;
 mod helpers;
 mod kernels;
 mod lifecycle;

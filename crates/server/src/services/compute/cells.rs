@@ -6,7 +6,7 @@ use super::kernels::Compute;
 use crate::cell_link::CellLink;
 use crate::cells::{self, file_view};
 use crate::kernel_proxy::CallerCredentials;
-use crate::kernels::KernelEntry;
+use crate::kernels::{KernelEntry, KernelRequest};
 use crate::protocol::compute::{CellView, CreateCellRequest, CreatedCell};
 use crate::vault::Object;
 use std::sync::Arc;
@@ -70,8 +70,11 @@ impl Compute {
             .launch(
                 user.id,
                 user.account_id,
-                kernel,
-                Some(Arc::clone(&link)),
+                KernelRequest {
+                    spec: kernel,
+                    cell: Some(Arc::clone(&link)),
+                    ..KernelRequest::default()
+                },
                 elsewhere,
                 place,
             )

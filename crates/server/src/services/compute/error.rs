@@ -63,6 +63,13 @@ pub enum ComputeError {
     CodeTooLarge { size: usize, limit: usize },
     #[error("code must not be empty")]
     EmptyCode,
+    /// A kernel start request's `env` that cannot be taken (too many variables, a value too
+    /// long or with a NUL).
+    #[error("{0}")]
+    InvalidEnv(String),
+    /// A kernelspec has no resource (logo, `kernel.js`, `kernel.css`) of that name.
+    #[error("kernelspec {spec} has no resource {file}")]
+    ResourceNotFound { spec: String, file: String },
     #[error("timeout must be above 0 and at most 600 seconds")]
     InvalidTimeout,
     /// Unknown or malformed id or permalink.
@@ -111,14 +118,17 @@ impl ServiceError for ComputeError {
         match self {
             ComputeError::KernelsUnavailable(_) => ErrorCode::KernelsUnavailable,
             ComputeError::KernelNotFound => ErrorCode::KernelNotFound,
-            ComputeError::NoSuchKernelspec(_) => ErrorCode::NoSuchKernelspec,
+            ComputeError::NoSuchKernelspec(_) => ErrorCode::KernelspecNotFound,
             ComputeError::KernelDead(_) => ErrorCode::KernelDead,
             ComputeError::TooManyKernels { .. } => ErrorCode::TooManyKernels,
             ComputeError::KernelCapacity(_) => ErrorCode::KernelCapacity,
             ComputeError::KernelTimeout(_) => ErrorCode::KernelTimeout,
             ComputeError::KernelNodeUnavailable { .. } => ErrorCode::KernelNodeUnavailable,
             ComputeError::CodeTooLarge { .. } => ErrorCode::CodeTooLarge,
-            ComputeError::EmptyCode | ComputeError::InvalidTimeout => ErrorCode::InvalidField,
+            ComputeError::EmptyCode
+            | ComputeError::InvalidTimeout
+            | ComputeError::InvalidEnv(_) => ErrorCode::InvalidField,
+            ComputeError::ResourceNotFound { .. } => ErrorCode::FileNotFound,
             ComputeError::CellNotFound => ErrorCode::CellNotFound,
             ComputeError::FileNotFound => ErrorCode::FileNotFound,
             ComputeError::InvalidMessage(_) => ErrorCode::InvalidMessage,

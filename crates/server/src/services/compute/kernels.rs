@@ -3,16 +3,19 @@
 //! and shutting down a kernel.
 
 use super::error::ComputeError;
+use super::kernel_env::EnvPolicy;
 use super::run_record::RunRecorder;
 use crate::auth::TokenService;
 use crate::cells::CellLimits;
 use crate::config::Config;
 use crate::kernel_proxy::{CallerCredentials, KernelProxy};
-use crate::kernels::KernelRegistry;
-use crate::protocol::jupyter::{KernelModel, KernelspecList};
+use crate::kernels::{KernelRegistry, KernelRequest};
+use crate::kernelspec_resources::ResourceFile;
+use crate::protocol::jupyter::{KernelModel, KernelspecList, KernelspecView};
 use crate::services::audit::AuditLog;
 use crate::services::gatekeeper::{Gatekeeper, NodePermit, Place};
 use crate::vault::Vault;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_core::audit::{Action, AuditEvent};
@@ -31,6 +34,8 @@ pub struct Compute {
     pub(super) max_long_poll: Duration,
     pub(super) gate: Arc<Gatekeeper>,
     pub(super) audit: AuditLog,
+    /// Which variables of a start request's `env` reach the kernel.
+    env_policy: EnvPolicy,
 }
 
 impl std::fmt::Debug for Compute {
@@ -64,6 +69,7 @@ impl Compute {
             limits: CellLimits::from_config(config),
             max_long_poll: config.sessions.max_long_poll,
             gate,
+            env_policy: EnvPolicy::new(&config.kernels.kernel_env_allowed),
         }
     }
 
@@ -94,9 +100,32 @@ impl Compute {
         self.registry.shutdown_all().await;
     }
 
-    /// The kernelspecs this node can start.
+    /// The kernelspecs this node can start, with their resources.
     pub fn kernelspecs(&self) -> Result<KernelspecList, ComputeError> {
-        Ok(KernelspecList::from(self.registry.specs()?))
+        let resources = self.registry.resources()?;
+        let mut list = KernelspecList::from(self.registry.specs()?);
+        for (name, view) in &mut list.kernelspecs {
+            view.resources = resources.listing(name);
+        }
+        Ok(list)
+    }
+
+    /// The kernelspec `name` (any case), with its resources.
+    pub fn kernelspec(&self, name: &str) -> Result<KernelspecView, ComputeError> {
+        let spec = self.registry.specs()?.get(&name.to_lowercase())?;
+        let mut view = KernelspecView::from(spec);
+        view.resources = self.registry.resources()?.listing(&spec.name);
+        Ok(view)
+    }
+
+    /// The resource `file` (a logo, `kernel.js`, `kernel.css`) of kernelspec `name`.
+    pub async fn kernelspec_resource(
+        &self,
+        name: &str,
+        file: &str,
+    ) -> Result<ResourceFile, ComputeError> {
+        let spec = self.registry.specs()?.get(&name.to_lowercase())?;
+        self.registry.resources()?.read(&spec.name, file).await
     }
 
     /// The account's kernels, on this node and (in a cluster) on every other live node.
@@ -117,24 +146,44 @@ impl Compute {
 
     /// Starts a kernel of the kernelspec `name` (the default one when `None`) for `user`,
     /// counting the user's kernels on other nodes against their shares.
+    /// The variables of `env` the node's allow-list passes; what it leaves out is logged by
+    /// name.
     pub async fn start_kernel(
         &self,
         user: &User,
         name: Option<&str>,
+        env: BTreeMap<String, String>,
         credentials: &CallerCredentials,
     ) -> Result<KernelModel, ComputeError> {
         self.audit.check()?;
+        let env = self.env_policy.sort(env)?;
+        if !env.ignored.is_empty() {
+            tracing::info!(
+                user = %user.id,
+                ignored = ?env.ignored,
+                "kernel start: variables outside kernel_env_allowed were left out"
+            );
+        }
         let (_starting, place) = self.admit_kernel(user.account_id).await?;
         let elsewhere = self.proxy.counts_elsewhere(credentials, user.id).await;
+        let passed: Vec<String> = env.passed.keys().cloned().collect();
+        let request = KernelRequest {
+            spec: name,
+            env: env.passed,
+            ..KernelRequest::default()
+        };
         let entry = self
             .registry
-            .launch(user.id, user.account_id, name, None, elsewhere, place)
+            .launch(user.id, user.account_id, request, elsewhere, place)
             .await?;
         self.audit
             .record_durable(
                 AuditEvent::by(user, Action::KernelStarted)
                     .target("kernel", entry.id())
-                    .detail(serde_json::json!({ "kernelspec": entry.kernel.spec().name })),
+                    .detail(serde_json::json!({
+                        "kernelspec": entry.kernel.spec().name,
+                        "env": passed,
+                    })),
             )
             .await?;
         Ok(entry.model())

@@ -11,10 +11,12 @@ mod cells;
 mod channels;
 pub mod cpu_meter;
 pub mod error;
+mod kernel_env;
 mod kernels;
 mod run_record;
 mod runs;
 
 pub use channels::KernelChannel;
 pub use error::{ComputeError, KernelShare};
+pub use kernel_env::{EnvPolicy, SortedEnv};
 pub use kernels::Compute;
