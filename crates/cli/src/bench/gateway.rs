@@ -560,13 +560,21 @@ impl Figure {
     }
 
     /// Each statistic of `self` combined with the same of `other`.
-    fn with(&self, other: &Figure, f: impl Fn(f64, f64) -> f64) -> [f64; 3] {
-        [
-            f(self.p50_ms, other.p50_ms),
-            f(self.p99_ms, other.p99_ms),
-            f(self.mean_ms, other.mean_ms),
-        ]
+    fn with(&self, other: &Figure, f: impl Fn(f64, f64) -> f64) -> PerStatistic {
+        PerStatistic {
+            p50: f(self.p50_ms, other.p50_ms),
+            p99: f(self.p99_ms, other.p99_ms),
+            mean: f(self.mean_ms, other.mean_ms),
+        }
     }
+}
+
+/// A comparison of two [`Figure`]s, statistic by statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+struct PerStatistic {
+    p50: f64,
+    p99: f64,
+    mean: f64,
 }
 
 /// What each hop adds to the median round trip, as differences of medians of two paths that
@@ -594,10 +602,8 @@ struct Report {
     local: Figure,
     switchboard: Figure,
     bare_zmq: Figure,
-    /// gateway − local, for p50, p99 and mean.
-    gateway_minus_local_ms: [f64; 3],
-    /// gateway ÷ local, for p50, p99 and mean.
-    gateway_over_local: [f64; 3],
+    gateway_minus_local_ms: PerStatistic,
+    gateway_over_local: PerStatistic,
     hops: Hops,
     cpu_seconds: CpuUse,
 }
@@ -662,12 +668,12 @@ fn print(r: &Report, complaints: &[String]) {
             f.p50_ms, f.p99_ms, f.mean_ms
         );
     }
-    let [p50, p99, mean] = r.gateway_minus_local_ms;
+    let PerStatistic { p50, p99, mean } = r.gateway_minus_local_ms;
     println!(
         "  {:<42} {p50:>+9.3} {p99:>+9.3} {mean:>+9.3}",
         "gateway − local"
     );
-    let [p50, p99, mean] = r.gateway_over_local;
+    let PerStatistic { p50, p99, mean } = r.gateway_over_local;
     println!(
         "  {:<42} {p50:>9.2} {p99:>9.2} {mean:>9.2}",
         "gateway ÷ local"
@@ -811,8 +817,13 @@ mod tests {
         assert_eq!(report.hops.jupyter_server_ms, 3.0);
         assert_eq!(report.hops.switchboard_ms, 1.0);
         assert!(report.hops.goal_met);
-        assert_eq!(report.gateway_minus_local_ms, [1.0, 1.0, 1.0]);
-        assert_eq!(report.gateway_over_local, [1.25, 1.25, 1.25]);
+        let all = |v| PerStatistic {
+            p50: v,
+            p99: v,
+            mean: v,
+        };
+        assert_eq!(report.gateway_minus_local_ms, all(1.0));
+        assert_eq!(report.gateway_over_local, all(1.25));
         let report = Report::new("2.21.1".into(), [at(6), at(4), at(2), at(1)], cpu);
         assert!(!report.hops.goal_met);
     }
