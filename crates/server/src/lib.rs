@@ -28,6 +28,7 @@ pub mod live;
 pub mod metrics;
 pub mod monitor;
 pub mod object_query;
+pub mod open_files;
 pub mod openapi;
 mod origin;
 pub mod protocol;
@@ -114,6 +115,7 @@ impl Server {
     /// and revoked tokens, and restores the sessions that were open.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         config.validate()?;
+        open_files::raise_for(config.network.max_connections);
         // First: the self-signed TLS key and everything after go inside it.
         let data_dir = config.operations.data_dir.clone();
         data_dir::prepare(&data_dir).map_err(|source| ServerError::DataDir {

@@ -13,6 +13,7 @@ mod detector;
 mod failover;
 mod installed;
 mod keys;
+mod limits;
 mod process;
 mod simulate;
 mod support;
