@@ -121,13 +121,18 @@ impl SessionActor {
         cluster_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (remote_tx, mut remote_rx) = tokio::sync::mpsc::unbounded_channel();
         let links = deps.shutdown.child_token();
-        deps.tracker.spawn(cluster::run_owner_links(
-            self.handle.clone(),
-            deps.bus.clone(),
-            remote_tx,
-            links.clone(),
-            deps.resubscribe.clone(),
-        ));
+        // Only other nodes send ingest, presence and commands, and read the status: a lone
+        // node spares each open session three bus channels (of 1,024 slots each), a task and
+        // a tick every second.
+        if deps.clustered {
+            deps.tracker.spawn(cluster::run_owner_links(
+                self.handle.clone(),
+                deps.bus.clone(),
+                remote_tx,
+                links.clone(),
+                deps.resubscribe.clone(),
+            ));
+        }
         let _stop_links = links.drop_guard();
         // Announces the new (or restored) session to dashboards.
         self.publish_state().await;
@@ -172,7 +177,7 @@ impl SessionActor {
                         return;
                     }
                 }
-                _ = cluster_tick.tick() => {
+                _ = cluster_tick.tick(), if deps.clustered => {
                     if deps.clustered
                         && self.session.state == SessionState::Waiting
                         && checking.is_none()
