@@ -319,7 +319,14 @@ impl KernelProxy {
     {
         let handshake = tokio::time::timeout(
             self.timeout,
-            tokio_tungstenite::client_async(request, stream),
+            tokio_tungstenite::client_async_with_config(
+                request,
+                stream,
+                Some(
+                    tungstenite::protocol::WebSocketConfig::default()
+                        .read_buffer_size(crate::websocket::READ_BUFFER),
+                ),
+            ),
         )
         .await
         .map_err(|_| node_unavailable(owner, "no WebSocket handshake in time"))?;
@@ -345,6 +352,7 @@ impl KernelProxy {
         // The client's messages are held whole before they are passed on: the same cap as on
         // the kernel's own node, so a proxy is no way around it.
         let ws = ws
+            .read_buffer_size(crate::websocket::READ_BUFFER)
             .max_message_size(self.max_message)
             .max_frame_size(self.max_message);
         let ws = match chosen {

@@ -48,11 +48,25 @@ pub(crate) fn close(code: u16, reason: &'static str) -> CloseFrame {
     }
 }
 
+/// What a socket's read buffer starts at, and the most read from the socket at once. Most
+/// sockets are idle most of the time (viewers, dashboards, kernels between runs), and
+/// tungstenite's default, 128 KiB, is allocated up front by every one of them: 3,000 idle
+/// account-event sockets held 133 KiB each. A larger message still grows the buffer to its
+/// own size as it arrives.
+pub(crate) const READ_BUFFER: usize = 4 * 1024;
+
+/// The same for device sockets, which receive a JPEG of tens of KiB every frame: fewer reads
+/// per frame, still a fraction of the default while idle.
+pub(crate) const DEVICE_READ_BUFFER: usize = 32 * 1024;
+
 /// Bounds what the client may send in one message (fragments included) and in one frame, so
-/// a bigger message is refused as its header or fragments arrive, never buffered whole.
+/// a bigger message is refused as its header or fragments arrive, never buffered whole; and
+/// starts the read buffer small ([`READ_BUFFER`]).
 pub(crate) fn limited(ws: WebSocketUpgrade, max: ByteSize) -> WebSocketUpgrade {
     let max = usize::try_from(max.as_u64()).unwrap_or(usize::MAX);
-    ws.max_message_size(max).max_frame_size(max)
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
 }
 
 /// Whether a receive error is the refusal of a message over the size limit. axum wraps

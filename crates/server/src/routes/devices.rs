@@ -63,6 +63,7 @@ pub(super) async fn device_socket(
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(websocket::DEVICE_READ_BUFFER)
         .on_upgrade(move |socket| async move {
             let _open = open;
             device_loop(app, handle, right, socket, after).await;
