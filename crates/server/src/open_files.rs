@@ -1,5 +1,4 @@
-//! The open-files limit. Every connection is a file descriptor (a kernel's channels socket
-//! bridged to another node is two), and Linux starts most services at a soft limit of 1024,
+//! The open-files limit. Every connection is a file descriptor, and Linux starts most services at a soft limit of 1024,
 //! far below `max_connections`. At start the node raises its soft limit to its hard limit,
 //! and a node with the privilege to (root) first raises the hard limit to what
 //! `max_connections` needs, the way Go's runtime and nginx's `worker_rlimit_nofile` do. Both
@@ -35,12 +34,11 @@ impl Raised {
     }
 }
 
-/// Descriptors a node with `max_connections` may need: two per connection (a bridged kernel
-/// socket holds one to the client and one to the kernel's node) and the reserve.
+/// Descriptors a node with `max_connections` needs: one per connection and the reserve (which
+/// also covers the second descriptor of the few kernel sockets bridged to another node).
 pub fn wanted(max_connections: usize) -> u64 {
     u64::try_from(max_connections)
         .unwrap_or(u64::MAX)
-        .saturating_mul(2)
         .saturating_add(RESERVE)
 }
 
@@ -107,8 +105,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn two_descriptors_per_connection_and_a_reserve() {
-        assert_eq!(wanted(10_000), 24_096);
+    fn a_descriptor_per_connection_and_a_reserve() {
+        assert_eq!(wanted(10_000), 14_096);
         assert_eq!(wanted(usize::MAX), u64::MAX);
     }
 

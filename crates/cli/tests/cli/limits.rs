@@ -41,7 +41,7 @@ fn a_node_started_at_1024_open_files_raises_its_limit_and_logs_both() {
     let server = ServerProcess::wait_for(child, port, crate::support::PATIENCE);
     let (soft, hard) = open_files(server.child.id());
     assert_eq!(soft, hard, "the soft limit is raised to the hard one");
-    let wanted = 2 * 20_000 + 4096;
+    let wanted = 20_000 + 4096;
     if may_raise_hard_limits() {
         assert_eq!(
             hard, wanted,

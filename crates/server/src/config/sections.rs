@@ -98,8 +98,8 @@ pub struct NetworkSettings {
     #[arg(long, env = "SWITCHBOARD_TLS_SELF_SIGNED")]
     pub tls_self_signed: bool,
     /// Open connections (WebSockets included) accepted in all; past it new ones get 503 busy
-    /// and are closed. The node raises its open-files limit at start to match (two per
-    /// connection), as far as its hard limit allows.
+    /// and are closed. The node raises its open-files limit at start to match (one per
+    /// connection and 4096 more), as far as its hard limit allows.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
     /// Open connections per client address (the TCP peer; behind a trusted proxy, requests in
