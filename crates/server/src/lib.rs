@@ -197,6 +197,7 @@ impl Server {
         }
         tracker.spawn(sessions.clone().run_leases());
         tracker.spawn(sessions.clone().run_status_board());
+        tracker.spawn(sessions.clone().run_end_watch());
         let kernels = Arc::new(
             kernels::KernelRegistry::start(&config, shutdown.clone(), tracker.clone()).await,
         );

@@ -213,6 +213,11 @@ pub trait Store:
     /// start.
     async fn open_sessions(&self) -> Result<Vec<Session>>;
 
+    /// The ids of every session not yet ended, of every account (from the open sessions'
+    /// index alone): what a node compares its own sessions with, to notice an end written by
+    /// someone else (the admin CLI, another node) with one query rather than one per session.
+    async fn open_session_ids(&self) -> Result<Vec<Suid>>;
+
     /// The device redeemed the ticket: the session goes live with this device.
     /// `Conflict` unless the session is `waiting`; `NotFound` if there is no such session.
     /// Ticket expiry is the caller's check ([`Session::check_redeemable`]).

@@ -3,7 +3,7 @@
 //! different statements, the shared code calls the backend's [`Dialect`] hooks.
 
 use crate::Store;
-use crate::convert::{cdr_of_ended, millis, state_binds, to_json, truncate};
+use crate::convert::{cdr_of_ended, millis, parse, state_binds, to_json, truncate};
 use crate::dialect::Dialect;
 use crate::error::{Result, StoreError};
 use crate::rows::{
@@ -374,6 +374,18 @@ macro_rules! impl_store {
                 .map_err(StoreError::from_sqlx)?
                 .into_iter()
                 .map(SessionRow::into_session)
+                .collect()
+            }
+
+            async fn open_session_ids(&self) -> Result<Vec<Suid>> {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT suid FROM sessions WHERE state <> 'ended' ORDER BY created_at, suid",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?
+                .iter()
+                .map(|suid| parse(suid, "sessions.suid"))
                 .collect()
             }
 

@@ -944,7 +944,15 @@ async fn open_sessions_span_accounts_oldest_first(s: &dyn Store) {
     let mut ended = stored_session(s, &a, at(0)).await;
     go_live(s, &mut live, at(6)).await;
     end(s, &mut ended, EndReason::EndedByUser, at(7)).await;
-    assert_eq!(s.open_sessions().await.unwrap(), [waiting, live]);
+    assert_eq!(
+        s.open_sessions().await.unwrap(),
+        [waiting.clone(), live.clone()]
+    );
+    assert_eq!(
+        s.open_session_ids().await.unwrap(),
+        [waiting.suid, live.suid],
+        "the ids alone, in the same order"
+    );
 }
 
 async fn mark_live_only_from_waiting(s: &dyn Store) {

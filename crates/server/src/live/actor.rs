@@ -150,6 +150,13 @@ impl SessionActor {
                         let _ = reply.send(ended);
                         return;
                     }
+                    Some(Command::CheckStored) => {
+                        // A check already under way reads the store too; the registry asks
+                        // again at its next sweep while the store still disagrees.
+                        if persisting.is_none() {
+                            persisting = self.start_persist(true);
+                        }
+                    }
                     Some(Command::Stop) => {
                         tracing::info!(suid = %self.session.suid, "another node owns the session now");
                         self.save_stats().await;
@@ -190,7 +197,7 @@ impl SessionActor {
                 // The store is read and written off this loop: while the database is slow or
                 // gone, viewers, presence and deadlines must not wait for it.
                 _ = persist.tick(), if persisting.is_none() => {
-                    persisting = Some(self.start_persist());
+                    persisting = self.start_persist(false);
                 }
                 done = finished(&mut persisting), if persisting.is_some() => {
                     persisting = None;
@@ -337,7 +344,7 @@ impl SessionActor {
                 tracing::info!(suid = %self.session.suid, %device_id, "session live");
                 self.publish_state().await;
             }
-            Command::End { .. } | Command::Stop => {}
+            Command::End { .. } | Command::Stop | Command::CheckStored => {}
         }
     }
 
@@ -375,14 +382,21 @@ impl SessionActor {
 
     /// The periodic store work, as a task: whether someone else ended the session
     /// (`switchboard admin end` on the database, or another node), else save the totals.
-    fn start_persist(&self) -> tokio::task::JoinHandle<Persisted> {
+    /// Saves the session's totals when they changed, reading the stored session first when
+    /// `check_stored` (the registry found it no longer open there). Nothing to do is no task:
+    /// a waiting session costs nothing per tick.
+    fn start_persist(&self, check_stored: bool) -> Option<tokio::task::JoinHandle<Persisted>> {
         let deps = self.roster.deps();
         let store = deps.store.clone();
         let suid = self.session.suid;
         let stats = self.current_stats(now());
         let saved = self.saved.clone();
-        deps.tracker.spawn(async move {
-            if let Ok(stored) = store.session(suid).await
+        if !check_stored && stats == saved {
+            return None;
+        }
+        Some(deps.tracker.spawn(async move {
+            if check_stored
+                && let Ok(stored) = store.session(suid).await
                 && stored.state == SessionState::Ended
             {
                 return Persisted::EndedElsewhere(Box::new(stored));
@@ -399,7 +413,7 @@ impl SessionActor {
                     Persisted::Nothing
                 }
             }
-        })
+        }))
     }
 
     /// Adopts an end written by someone else, and stops.

@@ -265,6 +265,8 @@ pub(super) async fn run_follower(
                         ending = Some((tokio::time::Instant::now() + END_WAIT, reply));
                     }
                     Some(Command::Stop) => break,
+                    // Followers are never asked: the owner checks its stored session.
+                    Some(Command::CheckStored) => {}
                     None => break,
                 }
             }

@@ -23,4 +23,7 @@ pub(super) enum Command {
     },
     /// Stop without ending: another node owns the session now.
     Stop,
+    /// The store no longer lists the session as open: read it, and adopt the end written
+    /// there (by the admin CLI or another node).
+    CheckStored,
 }

@@ -281,6 +281,11 @@ impl SessionHandle {
         self.0.detached.cancel();
     }
 
+    /// Asks the actor to read its stored session, which the store no longer lists as open.
+    pub(super) fn check_stored(&self) {
+        let _ = self.0.commands.send(Command::CheckStored);
+    }
+
     /// Stops a session's actor without ending the session (this node lost its lease).
     pub(super) fn stop(&self) {
         let _ = self.0.commands.send(Command::Stop);

@@ -205,6 +205,43 @@ impl SessionRegistry {
             .map(|(msg, _)| msg.clone())
     }
 
+    /// Every `stats_interval`, until the node stops: asks the store which sessions are open
+    /// (one query) and has each session of this node that is no longer among them read its
+    /// stored end (the admin CLI's `end`, or another node's), rather than each session
+    /// reading its own row every interval.
+    pub async fn run_end_watch(self) {
+        let deps = self.deps().clone();
+        let mut sweep = tokio::time::interval(deps.stats_interval);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        sweep.tick().await;
+        loop {
+            tokio::select! {
+                () = deps.shutdown.cancelled() => return,
+                _ = sweep.tick() => {}
+            }
+            let owned: Vec<SessionHandle> = self
+                .roster
+                .read()
+                .values()
+                .filter(|h| !h.is_follower())
+                .cloned()
+                .collect();
+            if owned.is_empty() {
+                continue;
+            }
+            let open: std::collections::HashSet<Suid> = match deps.store.open_session_ids().await {
+                Ok(ids) => ids.into_iter().collect(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot list open sessions; checking again later");
+                    continue;
+                }
+            };
+            for handle in owned.iter().filter(|h| !open.contains(&h.suid())) {
+                handle.check_stored();
+            }
+        }
+    }
+
     /// Follows every session's status on the bus (in a cluster), until the node stops.
     pub async fn run_status_board(self) {
         use futures::StreamExt;

@@ -202,3 +202,28 @@ async fn any_user_of_the_account_can_watch_and_end() {
     assert_eq!(ended["state"], "ended");
     assert_eq!(ended["end_reason"], "ended_by_user");
 }
+
+/// An end written straight into the store while the node runs (what `switchboard admin end`
+/// does) is noticed within a few stats intervals: the node's one sweep of the open sessions
+/// finds the session missing, and its actor adopts the stored end and stops serving it.
+#[tokio::test]
+async fn an_end_written_to_the_store_by_someone_else_is_adopted() {
+    let app =
+        spawn_app_with(|c| c.sessions.stats_interval = std::time::Duration::from_millis(200)).await;
+    let token = app.signup("ended.elsewhere").await;
+    let created = app.create_session(&token).await;
+    let suid = created["suid"].as_str().unwrap().to_owned();
+    let mut stored = app.store.session(suid.parse().unwrap()).await.unwrap();
+    stored
+        .end(switchboard_core::EndReason::EndedByUser, chrono::Utc::now())
+        .unwrap();
+    app.store.end_session(&stored).await.unwrap();
+    let id = suid.parse().unwrap();
+    assert!(app.app.sessions.get(id).is_some(), "the node serves it");
+    eventually("the node to adopt the end", PATIENCE, || async {
+        holds(app.app.sessions.get(id).is_none(), "still served")
+    })
+    .await;
+    let view = app.session(&token, &suid, None).await;
+    assert_eq!(view["state"], "ended", "{view}");
+}
