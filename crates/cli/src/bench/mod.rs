@@ -55,7 +55,7 @@ pub enum BenchCommand {
     /// grammar; accuracy over the set and milliseconds per question.
     Voice(voice::VoiceArgs),
     /// Many open sessions on one server: memory per waiting and live session, idle CPU,
-    /// timer lateness.
+    /// timer lateness, and every session back after SIGTERM and SIGKILL with its CDR once.
     Scale(scale::ScaleArgs),
 }
 

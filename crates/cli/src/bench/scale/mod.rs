@@ -1,18 +1,23 @@
-//! `switchboard bench scale`: what many open sessions cost one server. Stages, each on a
-//! server of its own started by the bench:
+//! `switchboard bench scale`: what many open sessions cost one server and whether it keeps
+//! them. Stages, each on a server of its own started by the bench:
 //!
 //! - `sessions`: memory per waiting and per live session, idle CPU, and whether session
-//!   timers fire on time with the server full.
+//!   timers fire on time with the server full;
+//! - `restart`: how long a server takes to have every session back after SIGTERM and after
+//!   SIGKILL, and that every CDR is then written exactly once (SQLite, and PostgreSQL with
+//!   `--database-url`).
 //!
 //! The bench's own sockets are spread over loopback addresses ([`loopback`]) and sized to fit
 //! under its open-files limit ([`budget`]).
 
 mod api;
 mod budget;
+mod cdr;
 mod idle_cpu;
 mod live;
 mod loopback;
 mod report;
+mod restart;
 mod server_flags;
 mod sessions;
 mod timers;
@@ -30,7 +35,7 @@ pub struct ScaleArgs {
         env = "SWITCHBOARD_BENCH_STAGES",
         value_enum,
         value_delimiter = ',',
-        default_value = "sessions"
+        default_value = "sessions,restart"
     )]
     pub stages: Vec<Stage>,
     /// Open sessions: in `sessions` half wait for a device and half are live (two sockets
@@ -51,6 +56,14 @@ pub struct ScaleArgs {
     #[arg(long, env = "SWITCHBOARD_BENCH_IDLE_SECONDS", default_value_t = 10.0,
           value_parser = seconds)]
     pub idle_seconds: f64,
+    /// Live sessions with a device in `restart`, whose device tokens must work again.
+    #[arg(long, env = "SWITCHBOARD_BENCH_RESTART_DEVICES", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub restart_devices: u32,
+    /// A PostgreSQL server (without a database name) to run `restart` on as well as SQLite:
+    /// a database `sb_bench_<random>` is created there and dropped at the end.
+    #[arg(long, env = "SWITCHBOARD_BENCH_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Print the figures as JSON instead of tables.
     #[arg(long, env = "SWITCHBOARD_BENCH_JSON")]
     pub json: bool,
@@ -61,6 +74,8 @@ pub struct ScaleArgs {
 pub enum Stage {
     /// Memory per waiting and live session, idle CPU, timer lateness.
     Sessions,
+    /// Time to every session back after SIGTERM and SIGKILL; CDRs written once.
+    Restart,
 }
 
 /// Runs the chosen stages and prints their figures. Fails only if a stage could not run;
@@ -72,6 +87,7 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
     for stage in dedup(&args.stages) {
         let stage_reports = match stage {
             Stage::Sessions => vec![sessions::run(&args, &budget).await?],
+            Stage::Restart => restart::run(&args).await?,
         };
         for report in stage_reports {
             if !args.json {
@@ -143,17 +159,20 @@ mod tests {
         let cli = Cli::try_parse_from([
             "scale",
             "--stages",
-            "sessions,sessions",
+            "restart,sessions,restart",
             "--sessions",
             "2000",
             "--json",
         ])
         .unwrap();
-        assert_eq!(dedup(&cli.scale.stages), vec![Stage::Sessions]);
+        assert_eq!(
+            dedup(&cli.scale.stages),
+            vec![Stage::Restart, Stage::Sessions]
+        );
         assert_eq!(cli.scale.sessions, 2000);
         assert!(cli.scale.json);
         let defaults = Cli::try_parse_from(["scale"]).unwrap();
-        assert_eq!(defaults.scale.stages, vec![Stage::Sessions]);
+        assert_eq!(defaults.scale.stages, vec![Stage::Sessions, Stage::Restart]);
         assert_eq!(defaults.scale.sessions, 10_000);
         assert!(Cli::try_parse_from(["scale", "--stages", "nonsense"]).is_err());
         assert!(Cli::try_parse_from(["scale", "--sessions", "1"]).is_err());
