@@ -5,7 +5,9 @@
 //!   timers fire on time with the server full;
 //! - `restart`: how long a server takes to have every session back after SIGTERM and after
 //!   SIGKILL, and that every CDR is then written exactly once (SQLite, and PostgreSQL with
-//!   `--database-url`).
+//!   `--database-url`);
+//! - `connections`: idle WebSockets of every kind: memory per connection, idle CPU, one
+//!   event to every listener, a new connection's accept time.
 //!
 //! The bench's own sockets are spread over loopback addresses ([`loopback`]) and sized to fit
 //! under its open-files limit ([`budget`]).
@@ -13,7 +15,9 @@
 mod api;
 mod budget;
 mod cdr;
+mod connections;
 mod idle_cpu;
+mod listeners;
 mod live;
 mod loopback;
 mod report;
@@ -35,7 +39,7 @@ pub struct ScaleArgs {
         env = "SWITCHBOARD_BENCH_STAGES",
         value_enum,
         value_delimiter = ',',
-        default_value = "sessions,restart"
+        default_value = "sessions,restart,connections"
     )]
     pub stages: Vec<Stage>,
     /// Open sessions: in `sessions` half wait for a device and half are live (two sockets
@@ -64,6 +68,11 @@ pub struct ScaleArgs {
     /// a database `sb_bench_<random>` is created there and dropped at the end.
     #[arg(long, env = "SWITCHBOARD_BENCH_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Idle WebSockets in `connections`: a third devices and a third watch sockets of live
+    /// sessions, the rest account-event sockets (capped to the open-files limit).
+    #[arg(long, env = "SWITCHBOARD_BENCH_CONNECTIONS", default_value_t = 9_000,
+          value_parser = clap::value_parser!(u32).range(3..=1_000_000))]
+    pub connections: u32,
     /// Print the figures as JSON instead of tables.
     #[arg(long, env = "SWITCHBOARD_BENCH_JSON")]
     pub json: bool,
@@ -76,6 +85,9 @@ pub enum Stage {
     Sessions,
     /// Time to every session back after SIGTERM and SIGKILL; CDRs written once.
     Restart,
+    /// Idle WebSockets: memory per connection, idle CPU, one event to every listener, and
+    /// a new connection's accept time.
+    Connections,
 }
 
 /// Runs the chosen stages and prints their figures. Fails only if a stage could not run;
@@ -88,6 +100,7 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
         let stage_reports = match stage {
             Stage::Sessions => vec![sessions::run(&args, &budget).await?],
             Stage::Restart => restart::run(&args).await?,
+            Stage::Connections => vec![connections::run(&args, &budget).await?],
         };
         for report in stage_reports {
             if !args.json {
@@ -172,7 +185,10 @@ mod tests {
         assert_eq!(cli.scale.sessions, 2000);
         assert!(cli.scale.json);
         let defaults = Cli::try_parse_from(["scale"]).unwrap();
-        assert_eq!(defaults.scale.stages, vec![Stage::Sessions, Stage::Restart]);
+        assert_eq!(
+            defaults.scale.stages,
+            vec![Stage::Sessions, Stage::Restart, Stage::Connections]
+        );
         assert_eq!(defaults.scale.sessions, 10_000);
         assert!(Cli::try_parse_from(["scale", "--stages", "nonsense"]).is_err());
         assert!(Cli::try_parse_from(["scale", "--sessions", "1"]).is_err());
