@@ -108,7 +108,14 @@ async fn run_on(args: &ScaleArgs, database_url: Option<&str>) -> anyhow::Result<
         opened: &opened,
         frame,
     };
-    probe.all_back(1, Instant::now() + BACK_PATIENCE).await?;
+    // The same reads on the running server: how much of "all back" is the reading itself.
+    let reading = Instant::now();
+    probe.all_back(1, reading + BACK_PATIENCE).await?;
+    report.push(Figure::info(
+        "reading all, before any restart",
+        reading.elapsed().as_secs_f64(),
+        "s",
+    ));
 
     let rounds = [
         (Signal::SIGTERM, "SIGTERM", SIGTERM_GOAL_S),
