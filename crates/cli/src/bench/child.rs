@@ -2,6 +2,8 @@
 //! memory can be read from `/proc` apart from the load generator's.
 
 use anyhow::{Context, bail};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use reqwest::Url;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -22,8 +24,9 @@ pub struct ServerChild {
     pid: u32,
     base: Url,
     log: PathBuf,
-    /// Removed (with the database and log) when the child is dropped.
-    _dir: tempfile::TempDir,
+    /// Removed (with the database and log) when the child is dropped; `None` when the
+    /// caller owns the folder, so that another server can be started on the same data.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl ServerChild {
@@ -33,15 +36,28 @@ impl ServerChild {
     /// settings of whoever runs the benchmark cannot change what is measured; logging is set
     /// to warnings only, so the server does not spend the benchmark writing log lines.
     pub async fn start(args: &[&str]) -> anyhow::Result<ServerChild> {
-        let exe = std::env::current_exe().context("cannot find this program's own path")?;
         let dir = tempfile::Builder::new()
             .prefix("switchboard-bench-")
             .tempdir()
             .context("cannot create a temporary directory")?;
         let listen = format!("127.0.0.1:{}", free_port()?);
-        let log = dir.path().join("server.log");
-        let log_file = std::fs::File::create(&log)
-            .with_context(|| format!("cannot create {}", log.display()))?;
+        let mut server = ServerChild::spawn(dir.path(), &listen, args)?;
+        server._dir = Some(dir);
+        server.wait_until_healthy().await?;
+        Ok(server)
+    }
+
+    /// Starts `serve` on `listen` with its data in `dir/data` and its log appended to
+    /// `dir/server.log`, without waiting for it: a restart benchmark times the start itself.
+    /// `dir` outlives the child, so a later child can start on the same data.
+    pub fn spawn(dir: &Path, listen: &str, args: &[&str]) -> anyhow::Result<ServerChild> {
+        let exe = std::env::current_exe().context("cannot find this program's own path")?;
+        let log = dir.join("server.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("cannot open {}", log.display()))?;
         let mut command = tokio::process::Command::new(&exe);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("SWITCHBOARD_") {
@@ -50,8 +66,8 @@ impl ServerChild {
         }
         command
             .arg("serve")
-            .args(["--listen", &listen, "--data-dir"])
-            .arg(dir.path().join("data"))
+            .args(["--listen", listen, "--data-dir"])
+            .arg(dir.join("data"))
             .args(args)
             // As the default filter: zeromq's reconnect attempts to a kernel being shut
             // down are noise, not a finding of the bench.
@@ -64,18 +80,17 @@ impl ServerChild {
             .spawn()
             .with_context(|| format!("cannot start {} serve", exe.display()))?;
         let pid = child.id().context("the server exited at once")?;
-        let mut server = ServerChild {
+        Ok(ServerChild {
             child,
             pid,
             base: format!("http://{listen}/").parse()?,
             log,
-            _dir: dir,
-        };
-        server.wait_until_healthy().await?;
-        Ok(server)
+            _dir: None,
+        })
     }
 
-    async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
+    /// Polls `/healthz` until the server answers, failing if it exits or takes too long.
+    pub async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
         let http = reqwest::Client::new();
         let url = self.base.join("healthz")?;
         let deadline = Instant::now() + START_PATIENCE;
@@ -125,6 +140,37 @@ impl ServerChild {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .with_context(|| format!("no VmHWM in {path}"))?;
         Ok(kib * 1024)
+    }
+
+    /// The server's resident memory now (VmRSS) in bytes.
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let path = format!("/proc/{}/status", self.pid);
+        let status =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no VmRSS in {path}"))?;
+        Ok(kib * 1024)
+    }
+
+    /// Sends `signal` (SIGTERM for a graceful stop, SIGKILL for a crash) and waits for the
+    /// process to exit, at most `patience`; returns how long it took to exit.
+    pub async fn signal_and_wait(
+        mut self,
+        signal: Signal,
+        patience: Duration,
+    ) -> anyhow::Result<Duration> {
+        let sent = Instant::now();
+        let pid = i32::try_from(self.pid).context("the server's process id is out of range")?;
+        nix::sys::signal::kill(Pid::from_raw(pid), signal)
+            .with_context(|| format!("cannot send {signal} to the server"))?;
+        tokio::time::timeout(patience, self.child.wait())
+            .await
+            .with_context(|| format!("the server did not exit within {patience:?} of {signal}"))?
+            .context("cannot wait for the server to exit")?;
+        Ok(sent.elapsed())
     }
 
     /// Log lines at warning level or above, and panics, that the server wrote.

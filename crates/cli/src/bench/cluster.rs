@@ -16,6 +16,7 @@
 
 use super::child::ServerChild;
 use super::cpu;
+use super::temp_database::TempDatabase;
 use crate::load::Transport;
 use crate::load::device::{DeviceReport, SimulatedDevice};
 use crate::load::frames::{FrameRing, Stamp, unix_micros};
@@ -244,60 +245,6 @@ fn without_colours(line: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// A PostgreSQL database made for one run.
-struct TempDatabase {
-    /// The server's URL, for the administrative connection.
-    server: String,
-    name: String,
-    /// The URL the nodes connect to.
-    url: String,
-}
-
-impl TempDatabase {
-    async fn create(server: &str) -> anyhow::Result<TempDatabase> {
-        let server = server.trim_end_matches('/').to_owned();
-        // Only hex digits: the name goes into SQL unquoted.
-        let name = format!("sb_bench_{:016x}", rand::random::<u64>());
-        let mut conn = admin_connection(&server).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .with_context(|| format!("cannot create database {name} on {server}"))?;
-        close(conn).await;
-        let url = format!("{server}/{name}");
-        Ok(TempDatabase { server, name, url })
-    }
-
-    async fn drop_it(&self) -> anyhow::Result<()> {
-        let mut conn = admin_connection(&self.server).await?;
-        // FORCE: a node that did not exit cleanly may still hold connections.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut conn)
-        .await
-        .with_context(|| format!("cannot drop database {}", self.name))?;
-        close(conn).await;
-        Ok(())
-    }
-}
-
-async fn admin_connection(server: &str) -> anyhow::Result<sqlx::PgConnection> {
-    use sqlx::Connection;
-    sqlx::PgConnection::connect(&format!("{server}/postgres"))
-        .await
-        .with_context(|| {
-            format!("cannot connect to PostgreSQL at {server} (is it running? see --database-url)")
-        })
-}
-
-async fn close(conn: sqlx::PgConnection) {
-    use sqlx::Connection;
-    // The server closes its side anyway; a failed goodbye changes nothing.
-    let _ = conn.close().await;
 }
 
 /// The nodes, `n1` at index 0. A killed node's place is empty until it is restarted.

@@ -11,8 +11,10 @@ pub mod detect;
 pub mod fanout;
 pub mod gateway;
 pub mod kernel;
+pub mod scale;
 pub mod search;
 pub mod teach;
+pub mod temp_database;
 pub mod voice;
 
 use clap::{Args, Subcommand};
@@ -52,6 +54,9 @@ pub enum BenchCommand {
     /// Voice questions: spoken by espeak-ng in two voices, recognized with the search's
     /// grammar; accuracy over the set and milliseconds per question.
     Voice(voice::VoiceArgs),
+    /// Many open sessions on one server: memory per waiting and live session, idle CPU,
+    /// timer lateness, and every session back after SIGTERM and SIGKILL with its CDR once.
+    Scale(scale::ScaleArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -66,5 +71,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::AtRest(args) => at_rest::run(args).await,
         BenchCommand::Teach(args) => teach::run(args).await,
         BenchCommand::Voice(args) => voice::run(args).await,
+        BenchCommand::Scale(args) => scale::run(args).await,
     }
 }

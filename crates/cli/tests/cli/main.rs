@@ -6,6 +6,7 @@ mod audit;
 mod bench_at_rest;
 mod bench_cluster;
 mod bench_kernel;
+mod bench_scale;
 mod bench_teach;
 mod camera;
 mod config;
