@@ -75,7 +75,9 @@ impl Bus for InProcessBus {
         }
         let rx = subjects
             .entry(subject.to_owned())
-            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .or_insert_with(|| {
+                broadcast::channel(crate::subjects::capacity(subject, self.capacity)).0
+            })
             .subscribe();
         drop(subjects);
         Ok(BroadcastStream::new(rx)

@@ -142,7 +142,7 @@ impl Bus for NatsBus {
         // what it may have missed (controls, revocations) must not lose what another node
         // publishes in between, while the server has not yet taken in the SUB.
         self.round_trip().await?;
-        let (tx, rx) = broadcast::channel(self.capacity);
+        let (tx, rx) = broadcast::channel(crate::subjects::capacity(subject, self.capacity));
         let subject = subject.to_owned();
         tokio::spawn(async move {
             let mut partial = Reassembly::default();

@@ -66,3 +66,42 @@ pub fn probe(node: &str) -> String {
         .collect();
     format!("sb.probe.{token}")
 }
+
+/// How many messages a subscriber of `subject` may fall behind before it loses the oldest,
+/// given the bus's `default`. Every subscribed subject holds that many slots from the start
+/// (a tokio broadcast channel preallocates them), so subjects that carry little get few: a
+/// session's `controls` only wake its device, which then reads the controls from the store
+/// (a lag is a wake-up too), and a session's `events` are a handful per minute.
+pub fn capacity(subject: &str, default: usize) -> usize {
+    let per_session = subject
+        .strip_prefix("sb.")
+        .and_then(|rest| rest.rsplit_once('.'));
+    match per_session.map(|(_, kind)| kind) {
+        Some("controls") => 4.min(default),
+        Some("events") if !subject.starts_with("sb.account.") => 64.min(default),
+        _ => default,
+    }
+    .max(1)
+}
+
+#[cfg(test)]
+mod capacity_tests {
+    use super::*;
+
+    #[test]
+    fn wake_up_and_event_subjects_hold_few_slots_the_rest_the_default() {
+        let suid = "5f0c2a9e-1b7d-4c3e-9a51-2f6d8e0b7c44";
+        assert_eq!(capacity(&controls(suid), 1024), 4);
+        assert_eq!(capacity(&events(suid), 1024), 64);
+        assert_eq!(capacity(&frames(suid), 1024), 1024);
+        assert_eq!(capacity(&commands(suid), 1024), 1024);
+        assert_eq!(capacity(&account_events(suid), 1024), 1024);
+        assert_eq!(capacity(REVOKED_TOKENS, 1024), 1024);
+        assert_eq!(
+            capacity(&controls(suid), 2),
+            2,
+            "never more than the default"
+        );
+        assert_eq!(capacity(&events(suid), 0), 1);
+    }
+}

@@ -14,10 +14,11 @@ async fn next(sub: &mut switchboard_bus::Subscription) -> Delivery {
 }
 
 async fn delivers_in_order_to_every_subscriber(bus: &dyn Bus) {
-    let mut a = bus.subscribe("sb.test.events").await.unwrap();
-    let mut b = bus.subscribe("sb.test.events").await.unwrap();
+    // A subject with the bus's whole capacity (`subjects::capacity` gives some fewer).
+    let mut a = bus.subscribe("sb.test.frames").await.unwrap();
+    let mut b = bus.subscribe("sb.test.frames").await.unwrap();
     for i in 0..100u32 {
-        bus.publish("sb.test.events", Bytes::from(i.to_string()))
+        bus.publish("sb.test.frames", Bytes::from(i.to_string()))
             .await
             .unwrap();
     }
@@ -165,6 +166,18 @@ async fn a_slow_subscriber_is_told_it_lagged_and_the_publisher_never_waits() {
         next(&mut slow).await,
         Delivery::Message(Bytes::from(vec![6u8]))
     );
+}
+
+#[tokio::test]
+async fn a_sessions_controls_hold_few_slots_and_a_lag_still_wakes_the_subscriber() {
+    let bus = InProcessBus::new(1024);
+    let subject = switchboard_bus::subjects::controls("s1");
+    let mut device = bus.subscribe(&subject).await.unwrap();
+    for i in 0..10u8 {
+        bus.publish(&subject, Bytes::from(vec![i])).await.unwrap();
+    }
+    // Four slots: the device learns it missed some, and reads the controls from the store.
+    assert_eq!(next(&mut device).await, Delivery::Lagged(6));
 }
 
 #[tokio::test]
