@@ -7,6 +7,7 @@
 //! system. Symbolic links and files past [`MAX_RESOURCE_BYTES`] are left out.
 
 use crate::services::compute::ComputeError;
+use crate::services::compute::error::printable;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use switchboard_kernel::KernelSpecs;
@@ -151,10 +152,6 @@ fn content_type(file: &str) -> &'static str {
         Some("css") => "text/css",
         _ => "application/octet-stream",
     }
-}
-
-fn printable(s: &str) -> String {
-    s.chars().take(64).flat_map(char::escape_debug).collect()
 }
 
 #[cfg(test)]

@@ -37,10 +37,7 @@ impl Driver {
                  Run scripts/test (it installs them), or `apt-get install -y chromium chromium-driver`."
             );
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

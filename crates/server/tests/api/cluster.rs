@@ -1,6 +1,6 @@
 //! Several nodes over one PostgreSQL database and NATS: what one node does, the others know.
 
-use crate::helpers::{Cluster, spawn_app_with, spawn_cluster};
+use crate::helpers::{Cluster, free_port, spawn_app_with, spawn_cluster};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -232,7 +232,7 @@ async fn a_missing_shared_secret_file_is_a_startup_error() {
 
 #[tokio::test]
 async fn a_node_is_not_ready_while_its_nats_is_gone() {
-    use crate::cluster_failures::{NatsProcess, free_port, skip};
+    use crate::cluster_failures::{NatsProcess, skip};
     if !std::path::Path::new(NatsProcess::BINARY).exists() {
         return skip("nats-server (apt-get install nats-server)");
     }

@@ -15,14 +15,6 @@ use tokio_util::sync::CancellationToken;
 /// How long a recovery may take: NATS clients back off up to 4 s between reconnects.
 const RECOVERY: Duration = Duration::from_secs(30);
 
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Says why a failure test cannot run here; in CI it fails instead.
 pub(crate) fn skip(why: &str) {
     assert!(

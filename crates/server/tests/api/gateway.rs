@@ -52,11 +52,7 @@ impl JupyterServer {
     /// pass on and Switchboard's allow-list leaves out.
     async fn gateway(gateway: &str, auth: GatewayAuth<'_>) -> JupyterServer {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let token = format!("jt{}", uuid::Uuid::new_v4().simple());
         let sub = |name: &str| {
             let path = dir.path().join(name);
@@ -137,34 +133,13 @@ impl JupyterServer {
     /// Runs `gateway.js` (`@jupyterlab/services`) against this jupyter_server; the JSON line
     /// it prints.
     async fn lab_client(&self, mode: &str) -> Value {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jupyterlab");
-        crate::kernels::install_jupyterlab_services(&fixture).await;
-        let output = tokio::time::timeout(
+        crate::kernels::run_lab_script(
+            "gateway.js",
+            &[&self.base, &self.token, mode],
             Duration::from_secs(240),
-            tokio::process::Command::new("node")
-                .arg(fixture.join("gateway.js"))
-                .arg(&self.base)
-                .arg(&self.token)
-                .arg(mode)
-                .env("NODE_PATH", fixture.join("node_modules"))
-                .kill_on_drop(true)
-                .output(),
+            || format!("jupyter_server's log:\n{}", self.log()),
         )
         .await
-        .expect("the client finishes in time")
-        .expect("node runs");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "client failed: {stdout}\n{}\njupyter_server's log:\n{}",
-            String::from_utf8_lossy(&output.stderr),
-            self.log()
-        );
-        stdout
-            .lines()
-            .rev()
-            .find_map(|l| serde_json::from_str(l).ok())
-            .unwrap_or_else(|| panic!("no result line: {stdout}"))
     }
 }
 

@@ -61,11 +61,7 @@ impl Haproxy {
     /// Starts HAProxy with the frontend's routing and the backends `rest` gives, and waits
     /// until it answers.
     pub async fn start_with(rest: impl FnOnce() -> String) -> Haproxy {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let cfg = format!("{}{}", head(port), rest());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("haproxy.cfg");

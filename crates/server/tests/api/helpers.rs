@@ -90,6 +90,15 @@ fn init_logs() {
     }
 }
 
+/// A loopback port nobody listens on right now (for a child process to bind).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A running server.
 pub struct TestApp {
     pub addr: SocketAddr,

@@ -210,15 +210,36 @@ async fn a_jupyter_kernel_runs_code_over_the_channels_socket() {
 /// Runs `execute.js` (a real `@jupyterlab/services` client) against `app` with `args` after
 /// the base URL and token; returns the JSON line it prints.
 pub(crate) async fn jupyterlab_client(app: &TestApp, token: &str, args: &[&str]) -> Value {
+    let base = format!("http://{}", app.addr);
+    let all: Vec<&str> = [base.as_str(), token]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    run_lab_script(
+        "execute.js",
+        &all,
+        std::time::Duration::from_secs(120),
+        String::new,
+    )
+    .await
+}
+
+/// Runs the fixture script `script` (a `@jupyterlab/services` client, installed first when
+/// missing) with `args`, within `patience`; returns the last JSON line it prints. A failure
+/// shows its output and what `context` adds (a server's log).
+pub(crate) async fn run_lab_script(
+    script: &str,
+    args: &[&str],
+    patience: std::time::Duration,
+    context: impl FnOnce() -> String,
+) -> Value {
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jupyterlab");
     install_jupyterlab_services(&fixture).await;
     let output = tokio::time::timeout(
-        std::time::Duration::from_secs(120),
+        patience,
         tokio::process::Command::new("node")
-            .arg(fixture.join("execute.js"))
-            .arg(format!("http://{}", app.addr))
-            .arg(token)
+            .arg(fixture.join(script))
             .args(args)
             .env("NODE_PATH", fixture.join("node_modules"))
             .kill_on_drop(true)
@@ -228,26 +249,22 @@ pub(crate) async fn jupyterlab_client(app: &TestApp, token: &str, args: &[&str])
     .expect("the client finishes in time")
     .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "client failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        "client failed: {stdout}\n{stderr}\n{}",
+        context()
     );
     stdout
         .lines()
         .rev()
         .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no result line: {stdout}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })
+        .unwrap_or_else(|| panic!("no result line: {stdout}\n{stderr}"))
 }
 
 /// Installs `@jupyterlab/services` into the fixture when it is not there (scripts/test does
 /// it; this makes `cargo test` alone work too).
-pub(crate) async fn install_jupyterlab_services(fixture: &std::path::Path) {
+async fn install_jupyterlab_services(fixture: &std::path::Path) {
     if !fixture.join("node_modules/@jupyterlab/services").exists() {
         let status = tokio::process::Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])

@@ -5,6 +5,12 @@ use crate::services::failure::ServiceError;
 use switchboard_kernel::KernelError;
 use switchboard_store::StoreError;
 
+/// A client's text as a message or a log line may quote it: control characters escaped, at
+/// most 64 characters.
+pub fn printable(text: &str) -> String {
+    text.chars().take(64).flat_map(char::escape_debug).collect()
+}
+
 /// Whose share of kernels is used up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelShare {

@@ -5,7 +5,7 @@
 //! ignored and logged by name (values may be secrets and are never logged). Nothing of the
 //! node's own environment ever reaches a kernel: its environment is built from scratch.
 
-use super::error::ComputeError;
+use super::error::{ComputeError, printable};
 use std::collections::BTreeMap;
 
 /// The most variables one request may set.
@@ -88,11 +88,6 @@ fn is_variable_name(name: &str) -> bool {
             .next()
             .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-/// A name as it may be logged and echoed: control characters escaped, at most 64 chars.
-fn printable(name: &str) -> String {
-    name.chars().take(64).flat_map(char::escape_debug).collect()
 }
 
 #[cfg(test)]
