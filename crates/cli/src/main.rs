@@ -9,6 +9,7 @@ mod camera_load;
 mod doctor;
 mod formats;
 mod load;
+mod malloc_arenas;
 mod settings;
 mod simulate;
 
@@ -72,6 +73,7 @@ fn main() -> anyhow::Result<()> {
     // A kernel's sandbox helper is this binary started with a special argument; it must
     // run before any thread exists, so before the runtime and even argument parsing.
     switchboard_kernel::helper::run_if_requested();
+    malloc_arenas::limit_to_cores();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

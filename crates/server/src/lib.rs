@@ -190,17 +190,37 @@ impl Server {
             resubscribe: bus_health.resubscribe(),
             audit: audit.clone(),
         });
-        // Sessions this node owned before a restart, and any whose owner is gone.
-        let restored = sessions.claim().await?;
-        if restored > 0 {
-            tracing::info!(restored, "restored open sessions");
-        }
+        let decodes = decode_slots::DecodeSlots::new(config.cameras.max_concurrent_decodes);
+        let matcher = Arc::new(taught::TaughtMatcher::new(
+            &config,
+            store.clone(),
+            vault.clone(),
+            decodes.clone(),
+        ));
+        // At once, as each waits on something else (the database, the kernel launcher's
+        // probes, the detector model's loading on a blocking thread): a start with many open
+        // sessions is ready in the longest of them rather than their sum.
+        // The detector first: its first poll hands the model to a blocking thread, while the
+        // kernel launcher's probes run on this one.
+        let (cameras, claimed, kernels) = tokio::join!(
+            cameras::Cameras::start(
+                &config,
+                store.clone(),
+                vault.clone(),
+                decodes.clone(),
+                matcher.clone(),
+            ),
+            // Sessions this node owned before a restart, and any whose owner is gone
+            // (`claim` logs how many it took).
+            sessions.claim(),
+            kernels::KernelRegistry::start(&config, shutdown.clone(), tracker.clone()),
+        );
+        claimed?;
+        let kernels = Arc::new(kernels);
+        let cameras = Arc::new(cameras);
         tracker.spawn(sessions.clone().run_leases());
         tracker.spawn(sessions.clone().run_status_board());
         tracker.spawn(sessions.clone().run_end_watch());
-        let kernels = Arc::new(
-            kernels::KernelRegistry::start(&config, shutdown.clone(), tracker.clone()).await,
-        );
         let monitor = monitor::Monitor::start(
             store.clone(),
             config.node_name(),
@@ -219,13 +239,6 @@ impl Server {
             monitor.clone(),
             shutdown.clone(),
         )?);
-        let decodes = decode_slots::DecodeSlots::new(config.cameras.max_concurrent_decodes);
-        let matcher = Arc::new(taught::TaughtMatcher::new(
-            &config,
-            store.clone(),
-            vault.clone(),
-            decodes.clone(),
-        ));
         let scans = Arc::new(taught::HistoryScans::new(
             store.clone(),
             vault.clone(),
@@ -235,16 +248,6 @@ impl Server {
             tracker.clone(),
             shutdown.clone(),
         ));
-        let cameras = Arc::new(
-            cameras::Cameras::start(
-                &config,
-                store.clone(),
-                vault.clone(),
-                decodes.clone(),
-                matcher.clone(),
-            )
-            .await,
-        );
         // Objects stored plain or under a retired key are sealed anew in the background.
         if vault.encrypting() {
             tracker.spawn(resealer.clone().run(shutdown.clone()));

@@ -14,8 +14,7 @@
 //! Latency is read from the stamp each simulated device writes into its frames' JPEG
 //! comment (see [`crate::load::frames::Stamp`]), as `bench fanout` does.
 
-use super::child::ServerChild;
-use super::cpu;
+use super::nodes::{Cluster, ClusterCpu, NodeSpec, node_name};
 use super::temp_database::TempDatabase;
 use crate::load::Transport;
 use crate::load::device::{DeviceReport, SimulatedDevice};
@@ -172,7 +171,14 @@ async fn run_on(args: &ClusterArgs, database: &TempDatabase) -> anyhow::Result<(
         "starting {} nodes over {} and {} …",
         args.nodes, database.name, args.nats_url
     );
-    let mut cluster = Cluster::start(args, &database.url).await?;
+    let spec = NodeSpec {
+        nodes: usize::from(args.nodes),
+        database_url: database.url.clone(),
+        nats_url: args.nats_url.clone(),
+        session_lease: args.session_lease,
+        flags: NODE_LIMITS.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let mut cluster = Cluster::start(&spec).await?;
     println!(
         "== cluster: {} nodes (n1…n{}) over PostgreSQL database {} and NATS {}; \
          session lease {} ms",
@@ -245,133 +251,6 @@ fn without_colours(line: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// The nodes, `n1` at index 0. A killed node's place is empty until it is restarted.
-struct Cluster {
-    nodes: Vec<Option<ServerChild>>,
-    /// Every node's flags apart from its name.
-    flags: Vec<String>,
-    /// Holds the shared token secret.
-    _secrets: tempfile::TempDir,
-}
-
-impl Cluster {
-    async fn start(args: &ClusterArgs, database_url: &str) -> anyhow::Result<Cluster> {
-        let secrets = tempfile::Builder::new()
-            .prefix("switchboard-bench-cluster-")
-            .tempdir()
-            .context("cannot create a temporary directory")?;
-        let secret_file = secrets.path().join("jwt-secret");
-        // 128 hex digits: hex digits are base64 digits too, so this is valid base64 (the
-        // format the server reads) of 96 bytes carrying 512 random bits.
-        let secret = format!(
-            "{:032x}{:032x}{:032x}{:032x}",
-            rand::random::<u128>(),
-            rand::random::<u128>(),
-            rand::random::<u128>(),
-            rand::random::<u128>()
-        );
-        std::fs::write(&secret_file, secret)
-            .with_context(|| format!("cannot write {}", secret_file.display()))?;
-        // One master key too, or nodes could not read each other's stored objects.
-        let master_key_file = secrets.path().join("master-key");
-        switchboard_server::vault::master_key::MasterKey::create(&master_key_file)?;
-        let mut flags: Vec<String> = NODE_LIMITS.iter().map(|s| (*s).to_owned()).collect();
-        flags.extend([
-            "--database-url".to_owned(),
-            database_url.to_owned(),
-            "--nats-url".to_owned(),
-            args.nats_url.clone(),
-            "--session-lease".to_owned(),
-            format!("{}ms", args.session_lease.as_millis()),
-            "--token-secret-file".to_owned(),
-            secret_file.display().to_string(),
-            "--master-key-file".to_owned(),
-            master_key_file.display().to_string(),
-        ]);
-        let mut cluster = Cluster {
-            nodes: Vec::new(),
-            flags,
-            _secrets: secrets,
-        };
-        // One after the other: the first node creates the schema.
-        for index in 0..usize::from(args.nodes) {
-            let node = cluster.launch(index).await?;
-            cluster.nodes.push(Some(node));
-        }
-        Ok(cluster)
-    }
-
-    async fn launch(&self, index: usize) -> anyhow::Result<ServerChild> {
-        let name = node_name(index);
-        let mut flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
-        flags.extend(["--node-name", &name]);
-        ServerChild::start(&flags)
-            .await
-            .with_context(|| format!("node {name} did not start"))
-    }
-
-    fn node(&self, index: usize) -> anyhow::Result<&ServerChild> {
-        self.nodes
-            .get(index)
-            .and_then(Option::as_ref)
-            .with_context(|| format!("node {} is not running", node_name(index)))
-    }
-
-    fn base(&self, index: usize) -> anyhow::Result<Url> {
-        Ok(self.node(index)?.base().clone())
-    }
-
-    fn pids(&self) -> Vec<Option<u32>> {
-        self.nodes
-            .iter()
-            .map(|n| n.as_ref().map(ServerChild::pid))
-            .collect()
-    }
-
-    /// Kills a node with SIGKILL and waits until it is gone.
-    async fn kill(&mut self, index: usize) -> anyhow::Result<()> {
-        let node = self
-            .nodes
-            .get_mut(index)
-            .and_then(Option::take)
-            .with_context(|| format!("node {} is not running", node_name(index)))?;
-        node.stop().await
-    }
-
-    async fn restart(&mut self, index: usize) -> anyhow::Result<()> {
-        let node = self.launch(index).await?;
-        if let Some(place) = self.nodes.get_mut(index) {
-            *place = Some(node);
-        }
-        Ok(())
-    }
-
-    fn complaints(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.as_ref().map(|n| (i, n)))
-            .flat_map(|(i, n)| {
-                n.complaints()
-                    .into_iter()
-                    .map(move |line| format!("{}: {line}", node_name(i)))
-            })
-            .collect()
-    }
-
-    async fn stop(self) {
-        for node in self.nodes.into_iter().flatten() {
-            if let Err(e) = node.stop().await {
-                eprintln!("warning: {e:#}");
-            }
-        }
-    }
-}
-
-fn node_name(index: usize) -> String {
-    format!("n{}", index + 1)
 }
 
 /// A signed-in user whose token every node accepts (they share the secret and database).
@@ -575,113 +454,6 @@ impl Reopened {
     fn counts(&self) -> [u64; 2] {
         [&self.ended, &self.failed].map(|c| c.load(Ordering::Relaxed))
     }
-}
-
-/// CPU seconds of the processes a cluster run involves, and of the whole machine.
-#[derive(Debug, Clone, Default)]
-struct ClusterCpu {
-    /// Per node, `None` for a node that is not running.
-    nodes: Vec<Option<f64>>,
-    bench: f64,
-    nats: f64,
-    postgres: f64,
-    machine: f64,
-    interrupts: f64,
-}
-
-impl ClusterCpu {
-    fn take(pids: &[Option<u32>]) -> anyhow::Result<ClusterCpu> {
-        let (machine, interrupts) = cpu::machine_seconds()?;
-        let nodes = pids
-            .iter()
-            .map(|pid| pid.and_then(|p| cpu::process_seconds(&format!("/proc/{p}/stat")).ok()))
-            .collect();
-        Ok(ClusterCpu {
-            nodes,
-            bench: cpu::process_seconds("/proc/self/stat")?,
-            nats: seconds_of_processes_named("nats-server"),
-            postgres: seconds_of_processes_named("postgres"),
-            machine,
-            interrupts,
-        })
-    }
-
-    fn since(&self, earlier: &ClusterCpu) -> ClusterCpu {
-        ClusterCpu {
-            nodes: self
-                .nodes
-                .iter()
-                .zip(&earlier.nodes)
-                .map(|(now, then)| Some((*now)? - (*then)?))
-                .collect(),
-            bench: self.bench - earlier.bench,
-            nats: (self.nats - earlier.nats).max(0.0),
-            postgres: (self.postgres - earlier.postgres).max(0.0),
-            machine: self.machine - earlier.machine,
-            interrupts: self.interrupts - earlier.interrupts,
-        }
-    }
-
-    /// Everything but the nodes, this process, NATS and PostgreSQL.
-    fn others(&self) -> f64 {
-        let nodes: f64 = self.nodes.iter().flatten().sum();
-        (self.machine - nodes - self.bench - self.nats - self.postgres).max(0.0)
-    }
-
-    fn print(&self, window_secs: f64, roles: &[&str]) {
-        let share = |seconds: f64| {
-            format!(
-                "{seconds:.2} s ({:.0}% of one core)",
-                100.0 * seconds / window_secs
-            )
-        };
-        for (index, seconds) in self.nodes.iter().enumerate() {
-            if let Some(seconds) = seconds {
-                let role = roles.get(index).copied().unwrap_or("idle");
-                let label = format!("CPU {} ({role})", node_name(index));
-                println!("  {label:<36}{}", share(*seconds));
-            }
-        }
-        println!("  {:<36}{}", "CPU nats-server", share(self.nats));
-        println!("  {:<36}{}", "CPU postgres", share(self.postgres));
-        println!(
-            "  {:<36}{}",
-            "CPU bench (devices, viewers)",
-            share(self.bench)
-        );
-        println!("  {:<36}{}", "interrupts (softirq)", share(self.interrupts));
-        println!("  {:<36}{}", "other processes' CPU", share(self.others()));
-        // Two cores shared by the nodes, NATS, PostgreSQL and the load: anything else
-        // running skews every figure.
-        if self.others() > 0.25 * window_secs {
-            println!(
-                "  warning: other processes used the CPU during the measurement; \
-                 rates and latencies above are pessimistic"
-            );
-        }
-    }
-}
-
-/// CPU seconds of every process whose name is `name` now. Processes that exited since an
-/// earlier reading drop out, so differences are approximate (PostgreSQL's backends live as
-/// long as the nodes' connections, which outlast a measurement).
-fn seconds_of_processes_named(name: &str) -> f64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0.0;
-    };
-    entries
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter(|e| {
-            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|comm| comm.trim() == name)
-        })
-        .filter_map(|e| cpu::process_seconds(&e.path().join("stat").to_string_lossy()).ok())
-        .sum()
 }
 
 /// What the simulated devices of one measurement share.

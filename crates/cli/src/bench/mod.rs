@@ -11,6 +11,7 @@ pub mod detect;
 pub mod fanout;
 pub mod gateway;
 pub mod kernel;
+pub mod nodes;
 pub mod scale;
 pub mod search;
 pub mod teach;

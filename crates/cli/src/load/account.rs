@@ -119,6 +119,17 @@ impl ApiClient {
         })
     }
 
+    /// The same user, speaking to another node of the cluster (which shares the token
+    /// secret and database).
+    pub fn on(&self, base: Url) -> ApiClient {
+        ApiClient {
+            http: self.http.clone(),
+            base,
+            token: self.token.clone(),
+            hinted: AtomicBool::new(false),
+        }
+    }
+
     /// The user token, for viewers.
     pub fn token(&self) -> &str {
         &self.token

@@ -49,6 +49,16 @@ enum Persisted {
     Nothing,
 }
 
+/// The next message from the owner links, if there are any (never ready on a lone node).
+async fn next_remote(
+    remote: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Remote>>,
+) -> Option<Remote> {
+    match remote {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The result of a store task in flight (`None` if it panicked); never ready when there is
 /// none.
 async fn finished<T>(task: &mut Option<tokio::task::JoinHandle<T>>) -> Option<T> {
@@ -119,12 +129,14 @@ impl SessionActor {
         persist.tick().await;
         let mut cluster_tick = tokio::time::interval(cluster::PRESENCE_EVERY);
         cluster_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let (remote_tx, mut remote_rx) = tokio::sync::mpsc::unbounded_channel();
         let links = deps.shutdown.child_token();
         // Only other nodes send ingest, presence and commands, and read the status: a lone
-        // node spares each open session three bus channels (of 1,024 slots each), a task and
-        // a tick every second.
+        // node spares each open session three bus channels, a task, a channel (whose first
+        // block is allocated with it) and a tick every second.
+        let mut remote_rx = None;
         if deps.clustered {
+            let (remote_tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            remote_rx = Some(rx);
             deps.tracker.spawn(cluster::run_owner_links(
                 self.handle.clone(),
                 deps.bus.clone(),
@@ -168,10 +180,10 @@ impl SessionActor {
                     // Every handle is gone: only happens when the registry dropped us.
                     None => return,
                 },
-                Some(remote) = remote_rx.recv() => match remote {
+                Some(remote) = next_remote(&mut remote_rx) => match remote {
                     Remote::Presence(p) => self.remote_presence(p).await,
                     Remote::Command(RemoteCommand::DeviceRegistered { device_id, info, at }) => {
-                        self.apply(Command::DeviceRegistered { device_id, info, at }).await;
+                        self.apply(Command::DeviceRegistered { device_id, info: Box::new(info), at }).await;
                     }
                     Remote::Command(RemoteCommand::End { reason }) => {
                         self.finish(reason).await;
@@ -336,7 +348,7 @@ impl SessionActor {
                 if self.session.device_id == Some(device_id) {
                     return;
                 }
-                if let Err(e) = self.session.go_live(device_id, info, at) {
+                if let Err(e) = self.session.go_live(device_id, *info, at) {
                     tracing::warn!(suid = %self.session.suid, error = %e, "device registration out of order");
                     return;
                 }
@@ -370,7 +382,7 @@ impl SessionActor {
         }
         if let (Some(device_id), Some(at)) = (stored.device_id, stored.live_at) {
             tracing::info!(suid = %stored.suid, "the device registered through another node");
-            let info = stored.device.clone().unwrap_or_default();
+            let info = Box::new(stored.device.clone().unwrap_or_default());
             self.apply(Command::DeviceRegistered {
                 device_id,
                 info,

@@ -258,7 +258,7 @@ pub(super) async fn run_follower(
                         announce(&*bus, suid, &node, &names).await;
                     }
                     Some(Command::DeviceRegistered { device_id, info, at }) => {
-                        ask_owner(&*bus, suid, &RemoteCommand::DeviceRegistered { device_id, info, at }).await;
+                        ask_owner(&*bus, suid, &RemoteCommand::DeviceRegistered { device_id, info: *info, at }).await;
                     }
                     Some(Command::End { reason, reply }) => {
                         ask_owner(&*bus, suid, &RemoteCommand::End { reason }).await;

@@ -14,7 +14,9 @@ pub(super) enum Command {
     },
     DeviceRegistered {
         device_id: DeviceId,
-        info: DeviceInfo,
+        // Boxed: the largest variant sets the size of every slot of the session's command
+        // channel, whose first block of 32 slots is allocated with the session.
+        info: Box<DeviceInfo>,
         at: Timestamp,
     },
     End {

@@ -267,7 +267,7 @@ impl SessionHandle {
         // If the actor is gone the session has ended; the device learns that on its next call.
         let _ = self.0.commands.send(Command::DeviceRegistered {
             device_id,
-            info,
+            info: Box::new(info),
             at,
         });
     }

@@ -49,15 +49,23 @@ pub async fn session(
     Ok(answer.json().await?)
 }
 
-/// `POST frames_url?seq=N` with a device token: whether the server accepted the frame.
+/// `POST frames_url?seq=N` with a device token, sent to the node at `base` (the path is the
+/// device's `frames_url`'s: after a restart a node may listen elsewhere): whether the server
+/// accepted the frame.
 pub async fn send_frame(
     http: &reqwest::Client,
+    base: &Url,
     device: &DeviceRegistered,
     seq: u64,
     frame: Bytes,
 ) -> anyhow::Result<()> {
+    let given: Url = device
+        .frames_url
+        .parse()
+        .with_context(|| format!("frames_url {:?} is not a URL", device.frames_url))?;
+    let url = base.join(given.path())?;
     let answer = http
-        .post(&device.frames_url)
+        .post(url)
         .query(&[("seq", seq)])
         .bearer_auth(&device.device_token)
         .header(CONTENT_TYPE, "image/jpeg")

@@ -43,6 +43,7 @@ pub async fn run(args: &ScaleArgs, budget: &Budget) -> anyhow::Result<StageRepor
     if let Some(why) = capped {
         report.note(why);
     }
+    report.push(Figure::info("connections held", total as f64, ""));
     let flags = server_flags::for_load(live + 10, total + ACCEPT_PROBES, Duration::from_secs(3600));
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let server = ServerChild::start(&flags).await?;
@@ -78,7 +79,7 @@ pub async fn run(args: &ScaleArgs, budget: &Budget) -> anyhow::Result<StageRepor
     ));
 
     let cpu = idle_cpu::measure(&server, Duration::from_secs_f64(args.idle_seconds)).await?;
-    report.push(Figure::info("server CPU, idle", cpu, "% of a core"));
+    cpu.push(&mut report, true);
 
     let delivery = deliver_one_event(&api, &listeners).await?;
     let ms = |v: Option<u64>| v.unwrap_or(0) as f64 / 1000.0;

@@ -12,6 +12,7 @@ use reqwest::Url;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use switchboard_server::protocol::DeviceRegistered;
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
@@ -29,6 +30,8 @@ pub struct LiveFleet {
     pub failures: Arc<AtomicU64>,
     /// Frames the devices sent.
     pub frames: Arc<AtomicU64>,
+    /// Every session's device, as registered.
+    pub devices: Vec<DeviceRegistered>,
 }
 
 /// Where a live session's two sockets come from.
@@ -48,6 +51,16 @@ impl LiveFleet {
         count: usize,
         frame: Bytes,
     ) -> anyhow::Result<LiveFleet> {
+        LiveFleet::open_spread(count, frame, |_| (api, base)).await
+    }
+
+    /// As [`LiveFleet::open_many`], with session `n` created through `place(n).0` (the node
+    /// that will own it) and watched on the node at `place(n).1`.
+    pub async fn open_spread<'a>(
+        count: usize,
+        frame: Bytes,
+        place: impl Fn(usize) -> (&'a ApiClient, &'a Url),
+    ) -> anyhow::Result<LiveFleet> {
         let progress = super::bar(count as u64, "live sessions");
         let mut fleet = LiveFleet::default();
         let mut opening = futures::stream::iter(0..count)
@@ -57,6 +70,7 @@ impl LiveFleet {
                     viewer: 2 * n + 1,
                 };
                 let (frame, fleet) = (frame.clone(), &fleet);
+                let (api, base) = place(n);
                 async move {
                     Link::open(api, base, &format!("live {n}"), slots, frame, fleet)
                         .await
@@ -70,7 +84,8 @@ impl LiveFleet {
             progress.inc(1);
         }
         drop(opening);
-        for link in links {
+        for (link, registered) in links {
+            fleet.devices.push(registered);
             fleet.hold(link);
         }
         progress.finish_and_clear();
@@ -106,6 +121,7 @@ pub struct Link {
 impl Link {
     /// Creates a session, registers its device and opens its viewer, then its device socket.
     /// The viewer comes first, so the session never runs into the no-viewers timeout.
+    /// Returns the link and the device's registration.
     pub async fn open(
         api: &ApiClient,
         base: &Url,
@@ -113,7 +129,7 @@ impl Link {
         slots: SocketSlots,
         frame: Bytes,
         fleet: &LiveFleet,
-    ) -> anyhow::Result<Link> {
+    ) -> anyhow::Result<(Link, DeviceRegistered)> {
         let registered = super::api::create_live(api, label).await?;
         let watch = loopback::ws_url(base, &format!("api/v1/sessions/{}/watch", registered.suid))?;
         let viewer =
@@ -125,13 +141,14 @@ impl Link {
             loopback::socket_address(slots.device),
         )
         .await?;
-        Ok(Link {
+        let link = Link {
             device,
             viewer,
             frame,
             failures: fleet.failures.clone(),
             frames: fleet.frames.clone(),
-        })
+        };
+        Ok((link, registered))
     }
 
     /// Sends a frame at once and then every [`FRAME_PERIOD`], reads (and drops) whatever the

@@ -7,19 +7,27 @@
 //!   SIGKILL, and that every CDR is then written exactly once (SQLite, and PostgreSQL with
 //!   `--database-url`);
 //! - `connections`: idle WebSockets of every kind: memory per connection, idle CPU, one
-//!   event to every listener, a new connection's accept time.
+//!   event to every listener, a new connection's accept time;
+//! - `growth`: `sessions` and `connections` again at several sizes, side by side;
+//! - `cluster`: three nodes over PostgreSQL and NATS: bus messages and database writes per
+//!   session, every process's CPU, and a rolling restart.
 //!
 //! The bench's own sockets are spread over loopback addresses ([`loopback`]) and sized to fit
 //! under its open-files limit ([`budget`]).
 
 mod api;
+mod back;
 mod budget;
 mod cdr;
+mod cluster;
 mod connections;
+mod growth;
 mod idle_cpu;
 mod listeners;
 mod live;
 mod loopback;
+mod nats_count;
+mod pg_writes;
 mod report;
 mod restart;
 mod server_flags;
@@ -39,7 +47,7 @@ pub struct ScaleArgs {
         env = "SWITCHBOARD_BENCH_STAGES",
         value_enum,
         value_delimiter = ',',
-        default_value = "sessions,restart,connections"
+        default_value = "sessions,restart,connections,growth,cluster"
     )]
     pub stages: Vec<Stage>,
     /// Open sessions: in `sessions` half wait for a device and half are live (two sockets
@@ -64,10 +72,36 @@ pub struct ScaleArgs {
     #[arg(long, env = "SWITCHBOARD_BENCH_RESTART_DEVICES", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub restart_devices: u32,
-    /// A PostgreSQL server (without a database name) to run `restart` on as well as SQLite:
-    /// a database `sb_bench_<random>` is created there and dropped at the end.
+    /// A PostgreSQL server (without a database name) to run `restart` on as well as SQLite,
+    /// and `cluster` on (which uses postgres://postgres@127.0.0.1:5432 without it): a
+    /// database `sb_bench_<random>` is created there for each and dropped at the end.
     #[arg(long, env = "SWITCHBOARD_BENCH_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// The NATS server of `cluster`'s nodes.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_BENCH_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub nats_url: String,
+    /// Live sessions in `cluster`, created on each node in turn (two sockets each).
+    #[arg(long, env = "SWITCHBOARD_BENCH_CLUSTER_SESSIONS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub cluster_sessions: u32,
+    /// How long `cluster` counts bus messages, database writes and CPU, in seconds.
+    #[arg(long, env = "SWITCHBOARD_BENCH_CLUSTER_SECONDS", default_value_t = 60.0,
+          value_parser = seconds)]
+    pub cluster_seconds: f64,
+    /// The sizes `growth` runs the `sessions` stage at, comma-separated.
+    #[arg(long, env = "SWITCHBOARD_BENCH_GROWTH_SESSIONS", value_delimiter = ',',
+          default_value = "100,1000,10000",
+          value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub growth_sessions: Vec<u32>,
+    /// The sizes `growth` runs the `connections` stage at, comma-separated.
+    #[arg(long, env = "SWITCHBOARD_BENCH_GROWTH_CONNECTIONS", value_delimiter = ',',
+          default_value = "1000,10000,100000",
+          value_parser = clap::value_parser!(u32).range(3..=1_000_000))]
+    pub growth_connections: Vec<u32>,
     /// Idle WebSockets in `connections`: a third devices and a third watch sockets of live
     /// sessions, the rest account-event sockets (capped to the open-files limit).
     #[arg(long, env = "SWITCHBOARD_BENCH_CONNECTIONS", default_value_t = 9_000,
@@ -88,6 +122,11 @@ pub enum Stage {
     /// Idle WebSockets: memory per connection, idle CPU, one event to every listener, and
     /// a new connection's accept time.
     Connections,
+    /// `sessions` and `connections` at several sizes, side by side.
+    Growth,
+    /// Three nodes over PostgreSQL and NATS: bus messages and database writes per session,
+    /// CPU of every process, a rolling restart.
+    Cluster,
 }
 
 /// Runs the chosen stages and prints their figures. Fails only if a stage could not run;
@@ -101,6 +140,8 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
             Stage::Sessions => vec![sessions::run(&args, &budget).await?],
             Stage::Restart => restart::run(&args).await?,
             Stage::Connections => vec![connections::run(&args, &budget).await?],
+            Stage::Growth => vec![growth::run(&args, &budget).await?],
+            Stage::Cluster => vec![cluster::run(&args, &budget).await?],
         };
         for report in stage_reports {
             if !args.json {
@@ -187,8 +228,17 @@ mod tests {
         let defaults = Cli::try_parse_from(["scale"]).unwrap();
         assert_eq!(
             defaults.scale.stages,
-            vec![Stage::Sessions, Stage::Restart, Stage::Connections]
+            vec![
+                Stage::Sessions,
+                Stage::Restart,
+                Stage::Connections,
+                Stage::Growth,
+                Stage::Cluster
+            ]
         );
+        assert_eq!(defaults.scale.growth_sessions, [100, 1_000, 10_000]);
+        assert_eq!(defaults.scale.growth_connections, [1_000, 10_000, 100_000]);
+        assert!(Cli::try_parse_from(["scale", "--growth-sessions", "1"]).is_err());
         assert_eq!(defaults.scale.sessions, 10_000);
         assert!(Cli::try_parse_from(["scale", "--stages", "nonsense"]).is_err());
         assert!(Cli::try_parse_from(["scale", "--sessions", "1"]).is_err());

@@ -63,6 +63,64 @@ impl Figure {
     }
 }
 
+/// Figures of several runs side by side: a row per run, a column per figure (the first
+/// column names the run's size).
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub title: String,
+    /// Each column's heading, unit included.
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<f64>>,
+}
+
+impl Table {
+    fn print(&self) {
+        println!("  {}", self.title);
+        let widths: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let values = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.get(i))
+                    .map(|v| number(*v).len());
+                values.chain([c.chars().count()]).max().unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: Vec<String>| {
+            let padded: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(cell, width)| format!("{cell:>width$}"))
+                .collect();
+            println!("    {}", padded.join("  "));
+        };
+        line(self.columns.clone());
+        for row in &self.rows {
+            line(row.iter().map(|v| number(*v)).collect());
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|row| {
+                let cells: serde_json::Map<String, Value> = self
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| (c.clone(), json!(v)))
+                    .collect();
+                Value::Object(cells)
+            })
+            .collect();
+        json!({ "title": self.title, "rows": rows })
+    }
+}
+
 /// What one stage measured.
 #[derive(Debug, Clone, Default)]
 pub struct StageReport {
@@ -70,6 +128,9 @@ pub struct StageReport {
     /// The stage's size and settings in a few words, shown above its figures.
     pub setting: String,
     pub figures: Vec<Figure>,
+    /// Runs side by side; when there are tables, the text form shows them and only the
+    /// figures that missed their goal.
+    pub tables: Vec<Table>,
     /// Anything the reader should know to trust the figures (caps, errors, warnings).
     pub notes: Vec<String>,
 }
@@ -114,7 +175,14 @@ impl StageReport {
             .map(|f| f.name.chars().count())
             .max()
             .unwrap_or(0);
-        for f in &self.figures {
+        for table in &self.tables {
+            table.print();
+        }
+        let shown = self
+            .figures
+            .iter()
+            .filter(|f| self.tables.is_empty() || f.passed() == Some(false));
+        for f in shown {
             let value = format!("{} {}", number(f.value), f.unit);
             let verdict = match (f.goal, f.passed()) {
                 (Some(goal), Some(true)) => format!("PASS  {}", goal.describe(f.unit)),
@@ -147,6 +215,7 @@ impl StageReport {
             "stage": self.stage,
             "setting": self.setting,
             "figures": figures,
+            "tables": self.tables.iter().map(Table::to_json).collect::<Vec<_>>(),
             "notes": self.notes,
         })
     }
@@ -200,5 +269,13 @@ mod tests {
         );
         assert_eq!(report.notes, ["server log: WARN a"]);
         assert_eq!(number(12.0), "12");
+        report.tables.push(Table {
+            title: "growth".into(),
+            columns: vec!["sessions".into(), "KiB each".into()],
+            rows: vec![vec![100.0, 7.5]],
+        });
+        let json = report.to_json();
+        assert_eq!(json["tables"][0]["rows"][0]["KiB each"], 7.5);
+        assert_eq!(json["tables"][0]["rows"][0]["sessions"], 100.0);
     }
 }

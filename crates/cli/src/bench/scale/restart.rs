@@ -3,7 +3,8 @@
 //! until every session answers as open and every device's token is accepted again. Then
 //! every session is ended and each must have exactly one CDR, in the files and the database.
 
-use super::api::{self, CONCURRENCY};
+use super::api;
+use super::back::{Opened, Probe, end_all};
 use super::report::{Figure, Goal, StageReport};
 use super::{ScaleArgs, bar, cdr, loopback, server_flags};
 use crate::bench::child::{ServerChild, free_port};
@@ -11,28 +12,19 @@ use crate::bench::temp_database::TempDatabase;
 use crate::load::account::ApiClient;
 use anyhow::Context;
 use bytes::Bytes;
-use futures::StreamExt;
 use nix::sys::signal::Signal;
-use reqwest::Url;
 use std::path::Path;
 use std::time::Duration;
 use switchboard_core::Suid;
-use switchboard_server::protocol::DeviceRegistered;
 use tokio::time::Instant;
 
 /// Goals of the product: every session back within these after the new process starts.
-const SIGTERM_GOAL_S: f64 = 2.0;
+pub const SIGTERM_GOAL_S: f64 = 2.0;
 const SIGKILL_GOAL_S: f64 = 5.0;
 
 /// How long a stopped server may take to exit, and a new one to have everything back.
-const EXIT_PATIENCE: Duration = Duration::from_secs(60);
-const BACK_PATIENCE: Duration = Duration::from_secs(120);
-
-/// How often a session or device not yet back is asked again.
-const RETRY_INTERVAL: Duration = Duration::from_millis(20);
-
-/// Timeouts far beyond the stage, so no session ends of its own while it runs.
-const NOBODY_ENDS: Duration = Duration::from_secs(24 * 3600 - 60);
+pub const EXIT_PATIENCE: Duration = Duration::from_secs(60);
+pub const BACK_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Runs the stage on SQLite and, given `--database-url`, on PostgreSQL.
 pub async fn run(args: &ScaleArgs) -> anyhow::Result<Vec<StageReport>> {
@@ -60,12 +52,6 @@ impl Home {
     }
 }
 
-/// The sessions the stage opened.
-struct Opened {
-    suids: Vec<Suid>,
-    devices: Vec<DeviceRegistered>,
-}
-
 async fn run_on(args: &ScaleArgs, database_url: Option<&str>) -> anyhow::Result<StageReport> {
     let devices = (args.restart_devices as usize).min(args.sessions as usize);
     let waiting = args.sessions as usize - devices;
@@ -79,10 +65,7 @@ async fn run_on(args: &ScaleArgs, database_url: Option<&str>) -> anyhow::Result<
         setting: format!("{waiting} waiting + {devices} live sessions on {backend}"),
         ..StageReport::default()
     };
-    let mut flags = server_flags::for_load(args.sessions as usize, 0, NOBODY_ENDS);
-    let idle = humantime::format_duration(NOBODY_ENDS).to_string();
-    flags.extend(["--device-idle-timeout".into(), idle.clone()]);
-    flags.extend(["--ticket-ttl".into(), idle]);
+    let mut flags = server_flags::lasting(args.sessions as usize, 0);
     if let Some(url) = database_url {
         flags.extend(["--database-url".into(), url.to_owned()]);
     }
@@ -184,80 +167,6 @@ async fn open_sessions(api: &ApiClient, waiting: usize, devices: usize) -> anyho
         suids,
         devices: registered,
     })
-}
-
-/// Asks whether the opened sessions and devices are back.
-struct Probe<'a> {
-    http: &'a reqwest::Client,
-    base: &'a Url,
-    token: &'a str,
-    opened: &'a Opened,
-    frame: Bytes,
-}
-
-impl Probe<'_> {
-    /// Waits until every session answers as open and every device has a frame (number
-    /// `seq`) accepted, or `deadline`; returns how many did.
-    async fn all_back(&self, seq: u64, deadline: Instant) -> anyhow::Result<usize> {
-        let sessions = futures::stream::iter(&self.opened.suids)
-            .map(|&suid| {
-                retry_until(deadline, move || async move {
-                    let view = api::session(self.http, self.base, self.token, suid).await?;
-                    anyhow::ensure!(view.is_open(), "session {suid} is {}", view.state);
-                    Ok(())
-                })
-            })
-            .buffer_unordered(CONCURRENCY)
-            .filter(|ok| std::future::ready(*ok))
-            .count();
-        let devices = futures::stream::iter(&self.opened.devices)
-            .map(|device| {
-                retry_until(deadline, move || {
-                    api::send_frame(self.http, device, seq, self.frame.clone())
-                })
-            })
-            .buffer_unordered(CONCURRENCY)
-            .filter(|ok| std::future::ready(*ok))
-            .count();
-        let (sessions, devices) = tokio::join!(sessions, devices);
-        Ok(sessions + devices)
-    }
-}
-
-/// Calls `attempt` until it succeeds (true) or `deadline` passes (false).
-async fn retry_until<F, Fut>(deadline: Instant, attempt: F) -> bool
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    loop {
-        if attempt().await.is_ok() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(RETRY_INTERVAL).await;
-    }
-}
-
-/// Ends every session.
-async fn end_all(api: &ApiClient, suids: &[Suid]) -> anyhow::Result<()> {
-    let progress = bar(suids.len() as u64, "ending sessions");
-    let ended: Vec<anyhow::Result<()>> = futures::stream::iter(suids)
-        .map(|&suid| {
-            let progress = &progress;
-            async move {
-                api.end_session(suid).await?;
-                progress.inc(1);
-                Ok(())
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    progress.finish_and_clear();
-    ended.into_iter().collect()
 }
 
 /// Adds the CDR figures: sessions with exactly one record, in the files and the database.

@@ -34,6 +34,19 @@ pub fn for_load(sessions: usize, sockets: usize, no_viewers: Duration) -> Vec<St
         .collect()
 }
 
+/// Timeouts far beyond a stage, so no session ends of its own while it runs.
+const NOBODY_ENDS: Duration = Duration::from_secs(24 * 3600 - 60);
+
+/// Flags as [`for_load`] for sessions that must outlast the stage: no timeout of a session,
+/// a device or a ticket runs out while it lasts.
+pub fn lasting(sessions: usize, sockets: usize) -> Vec<String> {
+    let mut flags = for_load(sessions, sockets, NOBODY_ENDS);
+    let idle = humantime::format_duration(NOBODY_ENDS).to_string();
+    flags.extend(["--device-idle-timeout".into(), idle.clone()]);
+    flags.extend(["--ticket-ttl".into(), idle]);
+    flags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

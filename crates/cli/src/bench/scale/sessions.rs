@@ -45,6 +45,7 @@ pub async fn run(args: &ScaleArgs, budget: &Budget) -> anyhow::Result<StageRepor
     if let Some(why) = capped {
         report.note(why);
     }
+    report.push(Figure::info("sessions held", (waiting + live) as f64, ""));
     // Short, so the timer batch ends within the stage, yet long enough (`--timer-seconds`)
     // that every live session's viewer joins before it runs out.
     let no_viewers = Duration::from_secs_f64(args.timer_seconds);
@@ -93,7 +94,7 @@ pub async fn run(args: &ScaleArgs, budget: &Budget) -> anyhow::Result<StageRepor
     ));
 
     let cpu = idle_cpu::measure(&server, Duration::from_secs_f64(args.idle_seconds)).await?;
-    report.push(Figure::info("server CPU, idle", cpu, "% of a core"));
+    cpu.push(&mut report, false);
 
     let progress = bar(u64::from(args.timer_sessions), "timer sessions");
     let timers = timers::measure(
