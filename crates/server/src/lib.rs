@@ -175,6 +175,7 @@ impl Server {
                 .run(shutdown.clone()),
             );
         }
+        let stats_saver = live::StatsSaver::start(store.clone(), &tracker, shutdown.clone());
         let sessions = SessionRegistry::new(ActorDeps {
             store: store.clone(),
             bus: bus.clone(),
@@ -189,6 +190,7 @@ impl Server {
             clustered: config.cluster.nats_url.is_some(),
             resubscribe: bus_health.resubscribe(),
             audit: audit.clone(),
+            stats_saver,
         });
         let decodes = decode_slots::DecodeSlots::new(config.cameras.max_concurrent_decodes);
         let matcher = Arc::new(taught::TaughtMatcher::new(

@@ -233,6 +233,11 @@ pub trait Store:
     /// in its CDR); `NotFound` if there is no such session.
     async fn update_stats(&self, suid: Suid, stats: &SessionStats) -> Result<()>;
 
+    /// Saves many sessions' running totals in one transaction: what a node with thousands
+    /// of watched sessions writes every `stats_interval`, at the cost of one commit instead
+    /// of one each. Ended sessions and unknown ones are skipped.
+    async fn update_stats_many(&self, batch: &[(Suid, SessionStats)]) -> Result<()>;
+
     /// Ends a session and writes its CDR in one transaction. `session` must already be in
     /// its ended state (see [`Session::end`]). `Conflict` if the stored session had already
     /// ended: so exactly one CDR exists per session, whoever races to end it. `NotFound` if

@@ -437,6 +437,30 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn update_stats_many(&self, batch: &[(Suid, SessionStats)]) -> Result<()> {
+                let rows = batch
+                    .iter()
+                    .map(|(suid, stats)| Ok((suid.to_string(), StatsColumns::from_stats(stats)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
+                for (suid, stats) in rows {
+                    sqlx::query(
+                        "UPDATE sessions SET frames = $1, bytes = $2, peak_viewers = $3, \
+                         viewer_seconds = $4, last_frame_at = $5 WHERE suid = $6 AND state <> 'ended'",
+                    )
+                    .bind(stats.frames)
+                    .bind(stats.bytes)
+                    .bind(stats.peak_viewers)
+                    .bind(stats.viewer_seconds)
+                    .bind(stats.last_frame_at)
+                    .bind(suid)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
+                tx.commit().await.map_err(StoreError::from_sqlx)
+            }
+
             async fn end_session(&self, session: &Session) -> Result<Cdr> {
                 let cdr = cdr_of_ended(session)?;
                 let row = SessionRow::from_session(session)?;

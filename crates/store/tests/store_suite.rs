@@ -246,6 +246,7 @@ suite! {
         racing_mark_live_has_one_winner,
         device_info_extra_fields_round_trip,
         update_stats_saves_totals_and_ignores_ended_sessions,
+        update_stats_many_saves_each_in_one_go_and_skips_ended_and_unknown,
         counters_too_large_to_store_are_refused,
         end_session_writes_exactly_one_cdr,
         racing_end_session_writes_exactly_one_cdr,
@@ -1047,6 +1048,43 @@ async fn update_stats_saves_totals_and_ignores_ended_sessions(s: &dyn Store) {
         stats,
         "ended totals are final"
     );
+}
+
+async fn update_stats_many_saves_each_in_one_go_and_skips_ended_and_unknown(s: &dyn Store) {
+    let (_, admin) = account(s, "creator").await;
+    let first = stored_session(s, &admin, at(0)).await;
+    let mut ended = stored_session(s, &admin, at(1)).await;
+    let third = stored_session(s, &admin, at(2)).await;
+    end(s, &mut ended, EndReason::EndedByUser, at(3)).await;
+    let totals = |frames: u64| SessionStats {
+        frames,
+        bytes: frames * 1000,
+        peak_viewers: 1,
+        viewer_seconds: frames as f64 / 2.0,
+        last_frame_at: Some(at(4)),
+    };
+    // Never stored.
+    let ghost = session_by(&admin, at(0));
+    s.update_stats_many(&[
+        (first.suid, totals(10)),
+        (ended.suid, totals(20)),
+        (ghost.suid, totals(30)),
+        (third.suid, totals(40)),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.session(first.suid).await.unwrap().stats, totals(10));
+    assert_eq!(s.session(third.suid).await.unwrap().stats, totals(40));
+    assert_eq!(
+        s.session(ended.suid).await.unwrap().stats,
+        ended.stats,
+        "ended totals are final"
+    );
+    assert!(matches!(
+        s.session(ghost.suid).await,
+        Err(StoreError::NotFound)
+    ));
+    s.update_stats_many(&[]).await.unwrap();
 }
 
 async fn counters_too_large_to_store_are_refused(s: &dyn Store) {

@@ -406,6 +406,7 @@ impl SessionActor {
         if !check_stored && stats == saved {
             return None;
         }
+        let saver = deps.stats_saver.clone();
         Some(deps.tracker.spawn(async move {
             if check_stored
                 && let Ok(stored) = store.session(suid).await
@@ -417,13 +418,11 @@ impl SessionActor {
                 return Persisted::Nothing;
             }
             // Stored only while the session is open, so a save that lands after the end
-            // cannot change the final totals.
-            match store.update_stats(suid, &stats).await {
-                Ok(()) => Persisted::Saved(stats),
-                Err(e) => {
-                    tracing::warn!(%suid, error = %e, "saving session totals failed");
-                    Persisted::Nothing
-                }
+            // cannot change the final totals; with other sessions' saves, in one commit.
+            if saver.save(suid, stats.clone()).await {
+                Persisted::Saved(stats)
+            } else {
+                Persisted::Nothing
             }
         }))
     }

@@ -30,4 +30,6 @@ pub struct ActorDeps {
     pub resubscribe: crate::bus_probe::Resubscribe,
     /// Where timeouts are recorded (the node ended the session, nobody asked).
     pub audit: crate::services::audit::AuditLog,
+    /// Saves the sessions' periodic totals in batches.
+    pub stats_saver: super::StatsSaver,
 }

@@ -14,6 +14,7 @@ mod rate;
 mod registry;
 mod roster;
 mod stats;
+mod stats_saver;
 
 pub use cdr_log::CdrLog;
 pub use clock::now;
@@ -23,3 +24,4 @@ pub use handle::{LiveStatus, SessionHandle, ViewerGuard, ViewerRefused};
 pub use rate::RateBucket;
 pub use registry::SessionRegistry;
 pub use stats::LiveStats;
+pub use stats_saver::StatsSaver;

@@ -7,7 +7,7 @@
 use super::budget::{self, Budget};
 use super::listeners::Listeners;
 use super::live::LiveFleet;
-use super::report::{Figure, StageReport};
+use super::report::{Figure, Goal, StageReport};
 use super::{ScaleArgs, bar, idle_cpu, loopback, server_flags};
 use crate::bench::child::ServerChild;
 use crate::load::account::ApiClient;
@@ -16,6 +16,12 @@ use anyhow::Context;
 use bytes::Bytes;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// Goals of the product: memory per idle connection, one event to every listener (p99), and
+/// a new connection's accept time (p99) with all the others open.
+const PER_CONNECTION_GOAL_KIB: f64 = 16.0;
+const DELIVERY_GOAL_MS: f64 = 1_000.0;
+const ACCEPT_GOAL_MS: f64 = 100.0;
 
 /// New connections timed one after another once every other socket is open.
 const ACCEPT_PROBES: usize = 100;
@@ -72,10 +78,11 @@ pub async fn run(args: &ScaleArgs, budget: &Budget) -> anyhow::Result<StageRepor
         after as f64 / (1024.0 * 1024.0),
         "MiB",
     ));
-    report.push(Figure::info(
+    report.push(Figure::judged(
         "RSS per connection",
         after.saturating_sub(before) as f64 / 1024.0 / total as f64,
         "KiB",
+        Goal::AtMost(PER_CONNECTION_GOAL_KIB),
     ));
 
     let cpu = idle_cpu::measure(&server, Duration::from_secs_f64(args.idle_seconds)).await?;
@@ -88,20 +95,22 @@ pub async fn run(args: &ScaleArgs, budget: &Budget) -> anyhow::Result<StageRepor
         ms(delivery.quantile(0.5)),
         "ms",
     ));
-    report.push(Figure::info(
+    report.push(Figure::judged(
         "event to every listener p99",
         ms(delivery.quantile(0.99)),
         "ms",
+        Goal::AtMost(DELIVERY_GOAL_MS),
     ));
     report.push(Figure::info(
         "event to every listener max",
         ms(delivery.max()),
         "ms",
     ));
-    report.push(Figure::info(
+    report.push(Figure::judged(
         "listeners reached",
         delivery.count() as f64,
         "",
+        Goal::Exactly(listeners.len() as f64),
     ));
 
     let accept = accept_latency(&base, api.token(), total).await?;
@@ -110,10 +119,11 @@ pub async fn run(args: &ScaleArgs, budget: &Budget) -> anyhow::Result<StageRepor
         ms(accept.quantile(0.5)),
         "ms",
     ));
-    report.push(Figure::info(
+    report.push(Figure::judged(
         "new connection accepted p99",
         ms(accept.quantile(0.99)),
         "ms",
+        Goal::AtMost(ACCEPT_GOAL_MS),
     ));
 
     let failures = listeners.failures() + fleet.failures.load(std::sync::atomic::Ordering::Relaxed);
