@@ -108,6 +108,13 @@ impl SessionActor {
         }
     }
 
+    /// Whether the totals can differ from the stored ones. Not while the session waits and
+    /// nobody has watched it: nothing was counted, so such sessions (10,000 of them woke
+    /// 2,000 times a second for nothing) sleep until something happens.
+    fn may_have_unsaved(&self) -> bool {
+        self.session.state != SessionState::Waiting || self.ledger.peak() > 0
+    }
+
     fn current_stats(&self, at: Timestamp) -> SessionStats {
         let s = self.handle.stats();
         SessionStats {
@@ -208,7 +215,7 @@ impl SessionActor {
                 }
                 // The store is read and written off this loop: while the database is slow or
                 // gone, viewers, presence and deadlines must not wait for it.
-                _ = persist.tick(), if persisting.is_none() => {
+                _ = persist.tick(), if persisting.is_none() && self.may_have_unsaved() => {
                     persisting = self.start_persist(false);
                 }
                 done = finished(&mut persisting), if persisting.is_some() => {
