@@ -137,6 +137,9 @@ fn stored_hash(data: &Path, node: &str, seq: u64) -> Hash {
                 .fetch_one(&mut db)
                 .await
                 .unwrap();
+        // Closed here, not dropped: a dropped connection closes on its own thread later and
+        // removes the WAL files while the test copies the folder.
+        db.close().await.unwrap();
         Hash::from_hex(&hash).unwrap()
     })
 }

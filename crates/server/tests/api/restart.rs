@@ -1,8 +1,10 @@
 //! Restarting the server keeps live sessions, device tokens and revocations.
 
 use crate::helpers::*;
+use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::time::Duration;
 
 #[tokio::test]
 async fn a_live_session_survives_a_restart() {
@@ -81,4 +83,56 @@ async fn logout_revokes_the_token_at_once_and_after_a_restart() {
         .unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(me.json::<Value>().await.unwrap()["error"], "unauthorized");
+}
+
+/// Every open session is back after a restart, whatever their number (they are read in one
+/// query), and each ends with exactly one CDR.
+#[tokio::test]
+async fn three_hundred_open_sessions_are_all_back_after_a_restart() {
+    const WAITING: usize = 300;
+    let app = spawn_app_with(|c| c.admission.account_sessions = WAITING as u64 + 10).await;
+    let token = app.signup("clinician").await;
+    let mut suids: Vec<String> = futures::stream::iter(0..WAITING)
+        .map(|_| async { app.create_session(&token).await })
+        .buffer_unordered(16)
+        .map(|view| view["suid"].as_str().unwrap().to_owned())
+        .collect()
+        .await;
+    let (live, device) = app.live_session(&token).await;
+    app.post_frame(&live, &device, 1, jpeg(1)).await;
+    suids.push(live.clone());
+
+    let app = app.restart().await;
+
+    for suid in &suids {
+        let view = app.session(&token, suid, None).await;
+        assert!(
+            view["state"] == "waiting" || view["state"] == "live",
+            "{suid} is not back: {view}"
+        );
+    }
+    assert_eq!(
+        app.post_frame(&live, &device, 2, jpeg(2)).await.status(),
+        StatusCode::OK,
+        "the device token works again"
+    );
+    for suid in &suids {
+        let resp = app
+            .http
+            .delete(app.url(&format!("/sessions/{suid}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "ending {suid}");
+    }
+    eventually("one CDR per session", Duration::from_secs(10), || async {
+        let cdrs = app.cdr_lines();
+        for suid in &suids {
+            let records = cdrs.iter().filter(|c| c["suid"] == suid.as_str()).count();
+            holds(records == 1, format!("{suid} has {records} CDRs"))?;
+        }
+        Ok(())
+    })
+    .await;
 }
