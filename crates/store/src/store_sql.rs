@@ -32,6 +32,10 @@ const DELETE_KEEPING_AN_ADMIN: &str = "DELETE FROM users WHERE id = $1 AND ( \
      OR NOT EXISTS (SELECT 1 FROM users o WHERE o.account_id = users.account_id \
                     AND o.id <> users.id))";
 
+/// Saves one session's running totals while it is open (its CDR holds the final ones).
+const UPDATE_STATS: &str = "UPDATE sessions SET frames = $1, bytes = $2, peak_viewers = $3, \
+     viewer_seconds = $4, last_frame_at = $5 WHERE suid = $6 AND state <> 'ended'";
+
 /// Implements [`Store`] for a store type with a `pool` field and a [`Dialect`].
 macro_rules! impl_store {
     ($store:ty) => {
@@ -418,10 +422,7 @@ macro_rules! impl_store {
 
             async fn update_stats(&self, suid: Suid, stats: &SessionStats) -> Result<()> {
                 let stats = StatsColumns::from_stats(stats)?;
-                let done = sqlx::query(
-                    "UPDATE sessions SET frames = $1, bytes = $2, peak_viewers = $3, \
-                     viewer_seconds = $4, last_frame_at = $5 WHERE suid = $6 AND state <> 'ended'",
-                )
+                let done = sqlx::query(UPDATE_STATS)
                 .bind(stats.frames)
                 .bind(stats.bytes)
                 .bind(stats.peak_viewers)
@@ -444,10 +445,7 @@ macro_rules! impl_store {
                     .collect::<Result<Vec<_>>>()?;
                 let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
                 for (suid, stats) in rows {
-                    sqlx::query(
-                        "UPDATE sessions SET frames = $1, bytes = $2, peak_viewers = $3, \
-                         viewer_seconds = $4, last_frame_at = $5 WHERE suid = $6 AND state <> 'ended'",
-                    )
+                    sqlx::query(UPDATE_STATS)
                     .bind(stats.frames)
                     .bind(stats.bytes)
                     .bind(stats.peak_viewers)

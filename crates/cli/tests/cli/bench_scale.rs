@@ -4,37 +4,44 @@
 use crate::support::BIN;
 use std::process::Command;
 
-#[test]
-fn bench_scale_prints_every_figure_and_verdict() {
+/// Runs `bench scale <args> --json`, asserts it succeeded and returns its JSON and its
+/// standard output (for failure messages).
+fn bench_scale(args: &[&str]) -> (serde_json::Value, String) {
     let output = Command::new(BIN)
-        .args(["bench", "scale", "--stages", "sessions,restart,connections"])
-        .args([
-            "--sessions",
-            "6",
-            "--timer-sessions",
-            "3",
-            "--connections",
-            "9",
-        ])
-        .args([
-            "--restart-devices",
-            "2",
-            "--timer-seconds",
-            "2",
-            "--idle-seconds",
-            "1",
-        ])
+        .args(["bench", "scale"])
+        .args(args)
         .arg("--json")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
         "bench scale failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
-    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let json = serde_json::from_str(&stdout).unwrap();
+    (json, stdout)
+}
+
+#[test]
+fn bench_scale_prints_every_figure_and_verdict() {
+    let (json, stdout) = bench_scale(&[
+        "--stages",
+        "sessions,restart,connections",
+        "--sessions",
+        "6",
+        "--timer-sessions",
+        "3",
+        "--connections",
+        "9",
+        "--restart-devices",
+        "2",
+        "--timer-seconds",
+        "2",
+        "--idle-seconds",
+        "1",
+    ]);
     let stages = json["stages"].as_array().unwrap();
     let names: Vec<&str> = stages.iter().filter_map(|s| s["stage"].as_str()).collect();
     assert_eq!(names, ["sessions", "restart", "connections"]);
@@ -63,23 +70,24 @@ fn bench_scale_prints_every_figure_and_verdict() {
 
 #[test]
 fn bench_scale_growth_and_cluster_print_their_tables_and_figures() {
-    let output = Command::new(BIN)
-        .args(["bench", "scale", "--stages", "growth,cluster"])
-        .args(["--growth-sessions", "4,6", "--growth-connections", "6,9"])
-        .args(["--timer-sessions", "2", "--timer-seconds", "1"])
-        .args(["--idle-seconds", "0.5"])
-        .args(["--cluster-sessions", "6", "--cluster-seconds", "1"])
-        .arg("--json")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "bench scale failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (json, stdout) = bench_scale(&[
+        "--stages",
+        "growth,cluster",
+        "--growth-sessions",
+        "4,6",
+        "--growth-connections",
+        "6,9",
+        "--timer-sessions",
+        "2",
+        "--timer-seconds",
+        "1",
+        "--idle-seconds",
+        "0.5",
+        "--cluster-sessions",
+        "6",
+        "--cluster-seconds",
+        "1",
+    ]);
     let stages = json["stages"].as_array().unwrap();
     let names: Vec<&str> = stages.iter().filter_map(|s| s["stage"].as_str()).collect();
     assert_eq!(names, ["growth", "cluster"]);

@@ -27,12 +27,6 @@ pub struct StatsSaver {
     tx: mpsc::UnboundedSender<Save>,
 }
 
-impl std::fmt::Debug for Save {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Save").field("suid", &self.suid).finish()
-    }
-}
-
 impl StatsSaver {
     /// Starts the saving task, which stops with `shutdown` (actors then save their totals
     /// themselves as they stop).

@@ -74,6 +74,29 @@ pub async fn in_database(url: &str, expected: &[Suid]) -> anyhow::Result<CdrCoun
     Ok(CdrCount::of(expected, &seen))
 }
 
+/// Adds the figure "CDRs written once (`place`)" judged against `expected` sessions, and a
+/// note naming what is missing or repeated.
+pub fn push_count(
+    report: &mut super::report::StageReport,
+    place: &str,
+    count: CdrCount,
+    expected: usize,
+) {
+    use super::report::{Figure, Goal};
+    report.push(Figure::judged(
+        format!("CDRs written once ({place})"),
+        count.once as f64,
+        "",
+        Goal::Exactly(expected as f64),
+    ));
+    if count.missing + count.repeated > 0 {
+        report.note(format!(
+            "CDRs in {place}: {} missing, {} written more than once",
+            count.missing, count.repeated
+        ));
+    }
+}
+
 /// The session a CDR line is about.
 fn suid_of(line: &str) -> anyhow::Result<Suid> {
     let value: serde_json::Value = serde_json::from_str(line)?;

@@ -178,7 +178,8 @@ async fn run_on(
     report.note_complaints(&cluster.complaints(), 5);
     cluster.stop().await;
     // The nodes' CDR files went with their folders; the database holds every record.
-    push_cdrs_in_database(&mut report, &database.url, &opened).await?;
+    let count = super::cdr::in_database(&database.url, &opened.suids).await?;
+    super::cdr::push_count(&mut report, "database", count, opened.suids.len());
     Ok(report)
 }
 
@@ -276,28 +277,6 @@ fn push_cpu(report: &mut StageReport, cpu: &ClusterCpu, window: f64) {
     if cpu.others() > 0.25 * window {
         report.note("other processes used the CPU during the window; the figures are pessimistic");
     }
-}
-
-/// Adds the CDR figure for the database (the only place every node's records meet).
-async fn push_cdrs_in_database(
-    report: &mut StageReport,
-    url: &str,
-    opened: &Opened,
-) -> anyhow::Result<()> {
-    let count = super::cdr::in_database(url, &opened.suids).await?;
-    report.push(Figure::judged(
-        "CDRs written once (database)",
-        count.once as f64,
-        "",
-        Goal::Exactly(opened.suids.len() as f64),
-    ));
-    if count.missing + count.repeated > 0 {
-        report.note(format!(
-            "CDRs: {} missing, {} written more than once",
-            count.missing, count.repeated
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

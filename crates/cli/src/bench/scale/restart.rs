@@ -176,23 +176,11 @@ async fn push_cdrs(
     database_url: &str,
     suids: &[Suid],
 ) -> anyhow::Result<()> {
-    let all = suids.len() as f64;
     for (place, count) in [
         ("files", cdr::in_files(data, suids)?),
         ("database", cdr::in_database(database_url, suids).await?),
     ] {
-        report.push(Figure::judged(
-            format!("CDRs written once ({place})"),
-            count.once as f64,
-            "",
-            Goal::Exactly(all),
-        ));
-        if count.missing + count.repeated > 0 {
-            report.note(format!(
-                "CDRs in {place}: {} missing, {} written more than once",
-                count.missing, count.repeated
-            ));
-        }
+        cdr::push_count(report, place, count, suids.len());
     }
     Ok(())
 }
