@@ -15,7 +15,11 @@ pub struct KernelModel {
     pub id: String,
     /// The kernelspec it runs.
     pub name: String,
-    /// When a client last sent it something, or its state last changed.
+    /// When a client last sent it something, or its state last changed. Always written
+    /// with its fraction of a second: Jupyter Server's gateway client parses it with
+    /// `%Y-%m-%dT%H:%M:%S.%fZ` and fails on a whole second.
+    #[serde(with = "jupyter_time")]
+    #[schema(value_type = String, format = DateTime)]
     pub last_activity: DateTime<Utc>,
     pub execution_state: ExecutionState,
     /// Open channels sockets.
@@ -23,6 +27,20 @@ pub struct KernelModel {
     /// The user who started it (not in Jupyter Server's model; nodes count each other's
     /// kernels by it).
     pub owner: UserId,
+}
+
+/// Jupyter's timestamps: UTC, always with milliseconds (`2026-01-01T12:00:00.000Z`).
+mod jupyter_time {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        DateTime::<Utc>::deserialize(d)
+    }
 }
 
 /// What a kernel is doing, in Jupyter's words.
@@ -258,5 +276,12 @@ mod tests {
         assert_eq!(json["last_activity"], "2026-01-01T12:00:00.651Z");
         let back: KernelModel = serde_json::from_value(json).unwrap();
         assert_eq!(back, model);
+        // A whole second keeps its fraction: Jupyter Server's gateway parses `.%fZ`.
+        let whole = KernelModel {
+            last_activity: "2026-01-01T12:00:00Z".parse().unwrap(),
+            ..model
+        };
+        let json = serde_json::to_value(&whole).unwrap();
+        assert_eq!(json["last_activity"], "2026-01-01T12:00:00.000Z");
     }
 }
