@@ -9,6 +9,7 @@ mod values;
 pub use sections::{
     AdmissionSettings, AuditSettings, AuthSettings, CameraSettings, ClusterSettings,
     DeviceSettings, KernelSettings, NetworkSettings, OperationsSettings, SessionSettings,
+    WebRtcSettings,
 };
 pub use values::{KernelPlacement, KernelSandboxMode};
 
@@ -56,6 +57,9 @@ pub struct Config {
     /// The audit trail: retention, checkpoints, failing closed.
     #[command(flatten)]
     pub audit: AuditSettings,
+    /// WebRTC beside the JPEG paths: the UDP port, announced addresses, caps.
+    #[command(flatten)]
+    pub webrtc: WebRtcSettings,
 }
 
 /// The settings given as flags or `SWITCHBOARD_*` variables, as clap parsed them. Flattened

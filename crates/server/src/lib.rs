@@ -39,6 +39,7 @@ pub mod taught;
 pub mod tls;
 pub mod vault;
 pub mod voice;
+pub mod webrtc_listen;
 mod websocket;
 
 pub use app::App;
@@ -286,6 +287,7 @@ impl Server {
             public_url.clone(),
             shutdown.clone(),
             audit.clone(),
+            webrtc_listen::start(&config, shutdown.clone()),
         );
         let (sign_ins, last_used) =
             services::SignIns::new(config.clone(), store.clone(), bus.clone(), tokens.clone());

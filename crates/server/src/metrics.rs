@@ -104,8 +104,8 @@ pub struct ViewerMeters {
 impl ViewerMeters {
     pub fn new(transport: &'static str) -> Self {
         ViewerMeters {
-            frames: metrics::counter!("switchboard_frames_out_total", "transport" => transport),
-            bytes: metrics::counter!("switchboard_frame_bytes_out_total", "transport" => transport),
+            frames: metrics::counter!("switchboard_frames_out_total", "transport" => transport, "path" => "jpeg"),
+            bytes: metrics::counter!("switchboard_frame_bytes_out_total", "transport" => transport, "path" => "jpeg"),
             delivery: metrics::histogram!("switchboard_frame_delivery_seconds", "transport" => transport),
         }
     }

@@ -1,8 +1,12 @@
 // /d/{ticket} and /d: the patient's phone. Opens the camera (back camera preferred), redeems
 // the ticket, and streams JPEG frames over the device WebSocket at the requested rate, never
-// with more than one frame in flight. Carries out the controls viewers send and reports back
-// with `status` messages.
+// with more than one frame in flight. Where the browser and the server can, it also publishes
+// camera and microphone over WebRTC (WHIP), hears the clinician talk back, takes controls on
+// the data channel too, and keeps sending JPEG at a low rate for frame.jpg and MJPEG viewers;
+// `?webrtc=0` in the address keeps it to JPEG. Carries out the controls viewers send and
+// reports back with `status` messages.
 import { api, backoff, wsUrl } from './api.js';
+import { hangUp, negotiate, webrtcAvailable } from './whip.js';
 
 /** The version this page reports as its app version. */
 const APP_VERSION = '1.0.0';
@@ -32,6 +36,8 @@ let holdUntil = 0; // regular frames wait while a snapshot is the newest frame
 let pumpTimer = null;
 let wakeLock = null;
 let streamSize = null; // width and height of the streamed frames
+let publisher = null; // the WebRTC publisher, while there is one
+const jpegOnly = new URLSearchParams(location.search).get('webrtc') === '0';
 
 // ---------- small helpers ----------
 
@@ -143,6 +149,7 @@ function useStream(s, want) {
   });
   video.srcObject = s;
   video.play().catch(() => {});
+  publisher?.replaceVideo(paused ? null : track);
 }
 
 function stopCamera() {
@@ -230,6 +237,12 @@ function tooBig(frame) {
   return reg?.max_frame_bytes && frame.blob.size > reg.max_frame_bytes;
 }
 
+/** JPEG frames a second: the requested rate, or the low rate beside a WebRTC stream. */
+function jpegFps() {
+  if (publisher?.connected) return Math.max(0.1, reg?.webrtc_jpeg_fps || 0.1);
+  return settings.fps;
+}
+
 /** One tick of the frame loop: at most one frame in flight, at the requested rate. */
 async function pump() {
   const started = performance.now();
@@ -252,7 +265,7 @@ async function pump() {
     // A frame that could not be made is skipped.
   } finally {
     clearTimeout(pumpTimer);
-    if (!ended) pumpTimer = setTimeout(pump, Math.max(0, 1000 / settings.fps - (performance.now() - started)));
+    if (!ended) pumpTimer = setTimeout(pump, Math.max(0, 1000 / jpegFps() - (performance.now() - started)));
   }
 }
 
@@ -340,8 +353,98 @@ function sendStatus(extra = {}) {
     fps: settings.fps,
     quality: settings.quality,
     sent,
+    path: publisher?.connected ? 'webrtc' : 'jpeg',
     ...extra,
   });
+}
+
+// ---------- WebRTC: camera and microphone over WHIP, the clinician's voice back ----------
+
+class WebRtcPublisher {
+  constructor() {
+    this.pc = null;
+    this.location = null;
+    this.connected = false;
+    this.closed = false;
+    this.videoSender = null;
+    this.mic = null;
+    this.auth = { authorization: `Bearer ${reg.device_token}` };
+  }
+
+  async start() {
+    try {
+      this.mic = (await navigator.mediaDevices.getUserMedia({ audio: true, video: false })).getAudioTracks()[0] ?? null;
+    } catch {
+      this.mic = null; // No microphone, or refused: video alone.
+    }
+    if (this.closed) return this.mic?.stop();
+    const pc = new RTCPeerConnection({ iceServers: reg.ice_servers ?? [] });
+    this.pc = pc;
+    this.videoSender = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }).sender;
+    pc.addTransceiver(this.mic ?? 'audio', { direction: 'sendrecv' });
+    const channel = pc.createDataChannel('controls');
+    channel.addEventListener('message', (e) => {
+      let msg;
+      try {
+        msg = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      if (msg.type === 'control') handleControl(msg);
+    });
+    pc.addEventListener('track', (e) => {
+      if (e.track.kind !== 'audio') return;
+      const speaker = $('talkback');
+      speaker.srcObject = new MediaStream([e.track]);
+      speaker.play().catch(() => {});
+      window.sbTalkback = e.track; // the browser test listens to it
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      const state = pc.connectionState;
+      if (state === 'connected' && !this.connected) {
+        this.connected = true;
+        $('path').textContent = 'WebRTC';
+        sendStatus();
+        pump();
+      } else if ((state === 'failed' || state === 'closed') && !this.closed) {
+        this.fallBack();
+      }
+    });
+    try {
+      this.location = await negotiate(pc, reg.whip_url, this.auth);
+    } catch {
+      this.fallBack();
+    }
+  }
+
+  /** WebRTC did not work out: JPEG at the full rate, as before. */
+  fallBack() {
+    this.stop();
+    if (publisher === this) publisher = null;
+    $('path').textContent = 'JPEG';
+    sendStatus();
+    pump();
+  }
+
+  replaceVideo(newTrack) {
+    this.videoSender?.replaceTrack(newTrack).catch(() => {});
+  }
+
+  /** Stops; `hang` false when the server has ended the peer already (the visit ended). */
+  stop(hang = true) {
+    if (this.closed) return;
+    this.closed = true;
+    this.connected = false;
+    if (hang) hangUp(this.location, this.auth);
+    this.pc?.close();
+    this.mic?.stop();
+  }
+}
+
+function startWebRtc() {
+  if (publisher || jpegOnly || !reg?.whip_url || !webrtcAvailable() || ended) return;
+  publisher = new WebRtcPublisher();
+  publisher.start();
 }
 
 // ---------- transports: the WebSocket, or plain HTTP when a socket cannot be opened ----------
@@ -385,6 +488,7 @@ class SocketTransport {
       setStatus(paused ? 'paused' : 'connected', paused ? 'Paused' : 'Connected');
       sendStatus();
       pump();
+      startWebRtc();
     });
     ws.addEventListener('message', (e) => {
       if (typeof e.data !== 'string') return;
@@ -551,6 +655,7 @@ function registrationError(e) {
 }
 
 function fail(message) {
+  publisher?.stop(false);
   stopCamera();
   ended = true;
   transport?.close();
@@ -606,6 +711,7 @@ function finish(reason) {
   ended = true;
   clearTimeout(pumpTimer);
   transport?.close();
+  publisher?.stop(false);
   stopCamera();
   forgetReg();
   wakeLock?.release().catch(() => {});
@@ -655,6 +761,8 @@ $('pause').addEventListener('click', () => {
   $('pause').textContent = paused ? 'Resume' : 'Pause';
   setStatus(paused ? 'paused' : 'streaming', paused ? 'Paused' : 'Streaming');
   sendStatus({ resumed: !paused });
+  // Paused, the WebRTC sender sends nothing (the preview keeps showing the camera).
+  publisher?.replaceVideo(paused ? null : track);
   if (!paused) pump();
 });
 

@@ -1,7 +1,11 @@
 // /s/{suid}: the viewmaster. Frames arrive as binary messages on the watch socket and are
 // drawn on a canvas; text messages carry the session's events. The socket reconnects by
-// itself after a drop or a server restart.
+// itself after a drop or a server restart. When the phone publishes over WebRTC (and this
+// browser can), the video and sound play over WHEP instead, the socket carries events only,
+// and the Talk button sends the clinician's voice to the phone; MJPEG-over-socket is the
+// fallback (`?webrtc=0` keeps to it).
 import { api, backoff, currentUser, serverNow, toLogin, wsUrl } from './api.js';
+import { hangUp, negotiate, webrtcAvailable } from './whip.js';
 import { announce, confirmDialog, el, setupTopbar, showMain, showPageError } from './dom.js';
 import { clock, deadlineLabel, endReason, ms } from './format.js';
 
@@ -18,6 +22,11 @@ let ws = null;
 let attempts = 0;
 const usernames = new Map(); // user id -> username
 let deviceStatus = {}; // the latest status the phone reported, merged
+const rtcVideo = $('rtc-video');
+const jpegOnly = new URLSearchParams(location.search).get('webrtc') === '0';
+let player = null; // the WebRTC player, while there is one
+let playerFailedAt = 0; // when WHEP last failed: no new try for a while, unless told to
+const RETRY_WHEP_MS = 15000;
 
 // ---------- the session view (timestamps, device, deadline) ----------
 
@@ -44,6 +53,7 @@ async function loadSession() {
   if (view.state !== 'ended') setViewers(view.viewers, view.viewer_names ?? []);
   if (view.state === 'ended') showEnded(view.end_reason);
   else setState(view.state);
+  if (view.webrtc && !ended && Date.now() - playerFailedAt > RETRY_WHEP_MS) startPlayer();
   renderClock();
 }
 
@@ -156,7 +166,9 @@ function setConn(text) {
 
 function connect() {
   if (ended) return;
-  const socket = new WebSocket(wsUrl(`/api/v1/sessions/${encodeURIComponent(suid)}/watch`));
+  // While WebRTC plays, the WHEP peer is this page's viewer: the socket carries events only.
+  const query = player?.playing ? '?frames=false' : '';
+  const socket = new WebSocket(wsUrl(`/api/v1/sessions/${encodeURIComponent(suid)}/watch${query}`));
   socket.binaryType = 'arraybuffer';
   ws = socket;
   socket.addEventListener('open', () => {
@@ -217,6 +229,10 @@ function onEvent(ev) {
     case 'control':
       onControl(ev.control);
       break;
+    case 'webrtc':
+      if (ev.publishing) startPlayer();
+      else stopPlayer();
+      break;
     default:
       break;
   }
@@ -264,7 +280,27 @@ function onDeviceStatus(status) {
   }
   if (status.snapshot) {
     pendingSnapshot = { ...status.snapshot, until: Date.now() + 5000 };
-    matchSnapshot();
+    if (player?.playing) fetchSnapshot();
+    else matchSnapshot();
+  }
+}
+
+/** With WebRTC the socket brings no frames: the snapshot is the session's newest JPEG. */
+async function fetchSnapshot() {
+  while (pendingSnapshot && Date.now() < pendingSnapshot.until) {
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      const resp = await fetch(`/api/v1/sessions/${encodeURIComponent(suid)}/frame.jpg`, { cache: 'no-store' });
+      if (!resp.ok) continue;
+      const blob = await resp.blob();
+      const bitmap = await createImageBitmap(blob);
+      recent.push({ blob, width: bitmap.width, height: bitmap.height });
+      bitmap.close();
+      if (recent.length > 4) recent.shift();
+      matchSnapshot();
+    } catch {
+      // Try again until the snapshot's time is up.
+    }
   }
 }
 
@@ -358,7 +394,15 @@ $('message-form').addEventListener('submit', async (e) => {
   }
 });
 
-$('save-frame').addEventListener('click', () => {
+$('save-frame').addEventListener('click', async () => {
+  if (player?.playing && rtcVideo.videoWidth) {
+    // The picture on screen, as a JPEG.
+    const c = document.createElement('canvas');
+    c.width = rtcVideo.videoWidth;
+    c.height = rtcVideo.videoHeight;
+    c.getContext('2d').drawImage(rtcVideo, 0, 0);
+    lastBlob = await new Promise((r) => c.toBlob(r, 'image/jpeg', 0.92));
+  }
   if (!lastBlob) return;
   const url = URL.createObjectURL(lastBlob);
   const a = el('a', { href: url, download: `frame-${new Date().toISOString().replaceAll(':', '-').slice(0, 19)}.jpg` });
@@ -408,8 +452,134 @@ function showEnded(reason) {
   const socket = ws;
   ws = null;
   socket?.close(1000);
+  stopPlayer({ hangUp: false }); // The server ended the peer with the session.
   renderClock();
 }
+
+// ---------- WebRTC: video and sound over WHEP, the Talk button ----------
+
+/** Opens the watch socket again (with or without frames, as `player` now says). */
+function reopenSocket() {
+  const old = ws;
+  ws = null;
+  old?.close(1000);
+  connect();
+}
+
+class WebRtcPlayer {
+  constructor() {
+    this.pc = null;
+    this.location = null;
+    this.playing = false;
+    this.closed = false;
+    this.mic = null;
+    this.talking = false;
+    this.frames = 0;
+  }
+
+  async start() {
+    const pc = new RTCPeerConnection({ iceServers: view?.ice_servers ?? [] });
+    this.pc = pc;
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    this.audio = pc.addTransceiver('audio', { direction: 'sendrecv' });
+    const remote = new MediaStream();
+    pc.addEventListener('track', (e) => {
+      remote.addTrack(e.track);
+      rtcVideo.srcObject = remote;
+      rtcVideo.play().catch(() => {});
+      if (e.track.kind === 'audio') window.sbRemoteAudio = e.track; // the browser test listens
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      const state = pc.connectionState;
+      if ((state === 'failed' || state === 'closed') && !this.closed) stopPlayer();
+    });
+    const asked = performance.now();
+    const onFrame = () => {
+      if (this.closed) return;
+      this.frames += 1;
+      // How long the first picture took from the WHEP request (the browser test reads it).
+      if (this.frames === 1) rtcVideo.dataset.firstFrameMs = String(Math.round(performance.now() - asked));
+      rtcVideo.dataset.frames = String(this.frames);
+      if (!this.playing) this.showing();
+      framesReceived += 1;
+      $('frames').textContent = String(framesReceived);
+      rtcVideo.requestVideoFrameCallback(onFrame);
+    };
+    if (rtcVideo.requestVideoFrameCallback) rtcVideo.requestVideoFrameCallback(onFrame);
+    else rtcVideo.addEventListener('playing', () => this.showing(), { once: true });
+    this.location = await negotiate(pc, `/api/v1/sessions/${encodeURIComponent(suid)}/whep`);
+  }
+
+  /** The first picture arrived: the video replaces the canvas, the socket drops its frames. */
+  showing() {
+    this.playing = true;
+    rtcVideo.hidden = false;
+    canvas.hidden = true;
+    overlay.textContent = '';
+    $('path').textContent = 'WebRTC';
+    $('talk').disabled = false;
+    $('save-frame').disabled = false;
+    if (rtcVideo.videoWidth) $('resolution').textContent = `${rtcVideo.videoWidth}×${rtcVideo.videoHeight}`;
+    reopenSocket();
+  }
+
+  /** Push to talk: the microphone goes to the phone while `on`. */
+  async talk(on) {
+    if (on && !this.mic) {
+      this.mic = (await navigator.mediaDevices.getUserMedia({ audio: true, video: false })).getAudioTracks()[0];
+    }
+    await this.audio.sender.replaceTrack(on ? this.mic : null);
+    this.talking = on;
+  }
+
+  stop(hang = true) {
+    if (this.closed) return;
+    this.closed = true;
+    if (hang) hangUp(this.location);
+    this.pc?.close();
+    this.mic?.stop();
+  }
+}
+
+function startPlayer() {
+  if (player || jpegOnly || !webrtcAvailable() || ended) return;
+  const p = new WebRtcPlayer();
+  player = p;
+  p.start().catch((e) => {
+    // WHEP refused (e.g. the node's WebRTC viewers are full): JPEG over the socket stays.
+    console.warn(`WebRTC: ${e.message}; watching over JPEG`);
+    playerFailedAt = Date.now();
+    if (player === p) stopPlayer();
+  });
+}
+
+function stopPlayer({ hangUp: hang = true } = {}) {
+  const p = player;
+  if (!p) return;
+  player = null;
+  const wasPlaying = p.playing;
+  p.stop(hang);
+  rtcVideo.hidden = true;
+  rtcVideo.srcObject = null;
+  canvas.hidden = false;
+  $('path').textContent = 'JPEG';
+  $('talk').disabled = true;
+  $('talk').setAttribute('aria-pressed', 'false');
+  if (wasPlaying && !ended) reopenSocket();
+}
+
+$('talk').addEventListener('click', async () => {
+  if (!player?.playing) return;
+  const on = $('talk').getAttribute('aria-pressed') !== 'true';
+  try {
+    await player.talk(on);
+    $('talk').setAttribute('aria-pressed', String(on));
+    $('talk').textContent = on ? 'Stop talking' : 'Talk';
+    announce(on ? 'Your microphone is on: the patient hears you.' : 'Your microphone is off.');
+  } catch (e) {
+    $('control-error').textContent = `The microphone could not start: ${e.message}`;
+  }
+});
 
 // ---------- start ----------
 

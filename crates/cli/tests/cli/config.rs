@@ -168,6 +168,13 @@ const SAMPLES: &[(&str, &str)] = &[
     ("audit_queue", "1024"),
     ("audit_batch", "64"),
     ("audit_key_file", "/etc/switchboard/audit-key"),
+    ("webrtc_enabled", "false"),
+    ("webrtc_udp_port", "9000"),
+    ("webrtc_announce", "203.0.113.10"),
+    ("webrtc_max_publishers", "20"),
+    ("webrtc_max_viewers", "40"),
+    ("webrtc_connect_timeout", "5s"),
+    ("webrtc_jpeg_fps", "2.5"),
 ];
 
 /// Settings that only work together: setting one sets the other too.

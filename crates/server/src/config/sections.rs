@@ -47,6 +47,7 @@ defaults_from_clap!(
     OperationsSettings,
     AdmissionSettings,
     AuditSettings,
+    WebRtcSettings,
 );
 
 /// `[network]`: listening, HTTPS, browsers' origins and the bounds of every connection.
@@ -697,4 +698,43 @@ pub struct AuditSettings {
     /// admin audit keys`).
     #[arg(long, env = "SWITCHBOARD_AUDIT_KEY_FILE")]
     pub audit_key_file: Option<PathBuf>,
+}
+
+/// `[webrtc]`: phones publishing and viewers watching over WebRTC (WHIP/WHEP), beside the
+/// JPEG paths. Media uses one UDP port for every peer of the node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[serde(default, deny_unknown_fields)]
+#[group(id = "webrtc")]
+#[command(next_help_heading = "WebRTC")]
+pub struct WebRtcSettings {
+    /// Offer WebRTC at all (false: WHIP and WHEP answer 503 and browsers use JPEG).
+    #[arg(long, env = "SWITCHBOARD_WEBRTC_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webrtc_enabled: bool,
+    /// The UDP port WebRTC media uses, on the address the node listens on (0: any free
+    /// port). A load balancer or firewall must pass it to this node.
+    #[arg(long, env = "SWITCHBOARD_WEBRTC_UDP_PORT", default_value_t = 8189)]
+    pub webrtc_udp_port: u16,
+    /// Addresses browsers reach the UDP port at, written into answers as candidates (one
+    /// per IP family; repeat, or comma-separate in the variable). Default: the listening
+    /// address, or when that is 0.0.0.0 this machine's own addresses.
+    #[arg(
+        long = "webrtc-announce",
+        env = "SWITCHBOARD_WEBRTC_ANNOUNCE",
+        value_delimiter = ','
+    )]
+    pub webrtc_announce: Vec<IpAddr>,
+    /// WebRTC publishers (phones) this node serves at once.
+    #[arg(long, env = "SWITCHBOARD_WEBRTC_MAX_PUBLISHERS", default_value_t = 500)]
+    pub webrtc_max_publishers: usize,
+    /// WebRTC viewers this node serves at once; past it WHEP answers 503.
+    #[arg(long, env = "SWITCHBOARD_WEBRTC_MAX_VIEWERS", default_value_t = 1000)]
+    pub webrtc_max_viewers: usize,
+    /// A peer that has not connected this long after its answer is dropped.
+    #[arg(long, env = "SWITCHBOARD_WEBRTC_CONNECT_TIMEOUT", value_parser = duration, default_value = "20s")]
+    #[serde(with = "humantime_serde")]
+    pub webrtc_connect_timeout: Duration,
+    /// JPEG frames per second a phone publishing over WebRTC also sends on its socket, so
+    /// frame.jpg, MJPEG viewers, snapshots and thumbnails keep working (0: none).
+    #[arg(long, env = "SWITCHBOARD_WEBRTC_JPEG_FPS", default_value_t = 1.0)]
+    pub webrtc_jpeg_fps: f64,
 }

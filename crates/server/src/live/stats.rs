@@ -29,8 +29,8 @@ impl LiveStats {
             last_frame_ms: AtomicI64::new(last_frame_ms.unwrap_or(0)),
             last_seq: AtomicU64::new(0),
             rate: Mutex::new(RateMeter::default()),
-            frames_in: metrics::counter!("switchboard_frames_in_total"),
-            bytes_in: metrics::counter!("switchboard_frame_bytes_in_total"),
+            frames_in: metrics::counter!("switchboard_frames_in_total", "path" => "jpeg"),
+            bytes_in: metrics::counter!("switchboard_frame_bytes_in_total", "path" => "jpeg"),
         }
     }
 

@@ -17,6 +17,7 @@ mod security;
 mod sessions;
 mod taught;
 mod viewers;
+mod webrtc;
 
 use crate::protocol::ErrorBody;
 use utoipa::OpenApi;
@@ -226,6 +227,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         sessions::Sessions::openapi(),
         devices::Devices::openapi(),
         viewers::Viewers::openapi(),
+        webrtc::WebRtc::openapi(),
         cameras::Cameras::openapi(),
         taught::Taught::openapi(),
         compute::Compute::openapi(),

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // The functions carry the operations' descriptions; nothing calls them.
 
-use crate::protocol::ControlRequest;
+use crate::protocol::{ControlRequest, WatchQuery};
 use switchboard_core::Control;
 use utoipa::OpenApi;
 
@@ -40,7 +40,7 @@ fn latest_frame() {}
     get,
     path = "/api/v1/sessions/{suid}/watch",
     tag = "viewers",
-    params(("suid" = String, Path, description = "The session id")),
+    params(("suid" = String, Path, description = "The session id"), WatchQuery),
     responses((status = 101, description = "Switching to the WebSocket protocol")),
     security(("bearer" = []), ("cookie" = []), ("query" = []))
 )]

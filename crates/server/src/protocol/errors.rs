@@ -187,6 +187,21 @@ error_codes! {
     InvalidCode = "invalid_code", 401;
     /// A sign-in id that is malformed, unknown, ended, or another user's.
     SignInNotFound = "sign_in_not_found", 404;
+    /// A WHIP or WHEP body that is not an SDP offer (or is larger than 64 KiB).
+    InvalidSdp = "invalid_sdp", 400;
+    /// An SDP offer without the media its side needs: a publisher's must send VP8 video, a
+    /// viewer's must receive it.
+    MissingMedia = "missing_media", 422;
+    /// The session already has a WebRTC publisher.
+    PublisherPresent = "publisher_present", 409;
+    /// The session's device does not publish over WebRTC on this node (now).
+    NotPublishing = "not_publishing", 409;
+    /// The node serves as many WebRTC publishers or viewers as it may; use MJPEG.
+    WebrtcCapacity = "webrtc_capacity", 503;
+    /// WebRTC is off on this node (or its UDP port could not be opened); use the JPEG paths.
+    WebrtcUnavailable = "webrtc_unavailable", 503;
+    /// A WebRTC resource that is unknown, ended, or another's.
+    WebrtcResourceNotFound = "webrtc_resource_not_found", 404;
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -66,6 +66,15 @@ pub struct FrameQuery {
     pub seq: Option<u64>,
 }
 
+/// `GET /api/v1/sessions/{suid}/watch` query.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WatchQuery {
+    /// `false`: events only, no frames, and no viewer place (a page that plays the video
+    /// over WebRTC, where its WHEP peer is the viewer). Default `true`.
+    pub frames: Option<bool>,
+}
+
 /// `GET /api/v1/sessions/{suid}/device` query.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -120,6 +129,8 @@ pub struct SessionView {
     pub last_frame_at: Option<DateTime<Utc>>,
     /// When the session will end unless something happens, and why.
     pub deadline: Option<DeadlineView>,
+    /// Whether the device publishes over WebRTC now: viewers may play it with WHEP.
+    pub webrtc: bool,
 }
 
 /// `GET /api/v1/sessions` answer.
@@ -149,6 +160,14 @@ pub struct DeviceRegistered {
     pub websocket_url: String,
     pub controls_url: String,
     pub max_frame_bytes: u64,
+    /// Where to publish the camera and microphone over WebRTC (WHIP), when this node
+    /// offers it; absent: use the JPEG paths.
+    #[serde(default)]
+    pub whip_url: Option<String>,
+    /// JPEG frames a second to keep sending on the socket while publishing over WebRTC, so
+    /// `frame.jpg`, MJPEG viewers and snapshots keep working.
+    #[serde(default)]
+    pub webrtc_jpeg_fps: f64,
 }
 
 /// `POST /api/v1/sessions/{suid}/controls`.
@@ -211,6 +230,9 @@ pub enum WatchEvent {
     Device { status: serde_json::Value },
     /// A control a viewer sent, so every viewer sees it.
     Control { control: Control },
+    /// The device began (`true`) or stopped publishing over WebRTC: viewers that can switch
+    /// to WHEP, or back to JPEG.
+    Webrtc { publishing: bool },
 }
 
 /// Text messages the device WebSocket receives (the device sends frames as binary messages

@@ -22,6 +22,7 @@ mod sessions;
 mod table;
 mod taught_objects;
 mod viewers;
+mod webrtc;
 
 pub use table::Route;
 
@@ -229,6 +230,22 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
             "/sessions/{suid}/watch",
             [Method::GET],
             get(viewers::watch_socket),
+        )
+        .route(
+            "/sessions/{suid}/whip",
+            [Method::POST],
+            post(webrtc::publish),
+        )
+        .route(
+            "/sessions/{suid}/whip/{resource}",
+            [Method::DELETE],
+            delete(webrtc::unpublish),
+        )
+        .route("/sessions/{suid}/whep", [Method::POST], post(webrtc::play))
+        .route(
+            "/sessions/{suid}/whep/{resource}",
+            [Method::DELETE],
+            delete(webrtc::stop),
         )
         .route(
             "/sessions/{suid}/controls",

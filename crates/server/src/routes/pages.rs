@@ -36,8 +36,19 @@ const API_DOCS_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 /// Browser features pages may use: the camera (the phone page streams it), nothing else.
 const PERMISSIONS_POLICY: &str = "camera=(self), microphone=(), geolocation=()";
 
-/// The cameras page may also use the microphone, for asking by voice.
-const CAMERAS_PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), geolocation=()";
+/// Pages that may also use the microphone: the cameras page (asking by voice), the phone
+/// page (the patient's voice over WebRTC) and the viewmaster (talking back).
+const MICROPHONE_PERMISSIONS_POLICY: &str = "camera=(self), microphone=(self), geolocation=()";
+
+async fn media_page(name: &'static str, headers: HeaderMap) -> Response {
+    page_with(
+        name,
+        headers,
+        CONTENT_SECURITY_POLICY,
+        MICROPHONE_PERMISSIONS_POLICY,
+    )
+    .await
+}
 
 /// The page routes and the asset route.
 pub(super) fn router() -> Router<Arc<App>> {
@@ -48,20 +59,19 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/admin", get(|h: HeaderMap| page("admin.html", h)))
         .route(
             "/cameras",
-            get(|h: HeaderMap| {
-                page_with(
-                    "cameras.html",
-                    h,
-                    CONTENT_SECURITY_POLICY,
-                    CAMERAS_PERMISSIONS_POLICY,
-                )
-            }),
+            get(|h: HeaderMap| media_page("cameras.html", h)),
         )
         .route("/cell", get(|h: HeaderMap| page("cell.html", h)))
         .route("/c/{permalink}", get(|h: HeaderMap| page("cell.html", h)))
-        .route("/s/{suid}", get(|h: HeaderMap| page("session.html", h)))
-        .route("/d", get(|h: HeaderMap| page("device.html", h)))
-        .route("/d/{ticket}", get(|h: HeaderMap| page("device.html", h)))
+        .route(
+            "/s/{suid}",
+            get(|h: HeaderMap| media_page("session.html", h)),
+        )
+        .route("/d", get(|h: HeaderMap| media_page("device.html", h)))
+        .route(
+            "/d/{ticket}",
+            get(|h: HeaderMap| media_page("device.html", h)),
+        )
         .route(
             "/api/docs",
             get(|h: HeaderMap| page_with_policy("api-docs.html", h, API_DOCS_SECURITY_POLICY)),

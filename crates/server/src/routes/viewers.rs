@@ -3,9 +3,9 @@
 use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiWebSocket;
+use crate::extract::{ApiQuery, ApiWebSocket};
 use crate::live::{Frame, LiveStatus, ViewerGuard};
-use crate::protocol::WatchEvent;
+use crate::protocol::{WatchEvent, WatchQuery};
 use crate::services::gatekeeper::{Bucket, NodePermit, Place};
 use crate::services::viewing::{ViewRoute, Viewing, WatchRecord};
 use crate::websocket;
@@ -157,18 +157,30 @@ pub(super) async fn watch_socket(
     State(app): State<Arc<App>>,
     caller: CurrentUser,
     Path(suid): Path<String>,
+    ApiQuery(q): ApiQuery<WatchQuery>,
     ApiWebSocket(ws): ApiWebSocket,
 ) -> ApiResult<Response> {
     let open = app.gate.admit_websocket()?;
-    let viewing = app
-        .live
-        .watch(&caller.user, &suid, ViewRoute::WatchSocket)
-        .await?;
+    let watching = if q.frames.unwrap_or(true) {
+        Watching::Frames(Box::new(
+            app.live
+                .watch(&caller.user, &suid, ViewRoute::WatchSocket)
+                .await?,
+        ))
+    } else {
+        Watching::EventsOnly(app.live.follow_events(&caller.user, &suid).await?)
+    };
     let right = app.tokens.hold(&caller.claims);
     Ok(
         websocket::limited(ws, app.config.sessions.max_viewer_message_bytes)
-            .on_upgrade(move |socket| watch_loop(app, viewing, open, right, socket)),
+            .on_upgrade(move |socket| watch_loop(app, watching, open, right, socket)),
     )
+}
+
+/// What a watch socket receives: frames as a viewer, or the session's events alone.
+enum Watching {
+    Frames(Box<Viewing>),
+    EventsOnly(crate::live::SessionHandle),
 }
 
 async fn send_event(socket: &mut WebSocket, event: &WatchEvent) -> bool {
@@ -182,18 +194,26 @@ async fn send_event(socket: &mut WebSocket, event: &WatchEvent) -> bool {
 /// tick, the client's messages, the end of the caller's right, and shutdown.
 async fn watch_loop(
     app: Arc<App>,
-    viewing: Viewing,
+    watching: Watching,
     _open: NodePermit,
     right: crate::auth::Right,
     mut socket: WebSocket,
 ) {
-    let Viewing {
-        handle,
-        place: _viewer,
-        admitted: _admitted,
-        egress,
-        record: _record,
-    } = viewing;
+    let (handle, egress, place) = match watching {
+        Watching::Frames(viewing) => {
+            let Viewing {
+                handle,
+                place,
+                admitted,
+                egress,
+                record,
+            } = *viewing;
+            (handle, egress, Some((place, admitted, record)))
+        }
+        Watching::EventsOnly(handle) => (handle, None, None),
+    };
+    // `place` (the viewer's place, admission and audit record) lives as long as the loop.
+    let with_frames = place.is_some();
     let suid = handle.suid();
     let mut events = match app.bus.subscribe(&subjects::events(suid)).await {
         Ok(s) => s,
@@ -222,7 +242,7 @@ async fn watch_loop(
     tokio::pin!(right_ended);
     loop {
         tokio::select! {
-            changed = frames.changed() => {
+            changed = frames.changed(), if with_frames => {
                 if changed.is_err() { break; }
                 let frame = frames.borrow_and_update().clone();
                 if let Some(frame) = frame {

@@ -81,6 +81,8 @@ impl LiveSessions {
             websocket_url: format!("{ws_base}/device"),
             controls_url: format!("{base}/controls"),
             max_frame_bytes: self.config.devices.max_frame_bytes.as_u64(),
+            whip_url: self.sfu.is_some().then(|| format!("{base}/whip")),
+            webrtc_jpeg_fps: self.config.webrtc.webrtc_jpeg_fps,
         })
     }
 

@@ -29,6 +29,8 @@ pub mod taught_objects;
 pub mod viewing;
 pub mod voice_error;
 pub mod voice_search;
+pub mod webrtc;
+pub mod webrtc_peers;
 
 pub use account_deletion::AccountDeletion;
 pub use account_error::AccountError;

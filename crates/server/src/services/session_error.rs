@@ -61,6 +61,24 @@ pub enum SessionError {
     Bus(String),
     #[error("{0}")]
     Internal(String),
+    /// A WHIP/WHEP body that is not an SDP offer.
+    #[error("{0}")]
+    BadOffer(String),
+    /// An offer without the media its side needs (video to send, or to receive).
+    #[error("{0}")]
+    MissingMedia(String),
+    #[error("this session already has a WebRTC publisher; stop it first (DELETE its resource)")]
+    PublisherPresent,
+    #[error("the device does not publish over WebRTC on this node; watch over JPEG")]
+    NotPublishing,
+    /// The node serves its maximum of WebRTC peers.
+    #[error("{0}")]
+    WebRtcCapacity(String),
+    #[error("WebRTC is off on this node; use the JPEG paths")]
+    WebRtcUnavailable,
+    /// Unknown, malformed, of another session, or another's: one answer.
+    #[error("no such WebRTC resource")]
+    WebRtcResourceNotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Refused by the gatekeeper.
@@ -101,6 +119,13 @@ impl ServiceError for SessionError {
             SessionError::RightEnded => ErrorCode::Unauthorized,
             SessionError::Restarting | SessionError::Bus(_) => ErrorCode::Unavailable,
             SessionError::Internal(_) => ErrorCode::Internal,
+            SessionError::BadOffer(_) => ErrorCode::InvalidSdp,
+            SessionError::MissingMedia(_) => ErrorCode::MissingMedia,
+            SessionError::PublisherPresent => ErrorCode::PublisherPresent,
+            SessionError::NotPublishing => ErrorCode::NotPublishing,
+            SessionError::WebRtcCapacity(_) => ErrorCode::WebrtcCapacity,
+            SessionError::WebRtcUnavailable => ErrorCode::WebrtcUnavailable,
+            SessionError::WebRtcResourceNotFound => ErrorCode::WebrtcResourceNotFound,
             SessionError::Store(e) => e.code(),
             SessionError::Admission(e) => e.code(),
             SessionError::Audit(e) => e.code(),

@@ -36,6 +36,9 @@ pub struct LiveSessions {
     pub(super) public_url: String,
     pub(super) shutdown: CancellationToken,
     pub(super) audit: AuditLog,
+    /// The node's WebRTC forwarding unit; `None` when WebRTC is off here.
+    pub(super) sfu: Option<switchboard_sfu::Sfu>,
+    pub(super) webrtc: Arc<super::webrtc_peers::WebRtcPeers>,
 }
 
 impl std::fmt::Debug for LiveSessions {
@@ -66,6 +69,7 @@ impl LiveSessions {
         public_url: String,
         shutdown: CancellationToken,
         audit: AuditLog,
+        sfu: Option<switchboard_sfu::Sfu>,
     ) -> Self {
         let min_app_version = config
             .devices
@@ -83,6 +87,8 @@ impl LiveSessions {
             public_url,
             shutdown,
             audit,
+            sfu,
+            webrtc: Arc::default(),
         }
     }
 
@@ -422,6 +428,7 @@ impl LiveSessions {
             fps: (fps * 10.0).round() / 10.0,
             frames,
             bytes,
+            webrtc: s.state != SessionState::Ended && self.webrtc.publishing(s.suid),
             last_frame_at,
             deadline: deadline.map(|d| DeadlineView {
                 at: d.at,

@@ -17,6 +17,8 @@ pub enum ViewRoute {
     WatchSocket,
     /// An MJPEG stream.
     Mjpeg,
+    /// A WebRTC peer (WHEP).
+    Webrtc,
 }
 
 impl ViewRoute {
@@ -24,6 +26,7 @@ impl ViewRoute {
         match self {
             ViewRoute::WatchSocket => "watch_socket",
             ViewRoute::Mjpeg => "mjpeg",
+            ViewRoute::Webrtc => "webrtc",
         }
     }
 }
@@ -118,6 +121,17 @@ impl LiveSessions {
             egress,
             record,
         })
+    }
+
+    /// The user's account's running session `suid`, for its events alone: no frames, no
+    /// viewer place (the page plays the video over WebRTC, whose peer is the viewer).
+    pub async fn follow_events(
+        &self,
+        user: &User,
+        suid: &str,
+    ) -> Result<SessionHandle, SessionError> {
+        let (_, handle) = self.running_of(user.account_id, suid).await?;
+        Ok(handle)
     }
 
     /// The newest frame of the user's account's running session `suid`.

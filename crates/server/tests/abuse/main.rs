@@ -31,4 +31,5 @@ mod sign_in;
 mod smoke;
 mod taught;
 mod voice;
+mod webrtc;
 mod websocket_limits;

@@ -107,6 +107,8 @@ impl Driver {
             "--disable-sync".to_owned(),
             "--use-fake-device-for-media-stream".to_owned(),
             "--use-fake-ui-for-media-stream".to_owned(),
+            // Received WebRTC sound plays and can be measured without a click first.
+            "--autoplay-policy=no-user-gesture-required".to_owned(),
             "--hide-scrollbars".to_owned(),
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", profile.path().display()),
@@ -376,8 +378,9 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser) {
     // A marker that survives only as long as the page is not reloaded.
     clinician.js("window.notReloaded = true; return true").await;
 
-    // The phone opens the link, starts its camera and streams.
-    phone.goto(&device_url).await;
+    // The phone opens the link, starts its camera and streams JPEG (the WebRTC path has its
+    // own test, browser_webrtc.rs).
+    phone.goto(&format!("{device_url}?webrtc=0")).await;
     phone
         .until(
             "the start button",
@@ -709,7 +712,12 @@ async fn restart_scenario(app: TestApp, clinician: &Browser, phone: &Browser) {
         )
         .await;
 
-    phone.goto(session["device_url"].as_str().unwrap()).await;
+    phone
+        .goto(&format!(
+            "{}?webrtc=0",
+            session["device_url"].as_str().unwrap()
+        ))
+        .await;
     phone.click("[data-testid=start]").await;
     clinician
         .until("frames before the restart", &format!("{FRAMES} >= 3"))

@@ -140,6 +140,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         Some(env!("CARGO_BIN_EXE_switchboard-server-kernel-helper").into());
     // So does the detector (a model load, and its memory): only camera tests turn it on.
     config.cameras.detection = false;
+    // Tests run side by side: each node's WebRTC takes any free UDP port.
+    config.webrtc.webrtc_udp_port = 0;
     tweak(&mut config);
     start(config, dir, "127.0.0.1:0".parse().unwrap()).await
 }

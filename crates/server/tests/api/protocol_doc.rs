@@ -76,6 +76,7 @@ fn watch_samples() -> Vec<WatchEvent> {
         WatchEvent::Control {
             control: sample_control(),
         },
+        WatchEvent::Webrtc { publishing: true },
     ];
     for s in &samples {
         match s {
@@ -84,7 +85,8 @@ fn watch_samples() -> Vec<WatchEvent> {
             | WatchEvent::Viewers { .. }
             | WatchEvent::Stats { .. }
             | WatchEvent::Device { .. }
-            | WatchEvent::Control { .. } => {}
+            | WatchEvent::Control { .. }
+            | WatchEvent::Webrtc { .. } => {}
         }
     }
     samples

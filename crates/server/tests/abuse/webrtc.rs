@@ -1,0 +1,252 @@
+//! WebRTC signalling as an outsider would try it: the session cookie from another origin,
+//! another account's sessions and resources, an offer that never ends, many offers at once,
+//! and a publisher's token after its session is gone. Garbage on the UDP port itself is the
+//! forwarding unit's test (`crates/sfu/tests/forwarding.rs`).
+
+use crate::expect::expect_error;
+use crate::helpers::*;
+use futures::StreamExt;
+use reqwest::StatusCode;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+use switchboard_sfu::Role;
+use switchboard_sfu::client::{Client, SendPlan};
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const EVIL: &str = "https://evil.example";
+
+async fn offer(role: Role) -> String {
+    Client::offer(role, LOOPBACK).await.unwrap().1
+}
+
+/// A session whose device publishes over WebRTC: (suid, device token, the phone).
+async fn publishing(
+    app: &TestApp,
+    token: &str,
+) -> (String, String, switchboard_sfu::client::ClientHandle) {
+    let (suid, device) = app.live_session(token).await;
+    let (mut client, sdp) = Client::offer(Role::Publisher, LOOPBACK).await.unwrap();
+    let resp = app
+        .http
+        .post(app.url(&format!("/sessions/{suid}/whip")))
+        .bearer_auth(&device)
+        .header("content-type", "application/sdp")
+        .body(sdp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    client.accept(&resp.text().await.unwrap()).unwrap();
+    let phone = client.spawn(SendPlan::default());
+    eventually("the session to publish", PATIENCE, || async {
+        holds(
+            app.app.live.webrtc_publishing(suid.parse().unwrap()),
+            "not yet",
+        )
+    })
+    .await;
+    (suid, device, phone)
+}
+
+#[tokio::test]
+async fn a_page_of_another_origin_cannot_play_with_the_session_cookie() {
+    let app = spawn_app().await;
+    let token = app.signup("rtc.origin").await;
+    let (suid, _device, _phone) = publishing(&app, &token).await;
+    let whep = app.url(&format!("/sessions/{suid}/whep"));
+    let resp = app
+        .http
+        .post(&whep)
+        .header("cookie", format!("sb_token={token}"))
+        .header("origin", EVIL)
+        .header("content-type", "application/sdp")
+        .body(offer(Role::Viewer).await)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN, "forbidden_origin").await;
+    // The same from this server's own pages is served.
+    let resp = app
+        .http
+        .post(&whep)
+        .header("cookie", format!("sb_token={token}"))
+        .header("origin", app.config.network.public_url.clone().unwrap())
+        .header("content-type", "application/sdp")
+        .body(offer(Role::Viewer).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn another_accounts_session_and_resources_are_not_there() {
+    let app = spawn_app().await;
+    let owner = app.signup("rtc.owner").await;
+    let (suid, device, _phone) = publishing(&app, &owner).await;
+    let outsider = app.signup("rtc.outsider").await;
+    let resp = app
+        .http
+        .post(app.url(&format!("/sessions/{suid}/whep")))
+        .bearer_auth(&outsider)
+        .header("content-type", "application/sdp")
+        .body(offer(Role::Viewer).await)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::NOT_FOUND, "session_not_found").await;
+    // The outsider's own device token cannot publish into the owner's session.
+    let (_other, other_device) = app.live_session(&outsider).await;
+    let resp = app
+        .http
+        .post(app.url(&format!("/sessions/{suid}/whip")))
+        .bearer_auth(&other_device)
+        .header("content-type", "application/sdp")
+        .body(offer(Role::Publisher).await)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    // A device token is no user's: it cannot watch.
+    let resp = app
+        .http
+        .post(app.url(&format!("/sessions/{suid}/whep")))
+        .bearer_auth(&device)
+        .header("content-type", "application/sdp")
+        .body(offer(Role::Viewer).await)
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn an_offer_that_never_ends_is_cut_off_at_its_limit() {
+    let app = spawn_app().await;
+    let token = app.signup("rtc.endless").await;
+    let (suid, device) = app.live_session(&token).await;
+    // v=0, then lines forever: the server reads 64 KiB and answers.
+    let head = futures::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"v=0\r\n"))
+    });
+    let lines = futures::stream::repeat_with(|| {
+        Ok(bytes::Bytes::from_static(b"a=x-filler:0123456789\r\n"))
+    });
+    let body = reqwest::Body::wrap_stream(head.chain(lines));
+    let resp = app
+        .http
+        .post(app.url(&format!("/sessions/{suid}/whip")))
+        .bearer_auth(&device)
+        .header("content-type", "application/sdp")
+        .body(body)
+        .send()
+        .await;
+    match resp {
+        Ok(resp) => {
+            expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large").await;
+        }
+        // The server may close the connection once it has answered, mid-upload.
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+    // The node still answers.
+    let view = app.session(&token, &suid, None).await;
+    assert_eq!(view["webrtc"], false);
+}
+
+#[tokio::test]
+async fn many_offers_at_once_stop_at_the_nodes_cap() {
+    let app = spawn_app_with(|c| c.webrtc.webrtc_max_viewers = 5).await;
+    let token = app.signup("rtc.many").await;
+    let (suid, _device, _phone) = publishing(&app, &token).await;
+    let mut offers = Vec::new();
+    for _ in 0..30 {
+        offers.push(offer(Role::Viewer).await);
+    }
+    let answers = futures::future::join_all(offers.into_iter().map(|sdp| {
+        app.http
+            .post(app.url(&format!("/sessions/{suid}/whep")))
+            .bearer_auth(&token)
+            .header("content-type", "application/sdp")
+            .body(sdp)
+            .send()
+    }))
+    .await;
+    let mut created = 0;
+    for resp in answers {
+        let resp = resp.unwrap();
+        match resp.status() {
+            StatusCode::CREATED => created += 1,
+            _ => {
+                expect_error(resp, StatusCode::SERVICE_UNAVAILABLE, "webrtc_capacity").await;
+            }
+        }
+    }
+    assert!((1..=5).contains(&created), "{created} answered");
+    // Each answered offer holds a viewer place until its browser connects or the connect
+    // timeout drops it; nothing past the cap was admitted.
+    let view = app.session(&token, &suid, None).await;
+    assert_eq!(view["viewers"], created, "{view}");
+}
+
+#[tokio::test]
+async fn a_publisher_goes_with_its_session_and_its_token_cannot_publish_again() {
+    let app = spawn_app().await;
+    let token = app.signup("rtc.revoked").await;
+    let (suid, device, _phone) = publishing(&app, &token).await;
+    let resp = app
+        .http
+        .delete(app.url(&format!("/sessions/{suid}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    eventually("the publisher to go", PATIENCE, || async {
+        holds(
+            !app.app.live.webrtc_publishing(suid.parse().unwrap()),
+            "still publishing",
+        )
+    })
+    .await;
+    // Its token cannot publish again.
+    let resp = app
+        .http
+        .post(app.url(&format!("/sessions/{suid}/whip")))
+        .bearer_auth(&device)
+        .header("content-type", "application/sdp")
+        .body(offer(Role::Publisher).await)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status() == StatusCode::GONE || resp.status() == StatusCode::UNAUTHORIZED,
+        "{}",
+        resp.status()
+    );
+}
+
+#[tokio::test]
+async fn an_answered_offer_whose_browser_never_comes_gives_its_place_back() {
+    let app =
+        spawn_app_with(|c| c.webrtc.webrtc_connect_timeout = Duration::from_millis(800)).await;
+    let token = app.signup("rtc.ghost").await;
+    let (suid, _device, _phone) = publishing(&app, &token).await;
+    for _ in 0..3 {
+        let resp = app
+            .http
+            .post(app.url(&format!("/sessions/{suid}/whep")))
+            .bearer_auth(&token)
+            .header("content-type", "application/sdp")
+            .body(offer(Role::Viewer).await)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    assert_eq!(app.session(&token, &suid, None).await["viewers"], 3);
+    eventually("the ghosts' places to be given back", PATIENCE, || async {
+        let view = app.session(&token, &suid, None).await;
+        holds(view["viewers"] == 0, &view)
+    })
+    .await;
+}

@@ -1,0 +1,168 @@
+//! WebRTC in real browsers: Chromium's fake camera and microphone (moving video, a beep) on
+//! the phone page, published over WHIP; the viewmaster plays it over WHEP, hears it, talks
+//! back, and sends a control; the low-rate JPEG beside it keeps frame.jpg working.
+
+use crate::browser::{Browser, Driver};
+use crate::helpers::*;
+use reqwest::StatusCode;
+use std::time::Duration;
+
+/// The level (peak of the waveform) of the audio track `track` (a page global), as a
+/// WebAudio analyser hears it; polled until it is above silence.
+fn level_above_silence(track: &str) -> String {
+    format!(
+        "const t = window.{track}; if (!t) return false; \
+         if (!window.meter_{track}) {{ \
+           const ctx = new AudioContext(); \
+           const an = ctx.createAnalyser(); an.fftSize = 2048; \
+           ctx.createMediaStreamSource(new MediaStream([t])).connect(an); \
+           window.meter_{track} = an; }} \
+         const buf = new Float32Array(2048); window.meter_{track}.getFloatTimeDomainData(buf); \
+         let peak = 0; for (const v of buf) peak = Math.max(peak, Math.abs(v)); \
+         return peak > 0.02 ? peak : false;"
+    )
+}
+
+const RTC_FRAMES: &str = "Number(document.getElementById('rtc-video').dataset.frames || 0)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_publishes_over_webrtc_and_the_clinician_watches_listens_and_talks_back() {
+    let app = spawn_app().await;
+    let driver = Driver::start().await;
+    let clinician = driver.browser("webrtc-clinician", 1280, 1000).await;
+    let phone = driver.browser("webrtc-phone", 412, 860).await;
+    let late = driver.browser("webrtc-late", 1000, 800).await;
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(scenario(
+        &app, &clinician, &phone, &late,
+    )))
+    .await;
+    for b in [clinician, phone, late] {
+        let _ = tokio::time::timeout(Duration::from_secs(10), b.client.close()).await;
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser, late: &Browser) {
+    let token = app.signup("dr.webrtc").await;
+    let session = app.create_session(&token).await;
+    let suid = session["suid"].as_str().unwrap().to_owned();
+    clinician
+        .sign_in(app, &format!("/s/{suid}"), "dr.webrtc", PASSWORD)
+        .await;
+
+    // The phone starts its camera: WebRTC connects and JPEG keeps going beside it.
+    phone.goto(session["device_url"].as_str().unwrap()).await;
+    phone.click("[data-testid=start]").await;
+    phone
+        .until(
+            "the phone to publish over WebRTC",
+            "return document.querySelector('[data-testid=path]').textContent === 'WebRTC'",
+        )
+        .await;
+
+    // The viewmaster switches to WebRTC and the picture moves.
+    clinician
+        .until(
+            "the viewmaster to play WebRTC",
+            &format!(
+                "return document.querySelector('[data-testid=path]').textContent === 'WebRTC' \
+                 && {RTC_FRAMES} > 10"
+            ),
+        )
+        .await;
+    let before = clinician.js(&format!("return {RTC_FRAMES}")).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = clinician.js(&format!("return {RTC_FRAMES}")).await;
+    let (before, after) = (before.as_f64().unwrap(), after.as_f64().unwrap());
+    assert!(
+        after - before >= 10.0,
+        "frames in a second: {before} → {after}"
+    );
+    let size = clinician
+        .js("const v = document.getElementById('rtc-video'); return [v.videoWidth, v.videoHeight]")
+        .await;
+    assert!(size[0].as_u64().unwrap() > 0, "{size}");
+    clinician.screenshot("webrtc-viewmaster").await;
+
+    // One viewer: the WHEP peer (the socket carries events only now).
+    let view = app.session(&token, &suid, None).await;
+    assert_eq!(view["viewers"], 1, "{view}");
+    assert_eq!(view["webrtc"], true, "{view}");
+
+    // The clinician hears the phone's beep.
+    clinician
+        .until("the phone's sound", &level_above_silence("sbRemoteAudio"))
+        .await;
+
+    // Talk back: the clinician's microphone reaches the phone.
+    clinician.click("[data-testid=talk]").await;
+    clinician
+        .until(
+            "the microphone to be on",
+            "return document.querySelector('[data-testid=talk]').getAttribute('aria-pressed') === 'true'",
+        )
+        .await;
+    phone
+        .until("the clinician's voice", &level_above_silence("sbTalkback"))
+        .await;
+
+    // A control round-trips: sent on the viewmaster, carried out on the phone, reported back.
+    clinician
+        .type_into("#message-text", "Hold the phone still")
+        .await;
+    clinician.click("[data-testid=send-message]").await;
+    phone
+        .until(
+            "the message on the phone",
+            "return document.querySelector('[data-testid=message-text]').textContent === 'Hold the phone still'",
+        )
+        .await;
+
+    // JPEG beside WebRTC: frame.jpg has a picture.
+    let resp = app
+        .http
+        .get(app.url(&format!("/sessions/{suid}/frame.jpg")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+
+    // A viewer joining the running stream shows a picture within 1.5 s of asking for it.
+    late.sign_in(app, &format!("/s/{suid}"), "dr.webrtc", PASSWORD)
+        .await;
+    let joined_in = late
+        .until(
+            "the late viewer's first picture",
+            "const v = document.getElementById('rtc-video'); \
+             return v.dataset.firstFrameMs ? Number(v.dataset.firstFrameMs) : false",
+        )
+        .await;
+    let joined_in = joined_in.as_f64().unwrap();
+    assert!(joined_in < 1500.0, "the first picture took {joined_in} ms");
+
+    // Ending the session stops both sides.
+    clinician.click("[data-testid=end]").await;
+    clinician.click("dialog [data-testid=confirm]").await;
+    phone
+        .until(
+            "the phone to show the end",
+            "return !document.getElementById('step-ended').hidden",
+        )
+        .await;
+    eventually("the WebRTC peers to be gone", PATIENCE, || async {
+        holds(
+            !app.app.live.webrtc_publishing(suid.parse().unwrap()),
+            "still publishing",
+        )
+    })
+    .await;
+    for b in [clinician, phone] {
+        // The only one allowed: the 401 that sent the clinician to sign in.
+        let errors = b.console_errors(&["/api/v1/me "]).await;
+        assert!(errors.is_empty(), "console errors: {errors:#?}");
+    }
+}

@@ -1,0 +1,386 @@
+//! A WebRTC client made of str0m, as a browser would be one: it offers, accepts the answer,
+//! connects over its own UDP socket and sends or receives media. The load generator of
+//! `switchboard bench webrtc` and the tests' stand-in for a phone or a viewer. Its video
+//! frames are opaque bytes shaped as VP8 keyframes, each carrying its number and when it was
+//! sent, so a viewer can count what it missed and how late it came.
+
+use crate::Role;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// What a client sends once connected.
+#[derive(Debug, Clone)]
+pub struct SendPlan {
+    /// Video frames per second (0: none).
+    pub video_fps: u32,
+    /// Bytes per video frame.
+    pub frame_bytes: usize,
+    /// Opus-sized audio packets every 20 ms.
+    pub audio: bool,
+}
+
+impl Default for SendPlan {
+    fn default() -> Self {
+        SendPlan {
+            video_fps: 15,
+            frame_bytes: 6000,
+            audio: true,
+        }
+    }
+}
+
+/// What a client saw, counted as it happens.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    pub connected: AtomicBool,
+    pub video_frames_in: AtomicU64,
+    pub audio_frames_in: AtomicU64,
+    pub video_frames_out: AtomicU64,
+    pub audio_frames_out: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    /// The highest frame number received, and how many distinct ones (a viewer's).
+    pub highest_frame: AtomicU64,
+    /// Keyframe requests the client received (a publisher's).
+    pub keyframe_requests: AtomicU64,
+    /// Sum and count of video frames' one-way delay in microseconds (same machine).
+    pub delay_us_sum: AtomicU64,
+    /// Whether the data channel is open.
+    pub channel_open: AtomicBool,
+}
+
+impl ClientStats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// A running client.
+#[derive(Debug)]
+pub struct ClientHandle {
+    pub stats: Arc<ClientStats>,
+    /// Text messages that arrived on the data channel.
+    pub texts: mpsc::UnboundedReceiver<String>,
+    send_text: mpsc::UnboundedSender<String>,
+    stop: CancellationToken,
+}
+
+impl ClientHandle {
+    /// Sends `text` on the data channel once it is open.
+    pub fn send_text(&self, text: &str) {
+        let _ = self.send_text.send(text.to_string());
+    }
+
+    /// Stops the client (it sends nothing more; the server sees it go silent).
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+}
+
+impl Drop for ClientHandle {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A client between its offer and its answer.
+#[derive(Debug)]
+pub struct Client {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    pending: Option<SdpPendingOffer>,
+    role: Role,
+    video: Mid,
+    audio: Mid,
+    channel: Option<ChannelId>,
+}
+
+/// The epoch frame timestamps count from; one per process, so sender and receiver agree.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl Client {
+    /// A client on `ip` making its offer for `role`: a publisher sends video and audio and
+    /// opens a data channel; a viewer receives video and talks back with audio.
+    pub async fn offer(role: Role, ip: IpAddr) -> std::io::Result<(Client, String)> {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let local = socket.local_addr()?;
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_opus(true, false)
+            .build(Instant::now());
+        let candidate = Candidate::host(local, "udp")
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        let mut change = rtc.sdp_api();
+        let (video_dir, channel) = match role {
+            Role::Publisher => (Direction::SendOnly, true),
+            Role::Viewer => (Direction::RecvOnly, false),
+        };
+        let video = change.add_media(MediaKind::Video, video_dir, None, None, None);
+        let audio = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        if channel {
+            change.add_channel("controls".into());
+        }
+        let Some((offer, pending)) = change.apply() else {
+            return Err(std::io::Error::other("nothing to offer"));
+        };
+        let client = Client {
+            rtc,
+            socket,
+            local,
+            pending: Some(pending),
+            role,
+            video,
+            audio,
+            channel: None,
+        };
+        Ok((client, offer.to_sdp_string()))
+    }
+
+    /// Takes the server's answer.
+    pub fn accept(&mut self, answer: &str) -> Result<(), String> {
+        let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| e.to_string())?;
+        let pending = self.pending.take().ok_or("the answer was already taken")?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs the client on a task until it is stopped or its connection dies.
+    pub fn spawn(self, plan: SendPlan) -> ClientHandle {
+        let stats = Arc::new(ClientStats::default());
+        let (texts_tx, texts) = mpsc::unbounded_channel();
+        let (send_text, outgoing) = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        tokio::spawn(self.run(plan, stats.clone(), texts_tx, outgoing, stop.clone()));
+        ClientHandle {
+            stats,
+            texts,
+            send_text,
+            stop,
+        }
+    }
+
+    async fn run(
+        mut self,
+        plan: SendPlan,
+        stats: Arc<ClientStats>,
+        texts: mpsc::UnboundedSender<String>,
+        mut outgoing: mpsc::UnboundedReceiver<String>,
+        stop: CancellationToken,
+    ) {
+        let start = Instant::now();
+        let video_every = (plan.video_fps > 0 && self.role == Role::Publisher)
+            .then(|| Duration::from_secs(1) / plan.video_fps);
+        let audio_every = plan.audio.then_some(Duration::from_millis(20));
+        let mut next_video = start;
+        let mut next_audio = start;
+        let mut frame_no: u64 = 0;
+        let mut audio_no: u64 = 0;
+        let mut queued_texts: Vec<String> = Vec::new();
+        let mut buf = vec![0u8; 2048];
+        loop {
+            // Run the connection's output until it wants time.
+            let timeout = loop {
+                match self.rtc.poll_output() {
+                    Ok(Output::Timeout(t)) => break t,
+                    Ok(Output::Transmit(t)) => {
+                        stats
+                            .bytes_out
+                            .fetch_add(t.contents.len() as u64, Ordering::Relaxed);
+                        let _ = self.socket.try_send_to(&t.contents, t.destination);
+                    }
+                    Ok(Output::Event(e)) => self.event(e, &stats, &texts, &mut queued_texts),
+                    Err(_) => return,
+                }
+            };
+            if !self.rtc.is_alive() {
+                return;
+            }
+            let now = Instant::now();
+            let connected = stats.connected.load(Ordering::Relaxed);
+            if connected {
+                if let Some(every) = video_every
+                    && now >= next_video
+                {
+                    next_video += every;
+                    frame_no += 1;
+                    if self.write_video(frame_no, plan.frame_bytes, now) {
+                        stats.video_frames_out.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                }
+                if let Some(every) = audio_every
+                    && now >= next_audio
+                {
+                    next_audio += every;
+                    audio_no += 1;
+                    if self.write_audio(audio_no) {
+                        stats.audio_frames_out.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                }
+            } else {
+                next_video = now;
+                next_audio = now;
+            }
+            let mut wake = timeout;
+            if connected {
+                if video_every.is_some() {
+                    wake = wake.min(next_video);
+                }
+                if audio_every.is_some() {
+                    wake = wake.min(next_audio);
+                }
+            }
+            let wake = wake.max(now).min(now + Duration::from_millis(100));
+            tokio::select! {
+                () = stop.cancelled() => return,
+                text = outgoing.recv() => {
+                    if let Some(text) = text {
+                        queued_texts.push(text);
+                        self.flush_texts(&mut queued_texts);
+                    }
+                }
+                read = self.socket.recv_from(&mut buf) => {
+                    if let Ok((n, source)) = read {
+                        stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                        if let Ok(contents) = DatagramRecv::try_from(&buf[..n]) {
+                            let input = Input::Receive(Instant::now(), Receive {
+                                proto: Protocol::Udp,
+                                source,
+                                destination: self.local,
+                                contents,
+                            });
+                            if self.rtc.handle_input(input).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
+                    if self.rtc.handle_input(Input::Timeout(Instant::now())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn event(
+        &mut self,
+        event: Event,
+        stats: &ClientStats,
+        texts: &mpsc::UnboundedSender<String>,
+        queued: &mut Vec<String>,
+    ) {
+        match event {
+            Event::Connected => stats.connected.store(true, Ordering::Relaxed),
+            Event::MediaData(data) if data.mid == self.video => {
+                stats.video_frames_in.fetch_add(1, Ordering::Relaxed);
+                if let Some((number, sent_us)) = read_stamp(&data.data) {
+                    stats.highest_frame.fetch_max(number, Ordering::Relaxed);
+                    let now_us = epoch().elapsed().as_micros() as u64;
+                    stats
+                        .delay_us_sum
+                        .fetch_add(now_us.saturating_sub(sent_us), Ordering::Relaxed);
+                }
+            }
+            Event::MediaData(data) if data.mid == self.audio => {
+                stats.audio_frames_in.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::KeyframeRequest(_) => {
+                stats.keyframe_requests.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::ChannelOpen(id, _) => {
+                self.channel = Some(id);
+                stats.channel_open.store(true, Ordering::Relaxed);
+                self.flush_texts(queued);
+            }
+            Event::ChannelData(data) => {
+                if let Ok(text) = String::from_utf8(data.data) {
+                    let _ = texts.send(text);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn flush_texts(&mut self, queued: &mut Vec<String>) {
+        let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) else {
+            return;
+        };
+        for text in queued.drain(..) {
+            let _ = channel.write(false, text.as_bytes());
+        }
+    }
+
+    fn write_video(&mut self, number: u64, bytes: usize, now: Instant) -> bool {
+        let Some(writer) = self.rtc.writer(self.video) else {
+            return false;
+        };
+        let Some(pt) = writer
+            .payload_params()
+            .find(|p| p.spec().codec == Codec::Vp8)
+            .map(|p| p.pt())
+        else {
+            return false;
+        };
+        let frame = stamped_frame(number, epoch().elapsed().as_micros() as u64, bytes);
+        let time = MediaTime::from_90khz(number * 6000);
+        writer.write(pt, now, time, frame).is_ok()
+    }
+
+    fn write_audio(&mut self, number: u64) -> bool {
+        let Some(writer) = self.rtc.writer(self.audio) else {
+            return false;
+        };
+        let Some(pt) = writer
+            .payload_params()
+            .find(|p| p.spec().codec == Codec::Opus)
+            .map(|p| p.pt())
+        else {
+            return false;
+        };
+        // An Opus packet of silence-sized payload: the server never decodes it.
+        let time = MediaTime::new(number * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ);
+        writer
+            .write(pt, Instant::now(), time, vec![0xf8, 0xff, 0xfe])
+            .is_ok()
+    }
+}
+
+/// A VP8 keyframe's first bytes (a frame tag with the key bit clear and the start code),
+/// then the frame's number and send time, then filler up to `bytes`.
+pub fn stamped_frame(number: u64, sent_us: u64, bytes: usize) -> Vec<u8> {
+    let mut frame = vec![0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01];
+    frame.extend_from_slice(&number.to_be_bytes());
+    frame.extend_from_slice(&sent_us.to_be_bytes());
+    frame.resize(bytes.max(frame.len()), 0x5a);
+    frame
+}
+
+/// The number and send time a [`stamped_frame`] carries.
+pub fn read_stamp(frame: &[u8]) -> Option<(u64, u64)> {
+    let number = u64::from_be_bytes(frame.get(10..18)?.try_into().ok()?);
+    let sent = u64::from_be_bytes(frame.get(18..26)?.try_into().ok()?);
+    Some((number, sent))
+}

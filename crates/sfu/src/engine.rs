@@ -1,0 +1,468 @@
+//! The engine: one thread owns the UDP socket and every peer of the node. It reads
+//! datagrams, hands each to the peer it belongs to, lets str0m's clocks run, and forwards
+//! what peers produce to the others in their room. Nothing here blocks or awaits a peer, so a
+//! slow viewer costs only its own datagrams.
+
+use crate::floor::Floor;
+use crate::peer::{Forward, Peer};
+use crate::{
+    CloseReason, Command, Counts, Joined, PeerCounters, PeerId, Role, SfuConfig, SfuError,
+};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use str0m::change::SdpOffer;
+use str0m::config::CryptoProvider;
+use str0m::media::{KeyframeRequestKind, MediaKind};
+use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::{Candidate, Input, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Keyframe requests to one publisher, at most one per this long: 200 viewers joining must
+/// not make it send 200 keyframes.
+const KEYFRAME_SPACING: Duration = Duration::from_millis(300);
+/// The longest the engine sleeps without looking at its peers' clocks.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// Datagrams read per wake-up before anything else gets a turn.
+const READ_BATCH: usize = 64;
+
+/// One room: its publisher, viewers, who talks, and the keyframe requests to the publisher.
+#[derive(Debug, Default)]
+struct Room {
+    publisher: Option<PeerId>,
+    viewers: Vec<PeerId>,
+    floor: Floor<PeerId>,
+    keyframe_sent: Option<Instant>,
+    keyframe_due: Option<(Instant, KeyframeRequestKind)>,
+}
+
+impl Room {
+    fn is_empty(&self) -> bool {
+        self.publisher.is_none() && self.viewers.is_empty()
+    }
+}
+
+pub struct Engine {
+    config: SfuConfig,
+    candidates: Vec<SocketAddr>,
+    local: SocketAddr,
+    counts: Arc<Counts>,
+    crypto: Arc<CryptoProvider>,
+    peers: HashMap<PeerId, Peer>,
+    rooms: HashMap<Arc<str>, Room>,
+    /// Which peer a source address belongs to, learned from what its `Rtc` accepted.
+    sources: HashMap<SocketAddr, PeerId>,
+    next_id: u64,
+}
+
+enum Wake {
+    Stop,
+    Command(Command),
+    Datagram(usize, SocketAddr),
+    Time,
+}
+
+impl Engine {
+    pub fn new(
+        config: SfuConfig,
+        candidates: Vec<SocketAddr>,
+        local: SocketAddr,
+        counts: Arc<Counts>,
+    ) -> Self {
+        Engine {
+            config,
+            candidates,
+            local,
+            counts,
+            crypto: Arc::new(str0m::crypto::from_feature_flags()),
+            peers: HashMap::new(),
+            rooms: HashMap::new(),
+            sources: HashMap::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Runs on the engine's own thread until `shutdown` or until every handle is gone.
+    pub fn run(
+        self,
+        socket: std::net::UdpSocket,
+        commands: mpsc::UnboundedReceiver<Command>,
+        shutdown: CancellationToken,
+    ) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "the WebRTC engine cannot start its runtime");
+                return;
+            }
+        };
+        runtime.block_on(self.serve(socket, commands, shutdown));
+    }
+
+    async fn serve(
+        mut self,
+        socket: std::net::UdpSocket,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        shutdown: CancellationToken,
+    ) {
+        let socket = match UdpSocket::from_std(socket) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "the WebRTC engine cannot use its socket");
+                return;
+            }
+        };
+        tracing::info!(udp = %self.local, candidates = ?self.candidates, "WebRTC listening");
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let now = Instant::now();
+            let wake_at = self
+                .peers
+                .values()
+                .map(|p| p.timeout)
+                .chain(
+                    self.rooms
+                        .values()
+                        .filter_map(|r| r.keyframe_due.map(|d| d.0)),
+                )
+                .fold(now + MAX_SLEEP, Instant::min)
+                .max(now);
+            let wake = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => Wake::Stop,
+                cmd = commands.recv() => cmd.map_or(Wake::Stop, Wake::Command),
+                read = socket.recv_from(&mut buf) => match read {
+                    Ok((n, source)) => Wake::Datagram(n, source),
+                    Err(_) => Wake::Time,
+                },
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake_at)) => Wake::Time,
+            };
+            match wake {
+                Wake::Stop => break,
+                Wake::Command(cmd) => self.command(cmd, &socket),
+                Wake::Datagram(n, source) => {
+                    self.datagram(&buf[..n], source, &socket);
+                    for _ in 1..READ_BATCH {
+                        match socket.try_recv_from(&mut buf) {
+                            Ok((n, source)) => self.datagram(&buf[..n], source, &socket),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Wake::Time => {}
+            }
+            self.tick(Instant::now(), &socket);
+        }
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.remove(id, CloseReason::Shutdown);
+        }
+    }
+
+    fn command(&mut self, cmd: Command, socket: &UdpSocket) {
+        match cmd {
+            Command::Join {
+                room,
+                role,
+                offer,
+                reply,
+            } => {
+                let joined = self.join(room, role, *offer, socket);
+                if let Err(Ok(joined)) = reply.send(joined) {
+                    // The caller went away before the answer: nobody will use the peer.
+                    self.remove(joined.peer, CloseReason::Left);
+                }
+            }
+            Command::Leave(peer) => self.remove(peer, CloseReason::Left),
+            Command::Text(id, text) => {
+                let mut work = Vec::new();
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.send_text(text);
+                    peer.drain(socket, &mut work);
+                }
+                self.forward(work, socket, Instant::now());
+            }
+        }
+    }
+
+    fn join(
+        &mut self,
+        room: Arc<str>,
+        role: Role,
+        offer: SdpOffer,
+        socket: &UdpSocket,
+    ) -> Result<Joined, SfuError> {
+        let (count, limit) = match role {
+            Role::Publisher => (&self.counts.publishers, self.config.max_publishers),
+            Role::Viewer => (&self.counts.viewers, self.config.max_viewers),
+        };
+        if count.load(Ordering::Relaxed) >= limit {
+            return Err(SfuError::Full {
+                role: role.as_str(),
+                limit,
+            });
+        }
+        if role == Role::Publisher && self.rooms.get(&room).is_some_and(|r| r.publisher.is_some()) {
+            return Err(SfuError::PublisherPresent);
+        }
+        let now = Instant::now();
+        // One codec per kind, so whatever a publisher sends every viewer can receive as it is.
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(self.crypto.clone())
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_opus(true, false)
+            .build(now);
+        for addr in &self.candidates {
+            let candidate = Candidate::host(*addr, "udp")
+                .map_err(|e| SfuError::Negotiation(format!("bad local candidate: {e}")))?;
+            rtc.add_local_candidate(candidate);
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| SfuError::Negotiation(e.to_string()))?;
+        let id = PeerId(self.next_id);
+        self.next_id += 1;
+        let (events, rx) = mpsc::unbounded_channel();
+        let counters = Arc::new(PeerCounters::default());
+        let mut peer = Peer::new(id, room.clone(), role, rtc, events, counters.clone(), now);
+        let mut work = Vec::new();
+        peer.drain(socket, &mut work);
+        self.peers.insert(id, peer);
+        let entry = self.rooms.entry(room).or_default();
+        match role {
+            Role::Publisher => entry.publisher = Some(id),
+            Role::Viewer => entry.viewers.push(id),
+        }
+        count.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("switchboard_webrtc_peers", "role" => role.as_str()).increment(1.0);
+        self.forward(work, socket, now);
+        Ok(Joined {
+            peer: id,
+            answer: answer.to_sdp_string(),
+            events: rx,
+            counters,
+        })
+    }
+
+    fn remove(&mut self, id: PeerId, reason: CloseReason) {
+        let Some(mut peer) = self.peers.remove(&id) else {
+            return;
+        };
+        peer.close(reason);
+        for source in &peer.sources {
+            self.sources.remove(source);
+        }
+        if let Some(room) = self.rooms.get_mut(&peer.room) {
+            if room.publisher == Some(id) {
+                room.publisher = None;
+            }
+            room.viewers.retain(|v| *v != id);
+            room.floor.leave(id);
+            if room.is_empty() {
+                self.rooms.remove(&peer.room);
+            }
+        }
+        let count = match peer.role {
+            Role::Publisher => &self.counts.publishers,
+            Role::Viewer => &self.counts.viewers,
+        };
+        count.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("switchboard_webrtc_peers", "role" => peer.role.as_str()).decrement(1.0);
+        tracing::debug!(peer = %id, role = peer.role.as_str(), reason = reason.as_str(), "WebRTC peer gone");
+        peer.announce_closed();
+    }
+
+    /// The local address a datagram from `source` was sent to: the announced one of its
+    /// family (one per family is supported).
+    fn destination_for(&self, source: SocketAddr) -> SocketAddr {
+        self.candidates
+            .iter()
+            .find(|c| c.is_ipv4() == source.is_ipv4())
+            .copied()
+            .unwrap_or(self.local)
+    }
+
+    fn datagram(&mut self, data: &[u8], source: SocketAddr, socket: &UdpSocket) {
+        let received = Instant::now();
+        let Ok(contents) = DatagramRecv::try_from(data) else {
+            metrics::counter!("switchboard_webrtc_datagrams_dropped_total", "reason" => "unparsable").increment(1);
+            return;
+        };
+        let input = Input::Receive(
+            received,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.destination_for(source),
+                contents,
+            },
+        );
+        let known = self
+            .sources
+            .get(&source)
+            .copied()
+            .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let Some(id) = self
+                    .peers
+                    .values()
+                    .find(|p| p.is_alive() && p.rtc.accepts(&input))
+                    .map(|p| p.id)
+                else {
+                    metrics::counter!("switchboard_webrtc_datagrams_dropped_total", "reason" => "unknown_source").increment(1);
+                    return;
+                };
+                if let Some(old) = self.sources.insert(source, id)
+                    && let Some(p) = self.peers.get_mut(&old)
+                {
+                    p.sources.retain(|s| *s != source);
+                }
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.sources.push(source);
+                }
+                id
+            }
+        };
+        let mut work = Vec::new();
+        if let Some(peer) = self.peers.get_mut(&id) {
+            peer.counters
+                .bytes_in
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            peer.input(input);
+            peer.drain(socket, &mut work);
+        }
+        self.forward(work, socket, received);
+    }
+
+    /// Carries out what peers asked of each other, and what that in turn asks, in order.
+    fn forward(&mut self, work: Vec<Forward>, socket: &UdpSocket, received: Instant) {
+        let mut queue: VecDeque<Forward> = work.into();
+        while let Some(item) = queue.pop_front() {
+            let mut more = Vec::new();
+            match item {
+                Forward::Media { from, kind, data } => {
+                    let Some(sender) = self.peers.get(&from) else {
+                        continue;
+                    };
+                    let room_name = sender.room.clone();
+                    let role = sender.role;
+                    let Some(room) = self.rooms.get_mut(&room_name) else {
+                        continue;
+                    };
+                    match role {
+                        Role::Publisher => {
+                            if kind == MediaKind::Video {
+                                metrics::counter!("switchboard_frames_in_total", "path" => "webrtc").increment(1);
+                                metrics::counter!("switchboard_frame_bytes_in_total", "path" => "webrtc").increment(data.data.len() as u64);
+                            }
+                            let viewers = std::mem::take(&mut room.viewers);
+                            let mut sent = 0u64;
+                            for v in &viewers {
+                                if let Some(viewer) = self.peers.get_mut(v)
+                                    && viewer.connected
+                                    && viewer.write(kind, &data)
+                                {
+                                    sent += 1;
+                                    viewer.drain(socket, &mut more);
+                                }
+                            }
+                            if let Some(room) = self.rooms.get_mut(&room_name) {
+                                room.viewers = viewers;
+                            }
+                            if kind == MediaKind::Video && sent > 0 {
+                                metrics::counter!("switchboard_frames_out_total", "transport" => "webrtc", "path" => "webrtc").increment(sent);
+                                metrics::counter!("switchboard_frame_bytes_out_total", "transport" => "webrtc", "path" => "webrtc").increment(sent * data.data.len() as u64);
+                                metrics::histogram!("switchboard_webrtc_forward_seconds")
+                                    .record(received.elapsed().as_secs_f64());
+                            }
+                        }
+                        Role::Viewer => {
+                            // A viewer's voice, when it holds the floor, to the publisher.
+                            if kind != MediaKind::Audio || !room.floor.speak(from, Instant::now()) {
+                                continue;
+                            }
+                            if let Some(publisher) =
+                                room.publisher.and_then(|p| self.peers.get_mut(&p))
+                                && publisher.write(kind, &data)
+                            {
+                                publisher.drain(socket, &mut more);
+                            }
+                        }
+                    }
+                }
+                Forward::Keyframe { room, kind } => {
+                    let now = Instant::now();
+                    let Some(state) = self.rooms.get_mut(&room) else {
+                        continue;
+                    };
+                    match state.keyframe_sent {
+                        Some(sent) if now.duration_since(sent) < KEYFRAME_SPACING => {
+                            // Asked recently: ask again once the spacing allows, not now.
+                            state
+                                .keyframe_due
+                                .get_or_insert((sent + KEYFRAME_SPACING, kind));
+                        }
+                        _ => {
+                            state.keyframe_sent = Some(now);
+                            state.keyframe_due = None;
+                            if let Some(publisher) =
+                                state.publisher.and_then(|p| self.peers.get_mut(&p))
+                            {
+                                publisher.request_keyframe(kind);
+                                publisher.drain(socket, &mut more);
+                            }
+                        }
+                    }
+                }
+            }
+            queue.extend(more);
+        }
+    }
+
+    /// Lets time pass for every peer whose clock is due, sends keyframe requests that were
+    /// held back, and drops peers that died or never connected.
+    fn tick(&mut self, now: Instant, socket: &UdpSocket) {
+        let mut work = Vec::new();
+        let mut dead = Vec::new();
+        for peer in self.peers.values_mut() {
+            if peer.timeout <= now {
+                peer.input(Input::Timeout(now));
+                peer.drain(socket, &mut work);
+            }
+            if !peer.is_alive() {
+                dead.push((peer.id, CloseReason::Disconnected));
+            } else if !peer.connected
+                && now.duration_since(peer.created) > self.config.connect_timeout
+            {
+                dead.push((peer.id, CloseReason::NeverConnected));
+            }
+        }
+        for (id, reason) in dead {
+            self.remove(id, reason);
+        }
+        for (name, room) in &mut self.rooms {
+            if let Some((at, kind)) = room.keyframe_due
+                && at <= now
+            {
+                room.keyframe_due = None;
+                room.keyframe_sent = None;
+                work.push(Forward::Keyframe {
+                    room: name.clone(),
+                    kind,
+                });
+            }
+        }
+        self.forward(work, socket, now);
+    }
+}
