@@ -28,6 +28,9 @@ pub struct SendPlan {
     pub frame_bytes: usize,
     /// Opus-sized audio packets every 20 ms.
     pub audio: bool,
+    /// Encoded video frames to send in a loop (e.g. VP8 from an IVF file) instead of stamped
+    /// stand-ins of `frame_bytes`.
+    pub recorded: Option<Arc<Vec<Vec<u8>>>>,
 }
 
 impl Default for SendPlan {
@@ -36,6 +39,7 @@ impl Default for SendPlan {
             video_fps: 15,
             frame_bytes: 6000,
             audio: true,
+            recorded: None,
         }
     }
 }
@@ -223,7 +227,7 @@ impl Client {
                 {
                     next_video += every;
                     frame_no += 1;
-                    if self.write_video(frame_no, plan.frame_bytes, now) {
+                    if self.write_video(frame_no, &plan, now) {
                         stats.video_frames_out.fetch_add(1, Ordering::Relaxed);
                     }
                     continue;
@@ -333,7 +337,7 @@ impl Client {
         }
     }
 
-    fn write_video(&mut self, number: u64, bytes: usize, now: Instant) -> bool {
+    fn write_video(&mut self, number: u64, plan: &SendPlan, now: Instant) -> bool {
         let Some(writer) = self.rtc.writer(self.video) else {
             return false;
         };
@@ -344,8 +348,17 @@ impl Client {
         else {
             return false;
         };
-        let frame = stamped_frame(number, epoch().elapsed().as_micros() as u64, bytes);
-        let time = MediaTime::from_90khz(number * 6000);
+        let frame = match &plan.recorded {
+            Some(frames) if !frames.is_empty() => {
+                frames[(number as usize - 1) % frames.len()].clone()
+            }
+            _ => stamped_frame(
+                number,
+                epoch().elapsed().as_micros() as u64,
+                plan.frame_bytes,
+            ),
+        };
+        let time = MediaTime::from_90khz(number * u64::from(90_000 / plan.video_fps.max(1)));
         writer.write(pt, now, time, frame).is_ok()
     }
 

@@ -31,6 +31,7 @@ fn quiet() -> SendPlan {
         video_fps: 0,
         frame_bytes: 0,
         audio: false,
+        recorded: None,
     }
 }
 
@@ -99,6 +100,7 @@ async fn one_viewer_talks_at_a_time_and_the_data_channel_carries_text_both_ways(
         video_fps: 0,
         frame_bytes: 0,
         audio: true,
+        recorded: None,
     };
     let (_a, first) = connect(&sfu, "visit", Role::Viewer, talk.clone()).await;
     until(

@@ -21,7 +21,7 @@ use std::time::Duration;
 /// the load, which comes from one address and one account. The account's admission limits
 /// are raised above the load too: with the gatekeeper on, every check and token bucket
 /// still runs, but none is reached.
-const SERVER_ARGS: [&str; 18] = [
+pub(super) const SERVER_ARGS: [&str; 18] = [
     "--ticket-redemptions-per-minute",
     "100000",
     "--auth-attempts-per-minute",

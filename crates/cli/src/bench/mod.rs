@@ -17,6 +17,7 @@ pub mod search;
 pub mod teach;
 pub mod temp_database;
 pub mod voice;
+pub mod webrtc;
 
 use clap::{Args, Subcommand};
 
@@ -58,12 +59,17 @@ pub enum BenchCommand {
     /// Many open sessions on one server: memory per waiting and live session, idle CPU,
     /// timer lateness, and every session back after SIGTERM and SIGKILL with its CDR once.
     Scale(scale::ScaleArgs),
+    /// WebRTC: one publisher to many WebRTC viewers (frames each receives, CPU per forwarded
+    /// stream, memory per viewer, the delay the server adds) and the bandwidth of the same
+    /// picture over WebRTC versus MJPEG.
+    Webrtc(webrtc::WebRtcArgs),
 }
 
 /// Runs the chosen benchmark.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Fanout(args) => fanout::run(args).await,
+        BenchCommand::Webrtc(args) => webrtc::run(args).await,
         BenchCommand::Detect(args) => detect::run(args).await,
         BenchCommand::Kernel(args) => kernel::run(args).await,
         BenchCommand::Gateway(args) => gateway::run(args).await,

@@ -8,6 +8,7 @@ mod bench_cluster;
 mod bench_kernel;
 mod bench_scale;
 mod bench_teach;
+mod bench_webrtc;
 mod camera;
 mod config;
 mod detector;

@@ -57,6 +57,7 @@ fn quiet() -> SendPlan {
         video_fps: 0,
         frame_bytes: 0,
         audio: false,
+        recorded: None,
     }
 }
 
