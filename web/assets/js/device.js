@@ -378,7 +378,8 @@ class WebRtcPublisher {
       this.mic = null; // No microphone, or refused: video alone.
     }
     if (this.closed) return this.mic?.stop();
-    const pc = new RTCPeerConnection({ iceServers: reg.ice_servers ?? [] });
+    // Host candidates suffice: the node announces an address phones reach (webrtc_announce).
+    const pc = new RTCPeerConnection();
     this.pc = pc;
     this.videoSender = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }).sender;
     pc.addTransceiver(this.mic ?? 'audio', { direction: 'sendrecv' });

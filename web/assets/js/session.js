@@ -478,7 +478,8 @@ class WebRtcPlayer {
   }
 
   async start() {
-    const pc = new RTCPeerConnection({ iceServers: view?.ice_servers ?? [] });
+    // Host candidates suffice: the node announces an address browsers reach (webrtc_announce).
+    const pc = new RTCPeerConnection();
     this.pc = pc;
     pc.addTransceiver('video', { direction: 'recvonly' });
     this.audio = pc.addTransceiver('audio', { direction: 'sendrecv' });
