@@ -277,6 +277,8 @@ impl Server {
         config.auth.secure_cookies |= tls.is_some();
         let config = Arc::new(config);
         let public_url = config.public_url();
+        // Before the WebRTC engine starts: it looks its counters up once, at start.
+        let metrics_handle = metrics::install();
         let live = services::LiveSessions::new(
             config.clone(),
             store.clone(),
@@ -397,7 +399,7 @@ impl Server {
             mjpeg: MjpegWriter::new("switchboard-frame"),
             shutdown,
             monitor,
-            metrics: metrics::install(),
+            metrics: metrics_handle,
             metrics_access,
             compute,
             kernel_proxy,

@@ -2,7 +2,7 @@
 //! connects over its own UDP socket and sends or receives media. The load generator of
 //! `switchboard bench webrtc` and the tests' stand-in for a phone or a viewer. Its video
 //! frames are opaque bytes shaped as VP8 keyframes, each carrying its number and when it was
-//! sent, so a viewer can count what it missed and how late it came.
+//! sent, so a viewer can tell the newest it received from how many it got.
 
 use crate::Role;
 use std::net::{IpAddr, SocketAddr};
@@ -54,12 +54,10 @@ pub struct ClientStats {
     pub audio_frames_out: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
-    /// The highest frame number received, and how many distinct ones (a viewer's).
+    /// The highest frame number received (a viewer's, of stamped frames).
     pub highest_frame: AtomicU64,
     /// Keyframe requests the client received (a publisher's).
     pub keyframe_requests: AtomicU64,
-    /// Sum and count of video frames' one-way delay in microseconds (same machine).
-    pub delay_us_sum: AtomicU64,
     /// Whether the data channel is open.
     pub channel_open: AtomicBool,
 }
@@ -300,12 +298,8 @@ impl Client {
             Event::Connected => stats.connected.store(true, Ordering::Relaxed),
             Event::MediaData(data) if data.mid == self.video => {
                 stats.video_frames_in.fetch_add(1, Ordering::Relaxed);
-                if let Some((number, sent_us)) = read_stamp(&data.data) {
+                if let Some((number, _sent_us)) = read_stamp(&data.data) {
                     stats.highest_frame.fetch_max(number, Ordering::Relaxed);
-                    let now_us = epoch().elapsed().as_micros() as u64;
-                    stats
-                        .delay_us_sum
-                        .fetch_add(now_us.saturating_sub(sent_us), Ordering::Relaxed);
                 }
             }
             Event::MediaData(data) if data.mid == self.audio => {

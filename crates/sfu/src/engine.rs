@@ -46,7 +46,35 @@ impl Room {
     }
 }
 
+/// The Prometheus handles the forwarding path writes, looked up once here rather than on
+/// every frame.
+struct Meters {
+    frames_in: metrics::Counter,
+    bytes_in: metrics::Counter,
+    frames_out: metrics::Counter,
+    bytes_out: metrics::Counter,
+    forward: metrics::Histogram,
+    unparsable: metrics::Counter,
+    unknown_source: metrics::Counter,
+}
+
+impl Meters {
+    fn new() -> Self {
+        let dropped = |reason: &'static str| metrics::counter!("switchboard_webrtc_datagrams_dropped_total", "reason" => reason);
+        Meters {
+            frames_in: metrics::counter!("switchboard_frames_in_total", "path" => "webrtc"),
+            bytes_in: metrics::counter!("switchboard_frame_bytes_in_total", "path" => "webrtc"),
+            frames_out: metrics::counter!("switchboard_frames_out_total", "transport" => "webrtc", "path" => "webrtc"),
+            bytes_out: metrics::counter!("switchboard_frame_bytes_out_total", "transport" => "webrtc", "path" => "webrtc"),
+            forward: metrics::histogram!("switchboard_webrtc_forward_seconds"),
+            unparsable: dropped("unparsable"),
+            unknown_source: dropped("unknown_source"),
+        }
+    }
+}
+
 pub struct Engine {
+    meters: Meters,
     config: SfuConfig,
     candidates: Vec<SocketAddr>,
     local: SocketAddr,
@@ -74,6 +102,7 @@ impl Engine {
         counts: Arc<Counts>,
     ) -> Self {
         Engine {
+            meters: Meters::new(),
             config,
             candidates,
             local,
@@ -294,7 +323,7 @@ impl Engine {
     fn datagram(&mut self, data: &[u8], source: SocketAddr, socket: &UdpSocket) {
         let received = Instant::now();
         let Ok(contents) = DatagramRecv::try_from(data) else {
-            metrics::counter!("switchboard_webrtc_datagrams_dropped_total", "reason" => "unparsable").increment(1);
+            self.meters.unparsable.increment(1);
             return;
         };
         let input = Input::Receive(
@@ -320,7 +349,7 @@ impl Engine {
                     .find(|p| p.is_alive() && p.rtc.accepts(&input))
                     .map(|p| p.id)
                 else {
-                    metrics::counter!("switchboard_webrtc_datagrams_dropped_total", "reason" => "unknown_source").increment(1);
+                    self.meters.unknown_source.increment(1);
                     return;
                 };
                 if let Some(old) = self.sources.insert(source, id)
@@ -363,8 +392,8 @@ impl Engine {
                     match role {
                         Role::Publisher => {
                             if kind == MediaKind::Video {
-                                metrics::counter!("switchboard_frames_in_total", "path" => "webrtc").increment(1);
-                                metrics::counter!("switchboard_frame_bytes_in_total", "path" => "webrtc").increment(data.data.len() as u64);
+                                self.meters.frames_in.increment(1);
+                                self.meters.bytes_in.increment(data.data.len() as u64);
                             }
                             let viewers = std::mem::take(&mut room.viewers);
                             let mut sent = 0u64;
@@ -381,10 +410,11 @@ impl Engine {
                                 room.viewers = viewers;
                             }
                             if kind == MediaKind::Video && sent > 0 {
-                                metrics::counter!("switchboard_frames_out_total", "transport" => "webrtc", "path" => "webrtc").increment(sent);
-                                metrics::counter!("switchboard_frame_bytes_out_total", "transport" => "webrtc", "path" => "webrtc").increment(sent * data.data.len() as u64);
-                                metrics::histogram!("switchboard_webrtc_forward_seconds")
-                                    .record(received.elapsed().as_secs_f64());
+                                self.meters.frames_out.increment(sent);
+                                self.meters
+                                    .bytes_out
+                                    .increment(sent * data.data.len() as u64);
+                                self.meters.forward.record(received.elapsed().as_secs_f64());
                             }
                         }
                         Role::Viewer => {

@@ -57,7 +57,7 @@ struct Keeper {
 
 impl Keeper {
     /// Drops the peer and its resource; announces that the session's publisher is gone.
-    async fn finish(self, events: &mut tokio::sync::mpsc::UnboundedReceiver<PeerEvent>) {
+    async fn finish(self) {
         self.sfu.leave(self.peer);
         let was = self.peers.lock().remove(&self.resource);
         if let Some(r) = was
@@ -66,8 +66,6 @@ impl Keeper {
         {
             announce_publisher(&*self.bus, r.suid, false).await;
         }
-        // Let the engine's last word arrive before the receiver goes.
-        events.close();
     }
 }
 
@@ -104,29 +102,14 @@ impl LiveSessions {
         let joined = sfu
             .join(&handle.suid().to_string(), Role::Publisher, offer)
             .await?;
-        let resource = Uuid::new_v4();
-        let stop = CancellationToken::new();
-        self.webrtc.lock().insert(
-            resource,
-            Resource {
-                suid: handle.suid(),
-                role: Role::Publisher,
-                owner: Owner::Device(device),
-                connected: false,
-                stop: stop.clone(),
-            },
+        let (resource, keeper) = self.keeper(
+            sfu,
+            &handle,
+            Role::Publisher,
+            Owner::Device(device),
+            joined.peer,
+            claims,
         );
-        let keeper = Keeper {
-            sfu: sfu.clone(),
-            peers: self.webrtc.clone(),
-            bus: self.bus.clone(),
-            shutdown: self.shutdown.clone(),
-            resource,
-            peer: joined.peer,
-            handle,
-            right: self.tokens.hold(claims),
-            stop,
-        };
         let texts = TextLimits {
             max_bytes: usize::try_from(self.config.devices.max_device_text_bytes.as_u64())
                 .unwrap_or(usize::MAX),
@@ -171,14 +154,40 @@ impl LiveSessions {
         let joined = sfu
             .join(&viewing.handle.suid().to_string(), Role::Viewer, offer)
             .await?;
+        let (resource, keeper) = self.keeper(
+            sfu,
+            &viewing.handle,
+            Role::Viewer,
+            Owner::User(user.id),
+            joined.peer,
+            claims,
+        );
+        tokio::spawn(keep_viewer(keeper, joined.events, viewing));
+        Ok(WebRtcAnswer {
+            sdp: joined.answer,
+            resource,
+        })
+    }
+
+    /// Records an answered peer as a resource of `owner` and makes the keeper that will end
+    /// it: (the resource id, the keeper).
+    fn keeper(
+        &self,
+        sfu: &Sfu,
+        handle: &SessionHandle,
+        role: Role,
+        owner: Owner,
+        peer: PeerId,
+        claims: &Claims,
+    ) -> (Uuid, Keeper) {
         let resource = Uuid::new_v4();
         let stop = CancellationToken::new();
         self.webrtc.lock().insert(
             resource,
             Resource {
-                suid: viewing.handle.suid(),
-                role: Role::Viewer,
-                owner: Owner::User(user.id),
+                suid: handle.suid(),
+                role,
+                owner,
                 connected: false,
                 stop: stop.clone(),
             },
@@ -189,16 +198,12 @@ impl LiveSessions {
             bus: self.bus.clone(),
             shutdown: self.shutdown.clone(),
             resource,
-            peer: joined.peer,
-            handle: viewing.handle.clone(),
+            peer,
+            handle: handle.clone(),
             right: self.tokens.hold(claims),
             stop,
         };
-        tokio::spawn(keep_viewer(keeper, joined.events, viewing));
-        Ok(WebRtcAnswer {
-            sdp: joined.answer,
-            resource,
-        })
+        (resource, keeper)
     }
 
     /// Stops a device's WebRTC publishing (its `DELETE`).
@@ -328,7 +333,7 @@ async fn keep_publisher(
             () = ended(&keeper, &mut status) => break,
         }
     }
-    keeper.finish(&mut events).await;
+    keeper.finish().await;
 }
 
 /// Sends the controls after `after` on the publisher's data channel, in id order.
@@ -376,6 +381,6 @@ async fn keep_viewer(
             () = ended(&keeper, &mut status) => break,
         }
     }
-    keeper.finish(&mut events).await;
+    keeper.finish().await;
     drop(viewing);
 }

@@ -19,6 +19,23 @@ async fn offer(role: Role) -> String {
     Client::offer(role, LOOPBACK).await.unwrap().1
 }
 
+/// Posts `sdp` to `path` with `token` as a bearer token.
+async fn post_offer(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    sdp: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("content-type", "application/sdp")
+        .body(sdp)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A session whose device publishes over WebRTC: (suid, device token, the phone).
 async fn publishing(
     app: &TestApp,
@@ -26,15 +43,7 @@ async fn publishing(
 ) -> (String, String, switchboard_sfu::client::ClientHandle) {
     let (suid, device) = app.live_session(token).await;
     let (mut client, sdp) = Client::offer(Role::Publisher, LOOPBACK).await.unwrap();
-    let resp = app
-        .http
-        .post(app.url(&format!("/sessions/{suid}/whip")))
-        .bearer_auth(&device)
-        .header("content-type", "application/sdp")
-        .body(sdp)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_offer(app, &format!("/sessions/{suid}/whip"), &device, sdp).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     client.accept(&resp.text().await.unwrap()).unwrap();
     let phone = client.spawn(SendPlan::default());
@@ -85,38 +94,32 @@ async fn another_accounts_session_and_resources_are_not_there() {
     let owner = app.signup("rtc.owner").await;
     let (suid, device, _phone) = publishing(&app, &owner).await;
     let outsider = app.signup("rtc.outsider").await;
-    let resp = app
-        .http
-        .post(app.url(&format!("/sessions/{suid}/whep")))
-        .bearer_auth(&outsider)
-        .header("content-type", "application/sdp")
-        .body(offer(Role::Viewer).await)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_offer(
+        &app,
+        &format!("/sessions/{suid}/whep"),
+        &outsider,
+        offer(Role::Viewer).await,
+    )
+    .await;
     expect_error(resp, StatusCode::NOT_FOUND, "session_not_found").await;
     // The outsider's own device token cannot publish into the owner's session.
     let (_other, other_device) = app.live_session(&outsider).await;
-    let resp = app
-        .http
-        .post(app.url(&format!("/sessions/{suid}/whip")))
-        .bearer_auth(&other_device)
-        .header("content-type", "application/sdp")
-        .body(offer(Role::Publisher).await)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_offer(
+        &app,
+        &format!("/sessions/{suid}/whip"),
+        &other_device,
+        offer(Role::Publisher).await,
+    )
+    .await;
     expect_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
     // A device token is no user's: it cannot watch.
-    let resp = app
-        .http
-        .post(app.url(&format!("/sessions/{suid}/whep")))
-        .bearer_auth(&device)
-        .header("content-type", "application/sdp")
-        .body(offer(Role::Viewer).await)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_offer(
+        &app,
+        &format!("/sessions/{suid}/whep"),
+        &device,
+        offer(Role::Viewer).await,
+    )
+    .await;
     expect_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
@@ -209,15 +212,13 @@ async fn a_publisher_goes_with_its_session_and_its_token_cannot_publish_again() 
     })
     .await;
     // Its token cannot publish again.
-    let resp = app
-        .http
-        .post(app.url(&format!("/sessions/{suid}/whip")))
-        .bearer_auth(&device)
-        .header("content-type", "application/sdp")
-        .body(offer(Role::Publisher).await)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_offer(
+        &app,
+        &format!("/sessions/{suid}/whip"),
+        &device,
+        offer(Role::Publisher).await,
+    )
+    .await;
     assert!(
         resp.status() == StatusCode::GONE || resp.status() == StatusCode::UNAUTHORIZED,
         "{}",
@@ -232,15 +233,8 @@ async fn an_answered_offer_whose_browser_never_comes_gives_its_place_back() {
     let token = app.signup("rtc.ghost").await;
     let (suid, _device, _phone) = publishing(&app, &token).await;
     for _ in 0..3 {
-        let resp = app
-            .http
-            .post(app.url(&format!("/sessions/{suid}/whep")))
-            .bearer_auth(&token)
-            .header("content-type", "application/sdp")
-            .body(offer(Role::Viewer).await)
-            .send()
-            .await
-            .unwrap();
+        let whep = format!("/sessions/{suid}/whep");
+        let resp = post_offer(&app, &whep, &token, offer(Role::Viewer).await).await;
         assert_eq!(resp.status(), StatusCode::CREATED);
     }
     assert_eq!(app.session(&token, &suid, None).await["viewers"], 3);
