@@ -60,6 +60,9 @@ pub struct ClientStats {
     pub keyframe_requests: AtomicU64,
     /// Whether the data channel is open.
     pub channel_open: AtomicBool,
+    /// Microseconds from the offer to the first video frame received (0 before it): how long
+    /// a viewer took to join.
+    pub first_video_us: AtomicU64,
 }
 
 impl ClientStats {
@@ -107,6 +110,7 @@ pub struct Client {
     video: Mid,
     audio: Mid,
     channel: Option<ChannelId>,
+    offered: Instant,
 }
 
 /// The epoch frame timestamps count from; one per process, so sender and receiver agree.
@@ -152,6 +156,7 @@ impl Client {
             video,
             audio,
             channel: None,
+            offered: Instant::now(),
         };
         Ok((client, offer.to_sdp_string()))
     }
@@ -297,7 +302,12 @@ impl Client {
         match event {
             Event::Connected => stats.connected.store(true, Ordering::Relaxed),
             Event::MediaData(data) if data.mid == self.video => {
-                stats.video_frames_in.fetch_add(1, Ordering::Relaxed);
+                if stats.video_frames_in.fetch_add(1, Ordering::Relaxed) == 0 {
+                    let us = self.offered.elapsed().as_micros().max(1);
+                    stats
+                        .first_video_us
+                        .store(u64::try_from(us).unwrap_or(u64::MAX), Ordering::Relaxed);
+                }
                 if let Some((number, _sent_us)) = read_stamp(&data.data) {
                     stats.highest_frame.fetch_max(number, Ordering::Relaxed);
                 }

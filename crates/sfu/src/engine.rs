@@ -449,6 +449,7 @@ impl Engine {
                             if let Some(publisher) =
                                 state.publisher.and_then(|p| self.peers.get_mut(&p))
                             {
+                                tracing::debug!(peer = %publisher.id, ?kind, "keyframe asked of a publisher");
                                 publisher.request_keyframe(kind);
                                 publisher.drain(socket, &mut more);
                             }

@@ -147,6 +147,7 @@ impl Peer {
     fn event(&mut self, event: Event, out: &mut Vec<Forward>) {
         match event {
             Event::Connected => {
+                tracing::debug!(peer = %self.id, role = self.role.as_str(), "WebRTC peer connected");
                 self.connected = true;
                 let _ = self.events.send(PeerEvent::Connected);
                 if self.role == Role::Viewer {
@@ -155,6 +156,9 @@ impl Peer {
                         kind: KeyframeRequestKind::Pli,
                     });
                 }
+            }
+            Event::IceConnectionStateChange(state) if state != IceConnectionState::Disconnected => {
+                tracing::debug!(peer = %self.id, ?state, "WebRTC peer ICE state");
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.close(CloseReason::Disconnected);

@@ -495,11 +495,24 @@ class WebRtcPlayer {
       if ((state === 'failed' || state === 'closed') && !this.closed) stopPlayer();
     });
     const asked = performance.now();
+    // Each step of joining, in ms from the WHEP request: what a slow start spent its time on
+    // (the browser test prints it).
+    const timeline = [];
+    const mark = (what) => {
+      timeline.push(`${what}@${Math.round(performance.now() - asked)}`);
+      rtcVideo.dataset.timeline = timeline.join(' ');
+    };
+    pc.addEventListener('iceconnectionstatechange', () => mark(`ice:${pc.iceConnectionState}`));
+    pc.addEventListener('connectionstatechange', () => mark(`pc:${pc.connectionState}`));
+    pc.addEventListener('track', (e) => mark(`track:${e.track.kind}`));
     const onFrame = () => {
       if (this.closed) return;
       this.frames += 1;
       // How long the first picture took from the WHEP request (the browser test reads it).
-      if (this.frames === 1) rtcVideo.dataset.firstFrameMs = String(Math.round(performance.now() - asked));
+      if (this.frames === 1) {
+        rtcVideo.dataset.firstFrameMs = String(Math.round(performance.now() - asked));
+        mark('picture');
+      }
       rtcVideo.dataset.frames = String(this.frames);
       if (!this.playing) this.showing();
       framesReceived += 1;
@@ -509,6 +522,7 @@ class WebRtcPlayer {
     if (rtcVideo.requestVideoFrameCallback) rtcVideo.requestVideoFrameCallback(onFrame);
     else rtcVideo.addEventListener('playing', () => this.showing(), { once: true });
     this.location = await negotiate(pc, `/api/v1/sessions/${encodeURIComponent(suid)}/whep`);
+    mark('answered');
   }
 
   /** The first picture arrived: the video replaces the canvas, the socket drops its frames. */

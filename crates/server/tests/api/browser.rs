@@ -21,15 +21,47 @@ fn screenshots_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots")
 }
 
+/// Browser tests share the machine with each other: most run side by side, but one that
+/// encodes and decodes live video in several browsers takes it alone (two at once on a
+/// 2-core machine starve each other's pages past any sensible patience).
+static MACHINE: std::sync::LazyLock<std::sync::Arc<tokio::sync::RwLock<()>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Held for a driver's life: a share of the machine, or all of it.
+enum MachineShare {
+    Shared {
+        _guard: tokio::sync::OwnedRwLockReadGuard<()>,
+    },
+    Alone {
+        _guard: tokio::sync::OwnedRwLockWriteGuard<()>,
+    },
+}
+
 /// A chromedriver process on a free port; killed when dropped.
 pub(crate) struct Driver {
     _child: Child,
+    _share: MachineShare,
     url: String,
     http: reqwest::Client,
 }
 
 impl Driver {
     pub(crate) async fn start() -> Driver {
+        let share = MachineShare::Shared {
+            _guard: MACHINE.clone().read_owned().await,
+        };
+        Driver::launch(share).await
+    }
+
+    /// A driver for a test that must not share the machine with other browser tests.
+    pub(crate) async fn start_alone() -> Driver {
+        let share = MachineShare::Alone {
+            _guard: MACHINE.clone().write_owned().await,
+        };
+        Driver::launch(share).await
+    }
+
+    async fn launch(share: MachineShare) -> Driver {
         for bin in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 Path::new(bin).exists(),
@@ -47,6 +79,7 @@ impl Driver {
             .expect("chromedriver starts");
         let driver = Driver {
             _child: child,
+            _share: share,
             url: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::builder()
                 .timeout(BROWSER_PATIENCE)

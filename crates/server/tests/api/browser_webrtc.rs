@@ -28,7 +28,7 @@ const RTC_FRAMES: &str = "Number(document.getElementById('rtc-video').dataset.fr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_publishes_over_webrtc_and_the_clinician_watches_listens_and_talks_back() {
     let app = spawn_app().await;
-    let driver = Driver::start().await;
+    let driver = Driver::start_alone().await;
     let clinician = driver.browser("webrtc-clinician", 1280, 1000).await;
     let phone = driver.browser("webrtc-phone", 412, 860).await;
     let late = driver.browser("webrtc-late", 1000, 800).await;
@@ -134,8 +134,7 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser, late: &Br
 
     // A viewer joining the running stream gets a picture after asking: the node asks the
     // publisher for a keyframe at once (without that, Chromium sends its next one only after
-    // thousands of frames). The goal is 1.5 s, but here it has taken from under 1.5 s to 6 s
-    // for reasons not yet found, so the bound is loose and the figure is printed.
+    // thousands of frames).
     late.sign_in(app, &format!("/s/{suid}"), "dr.webrtc", PASSWORD)
         .await;
     let joined_in = late
@@ -146,10 +145,16 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser, late: &Br
         )
         .await;
     let joined_in = joined_in.as_f64().unwrap();
-    eprintln!("the late viewer's first picture came {joined_in} ms after its WHEP request");
+    let timeline = late
+        .js("return document.getElementById('rtc-video').dataset.timeline")
+        .await;
+    eprintln!(
+        "the late viewer's first picture came {joined_in} ms after its WHEP request ({timeline})"
+    );
+    // Loose: a timed bound on a shared machine; `bench webrtc` measures joining.
     assert!(
         joined_in < 10_000.0,
-        "the first picture took {joined_in} ms"
+        "the first picture took {joined_in} ms ({timeline})"
     );
 
     // Ending the session stops both sides.

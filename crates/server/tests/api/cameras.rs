@@ -37,7 +37,9 @@ pub(crate) fn with_detector(c: &mut Config) {
     c.cameras.detector_model = Some(repo_root().join("models/yolov12n.onnx"));
     c.cameras.onnxruntime_library = Some(assets().join("onnxruntime"));
     c.cameras.detector_workers = Some(1);
-    c.cameras.detect_wait = Duration::from_secs(8);
+    // Long enough for a machine busy with browsers and other servers; the uploads that test
+    // a detection still running arrange that with a full queue, not with this wait.
+    c.cameras.detect_wait = Duration::from_secs(30);
 }
 
 /// A model path that does not exist: snapshots are stored, not detected.
@@ -57,6 +59,8 @@ pub(crate) async fn upload(
         .bearer_auth(token)
         .header("content-type", "image/jpeg")
         .body(jpeg)
+        // Beyond the detection's wait (the client's usual patience is shorter).
+        .timeout(Duration::from_secs(45))
         .send()
         .await
         .unwrap()

@@ -16,6 +16,7 @@ mod recording;
 use super::child::{ServerChild, free_port};
 use super::cpu::CpuSample;
 use crate::load::account::ApiClient;
+use crate::load::stats::LatencyHistogram;
 use anyhow::{Context, bail};
 use clap::Args;
 use futures::StreamExt;
@@ -304,6 +305,9 @@ struct Fanout {
     memory_per_viewer_kib: f64,
     forward_p50_ms: Option<f64>,
     forward_p99_ms: Option<f64>,
+    /// From a viewer's offer to its first video frame (WHEP, ICE, DTLS, the first forward).
+    join_p50_ms: Option<f64>,
+    join_p99_ms: Option<f64>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -397,6 +401,14 @@ async fn fanout(
         rates.push(bytes as f64 * 8.0 / 1000.0 / secs);
         fps.push(frames as f64 / secs);
     }
+    let mut joins = LatencyHistogram::default();
+    for v in &viewers {
+        match counter(&v.stats.first_video_us) {
+            0 => {}
+            us => joins.record(us),
+        }
+    }
+    let join_ms = |q| joins.quantile(q).map(|us| us as f64 / 1000.0);
     drop(viewers);
     drop(phone);
     api.end_session(suid.parse()?).await?;
@@ -416,6 +428,8 @@ async fn fanout(
         memory_per_viewer_kib: rss_after.saturating_sub(rss_before) as f64 / 1024.0 / n,
         forward_p50_ms: hist.quantile(0.5).map(|s| s * 1000.0),
         forward_p99_ms: hist.quantile(0.99).map(|s| s * 1000.0),
+        join_p50_ms: join_ms(0.5),
+        join_p99_ms: join_ms(0.99),
     })
 }
 
@@ -520,6 +534,14 @@ pub async fn run(args: WebRtcArgs) -> anyhow::Result<()> {
             verdict(p99 < 5.0)
         ),
         _ => say!("  server-added delay: no frames were forwarded in the window"),
+    }
+    match (fan.join_p50_ms, fan.join_p99_ms) {
+        (Some(p50), Some(p99)) => say!(
+            "  joining (offer → first video frame, {} viewers at once): p50 {p50:.0} ms, p99 {p99:.0} ms (goal < 1500 ms) {}",
+            fan.viewers,
+            verdict(p99 < 1500.0)
+        ),
+        _ => say!("  joining: no viewer received a video frame"),
     }
     if args.json {
         println!(
