@@ -164,7 +164,7 @@ impl Driver {
         Browser {
             name,
             client,
-            logs_url: format!("{}/session/{session}/se/log", self.url),
+            session_url: format!("{}/session/{session}", self.url),
             http: self.http.clone(),
             _profile: profile,
         }
@@ -175,7 +175,8 @@ impl Driver {
 pub(crate) struct Browser {
     name: &'static str,
     pub(crate) client: Client,
-    logs_url: String,
+    /// Chromedriver's URL for this browser's session (its logs, its DevTools commands).
+    session_url: String,
     http: reqwest::Client,
     _profile: tempfile::TempDir,
 }
@@ -276,7 +277,7 @@ impl Browser {
     async fn console(&self) -> Vec<Value> {
         let Ok(resp) = self
             .http
-            .post(&self.logs_url)
+            .post(format!("{}/se/log", self.session_url))
             .json(&json!({"type": "browser"}))
             .send()
             .await
@@ -285,6 +286,22 @@ impl Browser {
         };
         let v: Value = resp.json().await.unwrap_or_default();
         v["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Runs `source` in every page this browser opens from now on, before the page's own
+    /// scripts (DevTools' `Page.addScriptToEvaluateOnNewDocument`, through chromedriver).
+    pub(crate) async fn before_every_page(&self, source: &str) {
+        let resp = self
+            .http
+            .post(format!("{}/goog/cdp/execute", self.session_url))
+            .json(&json!({
+                "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                "params": { "source": source },
+            }))
+            .send()
+            .await
+            .expect("chromedriver answers");
+        assert!(resp.status().is_success(), "{:?}", resp.text().await);
     }
 
     /// Console errors since the last call, minus the ones `allowed` names.

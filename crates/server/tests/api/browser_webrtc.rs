@@ -179,3 +179,76 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser, late: &Br
         assert!(errors.is_empty(), "console errors: {errors:#?}");
     }
 }
+
+/// A phone whose browser has no WebRTC at all streams JPEG over its socket as before, and a
+/// clinician whose browser has it watches that over JPEG.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_without_webrtc_falls_back_to_jpeg() {
+    let app = spawn_app().await;
+    let driver = Driver::start().await;
+    let clinician = driver.browser("nortc-clinician", 1280, 1000).await;
+    let phone = driver.browser("nortc-phone", 412, 860).await;
+    phone
+        .before_every_page(
+            "delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection;",
+        )
+        .await;
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(without_webrtc(
+        &app, &clinician, &phone,
+    )))
+    .await;
+    for b in [clinician, phone] {
+        let _ = tokio::time::timeout(Duration::from_secs(10), b.client.close()).await;
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn without_webrtc(app: &TestApp, clinician: &Browser, phone: &Browser) {
+    let token = app.signup("dr.nortc").await;
+    let session = app.create_session(&token).await;
+    let suid = session["suid"].as_str().unwrap().to_owned();
+    clinician
+        .sign_in(app, &format!("/s/{suid}"), "dr.nortc", PASSWORD)
+        .await;
+
+    phone.goto(session["device_url"].as_str().unwrap()).await;
+    assert_eq!(
+        phone.js("return typeof window.RTCPeerConnection").await,
+        "undefined"
+    );
+    phone.click("[data-testid=start]").await;
+    phone
+        .until(
+            "the phone to send JPEG frames",
+            "return Number(document.querySelector('[data-testid=sent]').textContent) > 10",
+        )
+        .await;
+    assert_eq!(
+        phone
+            .js("return document.querySelector('[data-testid=path]').textContent")
+            .await,
+        "JPEG"
+    );
+    assert!(!app.app.live.webrtc_publishing(suid.parse().unwrap()));
+
+    // The clinician's browser could play WebRTC, but there is none to play: JPEG it is.
+    clinician
+        .until(
+            "the viewmaster to show JPEG frames",
+            "return Number(document.querySelector('[data-testid=frames]').textContent) > 10",
+        )
+        .await;
+    assert_eq!(
+        clinician
+            .js("return document.querySelector('[data-testid=path]').textContent")
+            .await,
+        "JPEG"
+    );
+    let view = app.session(&token, &suid, None).await;
+    assert_eq!(view["webrtc"], false, "{view}");
+    assert_eq!(view["viewers"], 1, "{view}");
+    let errors = phone.console_errors(&[]).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+}
