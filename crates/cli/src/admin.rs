@@ -693,7 +693,7 @@ async fn cdr(a: CdrArgs) -> anyhow::Result<()> {
         CdrFormat::Csv => {
             writeln!(
                 out,
-                "suid,account_id,created_by,kind,label,device_id,device_model,created_at,live_at,ended_at,end_reason,duration_seconds,frames,bytes,peak_viewers,viewer_seconds,incomplete"
+                "suid,account_id,created_by,kind,label,device_id,device_model,created_at,live_at,ended_at,end_reason,duration_seconds,frames,bytes,peak_viewers,viewer_seconds,incomplete,paths,jpeg_bytes_out,webrtc_frames_in,webrtc_bytes_in,webrtc_bytes_out"
             )?;
             for c in &cdrs {
                 let model = c
@@ -719,6 +719,16 @@ async fn cdr(a: CdrArgs) -> anyhow::Result<()> {
                     c.peak_viewers.to_string(),
                     c.viewer_seconds.to_string(),
                     c.incomplete.to_string(),
+                    // One field: the paths used, space-separated ("jpeg webrtc").
+                    c.paths
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    c.traffic.jpeg.bytes_out.to_string(),
+                    c.traffic.webrtc.frames_in.to_string(),
+                    c.traffic.webrtc.bytes_in.to_string(),
+                    c.traffic.webrtc.bytes_out.to_string(),
                 ];
                 let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
                 writeln!(out, "{}", line.join(","))?;

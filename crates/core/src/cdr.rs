@@ -1,6 +1,9 @@
 //! Call-detail records: one per ended session, for billing and reports.
 
-use crate::{AccountId, DeviceId, DeviceInfo, EndReason, Session, SessionKind, Suid, UserId};
+use crate::{
+    AccountId, DeviceId, DeviceInfo, EndReason, MediaPath, Session, SessionKind, Suid, Traffic,
+    UserId,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -22,12 +25,20 @@ pub struct Cdr {
     pub end_reason: EndReason,
     /// Seconds from going live to the end; zero if the device never came.
     pub duration_seconds: f64,
+    /// JPEG frames received from the device (`traffic.jpeg.frames_in`).
     pub frames: u64,
+    /// Their bytes (`traffic.jpeg.bytes_in`).
     pub bytes: u64,
     pub peak_viewers: u32,
     pub viewer_seconds: f64,
     /// The ticket was never redeemed.
     pub incomplete: bool,
+    /// The media paths the call used.
+    #[serde(default)]
+    pub paths: Vec<MediaPath>,
+    /// Frames and bytes received and sent on each path.
+    #[serde(default)]
+    pub traffic: Traffic,
 }
 
 impl Cdr {
@@ -57,6 +68,8 @@ impl Cdr {
             peak_viewers: s.stats.peak_viewers,
             viewer_seconds: s.stats.viewer_seconds,
             incomplete: s.live_at.is_none(),
+            paths: s.stats.traffic().paths(),
+            traffic: s.stats.traffic(),
         })
     }
 }
@@ -93,6 +106,51 @@ mod tests {
         assert_eq!(cdr.duration_seconds, 60.0);
         assert_eq!(cdr.frames, 900);
         assert!(!cdr.incomplete);
+        assert_eq!(cdr.paths, vec![MediaPath::Jpeg]);
+        assert_eq!(cdr.traffic.jpeg.frames_in, 900);
+    }
+
+    #[test]
+    fn a_call_names_each_path_it_used_with_its_bytes() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut s = Session::new(
+            AccountId::new(),
+            UserId::new(),
+            SessionKind::Video,
+            None,
+            TicketCode::parse("ABCDEFGH").unwrap(),
+            t0,
+            std::time::Duration::from_secs(600),
+        );
+        s.go_live(DeviceId::new(), DeviceInfo::default(), t0)
+            .unwrap();
+        // WebRTC only: the device published, nobody watched over JPEG.
+        s.stats.webrtc = crate::PathTraffic {
+            frames_in: 450,
+            bytes_in: 2_000_000,
+            bytes_out: 6_000_000,
+        };
+        let cdr_of = |s: &Session| {
+            let mut ended = s.clone();
+            ended
+                .end(EndReason::EndedByUser, t0 + Duration::seconds(30))
+                .unwrap();
+            Cdr::for_session(&ended).unwrap()
+        };
+        let cdr = cdr_of(&s);
+        assert_eq!(cdr.paths, vec![MediaPath::Webrtc]);
+        assert_eq!(cdr.traffic.webrtc.bytes_out, 6_000_000);
+        assert_eq!(cdr.traffic.jpeg, crate::PathTraffic::default());
+        // And JPEG beside it: both, JPEG first.
+        s.stats.frames = 30;
+        s.stats.bytes = 900_000;
+        s.stats.jpeg_bytes_out = 1_800_000;
+        let cdr = cdr_of(&s);
+        assert_eq!(cdr.paths, vec![MediaPath::Jpeg, MediaPath::Webrtc]);
+        assert_eq!(cdr.traffic.jpeg.bytes_out, 1_800_000);
+        let json = serde_json::to_value(&cdr).unwrap();
+        assert_eq!(json["paths"], serde_json::json!(["jpeg", "webrtc"]));
+        assert_eq!(json["traffic"]["webrtc"]["frames_in"], 450);
     }
 
     #[test]

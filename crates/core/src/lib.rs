@@ -25,7 +25,10 @@ pub use control::Control;
 pub use device::{AppVersion, DeviceInfo};
 pub use ids::{AccountId, DeviceId, Suid, UserId};
 pub use ops::{Service, ServiceStatus, least_loaded};
-pub use session::{EndReason, Session, SessionKind, SessionState, SessionStats, Transition};
+pub use session::{
+    EndReason, MediaPath, PathTraffic, Session, SessionKind, SessionState, SessionStats, Traffic,
+    Transition,
+};
 pub use ticket::TicketCode;
 pub use timeouts::{Deadline, SessionClock, TimeoutPolicy};
 pub use viewers::ViewerLedger;

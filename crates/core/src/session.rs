@@ -121,11 +121,107 @@ impl fmt::Display for EndReason {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionStats {
+    /// JPEG frames received from the device.
     pub frames: u64,
+    /// Bytes of those JPEG frames.
     pub bytes: u64,
     pub peak_viewers: u32,
     pub viewer_seconds: f64,
     pub last_frame_at: Option<DateTime<Utc>>,
+    /// Bytes of JPEG frames sent to viewers (WebSocket and MJPEG) by the node holding the
+    /// session.
+    #[serde(default)]
+    pub jpeg_bytes_out: u64,
+    /// The WebRTC path: the publisher's video frames, and datagram bytes from and to every
+    /// WebRTC peer of the session (media, RTCP, ICE, DTLS).
+    #[serde(default)]
+    pub webrtc: PathTraffic,
+}
+
+impl SessionStats {
+    /// The traffic on each media path.
+    pub fn traffic(&self) -> Traffic {
+        Traffic {
+            jpeg: PathTraffic {
+                frames_in: self.frames,
+                bytes_in: self.bytes,
+                bytes_out: self.jpeg_bytes_out,
+            },
+            webrtc: self.webrtc,
+        }
+    }
+}
+
+/// What went over one media path of a session.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathTraffic {
+    /// Video frames received from the device.
+    pub frames_in: u64,
+    /// Bytes received on the path.
+    pub bytes_in: u64,
+    /// Bytes sent on the path.
+    pub bytes_out: u64,
+}
+
+impl PathTraffic {
+    /// Whether anything went over the path.
+    pub fn used(&self) -> bool {
+        self.frames_in > 0 || self.bytes_in > 0 || self.bytes_out > 0
+    }
+}
+
+impl std::ops::Add for PathTraffic {
+    type Output = PathTraffic;
+
+    fn add(self, other: PathTraffic) -> PathTraffic {
+        PathTraffic {
+            frames_in: self.frames_in.saturating_add(other.frames_in),
+            bytes_in: self.bytes_in.saturating_add(other.bytes_in),
+            bytes_out: self.bytes_out.saturating_add(other.bytes_out),
+        }
+    }
+}
+
+/// A session's media paths: JPEG (device socket, frame posts, MJPEG and WebSocket viewers)
+/// and WebRTC (WHIP and WHEP).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaPath {
+    Jpeg,
+    Webrtc,
+}
+
+impl MediaPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaPath::Jpeg => "jpeg",
+            MediaPath::Webrtc => "webrtc",
+        }
+    }
+}
+
+/// The traffic of a session on each of its media paths.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Traffic {
+    pub jpeg: PathTraffic,
+    pub webrtc: PathTraffic,
+}
+
+impl Traffic {
+    /// The paths something went over, JPEG first.
+    pub fn paths(&self) -> Vec<MediaPath> {
+        [
+            (MediaPath::Jpeg, self.jpeg),
+            (MediaPath::Webrtc, self.webrtc),
+        ]
+        .into_iter()
+        .filter(|(_, t)| t.used())
+        .map(|(p, _)| p)
+        .collect()
+    }
 }
 
 /// A session as stored.

@@ -11,8 +11,8 @@ use crate::convert::{
 };
 use crate::error::Result;
 use switchboard_core::{
-    Account, Cdr, Control, DeviceInfo, EndReason, Role, Session, SessionKind, SessionState,
-    SessionStats, TicketCode, User,
+    Account, Cdr, Control, DeviceInfo, EndReason, PathTraffic, Role, Session, SessionKind,
+    SessionState, SessionStats, TicketCode, Traffic, User,
 };
 
 /// Columns of [`AccountRow`], in its field order.
@@ -36,7 +36,8 @@ macro_rules! session_columns {
     () => {
         "suid, account_id, created_by, kind, label, state, ticket, ticket_expires_at, \
          created_at, live_at, ended_at, end_reason, device_id, device, frames, bytes, \
-         peak_viewers, viewer_seconds, last_frame_at"
+         peak_viewers, viewer_seconds, last_frame_at, jpeg_bytes_out, webrtc_frames_in, \
+         webrtc_bytes_in, webrtc_bytes_out"
     };
 }
 pub(crate) use session_columns;
@@ -46,7 +47,7 @@ macro_rules! cdr_columns {
     () => {
         "suid, account_id, created_by, kind, label, device_id, device, created_at, live_at, \
          ended_at, end_reason, duration_seconds, frames, bytes, peak_viewers, viewer_seconds, \
-         incomplete"
+         incomplete, jpeg_bytes_out, webrtc_frames_in, webrtc_bytes_in, webrtc_bytes_out"
     };
 }
 pub(crate) use cdr_columns;
@@ -84,6 +85,10 @@ macro_rules! bind_session {
             .bind(row.peak_viewers)
             .bind(row.viewer_seconds)
             .bind(row.last_frame_at)
+            .bind(row.jpeg_bytes_out)
+            .bind(row.webrtc_frames_in)
+            .bind(row.webrtc_bytes_in)
+            .bind(row.webrtc_bytes_out)
     }};
 }
 pub(crate) use bind_session;
@@ -110,6 +115,10 @@ macro_rules! bind_cdr {
             .bind(row.peak_viewers)
             .bind(row.viewer_seconds)
             .bind(row.incomplete)
+            .bind(row.jpeg_bytes_out)
+            .bind(row.webrtc_frames_in)
+            .bind(row.webrtc_bytes_in)
+            .bind(row.webrtc_bytes_out)
     }};
 }
 pub(crate) use bind_cdr;
@@ -218,6 +227,10 @@ pub(crate) struct SessionRow {
     pub peak_viewers: i64,
     pub viewer_seconds: f64,
     pub last_frame_at: Option<i64>,
+    pub jpeg_bytes_out: i64,
+    pub webrtc_frames_in: i64,
+    pub webrtc_bytes_in: i64,
+    pub webrtc_bytes_out: i64,
 }
 
 impl SessionRow {
@@ -243,6 +256,10 @@ impl SessionRow {
             peak_viewers: stats.peak_viewers,
             viewer_seconds: stats.viewer_seconds,
             last_frame_at: stats.last_frame_at,
+            jpeg_bytes_out: stats.jpeg_bytes_out,
+            webrtc_frames_in: stats.webrtc_frames_in,
+            webrtc_bytes_in: stats.webrtc_bytes_in,
+            webrtc_bytes_out: stats.webrtc_bytes_out,
         })
     }
 
@@ -276,6 +293,12 @@ impl SessionRow {
                 peak_viewers: to_u32(self.peak_viewers, "sessions.peak_viewers")?,
                 viewer_seconds: self.viewer_seconds,
                 last_frame_at: timestamp_opt(self.last_frame_at, "sessions.last_frame_at")?,
+                jpeg_bytes_out: to_u64(self.jpeg_bytes_out, "sessions.jpeg_bytes_out")?,
+                webrtc: PathTraffic {
+                    frames_in: to_u64(self.webrtc_frames_in, "sessions.webrtc_frames_in")?,
+                    bytes_in: to_u64(self.webrtc_bytes_in, "sessions.webrtc_bytes_in")?,
+                    bytes_out: to_u64(self.webrtc_bytes_out, "sessions.webrtc_bytes_out")?,
+                },
             },
         })
     }
@@ -289,6 +312,10 @@ pub(crate) struct StatsColumns {
     pub peak_viewers: i64,
     pub viewer_seconds: f64,
     pub last_frame_at: Option<i64>,
+    pub jpeg_bytes_out: i64,
+    pub webrtc_frames_in: i64,
+    pub webrtc_bytes_in: i64,
+    pub webrtc_bytes_out: i64,
 }
 
 impl StatsColumns {
@@ -299,6 +326,10 @@ impl StatsColumns {
             peak_viewers: i64::from(stats.peak_viewers),
             viewer_seconds: stats.viewer_seconds,
             last_frame_at: millis_opt(stats.last_frame_at),
+            jpeg_bytes_out: to_i64(stats.jpeg_bytes_out, "byte count")?,
+            webrtc_frames_in: to_i64(stats.webrtc.frames_in, "frame count")?,
+            webrtc_bytes_in: to_i64(stats.webrtc.bytes_in, "byte count")?,
+            webrtc_bytes_out: to_i64(stats.webrtc.bytes_out, "byte count")?,
         })
     }
 }
@@ -328,6 +359,10 @@ pub(crate) struct CdrRow {
     pub peak_viewers: i64,
     pub viewer_seconds: f64,
     pub incomplete: bool,
+    pub jpeg_bytes_out: i64,
+    pub webrtc_frames_in: i64,
+    pub webrtc_bytes_in: i64,
+    pub webrtc_bytes_out: i64,
 }
 
 impl CdrRow {
@@ -350,10 +385,28 @@ impl CdrRow {
             peak_viewers: i64::from(c.peak_viewers),
             viewer_seconds: c.viewer_seconds,
             incomplete: c.incomplete,
+            jpeg_bytes_out: to_i64(c.traffic.jpeg.bytes_out, "byte count")?,
+            webrtc_frames_in: to_i64(c.traffic.webrtc.frames_in, "frame count")?,
+            webrtc_bytes_in: to_i64(c.traffic.webrtc.bytes_in, "byte count")?,
+            webrtc_bytes_out: to_i64(c.traffic.webrtc.bytes_out, "byte count")?,
         })
     }
 
     pub fn into_cdr(self) -> Result<Cdr> {
+        let frames = to_u64(self.frames, "cdrs.frames")?;
+        let bytes = to_u64(self.bytes, "cdrs.bytes")?;
+        let traffic = Traffic {
+            jpeg: PathTraffic {
+                frames_in: frames,
+                bytes_in: bytes,
+                bytes_out: to_u64(self.jpeg_bytes_out, "cdrs.jpeg_bytes_out")?,
+            },
+            webrtc: PathTraffic {
+                frames_in: to_u64(self.webrtc_frames_in, "cdrs.webrtc_frames_in")?,
+                bytes_in: to_u64(self.webrtc_bytes_in, "cdrs.webrtc_bytes_in")?,
+                bytes_out: to_u64(self.webrtc_bytes_out, "cdrs.webrtc_bytes_out")?,
+            },
+        };
         Ok(Cdr {
             suid: parse(&self.suid, "cdrs.suid")?,
             account_id: parse(&self.account_id, "cdrs.account_id")?,
@@ -371,11 +424,13 @@ impl CdrRow {
             ended_at: timestamp(self.ended_at, "cdrs.ended_at")?,
             end_reason: known(&self.end_reason, "cdrs.end_reason", EndReason::parse)?,
             duration_seconds: self.duration_seconds,
-            frames: to_u64(self.frames, "cdrs.frames")?,
-            bytes: to_u64(self.bytes, "cdrs.bytes")?,
+            frames,
+            bytes,
             peak_viewers: to_u32(self.peak_viewers, "cdrs.peak_viewers")?,
             viewer_seconds: self.viewer_seconds,
             incomplete: self.incomplete,
+            paths: traffic.paths(),
+            traffic,
         })
     }
 }

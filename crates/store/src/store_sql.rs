@@ -34,7 +34,26 @@ const DELETE_KEEPING_AN_ADMIN: &str = "DELETE FROM users WHERE id = $1 AND ( \
 
 /// Saves one session's running totals while it is open (its CDR holds the final ones).
 const UPDATE_STATS: &str = "UPDATE sessions SET frames = $1, bytes = $2, peak_viewers = $3, \
-     viewer_seconds = $4, last_frame_at = $5 WHERE suid = $6 AND state <> 'ended'";
+     viewer_seconds = $4, last_frame_at = $5, jpeg_bytes_out = $6, webrtc_frames_in = $7, \
+     webrtc_bytes_in = $8, webrtc_bytes_out = $9 WHERE suid = $10 AND state <> 'ended'";
+
+/// Binds [`StatsColumns`] in [`UPDATE_STATS`] order, then the session id.
+macro_rules! bind_stats {
+    ($query:expr, $stats:expr, $suid:expr) => {{
+        let stats: &$crate::rows::StatsColumns = $stats;
+        $query
+            .bind(stats.frames)
+            .bind(stats.bytes)
+            .bind(stats.peak_viewers)
+            .bind(stats.viewer_seconds)
+            .bind(stats.last_frame_at)
+            .bind(stats.jpeg_bytes_out)
+            .bind(stats.webrtc_frames_in)
+            .bind(stats.webrtc_bytes_in)
+            .bind(stats.webrtc_bytes_out)
+            .bind($suid)
+    }};
+}
 
 /// Implements [`Store`] for a store type with a `pool` field and a [`Dialect`].
 macro_rules! impl_store {
@@ -306,7 +325,7 @@ macro_rules! impl_store {
                     "INSERT INTO sessions (",
                     session_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                     $15, $16, $17, $18, $19)"
+                     $15, $16, $17, $18, $19, $20, $21, $22, $23)"
                 ));
                 bind_session!(insert, &row)
                     .execute(&self.pool)
@@ -422,13 +441,7 @@ macro_rules! impl_store {
 
             async fn update_stats(&self, suid: Suid, stats: &SessionStats) -> Result<()> {
                 let stats = StatsColumns::from_stats(stats)?;
-                let done = sqlx::query(UPDATE_STATS)
-                .bind(stats.frames)
-                .bind(stats.bytes)
-                .bind(stats.peak_viewers)
-                .bind(stats.viewer_seconds)
-                .bind(stats.last_frame_at)
-                .bind(suid.to_string())
+                let done = bind_stats!(sqlx::query(UPDATE_STATS), &stats, suid.to_string())
                 .execute(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?;
@@ -445,13 +458,7 @@ macro_rules! impl_store {
                     .collect::<Result<Vec<_>>>()?;
                 let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
                 for (suid, stats) in rows {
-                    sqlx::query(UPDATE_STATS)
-                    .bind(stats.frames)
-                    .bind(stats.bytes)
-                    .bind(stats.peak_viewers)
-                    .bind(stats.viewer_seconds)
-                    .bind(stats.last_frame_at)
-                    .bind(suid)
+                    bind_stats!(sqlx::query(UPDATE_STATS), &stats, suid)
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::from_sqlx)?;
@@ -467,8 +474,9 @@ macro_rules! impl_store {
                 let done = sqlx::query(
                     "UPDATE sessions SET state = 'ended', ended_at = $1, end_reason = $2, \
                      live_at = $3, device_id = $4, device = $5, frames = $6, bytes = $7, \
-                     peak_viewers = $8, viewer_seconds = $9, last_frame_at = $10 \
-                     WHERE suid = $11 AND state <> 'ended'",
+                     peak_viewers = $8, viewer_seconds = $9, last_frame_at = $10, \
+                     jpeg_bytes_out = $11, webrtc_frames_in = $12, webrtc_bytes_in = $13, \
+                     webrtc_bytes_out = $14 WHERE suid = $15 AND state <> 'ended'",
                 )
                 .bind(row.ended_at)
                 .bind(&row.end_reason)
@@ -480,6 +488,10 @@ macro_rules! impl_store {
                 .bind(row.peak_viewers)
                 .bind(row.viewer_seconds)
                 .bind(row.last_frame_at)
+                .bind(row.jpeg_bytes_out)
+                .bind(row.webrtc_frames_in)
+                .bind(row.webrtc_bytes_in)
+                .bind(row.webrtc_bytes_out)
                 .bind(&row.suid)
                 .execute(&mut *tx)
                 .await
@@ -501,7 +513,7 @@ macro_rules! impl_store {
                     "INSERT INTO cdrs (",
                     cdr_columns!(),
                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                     $15, $16, $17)"
+                     $15, $16, $17, $18, $19, $20, $21)"
                 ));
                 bind_cdr!(insert, &cdr_row)
                     .execute(&mut *tx)

@@ -21,8 +21,8 @@ use switchboard_core::audit::{
 };
 use switchboard_core::security::Standing;
 use switchboard_core::{
-    Account, AccountId, DeviceId, DeviceInfo, EndReason, Role, Session, SessionKind, SessionState,
-    SessionStats, Suid, TicketCode, Timestamp, User, UserId,
+    Account, AccountId, DeviceId, DeviceInfo, EndReason, MediaPath, PathTraffic, Role, Session,
+    SessionKind, SessionState, SessionStats, Suid, TicketCode, Timestamp, User, UserId,
 };
 use switchboard_core::{Service, ServiceStatus};
 use switchboard_store::{Admission, Check, Counted, Slot, SlotKind};
@@ -1032,6 +1032,12 @@ async fn update_stats_saves_totals_and_ignores_ended_sessions(s: &dyn Store) {
         peak_viewers: 7,
         viewer_seconds: 1234.567,
         last_frame_at: Some(at(59) + Duration::milliseconds(250)),
+        jpeg_bytes_out: 19_753_086_420,
+        webrtc: PathTraffic {
+            frames_in: 54_000,
+            bytes_in: 3_000_000_000,
+            bytes_out: 21_000_000_000,
+        },
     };
     s.update_stats(session.suid, &stats).await.unwrap();
     assert_eq!(s.session(session.suid).await.unwrap().stats, stats);
@@ -1062,6 +1068,12 @@ async fn update_stats_many_saves_each_in_one_go_and_skips_ended_and_unknown(s: &
         peak_viewers: 1,
         viewer_seconds: frames as f64 / 2.0,
         last_frame_at: Some(at(4)),
+        jpeg_bytes_out: frames * 3000,
+        webrtc: PathTraffic {
+            frames_in: frames,
+            bytes_in: frames * 500,
+            bytes_out: frames * 1500,
+        },
     };
     // Never stored.
     let ghost = session_by(&admin, at(0));
@@ -1121,9 +1133,17 @@ async fn end_session_writes_exactly_one_cdr(s: &dyn Store) {
         peak_viewers: 3,
         viewer_seconds: 150.5,
         last_frame_at: Some(at(89)),
+        jpeg_bytes_out: 90_000_000,
+        webrtc: PathTraffic {
+            frames_in: 1800,
+            bytes_in: 7_000_000,
+            bytes_out: 21_000_000,
+        },
     };
     let cdr = end(s, &mut session, EndReason::EndedByUser, at(90)).await;
     assert_eq!(cdr.suid, session.suid);
+    assert_eq!(cdr.paths, vec![MediaPath::Jpeg, MediaPath::Webrtc]);
+    assert_eq!(cdr.traffic, session.stats.traffic());
     assert_eq!(cdr.duration_seconds, 60.0);
     assert_eq!(cdr.frames, 900);
     assert_eq!(cdr.peak_viewers, 3);

@@ -54,7 +54,22 @@ async function loadSession() {
   if (view.state === 'ended') showEnded(view.end_reason);
   else setState(view.state);
   if (view.webrtc && !ended && Date.now() - playerFailedAt > RETRY_WHEP_MS) startPlayer();
+  renderTraffic(view.traffic);
   renderClock();
+}
+
+/** Bytes as people read them: 1.2 MB. */
+function megabytes(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.round(n / 1e3)} kB`;
+}
+
+/** Each path the session used, with what came in and went out on it (as its CDR will say). */
+function renderTraffic(traffic) {
+  if (!traffic) return;
+  const parts = [['JPEG', traffic.jpeg], ['WebRTC', traffic.webrtc]]
+    .filter(([, t]) => t.frames_in || t.bytes_in || t.bytes_out)
+    .map(([name, t]) => `${name}: ${megabytes(t.bytes_in)} in, ${megabytes(t.bytes_out)} out`);
+  $('traffic').textContent = parts.length ? parts.join(' · ') : '—';
 }
 
 let reloadTimer = null;

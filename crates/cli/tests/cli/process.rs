@@ -146,6 +146,14 @@ fn the_admin_cli_works_on_a_stopped_servers_data() {
     let cdr: Value = serde_json::from_str(jsonl.trim()).unwrap();
     assert_eq!(cdr["suid"], suid.as_str());
     assert_eq!(cdr["frames"], 1);
+    assert_eq!(cdr["paths"], serde_json::json!(["jpeg"]));
+    assert_eq!(cdr["traffic"]["jpeg"]["frames_in"], 1);
+    assert_eq!(cdr["traffic"]["webrtc"]["bytes_in"], 0);
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let row: Vec<&str> = lines[1].split(',').collect();
+    let column = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(column("paths"), "jpeg");
+    assert_eq!(column("webrtc_bytes_out"), "0");
     let none = cli_ok(dir.path(), &["admin", "cdr", "--to", "2000-01-01"]);
     assert!(none.is_empty());
     // The CDR file was written too.

@@ -126,6 +126,8 @@ impl SessionActor {
                 .last_frame_ms()
                 .and_then(chrono::DateTime::from_timestamp_millis)
                 .or(self.session.stats.last_frame_at),
+            jpeg_bytes_out: s.jpeg_bytes_out(),
+            webrtc: s.webrtc(),
         }
     }
 

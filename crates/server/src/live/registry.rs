@@ -77,7 +77,7 @@ impl SessionRegistry {
             return h;
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let stats = LiveStats::new(0, 0, None);
+        let stats = LiveStats::new(&switchboard_core::SessionStats::default());
         let handle = SessionHandle::new_follower(session, tx, stats, self.deps().max_viewers);
         {
             let mut map = self.write();
@@ -101,11 +101,7 @@ impl SessionRegistry {
     pub fn start(&self, session: Session) -> SessionHandle {
         let now = chrono::Utc::now();
         let (tx, rx) = mpsc::unbounded_channel();
-        let stats = LiveStats::new(
-            session.stats.frames,
-            session.stats.bytes,
-            session.stats.last_frame_at.map(|t| t.timestamp_millis()),
-        );
+        let stats = LiveStats::new(&session.stats);
         let handle = SessionHandle::new(&session, tx, stats, self.deps().max_viewers);
         let ledger = ViewerLedger::new(
             now,

@@ -1,16 +1,24 @@
 //! Per-session counters written on the frame path: atomics and a small rate meter, so
 //! recording a frame never waits for the session actor.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use switchboard_core::{PathTraffic, SessionStats, Traffic};
 use switchboard_media::rate::RateMeter;
+use switchboard_sfu::PeerCounters;
+use uuid::Uuid;
 
-/// Frames and bytes received, the newest frame's time and sequence number, and the rate.
+/// Frames and bytes received, the newest frame's time and sequence number, the rate, and
+/// the traffic on each media path.
 #[derive(Debug)]
 pub struct LiveStats {
     frames: AtomicU64,
     bytes: AtomicU64,
+    /// JPEG bytes sent to this node's viewers.
+    jpeg_bytes_out: AtomicU64,
+    webrtc: Mutex<WebRtcTally>,
     /// Unix milliseconds of the newest frame; 0 before the first.
     last_frame_ms: AtomicI64,
     last_seq: AtomicU64,
@@ -20,18 +28,96 @@ pub struct LiveStats {
     bytes_in: metrics::Counter,
 }
 
+/// The WebRTC path's totals: of the peers gone (and what the store carried over), and the
+/// peers still connected, read through the forwarding unit's counters so a CDR written while
+/// they are connected counts every byte so far.
+#[derive(Debug, Default)]
+struct WebRtcTally {
+    done: PathTraffic,
+    live: HashMap<Uuid, Arc<PeerCounters>>,
+}
+
+fn traffic_of(c: &PeerCounters) -> PathTraffic {
+    PathTraffic {
+        frames_in: PeerCounters::get(&c.frames_in),
+        bytes_in: PeerCounters::get(&c.bytes_in),
+        bytes_out: PeerCounters::get(&c.bytes_out),
+    }
+}
+
 impl LiveStats {
-    /// Counters carried over from the stored session (after a restart) or zero.
-    pub fn new(frames: u64, bytes: u64, last_frame_ms: Option<i64>) -> Self {
+    /// Counters carried over from the stored session (after a restart), or zero for a new one.
+    pub fn new(stored: &SessionStats) -> Self {
         LiveStats {
-            frames: AtomicU64::new(frames),
-            bytes: AtomicU64::new(bytes),
-            last_frame_ms: AtomicI64::new(last_frame_ms.unwrap_or(0)),
+            frames: AtomicU64::new(stored.frames),
+            bytes: AtomicU64::new(stored.bytes),
+            jpeg_bytes_out: AtomicU64::new(stored.jpeg_bytes_out),
+            webrtc: Mutex::new(WebRtcTally {
+                done: stored.webrtc,
+                live: HashMap::new(),
+            }),
+            last_frame_ms: AtomicI64::new(
+                stored
+                    .last_frame_at
+                    .map(|t| t.timestamp_millis())
+                    .unwrap_or(0),
+            ),
             last_seq: AtomicU64::new(0),
             rate: Mutex::new(RateMeter::default()),
             frames_in: metrics::counter!("switchboard_frames_in_total", "path" => "jpeg"),
             bytes_in: metrics::counter!("switchboard_frame_bytes_in_total", "path" => "jpeg"),
         }
+    }
+
+    fn tally(&self) -> std::sync::MutexGuard<'_, WebRtcTally> {
+        // Plain sums; a poisoned one is still usable.
+        self.webrtc
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts JPEG bytes sent to a viewer.
+    pub fn sent_jpeg(&self, bytes: usize) {
+        self.jpeg_bytes_out
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn jpeg_bytes_out(&self) -> u64 {
+        self.jpeg_bytes_out.load(Ordering::Relaxed)
+    }
+
+    /// Counts a WebRTC peer's traffic from now until [`LiveStats::webrtc_peer_gone`].
+    pub fn webrtc_peer(&self, resource: Uuid, counters: Arc<PeerCounters>) {
+        self.tally().live.insert(resource, counters);
+    }
+
+    /// Keeps a gone peer's final counts.
+    pub fn webrtc_peer_gone(&self, resource: Uuid) {
+        let mut tally = self.tally();
+        if let Some(counters) = tally.live.remove(&resource) {
+            tally.done = tally.done + traffic_of(&counters);
+        }
+    }
+
+    /// The traffic on each media path so far.
+    pub fn traffic(&self) -> Traffic {
+        Traffic {
+            jpeg: PathTraffic {
+                frames_in: self.frames(),
+                bytes_in: self.bytes(),
+                bytes_out: self.jpeg_bytes_out(),
+            },
+            webrtc: self.webrtc(),
+        }
+    }
+
+    /// The WebRTC path's traffic so far.
+    pub fn webrtc(&self) -> PathTraffic {
+        let tally = self.tally();
+        tally
+            .live
+            .values()
+            .fold(tally.done, |sum, c| sum + traffic_of(c))
     }
 
     fn meter(&self) -> std::sync::MutexGuard<'_, RateMeter> {

@@ -18,7 +18,9 @@ pub use errors::{ErrorBody, ErrorCode};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_core::{Control, DeviceId, DeviceInfo, EndReason, SessionKind, SessionState, Suid};
+use switchboard_core::{
+    Control, DeviceId, DeviceInfo, EndReason, SessionKind, SessionState, Suid, Traffic,
+};
 
 /// `POST /api/v1/sessions`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -131,6 +133,9 @@ pub struct SessionView {
     pub deadline: Option<DeadlineView>,
     /// Whether the device publishes over WebRTC now: viewers may play it with WHEP.
     pub webrtc: bool,
+    /// Frames and bytes in and out on each media path so far (as the CDR will have them; a
+    /// session another node holds shows its last saved totals).
+    pub traffic: Traffic,
 }
 
 /// `GET /api/v1/sessions` answer.

@@ -4,7 +4,7 @@ use crate::App;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, ApiWebSocket};
-use crate::live::{Frame, LiveStatus, ViewerGuard};
+use crate::live::{Frame, LiveStatus, SessionHandle, ViewerGuard};
 use crate::protocol::{WatchEvent, WatchQuery};
 use crate::services::gatekeeper::{Bucket, NodePermit, Place};
 use crate::services::viewing::{ViewRoute, Viewing, WatchRecord};
@@ -56,6 +56,8 @@ struct MjpegStream {
     /// The part headers to send after the current frame.
     pending: Option<Bytes>,
     meters: crate::metrics::ViewerMeters,
+    /// The session: its totals count what this viewer was sent.
+    session: SessionHandle,
     /// Completes when the right that opened the stream ends: the body ends then.
     right_ended: Pin<Box<dyn Future<Output = ()> + Send>>,
     /// The account's viewer bandwidth on this node: a frame it has no room for is skipped.
@@ -94,6 +96,7 @@ pub(super) async fn mjpeg(
         tail,
         pending: Some(app.mjpeg.preamble()),
         meters: crate::metrics::ViewerMeters::new("mjpeg"),
+        session: handle.clone(),
         right_ended: Box::pin(right.ended()),
         egress,
         _right: right,
@@ -117,6 +120,7 @@ pub(super) async fn mjpeg(
                         // Advance headers: the next part's headers follow each frame at once.
                         st.pending = Some(st.tail.clone());
                         st.meters.sent(frame.data.len(), frame.received);
+                        st.session.stats().sent_jpeg(frame.data.len());
                         return Some((Ok(frame.data), st));
                     }
                 }
@@ -254,6 +258,7 @@ async fn watch_loop(
                         break;
                     }
                     meters.sent(len, frame.received);
+                    handle.stats().sent_jpeg(len);
                 }
             }
             delivery = events.next() => match delivery {

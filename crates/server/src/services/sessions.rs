@@ -396,6 +396,10 @@ impl LiveSessions {
                     ),
                 },
             };
+        let traffic = match &live {
+            Some(h) => h.stats().traffic(),
+            None => s.stats.traffic(),
+        };
         let waiting = state == SessionState::Waiting;
         let deadline = status.as_ref().and_then(|st| {
             self.config.timeout_policy().next_deadline(&SessionClock {
@@ -429,6 +433,7 @@ impl LiveSessions {
             frames,
             bytes,
             webrtc: s.state != SessionState::Ended && self.webrtc.publishing(s.suid),
+            traffic,
             last_frame_at,
             deadline: deadline.map(|d| DeadlineView {
                 at: d.at,

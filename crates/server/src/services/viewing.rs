@@ -140,6 +140,7 @@ impl LiveSessions {
         let frame = handle.frames().latest().ok_or(SessionError::NoFrameYet)?;
         self.audit
             .record(AuditEvent::by(user, Action::FrameViewed).target("session", session.suid))?;
+        handle.stats().sent_jpeg(frame.data.len());
         Ok(frame)
     }
 }

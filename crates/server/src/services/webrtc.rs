@@ -17,7 +17,7 @@ use futures::StreamExt;
 use std::sync::Arc;
 use switchboard_bus::{Bus, Delivery, subjects};
 use switchboard_core::{DeviceId, SessionState, Suid, User};
-use switchboard_sfu::{PeerEvent, PeerId, Role, Sfu, SfuError};
+use switchboard_sfu::{Joined, PeerEvent, PeerId, Role, Sfu, SfuError};
 use switchboard_store::Store;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -59,6 +59,7 @@ impl Keeper {
     /// Drops the peer and its resource; announces that the session's publisher is gone.
     async fn finish(self) {
         self.sfu.leave(self.peer);
+        self.handle.stats().webrtc_peer_gone(self.resource);
         let was = self.peers.lock().remove(&self.resource);
         if let Some(r) = was
             && r.role == Role::Publisher
@@ -107,7 +108,7 @@ impl LiveSessions {
             &handle,
             Role::Publisher,
             Owner::Device(device),
-            joined.peer,
+            &joined,
             claims,
         );
         let texts = TextLimits {
@@ -159,7 +160,7 @@ impl LiveSessions {
             &viewing.handle,
             Role::Viewer,
             Owner::User(user.id),
-            joined.peer,
+            &joined,
             claims,
         );
         tokio::spawn(keep_viewer(keeper, joined.events, viewing));
@@ -177,10 +178,14 @@ impl LiveSessions {
         handle: &SessionHandle,
         role: Role,
         owner: Owner,
-        peer: PeerId,
+        joined: &Joined,
         claims: &Claims,
     ) -> (Uuid, Keeper) {
         let resource = Uuid::new_v4();
+        // The session's totals (and so its CDR) count the peer's traffic from now on.
+        handle
+            .stats()
+            .webrtc_peer(resource, joined.counters.clone());
         let stop = CancellationToken::new();
         self.webrtc.lock().insert(
             resource,
@@ -198,7 +203,7 @@ impl LiveSessions {
             bus: self.bus.clone(),
             shutdown: self.shutdown.clone(),
             resource,
-            peer,
+            peer: joined.peer,
             handle: handle.clone(),
             right: self.tokens.hold(claims),
             stop,

@@ -157,6 +157,15 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser, late: &Br
         "the first picture took {joined_in} ms ({timeline})"
     );
 
+    // The session's facts say what went over each path.
+    clinician
+        .until(
+            "the traffic to name both paths",
+            "const t = document.querySelector('[data-testid=traffic]').textContent; \
+             return t.includes('JPEG: ') && t.includes('WebRTC: ') ? t : false",
+        )
+        .await;
+
     // Ending the session stops both sides.
     clinician.click("[data-testid=end]").await;
     clinician.click("dialog [data-testid=confirm]").await;
@@ -173,6 +182,24 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser, late: &Br
         )
     })
     .await;
+    // The CDR names both paths: WebRTC, and the low-rate JPEG beside it.
+    let from = chrono::Utc::now() - chrono::Duration::hours(1);
+    let to = chrono::Utc::now() + chrono::Duration::hours(1);
+    let cdrs = app.store.cdrs(from, to).await.unwrap();
+    let cdr = cdrs.iter().find(|c| c.suid.to_string() == suid).unwrap();
+    assert_eq!(
+        cdr.paths,
+        vec![
+            switchboard_core::MediaPath::Jpeg,
+            switchboard_core::MediaPath::Webrtc
+        ],
+        "{cdr:?}"
+    );
+    assert!(cdr.traffic.webrtc.frames_in > 30, "{cdr:?}");
+    assert!(
+        cdr.traffic.webrtc.bytes_out > cdr.traffic.jpeg.bytes_out,
+        "{cdr:?}"
+    );
     for b in [clinician, phone] {
         // The only one allowed: the 401 that sent the clinician to sign in.
         let errors = b.console_errors(&["/api/v1/me "]).await;

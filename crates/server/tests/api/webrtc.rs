@@ -121,6 +121,11 @@ async fn a_phone_publishes_over_whip_and_a_viewer_plays_over_whep_as_a_counted_v
     let view = app.session(&token, &suid, None).await;
     assert_eq!(view["viewers"], 1, "{view}");
     assert_eq!(view["viewer_names"], json!(["webrtc.viewer"]), "{view}");
+    // The session counts each path's traffic as it goes.
+    let rtc = &view["traffic"]["webrtc"];
+    assert!(rtc["frames_in"].as_u64().unwrap() >= 20, "{view}");
+    assert!(rtc["bytes_out"].as_u64().unwrap() > 0, "{view}");
+    assert_eq!(view["traffic"]["jpeg"]["bytes_in"], 0, "{view}");
     let viewers = next_event(&mut watch, "viewers").await;
     assert_eq!(viewers["count"], 1, "{viewers}");
 
@@ -172,6 +177,22 @@ async fn a_phone_publishes_over_whip_and_a_viewer_plays_over_whep_as_a_counted_v
         )
     })
     .await;
+
+    // The CDR says the call went over WebRTC alone, with its bytes each way: at least what
+    // the viewer received went out, and no more came in than the phone sent.
+    let from = chrono::Utc::now() - chrono::Duration::hours(1);
+    let to = chrono::Utc::now() + chrono::Duration::hours(1);
+    let cdrs = app.store.cdrs(from, to).await.unwrap();
+    let cdr = cdrs.iter().find(|c| c.suid.to_string() == suid).unwrap();
+    assert_eq!(cdr.paths, vec![switchboard_core::MediaPath::Webrtc]);
+    let rtc = cdr.traffic.webrtc;
+    assert!(rtc.frames_in >= 20, "{rtc:?}");
+    assert!(rtc.bytes_out >= n(&viewer.stats.bytes_in), "{rtc:?}");
+    assert!(
+        rtc.bytes_in > 0 && rtc.bytes_in <= n(&phone.stats.bytes_out) + n(&viewer.stats.bytes_out),
+        "{rtc:?}"
+    );
+    assert_eq!(cdr.traffic.jpeg, switchboard_core::PathTraffic::default());
     drop(phone);
 }
 
