@@ -11,7 +11,7 @@ pub use sections::{
     DeviceSettings, KernelSettings, NetworkSettings, OperationsSettings, SessionSettings,
     WebRtcSettings,
 };
-pub use values::{KernelPlacement, KernelSandboxMode};
+pub use values::{IceTransportPolicy, KernelPlacement, KernelSandboxMode};
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Command, FromArgMatches};
@@ -236,6 +236,7 @@ impl Config {
         if let Some(url) = &self.cluster.advertise_url {
             parse_advertise_url(url)?;
         }
+        check_ice_servers(&self.webrtc)?;
         if self.network.tls_cert.is_some() != self.network.tls_key.is_some() {
             return Err(ConfigError::Invalid(
                 "tls_cert and tls_key go together: give both or neither".into(),
@@ -642,6 +643,46 @@ fn mask_nats_credentials(url: &str) -> String {
 
 /// The example configuration shipped in the binary: every key, commented.
 pub const EXAMPLE_TOML: &str = include_str!("../switchboard.example.toml");
+
+/// STUN and TURN URLs as RFC 7064/7065 write them, TURN with a secret to mint credentials
+/// from, and a relay-only policy with a relay to use.
+fn check_ice_servers(w: &WebRtcSettings) -> Result<(), ConfigError> {
+    let scheme_of = |url: &str| url.split_once(':').map(|(scheme, _)| scheme.to_owned());
+    for url in &w.webrtc_stun_urls {
+        if !matches!(scheme_of(url).as_deref(), Some("stun" | "stuns")) || url.len() < 7 {
+            return Err(ConfigError::Invalid(format!(
+                "webrtc_stun_urls: {url:?} is not a STUN URL (stun:host:port)"
+            )));
+        }
+    }
+    for url in &w.webrtc_turn_urls {
+        if !matches!(scheme_of(url).as_deref(), Some("turn" | "turns")) || url.len() < 7 {
+            return Err(ConfigError::Invalid(format!(
+                "webrtc_turn_urls: {url:?} is not a TURN URL (turn:host:port?transport=udp)"
+            )));
+        }
+    }
+    if !w.webrtc_turn_urls.is_empty() && w.webrtc_turn_secret_file.is_none() {
+        return Err(ConfigError::Invalid(
+            "webrtc_turn_urls need webrtc_turn_secret_file: browsers get credentials minted \
+             from the secret the TURN servers share"
+                .into(),
+        ));
+    }
+    if w.webrtc_ice_transport_policy == IceTransportPolicy::Relay && w.webrtc_turn_urls.is_empty() {
+        return Err(ConfigError::Invalid(
+            "webrtc_ice_transport_policy = relay needs webrtc_turn_urls: without a relay no \
+             browser could connect"
+                .into(),
+        ));
+    }
+    if w.webrtc_turn_credential_ttl < std::time::Duration::from_secs(60) {
+        return Err(ConfigError::Invalid(
+            "webrtc_turn_credential_ttl must be at least a minute".into(),
+        ));
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod properties;

@@ -125,6 +125,7 @@ impl Server {
         })?;
         let tls = tls::server_config(&config)?;
         let metrics_access = metrics::ScrapeAccess::from_config(&config)?;
+        let ice = Arc::new(services::ice_servers::IceServers::from_config(&config)?);
         let metrics_listener = match config.operations.metrics_listen {
             Some(address) => Some(
                 TcpListener::bind(address)
@@ -290,6 +291,7 @@ impl Server {
             shutdown.clone(),
             audit.clone(),
             webrtc_listen::start(&config, shutdown.clone()),
+            ice,
         );
         let (sign_ins, last_used) =
             services::SignIns::new(config.clone(), store.clone(), bus.clone(), tokens.clone());

@@ -6,7 +6,7 @@
 // `?webrtc=0` in the address keeps it to JPEG. Carries out the controls viewers send and
 // reports back with `status` messages.
 import { api, backoff, wsUrl } from './api.js';
-import { hangUp, negotiate, webrtcAvailable } from './whip.js';
+import { hangUp, negotiate, rtcConfiguration, webrtcAvailable } from './whip.js';
 
 /** The version this page reports as its app version. */
 const APP_VERSION = '1.0.0';
@@ -378,9 +378,9 @@ class WebRtcPublisher {
       this.mic = null; // No microphone, or refused: video alone.
     }
     if (this.closed) return this.mic?.stop();
-    // Host candidates suffice: the node announces an address phones reach (webrtc_announce).
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection(rtcConfiguration(reg.ice));
     this.pc = pc;
+    window.sbPublisherPc = pc; // the browser test reads which path the media took
     this.videoSender = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] }).sender;
     pc.addTransceiver(this.mic ?? 'audio', { direction: 'sendrecv' });
     const channel = pc.createDataChannel('controls');

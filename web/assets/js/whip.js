@@ -7,6 +7,19 @@ export function webrtcAvailable() {
   return typeof window.RTCPeerConnection === 'function';
 }
 
+/**
+ * The RTCConfiguration for the node's ICE servers (`IceConfig`: STUN, and TURN with this
+ * caller's credentials); without them, host candidates: the node announces an address
+ * browsers reach (webrtc_announce).
+ */
+export function rtcConfiguration(ice) {
+  if (!ice) return {};
+  return {
+    iceServers: ice.ice_servers.map(({ urls, username, credential }) => ({ urls, username, credential })),
+    iceTransportPolicy: ice.ice_transport_policy === 'relay' ? 'relay' : 'all',
+  };
+}
+
 /** Waits until `pc` has gathered its candidates, or `ms` passed (host candidates suffice). */
 function gathered(pc, ms = 1500) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();

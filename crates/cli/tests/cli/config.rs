@@ -175,17 +175,35 @@ const SAMPLES: &[(&str, &str)] = &[
     ("webrtc_max_viewers", "40"),
     ("webrtc_connect_timeout", "5s"),
     ("webrtc_jpeg_fps", "2.5"),
+    ("webrtc_stun_urls", "stun:stun.example.org:3478"),
+    (
+        "webrtc_turn_urls",
+        "turn:turn.example.org:3478?transport=udp",
+    ),
+    ("webrtc_turn_secret_file", "/etc/switchboard/turn-secret"),
+    ("webrtc_turn_credential_ttl", "2h"),
+    ("webrtc_ice_transport_policy", "relay"),
 ];
 
-/// Settings that only work together: setting one sets the other too.
-const PARTNERS: &[(&str, &str)] = &[("tls_cert", "tls_key"), ("tls_key", "tls_cert")];
+/// Settings that only work together: setting one sets the others too.
+const PARTNERS: &[(&str, &[&str])] = &[
+    ("tls_cert", &["tls_key"]),
+    ("tls_key", &["tls_cert"]),
+    ("webrtc_turn_urls", &["webrtc_turn_secret_file"]),
+    (
+        "webrtc_ice_transport_policy",
+        &["webrtc_turn_urls", "webrtc_turn_secret_file"],
+    ),
+];
 
 /// The settings to give when testing `key`, with their sample values.
 fn givens<'a>(settings: &'a [Setting], key: &str) -> Vec<(&'a Setting, &'static str)> {
-    let partner = PARTNERS.iter().find(|(k, _)| *k == key).map(|(_, p)| *p);
-    [Some(key), partner]
-        .into_iter()
-        .flatten()
+    let partners = PARTNERS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or(&[][..], |(_, p)| *p);
+    std::iter::once(key)
+        .chain(partners.iter().copied())
         .map(|key| {
             let setting = settings.iter().find(|s| s.key == key).unwrap();
             let sample = SAMPLES

@@ -7,7 +7,7 @@
 //! configuration tests fail until all of them are there. A section's `group` id is its table's
 //! name and must be its field's name in `Config` (a test checks that too).
 
-use super::values::{KernelPlacement, KernelSandboxMode, duration, size};
+use super::values::{IceTransportPolicy, KernelPlacement, KernelSandboxMode, duration, size};
 use bytesize::ByteSize;
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -737,4 +737,34 @@ pub struct WebRtcSettings {
     /// frame.jpg, MJPEG viewers, snapshots and thumbnails keep working (0: none).
     #[arg(long, env = "SWITCHBOARD_WEBRTC_JPEG_FPS", default_value_t = 1.0)]
     pub webrtc_jpeg_fps: f64,
+    /// STUN servers handed to browsers (`stun:host:port`; repeat, or comma-separate in the
+    /// variable): they let a browser behind NAT learn its public address.
+    #[arg(
+        long = "webrtc-stun-url",
+        env = "SWITCHBOARD_WEBRTC_STUN_URLS",
+        value_delimiter = ','
+    )]
+    pub webrtc_stun_urls: Vec<String>,
+    /// TURN servers handed to browsers (`turn:host:port?transport=udp`, `turns:…`), with
+    /// credentials minted per caller from --webrtc-turn-secret-file: for networks that let
+    /// no media through directly.
+    #[arg(
+        long = "webrtc-turn-url",
+        env = "SWITCHBOARD_WEBRTC_TURN_URLS",
+        value_delimiter = ','
+    )]
+    pub webrtc_turn_urls: Vec<String>,
+    /// A file holding the secret shared with the TURN servers (coturn's
+    /// `static-auth-secret` with `use-auth-secret`), at least 16 characters.
+    #[arg(long, env = "SWITCHBOARD_WEBRTC_TURN_SECRET_FILE")]
+    pub webrtc_turn_secret_file: Option<PathBuf>,
+    /// How long minted TURN credentials stay valid (a TURN server refuses to refresh a call's
+    /// relay after that, so longer than the longest call).
+    #[arg(long, env = "SWITCHBOARD_WEBRTC_TURN_CREDENTIAL_TTL", value_parser = duration, default_value = "12h")]
+    #[serde(with = "humantime_serde")]
+    pub webrtc_turn_credential_ttl: Duration,
+    /// Which candidates browsers may use: `all`, or `relay` (through TURN only, so neither
+    /// side learns the other's address).
+    #[arg(long, env = "SWITCHBOARD_WEBRTC_ICE_TRANSPORT_POLICY", value_enum, default_value_t = IceTransportPolicy::All)]
+    pub webrtc_ice_transport_policy: IceTransportPolicy,
 }

@@ -4,6 +4,30 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// Which ICE candidates browsers may use (RTCConfiguration's `iceTransportPolicy`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Default,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum IceTransportPolicy {
+    /// Host, server-reflexive and relayed candidates alike.
+    #[default]
+    All,
+    /// Relayed candidates only: media goes through TURN, so neither side learns the other's
+    /// address.
+    Relay,
+}
+
 /// Where a cluster starts new kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]

@@ -5,7 +5,7 @@
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
-#[openapi(paths(whip_publish, whip_stop, whep_play, whep_stop))]
+#[openapi(paths(whip_publish, whip_stop, whep_play, whep_stop, ice_servers))]
 pub(super) struct WebRtc;
 
 /// Publish the device's camera and microphone over WebRTC (WHIP): the body is the SDP
@@ -65,3 +65,15 @@ fn whep_play() {}
     security(("bearer" = []), ("cookie" = []), ("query" = []))
 )]
 fn whep_stop() {}
+
+/// The STUN and TURN servers to give a peer connection before the WHEP offer
+/// (`new RTCPeerConnection({iceServers, iceTransportPolicy})`), with TURN credentials minted
+/// for the caller that expire at `expires_at`. A device gets its own in its registration.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webrtc/ice-servers",
+    tag = "webrtc",
+    responses((status = 200, description = "The ICE servers", body = crate::protocol::ice::IceConfig)),
+    security(("bearer" = []), ("cookie" = []))
+)]
+fn ice_servers() {}

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cameras;
 pub mod compute;
 pub mod errors;
+pub mod ice;
 pub mod jupyter;
 #[cfg(test)]
 mod properties;
@@ -173,6 +174,10 @@ pub struct DeviceRegistered {
     /// `frame.jpg`, MJPEG viewers and snapshots keep working.
     #[serde(default)]
     pub webrtc_jpeg_fps: f64,
+    /// The ICE servers to give the peer connection before the WHIP offer (with TURN
+    /// credentials for this device); `null` when the node offers no WebRTC.
+    #[serde(default)]
+    pub ice: Option<ice::IceConfig>,
 }
 
 /// `POST /api/v1/sessions/{suid}/controls`.

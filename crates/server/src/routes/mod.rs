@@ -243,6 +243,11 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
         )
         .route("/sessions/{suid}/whep", [Method::POST], post(webrtc::play))
         .route(
+            "/webrtc/ice-servers",
+            [Method::GET],
+            get(webrtc::ice_servers),
+        )
+        .route(
             "/sessions/{suid}/whep/{resource}",
             [Method::DELETE],
             delete(webrtc::stop),

@@ -9,6 +9,7 @@ use crate::auth::{CurrentUser, DeviceCaller};
 use crate::error::{ApiError, ApiResult};
 use crate::protocol::ErrorCode;
 use crate::services::webrtc::WebRtcAnswer;
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -122,4 +123,18 @@ pub(super) async fn stop(
     app.live
         .stop_webrtc_viewer(&caller.user, &suid, &resource)?;
     Ok("")
+}
+
+/// `GET /api/v1/webrtc/ice-servers`: the STUN and TURN servers for the caller's peer
+/// connections, with TURN credentials minted for them (never cached: they expire).
+pub(super) async fn ice_servers(
+    State(app): State<Arc<App>>,
+    caller: CurrentUser,
+) -> ApiResult<Response> {
+    let config = app.live.ice_servers(&caller.user)?;
+    let mut response = Json(config).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }

@@ -83,6 +83,10 @@ impl LiveSessions {
             max_frame_bytes: self.config.devices.max_frame_bytes.as_u64(),
             whip_url: self.sfu.is_some().then(|| format!("{base}/whip")),
             webrtc_jpeg_fps: self.config.webrtc.webrtc_jpeg_fps,
+            ice: self.sfu.is_some().then(|| {
+                self.ice
+                    .for_caller(&device_id.to_string(), chrono::Utc::now())
+            }),
         })
     }
 

@@ -19,6 +19,7 @@ pub mod devices;
 pub mod failure;
 pub mod frames;
 pub mod gatekeeper;
+pub mod ice_servers;
 pub mod limits;
 pub mod security;
 pub mod session_error;

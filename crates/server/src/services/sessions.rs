@@ -39,6 +39,8 @@ pub struct LiveSessions {
     /// The node's WebRTC forwarding unit; `None` when WebRTC is off here.
     pub(super) sfu: Option<switchboard_sfu::Sfu>,
     pub(super) webrtc: Arc<super::webrtc_peers::WebRtcPeers>,
+    /// The STUN and TURN servers browsers get for their peer connections.
+    pub(super) ice: Arc<super::ice_servers::IceServers>,
 }
 
 impl std::fmt::Debug for LiveSessions {
@@ -70,6 +72,7 @@ impl LiveSessions {
         shutdown: CancellationToken,
         audit: AuditLog,
         sfu: Option<switchboard_sfu::Sfu>,
+        ice: Arc<super::ice_servers::IceServers>,
     ) -> Self {
         let min_app_version = config
             .devices
@@ -89,6 +92,7 @@ impl LiveSessions {
             audit,
             sfu,
             webrtc: Arc::default(),
+            ice,
         }
     }
 

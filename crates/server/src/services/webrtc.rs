@@ -11,6 +11,7 @@ use super::viewing::{ViewRoute, Viewing};
 use super::webrtc_peers::{Owner, Resource, WebRtcPeers};
 use crate::auth::{Claims, Right};
 use crate::live::{RateBucket, SessionHandle};
+use crate::protocol::ice::IceConfig;
 use crate::protocol::{DeviceEvent, WatchEvent};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -56,7 +57,9 @@ struct Keeper {
 }
 
 impl Keeper {
-    /// Drops the peer and its resource; announces that the session's publisher is gone.
+    /// Drops the peer and its resource; announces that the session's publisher is gone,
+    /// unless the session ended (its `ended` event says all: a page told first that the
+    /// publisher went would hang up a peer already gone and reconnect to an ended session).
     async fn finish(self) {
         self.sfu.leave(self.peer);
         self.handle.stats().webrtc_peer_gone(self.resource);
@@ -64,6 +67,7 @@ impl Keeper {
         if let Some(r) = was
             && r.role == Role::Publisher
             && r.connected
+            && self.handle.status().state != SessionState::Ended
         {
             announce_publisher(&*self.bus, r.suid, false).await;
         }
@@ -79,6 +83,14 @@ async fn announce_publisher(bus: &dyn Bus, suid: Suid, publishing: bool) {
 }
 
 impl LiveSessions {
+    /// The ICE servers `user` gives its peer connections, with TURN credentials of its own.
+    pub fn ice_servers(&self, user: &User) -> Result<IceConfig, SessionError> {
+        self.sfu()?;
+        Ok(self
+            .ice
+            .for_caller(&user.id.to_string(), chrono::Utc::now()))
+    }
+
     fn sfu(&self) -> Result<&Sfu, SessionError> {
         self.sfu.as_ref().ok_or(SessionError::WebRtcUnavailable)
     }

@@ -244,3 +244,110 @@ async fn an_answered_offer_whose_browser_never_comes_gives_its_place_back() {
     })
     .await;
 }
+
+/// A node whose browsers get TURN credentials minted from `secret`.
+async fn with_turn(secret: &str) -> (TestApp, tempfile::NamedTempFile) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), secret).unwrap();
+    let path = file.path().to_owned();
+    let app = spawn_app_with(|c| {
+        c.webrtc.webrtc_turn_urls = vec!["turn:127.0.0.1:3478?transport=udp".into()];
+        c.webrtc.webrtc_turn_secret_file = Some(path);
+    })
+    .await;
+    (app, file)
+}
+
+async fn ice_servers(app: &TestApp, token: Option<&str>) -> reqwest::Response {
+    let mut req = app.http.get(app.url("/webrtc/ice-servers"));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap()
+}
+
+/// TURN credentials are a way through someone's relay: only a signed-in user gets them, each
+/// their own (named by user id, so the relay's log says who), never cached; no token, a
+/// device's token gets nothing, and a foreign page cannot read them.
+#[tokio::test]
+async fn turn_credentials_go_only_to_signed_in_users_each_their_own() {
+    let (app, _secret) = with_turn("a-secret-long-enough-to-share").await;
+    expect_error(
+        ice_servers(&app, None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let alice = app.signup("ice.alice").await;
+    let (_suid, device) = app.live_session(&alice).await;
+    let resp = ice_servers(&app, Some(&device)).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNAUTHORIZED,
+        "a device token is no user's"
+    );
+
+    let mine = ice_servers(&app, Some(&alice)).await;
+    assert_eq!(mine.status(), StatusCode::OK);
+    assert_eq!(mine.headers()["cache-control"], "no-store");
+    let mine: serde_json::Value = mine.json().await.unwrap();
+    let alice_id = app.me(&alice).await["id"].as_str().unwrap().to_owned();
+    let turn = &mine["ice_servers"][0];
+    let username = turn["username"].as_str().unwrap();
+    assert!(username.ends_with(&format!(":{alice_id}")), "{mine}");
+    let expiry: i64 = username.split(':').next().unwrap().parse().unwrap();
+    assert!(expiry > chrono::Utc::now().timestamp() + 3600, "{mine}");
+
+    let bob = app.signup("ice.bob").await;
+    let theirs: serde_json::Value = ice_servers(&app, Some(&bob)).await.json().await.unwrap();
+    assert_ne!(theirs["ice_servers"][0]["credential"], turn["credential"]);
+
+    // The session cookie from another origin: a read, so served as every GET is, but without
+    // CORS the foreign page cannot read the answer.
+    let resp = app
+        .http
+        .get(app.url("/webrtc/ice-servers"))
+        .header("origin", EVIL)
+        .header("cookie", format!("sb_token={alice}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !resp.headers().contains_key("access-control-allow-origin"),
+        "{:?}",
+        resp.headers()
+    );
+}
+
+/// Without WebRTC there is nothing to hand out; a TURN setup that cannot mint safe
+/// credentials stops the node at start rather than serving guessable ones.
+#[tokio::test]
+async fn ice_servers_need_webrtc_and_a_real_secret() {
+    let off = spawn_app_with(|c| c.webrtc.webrtc_enabled = false).await;
+    let token = off.signup("ice.off").await;
+    expect_error(
+        ice_servers(&off, Some(&token)).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "webrtc_unavailable",
+    )
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "tiny").unwrap();
+    for (secret, why) in [
+        (None, "webrtc_turn_secret_file"),
+        (Some(short), "fewer than 16"),
+        (Some(dir.path().join("missing")), "cannot read"),
+    ] {
+        let mut config = switchboard_server::config::Config::default();
+        config.operations.data_dir = dir.path().join("data");
+        config.webrtc.webrtc_udp_port = 0;
+        config.webrtc.webrtc_turn_urls = vec!["turn:127.0.0.1:3478".into()];
+        config.webrtc.webrtc_turn_secret_file = secret;
+        let Err(err) = switchboard_server::Server::start(config).await else {
+            panic!("the node starts without a usable TURN secret ({why})");
+        };
+        assert!(err.to_string().contains(why), "{err}");
+    }
+}

@@ -149,7 +149,7 @@ async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser, late: &Br
         .js("return document.getElementById('rtc-video').dataset.timeline")
         .await;
     eprintln!(
-        "the late viewer's first picture came {joined_in} ms after its WHEP request ({timeline})"
+        "the late viewer's first picture came {joined_in} ms after it asked to play ({timeline})"
     );
     // Loose: a timed bound on a shared machine; `bench webrtc` measures joining.
     assert!(
