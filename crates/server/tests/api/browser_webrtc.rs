@@ -4,8 +4,10 @@
 
 use crate::browser::{Browser, Driver};
 use crate::helpers::*;
+use crate::turn::TurnServer;
 use reqwest::StatusCode;
 use std::time::Duration;
+use switchboard_server::config::IceTransportPolicy;
 
 /// The level (peak of the waveform) of the audio track `track` (a page global), as a
 /// WebAudio analyser hears it; polled until it is above silence.
@@ -278,4 +280,88 @@ async fn without_webrtc(app: &TestApp, clinician: &Browser, phone: &Browser) {
     assert_eq!(view["viewers"], 1, "{view}");
     let errors = phone.console_errors(&[]).await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
+}
+
+/// The type (`host`, `srflx`, `prflx`, `relay`) of the local candidate the peer connection
+/// `pc` (a page global) sends media from, once it has chosen one.
+fn selected_candidate_type(pc: &str) -> String {
+    format!(
+        "const pc = window.{pc}; if (!pc) return false; \
+         pc.getStats().then((report) => {{ \
+           report.forEach((s) => {{ \
+             if (s.type !== 'transport' || !s.selectedCandidatePairId) return; \
+             const pair = report.get(s.selectedCandidatePairId); \
+             const local = pair && report.get(pair.localCandidateId); \
+             if (local) window.{pc}Selected = local.candidateType; \
+           }}); \
+         }}); \
+         return window.{pc}Selected || false;"
+    )
+}
+
+/// A network that lets no media through directly: the node tells browsers to use relayed
+/// candidates only, through Debian's coturn on loopback, with credentials it minted for
+/// each of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_goes_through_a_turn_relay_when_the_node_says_relay_only() {
+    let turn = TurnServer::start().await;
+    let app = spawn_app_with(|c| {
+        c.webrtc.webrtc_turn_urls = vec![turn.url()];
+        c.webrtc.webrtc_turn_secret_file = Some(turn.secret_file());
+        c.webrtc.webrtc_ice_transport_policy = IceTransportPolicy::Relay;
+    })
+    .await;
+    let driver = Driver::start_alone().await;
+    let clinician = driver.browser("turn-clinician", 1280, 1000).await;
+    let phone = driver.browser("turn-phone", 412, 860).await;
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(through_turn(
+        &app, &turn, &clinician, &phone,
+    )))
+    .await;
+    for b in [clinician, phone] {
+        let _ = tokio::time::timeout(Duration::from_secs(10), b.client.close()).await;
+    }
+    if let Err(panic) = result {
+        eprintln!("coturn's log:\n{}", turn.log());
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn through_turn(app: &TestApp, turn: &TurnServer, clinician: &Browser, phone: &Browser) {
+    let token = app.signup("dr.turn").await;
+    let user_id = app.me(&token).await["id"].as_str().unwrap().to_owned();
+    let session = app.create_session(&token).await;
+    let suid = session["suid"].as_str().unwrap().to_owned();
+    clinician
+        .sign_in(app, &format!("/s/{suid}"), "dr.turn", PASSWORD)
+        .await;
+    phone.goto(session["device_url"].as_str().unwrap()).await;
+    phone.click("[data-testid=start]").await;
+    phone
+        .until(
+            "the phone to publish over WebRTC through the relay",
+            "return document.querySelector('[data-testid=path]').textContent === 'WebRTC'",
+        )
+        .await;
+    clinician
+        .until(
+            "the viewmaster to play WebRTC through the relay",
+            &format!(
+                "return document.querySelector('[data-testid=path]').textContent === 'WebRTC' \
+                 && {RTC_FRAMES} > 10"
+            ),
+        )
+        .await;
+    for (browser, pc) in [(phone, "sbPublisherPc"), (clinician, "sbViewerPc")] {
+        let kind = browser
+            .until("a chosen candidate pair", &selected_candidate_type(pc))
+            .await;
+        assert_eq!(kind, "relay", "{pc} sends from a {kind} candidate");
+    }
+    // The relay checked the credentials the node minted: each caller's id is in its log.
+    eventually("coturn to log both callers", PATIENCE, || async {
+        let log = turn.log();
+        holds(log.contains(&user_id) && log.contains("allocation"), &log)
+    })
+    .await;
 }

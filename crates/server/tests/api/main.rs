@@ -41,5 +41,6 @@ mod streaming;
 mod taught;
 mod timeouts;
 mod tls;
+mod turn;
 mod voice;
 mod webrtc;
