@@ -178,11 +178,24 @@ impl KernelProxy {
     /// Where the node `home` names is reached, from the monitor's view, re-read from the
     /// store once when the node is not in it (a node that started since the last refresh).
     pub async fn node_url(&self, home: &KernelHome) -> Result<String, ComputeError> {
+        self.url_where(|node| home.is(node))
+            .await
+            .ok_or_else(|| node_unavailable(&home.to_string(), "it is not running"))
+    }
+
+    /// Where the other node named `name` is reached (as [`KernelProxy::node_url`]).
+    pub async fn url_of_node(&self, name: &str) -> Result<String, ComputeError> {
+        self.url_where(|node| node == name)
+            .await
+            .ok_or_else(|| node_unavailable(name, "it is not running"))
+    }
+
+    async fn url_where(&self, is: impl Fn(&str) -> bool) -> Option<String> {
         let find = || {
             self.monitor
                 .live_nodes()
                 .into_iter()
-                .find(|s| home.is(&s.node) && s.node != self.node)
+                .find(|s| is(&s.node) && s.node != self.node)
         };
         let found = match find() {
             Some(s) => Some(s),
@@ -193,9 +206,7 @@ impl KernelProxy {
                 find()
             }
         };
-        found
-            .map(|s| service_base_url(&s))
-            .ok_or_else(|| node_unavailable(&home.to_string(), "it is not running"))
+        found.map(|s| service_base_url(&s))
     }
 
     /// The other live nodes.

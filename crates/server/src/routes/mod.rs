@@ -23,6 +23,7 @@ mod table;
 mod taught_objects;
 mod viewers;
 mod webrtc;
+mod webrtc_forwarding;
 
 pub use table::Route;
 
@@ -61,6 +62,9 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
     // Kernels of other nodes are reached, and new ones placed, through these.
     let by_id = axum::middleware::from_fn_with_state(app.clone(), kernel_forwarding::by_kernel_id);
     let placed = axum::middleware::from_fn_with_state(app.clone(), kernel_forwarding::place);
+    // WebRTC signalling for a session another node holds goes there.
+    let to_home =
+        axum::middleware::from_fn_with_state(app.clone(), webrtc_forwarding::to_session_home);
     let v1 = Table::new("/api/v1")
         .route("/openapi.json", [Method::GET], get(docs::openapi_json))
         .route("/auth/register", [Method::POST], post(accounts::register))
@@ -234,14 +238,18 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
         .route(
             "/sessions/{suid}/whip",
             [Method::POST],
-            post(webrtc::publish),
+            post(webrtc::publish).layer(to_home.clone()),
         )
         .route(
             "/sessions/{suid}/whip/{resource}",
             [Method::DELETE],
-            delete(webrtc::unpublish),
+            delete(webrtc::unpublish).layer(to_home.clone()),
         )
-        .route("/sessions/{suid}/whep", [Method::POST], post(webrtc::play))
+        .route(
+            "/sessions/{suid}/whep",
+            [Method::POST],
+            post(webrtc::play).layer(to_home.clone()),
+        )
         .route(
             "/webrtc/ice-servers",
             [Method::GET],
@@ -250,7 +258,7 @@ pub(crate) fn router(app: Arc<App>) -> (Router, Vec<Route>) {
         .route(
             "/sessions/{suid}/whep/{resource}",
             [Method::DELETE],
-            delete(webrtc::stop),
+            delete(webrtc::stop).layer(to_home),
         )
         .route(
             "/sessions/{suid}/controls",

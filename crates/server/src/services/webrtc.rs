@@ -83,6 +83,23 @@ async fn announce_publisher(bus: &dyn Bus, suid: Suid, publishing: bool) {
 }
 
 impl LiveSessions {
+    /// The node that holds session `suid`, when that is another node: its WebRTC peers
+    /// (publisher and viewers alike) live there, so its signalling goes there too.
+    pub async fn webrtc_home_elsewhere(&self, suid: Suid) -> Option<String> {
+        if self.registry.get(suid).is_some_and(|h| !h.is_follower()) {
+            return None;
+        }
+        match self.store.session_owner(suid).await {
+            Ok(Some((node, _))) if node != self.config.node_name() => Some(node),
+            Ok(_) => None,
+            Err(e) => {
+                // The request is served here then; it fails as it would without a cluster.
+                tracing::warn!(%suid, error = %e, "cannot read which node holds a session");
+                None
+            }
+        }
+    }
+
     /// The ICE servers `user` gives its peer connections, with TURN credentials of its own.
     pub fn ice_servers(&self, user: &User) -> Result<IceConfig, SessionError> {
         self.sfu()?;

@@ -283,7 +283,8 @@ async fn without_webrtc(app: &TestApp, clinician: &Browser, phone: &Browser) {
 }
 
 /// The type (`host`, `srflx`, `prflx`, `relay`) of the local candidate the peer connection
-/// `pc` (a page global) sends media from, once it has chosen one.
+/// `pc` (a page global) sends media from, once it has chosen one, with how a relayed one
+/// reaches its relay (`relay/tcp`).
 fn selected_candidate_type(pc: &str) -> String {
     format!(
         "const pc = window.{pc}; if (!pc) return false; \
@@ -292,21 +293,22 @@ fn selected_candidate_type(pc: &str) -> String {
              if (s.type !== 'transport' || !s.selectedCandidatePairId) return; \
              const pair = report.get(s.selectedCandidatePairId); \
              const local = pair && report.get(pair.localCandidateId); \
-             if (local) window.{pc}Selected = local.candidateType; \
+             if (local) window.{pc}Selected = local.candidateType \
+               + (local.relayProtocol ? '/' + local.relayProtocol : ''); \
            }}); \
          }}); \
          return window.{pc}Selected || false;"
     )
 }
 
-/// A network that lets no media through directly: the node tells browsers to use relayed
-/// candidates only, through Debian's coturn on loopback, with credentials it minted for
-/// each of them.
+/// A network that lets no media through directly, and no UDP out at all: the node tells
+/// browsers to use relayed candidates only, through Debian's coturn on loopback reached over
+/// TCP, with credentials it minted for each of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_goes_through_a_turn_relay_when_the_node_says_relay_only() {
     let turn = TurnServer::start().await;
     let app = spawn_app_with(|c| {
-        c.webrtc.webrtc_turn_urls = vec![turn.url()];
+        c.webrtc.webrtc_turn_urls = vec![turn.url("tcp")];
         c.webrtc.webrtc_turn_secret_file = Some(turn.secret_file());
         c.webrtc.webrtc_ice_transport_policy = IceTransportPolicy::Relay;
     })
@@ -315,7 +317,7 @@ async fn a_call_goes_through_a_turn_relay_when_the_node_says_relay_only() {
     let clinician = driver.browser("turn-clinician", 1280, 1000).await;
     let phone = driver.browser("turn-phone", 412, 860).await;
     let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(through_turn(
-        &app, &turn, &clinician, &phone,
+        &app, &clinician, &phone,
     )))
     .await;
     for b in [clinician, phone] {
@@ -327,9 +329,8 @@ async fn a_call_goes_through_a_turn_relay_when_the_node_says_relay_only() {
     }
 }
 
-async fn through_turn(app: &TestApp, turn: &TurnServer, clinician: &Browser, phone: &Browser) {
+async fn through_turn(app: &TestApp, clinician: &Browser, phone: &Browser) {
     let token = app.signup("dr.turn").await;
-    let user_id = app.me(&token).await["id"].as_str().unwrap().to_owned();
     let session = app.create_session(&token).await;
     let suid = session["suid"].as_str().unwrap().to_owned();
     clinician
@@ -356,12 +357,8 @@ async fn through_turn(app: &TestApp, turn: &TurnServer, clinician: &Browser, pho
         let kind = browser
             .until("a chosen candidate pair", &selected_candidate_type(pc))
             .await;
-        assert_eq!(kind, "relay", "{pc} sends from a {kind} candidate");
+        // A relayed candidate exists only if coturn accepted the credentials the node minted
+        // (use-auth-secret checks each request's HMAC against the shared secret).
+        assert_eq!(kind, "relay/tcp", "{pc} sends from a {kind} candidate");
     }
-    // The relay checked the credentials the node minted: each caller's id is in its log.
-    eventually("coturn to log both callers", PATIENCE, || async {
-        let log = turn.log();
-        holds(log.contains(&user_id) && log.contains("allocation"), &log)
-    })
-    .await;
 }

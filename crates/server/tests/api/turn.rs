@@ -60,9 +60,9 @@ impl TurnServer {
         }
     }
 
-    /// The URL browsers are given (UDP to the relay).
-    pub fn url(&self) -> String {
-        format!("turn:127.0.0.1:{}?transport=udp", self.port)
+    /// The URL browsers are given, reaching the relay over `transport` (`udp` or `tcp`).
+    pub fn url(&self, transport: &str) -> String {
+        format!("turn:127.0.0.1:{}?transport={transport}", self.port)
     }
 
     /// The file holding the secret shared with the node.

@@ -448,3 +448,88 @@ async fn a_node_without_webrtc_says_so_and_devices_learn_it_at_registration() {
     );
     assert_eq!(reg["webrtc_jpeg_fps"], 1.0);
 }
+
+/// In a cluster any node takes the signalling: WHIP and WHEP for a session another node holds
+/// are forwarded there, media flows to and from that node, and the resources' DELETEs find
+/// their way back the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_node_takes_whip_and_whep_and_media_flows_through_the_sessions_node() {
+    let Some(cluster) = spawn_cluster(2, |_| {}).await else {
+        return;
+    };
+    let (home, other) = (&cluster[0], &cluster[1]);
+    let token = home.signup("rtc.cluster").await;
+    let (suid, device) = home.live_session(&token).await;
+    let session: switchboard_core::Suid = suid.parse().unwrap();
+
+    // The phone publishes through the node that does not hold the session.
+    let (phone, _) = connect(
+        other,
+        &format!("/sessions/{suid}/whip"),
+        &device,
+        Role::Publisher,
+        SendPlan::default(),
+    )
+    .await;
+    eventually(
+        "the publisher to connect to the session's node",
+        PATIENCE,
+        || async {
+            holds(
+                home.app.live.webrtc_publishing(session),
+                "not publishing on the session's node",
+            )
+        },
+    )
+    .await;
+    assert!(
+        !other.app.live.webrtc_publishing(session),
+        "the other node holds no peer of the session"
+    );
+
+    // A viewer plays through the other node too, and gets the phone's frames.
+    let (viewer, location) = connect(
+        other,
+        &format!("/sessions/{suid}/whep"),
+        &token,
+        Role::Viewer,
+        quiet(),
+    )
+    .await;
+    eventually("the viewer to get 20 frames", PATIENCE, || async {
+        holds(
+            n(&viewer.stats.video_frames_in) >= 20,
+            n(&viewer.stats.video_frames_in),
+        )
+    })
+    .await;
+    let view = home.session(&token, &suid, None).await;
+    assert_eq!(view["viewers"], 1, "{view}");
+
+    // Its DELETE, sent to the other node, reaches the resource on the session's node.
+    let resp = other
+        .http
+        .delete(other.url(&location.replacen("/api/v1", "", 1)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    eventually("the viewer's place to go", PATIENCE, || async {
+        let view = home.session(&token, &suid, None).await;
+        holds(view["viewers"] == 0, &view)
+    })
+    .await;
+
+    // Forwarding checks callers first: no token is refused by the node that got the request.
+    let resp = other
+        .http
+        .post(other.url(&format!("/sessions/{suid}/whep")))
+        .header("content-type", "application/sdp")
+        .body("v=0")
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    drop(phone);
+}
