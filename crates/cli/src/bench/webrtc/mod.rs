@@ -369,7 +369,6 @@ async fn fanout(
         .iter()
         .filter(|v| v.stats.connected.load(std::sync::atomic::Ordering::Relaxed))
         .count();
-    let rss_after = server.rss_bytes()?;
     let start: Vec<(u64, u64)> = viewers
         .iter()
         .map(|v| {
@@ -387,6 +386,8 @@ async fn fanout(
     tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
     let cpu = CpuSample::take(server.pid())?.since(&cpu0);
     let secs = window.elapsed().as_secs_f64();
+    // After the window: the peers' resend buffers have filled by then.
+    let rss_after = server.rss_bytes()?;
     let sent = counter(&phone.stats.video_frames_out) - sent0;
     let hist = metrics_text::histogram(&http, metrics, "switchboard_webrtc_forward_seconds")
         .await?
