@@ -68,6 +68,7 @@ pub fn start(config: &Config, shutdown: CancellationToken) -> Option<Sfu> {
         max_publishers: settings.webrtc_max_publishers,
         max_viewers: settings.webrtc_max_viewers,
         connect_timeout: settings.webrtc_connect_timeout,
+        tcp: settings.webrtc_tcp,
     };
     match Sfu::start(sfu_config, shutdown) {
         Ok(sfu) => Some(sfu),

@@ -13,7 +13,7 @@ use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::channel::ChannelId;
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
-use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::net::{DatagramRecv, Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -105,6 +105,9 @@ pub struct Client {
     rtc: Rtc,
     socket: UdpSocket,
     local: SocketAddr,
+    /// ICE over TCP instead of UDP, once connected to the server's passive candidate.
+    tcp: Option<TcpLink>,
+    answer: Option<String>,
     pending: Option<SdpPendingOffer>,
     role: Role,
     video: Mid,
@@ -157,12 +160,72 @@ impl Client {
             audio,
             channel: None,
             offered: Instant::now(),
+            tcp: None,
+            answer: None,
         };
         Ok((client, offer.to_sdp_string()))
     }
 
+    /// A client that will reach the server over ICE-TCP alone, as a browser on a network
+    /// that blocks UDP: its offer names no candidate; after the answer, [`Client::connect_tcp`].
+    pub async fn offer_tcp_only(role: Role, ip: IpAddr) -> std::io::Result<(Client, String)> {
+        let (mut client, _) = Client::offer(role, ip).await?;
+        // Start again without the UDP candidate.
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_opus(true, false)
+            .build(Instant::now());
+        let mut change = rtc.sdp_api();
+        let video_dir = match role {
+            Role::Publisher => Direction::SendOnly,
+            Role::Viewer => Direction::RecvOnly,
+        };
+        client.video = change.add_media(MediaKind::Video, video_dir, None, None, None);
+        client.audio = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        if role == Role::Publisher {
+            change.add_channel("controls".into());
+        }
+        let Some((offer, pending)) = change.apply() else {
+            return Err(std::io::Error::other("nothing to offer"));
+        };
+        client.rtc = rtc;
+        client.pending = Some(pending);
+        Ok((client, offer.to_sdp_string()))
+    }
+
+    /// Connects to the server's passive TCP candidate from the answer and offers the
+    /// connection as this client's (active) candidate.
+    pub async fn connect_tcp(&mut self) -> std::io::Result<()> {
+        let answer = self.answer.as_deref().unwrap_or_default();
+        let server = answer
+            .lines()
+            .filter(|l| l.starts_with("a=candidate:") && l.contains("tcptype passive"))
+            .find_map(|l| {
+                let fields: Vec<&str> = l.split_whitespace().collect();
+                // a=candidate:<foundation> <component> tcp <priority> <ip> <port> typ host …
+                let ip: IpAddr = fields.get(4)?.parse().ok()?;
+                let port: u16 = fields.get(5)?.parse().ok()?;
+                Some(SocketAddr::new(ip, port))
+            })
+            .ok_or_else(|| std::io::Error::other("the answer offers no TCP candidate"))?;
+        let stream = tokio::net::TcpStream::connect(server).await?;
+        let local = stream.local_addr()?;
+        let candidate = Candidate::builder()
+            .tcp()
+            .host(local)
+            .tcptype(TcpType::Active)
+            .build()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        self.rtc.add_local_candidate(candidate);
+        self.tcp = Some(TcpLink::start(stream, server, local));
+        Ok(())
+    }
+
     /// Takes the server's answer.
     pub fn accept(&mut self, answer: &str) -> Result<(), String> {
+        self.answer = Some(answer.to_owned());
         let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| e.to_string())?;
         let pending = self.pending.take().ok_or("the answer was already taken")?;
         self.rtc
@@ -213,13 +276,22 @@ impl Client {
                         stats
                             .bytes_out
                             .fetch_add(t.contents.len() as u64, Ordering::Relaxed);
-                        let _ = self.socket.try_send_to(&t.contents, t.destination);
+                        match (&self.tcp, t.proto) {
+                            (Some(link), Protocol::Tcp) => link.send(&t.contents),
+                            _ => {
+                                let _ = self.socket.try_send_to(&t.contents, t.destination);
+                            }
+                        }
                     }
                     Ok(Output::Event(e)) => self.event(e, &stats, &texts, &mut queued_texts),
-                    Err(_) => return,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "a test client failed");
+                        return;
+                    }
                 }
             };
             if !self.rtc.is_alive() {
+                tracing::debug!("a test client's connection closed");
                 return;
             }
             let now = Instant::now();
@@ -277,14 +349,42 @@ impl Client {
                                 destination: self.local,
                                 contents,
                             });
-                            if self.rtc.handle_input(input).is_err() {
+                            if let Err(e) = self.rtc.handle_input(input) {
+                                tracing::debug!(error = %e, "a test client failed");
                                 return;
                             }
                         }
                     }
                 }
+                packet = async {
+                    match self.tcp.as_mut() {
+                        Some(link) => link.incoming.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let Some(packet) = packet else {
+                        tracing::debug!("a test client's TCP connection closed");
+                        return;
+                    };
+                    stats.bytes_in.fetch_add(packet.len() as u64, Ordering::Relaxed);
+                    let Some(link) = &self.tcp else { return };
+                    let (source, destination) = (link.remote, link.local);
+                    if let Ok(contents) = DatagramRecv::try_from(packet.as_slice()) {
+                        let input = Input::Receive(Instant::now(), Receive {
+                            proto: Protocol::Tcp,
+                            source,
+                            destination,
+                            contents,
+                        });
+                        if let Err(e) = self.rtc.handle_input(input) {
+                            tracing::debug!(error = %e, "a test client failed");
+                            return;
+                        }
+                    }
+                }
                 () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
-                    if self.rtc.handle_input(Input::Timeout(Instant::now())).is_err() {
+                    if let Err(e) = self.rtc.handle_input(Input::Timeout(Instant::now())) {
+                        tracing::debug!(error = %e, "a test client failed");
                         return;
                     }
                 }
@@ -400,4 +500,55 @@ pub fn read_stamp(frame: &[u8]) -> Option<(u64, u64)> {
     let number = u64::from_be_bytes(frame.get(10..18)?.try_into().ok()?);
     let sent = u64::from_be_bytes(frame.get(18..26)?.try_into().ok()?);
     Some((number, sent))
+}
+
+/// A client's ICE-TCP connection: packets framed with their 2-byte length (RFC 4571), read
+/// and written by tasks of their own.
+#[derive(Debug)]
+struct TcpLink {
+    remote: SocketAddr,
+    local: SocketAddr,
+    incoming: mpsc::Receiver<Vec<u8>>,
+    outgoing: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+impl TcpLink {
+    fn start(stream: tokio::net::TcpStream, remote: SocketAddr, local: SocketAddr) -> TcpLink {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut reader, mut writer) = stream.into_split();
+        let (to_client, incoming) = mpsc::channel(256);
+        let (outgoing, mut to_server) = mpsc::unbounded_channel::<Vec<u8>>();
+        tokio::spawn(async move {
+            while let Ok(len) = reader.read_u16().await {
+                let mut packet = vec![0u8; usize::from(len)];
+                if reader.read_exact(&mut packet).await.is_err()
+                    || to_client.send(packet).await.is_err()
+                {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            while let Some(packet) = to_server.recv().await {
+                let Ok(len) = u16::try_from(packet.len()) else {
+                    continue;
+                };
+                let mut framed = len.to_be_bytes().to_vec();
+                framed.extend_from_slice(&packet);
+                if writer.write_all(&framed).await.is_err() {
+                    break;
+                }
+            }
+        });
+        TcpLink {
+            remote,
+            local,
+            incoming,
+            outgoing,
+        }
+    }
+
+    fn send(&self, packet: &[u8]) {
+        let _ = self.outgoing.send(packet.to_vec());
+    }
 }

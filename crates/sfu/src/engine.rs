@@ -4,6 +4,7 @@
 //! slow viewer costs only its own datagrams.
 
 use crate::floor::Floor;
+use crate::net::{Net, Source, TcpEvent};
 use crate::peer::{Forward, Peer};
 use crate::{
     CloseReason, Command, Counts, Joined, PeerCounters, PeerId, Role, SfuConfig, SfuError,
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
 use str0m::config::CryptoProvider;
 use str0m::media::{KeyframeRequestKind, MediaKind};
-use str0m::net::{DatagramRecv, Protocol, Receive};
+use str0m::net::{DatagramRecv, Protocol, Receive, TcpType};
 use str0m::{Candidate, Input, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -83,14 +84,18 @@ pub struct Engine {
     peers: HashMap<PeerId, Peer>,
     rooms: HashMap<Arc<str>, Room>,
     /// Which peer a source address belongs to, learned from what its `Rtc` accepted.
-    sources: HashMap<SocketAddr, PeerId>,
+    sources: HashMap<Source, PeerId>,
     next_id: u64,
+    /// Whether answers offer ICE over TCP (the listener is open).
+    tcp: bool,
 }
 
 enum Wake {
     Stop,
     Command(Command),
     Datagram(usize, SocketAddr),
+    Tcp(TcpEvent),
+    Accepted(tokio::net::TcpStream, SocketAddr),
     Time,
 }
 
@@ -100,8 +105,10 @@ impl Engine {
         candidates: Vec<SocketAddr>,
         local: SocketAddr,
         counts: Arc<Counts>,
+        tcp: bool,
     ) -> Self {
         Engine {
+            tcp,
             meters: Meters::new(),
             config,
             candidates,
@@ -119,6 +126,7 @@ impl Engine {
     pub fn run(
         self,
         socket: std::net::UdpSocket,
+        tcp: Option<std::net::TcpListener>,
         commands: mpsc::UnboundedReceiver<Command>,
         shutdown: CancellationToken,
     ) {
@@ -132,12 +140,13 @@ impl Engine {
                 return;
             }
         };
-        runtime.block_on(self.serve(socket, commands, shutdown));
+        runtime.block_on(self.serve(socket, tcp, commands, shutdown));
     }
 
     async fn serve(
         mut self,
         socket: std::net::UdpSocket,
+        tcp: Option<std::net::TcpListener>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         shutdown: CancellationToken,
     ) {
@@ -148,7 +157,19 @@ impl Engine {
                 return;
             }
         };
-        tracing::info!(udp = %self.local, candidates = ?self.candidates, "WebRTC listening");
+        // ICE over TCP beside UDP; without it (the port was taken) browsers still have UDP
+        // and TURN.
+        let tcp = tcp.and_then(|l| match tokio::net::TcpListener::from_std(l) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "WebRTC over TCP is off: cannot use its listener");
+                None
+            }
+        });
+        let max_tcp = self.config.max_publishers + self.config.max_viewers;
+        let mut net = Net::new(socket, max_tcp);
+        let (tcp_events, mut tcp_in) = mpsc::channel::<TcpEvent>(1024);
+        tracing::info!(udp = %self.local, tcp = tcp.is_some(), candidates = ?self.candidates, "WebRTC listening");
         let mut buf = vec![0u8; 2048];
         loop {
             let now = Instant::now();
@@ -163,31 +184,49 @@ impl Engine {
                 )
                 .fold(now + MAX_SLEEP, Instant::min)
                 .max(now);
+            let accept = async {
+                match &tcp {
+                    Some(listener) => listener.accept().await,
+                    None => std::future::pending().await,
+                }
+            };
             let wake = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => Wake::Stop,
                 cmd = commands.recv() => cmd.map_or(Wake::Stop, Wake::Command),
-                read = socket.recv_from(&mut buf) => match read {
+                read = net.udp.recv_from(&mut buf) => match read {
                     Ok((n, source)) => Wake::Datagram(n, source),
+                    Err(_) => Wake::Time,
+                },
+                event = tcp_in.recv() => event.map_or(Wake::Time, Wake::Tcp),
+                accepted = accept => match accepted {
+                    Ok((stream, remote)) => Wake::Accepted(stream, remote),
                     Err(_) => Wake::Time,
                 },
                 () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake_at)) => Wake::Time,
             };
             match wake {
                 Wake::Stop => break,
-                Wake::Command(cmd) => self.command(cmd, &socket),
+                Wake::Command(cmd) => self.command(cmd, &net),
                 Wake::Datagram(n, source) => {
-                    self.datagram(&buf[..n], source, &socket);
+                    self.receive(Protocol::Udp, &buf[..n], source, &mut net);
                     for _ in 1..READ_BATCH {
-                        match socket.try_recv_from(&mut buf) {
-                            Ok((n, source)) => self.datagram(&buf[..n], source, &socket),
+                        match net.udp.try_recv_from(&mut buf) {
+                            Ok((n, source)) => {
+                                self.receive(Protocol::Udp, &buf[..n], source, &mut net);
+                            }
                             Err(_) => break,
                         }
                     }
                 }
+                Wake::Tcp(TcpEvent::Packet(source, packet)) => {
+                    self.receive(Protocol::Tcp, &packet, source, &mut net);
+                }
+                Wake::Tcp(TcpEvent::Closed(source)) => net.closed(source),
+                Wake::Accepted(stream, remote) => net.accept(stream, remote, tcp_events.clone()),
                 Wake::Time => {}
             }
-            self.tick(Instant::now(), &socket);
+            self.tick(Instant::now(), &net);
         }
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {
@@ -195,7 +234,7 @@ impl Engine {
         }
     }
 
-    fn command(&mut self, cmd: Command, socket: &UdpSocket) {
+    fn command(&mut self, cmd: Command, net: &Net) {
         match cmd {
             Command::Join {
                 room,
@@ -203,7 +242,7 @@ impl Engine {
                 offer,
                 reply,
             } => {
-                let joined = self.join(room, role, *offer, socket);
+                let joined = self.join(room, role, *offer, net);
                 if let Err(Ok(joined)) = reply.send(joined) {
                     // The caller went away before the answer: nobody will use the peer.
                     self.remove(joined.peer, CloseReason::Left);
@@ -214,9 +253,9 @@ impl Engine {
                 let mut work = Vec::new();
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.send_text(text);
-                    peer.drain(socket, &mut work);
+                    peer.drain(net, &mut work);
                 }
-                self.forward(work, socket, Instant::now());
+                self.forward(work, net, Instant::now());
             }
         }
     }
@@ -226,7 +265,7 @@ impl Engine {
         room: Arc<str>,
         role: Role,
         offer: SdpOffer,
-        socket: &UdpSocket,
+        net: &Net,
     ) -> Result<Joined, SfuError> {
         let (count, limit) = match role {
             Role::Publisher => (&self.counts.publishers, self.config.max_publishers),
@@ -253,6 +292,16 @@ impl Engine {
             let candidate = Candidate::host(*addr, "udp")
                 .map_err(|e| SfuError::Negotiation(format!("bad local candidate: {e}")))?;
             rtc.add_local_candidate(candidate);
+            if self.tcp {
+                // Passive: the browser connects to the same port number over TCP.
+                let candidate = Candidate::builder()
+                    .tcp()
+                    .host(*addr)
+                    .tcptype(TcpType::Passive)
+                    .build()
+                    .map_err(|e| SfuError::Negotiation(format!("bad local candidate: {e}")))?;
+                rtc.add_local_candidate(candidate);
+            }
         }
         let answer = rtc
             .sdp_api()
@@ -264,7 +313,7 @@ impl Engine {
         let counters = Arc::new(PeerCounters::default());
         let mut peer = Peer::new(id, room.clone(), role, rtc, events, counters.clone(), now);
         let mut work = Vec::new();
-        peer.drain(socket, &mut work);
+        peer.drain(net, &mut work);
         self.peers.insert(id, peer);
         let entry = self.rooms.entry(room).or_default();
         match role {
@@ -273,7 +322,7 @@ impl Engine {
         }
         count.fetch_add(1, Ordering::Relaxed);
         metrics::gauge!("switchboard_webrtc_peers", "role" => role.as_str()).increment(1.0);
-        self.forward(work, socket, now);
+        self.forward(work, net, now);
         Ok(Joined {
             peer: id,
             answer: answer.to_sdp_string(),
@@ -310,8 +359,8 @@ impl Engine {
         peer.announce_closed();
     }
 
-    /// The local address a datagram from `source` was sent to: the announced one of its
-    /// family (one per family is supported).
+    /// The local address a packet from `source` was sent to: the announced one of its
+    /// family (one per family is supported), on the UDP port (TCP uses the same number).
     fn destination_for(&self, source: SocketAddr) -> SocketAddr {
         self.candidates
             .iter()
@@ -320,18 +369,24 @@ impl Engine {
             .unwrap_or(self.local)
     }
 
-    fn datagram(&mut self, data: &[u8], source: SocketAddr, socket: &UdpSocket) {
+    /// One packet from `source` over `proto`: to the peer whose ICE agent takes it. A TCP
+    /// connection whose packet no peer takes is closed (nothing else may use one).
+    fn receive(&mut self, proto: Protocol, data: &[u8], addr: SocketAddr, net: &mut Net) {
         let received = Instant::now();
         let Ok(contents) = DatagramRecv::try_from(data) else {
             self.meters.unparsable.increment(1);
+            if proto == Protocol::Tcp && !self.sources.contains_key(&Source { proto, addr }) {
+                net.close(addr);
+            }
             return;
         };
+        let source = Source { proto, addr };
         let input = Input::Receive(
             received,
             Receive {
-                proto: Protocol::Udp,
-                source,
-                destination: self.destination_for(source),
+                proto,
+                source: addr,
+                destination: self.destination_for(addr),
                 contents,
             },
         );
@@ -350,6 +405,11 @@ impl Engine {
                     .map(|p| p.id)
                 else {
                     self.meters.unknown_source.increment(1);
+                    // A connection no peer has used: nothing else may use it. One a peer
+                    // uses keeps going (a stray STUN answer on it is just dropped).
+                    if proto == Protocol::Tcp && !self.sources.contains_key(&source) {
+                        net.close(addr);
+                    }
                     return;
                 };
                 if let Some(old) = self.sources.insert(source, id)
@@ -369,13 +429,13 @@ impl Engine {
                 .bytes_in
                 .fetch_add(data.len() as u64, Ordering::Relaxed);
             peer.input(input);
-            peer.drain(socket, &mut work);
+            peer.drain(net, &mut work);
         }
-        self.forward(work, socket, received);
+        self.forward(work, net, received);
     }
 
     /// Carries out what peers asked of each other, and what that in turn asks, in order.
-    fn forward(&mut self, work: Vec<Forward>, socket: &UdpSocket, received: Instant) {
+    fn forward(&mut self, work: Vec<Forward>, net: &Net, received: Instant) {
         let mut queue: VecDeque<Forward> = work.into();
         while let Some(item) = queue.pop_front() {
             let mut more = Vec::new();
@@ -403,7 +463,7 @@ impl Engine {
                                     && viewer.write(kind, &data)
                                 {
                                     sent += 1;
-                                    viewer.drain(socket, &mut more);
+                                    viewer.drain(net, &mut more);
                                 }
                             }
                             if let Some(room) = self.rooms.get_mut(&room_name) {
@@ -426,7 +486,7 @@ impl Engine {
                                 room.publisher.and_then(|p| self.peers.get_mut(&p))
                                 && publisher.write(kind, &data)
                             {
-                                publisher.drain(socket, &mut more);
+                                publisher.drain(net, &mut more);
                             }
                         }
                     }
@@ -451,7 +511,7 @@ impl Engine {
                             {
                                 tracing::debug!(peer = %publisher.id, ?kind, "keyframe asked of a publisher");
                                 publisher.request_keyframe(kind);
-                                publisher.drain(socket, &mut more);
+                                publisher.drain(net, &mut more);
                             }
                         }
                     }
@@ -463,13 +523,13 @@ impl Engine {
 
     /// Lets time pass for every peer whose clock is due, sends keyframe requests that were
     /// held back, and drops peers that died or never connected.
-    fn tick(&mut self, now: Instant, socket: &UdpSocket) {
+    fn tick(&mut self, now: Instant, net: &Net) {
         let mut work = Vec::new();
         let mut dead = Vec::new();
         for peer in self.peers.values_mut() {
             if peer.timeout <= now {
                 peer.input(Input::Timeout(now));
-                peer.drain(socket, &mut work);
+                peer.drain(net, &mut work);
             }
             if !peer.is_alive() {
                 dead.push((peer.id, CloseReason::Disconnected));
@@ -494,6 +554,6 @@ impl Engine {
                 });
             }
         }
-        self.forward(work, socket, now);
+        self.forward(work, net, now);
     }
 }

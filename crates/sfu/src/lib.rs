@@ -11,6 +11,7 @@ pub mod client;
 mod engine;
 mod error;
 pub mod floor;
+mod net;
 pub mod offer;
 mod peer;
 
@@ -38,6 +39,8 @@ pub struct SfuConfig {
     pub max_viewers: usize,
     /// A peer that has not connected this long after its answer is dropped.
     pub connect_timeout: Duration,
+    /// Also take ICE over TCP (passive) on the same port number.
+    pub tcp: bool,
 }
 
 impl SfuConfig {
@@ -49,6 +52,7 @@ impl SfuConfig {
             max_publishers: 1000,
             max_viewers: 1000,
             connect_timeout: Duration::from_secs(20),
+            tcp: true,
         }
     }
 }
@@ -176,12 +180,27 @@ impl Sfu {
             .into_iter()
             .map(|ip| SocketAddr::new(ip, local.port()))
             .collect();
+        // ICE over TCP on the same port number, for networks that block UDP.
+        let tcp = if config.tcp {
+            match std::net::TcpListener::bind(local).and_then(|l| {
+                l.set_nonblocking(true)?;
+                Ok(l)
+            }) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::warn!(tcp = %local, error = %e, "WebRTC over TCP is off: cannot listen on the port");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let (commands, rx) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
-        let engine = engine::Engine::new(config, candidates, local, counts.clone());
+        let engine = engine::Engine::new(config, candidates, local, counts.clone(), tcp.is_some());
         std::thread::Builder::new()
             .name("sfu".into())
-            .spawn(move || engine.run(socket, rx, shutdown))?;
+            .spawn(move || engine.run(socket, tcp, rx, shutdown))?;
         Ok(Sfu {
             commands,
             local,

@@ -1,16 +1,15 @@
 //! One peer: its str0m `Rtc`, the media sections it negotiated, and what its output means to
 //! the rest of its room.
 
+use crate::net::{Net, Source};
 use crate::{CloseReason, PeerCounters, PeerEvent, PeerId, Role};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use str0m::channel::ChannelId;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 /// Data-channel messages kept for a channel that is not open yet.
@@ -52,8 +51,8 @@ pub struct Peer {
     pending_texts: VecDeque<String>,
     /// When str0m wants time to pass next.
     pub timeout: Instant,
-    /// Source addresses this peer was reached from.
-    pub sources: Vec<SocketAddr>,
+    /// Where this peer was reached from.
+    pub sources: Vec<Source>,
     /// Why the peer ended, once it did (the first reason wins).
     closed: Option<CloseReason>,
 }
@@ -117,8 +116,8 @@ impl Peer {
     }
 
     /// Runs the peer's output until str0m waits for time or input: datagrams go out on
-    /// `socket`, what others must act on goes to `out`.
-    pub fn drain(&mut self, socket: &UdpSocket, out: &mut Vec<Forward>) {
+    /// `net`, what others must act on goes to `out`.
+    pub fn drain(&mut self, net: &Net, out: &mut Vec<Forward>) {
         while self.is_alive() {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(at)) => {
@@ -131,7 +130,7 @@ impl Peer {
                         .fetch_add(t.contents.len() as u64, Ordering::Relaxed);
                     // UDP: a datagram the kernel has no room for is lost, as on the wire;
                     // NACKs and keyframe requests repair it.
-                    if socket.try_send_to(&t.contents, t.destination).is_err() {
+                    if !net.send(t.proto, t.destination, &t.contents) {
                         metrics::counter!("switchboard_webrtc_datagrams_dropped_total", "reason" => "send").increment(1);
                     }
                 }

@@ -238,3 +238,87 @@ async fn garbage_on_the_udp_port_does_nothing_to_the_peers() {
     .await;
     assert_eq!(sfu.peers(Role::Viewer), 1);
 }
+
+/// A network that blocks UDP: a phone reaching the node over ICE-TCP alone (the answer's
+/// passive candidate on the same port number) publishes, and a viewer over UDP gets its
+/// frames; with TCP off the answer offers no TCP candidate.
+#[tokio::test]
+async fn a_phone_without_udp_publishes_over_ice_tcp_on_the_same_port() {
+    let (sfu, _stop) = start(|_| {});
+    let (mut client, offer) = Client::offer_tcp_only(Role::Publisher, LOOPBACK)
+        .await
+        .unwrap();
+    assert!(
+        !offer.contains("a=candidate"),
+        "the offer names no UDP path"
+    );
+    let joined = sfu.join("room", Role::Publisher, &offer).await.unwrap();
+    let port = sfu.local_addr().port();
+    assert!(
+        joined.answer.lines().any(|l| l.contains(" tcp ")
+            && l.contains("tcptype passive")
+            && l.contains(&format!(" {port} typ host"))),
+        "{}",
+        joined.answer
+    );
+    client.accept(&joined.answer).unwrap();
+    client.connect_tcp().await.unwrap();
+    let phone = client.spawn(SendPlan::default());
+    until(
+        "the phone to connect over TCP",
+        Duration::from_secs(10),
+        || phone.stats.connected.load(Ordering::Relaxed),
+    )
+    .await;
+    let (_, viewer) = connect(&sfu, "room", Role::Viewer, quiet()).await;
+    until(
+        "the viewer to get 20 frames",
+        Duration::from_secs(10),
+        || n(&viewer.stats.video_frames_in) >= 20,
+    )
+    .await;
+    assert!(n(&joined.counters.frames_in) >= 20);
+
+    let (sfu, _stop) = start(|c| c.tcp = false);
+    let (_, offer) = Client::offer(Role::Viewer, LOOPBACK).await.unwrap();
+    let answer = sfu.join("room", Role::Viewer, &offer).await.unwrap().answer;
+    assert!(!answer.contains(" tcp "), "{answer}");
+}
+
+/// What a stranger can do to the TCP port: a frame longer than any packet, or a packet no
+/// peer's ICE agent takes, and the connection is closed; a phone over UDP goes on meanwhile.
+#[tokio::test]
+async fn garbage_on_the_tcp_port_closes_that_connection_and_nothing_else() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (sfu, _stop) = start(|_| {});
+    let (_, phone) = connect(&sfu, "room", Role::Publisher, SendPlan::default()).await;
+    let (_, viewer) = connect(&sfu, "room", Role::Viewer, quiet()).await;
+    let closed = |mut stream: tokio::net::TcpStream| async move {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "the node closes the connection: {read:?}"
+        );
+    };
+    let mut long = tokio::net::TcpStream::connect(sfu.local_addr())
+        .await
+        .unwrap();
+    long.write_all(&[0xff, 0xff, 1, 2, 3]).await.unwrap();
+    closed(long).await;
+    let mut stranger = tokio::net::TcpStream::connect(sfu.local_addr())
+        .await
+        .unwrap();
+    let mut frame = vec![0, 20];
+    frame.extend_from_slice(&[0x16; 20]); // a DTLS-looking record from nobody
+    stranger.write_all(&frame).await.unwrap();
+    closed(stranger).await;
+    let before = n(&viewer.stats.video_frames_in);
+    until(
+        "the viewer to keep getting frames",
+        Duration::from_secs(10),
+        || n(&viewer.stats.video_frames_in) >= before + 10,
+    )
+    .await;
+    drop(phone);
+}

@@ -170,6 +170,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("audit_key_file", "/etc/switchboard/audit-key"),
     ("webrtc_enabled", "false"),
     ("webrtc_udp_port", "9000"),
+    ("webrtc_tcp", "false"),
     ("webrtc_announce", "203.0.113.10"),
     ("webrtc_max_publishers", "20"),
     ("webrtc_max_viewers", "40"),

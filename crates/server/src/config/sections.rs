@@ -714,6 +714,10 @@ pub struct WebRtcSettings {
     /// port). A load balancer or firewall must pass it to this node.
     #[arg(long, env = "SWITCHBOARD_WEBRTC_UDP_PORT", default_value_t = 8189)]
     pub webrtc_udp_port: u16,
+    /// Also take ICE over TCP on the same port number (TCP), for networks that block UDP;
+    /// then a firewall or load balancer must pass that TCP port to this node too.
+    #[arg(long, env = "SWITCHBOARD_WEBRTC_TCP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webrtc_tcp: bool,
     /// Addresses browsers reach the UDP port at, written into answers as candidates (one
     /// per IP family; repeat, or comma-separate in the variable). Default: the listening
     /// address, or when that is 0.0.0.0 this machine's own addresses.
