@@ -351,3 +351,52 @@ async fn ice_servers_need_webrtc_and_a_real_secret() {
         assert!(err.to_string().contains(why), "{err}");
     }
 }
+
+/// A viewer of session `suid` over WHEP with `token`, sending nothing.
+async fn watching(app: &TestApp, suid: &str, token: &str) -> switchboard_sfu::client::ClientHandle {
+    let (mut client, sdp) = Client::offer(Role::Viewer, LOOPBACK).await.unwrap();
+    let resp = post_offer(app, &format!("/sessions/{suid}/whep"), token, sdp).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    client.accept(&resp.text().await.unwrap()).unwrap();
+    client.spawn(SendPlan {
+        video_fps: 0,
+        frame_bytes: 0,
+        audio: false,
+        recorded: None,
+    })
+}
+
+/// A right that ends mid-stream ends the stream: a member signs out while watching over
+/// WebRTC, and its peer stops receiving at once (its place goes too).
+#[tokio::test]
+async fn a_revoked_token_ends_its_webrtc_viewing_mid_stream() {
+    use switchboard_sfu::client::ClientStats;
+    let app = spawn_app().await;
+    let admin = app.signup("rtc.revoke.admin").await;
+    let (suid, _device, _phone) = publishing(&app, &admin).await;
+    let member = app.join_account(&admin, "rtc.revoke.member").await;
+    let viewer = watching(&app, &suid, &member).await;
+    let frames = || ClientStats::get(&viewer.stats.video_frames_in);
+    eventually("frames to flow", PATIENCE, || async {
+        holds(frames() >= 5, frames())
+    })
+    .await;
+    let resp = app
+        .http
+        .post(app.url("/auth/logout"))
+        .bearer_auth(&member)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    eventually("the member's viewing to end", PATIENCE, || async {
+        let view = app.session(&admin, &suid, None).await;
+        holds(view["viewers"] == 0, &view)
+    })
+    .await;
+    // Nothing reaches the dropped viewer any more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = frames();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(frames(), before);
+}
