@@ -126,6 +126,20 @@ impl Client {
     /// A client on `ip` making its offer for `role`: a publisher sends video and audio and
     /// opens a data channel; a viewer receives video and talks back with audio.
     pub async fn offer(role: Role, ip: IpAddr) -> std::io::Result<(Client, String)> {
+        Client::offer_with(role, ip, true).await
+    }
+
+    /// A client that will reach the server over ICE-TCP alone, as a browser on a network
+    /// that blocks UDP: its offer names no candidate; after the answer, [`Client::connect_tcp`].
+    pub async fn offer_tcp_only(role: Role, ip: IpAddr) -> std::io::Result<(Client, String)> {
+        Client::offer_with(role, ip, false).await
+    }
+
+    async fn offer_with(
+        role: Role,
+        ip: IpAddr,
+        udp_candidate: bool,
+    ) -> std::io::Result<(Client, String)> {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
         let local = socket.local_addr()?;
         let mut rtc = Rtc::builder()
@@ -134,9 +148,12 @@ impl Client {
             .enable_vp8(true)
             .enable_opus(true, false)
             .build(Instant::now());
-        let candidate = Candidate::host(local, "udp")
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-        rtc.add_local_candidate(candidate);
+        if udp_candidate {
+            let candidate = Candidate::host(local, "udp").map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+            })?;
+            rtc.add_local_candidate(candidate);
+        }
         let mut change = rtc.sdp_api();
         let (video_dir, channel) = match role {
             Role::Publisher => (Direction::SendOnly, true),
@@ -163,35 +180,6 @@ impl Client {
             tcp: None,
             answer: None,
         };
-        Ok((client, offer.to_sdp_string()))
-    }
-
-    /// A client that will reach the server over ICE-TCP alone, as a browser on a network
-    /// that blocks UDP: its offer names no candidate; after the answer, [`Client::connect_tcp`].
-    pub async fn offer_tcp_only(role: Role, ip: IpAddr) -> std::io::Result<(Client, String)> {
-        let (mut client, _) = Client::offer(role, ip).await?;
-        // Start again without the UDP candidate.
-        let mut rtc = Rtc::builder()
-            .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
-            .clear_codecs()
-            .enable_vp8(true)
-            .enable_opus(true, false)
-            .build(Instant::now());
-        let mut change = rtc.sdp_api();
-        let video_dir = match role {
-            Role::Publisher => Direction::SendOnly,
-            Role::Viewer => Direction::RecvOnly,
-        };
-        client.video = change.add_media(MediaKind::Video, video_dir, None, None, None);
-        client.audio = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
-        if role == Role::Publisher {
-            change.add_channel("controls".into());
-        }
-        let Some((offer, pending)) = change.apply() else {
-            return Err(std::io::Error::other("nothing to offer"));
-        };
-        client.rtc = rtc;
-        client.pending = Some(pending);
         Ok((client, offer.to_sdp_string()))
     }
 
