@@ -52,6 +52,16 @@ pub async fn connect(
     (client.spawn(plan), location)
 }
 
+/// `DELETE`s the resource at `location` (as `Location` gave it) on `app` with `token`.
+async fn delete_resource(app: &TestApp, location: &str, token: &str) -> reqwest::Response {
+    app.http
+        .delete(app.url(&location.replacen("/api/v1", "", 1)))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn quiet() -> SendPlan {
     SendPlan {
         video_fps: 0,
@@ -147,13 +157,7 @@ async fn a_phone_publishes_over_whip_and_a_viewer_plays_over_whep_as_a_counted_v
     }
 
     // DELETE the viewer's resource: its place goes.
-    let resp = app
-        .http
-        .delete(app.url(&location.replacen("/api/v1", "", 1)))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = delete_resource(&app, &location, &token).await;
     assert_eq!(resp.status(), StatusCode::OK);
     eventually("the viewer's place to go", PATIENCE, || async {
         let view = app.session(&token, &suid, None).await;
@@ -318,13 +322,7 @@ async fn bad_offers_and_wrong_callers_get_clear_errors() {
     let stranger = app.signup("webrtc.stranger").await;
     let resp = post_sdp(&app, &whep, &stranger, &view_offer).await;
     expect_error(resp, StatusCode::NOT_FOUND, "session_not_found").await;
-    let resp = app
-        .http
-        .delete(app.url(&location.replacen("/api/v1", "", 1)))
-        .bearer_auth(&stranger)
-        .send()
-        .await
-        .unwrap();
+    let resp = delete_resource(&app, &location, &stranger).await;
     expect_error(resp, StatusCode::NOT_FOUND, "webrtc_resource_not_found").await;
     for bad in ["not-a-uuid", "6f1c2a9e-1b7d-4c3e-9a51-2f6d8e0b7c44"] {
         let resp = app
@@ -466,13 +464,7 @@ async fn any_node_takes_whip_and_whep_and_media_flows_through_the_sessions_node(
     assert_eq!(view["viewers"], 1, "{view}");
 
     // Its DELETE, sent to the other node, reaches the resource on the session's node.
-    let resp = other
-        .http
-        .delete(other.url(&location.replacen("/api/v1", "", 1)))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = delete_resource(other, &location, &token).await;
     assert_eq!(resp.status(), StatusCode::OK);
     eventually("the viewer's place to go", PATIENCE, || async {
         let view = home.session(&token, &suid, None).await;
