@@ -159,10 +159,40 @@ pub struct Sfu {
     counts: Arc<Counts>,
 }
 
-impl Sfu {
-    /// Binds the UDP socket and starts the engine's thread, which runs until `shutdown`.
-    pub fn start(config: SfuConfig, shutdown: CancellationToken) -> std::io::Result<Sfu> {
+/// The UDP socket, and the TCP listener on the same port number for ICE over TCP (networks
+/// that block UDP). With port 0, a number free for both: the one the UDP socket got may be
+/// some TCP connection's, so a few are tried. A fixed port taken for TCP leaves TCP off,
+/// logged; UDP is what matters.
+fn bind(
+    config: &SfuConfig,
+) -> std::io::Result<(std::net::UdpSocket, Option<std::net::TcpListener>)> {
+    let tries = if config.bind.port() == 0 { 20 } else { 1 };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         let socket = std::net::UdpSocket::bind(config.bind)?;
+        if !config.tcp {
+            return Ok((socket, None));
+        }
+        let local = socket.local_addr()?;
+        match std::net::TcpListener::bind(local).and_then(|l| {
+            l.set_nonblocking(true)?;
+            Ok(l)
+        }) {
+            Ok(listener) => return Ok((socket, Some(listener))),
+            Err(_) if attempt < tries => continue,
+            Err(e) => {
+                tracing::warn!(tcp = %local, error = %e, "WebRTC over TCP is off: cannot listen on the port");
+                return Ok((socket, None));
+            }
+        }
+    }
+}
+
+impl Sfu {
+    /// Binds the UDP socket (and the TCP listener) and starts the engine's thread, which runs until `shutdown`.
+    pub fn start(config: SfuConfig, shutdown: CancellationToken) -> std::io::Result<Sfu> {
+        let (socket, tcp) = bind(&config)?;
         socket.set_nonblocking(true)?;
         let local = socket.local_addr()?;
         let announce: Vec<IpAddr> = if config.announce.is_empty() {
@@ -180,21 +210,6 @@ impl Sfu {
             .into_iter()
             .map(|ip| SocketAddr::new(ip, local.port()))
             .collect();
-        // ICE over TCP on the same port number, for networks that block UDP.
-        let tcp = if config.tcp {
-            match std::net::TcpListener::bind(local).and_then(|l| {
-                l.set_nonblocking(true)?;
-                Ok(l)
-            }) {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    tracing::warn!(tcp = %local, error = %e, "WebRTC over TCP is off: cannot listen on the port");
-                    None
-                }
-            }
-        } else {
-            None
-        };
         let (commands, rx) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
         let engine = engine::Engine::new(config, candidates, local, counts.clone(), tcp.is_some());
