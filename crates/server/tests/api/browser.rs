@@ -171,6 +171,21 @@ impl Driver {
     }
 }
 
+/// Runs `scenario`, then closes `browsers` whatever happened (so no Chromium outlives the
+/// test), then passes on the scenario's panic, if it had one.
+pub(crate) async fn run_then_close(
+    browsers: &[&Browser],
+    scenario: impl std::future::Future<Output = ()>,
+) {
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(scenario)).await;
+    for b in browsers {
+        let _ = tokio::time::timeout(Duration::from_secs(10), b.client.clone().close()).await;
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// One browser window and what we read from it.
 pub(crate) struct Browser {
     name: &'static str,

@@ -2,7 +2,7 @@
 //! the phone page, published over WHIP; the viewmaster plays it over WHEP, hears it, talks
 //! back, and sends a control; the low-rate JPEG beside it keeps frame.jpg working.
 
-use crate::browser::{Browser, Driver};
+use crate::browser::{Browser, Driver, run_then_close};
 use crate::helpers::*;
 use crate::turn::TurnServer;
 use reqwest::StatusCode;
@@ -34,16 +34,11 @@ async fn a_phone_publishes_over_webrtc_and_the_clinician_watches_listens_and_tal
     let clinician = driver.browser("webrtc-clinician", 1280, 1000).await;
     let phone = driver.browser("webrtc-phone", 412, 860).await;
     let late = driver.browser("webrtc-late", 1000, 800).await;
-    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(scenario(
-        &app, &clinician, &phone, &late,
-    )))
+    run_then_close(
+        &[&clinician, &phone, &late],
+        scenario(&app, &clinician, &phone, &late),
+    )
     .await;
-    for b in [clinician, phone, late] {
-        let _ = tokio::time::timeout(Duration::from_secs(10), b.client.close()).await;
-    }
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
 }
 
 async fn scenario(app: &TestApp, clinician: &Browser, phone: &Browser, late: &Browser) {
@@ -222,16 +217,11 @@ async fn a_phone_without_webrtc_falls_back_to_jpeg() {
             "delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection;",
         )
         .await;
-    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(without_webrtc(
-        &app, &clinician, &phone,
-    )))
+    run_then_close(
+        &[&clinician, &phone],
+        without_webrtc(&app, &clinician, &phone),
+    )
     .await;
-    for b in [clinician, phone] {
-        let _ = tokio::time::timeout(Duration::from_secs(10), b.client.close()).await;
-    }
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
 }
 
 async fn without_webrtc(app: &TestApp, clinician: &Browser, phone: &Browser) {
@@ -316,17 +306,11 @@ async fn a_call_goes_through_a_turn_relay_when_the_node_says_relay_only() {
     let driver = Driver::start_alone().await;
     let clinician = driver.browser("turn-clinician", 1280, 1000).await;
     let phone = driver.browser("turn-phone", 412, 860).await;
-    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(through_turn(
-        &app, &clinician, &phone,
-    )))
+    run_then_close(
+        &[&clinician, &phone],
+        through_turn(&app, &clinician, &phone),
+    )
     .await;
-    for b in [clinician, phone] {
-        let _ = tokio::time::timeout(Duration::from_secs(10), b.client.close()).await;
-    }
-    if let Err(panic) = result {
-        eprintln!("coturn's log:\n{}", turn.log());
-        std::panic::resume_unwind(panic);
-    }
 }
 
 async fn through_turn(app: &TestApp, clinician: &Browser, phone: &Browser) {

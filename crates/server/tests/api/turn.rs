@@ -25,22 +25,14 @@ impl TurnServer {
         std::fs::write(dir.path().join("secret"), &secret).unwrap();
         let port = free_port();
         let child = tokio::process::Command::new(TURNSERVER)
-            .args([
-                "-n",
-                "-v",
-                "--no-cli",
-                "--no-tls",
-                "--no-dtls",
-                "--simple-log",
-            ])
+            .args(["-n", "--no-cli", "--no-tls", "--no-dtls"])
             .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
             .args(["--listening-port", &port.to_string()])
             // The node under test listens on loopback too: peers there must be allowed.
             .arg("--allow-loopback-peers")
             .args(["--use-auth-secret", "--static-auth-secret", &secret])
             .args(["--realm", "switchboard.test"])
-            .arg("--log-file")
-            .arg(dir.path().join("turn.log"))
+            .args(["--log-file", "stdout"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
@@ -68,19 +60,5 @@ impl TurnServer {
     /// The file holding the secret shared with the node.
     pub fn secret_file(&self) -> PathBuf {
         self.dir.path().join("secret")
-    }
-
-    /// What coturn logged so far (its log file may carry a date in its name).
-    pub fn log(&self) -> String {
-        let mut text = String::new();
-        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with("turn") && name.ends_with(".log") {
-                    text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
-                }
-            }
-        }
-        text
     }
 }
