@@ -107,7 +107,6 @@ pub struct Client {
     local: SocketAddr,
     /// ICE over TCP instead of UDP, once connected to the server's passive candidate.
     tcp: Option<TcpLink>,
-    answer: Option<String>,
     pending: Option<SdpPendingOffer>,
     role: Role,
     video: Mid,
@@ -178,15 +177,13 @@ impl Client {
             channel: None,
             offered: Instant::now(),
             tcp: None,
-            answer: None,
         };
         Ok((client, offer.to_sdp_string()))
     }
 
-    /// Connects to the server's passive TCP candidate from the answer and offers the
-    /// connection as this client's (active) candidate.
-    pub async fn connect_tcp(&mut self) -> std::io::Result<()> {
-        let answer = self.answer.as_deref().unwrap_or_default();
+    /// Connects to the server's passive TCP candidate from `answer` (the one
+    /// [`Client::accept`] took) and offers the connection as this client's (active) candidate.
+    pub async fn connect_tcp(&mut self, answer: &str) -> std::io::Result<()> {
         let server = answer
             .lines()
             .filter(|l| l.starts_with("a=candidate:") && l.contains("tcptype passive"))
@@ -213,7 +210,6 @@ impl Client {
 
     /// Takes the server's answer.
     pub fn accept(&mut self, answer: &str) -> Result<(), String> {
-        self.answer = Some(answer.to_owned());
         let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| e.to_string())?;
         let pending = self.pending.take().ok_or("the answer was already taken")?;
         self.rtc

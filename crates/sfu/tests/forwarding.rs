@@ -262,7 +262,7 @@ async fn a_phone_without_udp_publishes_over_ice_tcp_on_the_same_port() {
         joined.answer
     );
     client.accept(&joined.answer).unwrap();
-    client.connect_tcp().await.unwrap();
+    client.connect_tcp(&joined.answer).await.unwrap();
     let phone = client.spawn(SendPlan::default());
     until(
         "the phone to connect over TCP",
@@ -321,4 +321,37 @@ async fn garbage_on_the_tcp_port_closes_that_connection_and_nothing_else() {
     )
     .await;
     drop(phone);
+}
+
+/// Many connections at once: past the node's peer caps (here 1 + 1) the TCP port closes a
+/// new connection at once, so open sockets cannot pile up.
+#[tokio::test]
+async fn tcp_connections_past_the_peer_caps_are_closed_at_once() {
+    use tokio::io::AsyncReadExt;
+    let (sfu, _stop) = start(|c| {
+        c.max_publishers = 1;
+        c.max_viewers = 1;
+    });
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(
+            tokio::net::TcpStream::connect(sfu.local_addr())
+                .await
+                .unwrap(),
+        );
+    }
+    // Let the engine take both before the next one.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = tokio::net::TcpStream::connect(sfu.local_addr())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 8];
+    let read = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the third connection is closed: {read:?}"
+    );
+    // The held ones are still open (nothing to read, no close).
+    let read = tokio::time::timeout(Duration::from_millis(300), held[0].read(&mut buf)).await;
+    assert!(read.is_err(), "a held connection stays open: {read:?}");
 }

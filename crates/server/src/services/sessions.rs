@@ -400,9 +400,10 @@ impl LiveSessions {
                     ),
                 },
             };
+        // Counted where the session is held; a follower shows the last saved totals.
         let traffic = match &live {
-            Some(h) => h.stats().traffic(),
-            None => s.stats.traffic(),
+            Some(h) if !h.is_follower() => h.stats().traffic(),
+            _ => s.stats.traffic(),
         };
         let waiting = state == SessionState::Waiting;
         let deadline = status.as_ref().and_then(|st| {
