@@ -26,6 +26,10 @@ use tokio_util::sync::CancellationToken;
 /// Keyframe requests to one publisher, at most one per this long: 200 viewers joining must
 /// not make it send 200 keyframes.
 const KEYFRAME_SPACING: Duration = Duration::from_millis(300);
+
+/// How soon a keyframe request is tried again when the publisher had no video stream to ask
+/// on yet.
+const KEYFRAME_RETRY: Duration = Duration::from_millis(100);
 /// The longest the engine sleeps without looking at its peers' clocks.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// Datagrams read per wake-up before anything else gets a turn.
@@ -510,8 +514,14 @@ impl Engine {
                                 state.publisher.and_then(|p| self.peers.get_mut(&p))
                             {
                                 tracing::debug!(peer = %publisher.id, ?kind, "keyframe asked of a publisher");
-                                publisher.request_keyframe(kind);
-                                publisher.drain(net, &mut more);
+                                if publisher.request_keyframe(kind) {
+                                    publisher.drain(net, &mut more);
+                                } else {
+                                    // Its video is not flowing yet (a viewer came first):
+                                    // ask again shortly rather than never.
+                                    state.keyframe_sent = None;
+                                    state.keyframe_due = Some((now + KEYFRAME_RETRY, kind));
+                                }
                             }
                         }
                     }

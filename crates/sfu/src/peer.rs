@@ -241,10 +241,11 @@ impl Peer {
     }
 
     /// Asks this (publishing) peer for a keyframe.
-    pub fn request_keyframe(&mut self, kind: KeyframeRequestKind) {
-        if let Some(mut writer) = self.video.and_then(|mid| self.rtc.writer(mid)) {
-            let _ = writer.request_keyframe(None, kind);
-        }
+    /// False while the publisher's video is not flowing yet: str0m has no stream to ask on.
+    pub fn request_keyframe(&mut self, kind: KeyframeRequestKind) -> bool {
+        self.video
+            .and_then(|mid| self.rtc.writer(mid))
+            .is_some_and(|mut writer| writer.request_keyframe(None, kind).is_ok())
     }
 
     /// Sends `text` on the data channel, or keeps it until the channel opens.
